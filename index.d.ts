@@ -1,0 +1,177 @@
+/**
+ * xk6-concurrency: thread pools (goroutines) and process pools (worker
+ * processes) for k6 scripts. Every task is recorded in k6's metrics:
+ * `concurrency_tasks`, `concurrency_task_duration`, `concurrency_task_wait`,
+ * `concurrency_task_overhead`, `concurrency_task_failed` and
+ * `concurrency_pool_workers`, tagged with `pool`, `pool_kind`, `workload` and
+ * `workers` besides the VU's own tags.
+ *
+ * @example
+ * import { ThreadPool, ProcessPool } from 'k6/x/concurrency';
+ * const threads = new ThreadPool({ workers: 8 });
+ * const procs = new ProcessPool({ workers: 8, taskTimeout: '5s' });
+ * export default async function () {
+ *   const n = await threads.run('cpu.primes', { limit: 20000 }); // 2262
+ *   const m = procs.runSync('cpu.primes', { limit: 20000 });
+ * }
+ */
+declare module 'k6/x/concurrency' {
+  /** A k6 duration string such as `'10ms'` or `'1.5s'`, or a number of milliseconds. */
+  export type Duration = string | number;
+
+  /** Params of a workload: a plain JSON object (finite numbers, strings, booleans, null, arrays, objects). */
+  export type Params = Record<string, unknown>;
+
+  /** Options shared by both kinds of pool. */
+  export interface PoolOptions {
+    /**
+     * The pool's name. Every VU that creates a pool of the same name gets the
+     * same pool (one per k6 process). Default: `thread-<workers>` or `process-<workers>`.
+     */
+    name?: string;
+    /** Number of workers, 1 to 1024. Default: the number of CPUs. */
+    workers?: number;
+    /** Tasks that may wait for a worker, 0 to 1000000; one more is rejected with `QueueFullError`. Default: 10000. */
+    maxQueue?: number;
+    /** How long a task may run once a worker took it; `TimeoutError` after that. Default: none. */
+    taskTimeout?: Duration;
+  }
+
+  /** Options of a process pool. */
+  export interface ProcessPoolOptions extends PoolOptions {
+    /** Recycle a worker process after this many tasks. Default: never. */
+    maxTasksPerWorker?: number;
+    /** Added to each worker's environment. `XK6_CONCURRENCY_WORKER` is reserved. */
+    env?: Record<string, string | number | boolean>;
+    /** How long a worker may take to start and say hello. Default: `'10s'`. */
+    startTimeout?: Duration;
+    /**
+     * The worker program as an argv array (never run through a shell), for
+     * workers in other languages speaking the protocol in ipc/PROTOCOL.md.
+     * Default: this k6 binary in worker mode.
+     */
+    command?: string[];
+    /** Working directory of the worker program. Default: k6's. */
+    cwd?: string;
+    /** Tasks in flight on one worker process at once, 1 to 1024. Default: 1. */
+    concurrency?: number;
+  }
+
+  /** Options of one call. */
+  export interface CallOptions {
+    /** Overrides the pool's `taskTimeout` for this call. */
+    timeout?: Duration;
+  }
+
+  /** A snapshot of a pool's counters. `submitted == completed + failed + queued + busy` once settled. */
+  export interface PoolStats {
+    /** Tasks submitted (a call rejected for bad arguments never becomes a task). */
+    submitted: number;
+    /** Tasks that returned a value. */
+    completed: number;
+    /** Tasks that failed, for any reason (timeouts, crashes, full queue, closing). */
+    failed: number;
+    /** Tasks waiting for a worker now. */
+    queued: number;
+    /** Tasks running now. */
+    busy: number;
+    /** The pool's size. */
+    workers: number;
+    /** Workers up now: goroutines, or processes past their handshake. */
+    live: number;
+    /** Worker processes replaced after a crash, a timeout or a recycle. */
+    restarts: number;
+  }
+
+  /** What thread pools and process pools have in common. */
+  export interface Pool {
+    /** The pool's name. */
+    readonly name: string;
+    /** `'thread'` or `'process'`. */
+    readonly kind: 'thread' | 'process';
+    /** The pool's size now. */
+    readonly workers: number;
+    /** Runs a workload; resolves with its value. */
+    run<T = unknown>(workload: string, params?: Params, opts?: CallOptions): Promise<T>;
+    /** Runs a workload and returns its value, blocking this VU (only) until then. */
+    runSync<T = unknown>(workload: string, params?: Params, opts?: CallOptions): T;
+    /** Runs a workload once per params object; resolves with the values in input order, or rejects with the first failure. */
+    map<T = unknown>(workload: string, paramsArray: Params[], opts?: CallOptions): Promise<T[]>;
+    /** Changes the number of workers (1 to 1024) without dropping queued tasks. */
+    resize(workers: number): void;
+    /** The pool's counters now. */
+    stats(): PoolStats;
+    /** Closes the pool: queued and running tasks reject with `PoolClosedError`, worker processes are stopped. Idempotent. */
+    close(): Promise<void>;
+  }
+
+  /** A pool of goroutines inside the k6 process. */
+  export class ThreadPool implements Pool {
+    constructor(options?: PoolOptions);
+    readonly name: string;
+    readonly kind: 'thread';
+    readonly workers: number;
+    run<T = unknown>(workload: string, params?: Params, opts?: CallOptions): Promise<T>;
+    runSync<T = unknown>(workload: string, params?: Params, opts?: CallOptions): T;
+    map<T = unknown>(workload: string, paramsArray: Params[], opts?: CallOptions): Promise<T[]>;
+    resize(workers: number): void;
+    stats(): PoolStats;
+    close(): Promise<void>;
+  }
+
+  /** A pool of long-lived worker processes, talking over pipes. */
+  export class ProcessPool implements Pool {
+    constructor(options?: ProcessPoolOptions);
+    readonly name: string;
+    readonly kind: 'process';
+    readonly workers: number;
+    run<T = unknown>(workload: string, params?: Params, opts?: CallOptions): Promise<T>;
+    runSync<T = unknown>(workload: string, params?: Params, opts?: CallOptions): T;
+    map<T = unknown>(workload: string, paramsArray: Params[], opts?: CallOptions): Promise<T[]>;
+    resize(workers: number): void;
+    stats(): PoolStats;
+    close(): Promise<void>;
+  }
+
+  /** One param of a workload in the catalogue. */
+  export interface ParamInfo {
+    type: 'int' | 'number' | 'string' | 'bool' | 'duration';
+    description: string;
+    required: boolean;
+    default?: unknown;
+    min?: number | string;
+    max?: number | string;
+    /** The allowed values of an enumerated string param. */
+    values?: string[];
+  }
+
+  /** A workload in the catalogue. */
+  export interface WorkloadInfo {
+    name: string;
+    kind: 'cpu' | 'io';
+    params: Record<string, ParamInfo>;
+    description: string;
+  }
+
+  /** The catalogue of workloads pools can run, built in and registered by other extensions. */
+  export function workloads(): WorkloadInfo[];
+
+  /**
+   * The `name` of every Error a pool rejects or throws with:
+   * - `InvalidArgumentError`: an option, argument or param is wrong (the message names it);
+   * - `UnknownWorkloadError`: no such workload (the message lists those there are);
+   * - `WorkloadError`: the workload ran and failed;
+   * - `TimeoutError`: the task ran past its timeout;
+   * - `WorkerCrashedError`: the worker process died with the task on it (pid and exit status);
+   * - `QueueFullError`: `maxQueue` tasks were waiting already;
+   * - `PoolClosedError`: the pool was closed, or k6 stopped the VU, before the task finished.
+   */
+  export type PoolErrorName =
+    | 'InvalidArgumentError'
+    | 'UnknownWorkloadError'
+    | 'WorkloadError'
+    | 'TimeoutError'
+    | 'WorkerCrashedError'
+    | 'QueueFullError'
+    | 'PoolClosedError';
+}

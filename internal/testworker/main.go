@@ -1,0 +1,169 @@
+// Command testworker is a worker process for tests of process pools: a good
+// one, and a set of ways to break the protocol. It is built by the tests
+// that use it (go build ./internal/testworker) and never shipped.
+//
+// Its first argument chooses what it does:
+//
+//	good               serve the protocol (ipc.ServeProcess) with the test
+//	                   workloads t.echo (returns its params), t.sleep (sleeps
+//	                   param ms, honouring cancellation, and returns param v),
+//	                   t.fail (fails with "t.fail: boom"), t.print (prints to
+//	                   stdout, which lands on stderr) and t.crash (writes
+//	                   "t.crash: exiting with status 3" to stderr and exits 3)
+//	garbage            write 4 KiB of random bytes to stdout (the first byte
+//	                   has its top bit set, so the length prefix claims over
+//	                   2 GiB), then wait for stdin to end
+//	huge-frame         say hello, then write a frame header claiming 4 GiB
+//	                   (0xFFFFFFFF bytes), then wait for stdin to end
+//	truncated          say hello, then write a frame header of 100 bytes and
+//	                   only 10 bytes of it, then exit 0
+//	unknown-id         say hello, then answer every run with a result for an
+//	                   id it never got (the run's id + 1000000)
+//	wrong-protocol     say hello with protocol 2, then wait for stdin to end
+//	silent             never write anything; sleep until killed
+//	bad-json           say hello, then send a frame that is not valid JSON,
+//	                   then wait for stdin to end
+//	exit-before-hello  write "boom" to stderr and exit 7
+//	stubborn           say hello, ignore SIGTERM and the end of stdin, and
+//	                   sleep until killed (for Close's escalation)
+//
+// Modes that "wait for stdin to end" exit 0 when it does.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/k6-concurrency/xk6-concurrency/ipc"
+	"github.com/k6-concurrency/xk6-concurrency/workload"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: testworker good|garbage|huge-frame|truncated|unknown-id|wrong-protocol|silent|bad-json|exit-before-hello|stubborn")
+		os.Exit(2)
+	}
+	out := bufio.NewWriter(os.Stdout)
+	frame := func(b []byte) {
+		_ = ipc.WriteFrame(out, b)
+		_ = out.Flush()
+	}
+	hello := func(protocol int) {
+		b, _ := json.Marshal(ipc.Message{Type: ipc.TypeHello, Protocol: protocol, PID: os.Getpid(),
+			Workloads: []workload.Info{{Name: "t.echo", Kind: workload.CPU}}})
+		frame(b)
+	}
+	switch os.Args[1] {
+	case "good":
+		os.Exit(ipc.ServeProcess(registry()))
+	case "garbage":
+		b := make([]byte, 4096)
+		for i := range b {
+			b[i] = byte(rand.UintN(256))
+		}
+		b[0] |= 0x80
+		_, _ = os.Stdout.Write(b)
+		waitForEOF()
+	case "huge-frame":
+		hello(ipc.ProtocolVersion)
+		_, _ = os.Stdout.Write([]byte{0xFF, 0xFF, 0xFF, 0xFF})
+		waitForEOF()
+	case "truncated":
+		hello(ipc.ProtocolVersion)
+		_, _ = os.Stdout.Write(append([]byte{0, 0, 0, 100}, []byte(`{"type":"r`)...))
+		os.Exit(0)
+	case "unknown-id":
+		hello(ipc.ProtocolVersion)
+		in := bufio.NewReader(os.Stdin)
+		var buf []byte
+		for {
+			b, err := ipc.ReadFrame(in, buf, ipc.DefaultMaxFrame)
+			if err != nil {
+				os.Exit(0)
+			}
+			buf = b
+			var m ipc.Message
+			if json.Unmarshal(b, &m) == nil && m.Type == ipc.TypeRun {
+				r, _ := json.Marshal(ipc.Message{Type: ipc.TypeResult, ID: m.ID + 1000000, Value: json.RawMessage("1")})
+				frame(r)
+			}
+		}
+	case "wrong-protocol":
+		hello(2)
+		waitForEOF()
+	case "silent":
+		for {
+			time.Sleep(time.Hour)
+		}
+	case "bad-json":
+		hello(ipc.ProtocolVersion)
+		frame([]byte(`{"type": "result", oops`))
+		waitForEOF()
+	case "exit-before-hello":
+		fmt.Fprintln(os.Stderr, "boom")
+		os.Exit(7)
+	case "stubborn":
+		signal.Ignore(syscall.SIGTERM)
+		hello(ipc.ProtocolVersion)
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		for {
+			time.Sleep(time.Hour)
+		}
+	default:
+		fmt.Fprintf(os.Stderr, "testworker: unknown mode %q\n", os.Args[1])
+		os.Exit(2)
+	}
+}
+
+// waitForEOF returns never: it exits 0 when stdin ends.
+func waitForEOF() {
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	os.Exit(0)
+}
+
+func registry() *workload.Registry {
+	reg := workload.NewRegistry()
+	must := func(err error) {
+		if err != nil {
+			panic(err)
+		}
+	}
+	must(reg.Add("t.echo", workload.CPU, func(_ context.Context, args workload.Args) (any, error) {
+		return args.Raw(), nil
+	}, workload.RawParams(), workload.Describe("returns its params")))
+	must(reg.Add("t.sleep", workload.IO, func(ctx context.Context, args workload.Args) (any, error) {
+		t := time.NewTimer(time.Duration(args.Int("ms")) * time.Millisecond)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			return args.Int("v"), nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}, workload.WithParams(
+		workload.Param{Name: "ms", Type: workload.Int, Min: 0, Max: 3600000},
+		workload.Param{Name: "v", Type: workload.Int}),
+		workload.Describe("sleeps ms milliseconds and returns v")))
+	must(reg.Add("t.fail", workload.CPU, func(context.Context, workload.Args) (any, error) {
+		return nil, errors.New("boom")
+	}, workload.Describe("fails")))
+	must(reg.Add("t.print", workload.CPU, func(context.Context, workload.Args) (any, error) {
+		fmt.Println("t.print: this went to stdout")
+		return true, nil
+	}, workload.Describe("prints to stdout")))
+	must(reg.Add("t.crash", workload.CPU, func(context.Context, workload.Args) (any, error) {
+		fmt.Fprintln(os.Stderr, "t.crash: exiting with status 3")
+		os.Exit(3)
+		return nil, nil
+	}, workload.Describe("exits the worker with status 3")))
+	return reg
+}

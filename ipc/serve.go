@@ -1,0 +1,318 @@
+package ipc
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/k6-concurrency/xk6-concurrency/taskerr"
+	"github.com/k6-concurrency/xk6-concurrency/workload"
+)
+
+// ServeProcess is what a worker process runs: it serves reg over stdin and
+// stdout until stdin ends, and returns the process's exit code (0 after a
+// clean end, 1 on an error, which it writes to stderr). It requires WorkerEnv
+// and exits at once with 1 when WorkerEnv holds a pid that is not its
+// parent's (the pool died before the worker started). It keeps the protocol
+// stream safe from stray prints: on unix fd 1 becomes a copy of stderr and
+// the protocol uses a private copy of the original stdout.
+func ServeProcess(reg *workload.Registry) int {
+	v := os.Getenv(WorkerEnv)
+	if v == "" {
+		fmt.Fprintf(os.Stderr, "xk6-concurrency worker: %s is not set: a worker is started by a process pool, not by hand\n", WorkerEnv)
+		return 1
+	}
+	if pid, err := strconv.Atoi(v); err == nil && pid != os.Getppid() {
+		fmt.Fprintf(os.Stderr, "xk6-concurrency worker: the pool (pid %d) is not this process's parent (pid %d): it died before the worker started\n",
+			pid, os.Getppid())
+		return 1
+	}
+	out, err := protocolOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "xk6-concurrency worker: %v\n", err)
+		return 1
+	}
+	defer func() { _ = out.Close() }()
+	if err := Serve(protocolInput(), out, reg); err != nil {
+		fmt.Fprintf(os.Stderr, "xk6-concurrency worker pid %d: %v\n", os.Getpid(), err)
+		return 1
+	}
+	return 0
+}
+
+// Serve runs the worker's side of the protocol: it sends its hello, then
+// runs each request from in concurrently, in its own goroutine, and writes
+// its result to out. When in ends cleanly it cancels the tasks in flight,
+// waits for them, writes their results and returns nil. A frame from in that
+// breaks the protocol ends it the same way, with an error.
+func Serve(in io.Reader, out io.Writer, reg *workload.Registry) error {
+	s := &server{reg: reg, tasks: make(map[uint64]*task)}
+	s.out.bw = bufio.NewWriterSize(out, ioBufSize)
+	s.maxFrame.Store(DefaultMaxFrame)
+	if err := s.sendHello(); err != nil {
+		return fmt.Errorf("writing hello: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s.ctx = ctx
+	s.in = bufio.NewReaderSize(in, ioBufSize)
+	s.ended = make(chan error, 1)
+	go s.read()
+	loopErr := <-s.ended
+	cancel()
+	s.wg.Wait()
+	if err := s.out.flush(); err != nil {
+		s.writeFailed(err)
+	}
+	if loopErr != nil {
+		return loopErr
+	}
+	if err := s.writeErr.Load(); err != nil {
+		return fmt.Errorf("writing results: %w", *err)
+	}
+	return nil
+}
+
+type server struct {
+	ctx context.Context // cancelled when the input ends
+
+	// The input is read by one goroutine at a time: when a frame starts a
+	// task, the goroutine that read it starts the next reader and runs the
+	// task itself, so a task starts without waiting to be scheduled.
+	in    *bufio.Reader
+	buf   []byte
+	ended chan error // the last reader's reason to stop: nil at EOF
+
+	reg      *workload.Registry
+	out      frameWriter
+	maxFrame atomic.Int64
+	wg       sync.WaitGroup
+	writeErr atomic.Pointer[error]
+
+	mu    sync.Mutex
+	tasks map[uint64]*task
+}
+
+type helloOut struct {
+	Type      string          `json:"type"`
+	Protocol  int             `json:"protocol"`
+	PID       int             `json:"pid"`
+	Workloads []workload.Info `json:"workloads"`
+}
+
+func (s *server) sendHello() error {
+	specs := s.reg.List()
+	h := helloOut{Type: TypeHello, Protocol: ProtocolVersion, PID: os.Getpid(), Workloads: make([]workload.Info, len(specs))}
+	for i, spec := range specs {
+		h.Workloads[i] = spec.Info()
+	}
+	b, err := json.Marshal(h)
+	if err != nil {
+		return err
+	}
+	if len(b) > DefaultMaxFrame {
+		return fmt.Errorf("the hello of %d bytes is over the %d-byte frame limit", len(b), DefaultMaxFrame)
+	}
+	return s.out.write(endFrame(append(beginFrame(nil), b...)))
+}
+
+func (s *server) writeFailed(err error) { s.writeErr.CompareAndSwap(nil, &err) }
+
+// read reads frames until one starts a task, then hands reading over to a
+// new goroutine and runs the task; or until the input ends.
+func (s *server) read() {
+	for {
+		frame, err := ReadFrame(s.in, s.buf, int(s.maxFrame.Load()))
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = nil
+			} else {
+				err = fmt.Errorf("reading requests: %w", err)
+			}
+			s.ended <- err
+			return
+		}
+		s.buf = frame
+		if cap(frame) > 1<<20 {
+			s.buf = nil
+		}
+		t, err := s.handle(frame)
+		if err != nil {
+			s.ended <- err
+			return
+		}
+		if t != nil {
+			go s.read()
+			s.exec(t)
+			return
+		}
+	}
+}
+
+// handle handles one frame from the pool: it returns the task a run
+// message starts, if any; an error is a protocol error.
+func (s *server) handle(frame []byte) (*task, error) {
+	var m wireMsg
+	if err := m.parse(frame); err != nil {
+		return nil, fmt.Errorf("the pool sent %v", err)
+	}
+	switch {
+	case m.is(TypeRun):
+		return s.run(&m)
+	case m.is(TypeCancel):
+		if id, ok := parseUint(m.id); ok {
+			s.mu.Lock()
+			t := s.tasks[id]
+			s.mu.Unlock()
+			if t != nil {
+				t.cancelled.Store(true)
+				t.cancel()
+			}
+		}
+	case m.is(TypeHello):
+		if n, ok := parseUint(m.maxFrame); ok && n >= minFrame {
+			s.maxFrame.Store(int64(min(n, math.MaxUint32)))
+		}
+	}
+	return nil, nil // other types are ignored, for later versions
+}
+
+// task is a validated run, ready to run.
+type task struct {
+	ctx     context.Context
+	cancel  context.CancelFunc
+	id      uint64
+	spec    *workload.Spec
+	args    workload.Args
+	timeout time.Duration
+	// cancelled says a cancel frame cancelled the task.
+	cancelled atomic.Bool
+}
+
+// run validates a run message. Failures before the workload runs are
+// answered at once; a valid run is registered and returned.
+func (s *server) run(m *wireMsg) (*task, error) {
+	start := time.Now()
+	id, ok := parseUint(m.id)
+	if !ok || id == 0 {
+		return nil, fmt.Errorf("the pool sent a run without a valid id: %s", snippet(m.id))
+	}
+	name, ok := unquote(m.workload)
+	if !ok {
+		return nil, fmt.Errorf("the pool sent run %d without a workload name", id)
+	}
+	var timeout time.Duration
+	if m.timeoutMS != nil {
+		ms, ok := parseNumber(m.timeoutMS)
+		if !ok {
+			return nil, fmt.Errorf("the pool sent run %d with a timeout_ms that is not a number: %s", id, snippet(m.timeoutMS))
+		}
+		if ms > 0 {
+			timeout = time.Duration(min(ms*float64(time.Millisecond), math.MaxInt64/2))
+		}
+	}
+	s.mu.Lock()
+	_, dup := s.tasks[id]
+	s.mu.Unlock()
+	if dup {
+		return nil, fmt.Errorf("the pool sent run %d while a run with that id is in flight", id)
+	}
+	fail := func(err error) (*task, error) {
+		s.writeResult(id, name, nil, taskerr.From(err), time.Since(start))
+		return nil, nil
+	}
+	spec, err := s.reg.Lookup(name)
+	if err != nil {
+		return fail(err)
+	}
+	var raw map[string]any
+	switch {
+	case isNull(m.params):
+		raw = map[string]any{}
+	case m.params[0] != '{':
+		return fail(taskerr.New(taskerr.InvalidArgument, "%s: params must be a JSON object, got %s", name, snippet(m.params)))
+	default:
+		if err := json.Unmarshal(m.params, &raw); err != nil {
+			return fail(taskerr.New(taskerr.InvalidArgument, "%s: params: %v", name, err))
+		}
+	}
+	args, err := spec.Bind(raw)
+	if err != nil {
+		return fail(err)
+	}
+	t := &task{id: id, spec: spec, args: args, timeout: timeout}
+	if timeout > 0 {
+		t.ctx, t.cancel = context.WithTimeout(s.ctx, timeout)
+	} else {
+		t.ctx, t.cancel = context.WithCancel(s.ctx)
+	}
+	s.mu.Lock()
+	s.tasks[id] = t
+	s.mu.Unlock()
+	s.wg.Add(1)
+	return t, nil
+}
+
+// exec runs a task and writes its result.
+func (s *server) exec(t *task) {
+	defer s.wg.Done()
+	start := time.Now()
+	value, err := t.spec.Run(t.ctx, t.args)
+	runTime := time.Since(start)
+	timedOut := errors.Is(t.ctx.Err(), context.DeadlineExceeded)
+	t.cancel()
+	s.mu.Lock()
+	delete(s.tasks, t.id)
+	s.mu.Unlock()
+	if err != nil {
+		e := taskerr.From(err)
+		switch {
+		case timedOut:
+			e = taskerr.New(taskerr.Timeout, "%s: timed out after %s", t.spec.Name, t.timeout)
+		case t.cancelled.Load():
+			e = taskerr.New(taskerr.Workload, "%s: cancelled by the pool (%s)", t.spec.Name, e.Message)
+		case s.ctx.Err() != nil:
+			e = taskerr.New(taskerr.Workload, "%s: cancelled because the worker is stopping: its input closed (%s)", t.spec.Name, e.Message)
+		}
+		s.writeResult(t.id, t.spec.Name, nil, e, runTime)
+		return
+	}
+	s.writeResult(t.id, t.spec.Name, value, nil, runTime)
+}
+
+var resultBufs = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
+
+// writeResult encodes and writes a result: value is the task's value (any
+// JSON-encodable Go value) or e its failure.
+func (s *server) writeResult(id uint64, name string, value any, e *taskerr.Error, runTime time.Duration) {
+	var js []byte
+	if e == nil && value != nil {
+		var err error
+		if js, err = json.Marshal(value); err != nil {
+			e = taskerr.New(taskerr.Workload, "%s: returned a value that is not JSON: %v", name, err)
+		}
+	}
+	bp := resultBufs.Get().(*[]byte)
+	b := appendResult(*bp, id, js, e, int64(runTime))
+	if limit := s.maxFrame.Load(); int64(len(b)-headerSize) > limit {
+		e = taskerr.New(taskerr.Workload, "%s: its result of %d bytes is over the %d-byte frame limit",
+			name, len(b)-headerSize, limit)
+		b = appendResult(b, id, nil, e, int64(runTime))
+	}
+	if err := s.out.write(b); err != nil {
+		s.writeFailed(err)
+	}
+	if cap(b) <= 64<<10 {
+		*bp = b[:0]
+		resultBufs.Put(bp)
+	}
+}

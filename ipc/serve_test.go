@@ -1,0 +1,397 @@
+package ipc
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/k6-concurrency/xk6-concurrency/workload"
+)
+
+// testRegistry is what the tests serve, in process (Serve over pipes) and in
+// the test binary re-executed as a worker (TestMain).
+func testRegistry() *workload.Registry {
+	reg := workload.NewRegistry()
+	add := func(name string, kind workload.Kind, fn workload.Func, opts ...workload.Option) {
+		if err := reg.Add(name, kind, fn, opts...); err != nil {
+			panic(err)
+		}
+	}
+	ms := workload.Param{Name: "ms", Type: workload.Int, Min: 0, Max: 3600000}
+	add("t.echo", workload.CPU, func(_ context.Context, args workload.Args) (any, error) {
+		return args.Raw(), nil
+	}, workload.RawParams(), workload.Describe("returns its params"))
+	add("t.noop", workload.CPU, func(context.Context, workload.Args) (any, error) { return nil, nil })
+	add("t.sleep", workload.IO, func(ctx context.Context, args workload.Args) (any, error) {
+		t := time.NewTimer(time.Duration(args.Int("ms")) * time.Millisecond)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			return args.Int("v"), nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}, workload.WithParams(ms, workload.Param{Name: "v", Type: workload.Int}))
+	add("t.stubborn", workload.IO, func(_ context.Context, args workload.Args) (any, error) {
+		time.Sleep(time.Duration(args.Int("ms")) * time.Millisecond) // ignores ctx on purpose
+		return "done", nil
+	}, workload.WithParams(ms))
+	add("t.fail", workload.CPU, func(context.Context, workload.Args) (any, error) {
+		return nil, errors.New("boom")
+	})
+	add("t.panic", workload.CPU, func(context.Context, workload.Args) (any, error) {
+		panic("kaboom")
+	})
+	add("t.badvalue", workload.CPU, func(context.Context, workload.Args) (any, error) {
+		return func() {}, nil
+	})
+	add("t.big", workload.CPU, func(_ context.Context, args workload.Args) (any, error) {
+		return strings.Repeat("x", int(args.Int("n"))), nil
+	}, workload.WithParams(workload.Param{Name: "n", Type: workload.Int, Required: true}))
+	add("t.env", workload.CPU, func(_ context.Context, args workload.Args) (any, error) {
+		return os.Getenv(args.String("name")), nil
+	}, workload.WithParams(workload.Param{Name: "name", Type: workload.String, Required: true}))
+	add("t.print", workload.CPU, func(context.Context, workload.Args) (any, error) {
+		fmt.Println("t.print: this went to stdout")
+		return true, nil
+	})
+	add("t.longline", workload.CPU, func(context.Context, workload.Args) (any, error) {
+		fmt.Fprintln(os.Stderr, strings.Repeat("y", 100<<10))
+		fmt.Fprintln(os.Stderr, "after the long line")
+		return true, nil
+	})
+	add("t.crash", workload.CPU, func(context.Context, workload.Args) (any, error) {
+		fmt.Fprintln(os.Stderr, "t.crash: exiting with status 3")
+		os.Exit(3)
+		return nil, nil
+	})
+	return reg
+}
+
+// served is Serve running over in-memory pipes.
+type served struct {
+	t      *testing.T
+	in     *io.PipeWriter
+	frames chan []byte
+	done   chan error
+}
+
+func serve(t *testing.T) *served {
+	t.Helper()
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	s := &served{t: t, in: inW, frames: make(chan []byte, 1024), done: make(chan error, 1)}
+	go func() {
+		err := Serve(inR, outW, testRegistry())
+		_ = outW.Close()
+		s.done <- err
+	}()
+	go func() {
+		defer close(s.frames)
+		br := bufio.NewReader(outR)
+		for {
+			f, err := ReadFrame(br, nil, DefaultMaxFrame)
+			if err != nil {
+				return
+			}
+			s.frames <- f
+		}
+	}()
+	t.Cleanup(func() {
+		_ = inW.Close()
+		select {
+		case <-s.done:
+		case <-time.After(10 * time.Second):
+			t.Error("Serve did not return after its input closed")
+		}
+		_ = outR.Close()
+	})
+	return s
+}
+
+func (s *served) send(msg string) {
+	s.t.Helper()
+	if err := WriteFrame(s.in, []byte(msg)); err != nil {
+		s.t.Fatalf("send %s: %v", msg, err)
+	}
+}
+
+func (s *served) next() Message {
+	s.t.Helper()
+	select {
+	case f, ok := <-s.frames:
+		if !ok {
+			s.t.Fatal("the worker's output ended")
+		}
+		var m Message
+		if err := json.Unmarshal(f, &m); err != nil {
+			s.t.Fatalf("frame %s: %v", f, err)
+		}
+		return m
+	case <-time.After(10 * time.Second):
+		s.t.Fatal("no frame from the worker within 10s")
+	}
+	return Message{}
+}
+
+// started reads the hello.
+func (s *served) started() *served {
+	s.t.Helper()
+	if m := s.next(); m.Type != TypeHello {
+		s.t.Fatalf("first frame %+v", m)
+	}
+	return s
+}
+
+func TestServeHello(t *testing.T) {
+	s := serve(t)
+	m := s.next()
+	if m.Type != TypeHello || m.Protocol != 1 || m.PID != os.Getpid() {
+		t.Fatalf("hello %+v", m)
+	}
+	reg := testRegistry()
+	var names []string
+	for _, info := range m.Workloads {
+		names = append(names, info.Name)
+		spec, err := reg.Lookup(info.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Kind != spec.Kind {
+			t.Errorf("%s: kind %s, want %s", info.Name, info.Kind, spec.Kind)
+		}
+	}
+	if !reflect.DeepEqual(names, reg.Names()) {
+		t.Errorf("workloads %v, want %v", names, reg.Names())
+	}
+	for _, info := range m.Workloads {
+		if info.Name == "t.sleep" {
+			if p, ok := info.Params["ms"]; !ok || p.Type != workload.Int {
+				t.Errorf("t.sleep params %+v", info.Params)
+			}
+		}
+	}
+}
+
+func TestServePipelined(t *testing.T) {
+	s := serve(t).started()
+	s.send(`{"type":"hello","protocol":1,"concurrency":64,"max_frame":16777216}`)
+	const n = 64
+	for i := 1; i <= n; i++ {
+		s.send(fmt.Sprintf(`{"type":"run","id":%d,"workload":"t.sleep","params":{"ms":%d,"v":%d}}`, i, (n-i)*5, i*10))
+	}
+	seen := map[uint64]bool{}
+	var order []uint64
+	for range n {
+		m := s.next()
+		if m.Type != TypeResult || m.Error != nil {
+			t.Fatalf("result %+v", m)
+		}
+		if seen[m.ID] {
+			t.Fatalf("id %d answered twice", m.ID)
+		}
+		seen[m.ID] = true
+		order = append(order, m.ID)
+		if want := fmt.Sprint(m.ID * 10); string(m.Value) != want {
+			t.Errorf("id %d: value %s, want %s", m.ID, m.Value, want)
+		}
+		if m.RunNS <= 0 && m.ID < n-4 {
+			t.Errorf("id %d: run_ns %d", m.ID, m.RunNS)
+		}
+	}
+	pos := map[uint64]int{}
+	for i, id := range order {
+		pos[id] = i
+	}
+	if pos[1] < pos[n] {
+		t.Errorf("results came in request order %v; request 1 slept 315ms and request %d not at all", order, n)
+	}
+}
+
+func TestServeResults(t *testing.T) {
+	s := serve(t).started()
+	cases := []struct {
+		run       string
+		value     string // the JSON value, "" for none
+		errName   string
+		errSubstr string
+	}{
+		{run: `"workload":"t.echo","params":{"a":[1,"x",{"b":null}],"c":"\u00e9"}`, value: `{"a":[1,"x",{"b":null}],"c":"é"}`},
+		{run: `"workload":"t.echo"`, value: `{}`},
+		{run: `"workload":"t.echo","params":null`, value: `{}`},
+		{run: `"workload":"t.noop","params":{}`},
+		{run: `"workload":"nope","params":{}`, errName: "UnknownWorkloadError", errSubstr: `unknown workload "nope" (available: t.badvalue`},
+		{run: `"workload":"t.sleep","params":{"ms":"x"}`, errName: "InvalidArgumentError", errSubstr: `t.sleep: param "ms" must be an integer`},
+		{run: `"workload":"t.sleep","params":{"bogus":1}`, errName: "InvalidArgumentError", errSubstr: `t.sleep: unknown param "bogus"`},
+		{run: `"workload":"t.echo","params":[1,2]`, errName: "InvalidArgumentError", errSubstr: `t.echo: params must be a JSON object`},
+		{run: `"workload":"t.big","params":{}`, errName: "InvalidArgumentError", errSubstr: `t.big: param "n" is required`},
+		{run: `"workload":"t.fail"`, errName: "WorkloadError", errSubstr: "t.fail: boom"},
+		{run: `"workload":"t.panic"`, errName: "WorkloadError", errSubstr: "t.panic panicked: kaboom"},
+		{run: `"workload":"t.badvalue"`, errName: "WorkloadError", errSubstr: "t.badvalue: returned a value that is not JSON"},
+	}
+	for i, c := range cases {
+		s.send(fmt.Sprintf(`{"type":"run","id":%d,%s}`, i+1, c.run))
+		m := s.next()
+		if m.Type != TypeResult || m.ID != uint64(i+1) {
+			t.Fatalf("%s: got %+v", c.run, m)
+		}
+		switch {
+		case c.errName != "":
+			if m.Error == nil || m.Error.Name != c.errName || !strings.Contains(m.Error.Message, c.errSubstr) {
+				t.Errorf("%s: got error %+v value %s, want %s containing %q", c.run, m.Error, m.Value, c.errName, c.errSubstr)
+			}
+			if m.Value != nil {
+				t.Errorf("%s: a failed result has a value %s", c.run, m.Value)
+			}
+		case m.Error != nil:
+			t.Errorf("%s: error %+v", c.run, m.Error)
+		case c.value == "" && m.Value != nil:
+			t.Errorf("%s: value %s, want none", c.run, m.Value)
+		case c.value != "" && string(m.Value) != c.value:
+			t.Errorf("%s: value %s, want %s", c.run, m.Value, c.value)
+		}
+	}
+}
+
+func TestServeTimeout(t *testing.T) {
+	s := serve(t).started()
+	start := time.Now()
+	s.send(`{"type":"run","id":1,"workload":"t.sleep","params":{"ms":10000},"timeout_ms":50}`)
+	m := s.next()
+	if m.Error == nil || m.Error.Name != "TimeoutError" || m.Error.Message != "t.sleep: timed out after 50ms" {
+		t.Fatalf("got %+v", m.Error)
+	}
+	if d := time.Duration(m.RunNS); d < 50*time.Millisecond || d > 5*time.Second {
+		t.Errorf("run_ns %s", d)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the timeout took %s", d)
+	}
+}
+
+func TestServeCancel(t *testing.T) {
+	s := serve(t).started()
+	s.send(`{"type":"cancel","id":99}`) // not in flight: ignored
+	s.send(`{"type":"run","id":7,"workload":"t.sleep","params":{"ms":10000}}`)
+	s.send(`{"type":"run","id":8,"workload":"t.sleep","params":{"ms":1,"v":8}}`)
+	if m := s.next(); m.ID != 8 || string(m.Value) != "8" {
+		t.Fatalf("got %+v", m)
+	}
+	start := time.Now()
+	s.send(`{"type":"cancel","id":7}`)
+	m := s.next()
+	if m.ID != 7 || m.Error == nil || m.Error.Name != "WorkloadError" ||
+		m.Error.Message != "t.sleep: cancelled by the pool (t.sleep: context canceled)" {
+		t.Fatalf("got %+v %+v", m, m.Error)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("cancelling took %s", d)
+	}
+}
+
+func TestServeEOFWaitsForTasks(t *testing.T) {
+	s := serve(t).started()
+	s.send(`{"type":"run","id":1,"workload":"t.stubborn","params":{"ms":200}}`)
+	s.send(`{"type":"run","id":2,"workload":"t.sleep","params":{"ms":10000}}`)
+	time.Sleep(20 * time.Millisecond) // both are running
+	start := time.Now()
+	_ = s.in.Close()
+	results := map[uint64]Message{}
+	for range 2 {
+		m := s.next()
+		results[m.ID] = m
+	}
+	if m := results[1]; m.Error != nil || string(m.Value) != `"done"` {
+		t.Errorf("stubborn task: %+v", m)
+	}
+	if m := results[2]; m.Error == nil || !strings.Contains(m.Error.Message, "t.sleep: cancelled because the worker is stopping: its input closed") {
+		t.Errorf("sleeping task: %+v", m)
+	}
+	select {
+	case err := <-s.done:
+		if err != nil {
+			t.Fatalf("Serve returned %v after a clean EOF", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve did not return")
+	}
+	if d := time.Since(start); d < 150*time.Millisecond {
+		t.Errorf("Serve returned after %s, before the stubborn task ended", d)
+	}
+	if _, ok := <-s.frames; ok {
+		t.Error("a frame after the last result")
+	}
+	s.done <- nil // for the cleanup
+}
+
+func TestServeHelloMaxFrameAndUnknownTypes(t *testing.T) {
+	s := serve(t).started()
+	s.send(`{"type":"hello","protocol":1,"concurrency":2,"max_frame":1024}`)
+	s.send(`{"type":"from-the-future","id":3,"x":[1,2]}`)
+	s.send(`{"type":"run","id":1,"workload":"t.big","params":{"n":2000}}`)
+	m := s.next()
+	if m.ID != 1 || m.Error == nil || m.Error.Name != "WorkloadError" || !strings.Contains(m.Error.Message, "over the 1024-byte frame limit") {
+		t.Fatalf("got %+v %+v", m, m.Error)
+	}
+	s.send(`{"type":"run","id":2,"workload":"t.big","params":{"n":10}}`)
+	if m := s.next(); m.ID != 2 || string(m.Value) != `"xxxxxxxxxx"` {
+		t.Fatalf("got %+v", m)
+	}
+	// A request over the limit the pool set is a protocol error.
+	s.send(`{"type":"run","id":3,"workload":"t.echo","params":{"s":"` + strings.Repeat("z", 2000) + `"}}`)
+	select {
+	case err := <-s.done:
+		if err == nil || !strings.Contains(err.Error(), "over the 1024-byte limit") {
+			t.Fatalf("Serve returned %v", err)
+		}
+		s.done <- err
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve did not stop")
+	}
+}
+
+func TestServeProtocolErrors(t *testing.T) {
+	for frame, want := range map[string]string{
+		`{"type":"run", oops`:                       "not valid JSON",
+		`[1,2,3]`:                                   "not a JSON object",
+		`{"type":"run","workload":"t.echo"}`:        "without a valid id",
+		`{"type":"run","id":0,"workload":"t.echo"}`: "without a valid id",
+		`{"type":"run","id":1,"workload":"t.echo","timeout_ms":"x"}`: "timeout_ms that is not a number",
+	} {
+		s := serve(t).started()
+		s.send(frame)
+		select {
+		case err := <-s.done:
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: Serve returned %v, want %q", frame, err, want)
+			}
+			s.done <- err
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: Serve did not stop", frame)
+		}
+	}
+	s := serve(t).started()
+	s.send(`{"type":"run","id":5,"workload":"t.sleep","params":{"ms":10000}}`)
+	s.send(`{"type":"run","id":5,"workload":"t.sleep","params":{"ms":10000}}`)
+	m := s.next() // the first run, cancelled as Serve stops
+	if m.ID != 5 || m.Error == nil {
+		t.Errorf("got %+v", m)
+	}
+	select {
+	case err := <-s.done:
+		if err == nil || !strings.Contains(err.Error(), "run 5 while a run with that id is in flight") {
+			t.Errorf("duplicate id: Serve returned %v", err)
+		}
+		s.done <- err
+	case <-time.After(5 * time.Second):
+		t.Fatal("duplicate id: Serve did not stop")
+	}
+}

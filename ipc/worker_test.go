@@ -1,0 +1,953 @@
+package ipc
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/k6-concurrency/xk6-concurrency/taskerr"
+)
+
+// testModeEnv runs the test binary as a helper process instead of the tests:
+// "echo" (BenchmarkRawPipeEcho's child) or "parent" (TestPdeathsig's
+// intermediate). With WorkerEnv set it is a worker serving testRegistry.
+const testModeEnv = "XK6_IPC_TEST_MODE"
+
+// echoReplyEnv is the size of the frames the echo child answers with.
+const echoReplyEnv = "XK6_IPC_ECHO_REPLY"
+
+var (
+	testworkerBin string
+	testworkerErr error
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv(WorkerEnv) != "" {
+		os.Exit(ServeProcess(testRegistry()))
+	}
+	switch os.Getenv(testModeEnv) {
+	case "echo":
+		os.Exit(echoMode())
+	case "parent":
+		os.Exit(parentMode())
+	}
+	dir, err := os.MkdirTemp("", "ipc-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	testworkerBin = filepath.Join(dir, "testworker")
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
+		goCmd = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	build := exec.Command(goCmd, "build", "-o", testworkerBin, "./internal/testworker")
+	build.Dir = ".." // the module root
+	if out, err := build.CombinedOutput(); err != nil {
+		testworkerErr = fmt.Errorf("go build ./internal/testworker: %v\n%s", err, out)
+	}
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// echoMode answers every frame with a frame of XK6_IPC_ECHO_REPLY bytes.
+func echoMode() int {
+	n, _ := strconv.Atoi(os.Getenv(echoReplyEnv))
+	reply := bytes.Repeat([]byte{'r'}, max(n, 2))
+	in := bufio.NewReaderSize(os.Stdin, ioBufSize)
+	out := bufio.NewWriterSize(os.Stdout, ioBufSize)
+	var buf []byte
+	for {
+		f, err := ReadFrame(in, buf, DefaultMaxFrame)
+		if err != nil {
+			return 0
+		}
+		buf = f
+		if WriteFrame(out, reply) != nil || out.Flush() != nil {
+			return 1
+		}
+	}
+}
+
+// parentMode starts a worker, prints its pid and blocks until killed.
+func parentMode() int {
+	w, err := Start(selfConfig())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Printf("WORKER %d\n", w.PID())
+	for {
+		time.Sleep(time.Hour)
+	}
+}
+
+func envWithout(key string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, key+"=") && !strings.HasPrefix(kv, "GORACE=") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// selfConfig starts the test binary as a worker serving testRegistry.
+// Under -race, GORACE=atexit_sleep_ms=0 spares each exit the race runtime's
+// 1 s sleep.
+func selfConfig() Config {
+	env := append(envWithout(testModeEnv), "GORACE=atexit_sleep_ms=0")
+	return Config{Argv: []string{os.Args[0]}, Env: env, StartTimeout: 20 * time.Second}
+}
+
+func testworker(t testing.TB, mode string) Config {
+	t.Helper()
+	if testworkerErr != nil {
+		t.Fatal(testworkerErr)
+	}
+	return Config{Argv: []string{testworkerBin, mode}, StartTimeout: 10 * time.Second}
+}
+
+// start starts a worker that the test closes (and so reaps) when it ends.
+func start(t testing.TB, cfg Config) *Worker {
+	t.Helper()
+	w, err := Start(cfg)
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() {
+		w.Close(time.Second)
+		assertReaped(t, w.PID())
+	})
+	return w
+}
+
+// do sends one request and waits for it.
+func do(t testing.TB, w *Worker, c *Call, name, params string, timeout time.Duration) Response {
+	t.Helper()
+	var p []byte
+	if params != "" {
+		p = []byte(params)
+	}
+	if err := w.Send(c, Request{Workload: name, Params: p, Timeout: timeout}); err != nil {
+		t.Fatalf("Send %s: %v", name, err)
+	}
+	select {
+	case <-c.Done():
+		return c.Response
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%s: no response within 20s", name)
+	}
+	return Response{}
+}
+
+// assertReaped fails if pid is still a child of this process (alive or a
+// zombie). A pid that now belongs to another process's child is fine.
+func assertReaped(t testing.TB, pid int) {
+	t.Helper()
+	if runtime.GOOS != "linux" {
+		return
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return // gone
+	}
+	state, ppid := procStat(b)
+	if ppid == os.Getpid() {
+		t.Errorf("pid %d is still our child (state %s)", pid, state)
+	}
+}
+
+// procStat reads the state and parent pid from /proc/<pid>/stat.
+func procStat(b []byte) (state string, ppid int) {
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return "", 0
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 2 {
+		return "", 0
+	}
+	ppid, _ = strconv.Atoi(f[1])
+	return f[0], ppid
+}
+
+var pidRe = regexp.MustCompile(`pid (\d+)`)
+
+func pidIn(t *testing.T, msg string) int {
+	t.Helper()
+	m := pidRe.FindStringSubmatch(msg)
+	if m == nil {
+		t.Fatalf("%q names no pid", msg)
+	}
+	pid, _ := strconv.Atoi(m[1])
+	return pid
+}
+
+func wantCrash(t *testing.T, e *taskerr.Error, substrs ...string) {
+	t.Helper()
+	if e == nil {
+		t.Fatalf("no error, want WorkerCrashed containing %q", substrs)
+	}
+	if e.Code != taskerr.WorkerCrashed {
+		t.Errorf("code %s, want WorkerCrashed (%s)", e.Code, e.Message)
+	}
+	for _, s := range substrs {
+		if !strings.Contains(e.Message, s) {
+			t.Errorf("message %q does not contain %q", e.Message, s)
+		}
+	}
+}
+
+func TestWorkerRoundTrip(t *testing.T) {
+	var lines []string
+	var mu sync.Mutex
+	cfg := selfConfig()
+	cfg.Stderr = func(l string) { mu.Lock(); lines = append(lines, l); mu.Unlock() }
+	w := start(t, cfg)
+	if w.PID() <= 0 {
+		t.Fatalf("pid %d", w.PID())
+	}
+	names := map[string]bool{}
+	for _, info := range w.Workloads() {
+		names[info.Name] = true
+	}
+	for _, n := range testRegistry().Names() {
+		if !names[n] || !w.Offers(n) {
+			t.Errorf("hello lacks %s", n)
+		}
+	}
+	if w.Offers("nope") || w.Offers("") {
+		t.Error("Offers says yes to a workload not in the hello")
+	}
+	c := NewCall()
+	r := do(t, w, c, "t.echo", `{"a":1,"s":"x\"y","n":null}`, 0)
+	if r.Err != nil || string(r.Value) != `{"a":1,"n":null,"s":"x\"y"}` {
+		t.Fatalf("echo: %+v %s", r.Err, r.Value)
+	}
+	if r.RunTime <= 0 {
+		t.Errorf("run time %s", r.RunTime)
+	}
+	firstID := c.ID()
+	r = do(t, w, c, "t.noop", "", 0)
+	if r.Err != nil || r.Value != nil {
+		t.Fatalf("noop: %+v %s", r.Err, r.Value)
+	}
+	if c.ID() == firstID {
+		t.Error("a reused call kept its id")
+	}
+	r = do(t, w, c, "nope", "", 0)
+	if r.Err == nil || r.Err.Code != taskerr.UnknownWorkload || !strings.Contains(r.Err.Message, `"nope"`) {
+		t.Fatalf("unknown workload: %+v", r.Err)
+	}
+	r = do(t, w, c, "t.sleep", `{"ms":10000}`, 100*time.Millisecond)
+	if r.Err == nil || r.Err.Code != taskerr.Timeout || r.Err.Message != "t.sleep: timed out after 100ms" {
+		t.Fatalf("timeout: %+v", r.Err)
+	}
+	r = do(t, w, c, "t.fail", "", 0)
+	if r.Err == nil || r.Err.Code != taskerr.Workload || r.Err.Message != "t.fail: boom" {
+		t.Fatalf("fail: %+v", r.Err)
+	}
+	// Printing to stdout lands on stderr, and the protocol survives it.
+	r = do(t, w, c, "t.print", "", 0)
+	if r.Err != nil || string(r.Value) != "true" {
+		t.Fatalf("print: %+v %s", r.Err, r.Value)
+	}
+	r = do(t, w, c, "t.echo", `{"after":"print"}`, 0)
+	if r.Err != nil || string(r.Value) != `{"after":"print"}` {
+		t.Fatalf("echo after print: %+v %s", r.Err, r.Value)
+	}
+	w.Close(5 * time.Second)
+	if w.Err() != nil {
+		t.Errorf("Err after a clean Close: %v", w.Err())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !slicesContains(lines, "t.print: this went to stdout") {
+		t.Errorf("stderr lines %q lack the print", lines)
+	}
+}
+
+func slicesContains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func TestWorkerCancel(t *testing.T) {
+	w := start(t, selfConfig())
+	c := NewCall()
+	if err := w.Send(c, Request{Workload: "t.sleep", Params: []byte(`{"ms":20000}`)}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	w.Cancel(c.ID())
+	w.Cancel(12345) // not in flight: nothing happens
+	select {
+	case <-c.Done():
+		if c.Err == nil || !strings.Contains(c.Err.Message, "t.sleep: cancelled by the pool") {
+			t.Fatalf("got %+v", c.Err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the cancelled call did not settle")
+	}
+}
+
+func TestWorkerPipelined(t *testing.T) {
+	cfg := selfConfig()
+	cfg.Concurrency = 16
+	w := start(t, cfg)
+	const sleep = 200 * time.Millisecond
+	begin := time.Now()
+	var wg sync.WaitGroup
+	errs := make(chan string, 16)
+	for i := range 16 {
+		wg.Go(func() {
+			c := NewCall()
+			r := do(t, w, c, "t.sleep", fmt.Sprintf(`{"ms":%d,"v":%d}`, sleep.Milliseconds(), i), 0)
+			if r.Err != nil || string(r.Value) != strconv.Itoa(i) {
+				errs <- fmt.Sprintf("call %d: %v %s", i, r.Err, r.Value)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	if d := time.Since(begin); d > 8*sleep {
+		t.Errorf("16 concurrent sleeps of %s took %s: not run concurrently", sleep, d)
+	}
+}
+
+func TestWorkerSIGKILL(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("unix signals")
+	}
+	w := start(t, selfConfig())
+	c := NewCall()
+	if err := w.Send(c, Request{Workload: "t.sleep", Params: []byte(`{"ms":30000}`)}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if err := syscall.Kill(w.PID(), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-c.Done():
+	case <-time.After(time.Second):
+		t.Fatal("the call did not settle within 1s of SIGKILL")
+	}
+	pid := fmt.Sprintf("pid %d", w.PID())
+	wantCrash(t, c.Err, pid, "killed by signal SIGKILL")
+	<-w.Done()
+	wantCrash(t, w.Err(), pid, "killed by signal SIGKILL")
+	assertReaped(t, w.PID())
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d", w.PID())); err == nil && runtime.GOOS == "linux" {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", w.PID()))
+		if _, ppid := procStat(b); ppid == os.Getpid() {
+			t.Error("zombie left behind")
+		}
+	}
+	if err := w.Send(c, Request{Workload: "t.noop"}); err == nil {
+		t.Error("Send on a dead worker succeeded")
+	} else {
+		var te *taskerr.Error
+		if !errors.As(err, &te) || te.Code != taskerr.WorkerCrashed {
+			t.Errorf("Send error %v", err)
+		}
+	}
+	select {
+	case <-c.Done():
+		t.Error("a refused Send signalled its call")
+	default:
+	}
+}
+
+func TestWorkerExitStatus(t *testing.T) {
+	var stderr []string
+	var mu sync.Mutex
+	cfg := selfConfig()
+	cfg.Stderr = func(l string) { mu.Lock(); stderr = append(stderr, l); mu.Unlock() }
+	w := start(t, cfg)
+	c := NewCall()
+	r := do(t, w, c, "t.crash", "", 0)
+	wantCrash(t, r.Err, fmt.Sprintf("pid %d", w.PID()), "exited with status 3", "t.crash: exiting with status 3")
+	<-w.Done()
+	wantCrash(t, w.Err(), "exited with status 3")
+	mu.Lock()
+	defer mu.Unlock()
+	if !slicesContains(stderr, "t.crash: exiting with status 3") {
+		t.Errorf("stderr lines %q", stderr)
+	}
+}
+
+func TestWorkerLongStderrLine(t *testing.T) {
+	lines := make(chan string, 10)
+	cfg := selfConfig()
+	cfg.Stderr = func(l string) { lines <- l }
+	w := start(t, cfg)
+	if r := do(t, w, NewCall(), "t.longline", "", 0); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	timeout := time.After(5 * time.Second)
+	var got []string
+	for len(got) < 2 {
+		select {
+		case l := <-lines:
+			got = append(got, l)
+		case <-timeout:
+			t.Fatalf("got %d lines", len(got))
+		}
+	}
+	if len(got[0]) != MaxStderrLine || strings.Trim(got[0], "y") != "" {
+		t.Errorf("the long line came as %d bytes", len(got[0]))
+	}
+	if got[1] != "after the long line" {
+		t.Errorf("the next line is %.80q", got[1])
+	}
+}
+
+func TestWorkerFrameLimits(t *testing.T) {
+	cfg := selfConfig()
+	cfg.MaxFrame = 1024
+	w := start(t, cfg)
+	c := NewCall()
+	r := do(t, w, c, "t.echo", `{"s":"`+strings.Repeat("z", 2000)+`"}`, 0)
+	if r.Err == nil || r.Err.Code != taskerr.InvalidArgument || !strings.Contains(r.Err.Message, "over the 1024-byte frame limit") {
+		t.Fatalf("big request: %+v", r.Err)
+	}
+	r = do(t, w, c, "t.big", `{"n":2000}`, 0)
+	if r.Err == nil || r.Err.Code != taskerr.Workload || !strings.Contains(r.Err.Message, "over the 1024-byte frame limit") {
+		t.Fatalf("big result: %+v", r.Err)
+	}
+	r = do(t, w, c, "t.echo", `[1]`, 0)
+	if r.Err == nil || r.Err.Code != taskerr.InvalidArgument {
+		t.Fatalf("params not an object: %+v", r.Err)
+	}
+	if r = do(t, w, c, "t.big", `{"n":10}`, 0); r.Err != nil || string(r.Value) != `"xxxxxxxxxx"` {
+		t.Fatalf("small result: %+v %s", r.Err, r.Value)
+	}
+}
+
+func TestWorkerBadModes(t *testing.T) {
+	cases := []struct {
+		mode    string
+		timeout time.Duration
+		want    []string
+	}{
+		{"garbage", 0, []string{"broke the protocol", "over the 16777216-byte limit"}},
+		{"huge-frame", 0, []string{"broke the protocol", "4294967295", "16777216"}},
+		{"truncated", 0, []string{"broke the protocol", "truncated frame", "10 of 100 bytes (90 missing)"}},
+		{"unknown-id", 0, []string{"broke the protocol", "which is not in flight"}},
+		{"wrong-protocol", 0, []string{"speaks protocol 2, want 1"}},
+		{"silent", 300 * time.Millisecond, []string{"did not say hello within 300ms"}},
+		{"bad-json", 0, []string{"broke the protocol", "not valid JSON"}},
+		{"exit-before-hello", 0, []string{"exited with status 7 before hello", "boom"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.mode, func(t *testing.T) {
+			cfg := testworker(t, tc.mode)
+			if tc.timeout > 0 {
+				cfg.StartTimeout = tc.timeout
+			}
+			begin := time.Now()
+			w, err := Start(cfg)
+			var e *taskerr.Error
+			if err != nil {
+				if !errors.As(err, &e) {
+					t.Fatalf("Start error %T %v", err, err)
+				}
+			} else {
+				// The worker said hello; the protocol breaks after it.
+				c := NewCall()
+				if err := w.Send(c, Request{Workload: "t.echo"}); err == nil {
+					select {
+					case <-c.Done():
+						wantCrash(t, c.Err, tc.want...)
+					case <-time.After(10 * time.Second):
+						t.Fatal("the call did not settle")
+					}
+				}
+				<-w.Done()
+				e = w.Err()
+			}
+			wantCrash(t, e, append([]string{"worker [" + testworkerBin + " " + tc.mode + "] pid "}, tc.want...)...)
+			assertReaped(t, pidIn(t, e.Message))
+			if tc.timeout > 0 {
+				if d := time.Since(begin); d < tc.timeout || d > tc.timeout+3*time.Second {
+					t.Errorf("gave up after %s", d)
+				}
+			}
+		})
+	}
+}
+
+func TestWorkerStartErrors(t *testing.T) {
+	_, err := Start(Config{Argv: []string{"xk6-no-such-command"}})
+	var e *taskerr.Error
+	if !errors.As(err, &e) || e.Code != taskerr.WorkerCrashed ||
+		!strings.Contains(e.Message, "worker [xk6-no-such-command]: cannot start") ||
+		!strings.Contains(e.Message, "executable file not found") {
+		t.Errorf("missing command: %v", err)
+	}
+	_, err = Start(Config{})
+	if !errors.As(err, &e) || e.Code != taskerr.WorkerCrashed {
+		t.Errorf("no command: %v", err)
+	}
+	_, err = Start(Config{Argv: []string{os.Args[0]}, Dir: "/no/such/dir"})
+	if !errors.As(err, &e) || e.Code != taskerr.WorkerCrashed || !strings.Contains(e.Message, "cannot start") {
+		t.Errorf("bad dir: %v", err)
+	}
+}
+
+func TestWorkerKill(t *testing.T) {
+	w := start(t, selfConfig())
+	calls := []*Call{NewCall(), NewCall()}
+	for _, c := range calls {
+		if err := w.Send(c, Request{Workload: "t.sleep", Params: []byte(`{"ms":30000}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Kill("task t.sleep timed out after 1s")
+	w.Kill("a second reason")
+	pid := fmt.Sprintf("pid %d", w.PID())
+	for _, c := range calls {
+		select {
+		case <-c.Done():
+			wantCrash(t, c.Err, pid, "was killed: task t.sleep timed out after 1s")
+		case <-time.After(5 * time.Second):
+			t.Fatal("a call did not settle after Kill")
+		}
+	}
+	<-w.Done()
+	wantCrash(t, w.Err(), pid, "was killed: task t.sleep timed out after 1s")
+	if strings.Contains(w.Err().Message, "second") {
+		t.Errorf("the second reason replaced the first: %s", w.Err().Message)
+	}
+	c := NewCall()
+	if err := w.Send(c, Request{Workload: "t.noop"}); err == nil {
+		t.Error("Send after Kill succeeded")
+	}
+	w.Kill("after the end") // no-op
+	w.Close(time.Second)    // no-op
+	wantCrash(t, w.Err(), "task t.sleep timed out")
+}
+
+func TestWorkerCloseEscalatesToSIGKILL(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("unix signals")
+	}
+	w := start(t, testworker(t, "stubborn"))
+	const grace = 200 * time.Millisecond
+	begin := time.Now()
+	w.Close(grace)
+	d := time.Since(begin)
+	if d < 2*grace || d > 2*grace+time.Second {
+		t.Errorf("Close took %s, want about %s", d, 2*grace)
+	}
+	select {
+	case <-w.Done():
+	default:
+		t.Fatal("Close returned before Done")
+	}
+	wantCrash(t, w.Err(), "did not exit after its input closed; it was sent SIGKILL and was killed by signal SIGKILL")
+	assertReaped(t, w.PID())
+}
+
+func TestWorkerCloseSIGTERMWithTaskInFlight(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("unix signals")
+	}
+	w := start(t, selfConfig())
+	c := NewCall()
+	if err := w.Send(c, Request{Workload: "t.stubborn", Params: []byte(`{"ms":30000}`)}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	const grace = 200 * time.Millisecond
+	begin := time.Now()
+	w.Close(grace)
+	if d := time.Since(begin); d > 2*grace+time.Second {
+		t.Errorf("Close took %s", d)
+	}
+	select {
+	case <-c.Done():
+	default:
+		t.Fatal("Close returned with the call unsettled")
+	}
+	wantCrash(t, c.Err, fmt.Sprintf("pid %d", w.PID()), "stopped while the task was running")
+	wantCrash(t, w.Err(), "did not exit after its input closed; it was sent SIGTERM and was killed by signal SIGTERM")
+}
+
+func TestWorkerCloseConcurrentWithKill(t *testing.T) {
+	w := start(t, selfConfig())
+	c := NewCall()
+	if err := w.Send(c, Request{Workload: "t.sleep", Params: []byte(`{"ms":30000}`)}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range 6 {
+		wg.Go(func() {
+			if i%2 == 0 {
+				w.Close(500 * time.Millisecond)
+			} else {
+				w.Kill("concurrent kill")
+			}
+		})
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close and Kill did not return")
+	}
+	<-w.Done()
+	<-c.Done()
+	// Either the kill came first, or the worker saw its input close and
+	// answered with the cancelled task.
+	if c.Err == nil || (c.Err.Code != taskerr.WorkerCrashed && !strings.Contains(c.Err.Message, "cancelled because the worker is stopping")) {
+		t.Errorf("the call settled with %+v", c.Err)
+	}
+	select {
+	case <-c.Done():
+		t.Error("the call settled twice")
+	default:
+	}
+	w.Close(time.Second)
+	assertReaped(t, w.PID())
+}
+
+func TestWorkerEnv(t *testing.T) {
+	cfg := selfConfig()
+	cfg.Env = append(cfg.Env, WorkerEnv+"=12345", "XK6_IPC_TEST_VAR=hello there")
+	w := start(t, cfg)
+	c := NewCall()
+	r := do(t, w, c, "t.env", `{"name":"`+WorkerEnv+`"}`, 0)
+	if r.Err != nil || string(r.Value) != strconv.Quote(strconv.Itoa(os.Getpid())) {
+		t.Fatalf("%s = %s (%v), want our pid %d", WorkerEnv, r.Value, r.Err, os.Getpid())
+	}
+	r = do(t, w, c, "t.env", `{"name":"XK6_IPC_TEST_VAR"}`, 0)
+	if r.Err != nil || string(r.Value) != `"hello there"` {
+		t.Fatalf("XK6_IPC_TEST_VAR = %s (%v)", r.Value, r.Err)
+	}
+	env := workerEnv([]string{"A=1", WorkerEnv + "=1", "B=2", WorkerEnv + "=2"})
+	want := []string{"A=1", "B=2", WorkerEnv + "=" + strconv.Itoa(os.Getpid())}
+	if strings.Join(env, ",") != strings.Join(want, ",") {
+		t.Errorf("workerEnv = %q, want %q", env, want)
+	}
+}
+
+func TestServeProcessParentMismatch(t *testing.T) {
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(selfConfig().Env, WorkerEnv+"=1") // pid 1 is not its parent
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdin, err := cmd.StdinPipe() // never closed before it exits: it must not wait for EOF
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+			t.Fatalf("exit: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+		t.Fatal("ServeProcess did not exit at once")
+	}
+	if !strings.Contains(stderr.String(), "is not this process's parent") {
+		t.Errorf("stderr %q", stderr.String())
+	}
+}
+
+func TestServeProcessWithoutEnv(t *testing.T) {
+	t.Setenv(WorkerEnv, "") // ServeProcess returns before it touches stdin or stdout
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := os.Stderr
+	os.Stderr = w
+	code := ServeProcess(testRegistry())
+	os.Stderr = stderr
+	_ = w.Close()
+	msg, _ := io.ReadAll(r)
+	_ = r.Close()
+	if code != 1 || !strings.Contains(string(msg), WorkerEnv+" is not set") {
+		t.Fatalf("exit code %d, stderr %q", code, msg)
+	}
+}
+
+// TestTestworkerGood checks the good mode of internal/testworker, which
+// tests elsewhere rely on.
+func TestTestworkerGood(t *testing.T) {
+	w := start(t, testworker(t, "good"))
+	for _, name := range []string{"t.echo", "t.sleep", "t.fail", "t.print", "t.crash"} {
+		if !w.Offers(name) {
+			t.Errorf("good mode does not offer %s", name)
+		}
+	}
+	c := NewCall()
+	if r := do(t, w, c, "t.echo", `{"x":[1,2]}`, 0); r.Err != nil || string(r.Value) != `{"x":[1,2]}` {
+		t.Fatalf("echo: %+v %s", r.Err, r.Value)
+	}
+	if r := do(t, w, c, "t.sleep", `{"ms":1,"v":4}`, 0); r.Err != nil || string(r.Value) != "4" {
+		t.Fatalf("sleep: %+v %s", r.Err, r.Value)
+	}
+	if r := do(t, w, c, "t.print", "", 0); r.Err != nil {
+		t.Fatalf("print: %+v", r.Err)
+	}
+	r := do(t, w, c, "t.crash", "", 0)
+	wantCrash(t, r.Err, "exited with status 3", "t.crash: exiting with status 3")
+}
+
+func TestPdeathsig(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the parent-death signal is Linux only")
+	}
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(selfConfig().Env, testModeEnv+"=parent")
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	workerPID := 0
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if workerPID > 0 && procAlive(workerPID) {
+			_ = syscall.Kill(workerPID, syscall.SIGKILL)
+		}
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading the worker's pid: %v", err)
+	}
+	if _, err := fmt.Sscanf(line, "WORKER %d", &workerPID); err != nil {
+		t.Fatalf("line %q: %v", line, err)
+	}
+	if !procAlive(workerPID) {
+		t.Fatalf("worker %d is not running", workerPID)
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	deadline := time.Now().Add(2 * time.Second)
+	for procAlive(workerPID) {
+		if time.Now().After(deadline) {
+			t.Fatalf("worker %d outlived its parent by 2s", workerPID)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// procAlive reports whether pid runs (a zombie is dead).
+func procAlive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	state, _ := procStat(b)
+	return state != "Z" && state != "X"
+}
+
+func TestNoGoroutineLeak(t *testing.T) {
+	// The forking goroutine lives for good: start one worker before counting.
+	w, err := Start(selfConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Close(time.Second)
+	before := runtime.NumGoroutine()
+	for range 3 {
+		w, err := Start(selfConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := NewCall()
+		do(t, w, c, "t.noop", "", 0)
+		if err := w.Send(c, Request{Workload: "t.sleep", Params: []byte(`{"ms":30000}`)}); err != nil {
+			t.Fatal(err)
+		}
+		w.Close(time.Second)
+		<-c.Done()
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		n := runtime.NumGoroutine()
+		if n <= before {
+			break
+		}
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%d goroutines before, %d after:\n%s", before, n, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A hand-made worker over the test's own pipes is not needed: the bad modes
+// of testworker cover the pool's reading; this checks that a worker's result
+// with an unknown error name and a float run_ns is accepted.
+func TestHandleFrameLenient(t *testing.T) {
+	w := &Worker{calls: map[uint64]*Call{}, who: "worker [x] pid 1", cmd: exec.Command("true")}
+	c := NewCall()
+	w.calls[3] = c
+	ok := w.handleFrame([]byte(`{"type":"result","id":3,"error":{"name":"ValueError","message":"t.x: bad"},"run_ns":1500.0,"value":5}`))
+	if !ok {
+		t.Fatalf("rejected: %s", w.cause)
+	}
+	<-c.Done()
+	if c.Err == nil || c.Err.Code != taskerr.Workload || c.Err.Message != "t.x: bad" || c.RunTime != 1500 || c.Value != nil {
+		t.Fatalf("got %+v", c.Response)
+	}
+	w.calls[4] = c
+	if !w.handleFrame([]byte(`{"type":"result","id":4,"value":null,"error":null}`)) {
+		t.Fatalf("rejected: %s", w.cause)
+	}
+	<-c.Done()
+	if c.Err != nil || c.Value != nil {
+		t.Fatalf("got %+v", c.Response)
+	}
+}
+
+func noopSizes() (req, resp int) {
+	return len(appendRun(nil, 1000000, "t.noop", nil, 0)) - headerSize,
+		len(appendResult(nil, 1000000, nil, nil, 1234)) - headerSize
+}
+
+func BenchmarkWorkerRoundTripNoop(b *testing.B) {
+	b.ReportAllocs()
+	w := start(b, selfConfig())
+	c := NewCall()
+	req := Request{Workload: "t.noop"}
+	b.ResetTimer()
+	for range b.N {
+		if err := w.Send(c, req); err != nil {
+			b.Fatal(err)
+		}
+		<-c.Done()
+		if c.Err != nil {
+			b.Fatal(c.Err)
+		}
+	}
+}
+
+func BenchmarkWorkerRoundTripNoopPipelined16(b *testing.B) {
+	b.ReportAllocs()
+	cfg := selfConfig()
+	cfg.Concurrency = 16
+	w := start(b, cfg)
+	var left atomic.Int64
+	left.Store(int64(b.N))
+	var wg sync.WaitGroup
+	var failed atomic.Pointer[taskerr.Error]
+	b.ResetTimer()
+	begin := time.Now()
+	for range 16 {
+		wg.Go(func() {
+			c := NewCall()
+			req := Request{Workload: "t.noop"}
+			for left.Add(-1) >= 0 {
+				if err := w.Send(c, req); err != nil {
+					failed.Store(taskerr.From(err))
+					return
+				}
+				<-c.Done()
+				if c.Err != nil {
+					failed.Store(c.Err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.ReportMetric(float64(b.N)/time.Since(begin).Seconds(), "tasks/s")
+	if e := failed.Load(); e != nil {
+		b.Fatal(e)
+	}
+}
+
+func BenchmarkRawPipeEcho(b *testing.B) {
+	b.ReportAllocs()
+	reqSize, respSize := noopSizes()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(selfConfig().Env, testModeEnv+"=echo", echoReplyEnv+"="+strconv.Itoa(respSize))
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = stdin.Close()
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(2 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
+	out := bufio.NewWriterSize(stdin, ioBufSize)
+	in := bufio.NewReaderSize(stdout, ioBufSize)
+	payload := bytes.Repeat([]byte{'q'}, reqSize)
+	var buf []byte
+	b.ResetTimer()
+	for range b.N {
+		if err := WriteFrame(out, payload); err != nil {
+			b.Fatal(err)
+		}
+		if err := out.Flush(); err != nil {
+			b.Fatal(err)
+		}
+		f, err := ReadFrame(in, buf, DefaultMaxFrame)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(f) != respSize {
+			b.Fatalf("reply of %d bytes", len(f))
+		}
+		buf = f
+	}
+}

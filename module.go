@@ -1,0 +1,292 @@
+// Package concurrency is the k6 extension `k6/x/concurrency`: a thread pool
+// (goroutines) and a process pool (worker subprocesses) for k6 scripts, whose
+// every task lands in k6's metrics. This file is the k6 face: options in,
+// promises and metrics out. Scheduling lives in package pool, the wire
+// protocol in ipc, the task catalogue in workload.
+package concurrency
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+
+	"github.com/grafana/sobek"
+	"github.com/sirupsen/logrus"
+	"go.k6.io/k6/js/common"
+	"go.k6.io/k6/js/modules"
+	"go.k6.io/k6/subcommand"
+
+	"github.com/k6-concurrency/xk6-concurrency/pool"
+	"github.com/k6-concurrency/xk6-concurrency/taskerr"
+	"github.com/k6-concurrency/xk6-concurrency/workload"
+)
+
+// ImportPath is the module's JavaScript import path.
+const ImportPath = "k6/x/concurrency"
+
+func init() {
+	enterWorkerMode()
+	modules.Register(ImportPath, New())
+	subcommand.RegisterExtension(workerCommand, newWorkerCommand)
+}
+
+// RootModule is the extension in one k6 process: it holds the pools, which
+// every VU shares, and closes them when the test ends.
+type RootModule struct {
+	mu      sync.Mutex
+	pools   map[string]*sharedPool
+	watched sync.Once
+	numCPU  int
+}
+
+// sharedPool is a pool and the options that made it.
+type sharedPool struct {
+	pool *pool.Pool
+	opts poolOptions
+}
+
+// New returns the root module; k6 calls NewModuleInstance on it for every VU.
+func New() *RootModule {
+	return &RootModule{pools: make(map[string]*sharedPool), numCPU: runtime.NumCPU()}
+}
+
+// ModuleInstance is the module in one VU.
+type ModuleInstance struct {
+	vu      modules.VU
+	root    *RootModule
+	metrics *taskMetrics
+	tags    tagCache
+	// syncDone receives the task a runSync call waits for; one per VU, since
+	// a VU waits on one runSync at a time.
+	syncDone chan *pool.Task
+}
+
+// NewModuleInstance registers the metrics (this runs in the init context)
+// and returns the module for one VU.
+func (r *RootModule) NewModuleInstance(vu modules.VU) modules.Instance {
+	env := vu.InitEnv()
+	if env == nil {
+		common.Throw(vu.Runtime(), errors.New(ImportPath+" must be imported in the init context"))
+	}
+	m, err := registerMetrics(env.Registry)
+	if err != nil {
+		common.Throw(vu.Runtime(), err)
+	}
+	r.watchTestEnd(vu, env.Logger)
+	return &ModuleInstance{vu: vu, root: r, metrics: m, tags: make(tagCache), syncDone: make(chan *pool.Task, 1)}
+}
+
+// Exports are the module's named exports.
+func (mi *ModuleInstance) Exports() modules.Exports {
+	return modules.Exports{Named: map[string]any{
+		"ThreadPool":  mi.newThreadPool,
+		"ProcessPool": mi.newProcessPool,
+		"workloads":   mi.workloads,
+	}}
+}
+
+// watchTestEnd closes every pool when k6 says the test ended (after
+// teardown, on a normal end, test.abort(), Ctrl-C or SIGTERM) and, as a last
+// resort, when k6 is about to exit.
+func (r *RootModule) watchTestEnd(vu modules.VU, logger logrus.FieldLogger) {
+	global := vu.Events().Global
+	if global == nil { // js/modulestest, or a k6 command that runs no test
+		return
+	}
+	r.watched.Do(func() {
+		types, missing := eventTypes(global.Subscribe, "TestEnd", "Exit")
+		if len(missing) > 0 {
+			logger.Warnf("%s: this k6 has no %v events; pools will close only when k6 exits", ImportPath, missing)
+		}
+		if len(types) == 0 {
+			return
+		}
+		id, events := global.Subscribe(types...)
+		go func() {
+			for e := range events {
+				r.closeAll()
+				e.Done()
+				if e.Type.String() == "Exit" {
+					global.Unsubscribe(id)
+					workload.Cleanup()
+					return
+				}
+			}
+		}()
+	})
+}
+
+// eventTypes finds k6's event types by name. k6 keeps its event package
+// internal, but its Subscribe method and the types' String method are
+// public, so the types can be found without hard-coding their numbers.
+func eventTypes[T interface {
+	~uint8
+	fmt.Stringer
+}, C any](_ func(...T) (uint64, C), names ...string) (found []T, missing []string) {
+	for _, name := range names {
+		ok := false
+		for i := 1; i < 64; i++ {
+			if t := T(i); t.String() == name {
+				found, ok = append(found, t), true
+				break
+			}
+		}
+		if !ok {
+			missing = append(missing, name)
+		}
+	}
+	return found, missing
+}
+
+// closeAll closes every pool at once and waits until their workers are gone.
+func (r *RootModule) closeAll() {
+	r.mu.Lock()
+	pools := make([]*pool.Pool, 0, len(r.pools))
+	for _, sp := range r.pools {
+		pools = append(pools, sp.pool)
+	}
+	r.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, p := range pools {
+		wg.Go(p.Close)
+	}
+	wg.Wait()
+}
+
+// sharedPoolFor returns the pool of that name, creating it on first use.
+// The same name with other options is an error naming both option sets.
+func (r *RootModule) sharedPoolFor(opts poolOptions, logger logrus.FieldLogger) (*sharedPool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if sp, ok := r.pools[opts.Name]; ok {
+		if !sp.opts.equal(opts) {
+			return nil, taskerr.New(taskerr.InvalidArgument,
+				"pool %q already exists with options %s; it cannot be made again with options %s (give it another name, or the same options)",
+				opts.Name, sp.opts, opts)
+		}
+		return sp, nil
+	}
+	cfg, err := opts.config()
+	if err != nil {
+		return nil, err
+	}
+	cfg.Logger = logger
+	p, err := pool.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	sp := &sharedPool{pool: p, opts: opts}
+	r.pools[opts.Name] = sp
+	return sp, nil
+}
+
+func (mi *ModuleInstance) newThreadPool(call sobek.ConstructorCall) *sobek.Object {
+	return mi.newPool(pool.Thread, call)
+}
+
+func (mi *ModuleInstance) newProcessPool(call sobek.ConstructorCall) *sobek.Object {
+	return mi.newPool(pool.Process, call)
+}
+
+// newPool is `new ThreadPool(opts)` and `new ProcessPool(opts)`: it parses the
+// options and returns this VU's handle on the shared pool. No worker starts
+// here: k6 runs the init context more than once.
+func (mi *ModuleInstance) newPool(kind pool.Kind, call sobek.ConstructorCall) *sobek.Object {
+	rt := mi.vu.Runtime()
+	var raw map[string]any
+	if arg := call.Argument(0); !common.IsNullish(arg) {
+		v, err := exportJSON(rt, arg, "options")
+		if err != nil {
+			throw(rt, err)
+		}
+		var ok bool
+		if raw, ok = v.(map[string]any); !ok {
+			throw(rt, taskerr.New(taskerr.InvalidArgument, "new %sPool(): options must be an object, got %s", poolCtor(kind), describe(v)))
+		}
+	}
+	opts, err := parsePoolOptions(kind, raw, mi.root.numCPU)
+	if err != nil {
+		throw(rt, err)
+	}
+	var logger logrus.FieldLogger = logrus.StandardLogger()
+	if env := mi.vu.InitEnv(); env != nil {
+		logger = env.Logger
+	} else if state := mi.vu.State(); state != nil {
+		logger = state.Logger
+	}
+	sp, err := mi.root.sharedPoolFor(opts, logger)
+	if err != nil {
+		throw(rt, err)
+	}
+	h := &poolHandle{mi: mi, p: sp.pool}
+	if err := h.define(call.This); err != nil {
+		throw(rt, err)
+	}
+	return call.This
+}
+
+func poolCtor(kind pool.Kind) string {
+	if kind == pool.Thread {
+		return "Thread"
+	}
+	return "Process"
+}
+
+// workloads is `workloads()`: the catalogue of what pools can run.
+func (mi *ModuleInstance) workloads() sobek.Value {
+	rt := mi.vu.Runtime()
+	specs := workload.Default.List()
+	infos := make([]workload.Info, len(specs))
+	for i, s := range specs {
+		infos[i] = s.Info()
+	}
+	return jsonToJS(rt, infos)
+}
+
+// jsonToJS hands Go data to JavaScript as plain objects and arrays.
+func jsonToJS(rt *sobek.Runtime, v any) sobek.Value {
+	b, err := json.Marshal(v)
+	if err != nil {
+		throw(rt, err)
+	}
+	var plain any
+	if err := json.Unmarshal(b, &plain); err != nil {
+		throw(rt, err)
+	}
+	return rt.ToValue(plain)
+}
+
+// jsError makes a JavaScript Error whose name is the failure's class, so
+// scripts can branch on err.name.
+func jsError(rt *sobek.Runtime, err error) *sobek.Object {
+	e := taskerr.From(err)
+	obj, jsErr := rt.New(rt.Get("Error"), rt.ToValue(e.Message))
+	if jsErr != nil {
+		return rt.NewGoError(err)
+	}
+	_ = obj.Set("name", string(e.Code))
+	return obj
+}
+
+// throw raises err in JavaScript as an Error named for its class.
+func throw(rt *sobek.Runtime, err error) {
+	var te *taskerr.Error
+	if errors.As(err, &te) {
+		panic(jsError(rt, err))
+	}
+	common.Throw(rt, err)
+}
+
+// vuStopped is the failure of tasks whose VU k6 stopped before they settled.
+func vuStopped(workloadName string) *taskerr.Error {
+	return taskerr.New(taskerr.PoolClosed, "%s was abandoned: k6 stopped the VU that submitted it (the test is ending)", workloadName)
+}
+
+// watchVU settles t early if k6 stops the VU first, so the VU's event loop
+// never waits on a task nobody will read; the returned func stops watching.
+func watchVU(ctx context.Context, t *pool.Task) func() bool {
+	return context.AfterFunc(ctx, func() { t.Cancel(vuStopped(t.Workload)) })
+}

@@ -1,0 +1,411 @@
+package concurrency
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/big"
+	"os"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/grafana/sobek"
+
+	"github.com/k6-concurrency/xk6-concurrency/ipc"
+	"github.com/k6-concurrency/xk6-concurrency/pool"
+	"github.com/k6-concurrency/xk6-concurrency/taskerr"
+	"github.com/k6-concurrency/xk6-concurrency/workload"
+)
+
+// poolOptions are a pool's options as a script gave them, parsed once into
+// Go types. Two `new ThreadPool(...)` with the same name must have equal ones.
+type poolOptions struct {
+	Kind              pool.Kind         `json:"kind"`
+	Name              string            `json:"name"`
+	Workers           int               `json:"workers"`
+	MaxQueue          int               `json:"maxQueue"`
+	TaskTimeout       time.Duration     `json:"-"`
+	MaxTasksPerWorker int               `json:"maxTasksPerWorker,omitempty"`
+	Env               map[string]string `json:"env,omitempty"`
+	StartTimeout      time.Duration     `json:"-"`
+	Command           []string          `json:"command,omitempty"`
+	Cwd               string            `json:"cwd,omitempty"`
+	Concurrency       int               `json:"concurrency,omitempty"`
+}
+
+// String shows the options as a script would write them, for error messages.
+func (o poolOptions) String() string {
+	type shown struct {
+		poolOptions
+		TaskTimeout  string `json:"taskTimeout,omitempty"`
+		StartTimeout string `json:"startTimeout,omitempty"`
+	}
+	s := shown{poolOptions: o}
+	if o.TaskTimeout > 0 {
+		s.TaskTimeout = o.TaskTimeout.String()
+	}
+	if o.StartTimeout > 0 {
+		s.StartTimeout = o.StartTimeout.String()
+	}
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+func (o poolOptions) equal(other poolOptions) bool { return o.String() == other.String() }
+
+var (
+	commonOptions  = []string{"name", "workers", "maxQueue", "taskTimeout"}
+	processOptions = []string{"maxTasksPerWorker", "env", "startTimeout", "command", "cwd", "concurrency"}
+	envName        = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+)
+
+// parsePoolOptions reads the options object of `new ThreadPool(...)` or
+// `new ProcessPool(...)`. Every error is InvalidArgument and names the option.
+func parsePoolOptions(kind pool.Kind, raw map[string]any, numCPU int) (poolOptions, error) {
+	ctor := map[pool.Kind]string{pool.Thread: "ThreadPool", pool.Process: "ProcessPool"}[kind]
+	o := poolOptions{Kind: kind, Workers: numCPU, MaxQueue: pool.DefaultMaxQueue}
+	if kind == pool.Process {
+		o.StartTimeout = pool.DefaultStartTimeout
+		o.Concurrency = 1
+	}
+	known := commonOptions
+	if kind == pool.Process {
+		known = append(append([]string{}, commonOptions...), processOptions...)
+	}
+	bad := func(format string, a ...any) error {
+		return taskerr.New(taskerr.InvalidArgument, "new "+ctor+"(): "+format, a...)
+	}
+	keys := make([]string, 0, len(raw))
+	for k := range raw {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, key := range keys {
+		v := raw[key]
+		if kind == pool.Thread && contains(processOptions, key) {
+			return o, bad("option %q is for ProcessPool only", key)
+		}
+		var err error
+		switch key {
+		case "name":
+			s, ok := v.(string)
+			if !ok || s == "" || len(s) > 200 {
+				err = fmt.Errorf("must be a non-empty string of at most 200 characters, got %s", describe(v))
+			}
+			o.Name = s
+		case "workers":
+			o.Workers, err = intIn(v, 1, pool.MaxWorkers)
+		case "maxQueue":
+			o.MaxQueue, err = intIn(v, 0, pool.MaxQueueLimit)
+		case "taskTimeout":
+			o.TaskTimeout, err = workload.ParseDuration(v)
+		case "startTimeout":
+			o.StartTimeout, err = workload.ParseDuration(v)
+			if err == nil && o.StartTimeout <= 0 {
+				err = fmt.Errorf("must be a positive duration, got %s", describe(v))
+			}
+		case "maxTasksPerWorker":
+			o.MaxTasksPerWorker, err = intIn(v, 0, math.MaxInt32)
+		case "concurrency":
+			o.Concurrency, err = intIn(v, 1, pool.MaxConcurrency)
+		case "env":
+			o.Env, err = parseEnv(v)
+		case "command":
+			o.Command, err = parseCommand(v)
+		case "cwd":
+			s, ok := v.(string)
+			if !ok || s == "" || strings.ContainsRune(s, 0) {
+				err = fmt.Errorf("must be a directory path, got %s", describe(v))
+			}
+			o.Cwd = s
+		default:
+			return o, bad("unknown option %q (options: %s)", key, strings.Join(known, ", "))
+		}
+		if err != nil {
+			return o, bad("option %q %s", key, err)
+		}
+	}
+	if o.Name == "" {
+		o.Name = fmt.Sprintf("%s-%d", kind, o.Workers)
+	}
+	return o, nil
+}
+
+// config turns the options into the pool's configuration. The default worker
+// is this very binary (k6 with the extension) in worker mode.
+func (o poolOptions) config() (pool.Config, error) {
+	maxQueue := o.MaxQueue
+	cfg := pool.Config{
+		Name: o.Name, Kind: o.Kind, Workers: o.Workers, MaxQueue: &maxQueue, TaskTimeout: o.TaskTimeout,
+		Dir: o.Cwd, Env: o.Env, StartTimeout: o.StartTimeout, MaxTasksPerWorker: o.MaxTasksPerWorker,
+		Concurrency: o.Concurrency, Command: o.Command,
+	}
+	if o.Kind == pool.Process && len(o.Command) == 0 {
+		exe, err := os.Executable()
+		if err != nil {
+			return cfg, fmt.Errorf("cannot find the k6 binary to start workers from: %w", err)
+		}
+		cfg.Command = workerArgv(exe)
+		cfg.SameRegistry = true
+	}
+	return cfg, nil
+}
+
+func intIn(v any, lo, hi int) (int, error) {
+	f, ok := v.(float64)
+	if !ok || f != math.Trunc(f) || f < float64(lo) || f > float64(hi) {
+		return 0, fmt.Errorf("must be an integer from %d to %d, got %s", lo, hi, describe(v))
+	}
+	return int(f), nil
+}
+
+func parseEnv(v any) (map[string]string, error) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("must be an object of environment variables, got %s", describe(v))
+	}
+	env := make(map[string]string, len(m))
+	for k, val := range m {
+		if !envName.MatchString(k) {
+			return nil, fmt.Errorf("has %q, which is not an environment variable name", k)
+		}
+		if k == ipc.WorkerEnv {
+			return nil, fmt.Errorf("cannot set %s: the pool sets it to mark its workers", ipc.WorkerEnv)
+		}
+		switch x := val.(type) {
+		case string:
+			if strings.ContainsRune(x, 0) {
+				return nil, fmt.Errorf("value of %s contains a NUL byte", k)
+			}
+			env[k] = x
+		case float64:
+			env[k] = strconv.FormatFloat(x, 'f', -1, 64)
+		case bool:
+			env[k] = strconv.FormatBool(x)
+		default:
+			return nil, fmt.Errorf("value of %s must be a string, number or boolean, got %s", k, describe(val))
+		}
+	}
+	return env, nil
+}
+
+func parseCommand(v any) ([]string, error) {
+	list, ok := v.([]any)
+	if !ok || len(list) == 0 {
+		return nil, fmt.Errorf("must be a non-empty array of strings (argv, run without a shell), got %s", describe(v))
+	}
+	argv := make([]string, len(list))
+	for i, a := range list {
+		s, ok := a.(string)
+		if !ok || (i == 0 && s == "") || strings.ContainsRune(s, 0) {
+			return nil, fmt.Errorf("item %d must be a string (argv, run without a shell), got %s", i, describe(a))
+		}
+		argv[i] = s
+	}
+	return argv, nil
+}
+
+// callOptions are the per-call options of run, runSync and map.
+type callOptions struct {
+	Timeout time.Duration
+}
+
+func parseCallOptions(method string, raw map[string]any) (callOptions, error) {
+	var o callOptions
+	for k, v := range raw {
+		if k != "timeout" {
+			return o, taskerr.New(taskerr.InvalidArgument, "%s(): unknown option %q in opts (options: timeout)", method, k)
+		}
+		d, err := workload.ParseDuration(v)
+		if err != nil {
+			return o, taskerr.New(taskerr.InvalidArgument, "%s(): option \"timeout\" %s", method, err)
+		}
+		o.Timeout = d
+	}
+	return o, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// describe names a value in an error message without dumping it.
+func describe(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "null"
+	case string:
+		if len(x) > 40 {
+			return fmt.Sprintf("a string of %d bytes", len(x))
+		}
+		return strconv.Quote(x)
+	case float64:
+		switch {
+		case math.IsNaN(x):
+			return "NaN"
+		case math.IsInf(x, 1):
+			return "Infinity"
+		case math.IsInf(x, -1):
+			return "-Infinity"
+		}
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case bool:
+		return strconv.FormatBool(x)
+	case []any:
+		return "an array"
+	case map[string]any:
+		return "an object"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// maxValueNodes bounds how much of a JavaScript value is converted, so a huge
+// object is a clear error rather than a long stall.
+const maxValueNodes = 1 << 20
+
+// exportJSON converts a JavaScript value into the JSON-shaped Go value pools
+// carry: nil, bool, float64, string, []any and map[string]any. Anything else
+// (functions, symbols, NaN, Infinity, cycles, Dates, Maps, class instances)
+// is an InvalidArgument error naming where in the value it sits. Undefined
+// object properties are dropped, as JSON.stringify does.
+func exportJSON(rt *sobek.Runtime, v sobek.Value, where string) (any, error) {
+	c := converter{rt: rt}
+	return c.convert(v, where)
+}
+
+type converter struct {
+	rt          *sobek.Runtime
+	path        []*sobek.Object // objects being converted, to catch cycles
+	nodes       int
+	objectProto *sobek.Object
+}
+
+func (c *converter) fail(where, format string, a ...any) error {
+	return taskerr.New(taskerr.InvalidArgument, "%s %s", where, fmt.Sprintf(format, a...))
+}
+
+func (c *converter) convert(v sobek.Value, where string) (any, error) {
+	c.nodes++
+	if c.nodes > maxValueNodes {
+		return nil, c.fail(where, "makes the value too large (over %d items)", maxValueNodes)
+	}
+	if v == nil || sobek.IsUndefined(v) || sobek.IsNull(v) {
+		return nil, nil
+	}
+	switch v.ExportType() {
+	case typeBool:
+		return v.ToBoolean(), nil
+	case typeString:
+		return v.String(), nil
+	case typeInt:
+		return float64(v.ToInteger()), nil
+	case typeFloat:
+		f := v.ToFloat()
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil, c.fail(where, "is %s; only finite numbers can be passed", describe(f))
+		}
+		return f, nil
+	}
+	if _, isFn := sobek.AssertFunction(v); isFn {
+		return nil, c.fail(where, "is a function; only JSON values (objects, arrays, strings, numbers, booleans, null) can be passed")
+	}
+	obj, ok := v.(*sobek.Object)
+	if !ok {
+		what := "a " + v.ExportType().String()
+		switch v.(type) {
+		case *sobek.Symbol:
+			what = "a Symbol"
+		default:
+			if v.ExportType() == typeBigInt {
+				what = "a BigInt"
+			}
+		}
+		return nil, c.fail(where, "is %s; only JSON values (objects, arrays, strings, numbers, booleans, null) can be passed", what)
+	}
+	for _, seen := range c.path {
+		if seen == obj {
+			return nil, c.fail(where, "refers back to itself (a cycle); only JSON values can be passed")
+		}
+	}
+	if len(c.path) >= 64 {
+		return nil, c.fail(where, "is nested more than 64 levels deep")
+	}
+	c.path = append(c.path, obj)
+	defer func() { c.path = c.path[:len(c.path)-1] }()
+
+	switch obj.ClassName() {
+	case "Array":
+		n := obj.Get("length").ToInteger()
+		list := make([]any, 0, min(n, 1024))
+		for i := range n {
+			item, err := c.convert(obj.Get(strconv.FormatInt(i, 10)), fmt.Sprintf("%s[%d]", where, i))
+			if err != nil {
+				return nil, err
+			}
+			list = append(list, item)
+		}
+		return list, nil
+	case "Object":
+		if !c.plain(obj) {
+			return nil, c.fail(where, "is an instance of %s; only plain objects can be passed", c.constructorName(obj))
+		}
+		keys := obj.Keys()
+		m := make(map[string]any, len(keys))
+		for _, k := range keys {
+			item := obj.Get(k)
+			if item == nil || sobek.IsUndefined(item) {
+				continue
+			}
+			val, err := c.convert(item, where+"."+k)
+			if err != nil {
+				return nil, err
+			}
+			m[k] = val
+		}
+		return m, nil
+	default:
+		return nil, c.fail(where, "is a %s; only JSON values (objects, arrays, strings, numbers, booleans, null) can be passed", obj.ClassName())
+	}
+}
+
+// plain reports whether obj is an object literal (or has a null prototype),
+// rather than an instance of a class.
+func (c *converter) plain(obj *sobek.Object) bool {
+	proto := obj.Prototype()
+	if proto == nil {
+		return true
+	}
+	if c.objectProto == nil {
+		c.objectProto = c.rt.Get("Object").ToObject(c.rt).Get("prototype").ToObject(c.rt)
+	}
+	return proto == c.objectProto
+}
+
+func (c *converter) constructorName(obj *sobek.Object) string {
+	if ctor, ok := obj.Get("constructor").(*sobek.Object); ok {
+		if name := ctor.Get("name"); name != nil && name.String() != "" {
+			return name.String()
+		}
+	}
+	return "a class"
+}
+
+// Reflect types sobek reports from Value.ExportType for primitives.
+var (
+	typeBool   = reflect.TypeOf(true)
+	typeString = reflect.TypeOf("")
+	typeInt    = reflect.TypeOf(int64(0))
+	typeFloat  = reflect.TypeOf(float64(0))
+	typeBigInt = reflect.TypeOf((*big.Int)(nil))
+)

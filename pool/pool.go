@@ -1,0 +1,413 @@
+// Package pool schedules tasks onto workers: goroutines in this process (a
+// thread pool) or long-lived worker processes over pipes (a process pool).
+// Both kinds share one bounded queue, lazy start, resizing that never drops a
+// queued task, timeouts, and an exact account of every task submitted. The
+// package knows nothing of JavaScript or of k6's metrics: it takes prepared
+// tasks and settles each one exactly once through its OnDone callback.
+package pool
+
+import (
+	"encoding/json"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/k6-concurrency/xk6-concurrency/taskerr"
+	"github.com/k6-concurrency/xk6-concurrency/workload"
+)
+
+// Kind is what a pool's workers are.
+type Kind string
+
+// The kinds of pool.
+const (
+	Thread  Kind = "thread"
+	Process Kind = "process"
+)
+
+// Limits on a pool's configuration.
+const (
+	MaxWorkers     = 1024
+	MaxQueueLimit  = 1_000_000 // the queue is preallocated: 8 bytes a slot
+	MaxConcurrency = 1024
+)
+
+// Defaults of a pool's configuration.
+const (
+	DefaultMaxQueue     = 10_000
+	DefaultStartTimeout = 10 * time.Second
+	// StopGrace is how long a closing worker process gets after its stdin
+	// closes, and again after SIGTERM, before it is killed.
+	StopGrace = 2 * time.Second
+)
+
+// Config describes a pool. The zero values of optional fields mean "default"
+// or "none", as documented on each.
+type Config struct {
+	Name string
+	Kind Kind
+	// Workers is the pool's size: goroutines, or worker processes. Default: runtime.NumCPU().
+	Workers int
+	// MaxQueue bounds the tasks waiting for a worker; one more is rejected
+	// with QueueFull. A pointer so that 0 (no waiting at all) can be asked for.
+	MaxQueue *int
+	// TaskTimeout bounds how long a task may run once a worker took it; 0 is none.
+	TaskTimeout time.Duration
+	// Registry is where thread pools find workloads, and what process pools
+	// check names and params against when their workers serve it too
+	// (SameRegistry). Default: workload.Default.
+	Registry *workload.Registry
+
+	// Process pools only.
+
+	// Command is the worker's argv. Required.
+	Command []string
+	// SameRegistry says the worker serves Registry (it is this same binary),
+	// so tasks are validated before they are sent. Otherwise the worker's
+	// hello says which workloads it offers and the worker validates params.
+	SameRegistry bool
+	// Dir is the worker's working directory; "" inherits this process's.
+	Dir string
+	// Env is added to this process's environment for the worker.
+	Env map[string]string
+	// StartTimeout bounds a worker's start and handshake. Default: DefaultStartTimeout.
+	StartTimeout time.Duration
+	// MaxTasksPerWorker recycles a worker after that many tasks; 0 is never.
+	MaxTasksPerWorker int
+	// Concurrency is how many tasks are in flight on one worker process. Default: 1.
+	Concurrency int
+
+	// Logger receives worker restarts and worker processes' stderr. Default: discarded.
+	Logger logrus.FieldLogger
+}
+
+func (c *Config) normalize() error {
+	if c.Kind != Thread && c.Kind != Process {
+		return fmt.Errorf("kind must be %q or %q, got %q", Thread, Process, c.Kind)
+	}
+	if c.Workers == 0 {
+		c.Workers = runtime.NumCPU()
+	}
+	if err := checkWorkers("workers", c.Workers); err != nil {
+		return err
+	}
+	if c.MaxQueue == nil {
+		q := DefaultMaxQueue
+		c.MaxQueue = &q
+	}
+	if *c.MaxQueue < 0 || *c.MaxQueue > MaxQueueLimit {
+		return fmt.Errorf("maxQueue must be from 0 to %d, got %d", MaxQueueLimit, *c.MaxQueue)
+	}
+	if c.TaskTimeout < 0 {
+		return fmt.Errorf("taskTimeout must not be negative, got %s", c.TaskTimeout)
+	}
+	if c.Registry == nil {
+		c.Registry = workload.Default
+	}
+	if c.Logger == nil {
+		l := logrus.New()
+		l.Out = discard{}
+		c.Logger = l
+	}
+	if c.Kind == Thread {
+		c.Concurrency = 1 // a goroutine runs one task at a time
+		return nil
+	}
+	if len(c.Command) == 0 || c.Command[0] == "" {
+		return fmt.Errorf("command must name the worker program")
+	}
+	if c.StartTimeout == 0 {
+		c.StartTimeout = DefaultStartTimeout
+	}
+	if c.StartTimeout < 0 {
+		return fmt.Errorf("startTimeout must be positive, got %s", c.StartTimeout)
+	}
+	if c.MaxTasksPerWorker < 0 {
+		return fmt.Errorf("maxTasksPerWorker must not be negative, got %d", c.MaxTasksPerWorker)
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = 1
+	}
+	if c.Concurrency < 1 || c.Concurrency > MaxConcurrency {
+		return fmt.Errorf("concurrency must be from 1 to %d, got %d", MaxConcurrency, c.Concurrency)
+	}
+	return nil
+}
+
+func checkWorkers(field string, n int) error {
+	if n < 1 || n > MaxWorkers {
+		return fmt.Errorf("%s must be from 1 to %d, got %d", field, MaxWorkers, n)
+	}
+	return nil
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// Stats is a snapshot of a pool's counters. Submitted == Completed + Failed +
+// the tasks not settled yet (queued or running).
+type Stats struct {
+	Submitted int64 `json:"submitted"`
+	Completed int64 `json:"completed"` // settled with a value
+	Failed    int64 `json:"failed"`    // settled with an error, of any class
+	Queued    int   `json:"queued"`    // waiting for a worker now: beyond what the workers hold
+	Busy      int64 `json:"busy"`      // running on a worker now
+	Workers   int   `json:"workers"`   // the pool's size
+	Live      int64 `json:"live"`      // workers up now: goroutines, or processes past their handshake
+	Restarts  int64 `json:"restarts"`  // worker processes replaced after a crash, timeout or recycle
+}
+
+// Pool runs tasks on a bounded set of workers. It is safe for concurrent use.
+type Pool struct {
+	cfg   Config
+	queue chan *Task
+
+	closing   chan struct{} // closed by Close: every worker leaves
+	stopped   chan struct{} // closed once every worker has left
+	closed    atomic.Bool
+	startOnce sync.Once
+	started   atomic.Bool
+
+	mu      sync.Mutex // guards workers and size
+	workers []worker
+	size    atomic.Int64
+
+	submitted, completed, failed atomic.Int64
+	busy, live, restarts         atomic.Int64
+	// outstanding counts tasks admitted and not yet done with by a worker
+	// (queued, or running): admission compares it with what the workers
+	// hold plus maxQueue, so the limit does not depend on whether an idle
+	// worker has reached its receive yet.
+	outstanding atomic.Int64
+
+	wg sync.WaitGroup // every worker goroutine
+}
+
+// worker is one unit of a pool's size: a goroutine, or a seat for a process.
+type worker interface {
+	run()     // the worker's loop; returns once retired or the pool closes
+	retire()  // finish the task in hand, take no more, go away
+	abandon() // the pool is closing: stop the task in hand now
+}
+
+// New checks cfg and returns a pool with no worker running yet: workers start
+// with the first task (or Start).
+func New(cfg Config) (*Pool, error) {
+	if err := cfg.normalize(); err != nil {
+		return nil, taskerr.New(taskerr.InvalidArgument, "%s pool %q: %s", cfg.Kind, cfg.Name, err)
+	}
+	p := &Pool{
+		cfg: cfg,
+		// Room for every task the largest pool can hold, plus maxQueue waiting.
+		queue:   make(chan *Task, *cfg.MaxQueue+MaxWorkers*cfg.Concurrency),
+		closing: make(chan struct{}),
+		stopped: make(chan struct{}),
+	}
+	p.size.Store(int64(cfg.Workers))
+	return p, nil
+}
+
+// Config returns the pool's configuration, defaults filled in.
+func (p *Pool) Config() Config { return p.cfg }
+
+// Size is the number of workers the pool runs (or will run once started).
+func (p *Pool) Size() int { return int(p.size.Load()) }
+
+// Start starts the workers unless they are running already (or the pool is
+// closed), and reports whether this call started them.
+func (p *Pool) Start() bool {
+	did := false
+	p.startOnce.Do(func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.closed.Load() {
+			return
+		}
+		for range p.Size() {
+			p.addWorker()
+		}
+		p.started.Store(true)
+		did = true
+	})
+	return did
+}
+
+// addWorker starts one worker; p.mu is held.
+func (p *Pool) addWorker() {
+	var w worker
+	if p.cfg.Kind == Thread {
+		w = newThreadWorker(p)
+	} else {
+		w = newProcSeat(p)
+	}
+	p.workers = append(p.workers, w)
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		w.run()
+	}()
+}
+
+// Started reports whether the workers have been started.
+func (p *Pool) Started() bool { return p.started.Load() }
+
+// Resize changes the number of workers. Growing starts workers at once (if
+// the pool has started); shrinking retires the newest workers after the task
+// they have in hand. Queued tasks stay queued either way.
+func (p *Pool) Resize(n int) error {
+	if err := checkWorkers("resize(workers)", n); err != nil {
+		return taskerr.New(taskerr.InvalidArgument, "%s pool %q: %s", p.cfg.Kind, p.cfg.Name, err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed.Load() {
+		return p.closedError()
+	}
+	p.size.Store(int64(n))
+	if !p.started.Load() {
+		return nil
+	}
+	for len(p.workers) < n {
+		p.addWorker()
+	}
+	for len(p.workers) > n {
+		last := len(p.workers) - 1
+		p.workers[last].retire()
+		p.workers = p.workers[:last]
+	}
+	return nil
+}
+
+// Prepare validates a call of a workload and returns a task ready for
+// Submit. Errors are InvalidArgument or UnknownWorkload and name the workload
+// and the param. A process pool whose workers are another program checks the
+// name against the worker's hello instead, when the task reaches a worker.
+func (p *Pool) Prepare(name string, params map[string]any) (*Task, error) {
+	t := &Task{Workload: name, pool: p}
+	if p.cfg.Kind == Thread || p.cfg.SameRegistry {
+		spec, err := p.cfg.Registry.Lookup(name)
+		if err != nil {
+			return nil, err
+		}
+		if t.args, err = spec.Bind(params); err != nil {
+			return nil, err
+		}
+		t.spec = spec
+	}
+	if p.cfg.Kind == Process && len(params) > 0 {
+		b, err := json.Marshal(params)
+		if err != nil {
+			return nil, taskerr.New(taskerr.InvalidArgument, "%s: params cannot be sent to a worker process: %s", name, err)
+		}
+		t.params = b
+	}
+	return t, nil
+}
+
+// Submit queues a prepared task. It never blocks: a full queue or a closed
+// pool settles the task at once, with QueueFull or PoolClosed. t.OnDone must
+// be set.
+func (p *Pool) Submit(t *Task) {
+	t.Submitted = time.Now()
+	p.submitted.Add(1)
+	if p.closed.Load() {
+		t.Workers = p.Size()
+		t.settle(nil, p.closedError(), 0)
+		return
+	}
+	p.Start()
+	limit := int64(*p.cfg.MaxQueue + p.Size()*p.cfg.Concurrency)
+	if p.outstanding.Add(1) > limit {
+		p.outstanding.Add(-1)
+		t.Workers = p.Size()
+		t.settle(nil, taskerr.New(taskerr.QueueFull,
+			"%s pool %q: queue is full (maxQueue %d, all %d workers busy): %s was not run",
+			p.cfg.Kind, p.cfg.Name, *p.cfg.MaxQueue, p.Size(), t.Workload), 0)
+		return
+	}
+	p.queue <- t // never blocks: the channel has room for every admitted task
+	// Close may have drained the queue between the check above and the send.
+	if p.closed.Load() {
+		p.rejectQueued()
+	}
+}
+
+func (p *Pool) closedError() *taskerr.Error {
+	return taskerr.New(taskerr.PoolClosed, "%s pool %q is closed", p.cfg.Kind, p.cfg.Name)
+}
+
+func (p *Pool) rejectQueued() {
+	for {
+		select {
+		case t := <-p.queue:
+			p.outstanding.Add(-1)
+			t.settle(nil, taskerr.New(taskerr.PoolClosed,
+				"%s pool %q closed before %s reached a worker", p.cfg.Kind, p.cfg.Name, t.Workload), 0)
+		default:
+			return
+		}
+	}
+}
+
+func (p *Pool) count(err *taskerr.Error) {
+	if err == nil {
+		p.completed.Add(1)
+	} else {
+		p.failed.Add(1)
+	}
+}
+
+// Stats returns the pool's counters now.
+func (p *Pool) Stats() Stats {
+	return Stats{
+		Submitted: p.submitted.Load(),
+		Completed: p.completed.Load(),
+		Failed:    p.failed.Load(),
+		Queued:    max(int(p.outstanding.Load())-p.Size()*p.cfg.Concurrency, 0),
+		Busy:      p.busy.Load(),
+		Workers:   p.Size(),
+		Live:      p.live.Load(),
+		Restarts:  p.restarts.Load(),
+	}
+}
+
+// Closed reports whether Close was called.
+func (p *Pool) Closed() bool { return p.closed.Load() }
+
+// Close stops the pool: queued tasks and tasks still running settle with
+// PoolClosed, worker processes get their stdin closed, then SIGTERM, then
+// SIGKILL, and are reaped. It waits for that (and for thread workers to
+// return, up to stuckAfter), and is idempotent.
+func (p *Pool) Close() {
+	p.mu.Lock()
+	first := !p.closed.Swap(true)
+	workers := p.workers
+	p.workers = nil
+	p.mu.Unlock()
+	if first {
+		close(p.closing)
+		p.rejectQueued()
+		for _, w := range workers {
+			w.abandon()
+		}
+		go func() {
+			p.wg.Wait()
+			close(p.stopped)
+		}()
+	}
+	select {
+	case <-p.stopped:
+	case <-time.After(stuckAfter):
+		p.cfg.Logger.Warnf("%s pool %q: %d workloads ignore their cancelled context and are still running",
+			p.cfg.Kind, p.cfg.Name, p.busy.Load())
+	}
+}
+
+// stuckAfter bounds how long Close waits for thread workers whose workload
+// does not honour its context; worker processes are always reaped.
+const stuckAfter = 5 * time.Second

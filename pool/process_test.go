@@ -1,0 +1,240 @@
+package pool
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/k6-concurrency/xk6-concurrency/ipc"
+	"github.com/k6-concurrency/xk6-concurrency/taskerr"
+)
+
+// workerPIDs lists the live processes that carry the worker marker with
+// this process's pid: the workers of this test binary's pools.
+func workerPIDs(t *testing.T) []int {
+	t.Helper()
+	marker := []byte(ipc.WorkerEnv + "=" + strconv.Itoa(os.Getpid()) + "\x00")
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	var pids []int
+	for _, d := range dirs {
+		env, err := os.ReadFile(d + "/environ")
+		if err != nil || !bytes.Contains(env, marker) {
+			continue
+		}
+		if stat, err := os.ReadFile(d + "/stat"); err == nil && bytes.Contains(stat, []byte(") Z ")) {
+			continue // a zombie its parent has not reaped yet is not running
+		}
+		pid, _ := strconv.Atoi(filepath.Base(d))
+		pids = append(pids, pid)
+	}
+	return pids
+}
+
+func requireNoWorkers(t *testing.T) {
+	t.Helper()
+	require.Eventually(t, func() bool { return len(workerPIDs(t)) == 0 }, 5*time.Second, 10*time.Millisecond,
+		"worker processes left behind: %v", workerPIDs(t))
+}
+
+func pidOf(t *testing.T, p *Pool) int {
+	t.Helper()
+	task := run(t, p, "t.pid", nil)
+	require.Nil(t, task.Err)
+	return int(task.Value.(float64))
+}
+
+func TestProcessPoolRunsWorkloads(t *testing.T) {
+	p := newPool(t, Config{Kind: Process, Workers: 2})
+	task := run(t, p, "cpu.primes", map[string]any{"limit": 20000.0})
+	require.Nil(t, task.Err)
+	assert.EqualValues(t, 2262, task.Value)
+	assert.Positive(t, task.RunTime)
+	assert.NotEqual(t, os.Getpid(), pidOf(t, p), "the task ran in another process")
+
+	digest := run(t, p, "cpu.sha256", map[string]any{"bytes": 0.0})
+	assert.Equal(t, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", digest.Value)
+	failed := run(t, p, "t.fail", nil)
+	assert.Equal(t, taskerr.Workload, code(failed))
+	assert.Equal(t, "t.fail: it failed", failed.Err.Message)
+	assert.Equal(t, taskerr.Workload, code(run(t, p, "t.panic", nil)))
+
+	require.Eventually(t, func() bool { return p.Stats().Live == 2 }, 5*time.Second, 5*time.Millisecond)
+	assert.Len(t, workerPIDs(t), 2)
+	p.Close()
+	requireNoWorkers(t)
+}
+
+func TestProcessConcurrencyPipelines(t *testing.T) {
+	p := newPool(t, Config{Kind: Process, Workers: 1, Concurrency: 8})
+	run(t, p, "noop", nil) // the worker is up
+	began := time.Now()
+	var chans []chan *Task
+	for range 8 {
+		chans = append(chans, submit(t, p, "io.sleep", map[string]any{"duration": "200ms"}))
+	}
+	for _, c := range chans {
+		require.Nil(t, (<-c).Err)
+	}
+	assert.Less(t, time.Since(began), 600*time.Millisecond, "8 sleeps in flight at once on one worker")
+}
+
+func TestWorkerKilledIsReplaced(t *testing.T) {
+	p := newPool(t, Config{Kind: Process, Workers: 2})
+	run(t, p, "noop", nil)
+	require.Eventually(t, func() bool { return p.Stats().Live == 2 }, 5*time.Second, 5*time.Millisecond)
+	sleeping := submit(t, p, "io.sleep", map[string]any{"duration": "10s"})
+	require.Eventually(t, func() bool { return p.Stats().Busy == 1 }, 5*time.Second, time.Millisecond)
+
+	// Find the busy worker: the other one answers t.pid.
+	idle := pidOf(t, p)
+	var victim int
+	for _, pid := range workerPIDs(t) {
+		if pid != idle {
+			victim = pid
+		}
+	}
+	require.NotZero(t, victim)
+	require.NoError(t, syscall.Kill(victim, syscall.SIGKILL))
+
+	task := <-sleeping
+	assert.Equal(t, taskerr.WorkerCrashed, code(task))
+	assert.Contains(t, task.Err.Message, strconv.Itoa(victim))
+	assert.Contains(t, task.Err.Message, "SIGKILL")
+	assert.Contains(t, task.Err.Message, "io.sleep")
+
+	// The pool keeps serving and gets back to two workers.
+	for range 10 {
+		assert.Nil(t, run(t, p, "noop", nil).Err)
+	}
+	require.Eventually(t, func() bool { return p.Stats().Live == 2 }, 5*time.Second, 5*time.Millisecond)
+	s := p.Stats()
+	assert.EqualValues(t, 1, s.Restarts)
+	assert.Equal(t, s.Submitted, s.Completed+s.Failed)
+	assert.EqualValues(t, 1, s.Failed)
+}
+
+func TestWorkerExitIsReported(t *testing.T) {
+	p := newPool(t, Config{Kind: Process, Workers: 1})
+	task := run(t, p, "t.exit", nil)
+	assert.Equal(t, taskerr.WorkerCrashed, code(task))
+	assert.Contains(t, task.Err.Message, "exited with status 3")
+	assert.Contains(t, task.Err.Message, "t.exit")
+	assert.Nil(t, run(t, p, "noop", nil).Err, "a replacement serves the next task")
+}
+
+func TestProcessTimeoutKillsAndReplaces(t *testing.T) {
+	p := newPool(t, Config{Kind: Process, Workers: 1, TaskTimeout: 100 * time.Millisecond})
+	before := pidOf(t, p)
+	began := time.Now()
+	task := run(t, p, "t.block", map[string]any{"for": "1h"})
+	took := time.Since(began)
+	assert.Equal(t, taskerr.Timeout, code(task))
+	assert.Contains(t, task.Err.Message, "100ms")
+	assert.Contains(t, task.Err.Message, strconv.Itoa(before))
+	assert.Less(t, took, 200*time.Millisecond, "TimeoutError within timeout + 100ms")
+	after := pidOf(t, p)
+	assert.NotEqual(t, before, after, "the timed-out worker was replaced")
+	assert.NoDirExists(t, fmt.Sprintf("/proc/%d", before))
+	assert.EqualValues(t, 1, p.Stats().Restarts)
+}
+
+func TestMaxTasksPerWorkerRecycles(t *testing.T) {
+	p := newPool(t, Config{Kind: Process, Workers: 1, MaxTasksPerWorker: 3})
+	var pids []int
+	for range 7 {
+		pids = append(pids, pidOf(t, p))
+	}
+	assert.Equal(t, pids[0], pids[1])
+	assert.Equal(t, pids[0], pids[2])
+	assert.NotEqual(t, pids[2], pids[3])
+	assert.Equal(t, pids[3], pids[5])
+	assert.NotEqual(t, pids[5], pids[6])
+	assert.EqualValues(t, 2, p.Stats().Restarts)
+	assert.Zero(t, p.Stats().Failed, "recycling loses no task")
+}
+
+func TestProcessResize(t *testing.T) {
+	p := newPool(t, Config{Kind: Process, Workers: 1})
+	run(t, p, "noop", nil)
+	require.NoError(t, p.Resize(4))
+	require.Eventually(t, func() bool { return p.Stats().Live == 4 && len(workerPIDs(t)) == 4 }, 10*time.Second, 10*time.Millisecond)
+	var chans []chan *Task
+	for range 8 {
+		chans = append(chans, submit(t, p, "io.sleep", map[string]any{"duration": "50ms"}))
+	}
+	require.NoError(t, p.Resize(2))
+	for _, c := range chans {
+		assert.Nil(t, (<-c).Err, "shrinking drops no task")
+	}
+	require.Eventually(t, func() bool { return p.Stats().Live == 2 && len(workerPIDs(t)) == 2 }, 10*time.Second, 10*time.Millisecond)
+}
+
+func TestProcessCloseStopsEverything(t *testing.T) {
+	p := newPool(t, Config{Kind: Process, Workers: 2})
+	running := []chan *Task{
+		submit(t, p, "io.sleep", map[string]any{"duration": "1h"}),
+		submit(t, p, "t.block", map[string]any{"for": "1h"}), // ignores cancellation: needs SIGTERM/SIGKILL
+	}
+	queued := submit(t, p, "noop", nil)
+	require.Eventually(t, func() bool { return p.Stats().Busy == 2 }, 10*time.Second, time.Millisecond)
+	began := time.Now()
+	p.Close()
+	assert.Less(t, time.Since(began), 3*StopGrace)
+	for _, c := range running {
+		task := <-c
+		assert.Equal(t, taskerr.PoolClosed, code(task), task.Err)
+	}
+	assert.Equal(t, taskerr.PoolClosed, code(<-queued))
+	requireNoWorkers(t)
+	assert.Equal(t, taskerr.PoolClosed, code(run(t, p, "noop", nil)))
+}
+
+func TestCommandThatCannotStart(t *testing.T) {
+	p := newPool(t, Config{Kind: Process, Workers: 2, Command: []string{"/nonexistent/worker"}, StartTimeout: time.Second})
+	began := time.Now()
+	var chans []chan *Task
+	for range 5 {
+		task, err := p.Prepare("noop", nil)
+		require.NoError(t, err)
+		done := make(chan *Task, 1)
+		task.OnDone = func(t *Task) { done <- t }
+		p.Submit(task)
+		chans = append(chans, done)
+	}
+	for _, c := range chans {
+		task := <-c
+		assert.Equal(t, taskerr.WorkerCrashed, code(task))
+		assert.Contains(t, task.Err.Message, "/nonexistent/worker")
+	}
+	assert.Less(t, time.Since(began), 5*time.Second, "tasks fail, they do not hang")
+}
+
+func TestCustomCommandOffersOnlyItsWorkloads(t *testing.T) {
+	// The same test binary, but not declared SameRegistry: the pool learns
+	// what it offers from its hello.
+	p := newPool(t, Config{Kind: Process, Workers: 1, Command: []string{os.Args[0]}})
+	task := run(t, p, "cpu.primes", map[string]any{"limit": 10.0})
+	require.Nil(t, task.Err)
+	assert.EqualValues(t, 4, task.Value)
+	missing := run(t, p, "not.offered", nil)
+	assert.Equal(t, taskerr.UnknownWorkload, code(missing))
+	assert.Contains(t, missing.Err.Message, "does not offer")
+	// The worker validates params it gets.
+	bad := run(t, p, "cpu.primes", map[string]any{"limit": -1.0})
+	assert.Equal(t, taskerr.InvalidArgument, code(bad))
+	assert.Contains(t, bad.Err.Message, `"limit"`)
+}
+
+func TestWorkerEnvironment(t *testing.T) {
+	p := newPool(t, Config{Kind: Process, Workers: 1, Env: map[string]string{"XK6_TEST_GREETING": "hello"}})
+	assert.Equal(t, "hello", run(t, p, "t.env", map[string]any{"name": "XK6_TEST_GREETING"}).Value)
+	assert.Equal(t, strconv.Itoa(os.Getpid()), run(t, p, "t.env", map[string]any{"name": ipc.WorkerEnv}).Value)
+}

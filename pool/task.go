@@ -1,0 +1,137 @@
+package pool
+
+import (
+	"context"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"github.com/k6-concurrency/xk6-concurrency/taskerr"
+	"github.com/k6-concurrency/xk6-concurrency/workload"
+)
+
+// Task states: a task is settled exactly once, by whichever comes first of
+// its worker, its timeout, a cancellation, a full queue or the pool closing.
+// A worker claims a queued task before writing the fields that say where it
+// runs, and only then marks it running, so a concurrent Cancel never reads
+// them half-written.
+const (
+	queued uint32 = iota
+	claiming
+	running
+	settled
+)
+
+// Task is one call of a workload. Prepare makes it, the caller sets OnDone,
+// Submit runs it; the result fields are valid once OnDone is called.
+type Task struct {
+	// Workload is the workload's name.
+	Workload string
+	// Timeout overrides the pool's TaskTimeout when positive.
+	Timeout time.Duration
+	// OnDone is called exactly once, from any goroutine, when the task settles.
+	OnDone func(*Task)
+
+	// Value is the workload's result: what the Go function returned, or what
+	// a worker process sent, decoded from JSON.
+	Value any
+	// Err is the failure, or nil.
+	Err *taskerr.Error
+	// Submitted, Started and Finished are when the task was submitted, taken
+	// by a worker (zero if it never was), and settled.
+	Submitted, Started, Finished time.Time
+	// RunTime is how long the workload ran, measured inside the worker.
+	RunTime time.Duration
+	// Workers is the pool's size when the task was dispatched or rejected.
+	Workers int
+
+	spec   *workload.Spec
+	args   workload.Args
+	params []byte // JSON, for process pools
+
+	pool   *Pool
+	state  atomic.Uint32
+	cancel context.CancelFunc // thread pools: stops the workload
+	slot   *procSlot          // process pools: the slot the request is in flight on
+}
+
+// Wait is the time the task spent queued before a worker took it.
+func (t *Task) Wait() time.Duration {
+	if t.Started.IsZero() {
+		return 0
+	}
+	return t.Started.Sub(t.Submitted)
+}
+
+// Overhead is the time from submission to result that was neither waiting in
+// the queue nor running the workload: dispatch, and for process pools the
+// pipe round trip and the encoding. Wait + Overhead + RunTime is the whole.
+func (t *Task) Overhead() time.Duration {
+	if t.Started.IsZero() {
+		return 0
+	}
+	return max(t.Finished.Sub(t.Started)-t.RunTime, 0)
+}
+
+// Ran reports whether a worker took the task.
+func (t *Task) Ran() bool { return !t.Started.IsZero() }
+
+// claim takes a queued task for a worker; false means it settled while queued
+// (cancelled, or rejected by a closing pool) and must be skipped. After a
+// successful claim the worker sets where the task runs and calls start.
+func (t *Task) claim(workers int) bool {
+	if !t.state.CompareAndSwap(queued, claiming) {
+		return false
+	}
+	t.Started = time.Now()
+	t.Workers = workers
+	return true
+}
+
+// start ends the claim: from here on Cancel and timeouts can settle the task.
+func (t *Task) start() { t.state.Store(running) }
+
+// settle records the outcome and calls OnDone, unless the task settled
+// already. It returns whether it settled the task and the state it was in.
+// run is how long the workload ran (or had run, for a timeout).
+func (t *Task) settle(value any, err *taskerr.Error, run time.Duration) (bool, uint32) {
+	for {
+		s := t.state.Load()
+		switch s {
+		case settled:
+			return false, s
+		case claiming:
+			runtime.Gosched() // a worker is between claim and start: nanoseconds
+			continue
+		}
+		if t.state.CompareAndSwap(s, settled) {
+			t.Finished = time.Now()
+			t.Value, t.Err, t.RunTime = value, err, run
+			t.pool.count(err)
+			t.OnDone(t)
+			return true, s
+		}
+	}
+}
+
+// Cancel settles the task with err if it has not settled yet, and stops its
+// work if it is running: a thread pool cancels the workload's context, a
+// process pool sends the worker a cancel for the request. It is for callers
+// that no longer need the result, such as a VU that k6 stopped.
+func (t *Task) Cancel(err *taskerr.Error) bool {
+	var ran time.Duration
+	if t.state.Load() == running {
+		ran = time.Since(t.Started)
+	}
+	ok, was := t.settle(nil, err, ran)
+	if !ok || was != running {
+		return ok
+	}
+	if t.cancel != nil {
+		t.cancel()
+	}
+	if t.slot != nil {
+		t.slot.abort(t)
+	}
+	return true
+}

@@ -1,0 +1,357 @@
+package pool
+
+import (
+	"context"
+	"errors"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/k6-concurrency/xk6-concurrency/ipc"
+	"github.com/k6-concurrency/xk6-concurrency/taskerr"
+	"github.com/k6-concurrency/xk6-concurrency/workload"
+)
+
+// TestMain makes this test binary a worker for process pools (the pool's
+// command is os.Args[0]) and checks that no test leaks a goroutine.
+func TestMain(m *testing.M) {
+	if os.Getenv(ipc.WorkerEnv) != "" {
+		os.Exit(ipc.ServeProcess(testRegistry))
+	}
+	// ipc forks every worker from one goroutine locked to its OS thread for
+	// the life of the process (Pdeathsig is tied to that thread): not a leak.
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/k6-concurrency/xk6-concurrency/ipc.forkLoop"))
+}
+
+// testRegistry holds the built-ins plus workloads that misbehave on purpose.
+var testRegistry = func() *workload.Registry {
+	r := workload.NewRegistry()
+	for _, s := range workload.Default.List() {
+		opts := []workload.Option{workload.Describe(s.Description), workload.WithParams(s.Params...)}
+		if s.Raw {
+			opts = append(opts, workload.RawParams())
+		}
+		if err := r.Add(s.Name, s.Kind, s.Fn, opts...); err != nil {
+			panic(err)
+		}
+	}
+	// t.block ignores its context for `ms` milliseconds: a third-party
+	// workload that does not honour cancellation.
+	must(r.Add("t.block", workload.CPU, func(_ context.Context, a workload.Args) (any, error) {
+		time.Sleep(a.Duration("for"))
+		return "done", nil
+	}, workload.WithParams(workload.Param{Name: "for", Type: workload.Duration, Default: time.Duration(0)})))
+	must(r.Add("t.fail", workload.CPU, func(context.Context, workload.Args) (any, error) {
+		return nil, errors.New("it failed")
+	}))
+	must(r.Add("t.panic", workload.CPU, func(context.Context, workload.Args) (any, error) {
+		panic("boom")
+	}))
+	must(r.Add("t.exit", workload.CPU, func(context.Context, workload.Args) (any, error) {
+		os.Exit(3)
+		return nil, nil
+	}))
+	must(r.Add("t.pid", workload.IO, func(context.Context, workload.Args) (any, error) {
+		return os.Getpid(), nil
+	}))
+	must(r.Add("t.env", workload.IO, func(_ context.Context, a workload.Args) (any, error) {
+		return os.Getenv(a.String("name")), nil
+	}, workload.WithParams(workload.Param{Name: "name", Type: workload.String, Required: true})))
+	return r
+}()
+
+func must(err error) {
+	if err != nil {
+		panic(err)
+	}
+}
+
+func newPool(t *testing.T, cfg Config) *Pool {
+	t.Helper()
+	if cfg.Registry == nil {
+		cfg.Registry = testRegistry
+	}
+	if cfg.Kind == Process && cfg.Command == nil {
+		cfg.Command = []string{os.Args[0]}
+		cfg.SameRegistry = true
+	}
+	if cfg.Name == "" {
+		cfg.Name = t.Name()
+	}
+	p, err := New(cfg)
+	require.NoError(t, err)
+	t.Cleanup(p.Close)
+	return p
+}
+
+func queueOf(n int) *int { return &n }
+
+// run submits a task and waits for it to settle.
+func run(t *testing.T, p *Pool, name string, params map[string]any) *Task {
+	t.Helper()
+	task := submit(t, p, name, params)
+	return <-task
+}
+
+// submit prepares and submits a task; the channel gets it once settled.
+func submit(t *testing.T, p *Pool, name string, params map[string]any) chan *Task {
+	t.Helper()
+	task, err := p.Prepare(name, params)
+	require.NoError(t, err)
+	done := make(chan *Task, 1)
+	task.OnDone = func(t *Task) { done <- t }
+	p.Submit(task)
+	return done
+}
+
+func code(task *Task) taskerr.Code {
+	if task.Err == nil {
+		return ""
+	}
+	return task.Err.Code
+}
+
+func TestThreadPoolRunsWorkloads(t *testing.T) {
+	p := newPool(t, Config{Kind: Thread, Workers: 2})
+	assert.False(t, p.Started(), "workers start with the first task")
+	task := run(t, p, "cpu.primes", map[string]any{"limit": 20000.0})
+	require.Nil(t, task.Err)
+	assert.EqualValues(t, 2262, task.Value)
+	assert.True(t, p.Started())
+	assert.True(t, task.Ran())
+	assert.Positive(t, task.RunTime)
+	assert.Equal(t, 2, task.Workers)
+	assert.False(t, task.Finished.Before(task.Started))
+	assert.InDelta(t, task.Finished.Sub(task.Submitted), task.Wait()+task.Overhead()+task.RunTime, float64(time.Microsecond))
+
+	failed := run(t, p, "t.fail", nil)
+	assert.Equal(t, taskerr.Workload, code(failed))
+	assert.Equal(t, "t.fail: it failed", failed.Err.Message)
+	panicked := run(t, p, "t.panic", nil)
+	assert.Equal(t, taskerr.Workload, code(panicked))
+	assert.Contains(t, panicked.Err.Message, "boom")
+
+	s := p.Stats()
+	assert.Equal(t, Stats{Submitted: 3, Completed: 1, Failed: 2, Workers: 2, Live: 2}, s)
+}
+
+func TestPrepareValidates(t *testing.T) {
+	p := newPool(t, Config{Kind: Thread, Workers: 1})
+	_, err := p.Prepare("cpu.nope", nil)
+	assert.Equal(t, taskerr.UnknownWorkload, taskerr.CodeOf(err))
+	_, err = p.Prepare("cpu.primes", map[string]any{"limit": "many"})
+	assert.Equal(t, taskerr.InvalidArgument, taskerr.CodeOf(err))
+	assert.Contains(t, err.Error(), `"limit"`)
+	assert.Zero(t, p.Stats().Submitted, "a call rejected for bad arguments is not a task")
+	assert.False(t, p.Started())
+}
+
+func TestBadConfig(t *testing.T) {
+	for _, cfg := range []Config{
+		{Kind: "fiber"},
+		{Kind: Thread, Workers: -1},
+		{Kind: Thread, Workers: 1025},
+		{Kind: Thread, MaxQueue: queueOf(-1)},
+		{Kind: Thread, MaxQueue: queueOf(MaxQueueLimit + 1)},
+		{Kind: Thread, TaskTimeout: -time.Second},
+		{Kind: Process},
+		{Kind: Process, Command: []string{"x"}, Concurrency: 2000},
+		{Kind: Process, Command: []string{"x"}, MaxTasksPerWorker: -1},
+		{Kind: Process, Command: []string{"x"}, StartTimeout: -1},
+	} {
+		_, err := New(cfg)
+		require.Error(t, err, "%+v", cfg)
+		assert.Equal(t, taskerr.InvalidArgument, taskerr.CodeOf(err))
+	}
+}
+
+// TestQueueLimit: maxQueue tasks wait beyond what the workers hold; the next
+// is rejected at once, and every task is accounted for.
+func TestQueueLimit(t *testing.T) {
+	p := newPool(t, Config{Kind: Thread, Workers: 2, MaxQueue: queueOf(3)})
+	var results []chan *Task
+	for range 5 { // 2 running + 3 waiting
+		results = append(results, submit(t, p, "t.block", map[string]any{"for": "100ms"}))
+	}
+	rejected := run(t, p, "noop", nil)
+	assert.Equal(t, taskerr.QueueFull, code(rejected))
+	assert.Contains(t, rejected.Err.Message, "maxQueue 3")
+	assert.False(t, rejected.Ran())
+	s := p.Stats()
+	assert.LessOrEqual(t, s.Queued, 3)
+	for _, r := range results {
+		assert.Nil(t, (<-r).Err)
+	}
+	s = p.Stats()
+	assert.Equal(t, int64(6), s.Submitted)
+	assert.Equal(t, int64(5), s.Completed)
+	assert.Equal(t, int64(1), s.Failed)
+	assert.Zero(t, s.Queued)
+	// Room again once the queue drained.
+	assert.Nil(t, run(t, p, "noop", nil).Err)
+}
+
+func TestZeroQueueAcceptsOnlyWhatWorkersHold(t *testing.T) {
+	p := newPool(t, Config{Kind: Thread, Workers: 2, MaxQueue: queueOf(0)})
+	a := submit(t, p, "io.sleep", map[string]any{"duration": "100ms"})
+	b := submit(t, p, "io.sleep", map[string]any{"duration": "100ms"})
+	c := run(t, p, "noop", nil)
+	assert.Equal(t, taskerr.QueueFull, code(c))
+	assert.Nil(t, (<-a).Err)
+	assert.Nil(t, (<-b).Err)
+}
+
+func TestThreadTimeout(t *testing.T) {
+	p := newPool(t, Config{Kind: Thread, Workers: 2, TaskTimeout: 50 * time.Millisecond})
+	began := time.Now()
+	task := run(t, p, "cpu.spin", map[string]any{"duration": "10s"})
+	assert.Equal(t, taskerr.Timeout, code(task))
+	assert.Contains(t, task.Err.Message, "50ms")
+	assert.Less(t, time.Since(began), 150*time.Millisecond)
+	assert.Eventually(t, func() bool { return p.Stats().Busy == 0 }, time.Second, time.Millisecond,
+		"the workload's context is cancelled, so its goroutine returns")
+
+	// A workload that ignores its context still times out on time; its
+	// goroutine is busy until it returns.
+	began = time.Now()
+	task = run(t, p, "t.block", map[string]any{"for": "400ms"})
+	assert.Equal(t, taskerr.Timeout, code(task))
+	assert.Less(t, time.Since(began), 150*time.Millisecond)
+	assert.EqualValues(t, 1, p.Stats().Busy)
+
+	// A per-call timeout overrides the pool's.
+	call, err := p.Prepare("io.sleep", map[string]any{"duration": "80ms"})
+	require.NoError(t, err)
+	call.Timeout = time.Second
+	done := make(chan *Task, 1)
+	call.OnDone = func(t *Task) { done <- t }
+	p.Submit(call)
+	assert.Nil(t, (<-done).Err)
+}
+
+func TestResizeUnderLoadKeepsEveryTask(t *testing.T) {
+	p := newPool(t, Config{Kind: Thread, Workers: 4})
+	const n = 400
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for range n {
+		task, err := p.Prepare("io.sleep", map[string]any{"duration": "2ms"})
+		require.NoError(t, err)
+		wg.Add(1)
+		task.OnDone = func(t *Task) {
+			if t.Err != nil {
+				failed.Add(1)
+			}
+			wg.Done()
+		}
+		p.Submit(task)
+	}
+	for _, size := range []int{1, 16, 2, 8, 1, 4} {
+		require.NoError(t, p.Resize(size))
+		time.Sleep(5 * time.Millisecond)
+	}
+	wg.Wait()
+	assert.Zero(t, failed.Load())
+	s := p.Stats()
+	assert.EqualValues(t, n, s.Completed)
+	assert.Equal(t, 4, s.Workers)
+	assert.Eventually(t, func() bool { return p.Stats().Live == 4 }, time.Second, time.Millisecond)
+
+	err := p.Resize(0)
+	assert.Equal(t, taskerr.InvalidArgument, taskerr.CodeOf(err))
+	assert.Contains(t, err.Error(), "resize(workers)")
+	assert.Error(t, p.Resize(MaxWorkers+1))
+}
+
+// TestResizeScalesConcurrency: io.sleep throughput follows the pool's size.
+func TestResizeScalesConcurrency(t *testing.T) {
+	p := newPool(t, Config{Kind: Thread, Workers: 1})
+	elapsed := func() time.Duration {
+		began := time.Now()
+		var chans []chan *Task
+		for range 16 {
+			chans = append(chans, submit(t, p, "io.sleep", map[string]any{"duration": "50ms"}))
+		}
+		for _, c := range chans {
+			require.Nil(t, (<-c).Err)
+		}
+		return time.Since(began)
+	}
+	one := elapsed()
+	require.NoError(t, p.Resize(16))
+	sixteen := elapsed()
+	assert.Greater(t, one, 16*50*time.Millisecond)
+	assert.Less(t, sixteen, 4*50*time.Millisecond)
+}
+
+func TestCloseRejectsQueuedAndRunning(t *testing.T) {
+	p := newPool(t, Config{Kind: Thread, Workers: 1})
+	running := submit(t, p, "io.sleep", map[string]any{"duration": "1h"})
+	queued := submit(t, p, "noop", nil)
+	require.Eventually(t, func() bool { return p.Stats().Busy == 1 }, time.Second, time.Millisecond)
+	began := time.Now()
+	p.Close()
+	p.Close() // idempotent
+	assert.Less(t, time.Since(began), time.Second)
+	r, q := <-running, <-queued
+	assert.Equal(t, taskerr.PoolClosed, code(r))
+	assert.Equal(t, taskerr.PoolClosed, code(q))
+	assert.Contains(t, q.Err.Message, "before noop reached a worker")
+	after := run(t, p, "noop", nil)
+	assert.Equal(t, taskerr.PoolClosed, code(after))
+	assert.Equal(t, taskerr.PoolClosed, taskerr.CodeOf(p.Resize(2)))
+	assert.Equal(t, Stats{Submitted: 3, Failed: 3, Workers: 1}, p.Stats())
+}
+
+func TestCancel(t *testing.T) {
+	p := newPool(t, Config{Kind: Thread, Workers: 1})
+	task, err := p.Prepare("io.sleep", map[string]any{"duration": "1h"})
+	require.NoError(t, err)
+	done := make(chan *Task, 2)
+	task.OnDone = func(t *Task) { done <- t }
+	p.Submit(task)
+	require.Eventually(t, func() bool { return p.Stats().Busy == 1 }, time.Second, time.Millisecond)
+	assert.True(t, task.Cancel(taskerr.New(taskerr.PoolClosed, "gone")))
+	assert.False(t, task.Cancel(taskerr.New(taskerr.PoolClosed, "again")), "settles once")
+	got := <-done
+	assert.Equal(t, "gone", got.Err.Message)
+	assert.Eventually(t, func() bool { return p.Stats().Busy == 0 }, time.Second, time.Millisecond)
+	assert.Len(t, done, 0)
+}
+
+// TestManySubmitters: every task settles exactly once under contention.
+func TestManySubmitters(t *testing.T) {
+	p := newPool(t, Config{Kind: Thread, Workers: 8, MaxQueue: queueOf(100)})
+	const submitters, each = 16, 2000
+	var settled, full atomic.Int64
+	var wg sync.WaitGroup
+	for range submitters {
+		wg.Go(func() {
+			done := make(chan struct{}, 1)
+			for range each {
+				task, _ := p.Prepare("noop", nil)
+				task.OnDone = func(t *Task) {
+					settled.Add(1)
+					if code(t) == taskerr.QueueFull {
+						full.Add(1)
+					}
+					done <- struct{}{}
+				}
+				p.Submit(task)
+				<-done
+			}
+		})
+	}
+	wg.Wait()
+	s := p.Stats()
+	assert.EqualValues(t, submitters*each, settled.Load())
+	assert.EqualValues(t, submitters*each, s.Submitted)
+	assert.Equal(t, s.Submitted, s.Completed+s.Failed)
+	assert.Equal(t, full.Load(), s.Failed)
+}

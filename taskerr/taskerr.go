@@ -1,0 +1,82 @@
+// Package taskerr defines the failure classes shared by every layer of the
+// extension. A class is the `name` of the JavaScript Error a script sees, so a
+// failure keeps its class from the workload, across the worker pipe, through
+// the pool, up to the promise.
+package taskerr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Code is the class of a task failure; it is the JavaScript Error's name.
+type Code string
+
+// The failure classes scripts can tell apart by `err.name`.
+const (
+	// InvalidArgument: an option, argument or workload param is wrong.
+	InvalidArgument Code = "InvalidArgumentError"
+	// UnknownWorkload: no workload of that name is offered.
+	UnknownWorkload Code = "UnknownWorkloadError"
+	// Workload: the workload ran and failed.
+	Workload Code = "WorkloadError"
+	// Timeout: the task ran longer than its timeout.
+	Timeout Code = "TimeoutError"
+	// WorkerCrashed: the worker process died, or broke the protocol, with the task on it.
+	WorkerCrashed Code = "WorkerCrashedError"
+	// QueueFull: the pool's queue held maxQueue tasks already.
+	QueueFull Code = "QueueFullError"
+	// PoolClosed: the pool was closed before the task could finish.
+	PoolClosed Code = "PoolClosedError"
+)
+
+// Codes lists every class, for documentation and exhaustive tests.
+var Codes = []Code{InvalidArgument, UnknownWorkload, Workload, Timeout, WorkerCrashed, QueueFull, PoolClosed}
+
+// Valid reports whether c is one of Codes.
+func (c Code) Valid() bool {
+	for _, k := range Codes {
+		if c == k {
+			return true
+		}
+	}
+	return false
+}
+
+// Error is a classified failure with a message that says what went wrong and where.
+type Error struct {
+	Code    Code
+	Message string
+}
+
+// Error returns the message without the class, as JavaScript's Error.message does.
+func (e *Error) Error() string { return e.Message }
+
+// New returns a classified error with a formatted message.
+func New(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// CodeOf classifies any error: a *Error keeps its class, a deadline becomes
+// Timeout, anything else is a Workload failure.
+func CodeOf(err error) Code {
+	var e *Error
+	switch {
+	case errors.As(err, &e):
+		return e.Code
+	case errors.Is(err, context.DeadlineExceeded):
+		return Timeout
+	default:
+		return Workload
+	}
+}
+
+// From returns err as a *Error, classifying it with CodeOf when it is not one yet.
+func From(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &Error{Code: CodeOf(err), Message: err.Error()}
+}

@@ -1,0 +1,51 @@
+package concurrency
+
+import (
+	"errors"
+	"os"
+
+	"github.com/spf13/cobra"
+	"go.k6.io/k6/cmd/state"
+
+	"github.com/k6-concurrency/xk6-concurrency/ipc"
+	"github.com/k6-concurrency/xk6-concurrency/workload"
+)
+
+// workerCommand is the hidden k6 subcommand a worker process runs.
+const workerCommand = "concurrency-worker"
+
+// workerArgv is how a process pool starts the k6 binary at exe as a worker.
+func workerArgv(exe string) []string { return []string{exe, "x", workerCommand} }
+
+// enterWorkerMode routes a process started as a worker to the worker command,
+// whatever its arguments. It checks the environment variable in init(),
+// before k6 parses its command line; the command itself runs only after
+// every package's init(), so workloads that other extensions linked into
+// this binary register in their init() are served too.
+func enterWorkerMode() {
+	if os.Getenv(ipc.WorkerEnv) == "" || len(os.Args) == 0 {
+		return
+	}
+	os.Args = []string{os.Args[0], "x", workerCommand}
+}
+
+// newWorkerCommand is the hidden `k6 x concurrency-worker`: the worker side
+// of a process pool, serving every workload registered in this binary.
+func newWorkerCommand(*state.GlobalState) *cobra.Command {
+	return &cobra.Command{
+		Use:    workerCommand,
+		Short:  "Serve tasks for an xk6-concurrency process pool (started by the pool, not by hand)",
+		Hidden: true,
+		Args:   cobra.ArbitraryArgs,
+		RunE: func(*cobra.Command, []string) error {
+			code := ipc.ServeProcess(workload.Default)
+			if err := workload.Cleanup(); err != nil {
+				code = max(code, 1)
+			}
+			if code != 0 {
+				return errors.New("worker stopped with an error (see above)")
+			}
+			return nil
+		},
+	}
+}

@@ -1,0 +1,302 @@
+package workload
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/k6-concurrency/xk6-concurrency/taskerr"
+)
+
+func TestParseDuration(t *testing.T) {
+	for _, tc := range []struct {
+		in   any
+		want time.Duration
+	}{
+		{"10ms", 10 * time.Millisecond},
+		{"1.5s", 1500 * time.Millisecond},
+		{"2m", 2 * time.Minute},
+		{"1h30m", 90 * time.Minute},
+		{"250us", 250 * time.Microsecond},
+		{"100", 100 * time.Millisecond},
+		{"0.5", 500 * time.Microsecond},
+		{"0", 0},
+		{"0s", 0},
+		{100.0, 100 * time.Millisecond},
+		{0.5, 500 * time.Microsecond},
+		{0.0, 0},
+		{int64(7), 7 * time.Millisecond},
+		{42, 42 * time.Millisecond},
+		{json.Number("250"), 250 * time.Millisecond},
+		{3 * time.Second, 3 * time.Second},
+		{86400000.0, 24 * time.Hour},
+	} {
+		got, err := ParseDuration(tc.in)
+		if err != nil || got != tc.want {
+			t.Errorf("ParseDuration(%#v) = %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+	}
+	for _, in := range []any{
+		-1.0, -0.001, "-1", "-1s", "-1ms", math.NaN(), math.Inf(1), math.Inf(-1), "NaN", "Inf", "-Inf", "Infinity",
+		"abc", "", "10 ms", "1.5.s", "ms", true, false, nil, 1e300, "1e300", 1e13, "3000000h",
+		map[string]any{}, []any{10.0}, json.Number("x"), -time.Second,
+	} {
+		if got, err := ParseDuration(in); err == nil {
+			t.Errorf("ParseDuration(%#v) = %v, want an error", in, got)
+		}
+	}
+}
+
+// bindCase is one value for one param, or a set of params.
+type bindCase struct {
+	workload string
+	param    string // the param the error must name
+	params   map[string]any
+}
+
+// withBase adds the params a workload requires, so that a case is about one param.
+func withBase(workload string, params map[string]any) map[string]any {
+	out := map[string]any{}
+	if workload == "io.http" {
+		out["url"] = "http://127.0.0.1/"
+	}
+	for k, v := range params {
+		out[k] = v
+	}
+	return out
+}
+
+// badValues are values that no param of this type and bounds accepts.
+func badValues(p Param) []any {
+	common := []any{nil, map[string]any{"a": 1.0}, []any{1.0}, []any{}, struct{}{}}
+	switch p.Type {
+	case Int:
+		bad := append(common, "5", "", true, false, math.NaN(), math.Inf(1), math.Inf(-1),
+			1.5, p.Min+0.5, -1.0, -1e300, 1e300, p.Max+1, p.Min-1, float64(math.MaxInt64), math.SmallestNonzeroFloat64)
+		if p.Min > 0 {
+			bad = append(bad, 0.0)
+		}
+		return bad
+	case Duration:
+		bad := append(common, "abc", "10 ms", true, math.NaN(), math.Inf(1), math.Inf(-1),
+			-1.0, "-1s", "-1", 1e300, "1e300", p.Max+1, fmt.Sprintf("%vms", p.Max+1), "25h", "3000000h")
+		if p.Min > 0 {
+			bad = append(bad, 0.0, "0s", p.Min/2)
+		}
+		return bad
+	case String:
+		maxLen := p.MaxLen
+		if maxLen == 0 {
+			maxLen = defaultMaxLen
+		}
+		bad := append(common, 5.0, 0.0, true, strings.Repeat("x", maxLen+1))
+		if len(p.Enum) > 0 {
+			flipped := strings.ToLower(p.Enum[0])
+			if flipped == p.Enum[0] {
+				flipped = strings.ToUpper(p.Enum[0])
+			}
+			bad = append(bad, "", "nope", flipped, " "+p.Enum[0], p.Enum[0]+"\x00")
+		}
+		return bad
+	}
+	panic("badValues: extend for type " + p.Type)
+}
+
+// goodValues are values that a param accepts, as JavaScript and JSON give them.
+func goodValues(p Param) []any {
+	switch p.Type {
+	case Int:
+		return []any{p.Min, p.Max, math.Floor((p.Min + p.Max) / 2), json.Number(fmt.Sprint(int64(p.Min))), int64(p.Max)}
+	case Duration:
+		return []any{p.Min, p.Max, fmt.Sprintf("%vms", p.Min), msDuration(p.Max).String(), "1s", 1000.0}
+	case String:
+		if len(p.Enum) > 0 {
+			vals := make([]any, len(p.Enum))
+			for i, v := range p.Enum {
+				vals[i] = v
+			}
+			return vals
+		}
+		if p.Name == "url" {
+			return []any{"http://example.com/", "https://example.com:8443/a?b=c"}
+		}
+		return []any{"", "hello", strings.Repeat("y", p.MaxLen)}
+	}
+	panic("goodValues: extend for type " + p.Type)
+}
+
+// TestBindRejects binds bad values to every param of every built-in: each
+// must be an InvalidArgumentError that names the workload and the param.
+func TestBindRejects(t *testing.T) {
+	var cases []bindCase
+	for _, spec := range Default.List() {
+		for _, p := range spec.Params {
+			for _, v := range badValues(p) {
+				cases = append(cases, bindCase{spec.Name, p.Name, withBase(spec.Name, map[string]any{p.Name: v})})
+			}
+			if p.Required {
+				params := withBase(spec.Name, nil)
+				delete(params, p.Name)
+				cases = append(cases, bindCase{spec.Name, p.Name, params})
+			}
+		}
+		for _, key := range []string{"path", "dir", "file", "extra", "", "LIMIT", "__proto__"} {
+			cases = append(cases, bindCase{spec.Name, key, withBase(spec.Name, map[string]any{key: 1.0})})
+		}
+	}
+	cases = append(cases,
+		bindCase{"io.http", "url", map[string]any{"url": "ftp://example.com/"}},
+		bindCase{"io.http", "url", map[string]any{"url": "file:///etc/passwd"}},
+		bindCase{"io.http", "timeout", map[string]any{"url": "http://example.com/", "timeout": "0ms"}},
+		bindCase{"io.http", "method", map[string]any{"url": "http://example.com/", "method": "CONNECT"}},
+		bindCase{"io.http", "method", map[string]any{"url": "http://example.com/", "method": "TRACE"}},
+		bindCase{"io.file", "op", map[string]any{"op": "delete"}},
+		bindCase{"io.file", "bytes", map[string]any{"bytes": float64(256<<20 + 1)}},
+		bindCase{"cpu.fib", "n", map[string]any{"n": 79.0}},
+		bindCase{"cpu.primes", "limit", map[string]any{"limit": 1.0}},
+		bindCase{"cpu.primes", "limit", map[string]any{"limit": 0.0}},
+		bindCase{"cpu.primes", "limit", map[string]any{"limit": 2147483648.0}},
+		bindCase{"cpu.sha256", "rounds", map[string]any{"rounds": 0.0}},
+		bindCase{"cpu.sha256", "bytes", map[string]any{"bytes": float64(64<<20 + 1)}},
+		bindCase{"cpu.matmul", "n", map[string]any{"n": 0.0}},
+		bindCase{"cpu.matmul", "n", map[string]any{"n": 1025.0}},
+		bindCase{"cpu.spin", "duration", map[string]any{"duration": "24h0m0.001s"}},
+		bindCase{"io.sleep", "duration", map[string]any{"duration": "-0.5ms"}},
+	)
+	for _, tc := range cases {
+		spec, err := Default.Lookup(tc.workload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = spec.Bind(tc.params)
+		var te *taskerr.Error
+		if err == nil || !errors.As(err, &te) || err != error(te) {
+			t.Errorf("%s.Bind(%.80v) = %v, want a *taskerr.Error", tc.workload, tc.params, err)
+			continue
+		}
+		if te.Code != taskerr.InvalidArgument {
+			t.Errorf("%s.Bind(%.80v): code %s, want %s", tc.workload, tc.params, te.Code, taskerr.InvalidArgument)
+		}
+		if !strings.HasPrefix(te.Message, tc.workload+": ") || !strings.Contains(te.Message, fmt.Sprintf("%q", tc.param)) {
+			t.Errorf("%s.Bind(%.80v): message %q should name the workload and the param %q",
+				tc.workload, tc.params, te.Message, tc.param)
+		}
+		if len(te.Message) > 300 {
+			t.Errorf("%s.Bind: message of %d bytes: %.100q...", tc.workload, len(te.Message), te.Message)
+		}
+	}
+	t.Logf("%d bad params rejected", len(cases))
+}
+
+// TestBindAccepts binds good values to every param of every built-in.
+func TestBindAccepts(t *testing.T) {
+	n := 0
+	for _, spec := range Default.List() {
+		for _, p := range spec.Params {
+			for _, v := range goodValues(p) {
+				n++
+				params := withBase(spec.Name, map[string]any{p.Name: v})
+				args, err := spec.Bind(params)
+				if err != nil {
+					t.Errorf("%s.Bind({%s: %.40v}): %v", spec.Name, p.Name, v, err)
+					continue
+				}
+				if !args.Has(p.Name) {
+					t.Errorf("%s.Bind({%s: %.40v}): Has is false", spec.Name, p.Name, v)
+				}
+				if len(args.Raw()) != len(params) {
+					t.Errorf("%s: Raw() = %v, want the params given", spec.Name, args.Raw())
+				}
+				switch p.Type {
+				case Int:
+					f, _ := toFloat(v)
+					if got := args.Int(p.Name); got != int64(f) {
+						t.Errorf("%s.Bind({%s: %v}): Int = %d", spec.Name, p.Name, v, got)
+					}
+				case Duration:
+					want, _ := ParseDuration(v)
+					if got := args.Duration(p.Name); got != want {
+						t.Errorf("%s.Bind({%s: %v}): Duration = %v, want %v", spec.Name, p.Name, v, got, want)
+					}
+				case String:
+					if got := args.String(p.Name); got != v {
+						t.Errorf("%s.Bind({%s: %.40v}): String = %.40q", spec.Name, p.Name, v, got)
+					}
+				}
+			}
+		}
+	}
+	t.Logf("%d good params bound", n)
+}
+
+// TestBindTypes covers the param types and shapes the built-ins do not use.
+func TestBindTypes(t *testing.T) {
+	r := NewRegistry()
+	err := r.Add("types", CPU, func(ctx context.Context, args Args) (any, error) { return nil, nil },
+		WithParams(
+			Param{Name: "i", Type: Int, Doc: "unbounded int"},
+			Param{Name: "f", Type: Number, Doc: "unbounded number"},
+			Param{Name: "g", Type: Number, Doc: "bounded number", Min: -1, Max: 1},
+			Param{Name: "b", Type: Bool, Doc: "a flag", Default: true},
+			Param{Name: "d", Type: Duration, Doc: "unbounded duration"},
+			Param{Name: "s", Type: String, Doc: "free text"},
+			Param{Name: "even", Type: Int, Doc: "an even number", Check: func(v any) error {
+				if v.(int64)%2 != 0 {
+					return errors.New("must be even")
+				}
+				return nil
+			}},
+		))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, _ := r.Lookup("types")
+
+	args, err := spec.Bind(map[string]any{
+		"i": float64(1 << 53), "f": 1e300, "g": -0.25, "b": false, "d": "3000000h", "s": "", "even": -4.0,
+	})
+	if err == nil {
+		t.Fatalf("a duration of 3000000h bound")
+	}
+	args, err = spec.Bind(map[string]any{
+		"i": -float64(1 << 53), "f": -1e300, "g": 0.5, "b": false, "d": "2540400h", "s": "x", "even": -4.0,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if args.Int("i") != -1<<53 || args.Float("f") != -1e300 || args.Float("g") != 0.5 || args.Bool("b") ||
+		args.Duration("d") != 2540400*time.Hour || args.String("s") != "x" || args.Int("even") != -4 ||
+		args.Float("i") != -(1<<53) {
+		t.Errorf("bound %d %v %v %v %v %q %d", args.Int("i"), args.Float("f"), args.Float("g"), args.Bool("b"),
+			args.Duration("d"), args.String("s"), args.Int("even"))
+	}
+	if args, _ := spec.Bind(nil); !args.Bool("b") || args.Int("i") != 0 || args.String("s") != "" || args.Has("b") {
+		t.Errorf("defaults: b=%v i=%d s=%q", args.Bool("b"), args.Int("i"), args.String("s"))
+	}
+	for _, tc := range []struct {
+		key string
+		val any
+	}{
+		{"i", 1e300}, {"i", float64(1<<53) * 2}, {"i", -1e19}, {"i", 0.5},
+		{"f", math.NaN()}, {"f", math.Inf(1)}, {"f", "1"},
+		{"g", 1.5}, {"g", -2.0},
+		{"b", "true"}, {"b", 1.0}, {"b", nil},
+		{"d", -1.0}, {"d", math.Inf(1)},
+		{"s", 5.0}, {"s", strings.Repeat("s", defaultMaxLen+1)},
+		{"even", 3.0}, {"even", 2.5},
+	} {
+		_, err := spec.Bind(map[string]any{tc.key: tc.val})
+		if taskerr.CodeOf(err) != taskerr.InvalidArgument || !strings.Contains(err.Error(), `"`+tc.key+`"`) {
+			t.Errorf("Bind({%s: %.40v}) = %v, want an InvalidArgumentError naming it", tc.key, tc.val, err)
+		}
+	}
+	_, err = spec.Bind(map[string]any{"even": 3.0})
+	if want := `types: param "even" must be even, got 3`; err == nil || err.Error() != want {
+		t.Errorf("Check's error: %v, want %s", err, want)
+	}
+}
