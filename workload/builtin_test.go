@@ -388,7 +388,6 @@ func blockingServer(t *testing.T) string {
 func TestWorkloadsStopWhenCancelled(t *testing.T) {
 	useTempDir(t)
 	url := blockingServer(t)
-	const after = 30 * time.Millisecond
 	for _, tc := range longRunning {
 		params := tc.params
 		if tc.name == "io.http" {
@@ -396,49 +395,75 @@ func TestWorkloadsStopWhenCancelled(t *testing.T) {
 		}
 		spec, args := bind(t, tc.name, params)
 		label := fmt.Sprintf("%s(%v)", tc.name, tc.params)
-
-		// Cancelled: the function returns context.Canceled itself.
-		ctx, cancel := context.WithCancel(context.Background())
-		start := time.Now()
-		timer := time.AfterFunc(after, cancel)
-		v, err := spec.Fn(ctx, args)
-		elapsed := time.Since(start)
-		timer.Stop()
-		cancel()
-		if !errors.Is(err, context.Canceled) || v != nil {
-			t.Errorf("%s cancelled: %v, %v; want nil, context.Canceled", label, v, err)
-		}
-		if elapsed < after || elapsed > after+waitsFor {
-			t.Errorf("%s returned %v after the start, cancelled at %v", label, elapsed, after)
-		}
-		t.Logf("%s: returned %v after cancellation", label, elapsed-after)
-
-		// Past a deadline: through Run, a TimeoutError.
-		start = time.Now()
-		ctx, cancel = context.WithTimeout(context.Background(), after)
-		v, err = spec.Run(ctx, args)
-		elapsed = time.Since(start)
-		cancel()
-		if code := taskerr.CodeOf(err); code != taskerr.Timeout || v != nil {
-			t.Errorf("%s past its deadline: %v, %v (%s); want a TimeoutError", label, v, err, code)
-		} else if !strings.HasPrefix(err.Error(), tc.name+": ") {
-			t.Errorf("%s: error %q does not start with the workload's name", label, err)
-		}
-		if elapsed < after || elapsed > after+waitsFor {
-			t.Errorf("%s returned %v after the start, deadline at %v", label, elapsed, after)
-		}
-
-		// Already cancelled: returns at once.
-		ctx, cancel = context.WithCancel(context.Background())
-		cancel()
-		start = time.Now()
-		if _, err := spec.Fn(ctx, args); !errors.Is(err, context.Canceled) {
-			t.Errorf("%s with a cancelled context: %v", label, err)
-		}
-		if elapsed := time.Since(start); elapsed > waitsFor {
-			t.Errorf("%s with a cancelled context took %v", label, elapsed)
+		// A workload looks at its context every few milliseconds, but a
+		// loaded machine (or -race with GOMAXPROCS=1) can hold a goroutine
+		// up for longer: a late return gets two more tries, a wrong one none.
+		for try := 1; ; try++ {
+			late := stopsWhenCancelled(t, label, spec, args)
+			if len(late) == 0 {
+				break
+			}
+			if try == 3 {
+				t.Error(strings.Join(late, "; "))
+				break
+			}
+			t.Logf("try %d: %s", try, strings.Join(late, "; "))
 		}
 	}
+}
+
+// stopsWhenCancelled runs a long workload three ways: cancelled after 30ms,
+// past a 30ms deadline, and with a context cancelled already. It reports wrong
+// results as test errors and returns what came back late.
+func stopsWhenCancelled(t *testing.T, label string, spec *Spec, args Args) (late []string) {
+	const after = 30 * time.Millisecond
+
+	// Cancelled: the function returns context.Canceled itself.
+	ctx, cancel := context.WithCancel(context.Background())
+	start := time.Now()
+	timer := time.AfterFunc(after, cancel)
+	v, err := spec.Fn(ctx, args)
+	elapsed := time.Since(start)
+	timer.Stop()
+	cancel()
+	if !errors.Is(err, context.Canceled) || v != nil {
+		t.Errorf("%s cancelled: %v, %v; want nil, context.Canceled", label, v, err)
+	}
+	if elapsed < after {
+		t.Errorf("%s returned after %v, before it was cancelled at %v", label, elapsed, after)
+	} else if elapsed > after+waitsFor {
+		late = append(late, fmt.Sprintf("%s returned %v after it was cancelled", label, elapsed-after))
+	}
+	t.Logf("%s: returned %v after cancellation", label, elapsed-after)
+
+	// Past a deadline: through Run, a TimeoutError.
+	start = time.Now()
+	ctx, cancel = context.WithTimeout(context.Background(), after)
+	v, err = spec.Run(ctx, args)
+	elapsed = time.Since(start)
+	cancel()
+	if code := taskerr.CodeOf(err); code != taskerr.Timeout || v != nil {
+		t.Errorf("%s past its deadline: %v, %v (%s); want a TimeoutError", label, v, err, code)
+	} else if !strings.HasPrefix(err.Error(), spec.Name+": ") {
+		t.Errorf("%s: error %q does not start with the workload's name", label, err)
+	}
+	if elapsed < after {
+		t.Errorf("%s returned after %v, before its deadline at %v", label, elapsed, after)
+	} else if elapsed > after+waitsFor {
+		late = append(late, fmt.Sprintf("%s returned %v after its deadline", label, elapsed-after))
+	}
+
+	// Already cancelled: returns at once.
+	ctx, cancel = context.WithCancel(context.Background())
+	cancel()
+	start = time.Now()
+	if _, err := spec.Fn(ctx, args); !errors.Is(err, context.Canceled) {
+		t.Errorf("%s with a cancelled context: %v", label, err)
+	}
+	if elapsed := time.Since(start); elapsed > waitsFor {
+		late = append(late, fmt.Sprintf("%s with a cancelled context took %v", label, elapsed))
+	}
+	return late
 }
 
 func TestHTTP(t *testing.T) {

@@ -23,7 +23,7 @@ func init() {
 		WithParams(Param{Name: "n", Type: Int, Doc: "Which Fibonacci number (fib(0)=0, fib(1)=1).",
 			Default: int64(25), Min: 0, Max: 78}))
 	Register("cpu.sha256", CPU, sha256Rounds,
-		Describe("Hashes a bytes-long buffer with SHA-256, rounds times, chaining the digests."),
+		Describe("Hashes a bytes-long buffer (byte i = i mod 256) with SHA-256, rounds times, chaining digests."),
 		WithParams(
 			Param{Name: "bytes", Type: Int, Doc: "Size of the buffer hashed in every round.",
 				Default: int64(1024), Min: 0, Max: 64 << 20},

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -422,19 +423,21 @@ func (a Args) at(name string, want ...Type) value {
 	if i < 0 || a.vals == nil {
 		panic(fmt.Sprintf("workload %s reads param %q that it does not declare", a.spec.Name, name))
 	}
-	if !contains(typeNames(want), string(a.spec.Params[i].Type)) {
-		panic(fmt.Sprintf("workload %s reads param %q as %v, but it is declared %s",
-			a.spec.Name, name, want, a.spec.Params[i].Type))
+	if !slices.Contains(want, a.spec.Params[i].Type) {
+		panic(fmt.Sprintf("workload %s reads param %q as %s, but it is declared %s",
+			a.spec.Name, name, typeNames(want), a.spec.Params[i].Type))
 	}
 	return a.vals[i]
 }
 
-func typeNames(ts []Type) []string {
+// typeNames formats types as "[int number]" without letting ts escape, so
+// that the accessors' variadic argument is not allocated on every call.
+func typeNames(ts []Type) string {
 	s := make([]string, len(ts))
 	for i, t := range ts {
 		s[i] = string(t)
 	}
-	return s
+	return "[" + strings.Join(s, " ") + "]"
 }
 
 // Int returns an Int param.
