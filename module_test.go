@@ -520,3 +520,44 @@ func TestCloseAllAtTestEnd(t *testing.T) {
 	}
 	assert.Contains(t, got, "PoolClosedError: thread pool \"end\" closed before noop reached a worker")
 }
+
+// TestProcessPoolThroughJS drives a process pool from JavaScript; this test
+// binary is the worker (see TestMain), as the k6 binary is in production.
+func TestProcessPoolThroughJS(t *testing.T) {
+	t.Parallel()
+	root := New()
+	closeAllOnCleanup(t, root)
+	vu := newTestVU(t, root)
+	vu.init(`const procs = new concurrency.ProcessPool({ workers: 2, name: 'js-procs', taskTimeout: '2s' });`)
+	vu.toVU()
+	got := vu.run(`
+		globalThis.result = {};
+		(async () => {
+			result.run = await procs.run('cpu.primes', { limit: 20000 });
+			result.sync = procs.runSync('cpu.fib', { n: 20 });
+			result.map = await procs.map('cpu.primes', [{ limit: 100 }, { limit: 10 }]);
+			result.http = await procs.run('io.file', { op: 'write', bytes: 10 });
+			try { procs.runSync('cpu.primes', { limit: 'x' }); } catch (e) { result.invalid = e.name; }
+			try { await procs.run('cpu.spin', { duration: '1m' }, { timeout: '100ms' }); } catch (e) { result.timeout = e.name + ': ' + e.message; }
+			result.stats = procs.stats();
+		})();
+	`).Export().(map[string]any)
+	assert.EqualValues(t, 2262, got["run"])
+	assert.EqualValues(t, 6765, got["sync"])
+	assert.Equal(t, []any{int64(25), int64(4)}, got["map"])
+	assert.EqualValues(t, 10, got["http"])
+	assert.Equal(t, "InvalidArgumentError", got["invalid"])
+	assert.Contains(t, got["timeout"], "TimeoutError: cpu.spin timed out after 100ms")
+	stats := got["stats"].(map[string]any)
+	assert.EqualValues(t, 6, stats["submitted"])
+	assert.EqualValues(t, 5, stats["completed"])
+	assert.EqualValues(t, 1, stats["failed"])
+
+	kinds := map[string]bool{}
+	for _, s := range vu.drain() {
+		if kind, ok := s.Tags.Get(tagPoolKind); ok {
+			kinds[kind] = true
+		}
+	}
+	assert.Equal(t, map[string]bool{"process": true}, kinds)
+}

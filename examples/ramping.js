@@ -4,12 +4,12 @@
 // calls per second at each size.
 //
 //   ./k6 run examples/ramping.js
-//   ./k6 run -e KIND=process examples/ramping.js
+//   ./k6 run -e KIND=process -e STEP=10 examples/ramping.js
 import exec from 'k6/execution';
 import { ThreadPool, ProcessPool } from 'k6/x/concurrency';
 
 const KIND = __ENV.KIND || 'thread';
-const STEP = 5; // seconds at each size
+const STEP = Number(__ENV.STEP || 5); // seconds at each size
 const SIZES = [4, 8, 16];
 const pool = KIND === 'process' ? new ProcessPool({ name: 'ramp', workers: SIZES[0] }) : new ThreadPool({ name: 'ramp', workers: SIZES[0] });
 

@@ -87,24 +87,35 @@ func (s *procSeat) serve(w *ipc.Worker) (ended string) {
 		w.Close(StopGrace) // settles the requests in flight, so the slots can leave
 	}
 	slots.Wait()
+	switch {
+	case seat.killedFor != "": // by a slot, for a timeout
+		<-w.Done()
+		return "was killed: " + seat.killedFor
+	case seat.isDoomed() || isDone(w): // it died on its own, or p closed it
+		<-w.Done()
+		if p.closed.Load() {
+			return ""
+		}
+		if e := w.Err(); e != nil {
+			return "failed: " + e.Message
+		}
+		return "exited"
+	default: // retired, recycled, or the pool is closing
+		w.Close(StopGrace)
+		if seat.recycled.Load() {
+			return fmt.Sprintf("was recycled after %d tasks (maxTasksPerWorker)", p.cfg.MaxTasksPerWorker)
+		}
+		return ""
+	}
+}
+
+func isDone(w *ipc.Worker) bool {
 	select {
 	case <-w.Done():
-		if seat.killedFor != "" {
-			return "was killed: " + seat.killedFor
-		}
-		if !seat.recycled.Load() && !p.closed.Load() {
-			if e := w.Err(); e != nil {
-				return "failed: " + e.Message
-			}
-			return "exited"
-		}
+		return true
 	default:
+		return false
 	}
-	w.Close(StopGrace)
-	if seat.recycled.Load() {
-		return fmt.Sprintf("was recycled after %d tasks (maxTasksPerWorker)", p.cfg.MaxTasksPerWorker)
-	}
-	return ""
 }
 
 // failQueued settles queued tasks with a worker's start error, so that tasks
@@ -270,7 +281,7 @@ func (sl *procSlot) runTask(t *Task) {
 // execute sends t to the worker and waits for its response, a cancel from
 // the task's owner, or the timeout, which kills the worker.
 func (sl *procSlot) execute(t *Task, timeout time.Duration) (any, *taskerr.Error, time.Duration) {
-	p, w := sl.s.p, sl.run.w
+	w := sl.run.w
 	if err := w.Send(sl.call, ipc.Request{Workload: t.Workload, Params: t.params, Timeout: timeout}); err != nil {
 		sl.run.doom()
 		return nil, sl.crashed(t, err), 0
@@ -282,18 +293,30 @@ func (sl *procSlot) execute(t *Task, timeout time.Duration) (any, *taskerr.Error
 	for {
 		select {
 		case <-sl.call.Done():
-			return sl.result(t)
+			value, err, ran := sl.result(t)
+			if err != nil && err.Code == taskerr.Timeout && timeout > 0 {
+				err = sl.timedOut(t, timeout)
+			}
+			return value, err, ran
 		case a := <-sl.aborts:
 			if a == t {
 				w.Cancel(sl.call.ID())
 			}
 		case <-sl.timer.C:
-			t.settle(nil, taskerr.New(taskerr.Timeout,
-				"%s timed out after %s (process pool %q); worker pid %d was killed and is being replaced",
-				t.Workload, timeout, p.cfg.Name, w.PID()), timeout)
-			sl.run.kill(fmt.Sprintf("task %s timed out after %s", t.Workload, timeout))
+			t.settle(nil, sl.timedOut(t, timeout), timeout)
 		}
 	}
+}
+
+// timedOut kills the worker of a task that ran past its timeout (whether the
+// pool's timer or the worker itself noticed first: a worker is replaced
+// either way, so the outcome never depends on who was faster) and words the
+// task's error.
+func (sl *procSlot) timedOut(t *Task, timeout time.Duration) *taskerr.Error {
+	pid := sl.run.w.PID()
+	sl.run.kill(fmt.Sprintf("task %s timed out after %s", t.Workload, timeout))
+	return taskerr.New(taskerr.Timeout, "%s timed out after %s (process pool %q); worker pid %d was killed and is being replaced",
+		t.Workload, timeout, sl.s.p.cfg.Name, pid)
 }
 
 // result reads the worker's response to t.
