@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -371,6 +373,12 @@ func (p *Pool) workerConfig() ipc.Config {
 	sort.Strings(keys)
 	for _, k := range keys {
 		env = append(env, k+"="+p.cfg.Env[k])
+	}
+	// A Go worker runs at most Concurrency tasks at once; more Ps than that
+	// only make its scheduler wake idle threads (tens of microseconds each
+	// on a busy machine) around every task. Unless someone chose already.
+	if _, chosen := p.cfg.Env["GOMAXPROCS"]; p.cfg.SameRegistry && !chosen && os.Getenv("GOMAXPROCS") == "" {
+		env = append(env, "GOMAXPROCS="+strconv.Itoa(min(p.cfg.Concurrency, runtime.NumCPU())))
 	}
 	log := p.cfg.Logger.WithField("pool", p.cfg.Name)
 	return ipc.Config{

@@ -30,6 +30,9 @@ func TestMain(m *testing.M) {
 }
 
 // testRegistry holds the built-ins plus workloads that misbehave on purpose.
+// testBinary is this test binary: process pools run it as their worker.
+var testBinary = os.Args[0]
+
 var testRegistry = func() *workload.Registry {
 	r := workload.NewRegistry()
 	for _, s := range workload.Default.List() {

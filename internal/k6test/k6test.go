@@ -31,9 +31,7 @@ import (
 const EnvBinary = "XK6_CONCURRENCY_K6"
 
 // Binary returns the path of a k6 with this extension. Without EnvBinary it
-// builds ./cmd/k6 once per state of the module's sources: the binary is kept
-// in the temporary directory under a hash of the sources, and a file lock
-// makes test packages running in parallel build it only once.
+// builds ./cmd/k6 (see BinaryOf).
 func Binary(tb testing.TB) string {
 	tb.Helper()
 	if path := os.Getenv(EnvBinary); path != "" {
@@ -42,6 +40,15 @@ func Binary(tb testing.TB) string {
 		}
 		return path
 	}
+	return BinaryOf(tb, "./cmd/k6")
+}
+
+// BinaryOf builds the main package pkg (a path from the module root) once per
+// state of the module's sources: the binary is kept in the temporary
+// directory under a hash of the sources, and a file lock makes test packages
+// running in parallel build it only once.
+func BinaryOf(tb testing.TB, pkg string) string {
+	tb.Helper()
 	root, err := ModuleRoot()
 	if err != nil {
 		tb.Fatal(err)
@@ -54,7 +61,7 @@ func Binary(tb testing.TB) string {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		tb.Fatal(err)
 	}
-	path := filepath.Join(dir, "k6-"+key[:16])
+	path := filepath.Join(dir, filepath.Base(pkg)+"-"+key[:16])
 	unlock, err := lock(filepath.Join(dir, ".lock"))
 	if err != nil {
 		tb.Fatal(err)
@@ -65,15 +72,15 @@ func Binary(tb testing.TB) string {
 	}
 	tb.Logf("building k6 with the extension into %s", path)
 	tmp := fmt.Sprintf("%s.%d.tmp", path, os.Getpid())
-	cmd := exec.Command("go", "build", "-o", tmp, "./cmd/k6")
+	cmd := exec.Command("go", "build", "-o", tmp, pkg)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
-		tb.Fatalf("go build ./cmd/k6: %v\n%s", err, out)
+		tb.Fatalf("go build %s: %v\n%s", pkg, err, out)
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		tb.Fatal(err)
 	}
-	removeOlder(dir, path)
+	removeOlder(dir, filepath.Base(pkg), path)
 	return path
 }
 
@@ -105,7 +112,7 @@ func sourceHash(root string) (string, error) {
 		}
 		name := d.Name()
 		if d.IsDir() {
-			if path != root && (strings.HasPrefix(name, ".") || name == "testdata" || name == "tools" || name == "bin" || name == "node_modules") {
+			if path != root && (strings.HasPrefix(name, ".") || name == "tools" || name == "bin" || name == "node_modules") {
 				return filepath.SkipDir
 			}
 			return nil
@@ -147,9 +154,9 @@ func lock(path string) (func(), error) {
 	}, nil
 }
 
-// removeOlder keeps only the newest binary: each is about 70 MB.
-func removeOlder(dir, keep string) {
-	matches, _ := filepath.Glob(filepath.Join(dir, "k6-*"))
+// removeOlder keeps only the newest binary of a name: each is about 70 MB.
+func removeOlder(dir, name, keep string) {
+	matches, _ := filepath.Glob(filepath.Join(dir, name+"-*"))
 	for _, m := range matches {
 		if m != keep && !strings.HasSuffix(m, ".tmp") {
 			_ = os.Remove(m)
@@ -168,13 +175,37 @@ type Process struct {
 	err    error
 }
 
-// Start starts `k6 <args...>` in a fresh temporary directory, with the
-// module root in K6_CONCURRENCY_ROOT for scripts that import examples.
-// The process is killed at the end of the test if it is still running.
+// Start starts `k6 <args...>` (the k6 of Binary) in a fresh temporary
+// directory. The process is killed at the end of the test if it is still
+// running.
 func Start(tb testing.TB, args ...string) *Process {
 	tb.Helper()
+	return StartWith(tb, Binary(tb), args...)
+}
+
+// started lists the pid of every k6 this process started, for Leftovers.
+var started struct {
+	sync.Mutex
+	pids []int
+}
+
+// Leftovers lists the running workers of every k6 started so far: a test
+// package calls it after all its tests, and it must be empty.
+func Leftovers() []int {
+	started.Lock()
+	defer started.Unlock()
+	var left []int
+	for _, pid := range started.pids {
+		left = append(left, WorkersOf(pid)...)
+	}
+	return left
+}
+
+// StartWith is Start with another k6 binary.
+func StartWith(tb testing.TB, binary string, args ...string) *Process {
+	tb.Helper()
 	p := &Process{tb: tb, Dir: tb.TempDir(), done: make(chan struct{})}
-	p.Cmd = exec.Command(Binary(tb), args...)
+	p.Cmd = exec.Command(binary, args...)
 	p.Cmd.Dir = p.Dir
 	p.Cmd.Env = append(os.Environ(), "K6_NO_USAGE_REPORT=true", "K6_NO_COLOR=true")
 	p.Cmd.Stdout = &p.stdout
@@ -182,6 +213,9 @@ func Start(tb testing.TB, args ...string) *Process {
 	if err := p.Cmd.Start(); err != nil {
 		tb.Fatal(err)
 	}
+	started.Lock()
+	started.pids = append(started.pids, p.Cmd.Process.Pid)
+	started.Unlock()
 	go func() {
 		p.err = p.Cmd.Wait()
 		close(p.done)
@@ -275,13 +309,19 @@ func Run(tb testing.TB, script string, timeout time.Duration, args ...string) Re
 // StartScript starts `k6 run <args...> script.js` with the script's text.
 func StartScript(tb testing.TB, script string, args ...string) *Process {
 	tb.Helper()
+	return StartScriptWith(tb, Binary(tb), script, args...)
+}
+
+// StartScriptWith is StartScript with another k6 binary.
+func StartScriptWith(tb testing.TB, binary, script string, args ...string) *Process {
+	tb.Helper()
 	dir := tb.TempDir()
 	path := filepath.Join(dir, "script.js")
 	if err := os.WriteFile(path, []byte(script), 0o644); err != nil {
 		tb.Fatal(err)
 	}
 	all := append([]string{"run", "--quiet"}, args...)
-	return Start(tb, append(all, path)...)
+	return StartWith(tb, binary, append(all, path)...)
 }
 
 // Point is one sample from --out json.

@@ -1,0 +1,24 @@
+// Package zzworkloads stands for another extension linked into the same k6:
+// it registers workloads of its own. Its import path sorts after the
+// extension's, so Go runs its init() after the extension's init(): a worker
+// process must still serve these workloads.
+package zzworkloads
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/k6-concurrency/xk6-concurrency/workload"
+)
+
+func init() {
+	workload.Register("zz.hello", workload.CPU, func(_ context.Context, a workload.Args) (any, error) {
+		// Stray prints must not break the protocol: stdout goes to stderr
+		// in a worker, and stderr goes to k6's log.
+		fmt.Println("zz.hello printed to stdout")
+		fmt.Fprintln(os.Stderr, "zz.hello says hi from pid", os.Getpid())
+		return "hello, " + a.String("name"), nil
+	}, workload.Describe("Greets; registered by another extension."),
+		workload.WithParams(workload.Param{Name: "name", Type: workload.String, Default: "world"}))
+}
