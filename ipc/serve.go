@@ -250,11 +250,7 @@ func (s *server) run(m *wireMsg) (*task, error) {
 		return fail(err)
 	}
 	t := &task{id: id, spec: spec, args: args, timeout: timeout}
-	if timeout > 0 {
-		t.ctx, t.cancel = context.WithTimeout(s.ctx, timeout)
-	} else {
-		t.ctx, t.cancel = context.WithCancel(s.ctx)
-	}
+	t.ctx, t.cancel = context.WithCancel(s.ctx) // a cancel frame may come before the task starts
 	s.mu.Lock()
 	s.tasks[id] = t
 	s.mu.Unlock()
@@ -266,9 +262,15 @@ func (s *server) run(m *wireMsg) (*task, error) {
 func (s *server) exec(t *task) {
 	defer s.wg.Done()
 	start := time.Now()
-	value, err := t.spec.Run(t.ctx, t.args)
+	ctx := t.ctx
+	if t.timeout > 0 { // the timeout counts from the start of the run, as run_ns does
+		var stop context.CancelFunc
+		ctx, stop = context.WithDeadline(t.ctx, start.Add(t.timeout))
+		defer stop()
+	}
+	value, err := t.spec.Run(ctx, t.args)
 	runTime := time.Since(start)
-	timedOut := errors.Is(t.ctx.Err(), context.DeadlineExceeded)
+	timedOut := errors.Is(ctx.Err(), context.DeadlineExceeded)
 	t.cancel()
 	s.mu.Lock()
 	delete(s.tasks, t.id)
