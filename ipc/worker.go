@@ -84,26 +84,40 @@ type Response struct {
 }
 
 // Call is a request in flight on a worker. It is reusable, one request at a
-// time: Send it, receive from Done, read its Response, Send it again.
+// time: Send it, receive from Done (or be called back), read its Response,
+// Send it again.
 type Call struct {
 	Response
-	id   uint64
+	id   atomic.Uint64 // read by Cancel callers while the call may be reused
 	done chan struct{}
-	buf  []byte // the request's frame, reused
-	val  []byte // the response's value, reused
+	fn   func(*Call) // callback mode: run instead of signalling done
+	buf  []byte      // the request's frame, reused
+	val  []byte      // the response's value, reused
 }
 
-// NewCall returns a call ready to Send.
+// NewCall returns a call ready to Send, that signals Done when it settles.
 func NewCall() *Call { return &Call{done: make(chan struct{}, 1)} }
+
+// NewCallFunc returns a call that runs fn when it settles, instead of
+// signalling Done: on the worker's reader goroutine for a result, or on the
+// goroutine that found the worker gone. fn must not block; it may Send on
+// another call (not on this one while it runs). Send never runs fn itself: a
+// request it refuses is its error. Saving the hand-off to a waiting
+// goroutine is what makes this mode cheaper.
+func NewCallFunc(fn func(*Call)) *Call { return &Call{fn: fn} }
 
 // Done receives exactly one signal per accepted Send, when the call settles.
 // Receive it before reading the Response or reusing the call.
 func (c *Call) Done() <-chan struct{} { return c.done }
 
 // ID is the id of the call's latest request, for Cancel.
-func (c *Call) ID() uint64 { return c.id }
+func (c *Call) ID() uint64 { return c.id.Load() }
 
 func (c *Call) settle() {
+	if c.fn != nil {
+		c.fn(c)
+		return
+	}
 	select {
 	case c.done <- struct{}{}:
 	default: // the caller did not receive the previous signal: its bug, never block the reader
@@ -303,30 +317,32 @@ func (w *Worker) Offers(name string) bool {
 }
 
 // Send sends req as c's request, with a fresh id. Unless it returns an
-// error, c's Done receives one signal when the request settles: with the
-// worker's result, an InvalidArgument failure for params that are not a JSON
-// object or make a frame over the limit (without sending), or a
-// WorkerCrashed failure when the worker ends first. The error, a
-// WorkerCrashed *taskerr.Error, only says that the worker is gone already;
-// then c is not signalled.
+// error, c settles once (Done receives one signal, or its callback runs):
+// with the worker's result, an InvalidArgument failure for params that are
+// not a JSON object or make a frame over the limit (without sending; a call
+// made with NewCallFunc gets that failure as Send's error instead), or a
+// WorkerCrashed failure when the worker ends first. The error, otherwise a
+// WorkerCrashed *taskerr.Error, says that the worker is gone already; then c
+// does not settle.
 func (w *Worker) Send(c *Call, req Request) error {
 	c.Response = Response{}
-	c.id = w.nextID.Add(1)
+	id := w.nextID.Add(1)
+	c.id.Store(id)
 	if req.Params != nil && !isObject(req.Params) {
-		c.Err = taskerr.New(taskerr.InvalidArgument, "%s: params must be a JSON object", req.Workload)
-		c.settle()
-		return nil
+		return c.refuse(taskerr.New(taskerr.InvalidArgument, "%s: params must be a JSON object", req.Workload))
 	}
 	var timeoutMS int64
 	if req.Timeout > 0 {
 		timeoutMS = int64((req.Timeout + time.Millisecond - 1) / time.Millisecond)
 	}
-	c.buf = appendRun(c.buf, c.id, req.Workload, req.Params, timeoutMS)
-	if n := len(c.buf) - headerSize; n > w.maxFrame {
-		c.Err = taskerr.New(taskerr.InvalidArgument, "%s: params of %d bytes make a request of %d bytes, over the %d-byte frame limit",
-			req.Workload, len(req.Params), n, w.maxFrame)
-		c.settle()
-		return nil
+	frame := appendRun(c.buf, id, req.Workload, req.Params, timeoutMS)
+	if n := len(frame) - headerSize; n > w.maxFrame {
+		return c.refuse(taskerr.New(taskerr.InvalidArgument, "%s: params of %d bytes make a request of %d bytes, over the %d-byte frame limit",
+			req.Workload, len(req.Params), n, w.maxFrame))
+	}
+	c.buf = frame
+	if cap(frame) > 1<<20 {
+		c.buf = nil // the next request gets a fresh buffer
 	}
 	w.mu.Lock()
 	if w.stopping {
@@ -334,14 +350,24 @@ func (w *Worker) Send(c *Call, req Request) error {
 		w.mu.Unlock()
 		return err
 	}
-	w.calls[c.id] = c
+	w.calls[id] = c
 	w.mu.Unlock()
-	if err := w.out.write(c.buf); err != nil {
+	// From here on c may settle, and in callback mode be sent again, at any
+	// moment: only the local frame is touched (nothing reads it once written).
+	if err := w.out.write(frame); err != nil {
 		w.writeFailed(err)
 	}
-	if cap(c.buf) > 1<<20 {
-		c.buf = nil
+	return nil
+}
+
+// refuse settles c with a failure found before sending, or, in callback
+// mode, returns it (so that Send never runs the callback itself).
+func (c *Call) refuse(e *taskerr.Error) error {
+	if c.fn != nil {
+		return e
 	}
+	c.Err = e
+	c.settle()
 	return nil
 }
 

@@ -166,6 +166,7 @@ type Stats struct {
 type Pool struct {
 	cfg   Config
 	queue chan *Task
+	free  chan *procSlot // process pools: slots with no request in flight
 
 	closing   chan struct{} // closed by Close: every worker leaves
 	stopped   chan struct{} // closed once every worker has left
@@ -207,6 +208,11 @@ func New(cfg Config) (*Pool, error) {
 		queue:   make(chan *Task, *cfg.MaxQueue+MaxWorkers*cfg.Concurrency),
 		closing: make(chan struct{}),
 		stopped: make(chan struct{}),
+	}
+	if cfg.Kind == Process {
+		// Room for the slots of the largest pool twice over: slots of
+		// workers that ended wait here until purged.
+		p.free = make(chan *procSlot, 2*MaxWorkers*cfg.Concurrency)
 	}
 	p.size.Store(int64(cfg.Workers))
 	return p, nil
@@ -331,6 +337,9 @@ func (p *Pool) Submit(t *Task) {
 		return
 	}
 	p.queue <- t // never blocks: the channel has room for every admitted task
+	if p.free != nil {
+		p.pump()
+	}
 	// Close may have drained the queue between the check above and the send.
 	if p.closed.Load() {
 		p.rejectQueued()

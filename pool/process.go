@@ -16,9 +16,16 @@ import (
 	"github.com/k6-concurrency/xk6-concurrency/taskerr"
 )
 
+// A process pool has no goroutine of its own on a task's path. A slot is one
+// request in flight on one worker process; free slots wait in p.free. The
+// goroutine that submits a task takes a free slot and writes the request
+// itself; when the result comes, the worker's reader goroutine settles the
+// task and, through pump, sends the next queued task. So a task crosses one
+// goroutine hand-off (reader to whoever waits for it) rather than three:
+// each hand-off that wakes an idle thread costs tens of microseconds.
+
 // procSeat is one unit of a process pool's size: it keeps one worker process
-// running, replacing it when it dies, times out or is recycled, and runs
-// Concurrency slots on it, each a goroutine with one request in flight.
+// running and replaces it when it dies, times out or is recycled.
 type procSeat struct {
 	p        *Pool
 	stop     chan struct{}
@@ -60,63 +67,21 @@ func (s *procSeat) run() {
 			continue
 		}
 		failures = 0
+		run := &workerRun{seat: s, w: w, ending: make(chan struct{}), idle: make(chan struct{})}
 		p.live.Add(1)
-		ended := s.serve(w)
+		for range p.cfg.Concurrency {
+			sl := &procSlot{run: run}
+			sl.call = ipc.NewCallFunc(sl.done)
+			p.free <- sl
+		}
+		p.pump()
+		ended := run.wait()
 		p.live.Add(-1)
+		p.purgeFree()
 		if ended != "" {
 			p.restarts.Add(1)
 			p.cfg.Logger.WithField("pool", p.cfg.Name).Warnf("worker pid %d %s; starting a replacement", w.PID(), ended)
 		}
-	}
-}
-
-// serve runs the slots on w until w dies, is recycled, the seat retires or
-// the pool closes; it returns why w ended when that was not asked for ("" when
-// it was), and only once w is reaped.
-func (s *procSeat) serve(w *ipc.Worker) (ended string) {
-	p := s.p
-	seat := &seatRun{w: w, recycle: make(chan struct{}), doomed: make(chan struct{})}
-	var slots sync.WaitGroup
-	for range p.cfg.Concurrency {
-		sl := newProcSlot(s, seat)
-		slots.Go(sl.loop)
-	}
-	select {
-	case <-w.Done():
-	case <-s.stop:
-	case <-seat.recycle:
-	case <-p.closing:
-		w.Close(StopGrace) // settles the requests in flight, so the slots can leave
-	}
-	slots.Wait()
-	switch {
-	case seat.killedFor != "": // by a slot, for a timeout
-		<-w.Done()
-		return "was killed: " + seat.killedFor
-	case seat.isDoomed() || isDone(w): // it died on its own, or p closed it
-		<-w.Done()
-		if p.closed.Load() {
-			return ""
-		}
-		if e := w.Err(); e != nil {
-			return "failed: " + e.Message
-		}
-		return "exited"
-	default: // retired, recycled, or the pool is closing
-		w.Close(StopGrace)
-		if seat.recycled.Load() {
-			return fmt.Sprintf("was recycled after %d tasks (maxTasksPerWorker)", p.cfg.MaxTasksPerWorker)
-		}
-		return ""
-	}
-}
-
-func isDone(w *ipc.Worker) bool {
-	select {
-	case <-w.Done():
-		return true
-	default:
-		return false
 	}
 }
 
@@ -163,174 +128,255 @@ func backoff(failures int) time.Duration {
 	return min(25*time.Millisecond<<min(failures-1, 8), 2*time.Second)
 }
 
-// seatRun is what the slots of one worker process share.
-type seatRun struct {
-	w           *ipc.Worker
-	served      atomic.Int64 // tickets for maxTasksPerWorker
-	recycle     chan struct{}
-	recycleOnce sync.Once
-	recycled    atomic.Bool
-	killedFor   string // set before the kill, read after the slots are done
-	killOnce    sync.Once
-	// doomed closes as soon as the worker is known to be going (killed, or a
-	// request came back crashed), before its exit is even seen, so no slot
-	// sends it another task.
-	doomed     chan struct{}
-	doomedOnce sync.Once
+// workerRun is one worker process in a seat, from its start to its end.
+type workerRun struct {
+	seat     *procSeat
+	w        *ipc.Worker
+	inflight atomic.Int64 // requests in flight, or about to be sent
+	served   atomic.Int64 // tasks sent, for maxTasksPerWorker
+
+	// ending closes when the worker takes no more tasks: it is recycled,
+	// retired, killed for a timeout, dead, or its pool is closing. idle
+	// closes once, after that, no request is in flight.
+	ending, idle      chan struct{}
+	endOnce, idleOnce sync.Once
+	recycled          atomic.Bool
+	killedFor         atomic.Pointer[string]
 }
 
-func (r *seatRun) doom() { r.doomedOnce.Do(func() { close(r.doomed) }) }
+func (r *workerRun) end() { r.endOnce.Do(func() { close(r.ending) }) }
 
-func (r *seatRun) isDoomed() bool {
+func (r *workerRun) isEnding() bool {
 	select {
-	case <-r.doomed:
+	case <-r.ending:
 		return true
 	default:
 		return false
 	}
 }
 
-func (r *seatRun) kill(reason string) {
-	r.killOnce.Do(func() {
-		r.killedFor = reason
-		r.doom()
+// maybeIdle closes idle once the run is ending and nothing is in flight.
+// Both end and every completion call it after their own update, so one of
+// them sees the other's.
+func (r *workerRun) maybeIdle() {
+	if r.isEnding() && r.inflight.Load() == 0 {
+		r.idleOnce.Do(func() { close(r.idle) })
+	}
+}
+
+// kill ends the run and kills its worker, for the reason given.
+func (r *workerRun) kill(reason string) {
+	if r.killedFor.CompareAndSwap(nil, &reason) {
+		r.end()
 		r.w.Kill(reason)
-	})
+	}
+}
+
+// wait lasts as long as the worker serves; it returns why the worker ended
+// when nobody asked it to ("" when someone did), once it is reaped and every
+// request on it has settled.
+func (r *workerRun) wait() string {
+	p, s := r.seat.p, r.seat
+	stop, closing, ending, idle := s.stop, p.closing, r.ending, (<-chan struct{})(nil)
+	asked := false // retired, or the pool is closing
+	for {
+		select {
+		case <-r.w.Done(): // ipc settles every call before Done
+			r.end()
+			return r.why(asked)
+		case <-closing:
+			closing, asked = nil, true
+			r.end()
+			r.w.Close(StopGrace) // settles the requests in flight with PoolClosed
+		case <-stop: // retired: finish what is in flight, then go
+			stop, asked = nil, true
+			r.end()
+		case <-ending: // recycled, retired, or a slot found the worker gone
+			ending, idle = nil, r.idle
+			r.maybeIdle()
+		case <-idle:
+			if r.killedFor.Load() == nil {
+				r.w.Close(StopGrace)
+			}
+			<-r.w.Done()
+			return r.why(asked)
+		}
+	}
+}
+
+// why says how a worker ended, unless it was asked to.
+func (r *workerRun) why(asked bool) string {
+	switch killed := r.killedFor.Load(); {
+	case killed != nil:
+		return "was killed: " + *killed
+	case asked:
+		return ""
+	case r.recycled.Load():
+		return fmt.Sprintf("was recycled after %d tasks (maxTasksPerWorker)", r.seat.p.cfg.MaxTasksPerWorker)
+	case r.w.Err() != nil:
+		return "failed: " + r.w.Err().Message
+	default:
+		return "exited"
+	}
 }
 
 // procSlot is one request in flight on a worker process.
 type procSlot struct {
-	s      *procSeat
-	run    *seatRun
-	call   *ipc.Call
-	timer  *time.Timer
-	aborts chan *Task
+	run  *workerRun
+	call *ipc.Call
+	cur  atomic.Pointer[Task] // the task in flight; written by dispatch, cleared by done
 }
 
-func newProcSlot(s *procSeat, run *seatRun) *procSlot {
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	return &procSlot{s: s, run: run, call: ipc.NewCall(), timer: timer, aborts: make(chan *Task, 4)}
-}
-
-// abort asks the slot to cancel t's request, if t is still the one in flight.
-func (sl *procSlot) abort(t *Task) {
-	select {
-	case sl.aborts <- t:
-	default:
-	}
-}
-
-func (sl *procSlot) loop() {
-	p, run := sl.s.p, sl.run
-	for {
-		if limit := int64(p.cfg.MaxTasksPerWorker); limit > 0 && run.served.Add(1) > limit {
-			run.recycleOnce.Do(func() {
-				run.recycled.Store(true)
-				close(run.recycle)
-			})
+// pump pairs free slots with queued tasks until one of them runs out. Every
+// goroutine that adds to either (a submitter, a completion) calls it after
+// adding, and pump looks at the queue again after giving a slot back, so a
+// task never waits while a slot is free.
+func (p *Pool) pump() {
+	for len(p.queue) > 0 && !p.closed.Load() {
+		var sl *procSlot
+		select {
+		case sl = <-p.free:
+		default:
 			return
+		}
+		if sl.run.isEnding() {
+			continue // a slot of a worker on its way out: dropped
 		}
 		select {
-		case <-run.doomed:
-			return
-		case <-run.w.Done():
-			return
-		case <-run.recycle:
-			return
-		case <-sl.s.stop:
-			return
-		case <-p.closing:
-			return
 		case t := <-p.queue:
-			if run.isDoomed() {
-				// Taken in the instant the worker was lost: give it back
-				// (the queue has room, admission counted it) for a live worker.
-				p.queue <- t
-				return
+			if sl.dispatch(t) {
+				continue
 			}
-			sl.runTask(t)
+		default:
+		}
+		if !sl.run.isEnding() {
+			p.free <- sl
 		}
 	}
 }
 
-func (sl *procSlot) runTask(t *Task) {
-	p, w := sl.s.p, sl.run.w
+// purgeFree drops the free slots of workers that ended, so that restarts
+// (one per task, with maxTasksPerWorker: 1) never fill p.free.
+func (p *Pool) purgeFree() {
+	n := len(p.free)
+	for range n {
+		select {
+		case sl := <-p.free:
+			if !sl.run.isEnding() {
+				p.free <- sl
+			}
+		default:
+			return
+		}
+	}
+}
+
+// dispatch sends t on the slot; false means the slot is still free (t was
+// settled or given back without being sent).
+func (sl *procSlot) dispatch(t *Task) bool {
+	p, run := sl.run.seat.p, sl.run
+	run.inflight.Add(1)
+	if run.isEnding() { // raced with the worker's end: t goes back to the queue
+		run.inflight.Add(-1)
+		run.maybeIdle()
+		p.queue <- t // never blocks: admission counted t
+		return false
+	}
 	if !t.claim(p.Size()) {
-		p.outstanding.Add(-1)
-		return
+		sl.unsent(t, nil)
+		return false
 	}
 	t.slot = sl
 	t.start()
-	if t.spec == nil && !w.Offers(t.Workload) {
-		p.outstanding.Add(-1)
-		t.settle(nil, taskerr.New(taskerr.UnknownWorkload, "process pool %q: worker %v pid %d does not offer %q (it offers: %s)",
-			p.cfg.Name, p.cfg.Command, w.PID(), t.Workload, offered(w)), 0)
-		return
+	if t.spec == nil && !run.w.Offers(t.Workload) {
+		sl.unsent(t, taskerr.New(taskerr.UnknownWorkload, "process pool %q: worker %v pid %d does not offer %q (it offers: %s)",
+			p.cfg.Name, p.cfg.Command, run.w.PID(), t.Workload, offered(run.w)))
+		return false
+	}
+	if p.closed.Load() {
+		sl.unsent(t, p.closedWhileRunning(t))
+		return false
+	}
+	if limit := int64(p.cfg.MaxTasksPerWorker); limit > 0 && run.served.Add(1) >= limit {
+		run.recycled.Store(true)
+		run.end() // this is its last task
 	}
 	timeout := t.Timeout
 	if timeout <= 0 {
 		timeout = p.cfg.TaskTimeout
 	}
+	t.timeout = timeout
+	if timeout > 0 {
+		t.timer = time.AfterFunc(timeout, func() { sl.timedOut(t) })
+	}
 	p.busy.Add(1)
-	value, err, ran := sl.execute(t, timeout)
-	// Free the slot before settling, as thread workers do.
+	sl.cur.Store(t)
+	if err := run.w.Send(sl.call, ipc.Request{Workload: t.Workload, Params: t.params, Timeout: timeout}); err != nil {
+		sl.cur.Store(nil)
+		p.busy.Add(-1)
+		if t.timer != nil {
+			t.timer.Stop()
+		}
+		e := taskerr.From(err)
+		if e.Code == taskerr.WorkerCrashed {
+			run.end()
+			e = sl.crashed(t, e)
+		}
+		sl.unsent(t, e)
+		return true // the slot is not free: its worker is gone, or t settled with it
+	}
+	return true
+}
+
+// unsent undoes a dispatch that sent nothing and settles t with err (nil: t
+// was settled already, by a cancel).
+func (sl *procSlot) unsent(t *Task, err *taskerr.Error) {
+	p, run := sl.run.seat.p, sl.run
+	p.outstanding.Add(-1)
+	run.inflight.Add(-1)
+	run.maybeIdle()
+	if err != nil {
+		t.settle(nil, err, 0)
+	}
+}
+
+// done runs when the slot's request settles, on the worker's reader
+// goroutine (or the goroutine that found the worker gone). It frees the slot
+// for the next task first, then settles this one.
+func (sl *procSlot) done(*ipc.Call) {
+	p, run := sl.run.seat.p, sl.run
+	t := sl.cur.Swap(nil)
+	if t.timer != nil {
+		t.timer.Stop()
+	}
+	value, err, ran := sl.result(t)
 	p.busy.Add(-1)
 	p.outstanding.Add(-1)
+	run.inflight.Add(-1)
+	if run.isEnding() {
+		run.maybeIdle()
+	} else {
+		p.free <- sl
+		p.pump()
+	}
 	t.settle(value, err, ran)
-}
-
-// execute sends t to the worker and waits for its response, a cancel from
-// the task's owner, or the timeout, which kills the worker.
-func (sl *procSlot) execute(t *Task, timeout time.Duration) (any, *taskerr.Error, time.Duration) {
-	w := sl.run.w
-	if err := w.Send(sl.call, ipc.Request{Workload: t.Workload, Params: t.params, Timeout: timeout}); err != nil {
-		sl.run.doom()
-		return nil, sl.crashed(t, err), 0
-	}
-	if timeout > 0 {
-		sl.timer.Reset(timeout)
-		defer sl.timer.Stop()
-	}
-	for {
-		select {
-		case <-sl.call.Done():
-			value, err, ran := sl.result(t)
-			if err != nil && err.Code == taskerr.Timeout && timeout > 0 {
-				err = sl.timedOut(t, timeout)
-			}
-			return value, err, ran
-		case a := <-sl.aborts:
-			if a == t {
-				w.Cancel(sl.call.ID())
-			}
-		case <-sl.timer.C:
-			t.settle(nil, sl.timedOut(t, timeout), timeout)
-		}
-	}
-}
-
-// timedOut kills the worker of a task that ran past its timeout (whether the
-// pool's timer or the worker itself noticed first: a worker is replaced
-// either way, so the outcome never depends on who was faster) and words the
-// task's error.
-func (sl *procSlot) timedOut(t *Task, timeout time.Duration) *taskerr.Error {
-	pid := sl.run.w.PID()
-	sl.run.kill(fmt.Sprintf("task %s timed out after %s", t.Workload, timeout))
-	return taskerr.New(taskerr.Timeout, "%s timed out after %s (process pool %q); worker pid %d was killed and is being replaced",
-		t.Workload, timeout, sl.s.p.cfg.Name, pid)
 }
 
 // result reads the worker's response to t.
 func (sl *procSlot) result(t *Task) (any, *taskerr.Error, time.Duration) {
 	resp := sl.call.Response
-	if resp.Err != nil {
-		err := resp.Err
-		if err.Code == taskerr.WorkerCrashed {
-			sl.run.doom()
-		}
-		if err.Code == taskerr.WorkerCrashed || sl.s.p.closed.Load() {
+	if err := resp.Err; err != nil {
+		switch {
+		case err.Code == taskerr.WorkerCrashed:
+			sl.run.end()
 			err = sl.crashed(t, err)
+		case sl.run.seat.p.closed.Load():
+			err = sl.crashed(t, err)
+		case err.Code == taskerr.Timeout && t.timeout > 0:
+			// The worker noticed the timeout first: it is replaced all the
+			// same, so the outcome never depends on who was faster.
+			sl.killForTimeout(t)
+			err = sl.timeoutError(t)
 		}
 		return nil, err, resp.RunTime
 	}
@@ -344,14 +390,49 @@ func (sl *procSlot) result(t *Task) (any, *taskerr.Error, time.Duration) {
 	return value, nil, resp.RunTime
 }
 
+// timedOut runs when t's timer fires: t fails with TimeoutError at once, and
+// its worker is killed and replaced (unless t settled first).
+func (sl *procSlot) timedOut(t *Task) {
+	if ok, _ := t.settle(nil, sl.timeoutError(t), t.timeout); ok {
+		sl.killForTimeout(t)
+	}
+}
+
+// timeoutError words the failure of a task that ran past its timeout.
+func (sl *procSlot) timeoutError(t *Task) *taskerr.Error {
+	return taskerr.New(taskerr.Timeout, "%s timed out after %s (process pool %q); worker pid %d was killed and is being replaced",
+		t.Workload, t.timeout, sl.run.seat.p.cfg.Name, sl.run.w.PID())
+}
+
+func (sl *procSlot) killForTimeout(t *Task) {
+	sl.run.kill(fmt.Sprintf("task %s timed out after %s", t.Workload, t.timeout))
+}
+
+// abort asks the worker to cancel t's request, if t is still in flight on
+// this slot (the id read in between belongs to t, or to a request that is
+// over, which the worker ignores).
+func (sl *procSlot) abort(t *Task) {
+	if sl.cur.Load() != t {
+		return
+	}
+	id := sl.call.ID()
+	if sl.cur.Load() == t {
+		sl.run.w.Cancel(id)
+	}
+}
+
 // crashed words a lost request: PoolClosed when the pool is closing (it
 // stopped the worker), else WorkerCrashed saying which task was on it.
-func (sl *procSlot) crashed(t *Task, err error) *taskerr.Error {
-	p := sl.s.p
+func (sl *procSlot) crashed(t *Task, err *taskerr.Error) *taskerr.Error {
+	p := sl.run.seat.p
 	if p.closed.Load() {
-		return taskerr.New(taskerr.PoolClosed, "process pool %q closed while %s was running", p.cfg.Name, t.Workload)
+		return p.closedWhileRunning(t)
 	}
-	return taskerr.New(taskerr.WorkerCrashed, "process pool %q: %s was running when %s", p.cfg.Name, t.Workload, err.Error())
+	return taskerr.New(taskerr.WorkerCrashed, "process pool %q: %s was running when %s", p.cfg.Name, t.Workload, err.Message)
+}
+
+func (p *Pool) closedWhileRunning(t *Task) *taskerr.Error {
+	return taskerr.New(taskerr.PoolClosed, "%s pool %q closed while %s was running", p.cfg.Kind, p.cfg.Name, t.Workload)
 }
 
 func offered(w *ipc.Worker) string {

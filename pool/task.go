@@ -52,7 +52,11 @@ type Task struct {
 	pool   *Pool
 	state  atomic.Uint32
 	cancel context.CancelFunc // thread pools: stops the workload
-	slot   *procSlot          // process pools: the slot the request is in flight on
+	// Process pools: the slot the request is in flight on, its timeout and
+	// the timer that enforces it.
+	slot    *procSlot
+	timeout time.Duration
+	timer   *time.Timer
 }
 
 // Wait is the time the task spent queued before a worker took it.
