@@ -11,13 +11,21 @@ MODULE     := github.com/k6-concurrency/xk6-concurrency
 SOURCES    := $(shell find . -name '*.go' -not -name '*_test.go' -not -path './tools/*' -not -path './bin/*' -not -path './integration/*' -not -path './internal/k6test/*') go.mod go.sum
 GO_TEST    ?= go test -race -count=1 -timeout 40m
 
-.PHONY: example test k6 deps clean
+.PHONY: example test reliability k6 deps clean
 
 example: bin/k6
 	bin/k6 run examples/threads-vs-processes.js
 
 test: deps bin/k6
 	XK6_CONCURRENCY_K6=$(CURDIR)/bin/k6 $(GO_TEST) ./...
+
+# The reliability suite at full length (a 30 s run with a SIGKILL every 200 ms,
+# 1,000,000 tasks against a full queue); `make test` runs it shortened.
+reliability: bin/k6
+	mkdir -p results
+	XK6_CONCURRENCY_K6=$(CURDIR)/bin/k6 XK6_RELIABILITY=full XK6_RELIABILITY_FIGURES=$(CURDIR)/results/reliability.txt \
+		go test -count=1 -v -timeout 30m ./reliability/
+	@cat results/reliability.txt
 
 # k6 with this extension, built the way users build it.
 k6: bin/k6

@@ -71,8 +71,10 @@ declare module 'k6/x/concurrency' {
     completed: number;
     /** Tasks that failed, for any reason (timeouts, crashes, full queue, closing). */
     failed: number;
-    /** Tasks waiting for a worker now. */
+    /** Tasks waiting for a worker now (beyond what the workers hold). */
     queued: number;
+    /** The most tasks that ever waited at once; never above `maxQueue`. */
+    peakQueued: number;
     /** Tasks running now. */
     busy: number;
     /** The pool's size. */

@@ -107,7 +107,7 @@ func (r *RootModule) watchTestEnd(vu modules.VU, logger logrus.FieldLogger) {
 		id, events := global.Subscribe(types...)
 		go func() {
 			for e := range events {
-				r.closeAll()
+				r.closeAll(logger)
 				e.Done()
 				if e.Type.String() == "Exit" {
 					global.Unsubscribe(id)
@@ -141,8 +141,9 @@ func eventTypes[T interface {
 	return found, missing
 }
 
-// closeAll closes every pool at once and waits until their workers are gone.
-func (r *RootModule) closeAll() {
+// closeAll closes every pool at once, waits until their workers are gone,
+// and logs the account of each pool that ran anything.
+func (r *RootModule) closeAll(logger logrus.FieldLogger) {
 	r.mu.Lock()
 	pools := make([]*pool.Pool, 0, len(r.pools))
 	for _, sp := range r.pools {
@@ -151,7 +152,15 @@ func (r *RootModule) closeAll() {
 	r.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, p := range pools {
-		wg.Go(p.Close)
+		wg.Go(func() {
+			first := !p.Closed()
+			p.Close()
+			if s := p.Stats(); first && s.Submitted > 0 {
+				logger.WithField("pool", p.Config().Name).Infof(
+					"%s pool %q closed: %d tasks submitted, %d completed, %d failed, %d worker restarts",
+					p.Config().Kind, p.Config().Name, s.Submitted, s.Completed, s.Failed, s.Restarts)
+			}
+		})
 	}
 	wg.Wait()
 }

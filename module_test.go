@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/grafana/sobek"
+	"github.com/sirupsen/logrus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.k6.io/k6/js/modulestest"
@@ -100,7 +101,7 @@ func (v *testVU) drain() []metrics.Sample {
 }
 
 func closeAllOnCleanup(t *testing.T, root *RootModule) {
-	t.Cleanup(root.closeAll)
+	t.Cleanup(func() { root.closeAll(logrus.New()) })
 }
 
 func TestRunRunSyncMapValues(t *testing.T) {
@@ -507,7 +508,7 @@ func TestCloseAllAtTestEnd(t *testing.T) {
 		close(done)
 	}()
 	require.Eventually(t, func() bool { return p.Stats().Busy == 1 }, 5*time.Second, 5*time.Millisecond)
-	root.closeAll() // what the TestEnd event does
+	root.closeAll(logrus.New()) // what the TestEnd event does
 	select {
 	case <-done:
 	case <-ctx.Done():

@@ -152,14 +152,15 @@ func (discard) Write(p []byte) (int, error) { return len(p), nil }
 // Stats is a snapshot of a pool's counters. Submitted == Completed + Failed +
 // the tasks not settled yet (queued or running).
 type Stats struct {
-	Submitted int64 `json:"submitted"`
-	Completed int64 `json:"completed"` // settled with a value
-	Failed    int64 `json:"failed"`    // settled with an error, of any class
-	Queued    int   `json:"queued"`    // waiting for a worker now: beyond what the workers hold
-	Busy      int64 `json:"busy"`      // running on a worker now
-	Workers   int   `json:"workers"`   // the pool's size
-	Live      int64 `json:"live"`      // workers up now: goroutines, or processes past their handshake
-	Restarts  int64 `json:"restarts"`  // worker processes replaced after a crash, timeout or recycle
+	Submitted  int64 `json:"submitted"`
+	Completed  int64 `json:"completed"`  // settled with a value
+	Failed     int64 `json:"failed"`     // settled with an error, of any class
+	Queued     int   `json:"queued"`     // waiting for a worker now: beyond what the workers hold
+	PeakQueued int   `json:"peakQueued"` // the most that ever waited at once
+	Busy       int64 `json:"busy"`       // running on a worker now
+	Workers    int   `json:"workers"`    // the pool's size
+	Live       int64 `json:"live"`       // workers up now: goroutines, or processes past their handshake
+	Restarts   int64 `json:"restarts"`   // worker processes replaced after a crash, timeout or recycle
 }
 
 // Pool runs tasks on a bounded set of workers. It is safe for concurrent use.
@@ -185,6 +186,7 @@ type Pool struct {
 	// hold plus maxQueue, so the limit does not depend on whether an idle
 	// worker has reached its receive yet.
 	outstanding atomic.Int64
+	peakQueued  atomic.Int64
 
 	wg sync.WaitGroup // every worker goroutine
 }
@@ -336,6 +338,9 @@ func (p *Pool) Submit(t *Task) {
 			p.cfg.Kind, p.cfg.Name, *p.cfg.MaxQueue, p.Size(), t.Workload), 0)
 		return
 	}
+	if waiting := p.outstanding.Load() - int64(p.Size()*p.cfg.Concurrency); waiting > p.peakQueued.Load() {
+		p.notePeak(waiting)
+	}
 	p.queue <- t // never blocks: the channel has room for every admitted task
 	if p.free != nil {
 		p.pump()
@@ -346,19 +351,32 @@ func (p *Pool) Submit(t *Task) {
 	}
 }
 
+// notePeak raises peakQueued to n unless it is higher already.
+func (p *Pool) notePeak(n int64) {
+	for {
+		peak := p.peakQueued.Load()
+		if n <= peak || p.peakQueued.CompareAndSwap(peak, n) {
+			return
+		}
+	}
+}
+
 func (p *Pool) closedError() *taskerr.Error {
 	return taskerr.New(taskerr.PoolClosed, "%s pool %q is closed", p.cfg.Kind, p.cfg.Name)
 }
 
-func (p *Pool) rejectQueued() {
+// rejectQueued settles every queued task with PoolClosed and says how many.
+func (p *Pool) rejectQueued() (n int) {
 	for {
 		select {
 		case t := <-p.queue:
 			p.outstanding.Add(-1)
-			t.settle(nil, taskerr.New(taskerr.PoolClosed,
-				"%s pool %q closed before %s reached a worker", p.cfg.Kind, p.cfg.Name, t.Workload), 0)
+			if ok, _ := t.settle(nil, taskerr.New(taskerr.PoolClosed,
+				"%s pool %q closed before %s reached a worker", p.cfg.Kind, p.cfg.Name, t.Workload), 0); ok {
+				n++ // a task whose VU stopped settled already
+			}
 		default:
-			return
+			return n
 		}
 	}
 }
@@ -374,14 +392,15 @@ func (p *Pool) count(err *taskerr.Error) {
 // Stats returns the pool's counters now.
 func (p *Pool) Stats() Stats {
 	return Stats{
-		Submitted: p.submitted.Load(),
-		Completed: p.completed.Load(),
-		Failed:    p.failed.Load(),
-		Queued:    max(int(p.outstanding.Load())-p.Size()*p.cfg.Concurrency, 0),
-		Busy:      p.busy.Load(),
-		Workers:   p.Size(),
-		Live:      p.live.Load(),
-		Restarts:  p.restarts.Load(),
+		Submitted:  p.submitted.Load(),
+		Completed:  p.completed.Load(),
+		Failed:     p.failed.Load(),
+		Queued:     max(int(p.outstanding.Load())-p.Size()*p.cfg.Concurrency, 0),
+		Busy:       p.busy.Load(),
+		Workers:    p.Size(),
+		PeakQueued: int(p.peakQueued.Load()),
+		Live:       p.live.Load(),
+		Restarts:   p.restarts.Load(),
 	}
 }
 
@@ -400,7 +419,12 @@ func (p *Pool) Close() {
 	p.mu.Unlock()
 	if first {
 		close(p.closing)
-		p.rejectQueued()
+		running := p.busy.Load()
+		if queued := p.rejectQueued(); queued > 0 || running > 0 {
+			p.cfg.Logger.WithField("pool", p.cfg.Name).Warnf(
+				"%s pool %q closed with work pending: %d queued tasks rejected and %d running tasks stopped (PoolClosedError)",
+				p.cfg.Kind, p.cfg.Name, queued, running)
+		}
 		for _, w := range workers {
 			w.abandon()
 		}

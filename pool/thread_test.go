@@ -188,6 +188,7 @@ func TestQueueLimit(t *testing.T) {
 	assert.False(t, rejected.Ran())
 	s := p.Stats()
 	assert.LessOrEqual(t, s.Queued, 3)
+	assert.Equal(t, 3, s.PeakQueued, "the queue filled exactly to maxQueue")
 	for _, r := range results {
 		assert.Nil(t, (<-r).Err)
 	}
@@ -309,7 +310,7 @@ func TestCloseRejectsQueuedAndRunning(t *testing.T) {
 	after := run(t, p, "noop", nil)
 	assert.Equal(t, taskerr.PoolClosed, code(after))
 	assert.Equal(t, taskerr.PoolClosed, taskerr.CodeOf(p.Resize(2)))
-	assert.Equal(t, Stats{Submitted: 3, Failed: 3, Workers: 1}, p.Stats())
+	assert.Equal(t, Stats{Submitted: 3, Failed: 3, Workers: 1, PeakQueued: 1}, p.Stats())
 }
 
 func TestCancel(t *testing.T) {

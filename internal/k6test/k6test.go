@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -449,4 +450,39 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// WatchPeakRSS polls the peak resident set (VmHWM) of k6 until it exits;
+// the returned func gives the last value read, in bytes.
+func (p *Process) WatchPeakRSS() func() int64 {
+	var peak atomic.Int64
+	path := fmt.Sprintf("/proc/%d/status", p.Cmd.Process.Pid)
+	go func() {
+		for !p.Exited() {
+			if n := readStatusKB(path, "VmHWM:"); n > 0 {
+				peak.Store(n * 1024)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	return peak.Load
+}
+
+// RSS returns the resident set (VmRSS) of a process in bytes, 0 if it is gone.
+func RSS(pid int) int64 {
+	return readStatusKB(fmt.Sprintf("/proc/%d/status", pid), "VmRSS:") * 1024
+}
+
+func readStatusKB(path, field string) int64 {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, field) {
+			n, _ := strconv.ParseInt(strings.Fields(line)[1], 10, 64)
+			return n
+		}
+	}
+	return 0
 }
