@@ -5,6 +5,7 @@ set -euo pipefail
 
 need=()
 command -v python3 >/dev/null || need+=(python3)
+command -v influxd >/dev/null || need+=(influxdb) # InfluxDB 1.x for integration/influx_test.go
 
 if [ ${#need[@]} -gt 0 ]; then
 	sudo=""

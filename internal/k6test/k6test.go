@@ -205,10 +205,16 @@ func Leftovers() []int {
 // StartWith is Start with another k6 binary.
 func StartWith(tb testing.TB, binary string, args ...string) *Process {
 	tb.Helper()
+	return StartEnv(tb, binary, nil, args...)
+}
+
+// StartEnv is StartWith with variables ("KEY=value") added to k6's environment.
+func StartEnv(tb testing.TB, binary string, env []string, args ...string) *Process {
+	tb.Helper()
 	p := &Process{tb: tb, Dir: tb.TempDir(), done: make(chan struct{})}
 	p.Cmd = exec.Command(binary, args...)
 	p.Cmd.Dir = p.Dir
-	p.Cmd.Env = append(os.Environ(), "K6_NO_USAGE_REPORT=true", "K6_NO_COLOR=true")
+	p.Cmd.Env = append(append(os.Environ(), "K6_NO_USAGE_REPORT=true", "K6_NO_COLOR=true"), env...)
 	p.Cmd.Stdout = &p.stdout
 	p.Cmd.Stderr = &p.stderr
 	if err := p.Cmd.Start(); err != nil {
