@@ -2,7 +2,8 @@
 #
 #   make example   builds k6 with the extension (with xk6, as users do) and
 #                  runs the threads-vs-processes experiment
-#   make test      builds that k6 once and runs every test with it, -race
+#   make test      builds that k6 once and runs every test with it, -race,
+#                  then every Go benchmark once and every fuzz target briefly
 #
 # Both install what they need on a fresh machine (Go must be there).
 
@@ -11,13 +12,26 @@ MODULE     := github.com/k6-concurrency/xk6-concurrency
 SOURCES    := $(shell find . -name '*.go' -not -name '*_test.go' -not -path './tools/*' -not -path './bin/*' -not -path './integration/*' -not -path './internal/k6test/*') go.mod go.sum
 GO_TEST    ?= go test -race -count=1 -timeout 40m
 
-.PHONY: example test reliability k6 deps clean
+.PHONY: example test reliability fuzz bench k6 deps clean
+
+# Seconds per fuzz target in `make test` (scripts/fuzz.sh); `make fuzz` runs longer.
+FUZZ_SECONDS ?= 5
 
 example: bin/k6
 	bin/k6 run examples/threads-vs-processes.js
 
 test: deps bin/k6
 	XK6_CONCURRENCY_K6=$(CURDIR)/bin/k6 $(GO_TEST) ./...
+	go test -run '^$$' -bench . -benchtime 1x -benchmem ./...
+	scripts/fuzz.sh $(FUZZ_SECONDS)
+
+# Every fuzz target for a minute; failing inputs land in testdata/fuzz.
+fuzz:
+	scripts/fuzz.sh 60
+
+# The end-to-end benchmark: writes BENCHMARKS.md and bench/chart.svg.
+bench:
+	bench/run.sh
 
 # The reliability suite at full length (a 30 s run with a SIGKILL every 200 ms,
 # 1,000,000 tasks against a full queue); `make test` runs it shortened.

@@ -72,8 +72,10 @@ func (h *poolHandle) prepare(method string, call sobek.FunctionCall) (*pool.Task
 }
 
 func workloadArg(method string, v sobek.Value) (string, error) {
-	if s, ok := v.Export().(string); ok && s != "" {
-		return s, nil
+	if sobek.IsString(v) { // not v.Export(): a Symbol exports as its description
+		if s := v.String(); s != "" {
+			return s, nil
+		}
 	}
 	return "", taskerr.New(taskerr.InvalidArgument,
 		"%s(workload, params?, opts?): workload must be a workload's name such as 'cpu.primes' (see workloads()), got %s",
@@ -116,6 +118,12 @@ func describeJS(v sobek.Value) string {
 	}
 	if _, ok := sobek.AssertFunction(v); ok {
 		return "a function"
+	}
+	if _, ok := v.(*sobek.Symbol); ok {
+		return "a Symbol"
+	}
+	if sobek.IsBigInt(v) {
+		return "a BigInt"
 	}
 	return describe(v.Export())
 }
@@ -271,7 +279,10 @@ func (h *poolHandle) prepareMap(call sobek.FunctionCall) ([]*pool.Task, error) {
 		}
 		t, err := h.p.Prepare(name, params)
 		if err != nil {
-			return nil, fmt.Errorf("map(): paramsArray[%d]: %w", i, err)
+			// A new error, not a wrapped one: scripts see the class and the
+			// message of the *taskerr.Error that jsError finds.
+			e := taskerr.From(err)
+			return nil, &taskerr.Error{Code: e.Code, Message: fmt.Sprintf("map(): paramsArray[%d]: %s", i, e.Message)}
 		}
 		t.Timeout = opts.Timeout
 		tasks[i] = t

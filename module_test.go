@@ -507,7 +507,7 @@ func TestCloseAllAtTestEnd(t *testing.T) {
 		`)
 		close(done)
 	}()
-	require.Eventually(t, func() bool { return p.Stats().Busy == 1 }, 5*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { s := p.Stats(); return s.Busy == 1 && s.Submitted == 2 }, 5*time.Second, 5*time.Millisecond)
 	root.closeAll(logrus.New()) // what the TestEnd event does
 	select {
 	case <-done:

@@ -63,6 +63,14 @@ var (
 	envName        = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 )
 
+// maxPathLen bounds cwd, and maxArgLen each command item and each env entry
+// (NAME=value), as Linux does (PATH_MAX, MAX_ARG_STRLEN, counting the NUL):
+// a longer one could never start a worker.
+const (
+	maxPathLen = 4096 - 1
+	maxArgLen  = 128<<10 - 1
+)
+
 // parsePoolOptions reads the options object of `new ThreadPool(...)` or
 // `new ProcessPool(...)`. Every error is InvalidArgument and names the option.
 func parsePoolOptions(kind pool.Kind, raw map[string]any, numCPU int) (poolOptions, error) {
@@ -118,8 +126,8 @@ func parsePoolOptions(kind pool.Kind, raw map[string]any, numCPU int) (poolOptio
 			o.Command, err = parseCommand(v)
 		case "cwd":
 			s, ok := v.(string)
-			if !ok || s == "" || strings.ContainsRune(s, 0) {
-				err = fmt.Errorf("must be a directory path, got %s", describe(v))
+			if !ok || s == "" || len(s) > maxPathLen || strings.ContainsRune(s, 0) {
+				err = fmt.Errorf("must be a directory path of at most %d bytes, got %s", maxPathLen, describe(v))
 			}
 			o.Cwd = s
 		default:
@@ -170,8 +178,8 @@ func parseEnv(v any) (map[string]string, error) {
 	}
 	env := make(map[string]string, len(m))
 	for k, val := range m {
-		if !envName.MatchString(k) {
-			return nil, fmt.Errorf("has %q, which is not an environment variable name", k)
+		if !envName.MatchString(k) || len(k) >= maxArgLen {
+			return nil, fmt.Errorf("has %s, which is not an environment variable name", describe(k))
 		}
 		if k == ipc.WorkerEnv {
 			return nil, fmt.Errorf("cannot set %s: the pool sets it to mark its workers", ipc.WorkerEnv)
@@ -189,6 +197,10 @@ func parseEnv(v any) (map[string]string, error) {
 		default:
 			return nil, fmt.Errorf("value of %s must be a string, number or boolean, got %s", k, describe(val))
 		}
+		if len(k)+1+len(env[k]) > maxArgLen {
+			return nil, fmt.Errorf("entry %s=... is %d bytes; an entry (name=value) may have at most %d",
+				describe(k), len(k)+1+len(env[k]), maxArgLen)
+		}
 	}
 	return env, nil
 }
@@ -201,8 +213,8 @@ func parseCommand(v any) ([]string, error) {
 	argv := make([]string, len(list))
 	for i, a := range list {
 		s, ok := a.(string)
-		if !ok || (i == 0 && s == "") || strings.ContainsRune(s, 0) {
-			return nil, fmt.Errorf("item %d must be a string (argv, run without a shell), got %s", i, describe(a))
+		if !ok || (i == 0 && s == "") || len(s) > maxArgLen || strings.ContainsRune(s, 0) {
+			return nil, fmt.Errorf("item %d must be a string of at most %d bytes (argv, run without a shell), got %s", i, maxArgLen, describe(a))
 		}
 		argv[i] = s
 	}
@@ -303,14 +315,20 @@ func (c *converter) convert(v sobek.Value, where string) (any, error) {
 	if v == nil || sobek.IsUndefined(v) || sobek.IsNull(v) {
 		return nil, nil
 	}
-	switch v.ExportType() {
-	case typeBool:
+	// Only primitives here: a Symbol exports as its description (a string),
+	// and wrapper objects (new Boolean(false), Object(Symbol())) export as
+	// their primitive type; both are rejected below.
+	_, isObj := v.(*sobek.Object)
+	_, isSym := v.(*sobek.Symbol)
+	switch t := v.ExportType(); {
+	case isObj || isSym:
+	case t == typeBool:
 		return v.ToBoolean(), nil
-	case typeString:
+	case t == typeString:
 		return v.String(), nil
-	case typeInt:
+	case t == typeInt:
 		return float64(v.ToInteger()), nil
-	case typeFloat:
+	case t == typeFloat:
 		f := v.ToFloat()
 		if math.IsNaN(f) || math.IsInf(f, 0) {
 			return nil, c.fail(where, "is %s; only finite numbers can be passed", describe(f))
@@ -347,6 +365,9 @@ func (c *converter) convert(v sobek.Value, where string) (any, error) {
 	switch obj.ClassName() {
 	case "Array":
 		n := obj.Get("length").ToInteger()
+		if n > int64(maxValueNodes-c.nodes) { // a sparse array may claim 2^32-1 items
+			return nil, c.fail(where, "makes the value too large (over %d items)", maxValueNodes)
+		}
 		list := make([]any, 0, min(n, 1024))
 		for i := range n {
 			item, err := c.convert(obj.Get(strconv.FormatInt(i, 10)), fmt.Sprintf("%s[%d]", where, i))

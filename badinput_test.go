@@ -1,0 +1,1027 @@
+package concurrency
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/k6-concurrency/xk6-concurrency/ipc"
+	"github.com/k6-concurrency/xk6-concurrency/pool"
+	"github.com/k6-concurrency/xk6-concurrency/workload"
+)
+
+// This file throws bad input at the JavaScript API: every option of both
+// constructors, every param of every registered workload, the per-call opts
+// and the methods' own arguments, each with wrong types, out-of-range and
+// non-finite numbers, non-JSON values and over-long strings. Every one must
+// throw (constructors, runSync, resize) or reject (run, map) an Error named
+// InvalidArgumentError (UnknownWorkloadError for unknown workload names)
+// whose message names what was wrong, must not become a task, and must leave
+// the pool working.
+
+// jsVal is a JavaScript expression and what to call it in a failure.
+type jsVal struct{ label, js string }
+
+// heavy says v is a string of a megabyte or more, tried with one method only.
+func (v jsVal) heavy() bool {
+	var n int
+	_, err := fmt.Sscanf(v.label, "over-long string (%d bytes)", &n)
+	return err == nil && n > 1<<20
+}
+
+// jsStr is s as a JavaScript string literal (JSON's are JavaScript's).
+func jsStr(s string) string {
+	b, err := json.Marshal(s)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
+// jsNum is f as a JavaScript number literal.
+func jsNum(f float64) string {
+	switch {
+	case math.IsInf(f, 1):
+		return "Infinity"
+	case math.IsInf(f, -1):
+		return "-Infinity"
+	case math.IsNaN(f):
+		return "NaN"
+	}
+	return strconv.FormatFloat(f, 'g', -1, 64)
+}
+
+const jsCycle = `(() => { const o = { a: 1 }; o.self = o; return o; })()`
+
+// notJSON are values that no option or param accepts, whatever its type:
+// they are not JSON data (or not finite numbers).
+var notJSON = []jsVal{
+	{"function", `() => 1`},
+	{"async function", `async () => 1`},
+	{"Symbol", `Symbol('10')`},
+	{"Symbol object", `Object(Symbol('10'))`},
+	{"BigInt", `10n`},
+	{"Date", `new Date(0)`},
+	{"Map", `new Map([['a', 1]])`},
+	{"Set", `new Set([1])`},
+	{"class instance", `new (class Widget { constructor() { this.a = 1; } })()`},
+	{"Object.create(proto)", `Object.create({ a: 1 })`},
+	{"cycle", jsCycle},
+	{"RegExp", `/10/`},
+	{"Error", `new Error('10')`},
+	{"typed array", `new Uint8Array(2)`},
+	{"Promise", `Promise.resolve(10)`},
+	{"Boolean object", `new Boolean(false)`},
+	{"Number object", `new Number(10)`},
+	{"String object", `new String('10')`},
+	{"NaN", `NaN`},
+	{"Infinity", `Infinity`},
+	{"-Infinity", `-Infinity`},
+	{"null", `null`},
+	{"nested 100 deep", `JSON.parse('{"a":'.repeat(100) + '1' + '}'.repeat(100))`},
+}
+
+// notJSONExcept is notJSON without the values labelled so.
+func notJSONExcept(labels ...string) []jsVal {
+	var out []jsVal
+	for _, v := range notJSON {
+		if !contains(labels, v.label) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// A target is one option or param: what a valid value is.
+type target struct {
+	typ      workload.Type // Int, Number, String, Bool, Duration; or envTarget, commandTarget
+	lo, hi   float64       // bounds of numbers, of durations in ms; both 0: none
+	positive bool          // a duration must be over 0
+	maxLen   int           // strings: the longest valid, in bytes
+	nonEmpty bool          // strings: "" is invalid
+	enum     []string      // strings: the valid ones
+	check    func(string) error
+}
+
+const (
+	envTarget     workload.Type = "env"
+	commandTarget workload.Type = "command"
+)
+
+func (tg target) bounded() bool { return tg.lo != 0 || tg.hi != 0 }
+
+// badValues are the values that tg must reject, generated from what it accepts.
+func badValues(tg target) []jsVal {
+	vals := append([]jsVal{}, notJSON...)
+	add := func(label, js string) { vals = append(vals, jsVal{label, js}) }
+	longString := `'x'.repeat(100000)`
+	switch tg.typ {
+	case workload.Int, workload.Number:
+		for _, v := range []jsVal{{"numeric string", `'10'`}, {"string", `'ten'`}, {"empty string", `''`},
+			{"true", `true`}, {"false", `false`}, {"object", `{}`}, {"object with value", `{ value: 10 }`},
+			{"array", `[]`}, {"array of number", `[10]`}, {"over-long string", longString}} {
+			add(v.label, v.js)
+		}
+		add("1e300", "1e300")
+		add("-1e300", "-1e300")
+		add("Number.MAX_VALUE", "Number.MAX_VALUE")
+		if !tg.bounded() || tg.hi < 1<<53 {
+			add("2**53+2", "2**53+2") // 2**53+1 is 2**53 as a double
+		}
+		if tg.bounded() {
+			if tg.hi < 1<<53 {
+				add("2**53+1", "2**53+1")
+			}
+			add("max+1", jsNum(tg.hi+1))
+			add("min-1", jsNum(tg.lo-1))
+			if tg.lo > 0 {
+				add("zero", "0")
+			}
+			if tg.lo >= 0 {
+				add("negative", "-1")
+				add("-Number.MIN_VALUE", "-Number.MIN_VALUE")
+			}
+		}
+		if tg.typ == workload.Int {
+			add("fractional", jsNum(max(tg.lo, 0)+1.5))
+			add("Number.MIN_VALUE", "Number.MIN_VALUE")
+			add("1/3", "1/3")
+		}
+	case workload.Duration:
+		for _, v := range []jsVal{{"word", `'soon'`}, {"empty string", `''`}, {"space", `'10 ms'`},
+			{"leading space", `' 10ms'`}, {"two signs", `'1h-5m'`}, {"unit only", `'ms'`}, {"unknown unit", `'10y'`},
+			{"'NaN'", `'NaN'`}, {"'Infinity'", `'Infinity'`}, {"true", `true`}, {"false", `false`},
+			{"object", `{}`}, {"object with ms", `{ ms: 10 }`}, {"array", `[]`}, {"array of ms", `[10]`},
+			{"negative", `-1`}, {"negative string", `'-5ms'`}, {"negative numeric string", `'-1'`},
+			{"negative zero-ish", `-Number.MIN_VALUE`}, {"1e300", `1e300`}, {"'1e300'", `'1e300'`},
+			{"2**53+1 ms", `2**53+1`}, {"overflowing string", `'9999999999h'`}, {"Number.MAX_VALUE", `Number.MAX_VALUE`},
+			{"over-long string", longString}} {
+			add(v.label, v.js)
+		}
+		if tg.bounded() {
+			add("max+1ms", jsNum(tg.hi+1))
+			add("max+1ms string", jsStr((time.Duration(tg.hi)*time.Millisecond + time.Millisecond).String()))
+			if tg.lo > 0 {
+				add("zero", "0")
+				add("under min", jsNum(tg.lo/2))
+				add("zero string", `'0s'`)
+			}
+		}
+		if tg.positive {
+			add("zero", "0")
+			add("zero string", `'0s'`)
+			add("numeric zero string", `'0'`)
+			add("under a nanosecond", `1e-7`)
+		}
+	case workload.String:
+		for _, v := range []jsVal{{"number", `10`}, {"zero", `0`}, {"negative", `-1`}, {"1e300", `1e300`},
+			{"2**53+1", `2**53+1`}, {"fractional", `1.5`}, {"true", `true`}, {"false", `false`},
+			{"object", `{}`}, {"array", `[]`}, {"array of string", `['x']`}} {
+			add(v.label, v.js)
+		}
+		maxLen := tg.maxLen
+		if maxLen == 0 {
+			maxLen = 1 << 20
+		}
+		prefix := ""
+		if tg.check != nil && tg.check("http://x/") == nil {
+			prefix = "http://x/" // over-long, but otherwise valid
+		}
+		add(fmt.Sprintf("over-long string (%d bytes)", maxLen+1),
+			fmt.Sprintf("%s + 'a'.repeat(%d)", jsStr(prefix), maxLen+1-len(prefix)))
+		if tg.nonEmpty {
+			add("empty string", `''`)
+		}
+		if len(tg.enum) > 0 {
+			first := tg.enum[0]
+			for _, s := range []string{"", strings.ToLower(first), strings.ToUpper(first), " " + first, first + " ",
+				first + "\x00", "x" + first, strings.Join(tg.enum, ",")} {
+				if !contains(tg.enum, s) {
+					add(fmt.Sprintf("not one of %q: %q", tg.enum, s), jsStr(s))
+				}
+			}
+		}
+		if tg.check != nil {
+			for _, s := range []string{"", "x", "/etc/passwd", "../../etc/passwd", "file:///etc/passwd", "ftp://example.com/",
+				"http://", "http:///path", "javascript:alert(1)", "//example.com/", "example.com", "gopher://x/",
+				" http://example.com/", "http://exa mple.com/", "http://[::1/", "\x00", "data:text/plain,x"} {
+				if tg.check(s) != nil {
+					add(fmt.Sprintf("failing its check: %q", s), jsStr(s))
+				}
+			}
+		}
+	case workload.Bool:
+		for _, v := range []jsVal{{"string", `'true'`}, {"number", `1`}, {"zero", `0`}, {"object", `{}`},
+			{"array", `[]`}, {"over-long string", longString}} {
+			add(v.label, v.js)
+		}
+	case envTarget:
+		for _, v := range []jsVal{{"string", `'A=1'`}, {"number", `10`}, {"true", `true`}, {"array", `[]`},
+			{"array of pairs", `[['A', '1']]`}, {"over-long string", longString},
+			{"name with =", `{ 'A=B': 'x' }`}, {"name with space", `{ 'A B': 'x' }`}, {"name starting with a digit", `{ '1A': 'x' }`},
+			{"empty name", `{ '': 'x' }`}, {"name with NUL", `{ 'A\0': 'x' }`}, {"over-long name", `{ ['K'.repeat(131072)]: 'x' }`}, {"over-long entry", `{ ['K'.repeat(100000)]: 'x'.repeat(31071) }`},
+			{"object value", `{ A: {} }`}, {"array value", `{ A: [] }`}, {"null value", `{ A: null }`},
+			{"function value", `{ A: () => 1 }`}, {"Symbol value", `{ A: Symbol('x') }`}, {"NaN value", `{ A: NaN }`},
+			{"Infinity value", `{ A: Infinity }`}, {"BigInt value", `{ A: 1n }`}, {"Date value", `{ A: new Date(0) }`},
+			{"value with NUL", `{ A: 'a\0b' }`}, {"over-long value", `{ A: 'x'.repeat(131072) }`},
+			{"the worker marker", `{ XK6_CONCURRENCY_WORKER: 'x' }`}, {"the worker marker, empty", `{ XK6_CONCURRENCY_WORKER: '' }`},
+			{"the worker marker, a number", `{ XK6_CONCURRENCY_WORKER: 1 }`}, {"the worker marker among others", `{ A: 'x', XK6_CONCURRENCY_WORKER: '1', B: 'y' }`}} {
+			add(v.label, v.js)
+		}
+	case commandTarget:
+		for _, v := range []jsVal{{"string", `'python3 worker.py'`}, {"number", `10`}, {"true", `true`}, {"object", `{}`},
+			{"array-like object", `{ 0: 'python3', length: 1 }`}, {"empty array", `[]`}, {"empty program", `['']`},
+			{"number item", `['python3', 3]`}, {"null item", `['python3', null]`}, {"array item", `[['python3']]`},
+			{"object item", `[{}]`}, {"function item", `[() => 1]`}, {"Symbol item", `[Symbol('sh')]`},
+			{"undefined item", `['python3', undefined]`}, {"hole", `['python3', , 'x']`},
+			{"NUL in program", `['sh\0']`}, {"NUL in argument", `['python3', 'a\0b']`},
+			{"over-long program", `['/' + 'x'.repeat(131072)]`}, {"over-long argument", `['python3', 'x'.repeat(131072)]`},
+			{"over-long string", longString}} {
+			add(v.label, v.js)
+		}
+	}
+	// Each value once (min-1 may be -1, which "negative" tries too).
+	seen := map[string]bool{}
+	unique := vals[:0]
+	for _, v := range vals {
+		if !seen[v.js] {
+			seen[v.js] = true
+			unique = append(unique, v)
+		}
+	}
+	return unique
+}
+
+// optionTargets are the constructors' options; the test fails when an option
+// is added to options.go and not here.
+var optionTargets = map[string]target{
+	"name":              {typ: workload.String, maxLen: 200, nonEmpty: true},
+	"workers":           {typ: workload.Int, lo: 1, hi: pool.MaxWorkers},
+	"maxQueue":          {typ: workload.Int, lo: 0, hi: pool.MaxQueueLimit},
+	"taskTimeout":       {typ: workload.Duration},
+	"maxTasksPerWorker": {typ: workload.Int, lo: 0, hi: math.MaxInt32},
+	"env":               {typ: envTarget},
+	"startTimeout":      {typ: workload.Duration, positive: true},
+	"command":           {typ: commandTarget},
+	"cwd":               {typ: workload.String, maxLen: maxPathLen, nonEmpty: true},
+	"concurrency":       {typ: workload.Int, lo: 1, hi: pool.MaxConcurrency},
+}
+
+// validOption is a valid value of each option, for ThreadPool's process-only checks.
+var validOption = map[string]string{
+	"maxTasksPerWorker": `10`, "env": `{ A: '1' }`, "startTimeout": `'5s'`, "command": `['python3', 'w.py']`,
+	"cwd": `'/tmp'`, "concurrency": `2`,
+}
+
+func paramTarget(p workload.Param) target {
+	tg := target{typ: p.Type, lo: p.Min, hi: p.Max, maxLen: p.MaxLen, enum: p.Enum}
+	if p.Check != nil {
+		check := p.Check
+		tg.check = func(s string) error { return check(s) }
+	}
+	return tg
+}
+
+// validParam is a valid value of p, for the params a case does not spoil.
+func validParam(t *testing.T, p workload.Param) string {
+	if p.Default != nil {
+		switch d := p.Default.(type) {
+		case time.Duration:
+			return jsStr(d.String())
+		case string:
+			return jsStr(d)
+		case int64:
+			return strconv.FormatInt(d, 10)
+		case float64:
+			return jsNum(d)
+		case bool:
+			return strconv.FormatBool(d)
+		}
+	}
+	switch p.Type {
+	case workload.String:
+		for _, s := range append(append([]string{}, p.Enum...), "http://127.0.0.1:1/", "x") {
+			if p.Check == nil || p.Check(s) == nil {
+				return jsStr(s)
+			}
+		}
+	case workload.Int, workload.Number, workload.Duration:
+		return jsNum(p.Min)
+	case workload.Bool:
+		return "false"
+	}
+	t.Fatalf("no valid value for param %s", p.Name)
+	return ""
+}
+
+// A badCase is one call that must fail.
+type badCase struct {
+	what    string // for failure messages
+	call    string // a JavaScript function of the pool, p => ..., or () => ... for constructors
+	async   bool   // run and map reject; the others throw
+	errName string // InvalidArgumentError unless set
+	// needles: the message must contain, for each group, one of its strings.
+	needles [][]string
+	// check replaces the default check that the pool still works.
+	check string
+	// shared: run also against the process pool.
+	shared bool
+}
+
+func oneOf(s ...string) []string { return s }
+
+// paramsObject is a params object literal with base's entries and, when
+// kv holds a key and a value, that entry.
+func paramsObject(base map[string]string, order []string, kv ...string) string {
+	var parts []string
+	for _, k := range order {
+		if len(kv) == 0 || k != kv[0] {
+			parts = append(parts, jsStr(k)+": "+base[k])
+		}
+	}
+	if len(kv) == 2 {
+		parts = append(parts, jsStr(kv[0])+": ("+kv[1]+")")
+	}
+	return "{ " + strings.Join(parts, ", ") + " }"
+}
+
+// callOpts bounds any task a bad case might start by mistake.
+const callOpts = `{ timeout: 2000 }`
+
+// methodCases are the bad calls of run, runSync, map and resize.
+func methodCases(t *testing.T) []badCase {
+	var cases []badCase
+	methods := []struct {
+		name  string
+		async bool
+	}{{"runSync", false}, {"run", true}, {"map", true}}
+	// call is p.<method>(name, params, opts); map gets params at index 3 of
+	// five, the others valid.
+	call := func(method, name, params, valid, opts string) string {
+		if method == "map" {
+			return fmt.Sprintf("p => p.map(%s, [%s, %s, %s, %s, %s], %s)", name, valid, valid, valid, params, valid, opts)
+		}
+		return fmt.Sprintf("p => p.%s(%s, %s, %s)", method, name, params, opts)
+	}
+
+	specs := workload.Default.List()
+	require.NotEmpty(t, specs)
+	for si, spec := range specs {
+		base := map[string]string{}
+		var order []string
+		for _, p := range spec.Params {
+			if p.Required {
+				base[p.Name] = validParam(t, p)
+				order = append(order, p.Name)
+			}
+		}
+		valid := paramsObject(base, order)
+		name := jsStr(spec.Name)
+		add := func(what, params string, heavy bool, needles ...[]string) {
+			for mi, m := range methods {
+				if heavy && m.name != "runSync" {
+					continue
+				}
+				where := [][]string{{spec.Name}}
+				if m.name == "map" {
+					where = append(where, oneOf("paramsArray[3]"))
+				}
+				cases = append(cases, badCase{
+					what:    fmt.Sprintf("%s(%s, %s)", m.name, spec.Name, what),
+					call:    call(m.name, name, params, valid, callOpts),
+					async:   m.async,
+					needles: append(where, needles...),
+					shared:  (si+mi+len(cases))%5 == 0,
+				})
+			}
+		}
+		for _, p := range spec.Params {
+			quoted := jsStr(p.Name)
+			for _, v := range badValues(paramTarget(p)) {
+				add(fmt.Sprintf("%s: %s", p.Name, v.label), paramsObject(base, order, p.Name, v.js), v.heavy(),
+					oneOf(quoted, "params."+p.Name, "paramsArray[3]."+p.Name))
+			}
+			if p.Required {
+				add(fmt.Sprintf("%s missing", p.Name), paramsObject(base, order, p.Name, "undefined"), false, oneOf(quoted), oneOf("required"))
+				add(fmt.Sprintf("%s missing (no params)", p.Name), "{}", false, oneOf(quoted), oneOf("required"))
+			}
+		}
+		// Unknown keys, including ones that look like a path for io.file.
+		extra := []jsVal{{"bogus", `1`}, {"", `1`}, {"__proto__", `{}`}, {"constructor", `'x'`}, {"toString", `'x'`},
+			{"path", `'../../etc/passwd'`}, {"file", `'/etc/passwd'`}, {"dir", `'/'`}, {"name", `'../x'`}, {"filename", `'/tmp/x'`}}
+		for _, p := range spec.Params {
+			if up := strings.ToUpper(p.Name); up != p.Name {
+				extra = append(extra, jsVal{up, validParam(t, p)})
+			}
+		}
+		for _, e := range extra {
+			params := paramsObject(base, order, e.label, e.js)
+			if e.label == "__proto__" {
+				// An own property named __proto__, as JSON.parse makes it.
+				params = fmt.Sprintf(`Object.assign(JSON.parse('{"__proto__": {"limit": 5}}'), %s)`, valid)
+			}
+			add(fmt.Sprintf("unknown key %q", e.label), params, false, oneOf(jsStr(e.label)), oneOf("unknown param"))
+		}
+		// params that are not an object (for two workloads: the path is the same).
+		if spec.Name == "cpu.primes" || spec.Name == "io.http" {
+			for _, v := range append(notJSONExcept("null"), // null is no params
+				jsVal{"array", `[]`}, jsVal{"array of params", `[{}]`}, jsVal{"string", `'{}'`}, jsVal{"number", `5`},
+				jsVal{"true", `true`}, jsVal{"over-long string", `'x'.repeat(100000)`}) {
+				add("params "+v.label, v.js, false, oneOf("params", "paramsArray[3]"))
+			}
+		}
+	}
+
+	// Per-call opts.
+	for _, m := range methods {
+		valid := `{ limit: 10 }`
+		add := func(what, opts string, needles ...[]string) {
+			cases = append(cases, badCase{
+				what:    fmt.Sprintf("%s(cpu.primes, {limit: 10}, %s)", m.name, what),
+				call:    call(m.name, `'cpu.primes'`, valid, valid, opts),
+				async:   m.async,
+				needles: needles,
+				shared:  len(cases)%4 == 0,
+			})
+		}
+		for _, v := range badValues(target{typ: workload.Duration}) {
+			add("timeout: "+v.label, "{ timeout: ("+v.js+") }", oneOf(`"timeout"`, "opts.timeout"))
+		}
+		for _, k := range []string{"timeot", "Timeout", "TIMEOUT", "taskTimeout", "", "__proto__x", "signal"} {
+			add(fmt.Sprintf("unknown opt %q", k), fmt.Sprintf("{ %s: 100 }", jsStr(k)), oneOf(jsStr(k)), oneOf("unknown option"))
+		}
+		for _, v := range append(notJSONExcept("null"),
+			jsVal{"array", `[]`}, jsVal{"string", `'1s'`}, jsVal{"number", `1000`}, jsVal{"true", `true`}) {
+			add("opts "+v.label, v.js, oneOf("opts"))
+		}
+	}
+
+	// The workload argument.
+	for _, m := range methods {
+		for _, v := range []jsVal{{"number", `42`}, {"undefined", `undefined`}, {"empty string", `''`}, {"null", `null`},
+			{"true", `true`}, {"object", `{}`}, {"array", `['noop']`}, {"function", `() => 'noop'`},
+			{"Symbol", `Symbol('noop')`}, {"String object", `new String('noop')`}, {"BigInt", `1n`}, {"NaN", `NaN`},
+			{"Date", `new Date(0)`}} {
+			params, valid := `{}`, `{}`
+			cases = append(cases, badCase{
+				what:    fmt.Sprintf("%s(workload %s)", m.name, v.label),
+				call:    call(m.name, v.js, params, valid, callOpts),
+				async:   m.async,
+				needles: [][]string{oneOf(m.name + "(workload")},
+				shared:  true,
+			})
+		}
+		for _, n := range []string{"cpu.prime", "CPU.PRIMES", "Noop", "noop ", " noop", "noop\x00", "../noop", "./noop",
+			"/bin/sh", "noop; rm -rf /", "$(noop)", "cpu.*", "io.file/../noop", "x" + strings.Repeat("y", 10000), "\u00e9", "\ud7ff"} {
+			cases = append(cases, badCase{
+				what:    fmt.Sprintf("%s(unknown workload %.20q)", m.name, n),
+				call:    call(m.name, jsStr(n), `{}`, `{}`, callOpts),
+				async:   m.async,
+				errName: "UnknownWorkloadError",
+				needles: [][]string{oneOf(`unknown workload ` + strconv.Quote(n)), oneOf("available: ")},
+				shared:  len(cases)%3 == 0,
+			})
+		}
+	}
+
+	// map's paramsArray.
+	for _, v := range []jsVal{{"object", `{}`}, {"array-like", `{ 0: {}, length: 1 }`}, {"string", `'[{}]'`}, {"number", `5`},
+		{"undefined", `undefined`}, {"null", `null`}, {"true", `true`}, {"function", `() => [{}]`}, {"Symbol", `Symbol('x')`},
+		{"Map", `new Map([[0, {}]])`}, {"Set", `new Set([{}])`}, {"typed array", `new Uint8Array(3)`}, {"BigInt", `3n`},
+		{"too long", `new Array(1000001)`}, {"Proxy of array", `new Proxy([{}], {})`}} {
+		cases = append(cases, badCase{
+			what:    "map(noop, paramsArray " + v.label + ")",
+			call:    fmt.Sprintf("p => p.map('noop', %s, %s)", v.js, callOpts),
+			async:   true,
+			needles: [][]string{oneOf("paramsArray")},
+			shared:  true,
+		})
+	}
+	// map's paramsArray with a bad element at index 3 (the params cases
+	// above put bad params objects there; these are not objects at all).
+	for _, v := range append(notJSONExcept("null"),
+		jsVal{"number", `5`}, jsVal{"string", `'x'`}, jsVal{"array", `[]`}, jsVal{"true", `true`}) {
+		cases = append(cases, badCase{
+			what:    "map(cpu.primes, paramsArray[3] " + v.label + ")",
+			call:    fmt.Sprintf("p => p.map('cpu.primes', [{}, {}, {}, %s, {}], %s)", v.js, callOpts),
+			async:   true,
+			needles: [][]string{oneOf("paramsArray[3]")},
+			shared:  len(cases)%3 == 0,
+		})
+	}
+
+	// resize.
+	for _, v := range []jsVal{{"0", `0`}, {"-1", `-1`}, {"1e9", `1e9`}, {"1.5", `1.5`}, {"'8'", `'8'`}, {"NaN", `NaN`},
+		{"no argument", ``}, {"undefined", `undefined`}, {"null", `null`}, {"true", `true`}, {"object", `{}`}, {"[8]", `[8]`},
+		{"function", `() => 8`}, {"Symbol", `Symbol('8')`}, {"BigInt", `8n`}, {"Infinity", `Infinity`}, {"-Infinity", `-Infinity`},
+		{"max+1", jsNum(pool.MaxWorkers + 1)}, {"2**53+1", `2**53+1`}, {"1e300", `1e300`}, {"-0", `-0`},
+		{"Number.MIN_VALUE", `Number.MIN_VALUE`}, {"Date", `new Date(8)`}, {"over-long string", `'8'.repeat(100000)`}} {
+		cases = append(cases, badCase{
+			what:    "resize(" + v.label + ")",
+			call:    fmt.Sprintf("p => p.resize(%s)", v.js),
+			needles: [][]string{oneOf("resize(workers)"), oneOf("workers must be an integer from 1 to 1024")},
+			shared:  true,
+		})
+	}
+	return cases
+}
+
+// constructorCases are bad `new ThreadPool(...)` and `new ProcessPool(...)`;
+// each uses a name of its own, so an option accepted by mistake shows as a
+// new pool rather than as a clash with another pool's options.
+func constructorCases(t *testing.T) []badCase {
+	var cases []badCase
+	n := 0
+	name := func() string { n++; return jsStr(fmt.Sprintf("bad-%d", n)) }
+	known := map[pool.Kind][]string{pool.Thread: commonOptions, pool.Process: append(append([]string{}, commonOptions...), processOptions...)}
+	for _, kind := range []pool.Kind{pool.Thread, pool.Process} {
+		ctor := poolCtor(kind) + "Pool"
+		for _, opt := range known[kind] {
+			tg, ok := optionTargets[opt]
+			require.True(t, ok, "option %q has no target in optionTargets", opt)
+			for _, v := range badValues(tg) {
+				opts := fmt.Sprintf("{ name: %s, %s: (%s) }", name(), opt, v.js)
+				if opt == "name" {
+					opts = fmt.Sprintf("{ name: (%s) }", v.js)
+				}
+				cases = append(cases, badCase{
+					what:    fmt.Sprintf("new %s({%s: %s})", ctor, opt, v.label),
+					call:    fmt.Sprintf("() => new concurrency.%s(%s)", ctor, opts),
+					needles: [][]string{oneOf(jsStr(opt), "options."+opt)},
+				})
+			}
+		}
+		for _, key := range []string{"wrokers", "Workers", "WORKERS", "timeout", "maxTasks", "", "constructor", "__proto__", "x" + strings.Repeat("y", 1000)} {
+			opts := fmt.Sprintf("{ name: %s, %s: 4 }", name(), jsStr(key))
+			if key == "__proto__" {
+				opts = fmt.Sprintf(`Object.assign(JSON.parse('{"__proto__": {"workers": 4}}'), { name: %s })`, name())
+			}
+			cases = append(cases, badCase{
+				what:    fmt.Sprintf("new %s({%.20q: 4})", ctor, key),
+				call:    fmt.Sprintf("() => new concurrency.%s(%s)", ctor, opts),
+				needles: [][]string{oneOf(jsStr(key)), oneOf("unknown option")},
+			})
+		}
+		for _, v := range append(notJSONExcept("null"),
+			jsVal{"number", `4`}, jsVal{"string", `'workers: 4'`}, jsVal{"true", `true`}, jsVal{"array", `[{ workers: 4 }]`}) {
+			cases = append(cases, badCase{
+				what:    fmt.Sprintf("new %s(%s)", ctor, v.label),
+				call:    fmt.Sprintf("() => new concurrency.%s(%s)", ctor, v.js),
+				needles: [][]string{oneOf("options")},
+			})
+		}
+	}
+	for _, opt := range processOptions {
+		cases = append(cases, badCase{
+			what:    fmt.Sprintf("new ThreadPool({%s}) (process only)", opt),
+			call:    fmt.Sprintf("() => new concurrency.ThreadPool({ name: %s, %s: %s })", name(), opt, validOption[opt]),
+			needles: [][]string{oneOf(jsStr(opt)), oneOf("ProcessPool only")},
+		})
+	}
+	// Bad options under the name of a pool that exists: the options are
+	// what is wrong, not the clash, and the pool stays as it was.
+	for _, c := range []struct{ ctor, opts, opt string }{
+		{"ThreadPool", `{ name: 'bi-thread', workers: 0 }`, "workers"},
+		{"ThreadPool", `{ name: 'bi-thread', workers: 2, maxQueue: -1 }`, "maxQueue"},
+		{"ThreadPool", `{ name: 'bi-thread', workers: 2, taskTimeout: () => 1 }`, "taskTimeout"},
+		{"ProcessPool", `{ name: 'bi-proc', workers: 1, env: { XK6_CONCURRENCY_WORKER: '1' } }`, "env"},
+		{"ProcessPool", `{ name: 'bi-proc', workers: 1, command: 'sh -c true' }`, "command"},
+		{"ProcessPool", `{ name: 'bi-thread', workers: 2, concurrency: 0 }`, "concurrency"},
+	} {
+		cases = append(cases, badCase{
+			what:    fmt.Sprintf("new %s(%s)", c.ctor, c.opts),
+			call:    fmt.Sprintf("() => new concurrency.%s(%s)", c.ctor, c.opts),
+			needles: [][]string{oneOf(jsStr(c.opt), "options."+c.opt)},
+		})
+	}
+	return cases
+}
+
+// harness runs cases against the pool p (a global of the VU) and sets the
+// global `result` to one outcome per case: how the call ended, whether it
+// became a task or changed the pool, and whether the pool still works.
+func harness(p string, cases []badCase, inVU bool) string {
+	var b strings.Builder
+	b.WriteString("globalThis.result = [];\n{\nconst cases = [\n")
+	for i, c := range cases {
+		check := c.check
+		if check == "" {
+			check = "null"
+		}
+		fmt.Fprintf(&b, "  { i: %d, async: %t, call: %s, check: %s },\n", i, c.async, c.call, check)
+	}
+	b.WriteString("];\n")
+	fmt.Fprintf(&b, "const pool_ = %s;\n", p)
+	b.WriteString(`
+const outcome = (how, e) => ({ how, name: e && e.name, message: String(e && e.message), isError: e instanceof Error });
+const works = () => {
+	if (!` + strconv.FormatBool(inVU) + `) return 'ok';
+	const primes = pool_.runSync('cpu.primes', { limit: 10 });
+	if (primes !== 4) return 'cpu.primes {limit: 10} = ' + primes;
+	const noop = pool_.runSync('noop');
+	if (noop !== null) return 'noop = ' + noop;
+	return 'ok';
+};
+const one = async (c) => {
+	const before = pool_.stats().submitted, workers = pool_.workers, t0 = Date.now();
+	let r;
+	try {
+		const v = c.call(pool_);
+		if (!c.async) r = { how: 'returned' };
+		else if (!(v instanceof Promise)) r = { how: 'returned a non-promise' };
+		else {
+			try { await v; r = { how: 'resolved' }; } catch (e) { r = outcome('rejected', e); }
+		}
+	} catch (e) { r = outcome('threw', e); }
+	r.ms = Date.now() - t0;
+	r.tasks = pool_.stats().submitted - before;
+	r.workers = pool_.workers === workers ? 'same' : workers + ' -> ' + pool_.workers;
+	try { r.works = c.check ? c.check(pool_) : works(); } catch (e) { r.works = 'threw ' + e.name + ': ' + e.message; }
+	return r;
+};
+`)
+	if inVU {
+		b.WriteString("(async () => { for (const c of cases) result.push(await one(c)); })();\n")
+	} else {
+		// The init context has no event loop: constructors are synchronous.
+		b.WriteString(`for (const c of cases) { one(c).then((r) => result.push(r)); }` + "\n")
+	}
+	b.WriteString("}\n")
+	return b.String()
+}
+
+// checkOutcomes compares the harness's outcomes with the cases and returns
+// how many failed.
+func checkOutcomes(t *testing.T, pool string, cases []badCase, got []any) int {
+	t.Helper()
+	require.Len(t, got, len(cases), "outcomes on %s", pool)
+	failed := 0
+	for i, c := range cases {
+		r := got[i].(map[string]any)
+		var problems []string
+		wantHow := "threw"
+		if c.async {
+			wantHow = "rejected"
+		}
+		wantName := c.errName
+		if wantName == "" {
+			wantName = "InvalidArgumentError"
+		}
+		msg, _ := r["message"].(string)
+		if r["how"] != wantHow {
+			problems = append(problems, fmt.Sprintf("%v, want %s", r["how"], wantHow))
+		}
+		if r["name"] != wantName || r["isError"] != true {
+			problems = append(problems, fmt.Sprintf("error %v (an Error: %v), want %s", r["name"], r["isError"], wantName))
+		}
+		for _, group := range c.needles {
+			found := false
+			for _, s := range group {
+				found = found || strings.Contains(msg, s)
+			}
+			if !found {
+				problems = append(problems, fmt.Sprintf("message does not name %q", group))
+			}
+		}
+		if strings.Contains(msg, "already exists") {
+			problems = append(problems, "message is about another pool, not the bad option")
+		}
+		if n, _ := r["tasks"].(int64); n != 0 {
+			problems = append(problems, fmt.Sprintf("%d tasks submitted", n))
+		}
+		if r["workers"] != "same" {
+			problems = append(problems, fmt.Sprintf("workers changed: %v", r["workers"]))
+		}
+		if r["works"] != "ok" {
+			problems = append(problems, fmt.Sprintf("the pool no longer works: %v", r["works"]))
+		}
+		if len(problems) > 0 {
+			failed++
+			if len(msg) > 300 {
+				msg = msg[:300] + "..."
+			}
+			t.Errorf("%s: %s\n\tcall: %.300s\n\tmessage: %s", pool, c.what, c.call, msg)
+			for _, p := range problems {
+				t.Errorf("\t%s", p)
+			}
+		}
+	}
+	return failed
+}
+
+func TestBadInput(t *testing.T) {
+	t.Parallel()
+	root := New()
+	closeAllOnCleanup(t, root)
+	vu := newTestVU(t, root)
+	vu.init(`
+		const pool = new concurrency.ThreadPool({ name: 'bi-thread', workers: 2 });
+		const procs = new concurrency.ProcessPool({ name: 'bi-proc', workers: 1 });
+	`)
+
+	ctors := constructorCases(t)
+	vu.init(harness("pool", ctors, false))
+	checkOutcomes(t, "init context", ctors, vu.rt.VU.Runtime().Get("result").Export().([]any))
+	require.Len(t, root.pools, 2, "a bad constructor call made a pool")
+
+	vu.toVU()
+	calls := methodCases(t)
+	got := vu.run(harness("pool", calls, true)).Export().([]any)
+	checkOutcomes(t, "thread pool", calls, got)
+
+	var shared []badCase
+	for _, c := range calls {
+		if c.shared {
+			shared = append(shared, c)
+		}
+	}
+	got = vu.run(harness("procs", shared, true)).Export().([]any)
+	checkOutcomes(t, "process pool", shared, got)
+	assert.EqualValues(t, 1, root.pools["bi-proc"].pool.Stats().Live, "the process pool's worker")
+	assert.EqualValues(t, 0, root.pools["bi-proc"].pool.Stats().Restarts, "process pool restarts")
+
+	n := len(ctors) + len(calls)
+	t.Logf("bad inputs tried: %d (%d constructor calls, %d method calls; %d of them on a process pool too)",
+		n, len(ctors), len(calls), len(shared))
+	assert.Greater(t, n, 500)
+}
+
+// TestUndefinedIsAbsent: an option or param that is undefined is left out,
+// as JSON.stringify leaves it out, so it takes its default. (These are not
+// bad inputs; they show where undefined stands.)
+func TestUndefinedIsAbsent(t *testing.T) {
+	t.Parallel()
+	root := New()
+	closeAllOnCleanup(t, root)
+	vu := newTestVU(t, root)
+	var code strings.Builder
+	code.WriteString("globalThis.result = [];\n")
+	for _, kind := range []pool.Kind{pool.Thread, pool.Process} {
+		ctor := poolCtor(kind) + "Pool"
+		opts := commonOptions
+		if kind == pool.Process {
+			opts = append(append([]string{}, commonOptions...), processOptions...)
+		}
+		for _, opt := range opts {
+			name := jsStr(fmt.Sprintf("undefined-%s-%s", kind, opt))
+			if opt == "name" {
+				name = "undefined"
+			}
+			fmt.Fprintf(&code, "try { const p = new concurrency.%s({ name: %s, %s: undefined }); result.push([%s, p.name]); } catch (e) { result.push([%s, e.name + ': ' + e.message]); }\n",
+				ctor, name, opt, jsStr(ctor+" "+opt), jsStr(ctor+" "+opt))
+		}
+	}
+	vu.init(code.String())
+	n := int64(root.numCPU)
+	for _, r := range vu.rt.VU.Runtime().Get("result").Export().([]any) {
+		r := r.([]any)
+		what, got := r[0].(string), r[1].(string)
+		switch {
+		case strings.HasSuffix(what, " name"):
+			kind := map[bool]string{true: "thread", false: "process"}[strings.HasPrefix(what, "Thread")]
+			assert.Equal(t, fmt.Sprintf("%s-%d", kind, n), got, what)
+		default:
+			assert.True(t, strings.HasPrefix(got, "undefined-"), "%s: %s", what, got)
+		}
+	}
+
+	// Params: the process pool runs them (its worker cleans up io.file's
+	// directory when it exits); a call may fail for other reasons (io.http
+	// cannot connect), but not for the undefined param.
+	vu.init(`const procs = new concurrency.ProcessPool({ name: 'undefined-params', workers: 1 });`)
+	vu.toVU()
+	code.Reset()
+	code.WriteString("globalThis.result = [];\n")
+	for _, spec := range workload.Default.List() {
+		base := map[string]string{}
+		var order []string
+		for _, p := range spec.Params {
+			if p.Required {
+				base[p.Name] = validParam(t, p)
+				order = append(order, p.Name)
+			}
+		}
+		for _, p := range spec.Params {
+			params := paramsObject(base, order, p.Name, "undefined")
+			fmt.Fprintf(&code, "try { procs.runSync(%s, %s, { timeout: 5000 }); result.push(['%s %s', 'ok']); } catch (e) { result.push(['%s %s', e.name + ': ' + e.message]); }\n",
+				jsStr(spec.Name), params, spec.Name, p.Name, spec.Name, p.Name)
+		}
+	}
+	tried := 0
+	for _, r := range vu.run(code.String()).Export().([]any) {
+		r := r.([]any)
+		what, got := r[0].(string), r[1].(string)
+		tried++
+		if strings.HasSuffix(what, " url") { // required
+			assert.Contains(t, got, `InvalidArgumentError: io.http: param "url" is required`, what)
+			continue
+		}
+		assert.False(t, strings.HasPrefix(got, "InvalidArgumentError"), "%s: %s", what, got)
+	}
+	assert.Positive(t, tried)
+}
+
+// pyWorker is a worker in Python that speaks the protocol (ipc/PROTOCOL.md)
+// and offers two workloads: argv, its own arguments, and env, the
+// environment variables named in params.names.
+const pyWorker = `
+import json, os, struct, sys
+inp, out = sys.stdin.buffer, sys.stdout.buffer
+def send(m):
+    b = json.dumps(m).encode()
+    out.write(struct.pack(">I", len(b)) + b)
+    out.flush()
+send({"type": "hello", "protocol": 1, "pid": os.getpid(), "workloads": [
+    {"name": "argv", "kind": "io"}, {"name": "env", "kind": "io"}]})
+while True:
+    h = inp.read(4)
+    if len(h) < 4:
+        break
+    m = json.loads(inp.read(struct.unpack(">I", h)[0]))
+    if m.get("type") != "run":
+        continue
+    if m["workload"] == "argv":
+        v = sys.argv[1:]
+    else:
+        v = {k: os.environ.get(k) for k in (m.get("params") or {}).get("names", [])}
+    send({"type": "result", "id": m["id"], "value": v, "run_ns": 0})
+`
+
+// TestWorkerCommandIsArgv: a worker command is an argv array, run without a
+// shell: shell syntax in it is passed on literally, and a program "name"
+// holding a command line is a file that does not exist.
+func TestWorkerCommandIsArgv(t *testing.T) {
+	t.Parallel()
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 is not installed (scripts/deps.sh installs it)")
+	}
+	dir := t.TempDir()
+	pwned := filepath.Join(dir, "pwned-"+rand.Text())
+	keep := filepath.Join(dir, "keep")
+	require.NoError(t, os.WriteFile(keep, []byte("keep"), 0o600))
+	args := []string{
+		"; touch " + pwned, "$(touch " + pwned + ")", "`touch " + pwned + "`", "&& touch " + pwned,
+		"|| touch " + pwned, "| tee " + pwned, "> " + pwned, "; rm -rf " + keep, "$(rm -rf " + keep + ")",
+		"$HOME", "${PATH}", "~", "*", "?", "[a-z]", "it's \"quoted\"", `back\slash`, "a\nb", "tab\there", "",
+		"--", "-c", "-", "\u00e9\u4e16", "%s%n",
+	}
+	argv, err := json.Marshal(append([]string{python, "-c", pyWorker}, args...))
+	require.NoError(t, err)
+
+	root := New()
+	closeAllOnCleanup(t, root)
+	vu := newTestVU(t, root)
+	vu.init(fmt.Sprintf(`
+		const literal = new concurrency.ProcessPool({ name: 'argv', workers: 1, command: %s });
+		const line = new concurrency.ProcessPool({ name: 'line', workers: 1, command: [%s] });
+		const lines = new concurrency.ProcessPool({ name: 'lines', workers: 1, command: ['sh -c', 'touch ' + %s] });
+		const shell = new concurrency.ProcessPool({ name: 'sh', workers: 1, command: ['sh', '-c', 'echo got $((1+1)) >&2; exit 3'] });
+	`, argv, jsStr("/bin/echo hello; touch "+pwned), jsStr(pwned)))
+	vu.toVU()
+	got := vu.run(`
+		globalThis.result = {};
+		const fails = (f) => { try { return ['returned', f()]; } catch (e) { return [e.name, e.message]; } };
+		result.argv = literal.runSync('argv');
+		result.line = fails(() => line.runSync('noop'));
+		result.lines = fails(() => lines.runSync('noop'));
+		result.shell = fails(() => shell.runSync('noop'));
+	`).Export().(map[string]any)
+
+	t.Logf("a command line as the program: %v", got["line"])
+	t.Logf("sh -c: %v", got["shell"])
+	// Python got every argument as it was given.
+	gotArgs, _ := got["argv"].([]any)
+	require.Len(t, gotArgs, len(args), "argv: %v", got["argv"])
+	for i, a := range args {
+		assert.Equal(t, a, gotArgs[i], "argument %d", i)
+	}
+	// A command line as the program: no such file, and nothing ran.
+	line := got["line"].([]any)
+	assert.Equal(t, "WorkerCrashedError", line[0])
+	assert.Contains(t, line[1], "no such file or directory")
+	assert.Contains(t, line[1], "/bin/echo hello; touch "+pwned, "the program is named as given")
+	lines := got["lines"].([]any)
+	assert.Equal(t, "WorkerCrashedError", lines[0])
+	assert.Contains(t, lines[1], `"sh -c"`)
+	// sh -c runs a shell, which is what that argv asks for: it ran, printed
+	// to stderr and exited 3.
+	shell := got["shell"].([]any)
+	assert.Equal(t, "WorkerCrashedError", shell[0])
+	assert.Contains(t, shell[1], "got 2")
+	assert.Contains(t, shell[1], "3")
+
+	_, err = os.Stat(pwned)
+	assert.True(t, errors.Is(err, os.ErrNotExist), "%s exists: a shell ran the command", pwned)
+	b, err := os.ReadFile(keep)
+	assert.NoError(t, err, "a shell removed %s", keep)
+	assert.Equal(t, "keep", string(b))
+}
+
+// TestWorkerMarkerCannotBeSet: env cannot set XK6_CONCURRENCY_WORKER (the
+// bad-input table has those cases). Only that exact name is reserved: on
+// Linux other spellings are other variables, which reach the worker as set
+// while the marker stays the pool's pid.
+func TestWorkerMarkerCannotBeSet(t *testing.T) {
+	t.Parallel()
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 is not installed (scripts/deps.sh installs it)")
+	}
+	variants := map[string]string{
+		"xk6_concurrency_worker":  "lower",
+		"Xk6_Concurrency_Worker":  "mixed",
+		"XK6_CONCURRENCY_WORKER_": "suffix",
+		"XK6_CONCURRENCY_WORKERS": "plural",
+		"_XK6_CONCURRENCY_WORKER": "prefix",
+	}
+	env, err := json.Marshal(variants)
+	require.NoError(t, err)
+	names := []string{ipc.WorkerEnv}
+	for k := range variants {
+		names = append(names, k)
+	}
+	namesJS, err := json.Marshal(names)
+	require.NoError(t, err)
+	argv, err := json.Marshal([]string{python, "-c", pyWorker})
+	require.NoError(t, err)
+
+	root := New()
+	closeAllOnCleanup(t, root)
+	vu := newTestVU(t, root)
+	vu.init(fmt.Sprintf(`
+		const py = new concurrency.ProcessPool({ name: 'marker-py', workers: 1, command: %s, env: %s });
+		const k6 = new concurrency.ProcessPool({ name: 'marker-k6', workers: 1, env: %s });
+		globalThis.rejected = [];
+		try { new concurrency.ProcessPool({ name: 'marker-bad', env: { XK6_CONCURRENCY_WORKER: String(1) } }); }
+		catch (e) { rejected.push(e.name + ': ' + e.message); }
+	`, argv, env, env))
+	rejected := vu.rt.VU.Runtime().Get("rejected").Export().([]any)
+	require.Len(t, rejected, 1)
+	assert.Contains(t, rejected[0], `InvalidArgumentError: new ProcessPool(): option "env" cannot set XK6_CONCURRENCY_WORKER`)
+	vu.toVU()
+	got := vu.run(fmt.Sprintf(`
+		globalThis.result = { env: py.runSync('env', { names: %s }), primes: k6.runSync('cpu.primes', { limit: 10 }) };
+	`, namesJS)).Export().(map[string]any)
+	seen := got["env"].(map[string]any)
+	assert.Equal(t, strconv.Itoa(os.Getpid()), seen[ipc.WorkerEnv], "the marker is the pool's pid")
+	for k, v := range variants {
+		assert.Equal(t, v, seen[k], k)
+	}
+	assert.EqualValues(t, 4, got["primes"], "the default worker starts with those variables set")
+}
+
+// TestHugeSparseArray: an array that claims more items than a value may have
+// is rejected from its length, before any item is read (a sparse array of
+// 2^32-1 items used to stall the VU while a million holes were read).
+func TestHugeSparseArray(t *testing.T) {
+	t.Parallel()
+	root := New()
+	closeAllOnCleanup(t, root)
+	vu := newTestVU(t, root)
+	vu.init(`const pool = new concurrency.ThreadPool({ name: 'sparse', workers: 1 });`)
+	vu.toVU()
+	got := vu.run(`
+		globalThis.result = {};
+		let reads = 0;
+		const sparse = [];
+		sparse.length = 4294967295;
+		Object.defineProperty(sparse, 0, { get() { reads++; return 1; }, enumerable: true });
+		try { pool.runSync('noop', { a: sparse }); result.how = 'returned'; }
+		catch (e) { result.how = e.name + ': ' + e.message; }
+		result.reads = reads;
+		result.after = pool.runSync('cpu.primes', { limit: 10 });
+	`).Export().(map[string]any)
+	assert.Equal(t, "InvalidArgumentError: noop: params.a makes the value too large (over 1048576 items)", got["how"])
+	assert.EqualValues(t, 0, got["reads"], "items read before the array was rejected")
+	assert.EqualValues(t, 4, got["after"])
+}
+
+// TestOptionLimitsAreInclusive: values at the limits the bad-input table
+// goes past are accepted.
+func TestOptionLimitsAreInclusive(t *testing.T) {
+	t.Parallel()
+	root := New()
+	closeAllOnCleanup(t, root)
+	vu := newTestVU(t, root)
+	vu.init(fmt.Sprintf(`
+		new concurrency.ThreadPool({ name: 'n'.repeat(200), workers: %d, maxQueue: %d, taskTimeout: 0 });
+		new concurrency.ProcessPool({ name: 'limits', workers: 1, maxQueue: 0, maxTasksPerWorker: %d, concurrency: %d,
+			startTimeout: 1e-6, cwd: '/' + 'd'.repeat(%d), command: ['/' + 'p'.repeat(%d), 'a'.repeat(%d)],
+			env: { A: 'v'.repeat(%d), ['K'.repeat(%d)]: '' } });
+	`, pool.MaxWorkers, pool.MaxQueueLimit, math.MaxInt32, pool.MaxConcurrency,
+		maxPathLen-1, maxArgLen-1, maxArgLen, maxArgLen-2, maxArgLen-1))
+	assert.Len(t, root.pools, 2)
+}

@@ -1,0 +1,187 @@
+package concurrency
+
+import (
+	"encoding/json"
+	"errors"
+	"math"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/grafana/sobek"
+
+	"github.com/k6-concurrency/xk6-concurrency/taskerr"
+)
+
+// FuzzExportJSON evaluates arbitrary JavaScript expressions and converts
+// their values with exportJSON, as run, runSync, map and the constructors
+// do: it never panics or hangs, it fails only with an InvalidArgumentError,
+// and what it returns is JSON data, the same as JSON.stringify makes of the
+// value (exportJSON is stricter: it rejects what JSON.stringify would drop
+// or turn into null).
+func FuzzExportJSON(f *testing.F) {
+	for _, s := range []string{
+		`1`, `-0`, `1.5e300`, `'x'`, `"\ud800"`, `true`, `null`, `undefined`,
+		`{ a: 1, b: [1, 2, { c: null }], d: 'x' }`, `[1, , 3]`, `[undefined, null]`, `{ a: undefined, b: 2 }`,
+		`NaN`, `-Infinity`, `{ a: [NaN] }`, `() => 1`, `{ f() {} }`, `Symbol('x')`, `{ s: Symbol() }`, `10n`,
+		`new Date(0)`, `new Map([[1, 2]])`, `new Set()`, `/x/g`, `new Error('x')`, `Promise.resolve(1)`,
+		`(() => { const o = {}; o.o = o; return o; })()`, `(() => { const a = []; a.push(a); return a; })()`,
+		`(() => { const x = {}; return [x, x, { y: x }]; })()`, // shared, not a cycle
+		`new (class A { constructor() { this.a = 1; } })()`, `new (class extends Array {})()`,
+		`Object.create(null)`, `Object.create({ a: 1 })`, `Object.assign(Object.create(null), { a: 1 })`,
+		`{ get x() { return 1; } }`, `{ get x() { throw new Error('boom'); } }`, `{ get x() { for (;;) {} } }`,
+		`new Proxy({}, { ownKeys() { return ['a', 'a']; }, getOwnPropertyDescriptor() { return { value: 1, enumerable: true, configurable: true }; } })`,
+		`new Proxy({ a: 1 }, { get() { return 7; } })`, `new Proxy([1, 2], {})`,
+		`JSON.parse('{"__proto__": {"a": 1}}')`, `{ ['__proto__']: 1 }`, `{ [Symbol.iterator]: 1, a: 2 }`,
+		`new Boolean(false)`, `new Number(5)`, `new String('s')`, `Object(Symbol('q'))`, `Object(1n)`,
+		`Object.defineProperty({ a: 1 }, 'hidden', { value: 2, enumerable: false })`,
+		`(function () { return arguments; })(1, 2)`, `globalThis`, `Math`, `JSON`,
+		`JSON.parse('[' .repeat(100) + ']'.repeat(100))`, `[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]`,
+		`(() => { const a = []; a.length = 4294967295; return a; })()`, `{ 1: 'a', 0: 'b', x: 'c' }`,
+		`[1.7976931348623157e308, 5e-324, 9007199254740993]`, `{ toJSON() { return 1; } }`,
+		`new Uint8Array(3)`, `new WeakMap()`, `Reflect`, `new Proxy(function () {}, {})`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, src string) {
+		if len(src) > 1024 || !utf8.ValidString(src) {
+			t.Skip() // (scripts are UTF-8: invalid bytes only exercise the parser)
+		}
+		prg, err := sobek.Compile("fuzz.js", "(\n"+src+"\n)", false)
+		if err != nil {
+			t.Skip() // not an expression
+		}
+		rt := sobek.New()
+		stringify, _ := sobek.AssertFunction(rt.Get("JSON").ToObject(rt).Get("stringify"))
+		if _, err := rt.RunString(fuzzPrelude); err != nil {
+			t.Fatal(err)
+		}
+		// Bound the evaluation and the conversion (getters and proxy traps
+		// are JavaScript too).
+		timer := time.AfterFunc(100*time.Millisecond, func() { rt.Interrupt("took too long") })
+		defer timer.Stop()
+		value, err := rt.RunProgram(prg)
+		if err != nil {
+			t.Skip() // it threw, or ran too long
+		}
+		type conversion struct {
+			out any
+			err error
+		}
+		var got []conversion
+		var stringified sobek.Value
+		var stringifyErr error
+		probe, _ := sobek.AssertFunction(rt.ToValue(func(call sobek.FunctionCall) sobek.Value {
+			v := call.Argument(0)
+			for range 2 { // twice: a value whose getters change it is not compared
+				out, err := exportJSON(rt, v, "value")
+				got = append(got, conversion{out, err})
+			}
+			if got[0].err == nil { // then the value is not too large to stringify
+				stringified, stringifyErr = stringify(sobek.Undefined(), v)
+			}
+			return sobek.Undefined()
+		}))
+		// As run() calls it: from JavaScript, so that what a getter throws
+		// is the script's exception, not a Go panic.
+		_, err = probe(sobek.Undefined(), value)
+		var interrupted *sobek.InterruptedError
+		if errors.As(err, &interrupted) {
+			t.Skip() // a getter or trap ran too long
+		}
+		if err != nil {
+			var ex *sobek.Exception
+			if errors.As(err, &ex) {
+				t.Skip() // a getter or trap threw: the script's own error, passed on
+			}
+			t.Fatalf("exportJSON(%s): %v (%T)", src, err, err)
+		}
+		if len(got) != 2 {
+			t.Fatalf("exportJSON(%s) was not called", src)
+		}
+		for _, c := range got {
+			if c.err == nil {
+				checkJSONShape(t, src, c.out)
+				if _, err := json.Marshal(c.out); err != nil {
+					t.Fatalf("exportJSON(%s) = %#v, which json.Marshal rejects: %v", src, c.out, err)
+				}
+				continue
+			}
+			var te *taskerr.Error
+			if !errors.As(c.err, &te) || te.Code != taskerr.InvalidArgument || !strings.HasPrefix(te.Message, "value") {
+				t.Fatalf("exportJSON(%s): %v (%T), want an InvalidArgumentError saying where", src, c.err, c.err)
+			}
+		}
+		// Compare with JSON.stringify when the value converted the same
+		// twice, and no toJSON can be involved.
+		first, second := got[0], got[1]
+		if first.err != nil || second.err != nil || !reflect.DeepEqual(first.out, second.out) ||
+			stringifyErr != nil || strings.Contains(src, "toJSON") {
+			return
+		}
+		if stringified == nil || sobek.IsUndefined(stringified) {
+			if first.out != nil {
+				t.Fatalf("exportJSON(%s) = %#v, JSON.stringify gives undefined", src, first.out)
+			}
+			return
+		}
+		var want any
+		if err := json.Unmarshal([]byte(stringified.String()), &want); err != nil {
+			t.Fatalf("JSON.stringify(%s) = %s, which encoding/json rejects: %v", src, stringified, err)
+		}
+		b, _ := json.Marshal(first.out)
+		var have any
+		if err := json.Unmarshal(b, &have); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(have, want) {
+			t.Fatalf("exportJSON(%s) = %s, JSON.stringify gives %s", src, b, stringified)
+		}
+	})
+}
+
+// fuzzPrelude removes the built-ins that can take seconds or gigabytes in
+// one native call, which no interrupt stops (Array(4e9).join(), 'x'.repeat(1e9),
+// new Uint8Array(1e9), JSON.stringify of a huge sparse array): FuzzExportJSON
+// is about exportJSON, not about sobek's built-ins.
+const fuzzPrelude = `
+for (const [obj, names] of [
+	[String.prototype, ['repeat', 'padStart', 'padEnd', 'normalize']],
+	[Array.prototype, ['fill', 'join', 'toString', 'toLocaleString', 'indexOf', 'lastIndexOf', 'includes',
+		'map', 'filter', 'forEach', 'reduce', 'reduceRight', 'every', 'some', 'find', 'findIndex', 'findLast',
+		'findLastIndex', 'sort', 'reverse', 'splice', 'slice', 'concat', 'flat', 'flatMap', 'copyWithin',
+		'keys', 'values', 'entries', 'toSorted', 'toReversed', 'toSpliced', 'with', 'at', 'push', 'unshift']],
+	[Array, ['from', 'of']],
+	[JSON, ['stringify']],
+	[Object, ['entries', 'values', 'fromEntries']],
+	[globalThis, ['ArrayBuffer', 'SharedArrayBuffer', 'DataView', 'Int8Array', 'Uint8Array', 'Uint8ClampedArray',
+		'Int16Array', 'Uint16Array', 'Int32Array', 'Uint32Array', 'Float32Array', 'Float64Array',
+		'BigInt64Array', 'BigUint64Array', 'Atomics']],
+]) {
+	for (const name of names) { delete obj[name]; }
+}
+`
+
+// checkJSONShape checks that v holds only what JSON decodes to.
+func checkJSONShape(t *testing.T, src string, v any) {
+	t.Helper()
+	switch x := v.(type) {
+	case nil, bool, string:
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			t.Fatalf("exportJSON(%s) holds %v", src, x)
+		}
+	case []any:
+		for _, item := range x {
+			checkJSONShape(t, src, item)
+		}
+	case map[string]any:
+		for _, item := range x {
+			checkJSONShape(t, src, item)
+		}
+	default:
+		t.Fatalf("exportJSON(%s) holds a %T: %#v", src, v, v)
+	}
+}
