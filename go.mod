@@ -9,6 +9,7 @@ require (
 	github.com/stretchr/testify v1.11.1
 	go.k6.io/k6 v1.8.1
 	go.uber.org/goleak v1.3.0
+	golang.org/x/net v0.56.0
 )
 
 require (
@@ -89,7 +90,6 @@ require (
 	go.yaml.in/yaml/v2 v2.4.2 // indirect
 	golang.org/x/crypto v0.53.0 // indirect
 	golang.org/x/crypto/x509roots/fallback v0.0.0-20260113154411-7d0074ccc6f1 // indirect
-	golang.org/x/net v0.56.0 // indirect
 	golang.org/x/sync v0.21.0 // indirect
 	golang.org/x/sys v0.46.0 // indirect
 	golang.org/x/term v0.44.0 // indirect

@@ -158,6 +158,63 @@ declare module 'k6/x/concurrency' {
   /** The catalogue of workloads pools can run, built in and registered by other extensions. */
   export function workloads(): WorkloadInfo[];
 
+  /** Options of `report.text` and `report.html`. */
+  export interface ReportOptions {
+    /** A heading above the table (text) or of the page (HTML). Default: none; the page says e.g. "Threads vs processes". */
+    title?: string;
+    /** The tag whose values are compared within a group (a bar each). Default: `'pool_kind'` (`thread` and `process` show as threads and processes). */
+    series?: string;
+    /** The integer tag along the x axis (a group each); speed-ups are over its smallest value. Default: `'workers'`. */
+    size?: string;
+    /**
+     * How long each cell ran, in seconds (or a duration such as `'7s'`):
+     * calls/s is then `count / seconds`. Default: k6's `rate`, which divides
+     * by the whole test's duration (wrong for cells that ran one after another).
+     */
+    seconds?: number | string;
+  }
+
+  /** The part of k6's handleSummary data the report reads. */
+  export interface SummaryData {
+    metrics: Record<string, { type?: string; contains?: string; values: Record<string, number> }>;
+    state?: { testRunDurationMs?: number };
+    [key: string]: unknown;
+  }
+
+  /**
+   * Reports of the threads-vs-processes kind, from k6's end-of-test summary
+   * data. A cell is a sub-metric of `concurrency_tasks` with the series, size
+   * and `workload` tags, e.g. `concurrency_tasks{pool_kind:thread,workers:4,workload:cpu.primes}`.
+   * Bad `data` or options throw an `InvalidArgumentError` naming them; no
+   * cells is not an error: the report says so and how to declare them.
+   *
+   * @example
+   * export const options = {
+   *   thresholds: { ...report.thresholds({ pool_kind: ['thread', 'process'], workers: [4, 8, 16], workload: ['cpu.primes', 'io.sleep'] }) },
+   * };
+   * export function handleSummary(data) {
+   *   return { stdout: report.text(data, { seconds: 7 }), 'report.html': report.html(data, { seconds: 7 }) };
+   * }
+   */
+  export const report: {
+    /** The calls-per-second table (a row per workload and series, a column per size, speed-ups over the smallest size), then a digest of the other `concurrency_*` metrics. */
+    text(data: SummaryData, opts?: ReportOptions): string;
+    /**
+     * One self-contained HTML page (inline CSS and SVG, nothing fetched): a
+     * bar chart per workload, the table and the digest. Each bar is a
+     * `<rect class="bar">` with `data-series`, `data-size`, `data-workload`
+     * and `data-value` (calls/s).
+     */
+    html(data: SummaryData, opts?: ReportOptions): string;
+    /**
+     * One always-passing threshold (`count>=0`) per sub-metric of
+     * `concurrency_tasks` in the cross product of `spec` (tag names to
+     * values), to spread into `options.thresholds`: k6 keeps a sub-metric in
+     * the summary data only when a threshold names it.
+     */
+    thresholds(spec: Record<string, Array<string | number>>): Record<string, string[]>;
+  };
+
   /**
    * The `name` of every Error a pool rejects or throws with:
    * - `InvalidArgumentError`: an option, argument or param is wrong (the message names it);

@@ -85,6 +85,7 @@ func (mi *ModuleInstance) Exports() modules.Exports {
 		"ThreadPool":  mi.newThreadPool,
 		"ProcessPool": mi.newProcessPool,
 		"workloads":   mi.workloads,
+		"report":      mi.reportObject(),
 	}}
 }
 

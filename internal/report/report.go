@@ -1,0 +1,575 @@
+// Package report turns k6's end-of-test summary data into the
+// calls-per-second report of the extension: a text table for the terminal
+// and one self-contained HTML page with a chart. It works on plain Go data
+// (see Data) and has no k6 or JavaScript imports; the root package reads the
+// JavaScript values and hands them over.
+//
+// A cell of the report is one (series, size, workload) sub-metric of
+// concurrency_tasks, such as
+// `concurrency_tasks{pool_kind:thread,workers:4,workload:cpu.primes}`. k6
+// keeps a sub-metric in the summary data only when a threshold names it,
+// which is what Thresholds is for.
+package report
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/k6-concurrency/xk6-concurrency/taskerr"
+)
+
+// The metric and tags the report reads (the extension's own names).
+const (
+	TaskMetric  = "concurrency_tasks"
+	WorkloadTag = "workload"
+	// DefaultSeries and DefaultSize are the tags that make a cell's series
+	// and size unless the options say otherwise.
+	DefaultSeries = "pool_kind"
+	DefaultSize   = "workers"
+)
+
+// DigestTrends and the two metrics after them make the digest below the table.
+var DigestTrends = []string{"concurrency_task_duration", "concurrency_task_wait", "concurrency_task_overhead"}
+
+const (
+	digestTasks  = "concurrency_tasks"
+	digestFailed = "concurrency_task_failed"
+)
+
+// Data is what the report reads from k6's handleSummary data, plus what the
+// caller knows about the run.
+type Data struct {
+	// Metrics is data.metrics, by name (sub-metrics have their tags in the name).
+	Metrics map[string]Metric
+	// RunDuration is data.state.testRunDurationMs; 0 when absent.
+	RunDuration time.Duration
+	// Generated is when the report was made; the zero time leaves it out.
+	Generated time.Time
+	// Kinds maps workload names to "cpu" or "io", for the chart's panel
+	// subtitles; it may be nil.
+	Kinds map[string]string
+}
+
+// Metric is one entry of data.metrics.
+type Metric struct {
+	Type     string
+	Contains string
+	// Values holds the metric's numbers: count and rate for a counter; avg,
+	// med, p(95), max... for a trend; rate for a rate.
+	Values map[string]float64
+}
+
+// value returns Values[name] when it is a finite number.
+func (m Metric) value(name string) (float64, bool) {
+	v, ok := m.Values[name]
+	if !ok || math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0, false
+	}
+	return v, true
+}
+
+// Options are the options of report.text and report.html.
+type Options struct {
+	// Title is shown above the table and as the page's heading.
+	Title string
+	// Series is the tag whose values are compared (the bars of one group).
+	Series string
+	// Size is the integer tag along the x axis (the groups).
+	Size string
+	// Seconds, when positive, is how long each cell ran: calls/s is then
+	// count / Seconds. Otherwise calls/s is k6's rate, the count over the
+	// whole test run.
+	Seconds float64
+}
+
+// OptionNames lists the options ParseOptions knows.
+var OptionNames = []string{"title", "series", "size", "seconds"}
+
+// ParseOptions reads the options object of report.text or report.html (fn
+// names the function in error messages). Every error is InvalidArgument and
+// names the option.
+func ParseOptions(fn string, raw map[string]any) (Options, error) {
+	o := Options{Series: DefaultSeries, Size: DefaultSize}
+	keys := make([]string, 0, len(raw))
+	for k := range raw {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, key := range keys {
+		v := raw[key]
+		var err error
+		switch key {
+		case "title":
+			s, ok := v.(string)
+			if !ok || len(s) > 500 {
+				err = fmt.Errorf("must be a string of at most 500 characters, got %s", describe(v))
+			}
+			o.Title = strings.TrimSpace(s)
+		case "series":
+			o.Series, err = tagName(v)
+		case "size":
+			o.Size, err = tagName(v)
+		case "seconds":
+			o.Seconds, err = seconds(v)
+		default:
+			return o, invalid("%s(): unknown option %q in opts (options: %s)", fn, key, strings.Join(OptionNames, ", "))
+		}
+		if err != nil {
+			return o, invalid("%s(): option %q %s", fn, key, err)
+		}
+	}
+	switch {
+	case o.Series == o.Size:
+		return o, invalid("%s(): options \"series\" and \"size\" must be different tags, both are %q", fn, o.Series)
+	case o.Series == WorkloadTag || o.Size == WorkloadTag:
+		return o, invalid("%s(): the %q tag makes the chart's panels; options \"series\" and \"size\" must name other tags", fn, WorkloadTag)
+	}
+	return o, nil
+}
+
+func tagName(v any) (string, error) {
+	s, ok := v.(string)
+	if !ok || s == "" || len(s) > 100 || s != strings.TrimSpace(s) || strings.ContainsAny(s, ",:{}\"'") {
+		return "", fmt.Errorf("must be a tag name (a non-empty string without , : { } or quotes), got %s", describe(v))
+	}
+	return s, nil
+}
+
+func seconds(v any) (float64, error) {
+	var s float64
+	switch x := v.(type) {
+	case float64:
+		s = x
+	case string:
+		d, err := time.ParseDuration(x)
+		if err != nil {
+			return 0, fmt.Errorf("must be a number of seconds or a duration like \"7s\", got %s", describe(v))
+		}
+		s = d.Seconds()
+	default:
+		return 0, fmt.Errorf("must be a number of seconds or a duration like \"7s\", got %s", describe(v))
+	}
+	if !(s > 0) || math.IsInf(s, 0) {
+		return 0, fmt.Errorf("must be a positive number of seconds (how long each cell ran), got %s", describe(v))
+	}
+	return s, nil
+}
+
+func invalid(format string, a ...any) error {
+	return taskerr.New(taskerr.InvalidArgument, format, a...)
+}
+
+// describe names a value in an error message without dumping it.
+func describe(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "null"
+	case string:
+		if len(x) > 40 {
+			return fmt.Sprintf("a string of %d bytes", len(x))
+		}
+		return strconv.Quote(x)
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	case bool:
+		return strconv.FormatBool(x)
+	case []any:
+		return "an array"
+	case map[string]any:
+		return "an object"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// ParseKey splits a metric name of the summary data, `name{k:v,k:v}`, the
+// way k6 reads a threshold's sub-metric: tags are split on commas, each at
+// its first colon, and keys and values are trimmed of spaces and quotes
+// (values keep their inner spaces and colons; a repeated key keeps its last
+// value). A name without braces has no tags. ok is false for a malformed name.
+func ParseKey(key string) (name string, tags map[string]string, ok bool) {
+	open, end := strings.IndexByte(key, '{'), strings.LastIndexByte(key, '}')
+	if open < 0 && end < 0 {
+		return key, nil, true
+	}
+	if open < 0 || end != len(key)-1 || end < open {
+		return "", nil, false
+	}
+	tags = make(map[string]string)
+	for _, kv := range strings.Split(key[open+1:end], ",") {
+		if strings.TrimSpace(kv) == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(kv, ":")
+		k = strings.Trim(strings.TrimSpace(k), `"'`)
+		v = strings.Trim(strings.TrimSpace(v), `"'`)
+		if k == "" {
+			return "", nil, false
+		}
+		tags[k] = v
+	}
+	return key[:open], tags, true
+}
+
+// Cell is one (series, size, workload) sub-metric of concurrency_tasks.
+type Cell struct {
+	Series   string
+	Size     int
+	Workload string
+	// Key is the sub-metric's name in the summary data.
+	Key string
+	// Count is the tasks it counted (NaN when the data has none).
+	Count float64
+	// Calls is the calls per second the report shows.
+	Calls float64
+	tags  int
+}
+
+// Row is one (workload, series) line of the table.
+type Row struct {
+	Workload, Series string
+	// Calls holds calls/s per size (index into Result.Sizes), NaN where the
+	// row has no cell.
+	Calls []float64
+	// Base is the index of the row's smallest size, which speed-ups divide by.
+	Base int
+	// Speedup holds Calls[i] / Calls[Base], NaN where either is missing or
+	// the base is 0.
+	Speedup []float64
+}
+
+// Result is the report's computation, before any rendering.
+type Result struct {
+	Options   Options
+	Cells     []Cell   // ordered by workload, series, size
+	Sizes     []int    // ascending
+	Series    []string // thread, process, then the others in alphabetical order
+	Workloads []string // alphabetical
+	Rows      []Row
+	// Skipped says which sub-metrics of concurrency_tasks are not cells, and why.
+	Skipped []string
+	// Note says how calls/s was computed.
+	Note string
+}
+
+// Cell returns the cell of (series, size, workload), if there is one.
+func (r *Result) Cell(series string, size int, workload string) (Cell, bool) {
+	for _, c := range r.Cells {
+		if c.Series == series && c.Size == size && c.Workload == workload {
+			return c, true
+		}
+	}
+	return Cell{}, false
+}
+
+// Compute finds the cells in the summary data and works out calls/s and
+// speed-ups. A cell is a sub-metric of concurrency_tasks that has the series,
+// size and workload tags; others are listed in Skipped. When several
+// sub-metrics make the same cell (one with more tags, say), the one with the
+// fewest tags counts, then the first by name.
+func Compute(data Data, opts Options) *Result {
+	if opts.Series == "" {
+		opts.Series = DefaultSeries
+	}
+	if opts.Size == "" {
+		opts.Size = DefaultSize
+	}
+	r := &Result{Options: opts}
+	keys := make([]string, 0, len(data.Metrics))
+	for k := range data.Metrics {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	type cellID struct {
+		series, workload string
+		size             int
+	}
+	found := map[cellID]int{} // index into r.Cells
+	for _, key := range keys {
+		name, tags, ok := ParseKey(key)
+		if !ok || name != TaskMetric || tags == nil {
+			continue
+		}
+		skip := func(why string) { r.Skipped = append(r.Skipped, key+" ("+why+")") }
+		series, hasSeries := tags[opts.Series]
+		sizeText, hasSize := tags[opts.Size]
+		workload, hasWorkload := tags[WorkloadTag]
+		var missing []string
+		for _, t := range []struct {
+			name string
+			has  bool
+		}{{opts.Series, hasSeries}, {opts.Size, hasSize}, {WorkloadTag, hasWorkload}} {
+			if !t.has {
+				missing = append(missing, t.name)
+			}
+		}
+		if len(missing) > 0 {
+			skip("no " + andList(missing, " and ") + plural(len(missing), " tag", " tags"))
+			continue
+		}
+		size, err := strconv.Atoi(sizeText)
+		if err != nil {
+			skip(fmt.Sprintf("%s %q is not an integer", opts.Size, sizeText))
+			continue
+		}
+		m := data.Metrics[key]
+		count, hasCount := m.value("count")
+		var calls float64
+		if opts.Seconds > 0 {
+			if !hasCount {
+				skip("no count")
+				continue
+			}
+			calls = count / opts.Seconds
+		} else {
+			rate, ok := m.value("rate")
+			if !ok {
+				skip("no rate")
+				continue
+			}
+			calls = rate
+		}
+		if !hasCount {
+			count = math.NaN()
+		}
+		cell := Cell{Series: series, Size: size, Workload: workload, Key: key, Count: count, Calls: calls, tags: len(tags)}
+		id := cellID{series, workload, size}
+		if i, dup := found[id]; dup {
+			kept := r.Cells[i]
+			if cell.tags < kept.tags {
+				r.Cells[i] = cell
+				r.Skipped = append(r.Skipped, kept.Key+" (the same cell as "+cell.Key+", which has fewer tags)")
+			} else {
+				skip("the same cell as " + kept.Key)
+			}
+			continue
+		}
+		found[id] = len(r.Cells)
+		r.Cells = append(r.Cells, cell)
+	}
+
+	sizes, series, workloads := map[int]bool{}, map[string]bool{}, map[string]bool{}
+	for _, c := range r.Cells {
+		sizes[c.Size], series[c.Series], workloads[c.Workload] = true, true, true
+	}
+	for s := range sizes {
+		r.Sizes = append(r.Sizes, s)
+	}
+	sort.Ints(r.Sizes)
+	for s := range series {
+		r.Series = append(r.Series, s)
+	}
+	sort.Slice(r.Series, func(i, j int) bool { return seriesLess(r.Series[i], r.Series[j]) })
+	for w := range workloads {
+		r.Workloads = append(r.Workloads, w)
+	}
+	sort.Strings(r.Workloads)
+	sort.Slice(r.Cells, func(i, j int) bool {
+		a, b := r.Cells[i], r.Cells[j]
+		if a.Workload != b.Workload {
+			return a.Workload < b.Workload
+		}
+		if a.Series != b.Series {
+			return seriesLess(a.Series, b.Series)
+		}
+		return a.Size < b.Size
+	})
+
+	for _, w := range r.Workloads {
+		for _, s := range r.Series {
+			row := Row{Workload: w, Series: s, Calls: make([]float64, len(r.Sizes)), Speedup: make([]float64, len(r.Sizes)), Base: -1}
+			for i, size := range r.Sizes {
+				row.Calls[i] = math.NaN()
+				if c, ok := r.Cell(s, size, w); ok {
+					row.Calls[i] = c.Calls
+					if row.Base < 0 {
+						row.Base = i
+					}
+				}
+			}
+			if row.Base < 0 {
+				continue // no cell of this series for this workload
+			}
+			base := row.Calls[row.Base]
+			for i, v := range row.Calls {
+				row.Speedup[i] = math.NaN()
+				if base > 0 && !math.IsNaN(v) {
+					row.Speedup[i] = v / base
+				}
+			}
+			r.Rows = append(r.Rows, row)
+		}
+	}
+
+	if opts.Seconds > 0 {
+		r.Note = "calls/s = count / " + fmtSeconds(opts.Seconds) + " per cell"
+	} else {
+		r.Note = "calls/s = k6's rate: count / the whole test run"
+		if data.RunDuration > 0 {
+			r.Note += " (" + fmtSeconds(data.RunDuration.Seconds()) + ")"
+		}
+		r.Note += "; give opts.seconds when each cell ran for a part of it"
+	}
+	return r
+}
+
+// seriesOrder puts the extension's pool kinds first, threads before processes.
+var seriesOrder = map[string]int{"thread": 1, "process": 2}
+
+func seriesLess(a, b string) bool {
+	oa, ob := seriesOrder[a], seriesOrder[b]
+	switch {
+	case oa != 0 && ob != 0:
+		return oa < ob
+	case oa != 0 || ob != 0:
+		return oa != 0
+	}
+	return a < b
+}
+
+// SeriesName is how a series is shown: the pool kinds in the plural.
+func SeriesName(s string) string {
+	switch s {
+	case "thread":
+		return "threads"
+	case "process":
+		return "processes"
+	}
+	return s
+}
+
+// MaxThresholds bounds the cross product of Thresholds.
+const MaxThresholds = 10000
+
+// Thresholds returns a threshold that always passes (`count>=0`) on every
+// sub-metric of concurrency_tasks in the cross product of spec, which maps
+// tag names to arrays of values (strings or numbers). Declaring them makes
+// k6 keep each cell in the summary data. Keys list the tags in alphabetical
+// order: `concurrency_tasks{pool_kind:thread,workers:4,workload:cpu.primes}`.
+func Thresholds(fn string, spec map[string]any) (map[string][]string, error) {
+	if len(spec) == 0 {
+		return nil, invalid("%s(): spec must map tag names to arrays of values, like { pool_kind: ['thread', 'process'], workers: [4, 8, 16], workload: ['cpu.primes'] }; it is empty", fn)
+	}
+	tags := make([]string, 0, len(spec))
+	for k := range spec {
+		tags = append(tags, k)
+	}
+	sort.Strings(tags)
+	values := make([][]string, len(tags))
+	total := 1
+	for i, tag := range tags {
+		if _, err := tagName(tag); err != nil {
+			return nil, invalid("%s(): spec key %q is not a tag name (a non-empty string without , : { } or quotes)", fn, tag)
+		}
+		list, ok := spec[tag].([]any)
+		if !ok || len(list) == 0 {
+			return nil, invalid("%s(): spec.%s must be a non-empty array of tag values (strings or numbers), got %s", fn, tag, describe(spec[tag]))
+		}
+		seen := map[string]bool{}
+		for j, v := range list {
+			s, err := tagValue(v)
+			if err != nil {
+				return nil, invalid("%s(): spec.%s[%d] %s", fn, tag, j, err)
+			}
+			if !seen[s] {
+				seen[s] = true
+				values[i] = append(values[i], s)
+			}
+		}
+		total *= len(values[i])
+		if total > MaxThresholds {
+			return nil, invalid("%s(): spec makes more than %d sub-metrics; that many thresholds would slow k6 down", fn, MaxThresholds)
+		}
+	}
+	out := make(map[string][]string, total)
+	idx := make([]int, len(tags))
+	for {
+		parts := make([]string, len(tags))
+		for i, tag := range tags {
+			parts[i] = tag + ":" + values[i][idx[i]]
+		}
+		out[TaskMetric+"{"+strings.Join(parts, ",")+"}"] = []string{"count>=0"}
+		i := len(idx) - 1
+		for ; i >= 0; i-- {
+			idx[i]++
+			if idx[i] < len(values[i]) {
+				break
+			}
+			idx[i] = 0
+		}
+		if i < 0 {
+			return out, nil
+		}
+	}
+}
+
+func tagValue(v any) (string, error) {
+	switch x := v.(type) {
+	case string:
+		if x == "" || x != strings.TrimSpace(x) || strings.ContainsAny(x, ",{}\"'") {
+			return "", fmt.Errorf("must be a tag value k6 can put in a sub-metric (non-empty, no , { } or quotes, no spaces at either end), got %s", describe(v))
+		}
+		return x, nil
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64), nil
+	}
+	return "", fmt.Errorf("must be a string or a number, got %s", describe(v))
+}
+
+// fmtRate formats calls/s: whole numbers from 100 up, one decimal below.
+func fmtRate(v float64) string {
+	if math.IsNaN(v) {
+		return "-"
+	}
+	if math.Abs(v) >= 100 {
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	}
+	return strconv.FormatFloat(v, 'f', 1, 64)
+}
+
+func fmtSpeedup(v float64) string {
+	if math.IsNaN(v) {
+		return "-"
+	}
+	return strconv.FormatFloat(v, 'f', 2, 64) + "x"
+}
+
+// fmtMs formats a time in milliseconds as the digest shows it.
+func fmtMs(v float64, ok bool) string {
+	switch {
+	case !ok:
+		return "-"
+	case v >= 100:
+		return strconv.FormatFloat(v, 'f', 0, 64) + "ms"
+	case v >= 10:
+		return strconv.FormatFloat(v, 'f', 1, 64) + "ms"
+	case v >= 1:
+		return strconv.FormatFloat(v, 'f', 2, 64) + "ms"
+	}
+	return strconv.FormatFloat(v*1000, 'f', 0, 64) + "µs"
+}
+
+func fmtSeconds(s float64) string {
+	if s == math.Trunc(s) && s < 1e9 {
+		return strconv.FormatFloat(s, 'f', 0, 64) + " s"
+	}
+	return strconv.FormatFloat(s, 'f', 1, 64) + " s"
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// sizeLabel names a size column: "4 workers", "1 worker".
+func sizeLabel(size int, tag string) string {
+	if size == 1 && len(tag) > 1 && strings.HasSuffix(tag, "s") {
+		tag = tag[:len(tag)-1]
+	}
+	return strconv.Itoa(size) + " " + tag
+}

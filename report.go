@@ -1,0 +1,143 @@
+package concurrency
+
+import (
+	"time"
+
+	"github.com/grafana/sobek"
+	"go.k6.io/k6/js/common"
+
+	"github.com/k6-concurrency/xk6-concurrency/internal/report"
+	"github.com/k6-concurrency/xk6-concurrency/taskerr"
+	"github.com/k6-concurrency/xk6-concurrency/workload"
+)
+
+// reportObject is the `report` export: report.text(data, opts?) and
+// report.html(data, opts?) for handleSummary, and report.thresholds(spec)
+// for options.thresholds. This is the JavaScript face only; package
+// internal/report does the work on plain Go data.
+func (mi *ModuleInstance) reportObject() *sobek.Object {
+	rt := mi.vu.Runtime()
+	obj := rt.NewObject()
+	for name, fn := range map[string]func(sobek.FunctionCall) sobek.Value{
+		"text": func(call sobek.FunctionCall) sobek.Value {
+			data, opts := reportArgs(rt, "report.text", call)
+			return rt.ToValue(report.Text(data, opts))
+		},
+		"html": func(call sobek.FunctionCall) sobek.Value {
+			data, opts := reportArgs(rt, "report.html", call)
+			return rt.ToValue(report.HTML(data, opts))
+		},
+		"thresholds": func(call sobek.FunctionCall) sobek.Value {
+			spec, err := exportJSON(rt, call.Argument(0), "report.thresholds(): spec")
+			if err != nil {
+				throw(rt, err)
+			}
+			m, ok := spec.(map[string]any)
+			if !ok {
+				throw(rt, taskerr.New(taskerr.InvalidArgument,
+					"report.thresholds(): spec must be an object mapping tag names to arrays of values, like { pool_kind: ['thread', 'process'], workers: [4, 8, 16], workload: ['cpu.primes'] }, got %s",
+					describe(spec)))
+			}
+			out, err := report.Thresholds("report.thresholds", m)
+			if err != nil {
+				throw(rt, err)
+			}
+			return jsonToJS(rt, out)
+		},
+	} {
+		if err := obj.Set(name, fn); err != nil {
+			common.Throw(rt, err)
+		}
+	}
+	return obj
+}
+
+// reportArgs reads the (data, opts) arguments of report.text and report.html.
+func reportArgs(rt *sobek.Runtime, fn string, call sobek.FunctionCall) (report.Data, report.Options) {
+	data, err := readSummaryData(fn, call.Argument(0))
+	if err != nil {
+		throw(rt, err)
+	}
+	var raw map[string]any
+	if arg := call.Argument(1); !common.IsNullish(arg) {
+		v, err := exportJSON(rt, arg, fn+"(): opts")
+		if err != nil {
+			throw(rt, err)
+		}
+		var ok bool
+		if raw, ok = v.(map[string]any); !ok {
+			throw(rt, taskerr.New(taskerr.InvalidArgument, "%s(): opts must be an object (options: title, series, size, seconds), got %s", fn, describe(v)))
+		}
+	}
+	opts, err := report.ParseOptions(fn, raw)
+	if err != nil {
+		throw(rt, err)
+	}
+	return data, opts
+}
+
+// readSummaryData reads what the report needs from k6's handleSummary data:
+// every metric's numbers (data.metrics[name].values) and the run's duration
+// (data.state.testRunDurationMs). It reads those few fields only, and skips
+// what is not a number, so the rest of the data may hold anything (k6 puts
+// NaN in some values, and setup_data is the script's).
+func readSummaryData(fn string, v sobek.Value) (report.Data, error) {
+	data := report.Data{Metrics: map[string]report.Metric{}, Generated: time.Now(), Kinds: map[string]string{}}
+	obj, ok := v.(*sobek.Object)
+	if _, isFn := sobek.AssertFunction(v); !ok || isFn || obj.ClassName() == "Array" {
+		return data, taskerr.New(taskerr.InvalidArgument,
+			"%s(): data must be the summary data k6 passes to handleSummary (an object with metrics), got %s", fn, describeJS(v))
+	}
+	metrics, ok := obj.Get("metrics").(*sobek.Object)
+	if !ok {
+		return data, taskerr.New(taskerr.InvalidArgument,
+			"%s(): data.metrics is %s: data must be the summary data k6 passes to handleSummary (an object with metrics)", fn, describeJS(obj.Get("metrics")))
+	}
+	for _, name := range metrics.Keys() {
+		m, ok := metrics.Get(name).(*sobek.Object)
+		if !ok {
+			continue
+		}
+		metric := report.Metric{Type: jsString(m.Get("type")), Contains: jsString(m.Get("contains")), Values: map[string]float64{}}
+		if values, ok := m.Get("values").(*sobek.Object); ok {
+			for _, k := range values.Keys() {
+				if f, ok := jsNumber(values.Get(k)); ok {
+					metric.Values[k] = f
+				}
+			}
+		}
+		data.Metrics[name] = metric
+	}
+	if state, ok := obj.Get("state").(*sobek.Object); ok {
+		if ms, ok := jsNumber(state.Get("testRunDurationMs")); ok && ms > 0 && ms < 1e12 {
+			data.RunDuration = time.Duration(ms * float64(time.Millisecond))
+		}
+	}
+	for _, s := range workload.Default.List() {
+		data.Kinds[s.Name] = string(s.Kind)
+	}
+	return data, nil
+}
+
+func jsString(v sobek.Value) string {
+	if v == nil || !sobek.IsString(v) {
+		return ""
+	}
+	return v.String()
+}
+
+func jsNumber(v sobek.Value) (float64, bool) {
+	if v == nil {
+		return 0, false
+	}
+	if _, isObj := v.(*sobek.Object); isObj {
+		return 0, false
+	}
+	switch x := v.Export().(type) {
+	case int64:
+		return float64(x), true
+	case float64:
+		return x, true
+	}
+	return 0, false
+}
