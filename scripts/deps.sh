@@ -6,6 +6,8 @@ set -euo pipefail
 need=()
 command -v python3 >/dev/null || need+=(python3)
 command -v influxd >/dev/null || need+=(influxdb) # InfluxDB 1.x for integration/influx_test.go
+command -v chromium >/dev/null || need+=(chromium) # a headless browser for integration/report_test.go
+command -v node >/dev/null || need+=(nodejs)       # the Node.js example worker (ipc/conformance, integration/languages_test.go)
 
 if [ ${#need[@]} -gt 0 ]; then
 	sudo=""

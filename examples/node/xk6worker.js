@@ -1,0 +1,342 @@
+'use strict';
+// xk6worker.js: process-pool workers for xk6-concurrency, written for Node.js
+// (no npm dependencies). It is the worker side of ipc/PROTOCOL.md, the
+// Node.js twin of examples/python/xk6worker.py:
+//
+//   const { workload, serve, InvalidArgument } = require('./xk6worker');
+//   workload('text.upper', { kind: 'cpu' }, (params) => {
+//     if (typeof params.text !== 'string') throw new InvalidArgument('param "text" must be a string');
+//     return params.text.toUpperCase();
+//   });
+//   serve();
+//
+// A workload is fn(params, ctx) returning a JSON value or a Promise of one.
+// InvalidArgument -> InvalidArgumentError; any other throw or rejection ->
+// WorkloadError; messages are prefixed with the workload's name.
+//
+// Concurrency. Node.js runs JavaScript on one thread. The pool's
+// `concurrency` option is how many requests it keeps in flight on this
+// worker: they overlap while they wait (timers, sockets, files), but
+// CPU-bound work blocks the event loop, and everything else with it (other
+// tasks, cancel frames, timeouts) until it returns. For CPU-bound work use
+// more processes (the pool's `workers`).
+//
+// Cancellation. ctx.signal is an AbortSignal that aborts when the pool
+// cancels the task, when its timeout_ms passes, or when the worker is
+// stopping; pass it to timers/promises, fetch, streams. CPU-bound code cannot
+// be interrupted by a signal (the event loop is blocked), so it calls
+// ctx.throwIfCancelled() now and then: that also looks at the deadline, and
+// throws a Cancelled error once the task should stop.
+// ctx.signal.reason.cause is 'cancel', 'timeout' or 'stopping'.
+//
+// The process. serve() sends its hello, serves requests until stdin ends,
+// cancels what still runs, writes every result and lets the process exit
+// with status 0. A frame that breaks the protocol stops the reading; the
+// process exits with status 1 once the results in flight are written.
+// Nothing but frames may reach stdout: console.log and process.stdout.write
+// are sent to stderr, which the pool forwards to k6's log (in a worker
+// process, from the moment this module is loaded: require it first).
+
+const PROTOCOL_VERSION = 1;
+const WORKER_ENV = 'XK6_CONCURRENCY_WORKER';
+const DEFAULT_MAX_FRAME = 16 << 20;
+const MIN_FRAME = 2;
+const MAX_ID = 2 ** 53;
+
+class InvalidArgument extends Error {
+  constructor(message) { super(message); this.name = 'InvalidArgument'; }
+}
+class Cancelled extends Error {
+  constructor(message = 'cancelled', options = undefined) { super(message, options); this.name = 'Cancelled'; }
+}
+class ProtocolError extends Error {}
+
+/** Every workload registered with workload(), by name. */
+const WORKLOADS = new Map();
+
+/**
+ * Registers fn as the workload `name`.
+ * opts.kind: 'cpu' | 'io'; opts.description: one line; opts.params: the
+ * catalogue's description of the params ({ limit: { type: 'int', default: 20000, min: 2 } }),
+ * documentation only: fn validates its params itself.
+ */
+function workload(name, opts, fn) {
+  if (typeof opts === 'function') [opts, fn] = [{}, opts];
+  const { kind = 'cpu', description = '', params = {} } = opts || {};
+  if (typeof name !== 'string' || name === '') throw new Error('a workload needs a name');
+  if (kind !== 'cpu' && kind !== 'io') throw new Error(`workload ${name}: kind must be "cpu" or "io", got ${kind}`);
+  if (WORKLOADS.has(name)) throw new Error(`workload ${name} is registered twice`);
+  WORKLOADS.set(name, { name, kind, description, params, fn });
+}
+
+// protocolOutput returns the function that writes to the real stdout, and
+// (once) sends everything else that writes to process.stdout or through
+// console.log to stderr instead. A child process that inherits fd 1 would
+// still write into the protocol: give children other stdio
+// (stdio: ['ignore', 'pipe', 'inherit'], or 2 for their stdout).
+let writeOut;
+function protocolOutput() {
+  if (!writeOut) {
+    const stdout = process.stdout;
+    writeOut = stdout.write.bind(stdout);
+    stdout.write = process.stderr.write.bind(process.stderr);
+    console.log = console.error;
+    console.info = console.error;
+    console.debug = console.error;
+  }
+  return writeOut;
+}
+
+// In a worker process (a pool started it), stdout is taken as soon as this
+// module is loaded, so that even a console.log at the top of the worker's own
+// module cannot reach the protocol: require it first.
+if (process.env[WORKER_ENV]) protocolOutput();
+
+function log(message) {
+  process.stderr.write(`xk6worker pid ${process.pid}: ${message}\n`);
+}
+
+/** Serves the registered workloads (or those of the Map `workloads`) on stdin and stdout. */
+function serve(workloads = WORKLOADS) {
+  const pool = process.env[WORKER_ENV] || '';
+  if (pool === '') {
+    log(`${WORKER_ENV} is not set: a worker is started by a process pool, not by hand`);
+    process.exitCode = 1;
+    return;
+  }
+  if (/^\d+$/.test(pool) && Number(pool) !== process.ppid) {
+    log(`the pool (pid ${pool}) is not this process's parent (pid ${process.ppid}): it died before the worker started`);
+    process.exitCode = 1;
+    return;
+  }
+  new Server(workloads).start();
+}
+
+class Server {
+  constructor(workloads) {
+    this.workloads = workloads;
+    this.maxFrame = DEFAULT_MAX_FRAME;
+    this.inflight = new Map(); // id -> { abort }
+    this.chunks = []; // unread input
+    this.buffered = 0;
+    this.reading = true;
+    this.writeOut = protocolOutput();
+  }
+
+  start() {
+    this.send({
+      type: 'hello', protocol: PROTOCOL_VERSION, pid: process.pid,
+      workloads: [...this.workloads.values()].map((w) => ({ name: w.name, kind: w.kind, description: w.description, params: w.params })),
+    });
+    this.onData = (chunk) => this.read(chunk);
+    this.onEnd = () => this.stop(0, this.buffered > 0
+      ? `the pool sent a truncated frame: the input ended inside a frame (${this.buffered} bytes of it)` : '');
+    process.stdin.on('data', this.onData);
+    process.stdin.on('end', this.onEnd);
+    process.stdin.on('error', (e) => this.stop(1, `reading the input: ${e.message}`));
+  }
+
+  // stop ends the reading: tasks in flight are cancelled, their results
+  // written, and the process exits once nothing is left to do (the event
+  // loop empties).
+  stop(code, why) {
+    if (!this.reading) return;
+    this.reading = false;
+    if (why) {
+      log(`protocol error: ${why}`);
+      code = 1;
+    }
+    process.exitCode = code;
+    process.stdin.off('data', this.onData);
+    process.stdin.pause();
+    process.stdin.destroy();
+    for (const task of this.inflight.values()) task.abort('stopping');
+  }
+
+  read(chunk) {
+    if (!this.reading) return;
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    try {
+      while (this.reading && this.buffered >= 4) {
+        const head = this.peek(4);
+        const size = head.readUInt32BE(0);
+        // The length comes first: a frame over the limit is refused before
+        // any more of it is kept.
+        if (size > this.maxFrame) throw new ProtocolError(`a frame of ${size} bytes, over the ${this.maxFrame}-byte limit`);
+        if (size < MIN_FRAME) throw new ProtocolError(`a frame of ${size} bytes, too small for a JSON object`);
+        if (this.buffered < 4 + size) break;
+        const frame = this.take(4 + size).subarray(4);
+        this.handle(frame);
+      }
+    } catch (e) {
+      if (!(e instanceof ProtocolError)) throw e;
+      this.stop(1, `the pool sent ${e.message}`);
+    }
+  }
+
+  peek(n) {
+    if (this.chunks[0].length < n) this.chunks = [Buffer.concat(this.chunks)];
+    return this.chunks[0];
+  }
+
+  take(n) {
+    const all = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks);
+    const rest = all.subarray(n);
+    this.chunks = rest.length > 0 ? [rest] : [];
+    this.buffered = rest.length;
+    return all.subarray(0, n);
+  }
+
+  handle(frame) {
+    let message;
+    try {
+      message = JSON.parse(frame.toString('utf8'));
+    } catch (e) {
+      throw new ProtocolError(`a frame that is not valid JSON (${e.message}): ${snippet(frame)}`);
+    }
+    if (message === null || typeof message !== 'object' || Array.isArray(message)) {
+      throw new ProtocolError(`a frame that is not a JSON object: ${snippet(frame)}`);
+    }
+    if (typeof message.type !== 'string') throw new ProtocolError(`a message without a type: ${snippet(frame)}`);
+    switch (message.type) {
+      case 'hello':
+        if (Number.isInteger(message.max_frame) && message.max_frame >= MIN_FRAME) {
+          this.maxFrame = Math.min(message.max_frame, 0xFFFFFFFF);
+        }
+        break; // concurrency needs nothing here: requests in flight are not bounded by threads
+      case 'run':
+        this.run(message);
+        break;
+      case 'cancel': {
+        const task = this.inflight.get(message.id);
+        if (task) task.abort('cancel');
+        break;
+      }
+      default: // other types are ignored, for later versions of the protocol
+    }
+  }
+
+  run(message) {
+    const received = process.hrtime.bigint();
+    const id = message.id;
+    if (!Number.isInteger(id) || id <= 0 || id >= MAX_ID) {
+      throw new ProtocolError(`a run without a valid id: ${JSON.stringify(id)}`);
+    }
+    const name = message.workload;
+    if (typeof name !== 'string') throw new ProtocolError(`run ${id} without a workload name`);
+    let timeoutMs = message.timeout_ms;
+    if (timeoutMs !== undefined && timeoutMs !== null && typeof timeoutMs !== 'number') {
+      throw new ProtocolError(`run ${id} with a timeout_ms that is not a number: ${JSON.stringify(timeoutMs)}`);
+    }
+    if (this.inflight.has(id)) throw new ProtocolError(`run ${id} while a run with that id is in flight`);
+    const fail = (errorName, text) => this.sendResult(id, name, undefined, [errorName, text], process.hrtime.bigint() - received);
+
+    const w = this.workloads.get(name);
+    if (!w) {
+      fail('UnknownWorkloadError', `unknown workload ${JSON.stringify(name)} (available: ${[...this.workloads.keys()].sort().join(', ')})`);
+      return;
+    }
+    let params = message.params;
+    if (params === undefined || params === null) params = {};
+    if (typeof params !== 'object' || Array.isArray(params)) {
+      fail('InvalidArgumentError', `${name}: params must be a JSON object, got ${JSON.stringify(params).slice(0, 64)}`);
+      return;
+    }
+    if (!(timeoutMs > 0)) timeoutMs = undefined;
+    this.execute(id, w, params, timeoutMs);
+  }
+
+  async execute(id, w, params, timeoutMs) {
+    const controller = new AbortController();
+    const start = process.hrtime.bigint();
+    // The timeout counts from the start of the run, as run_ns does.
+    const deadline = timeoutMs === undefined ? Infinity : performance.now() + timeoutMs;
+    const abort = (cause) => {
+      if (!controller.signal.aborted) controller.abort(new Cancelled(cause === 'timeout' ? 'timed out' : 'cancelled', { cause }));
+    };
+    let timer;
+    if (timeoutMs !== undefined) timer = setTimeout(() => abort('timeout'), timeoutMs);
+    const task = { abort };
+    this.inflight.set(id, task);
+    if (!this.reading) abort('stopping');
+    const ctx = {
+      signal: controller.signal,
+      deadline,
+      throwIfCancelled() {
+        if (!controller.signal.aborted && performance.now() >= deadline) abort('timeout');
+        if (controller.signal.aborted) throw new Cancelled();
+      },
+    };
+    let value;
+    let error;
+    try {
+      value = w.fn(params, ctx);
+      // Only a Promise is awaited: a synchronous workload's result goes out
+      // at once, and its run_ns is its own run time.
+      if (value !== null && typeof value === 'object' && typeof value.then === 'function') value = await value;
+    } catch (e) {
+      const reason = controller.signal.aborted ? controller.signal.reason.cause : undefined;
+      if (e instanceof InvalidArgument) error = ['InvalidArgumentError', prefixed(w.name, e)];
+      else if (reason === 'timeout') error = ['TimeoutError', `${w.name}: timed out after ${timeoutMs}ms`];
+      else if (reason === 'cancel') error = ['WorkloadError', `${w.name}: cancelled by the pool`];
+      else if (reason === 'stopping') error = ['WorkloadError', `${w.name}: cancelled because the worker is stopping: its input closed`];
+      else error = ['WorkloadError', prefixed(w.name, e)];
+    }
+    const runNs = process.hrtime.bigint() - start;
+    clearTimeout(timer);
+    this.inflight.delete(id);
+    this.sendResult(id, w.name, value, error, runNs);
+  }
+
+  sendResult(id, name, value, error, runNs) {
+    const message = { type: 'result', id, run_ns: Number(runNs > 0n ? runNs : 0n) };
+    let payload;
+    try {
+      payload = encode(message, value, error);
+    } catch (e) {
+      payload = encode(message, undefined, ['WorkloadError', `${name}: returned a value that is not JSON: ${e.message}`]);
+    }
+    if (payload.length > this.maxFrame) {
+      payload = encode(message, undefined, ['WorkloadError',
+        `${name}: its result of ${payload.length} bytes is over the ${this.maxFrame}-byte frame limit`]);
+    }
+    this.writeFrame(payload);
+  }
+
+  send(message) { this.writeFrame(Buffer.from(JSON.stringify(message))); }
+
+  writeFrame(payload) {
+    const head = Buffer.alloc(4);
+    head.writeUInt32BE(payload.length, 0);
+    this.writeOut(Buffer.concat([head, payload]));
+  }
+}
+
+function encode(message, value, error) {
+  if (error) return Buffer.from(JSON.stringify({ ...message, error: { name: error[0], message: error[1] } }));
+  if (value !== undefined && value !== null) {
+    checkJSON(value);
+    return Buffer.from(JSON.stringify({ ...message, value }));
+  }
+  return Buffer.from(JSON.stringify(message));
+}
+
+// checkJSON rejects what JSON.stringify would silently turn into null or
+// drop (NaN, Infinity, functions, undefined at the top) or cannot encode.
+function checkJSON(v) {
+  if (typeof v === 'number' && !Number.isFinite(v)) throw new Error(`${v} is not JSON`);
+  if (typeof v === 'function' || typeof v === 'symbol' || typeof v === 'bigint') throw new Error(`a ${typeof v} is not JSON`);
+}
+
+function prefixed(name, e) {
+  const text = (e && e.message) || String(e);
+  return text.startsWith(`${name}:`) ? text : `${name}: ${text}`;
+}
+
+function snippet(frame) {
+  const s = frame.subarray(0, 64).toString('utf8');
+  return JSON.stringify(s) + (frame.length > 64 ? '...' : '');
+}
+
+module.exports = { workload, serve, InvalidArgument, Cancelled, WORKLOADS };

@@ -1,0 +1,871 @@
+// Package conformance checks that a worker program, in any language, speaks
+// the worker protocol of process pools (ipc/PROTOCOL.md). Run starts the
+// command as a pool would, many times over, and drives it through the pool's
+// own side of the protocol (ipc.Start, Send, Cancel, Close) and, where that
+// API cannot express a check (a hello read before sending ours, malformed
+// frames, exit statuses), through raw pipes.
+//
+// A worker under test offers at least two workloads:
+//
+//   - a no-op (Options.Noop, "noop"): no params, returns null, and rejects a
+//     param it does not take with InvalidArgumentError naming it;
+//   - a sleep (Options.Sleep, "io.sleep"): waits for its "duration" param (a
+//     k6 duration such as "300ms", or a number of milliseconds) without using
+//     the CPU, and rejects a duration that is not one with
+//     InvalidArgumentError naming "duration".
+//
+// and, for the large-payload check, an echo (Options.Echo, "echo") that
+// returns its params unchanged. The Go built-ins, examples/python/worker.py
+// and examples/node/worker.js all do. A test of a worker is then:
+//
+//	func TestMyWorker(t *testing.T) {
+//		conformance.Run(t, []string{"python3", "my_worker.py"}, conformance.Options{Dir: "testdata"})
+//	}
+package conformance
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/k6-concurrency/xk6-concurrency/ipc"
+	"github.com/k6-concurrency/xk6-concurrency/taskerr"
+)
+
+// Options says how to start the worker and what it offers.
+type Options struct {
+	// Dir is the worker's working directory; "" inherits the test's.
+	Dir string
+	// Env is added to the worker's environment ("KEY=value").
+	Env []string
+	// Concurrency is the pool's concurrency in the pipelining and shutdown
+	// checks: how many requests are in flight at once. 0 means 4.
+	Concurrency int
+	// Noop, Sleep and Echo name the workloads the checks use (see the
+	// package's documentation); "" means "noop", "io.sleep" and "echo". The
+	// checks that need Echo are skipped when the worker does not offer it.
+	Noop, Sleep, Echo string
+	// Require lists further workloads the worker's hello must offer.
+	Require []string
+	// StrictTimeout requires the Sleep workload to stop with TimeoutError
+	// once its timeout_ms passes (PROTOCOL.md: the worker "should"). Without
+	// it, a timeout must only leave the worker working.
+	StrictTimeout bool
+	// StrictCancel requires the Sleep workload to stop early, with an
+	// error, when it is cancelled (PROTOCOL.md makes honouring a cancel
+	// optional). Without it, a cancel must only leave the worker working.
+	StrictCancel bool
+	// ParentCheck requires the worker to exit at once with a non-zero
+	// status when XK6_CONCURRENCY_WORKER is not its parent's pid
+	// (PROTOCOL.md: it "may").
+	ParentCheck bool
+	// StartTimeout bounds the worker's start and hello; 0 means 10s.
+	StartTimeout time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.Concurrency <= 0 {
+		o.Concurrency = 4
+	}
+	if o.Noop == "" {
+		o.Noop = "noop"
+	}
+	if o.Sleep == "" {
+		o.Sleep = "io.sleep"
+	}
+	if o.Echo == "" {
+		o.Echo = "echo"
+	}
+	if o.StartTimeout <= 0 {
+		o.StartTimeout = ipc.DefaultStartTimeout
+	}
+	return o
+}
+
+// settle bounds the wait for anything that should happen at once: a
+// result, an exit. Generous, for busy machines.
+const settle = 5 * time.Second
+
+// Run checks the worker command argv against PROTOCOL.md, one subtest per
+// part of it.
+func Run(t *testing.T, argv []string, opts Options) {
+	t.Helper()
+	if len(argv) == 0 {
+		t.Fatal("conformance.Run: no command")
+	}
+	s := &suite{argv: append([]string(nil), argv...), o: opts.withDefaults()}
+	offered := s.offered(t)
+	if t.Failed() {
+		return
+	}
+	s.offers = offered
+	t.Run("hello", s.hello)
+	t.Run("round_trip", s.roundTrip)
+	t.Run("pipelining", s.pipelining)
+	t.Run("errors", s.errors)
+	t.Run("large_payloads", s.largePayloads)
+	t.Run("timeout", s.timeout)
+	t.Run("cancel", s.cancel)
+	t.Run("ignored_messages", s.ignoredMessages)
+	t.Run("eof", s.eof)
+	t.Run("protocol_errors", s.protocolErrors)
+	if s.o.ParentCheck {
+		t.Run("parent_check", s.parentCheck)
+	}
+}
+
+type suite struct {
+	argv   []string
+	o      Options
+	offers map[string]string // name -> kind
+}
+
+// offered starts the worker once through the pool's side and returns what it
+// offers; the workloads the checks need must be there.
+func (s *suite) offered(t *testing.T) map[string]string {
+	t.Helper()
+	w := s.start(t, 1)
+	offers := map[string]string{}
+	for _, info := range w.Workloads() {
+		offers[info.Name] = string(info.Kind)
+	}
+	need := append([]string{s.o.Noop, s.o.Sleep}, s.o.Require...)
+	for _, name := range need {
+		if _, ok := offers[name]; !ok {
+			t.Errorf("the worker does not offer %q, which the suite needs (it offers: %s)", name, names(offers))
+		}
+	}
+	return offers
+}
+
+func names(m map[string]string) string {
+	var list []string
+	for n := range m {
+		list = append(list, n)
+	}
+	sort.Strings(list)
+	return strings.Join(list, ", ")
+}
+
+// start starts the worker through the pool's side of the protocol; it is
+// closed at the end of the test, and its stderr shown if the test failed.
+func (s *suite) start(t *testing.T, concurrency int) *ipc.Worker {
+	t.Helper()
+	stderr := &syncBuffer{}
+	t.Cleanup(func() {
+		if t.Failed() && stderr.Len() > 0 {
+			t.Logf("worker stderr:\n%s", stderr.String())
+		}
+	})
+	w, err := ipc.Start(ipc.Config{
+		Argv:         s.argv,
+		Dir:          s.o.Dir,
+		Env:          append(os.Environ(), s.o.Env...),
+		Concurrency:  concurrency,
+		StartTimeout: s.o.StartTimeout,
+		Stderr:       func(line string) { stderr.WriteString(line + "\n") },
+	})
+	if err != nil {
+		t.Fatalf("starting %v: %v", s.argv, err)
+	}
+	t.Cleanup(func() { w.Close(time.Second) })
+	return w
+}
+
+// call sends a request and waits for its response.
+func call(t *testing.T, w *ipc.Worker, req ipc.Request, within time.Duration) ipc.Response {
+	t.Helper()
+	c := send(t, w, req)
+	return await(t, c, req.Workload, within)
+}
+
+func send(t *testing.T, w *ipc.Worker, req ipc.Request) *ipc.Call {
+	t.Helper()
+	c := ipc.NewCall()
+	if err := w.Send(c, req); err != nil {
+		t.Fatalf("sending %s: %v", req.Workload, err)
+	}
+	return c
+}
+
+func await(t *testing.T, c *ipc.Call, what string, within time.Duration) ipc.Response {
+	t.Helper()
+	select {
+	case <-c.Done():
+	case <-time.After(within):
+		t.Fatalf("no result for %s (id %d) within %s", what, c.ID(), within)
+	}
+	r := c.Response
+	r.Value = append(json.RawMessage(nil), r.Value...)
+	return r
+}
+
+func sleepParams(d time.Duration) []byte {
+	return []byte(fmt.Sprintf(`{"duration":%q}`, d.String()))
+}
+
+// alive checks that the worker still serves, after whatever came before.
+func alive(t *testing.T, w *ipc.Worker, noop string) {
+	t.Helper()
+	select {
+	case <-w.Done():
+		t.Fatalf("the worker ended: %v", w.Err())
+	default:
+	}
+	if r := call(t, w, ipc.Request{Workload: noop}, settle); r.Err != nil {
+		t.Fatalf("%s after that: %v", noop, r.Err)
+	}
+}
+
+// hello: both sides say hello first, without waiting for the other's; the
+// worker's names protocol 1, its own pid and what it offers.
+func (s *suite) hello(t *testing.T) {
+	r := s.startRaw(t)
+	f := r.next(s.o.StartTimeout, "the worker's hello, before the pool said anything")
+	if f.typ != "hello" {
+		t.Fatalf("the first frame is a %q, not a hello: %s", f.typ, f.raw)
+	}
+	var h struct {
+		Protocol  *float64          `json:"protocol"`
+		PID       *float64          `json:"pid"`
+		Workloads []json.RawMessage `json:"workloads"`
+	}
+	if err := json.Unmarshal(f.raw, &h); err != nil {
+		t.Fatalf("malformed hello: %v: %s", err, f.raw)
+	}
+	if h.Protocol == nil || *h.Protocol != ipc.ProtocolVersion {
+		t.Errorf("hello protocol: got %v, want %d", deref(h.Protocol), ipc.ProtocolVersion)
+	}
+	if h.PID == nil || int(*h.PID) != r.cmd.Process.Pid {
+		t.Errorf("hello pid: got %v, want the worker's pid %d", deref(h.PID), r.cmd.Process.Pid)
+	}
+	if len(h.Workloads) == 0 {
+		t.Errorf("hello lists no workloads: %s", f.raw)
+	}
+	seen := map[string]bool{}
+	for i, raw := range h.Workloads {
+		var info struct {
+			Name        *string         `json:"name"`
+			Kind        *string         `json:"kind"`
+			Description json.RawMessage `json:"description"`
+			Params      json.RawMessage `json:"params"`
+		}
+		if err := json.Unmarshal(raw, &info); err != nil {
+			t.Errorf("workload #%d is not an object: %s", i+1, raw)
+			continue
+		}
+		switch {
+		case info.Name == nil || *info.Name == "":
+			t.Errorf("workload #%d has no name: %s", i+1, raw)
+		case seen[*info.Name]:
+			t.Errorf("workload %q is listed twice", *info.Name)
+		default:
+			seen[*info.Name] = true
+		}
+		if info.Kind == nil || (*info.Kind != "cpu" && *info.Kind != "io") {
+			t.Errorf("workload #%d has kind %s, want \"cpu\" or \"io\": %s", i+1, jsonOf(info.Kind), raw)
+		}
+		if len(info.Description) > 0 && string(info.Description) != "null" && info.Description[0] != '"' {
+			t.Errorf("workload #%d has a description that is not a string: %s", i+1, raw)
+		}
+		if len(info.Params) > 0 && string(info.Params) != "null" && info.Params[0] != '{' {
+			t.Errorf("workload #%d has params that are not an object: %s", i+1, raw)
+		}
+	}
+	// The pool's hello, then the end of the input: a clean exit, no more frames.
+	r.send(fmt.Sprintf(`{"type":"hello","protocol":1,"concurrency":1,"max_frame":%d}`, ipc.DefaultMaxFrame))
+	r.closeInput()
+	if f, ok := r.tryNext(settle); ok {
+		t.Errorf("a frame after the hello with nothing asked: %s", f.raw)
+	}
+	if code := r.wait(settle); code != 0 {
+		t.Errorf("exit status %d after its input ended, want 0", code)
+	}
+	r.cleanStdout()
+}
+
+func deref(p *float64) any {
+	if p == nil {
+		return "nothing"
+	}
+	return *p
+}
+
+func jsonOf(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// roundTrip: one request, one result; run_ns is the time the task ran.
+func (s *suite) roundTrip(t *testing.T) {
+	w := s.start(t, 1)
+	for i := range 20 {
+		r := call(t, w, ipc.Request{Workload: s.o.Noop}, settle)
+		if r.Err != nil {
+			t.Fatalf("%s #%d: %v", s.o.Noop, i+1, r.Err)
+		}
+		if r.Value != nil && string(r.Value) != "null" {
+			t.Fatalf("%s #%d: value %s, want null", s.o.Noop, i+1, r.Value)
+		}
+	}
+	const d = 50 * time.Millisecond
+	start := time.Now()
+	r := call(t, w, ipc.Request{Workload: s.o.Sleep, Params: sleepParams(d)}, settle)
+	took := time.Since(start)
+	if r.Err != nil {
+		t.Fatalf("%s %s: %v", s.o.Sleep, d, r.Err)
+	}
+	if took < d-time.Millisecond {
+		t.Errorf("%s %s answered after %s", s.o.Sleep, d, took)
+	}
+	if r.RunTime < d-2*time.Millisecond || r.RunTime > took+time.Millisecond {
+		t.Errorf("%s %s: run_ns says %s, want from %s to the round trip's %s", s.o.Sleep, d, r.RunTime, d, took)
+	}
+}
+
+// pipelining: with concurrency N, N sleeps in flight at once end in about
+// the longest one's time, each with its own result. They are sent longest
+// first, so a worker that runs them at once answers them out of order.
+func (s *suite) pipelining(t *testing.T) {
+	n := s.o.Concurrency
+	w := s.start(t, n)
+	alive(t, w, s.o.Noop) // started and warm
+	const longest = 400 * time.Millisecond
+	durations := make([]time.Duration, n)
+	var sum time.Duration
+	for i := range durations {
+		durations[i] = longest * time.Duration(n-i) / time.Duration(n)
+		sum += durations[i]
+	}
+	calls := make([]*ipc.Call, n)
+	start := time.Now()
+	for i, d := range durations {
+		calls[i] = send(t, w, ipc.Request{Workload: s.o.Sleep, Params: sleepParams(d)})
+	}
+	for i, c := range calls {
+		r := await(t, c, s.o.Sleep, sum+settle)
+		if r.Err != nil {
+			t.Fatalf("%s %s: %v", s.o.Sleep, durations[i], r.Err)
+		}
+		// run_ns tells whose result this is: a result matched to the wrong
+		// request has another request's duration.
+		if r.RunTime < durations[i]-2*time.Millisecond || r.RunTime > durations[i]+300*time.Millisecond {
+			t.Errorf("request %d (%s %s): run_ns says %s: it waited inside the worker, or got another request's result",
+				c.ID(), s.o.Sleep, durations[i], r.RunTime)
+		}
+	}
+	took := time.Since(start)
+	limit := longest + (sum-longest)/2
+	t.Logf("%d sleeps of %s..%s in flight at once took %s (one after another: %s)", n, durations[n-1], longest, took, sum)
+	if took > limit {
+		t.Errorf("%d requests in flight took %s, over %s: the worker does not run them at the same time (concurrency %d)",
+			n, took, limit, n)
+	}
+}
+
+// errors: an unknown workload and bad params fail the task, not the worker.
+func (s *suite) errors(t *testing.T) {
+	w := s.start(t, 1)
+	pid := w.PID()
+	const unknown = "conformance.no-such-workload"
+	r := call(t, w, ipc.Request{Workload: unknown}, settle)
+	if r.Err == nil || r.Err.Code != taskerr.UnknownWorkload || !strings.Contains(r.Err.Message, unknown) {
+		t.Errorf("unknown workload: got %v, want an UnknownWorkloadError naming %q", r.Err, unknown)
+	}
+	for _, bad := range []struct{ workload, params, param string }{
+		{s.o.Sleep, `{"duration":"soon"}`, "duration"},
+		{s.o.Sleep, `{"duration":-5}`, "duration"},
+		{s.o.Noop, `{"conformance_nope":1}`, "conformance_nope"},
+	} {
+		r := call(t, w, ipc.Request{Workload: bad.workload, Params: []byte(bad.params)}, settle)
+		if r.Err == nil || r.Err.Code != taskerr.InvalidArgument || !strings.Contains(r.Err.Message, bad.param) {
+			t.Errorf("%s %s: got %v, want an InvalidArgumentError naming %q", bad.workload, bad.params, r.Err, bad.param)
+		} else if !strings.HasPrefix(r.Err.Message, bad.workload) {
+			t.Errorf("%s %s: the message %q does not start with the workload's name", bad.workload, bad.params, r.Err.Message)
+		}
+	}
+	alive(t, w, s.o.Noop)
+	if w.PID() != pid {
+		t.Errorf("the worker's pid changed")
+	}
+
+	// Params that are not an object (the pool's side refuses to send them).
+	raw := s.startRaw(t)
+	raw.handshake(1, ipc.DefaultMaxFrame)
+	raw.send(fmt.Sprintf(`{"type":"run","id":1,"workload":%q,"params":[1,2]}`, s.o.Noop))
+	res := raw.result(settle)
+	if res.ID != 1 || res.Error == nil || res.Error.Name != string(taskerr.InvalidArgument) {
+		t.Errorf("params [1,2]: got %s, want an InvalidArgumentError", res.raw)
+	}
+	raw.send(fmt.Sprintf(`{"type":"run","id":2,"workload":%q}`, s.o.Noop)) // no params: {}
+	if res := raw.result(settle); res.ID != 2 || res.Error != nil {
+		t.Errorf("a run without params: got %s, want a result without error", res.raw)
+	}
+	raw.closeInput()
+	if code := raw.wait(settle); code != 0 {
+		t.Errorf("exit status %d, want 0", code)
+	}
+	raw.cleanStdout()
+}
+
+// largePayloads: params and values near 1 MiB make the round trip intact,
+// and so do many smaller ones in flight at once.
+func (s *suite) largePayloads(t *testing.T) {
+	if _, ok := s.offers[s.o.Echo]; !ok {
+		t.Skipf("the worker does not offer %q", s.o.Echo)
+	}
+	w := s.start(t, s.o.Concurrency)
+	echo := func(c *ipc.Call, params []byte) {
+		t.Helper()
+		r := await(t, c, s.o.Echo, 30*time.Second)
+		if r.Err != nil {
+			t.Fatalf("%s of %d bytes: %v", s.o.Echo, len(params), r.Err)
+		}
+		var sent, got any
+		if err := json.Unmarshal(params, &sent); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(r.Value, &got); err != nil {
+			t.Fatalf("%s of %d bytes: the value is not JSON: %v", s.o.Echo, len(params), err)
+		}
+		if !reflect.DeepEqual(sent, got) {
+			t.Errorf("%s of %d bytes: the value (%d bytes) differs from the params: %s...", s.o.Echo, len(params), len(r.Value), clip(r.Value))
+		}
+	}
+	big := payload(1<<20-256, 0)
+	echo(send(t, w, ipc.Request{Workload: s.o.Echo, Params: big}), big)
+
+	n := s.o.Concurrency // never more in flight than the hello announced
+	calls := make([]*ipc.Call, n)
+	params := make([][]byte, n)
+	for i := range calls {
+		params[i] = payload(128<<10+i*1000, i)
+		calls[i] = send(t, w, ipc.Request{Workload: s.o.Echo, Params: params[i]})
+	}
+	for i, c := range calls {
+		echo(c, params[i])
+	}
+	alive(t, w, s.o.Noop)
+}
+
+// payload is a params object of about size bytes, distinct for each seed,
+// with text that JSON must escape and characters outside ASCII.
+func payload(size, seed int) []byte {
+	const piece = "abc \"quoted\" back\\slash\nnew line\ttab é ü 漢字 😀 \u2028 <>&/ "
+	var text strings.Builder
+	for text.Len() < size-200 {
+		text.WriteString(piece)
+		text.WriteString(strconv.Itoa(seed))
+	}
+	b, _ := json.Marshal(map[string]any{
+		"seed": seed, "text": text.String(), "list": []any{1, 2.5, -3e-7, true, false, nil, "x"},
+		"nested": map[string]any{"a": map[string]any{"b": []any{map[string]any{}, []any{}}}},
+	})
+	return b
+}
+
+func clip(b []byte) string {
+	if len(b) > 80 {
+		b = b[:80]
+	}
+	return string(b)
+}
+
+// timeout: timeout_ms stops the task (StrictTimeout) or at least leaves the
+// worker working.
+func (s *suite) timeout(t *testing.T) {
+	w := s.start(t, 2)
+	const long, timeout = 10 * time.Second, 200 * time.Millisecond
+	start := time.Now()
+	r := call(t, w, ipc.Request{Workload: s.o.Sleep, Params: sleepParams(long), Timeout: timeout}, long+settle)
+	took := time.Since(start)
+	honoured := took < long && r.Err != nil && r.Err.Code == taskerr.Timeout
+	t.Logf("%s %s with timeout_ms %d: %v after %s", s.o.Sleep, long, timeout.Milliseconds(), r.Err, took.Round(time.Millisecond))
+	if s.o.StrictTimeout && (!honoured || took > timeout+2*time.Second) {
+		t.Errorf("timeout_ms %d: got %v after %s, want a TimeoutError soon after %s", timeout.Milliseconds(), r.Err, took, timeout)
+	}
+	if r.Err != nil && r.Err.Code == taskerr.WorkerCrashed {
+		t.Fatalf("the worker did not survive a timeout: %v", r.Err)
+	}
+	alive(t, w, s.o.Noop)
+}
+
+// cancel: a cancel frame stops the task (StrictCancel), or at least leaves
+// the worker working; the task still gets exactly one result.
+func (s *suite) cancel(t *testing.T) {
+	w := s.start(t, 2)
+	const long = 10 * time.Second
+	start := time.Now()
+	c := send(t, w, ipc.Request{Workload: s.o.Sleep, Params: sleepParams(long)})
+	time.Sleep(100 * time.Millisecond)
+	w.Cancel(c.ID())
+	r := await(t, c, s.o.Sleep, long+settle)
+	took := time.Since(start)
+	t.Logf("%s %s cancelled after 100ms: %v after %s", s.o.Sleep, long, r.Err, took.Round(time.Millisecond))
+	if r.Err != nil && r.Err.Code == taskerr.WorkerCrashed {
+		t.Fatalf("the worker did not survive a cancel: %v", r.Err)
+	}
+	if s.o.StrictCancel && (r.Err == nil || took > 2*time.Second) {
+		t.Errorf("cancel: got %v after %s, want an error soon after the cancel", r.Err, took)
+	}
+	alive(t, w, s.o.Noop)
+}
+
+// ignoredMessages: a cancel for an id not in flight, and messages of types
+// the worker does not know, are ignored.
+func (s *suite) ignoredMessages(t *testing.T) {
+	r := s.startRaw(t)
+	r.handshake(1, ipc.DefaultMaxFrame)
+	r.send(`{"type":"cancel","id":999}`)
+	r.send(`{"type":"from-a-later-version","id":3,"x":[1,{"y":null}]}`)
+	r.send(fmt.Sprintf(`{"type":"run","id":1,"workload":%q,"params":{},"future_field":true}`, s.o.Noop))
+	if res := r.result(settle); res.ID != 1 || res.Error != nil {
+		t.Errorf("got %s, want the result of run 1", res.raw)
+	}
+	r.closeInput()
+	if code := r.wait(settle); code != 0 {
+		t.Errorf("exit status %d, want 0", code)
+	}
+	r.cleanStdout()
+}
+
+// eof: when its input ends, the worker sends the results of the requests in
+// flight (finished or cancelled), then exits with status 0.
+func (s *suite) eof(t *testing.T) {
+	n := s.o.Concurrency
+	const d = 300 * time.Millisecond
+	r := s.startRaw(t)
+	r.handshake(n, ipc.DefaultMaxFrame)
+	for i := 1; i <= n; i++ {
+		r.send(fmt.Sprintf(`{"type":"run","id":%d,"workload":%q,"params":%s}`, i, s.o.Sleep, sleepParams(d)))
+	}
+	time.Sleep(50 * time.Millisecond) // in flight
+	r.closeInput()
+	got := map[uint64]bool{}
+	for range n {
+		res := r.result(d + settle)
+		if got[res.ID] || res.ID < 1 || res.ID > uint64(n) {
+			t.Errorf("unexpected result: %s", res.raw)
+		}
+		got[res.ID] = true
+	}
+	if f, ok := r.tryNext(settle); ok {
+		t.Errorf("a frame after the last result: %s", f.raw)
+	}
+	if code := r.wait(settle); code != 0 {
+		t.Errorf("exit status %d after its input ended, want 0", code)
+	}
+	r.cleanStdout()
+
+	// The same through the pool's side: Close finds every request answered
+	// and the worker gone with status 0.
+	w := s.start(t, n)
+	calls := make([]*ipc.Call, n)
+	for i := range calls {
+		calls[i] = send(t, w, ipc.Request{Workload: s.o.Sleep, Params: sleepParams(d)})
+	}
+	time.Sleep(50 * time.Millisecond)
+	w.Close(d + settle)
+	for _, c := range calls {
+		res := await(t, c, s.o.Sleep, settle)
+		if res.Err != nil && res.Err.Code == taskerr.WorkerCrashed {
+			t.Errorf("request %d got no result before the worker exited: %v", c.ID(), res.Err)
+		}
+	}
+	if err := w.Err(); err != nil {
+		t.Errorf("after Close: %v", err)
+	}
+}
+
+// protocolErrors: a frame that breaks the protocol makes the worker stop
+// reading, send the results of the requests in flight and exit with a
+// non-zero status. A frame over the limit is refused from its length alone.
+func (s *suite) protocolErrors(t *testing.T) {
+	const maxFrame = 64 << 10
+	header := func(n uint32) []byte { return []byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)} }
+	for _, c := range []struct {
+		name  string
+		bytes []byte
+		close bool // then close the input
+	}{
+		{"frame over max_frame, body never sent", header(1 << 30), false},
+		{"frame just over max_frame", append(header(maxFrame+1), bytes.Repeat([]byte{' '}, 100)...), false},
+		{"frame under 2 bytes", append(header(1), '{'), false},
+		{"not JSON", frame(`{"type":"run", oops`), false},
+		{"not an object", frame(`[1,2,3]`), false},
+		{"no type", frame(`{"id":7}`), false},
+		{"run without an id", frame(fmt.Sprintf(`{"type":"run","workload":%q}`, s.o.Noop)), false},
+		{"run with id 0", frame(fmt.Sprintf(`{"type":"run","id":0,"workload":%q}`, s.o.Noop)), false},
+		{"run with the id of a run in flight", frame(fmt.Sprintf(`{"type":"run","id":1,"workload":%q,"params":%s}`, s.o.Sleep, sleepParams(10*time.Second))), false},
+		{"truncated frame", append(header(100), `{"type":"run"`...), true},
+	} {
+		t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) {
+			r := s.startRaw(t)
+			r.handshake(2, maxFrame)
+			// A request in flight, whose result must come before the exit.
+			r.send(fmt.Sprintf(`{"type":"run","id":1,"workload":%q,"params":%s}`, s.o.Sleep, sleepParams(300*time.Millisecond)))
+			time.Sleep(30 * time.Millisecond)
+			r.write(c.bytes)
+			if c.close {
+				r.closeInput()
+			}
+			start := time.Now()
+			res := r.result(settle)
+			if res.ID != 1 {
+				t.Errorf("got %s, want the result of run 1", res.raw)
+			}
+			code := r.wait(settle)
+			if code == 0 {
+				t.Errorf("exit status 0 after a protocol error, want non-zero")
+			}
+			t.Logf("exit status %d after %s", code, time.Since(start).Round(time.Millisecond))
+			r.cleanStdout()
+		})
+	}
+}
+
+// parentCheck: a worker whose XK6_CONCURRENCY_WORKER is not its parent's
+// pid exits at once, non-zero.
+func (s *suite) parentCheck(t *testing.T) {
+	r := s.startRawEnv(t, ipc.WorkerEnv+"=1") // init: not the worker's parent
+	r.send(fmt.Sprintf(`{"type":"hello","protocol":1,"concurrency":1,"max_frame":%d}`, ipc.DefaultMaxFrame))
+	code := r.wait(settle)
+	if code == 0 {
+		t.Errorf("exit status 0 with %s=1, want non-zero", ipc.WorkerEnv)
+	}
+}
+
+// frame builds a frame around a JSON text.
+func frame(payload string) []byte {
+	var b bytes.Buffer
+	_ = ipc.WriteFrame(&b, []byte(payload))
+	return b.Bytes()
+}
+
+// --- the raw pipes ---------------------------------------------------------
+
+// rawWorker is the worker program on plain pipes, for checks the pool's
+// side cannot make.
+type rawWorker struct {
+	t       *testing.T
+	cmd     *exec.Cmd
+	in      *os.File
+	frames  chan rawFrame
+	readErr error // why stdout stopped being frames; read once frames is closed
+	stderr  *syncBuffer
+	exited  chan struct{}
+	helloed bool
+}
+
+type rawFrame struct {
+	raw []byte
+	typ string
+}
+
+// rawResult is a result frame.
+type rawResult struct {
+	ID    uint64          `json:"id"`
+	Value json.RawMessage `json:"value"`
+	Error *ipc.WireError  `json:"error"`
+	RunNS *float64        `json:"run_ns"`
+	raw   []byte
+}
+
+func (s *suite) startRaw(t *testing.T) *rawWorker {
+	t.Helper()
+	return s.startRawEnv(t, ipc.WorkerEnv+"="+strconv.Itoa(os.Getpid()))
+}
+
+func (s *suite) startRawEnv(t *testing.T, marker string) *rawWorker {
+	t.Helper()
+	inR, inW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &rawWorker{t: t, in: inW, frames: make(chan rawFrame, 64), stderr: &syncBuffer{}, exited: make(chan struct{})}
+	r.cmd = exec.Command(s.argv[0], s.argv[1:]...)
+	r.cmd.Dir = s.o.Dir
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, ipc.WorkerEnv+"=") {
+			env = append(env, kv)
+		}
+	}
+	r.cmd.Env = append(append(env, s.o.Env...), marker)
+	r.cmd.Stdin, r.cmd.Stdout, r.cmd.Stderr = inR, outW, r.stderr
+	err = r.cmd.Start()
+	_ = inR.Close()
+	_ = outW.Close()
+	if err != nil {
+		_ = inW.Close()
+		_ = outR.Close()
+		t.Fatalf("starting %v: %v", s.argv, err)
+	}
+	go r.readLoop(outR)
+	go func() {
+		_ = r.cmd.Wait()
+		close(r.exited)
+	}()
+	t.Cleanup(func() {
+		_ = r.in.Close()
+		select {
+		case <-r.exited:
+		case <-time.After(2 * time.Second):
+			_ = r.cmd.Process.Kill()
+			<-r.exited
+		}
+		if t.Failed() && r.stderr.Len() > 0 {
+			t.Logf("worker stderr:\n%s", r.stderr.String())
+		}
+	})
+	return r
+}
+
+func (r *rawWorker) readLoop(out *os.File) {
+	defer close(r.frames)
+	defer out.Close()
+	br := bufio.NewReader(out)
+	for {
+		b, err := ipc.ReadFrame(br, nil, ipc.DefaultMaxFrame)
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				r.readErr = fmt.Errorf("stdout is not only frames: %w", err)
+			}
+			return
+		}
+		var m struct {
+			Type *string `json:"type"`
+		}
+		if err := json.Unmarshal(b, &m); err != nil || len(bytes.TrimSpace(b)) == 0 || bytes.TrimSpace(b)[0] != '{' {
+			r.readErr = fmt.Errorf("stdout has a frame that is not a JSON object: %q", clip(b))
+			return
+		}
+		if m.Type == nil || (*m.Type != "hello" && *m.Type != "result") {
+			r.readErr = fmt.Errorf("stdout has a frame that is neither a hello nor a result: %q", clip(b))
+			return
+		}
+		r.frames <- rawFrame{raw: b, typ: *m.Type}
+	}
+}
+
+// next returns the next frame from the worker, or fails the test.
+func (r *rawWorker) next(within time.Duration, what string) rawFrame {
+	r.t.Helper()
+	f, ok := r.tryNext(within)
+	if !ok {
+		if r.readErr != nil {
+			r.t.Fatalf("waiting for %s: %v", what, r.readErr)
+		}
+		r.t.Fatalf("no %s within %s (or the worker's output ended)", what, within)
+	}
+	return f
+}
+
+// tryNext returns the next frame, or false when the output ended or nothing
+// came within the time.
+func (r *rawWorker) tryNext(within time.Duration) (rawFrame, bool) {
+	select {
+	case f, ok := <-r.frames:
+		return f, ok
+	case <-time.After(within):
+		return rawFrame{}, false
+	}
+}
+
+// handshake reads the worker's hello and sends the pool's.
+func (r *rawWorker) handshake(concurrency, maxFrame int) {
+	r.t.Helper()
+	f := r.next(10*time.Second, "the worker's hello")
+	if f.typ != "hello" {
+		r.t.Fatalf("the first frame is not a hello: %s", f.raw)
+	}
+	r.send(fmt.Sprintf(`{"type":"hello","protocol":1,"concurrency":%d,"max_frame":%d}`, concurrency, maxFrame))
+}
+
+// result returns the next frame, which must be a result.
+func (r *rawWorker) result(within time.Duration) rawResult {
+	r.t.Helper()
+	f := r.next(within, "a result")
+	var res rawResult
+	if f.typ != "result" || json.Unmarshal(f.raw, &res) != nil || res.ID == 0 {
+		r.t.Fatalf("not a valid result: %s", f.raw)
+	}
+	res.raw = f.raw
+	return res
+}
+
+func (r *rawWorker) send(payload string) { r.write(frame(payload)) }
+
+// write writes bytes to the worker's input; a worker that exited already is
+// not an error here (what follows checks what it did).
+func (r *rawWorker) write(b []byte) { _, _ = r.in.Write(b) }
+
+func (r *rawWorker) closeInput() { _ = r.in.Close() }
+
+// wait waits for the worker to exit and returns its exit status (-1 for a signal).
+func (r *rawWorker) wait(within time.Duration) int {
+	r.t.Helper()
+	select {
+	case <-r.exited:
+	case <-time.After(within):
+		r.t.Fatalf("the worker did not exit within %s", within)
+	}
+	return r.cmd.ProcessState.ExitCode()
+}
+
+// cleanStdout checks, once the worker exited, that all it wrote to stdout
+// was whole frames.
+func (r *rawWorker) cleanStdout() {
+	r.t.Helper()
+	for f := range r.frames {
+		r.t.Errorf("an unexpected frame: %s", f.raw)
+	}
+	if r.readErr != nil {
+		r.t.Error(r.readErr)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) WriteString(x string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b.WriteString(x)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func (s *syncBuffer) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Len()
+}

@@ -1,0 +1,180 @@
+package conformance_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/k6-concurrency/xk6-concurrency/internal/k6test"
+	"github.com/k6-concurrency/xk6-concurrency/ipc"
+	"github.com/k6-concurrency/xk6-concurrency/ipc/conformance"
+	"github.com/k6-concurrency/xk6-concurrency/workload"
+)
+
+// brokenEnv makes this test binary, as a worker, break one rule on purpose
+// (see brokenRegistry), so that the suite is seen to catch it.
+const brokenEnv = "XK6_CONFORMANCE_BROKEN"
+
+// TestMain makes this test binary a Go worker (the pool's side starts
+// os.Args[0] with ipc.WorkerEnv set), as the pool's own tests do.
+func TestMain(m *testing.M) {
+	if os.Getenv(ipc.WorkerEnv) != "" {
+		mode := os.Getenv(brokenEnv)
+		if mode == "stdout" {
+			fmt.Print("a stray print before the hello\n") // what ServeProcess guards against only after it starts
+		}
+		code := ipc.ServeProcess(brokenRegistry(mode))
+		if mode == "exit-status" {
+			code = 3
+		}
+		os.Exit(code)
+	}
+	os.Exit(m.Run())
+}
+
+// strict: every worker here offers echo, noop and io.sleep (and
+// cpu.primes), and honours timeouts and cancels.
+var strict = conformance.Options{
+	Require:       []string{"cpu.primes", "echo"},
+	StrictTimeout: true,
+	StrictCancel:  true,
+	ParentCheck:   true,
+}
+
+func TestGoWorker(t *testing.T) {
+	t.Parallel()
+	conformance.Run(t, []string{os.Args[0]}, strict)
+}
+
+func TestPythonWorker(t *testing.T) {
+	t.Parallel()
+	python := interpreter(t, "python3")
+	opts := strict
+	opts.Dir = moduleRoot(t)
+	conformance.Run(t, []string{python, "examples/python/worker.py"}, opts)
+}
+
+func TestNodeWorker(t *testing.T) {
+	t.Parallel()
+	node := interpreter(t, "node")
+	opts := strict
+	opts.Dir = moduleRoot(t)
+	conformance.Run(t, []string{node, "examples/node/worker.js"}, opts)
+}
+
+// TestSuiteCatchesBrokenWorkers runs the suite, in a child test process,
+// against Go workers that each break one rule, and checks that the suite
+// fails, in the check for that rule.
+func TestSuiteCatchesBrokenWorkers(t *testing.T) {
+	t.Parallel()
+	for mode, check := range map[string]string{
+		"stdout":      "TestBrokenWorker", // no worker starts: the pool's side refuses the stray bytes
+		"serial":      "TestBrokenWorker/pipelining",
+		"exit-status": "TestBrokenWorker/eof",
+		"no-cancel":   "TestBrokenWorker/cancel",
+		"echo":        "TestBrokenWorker/large_payloads",
+	} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.Command(os.Args[0], "-test.run=^TestBrokenWorker$", "-test.v", "-test.count=1")
+			cmd.Env = append(os.Environ(), brokenEnv+"="+mode)
+			out, err := cmd.CombinedOutput()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) {
+				t.Fatalf("the suite passed a worker that breaks %q (%v):\n%s", mode, err, out)
+			}
+			if !strings.Contains(string(out), "--- FAIL: "+check+" ") {
+				t.Errorf("the suite did not fail in %s for %q:\n%s", check, mode, out)
+			}
+		})
+	}
+}
+
+// TestBrokenWorker is TestSuiteCatchesBrokenWorkers's child: it runs only
+// with brokenEnv set, and must fail.
+func TestBrokenWorker(t *testing.T) {
+	if os.Getenv(brokenEnv) == "" {
+		t.Skip("run by TestSuiteCatchesBrokenWorkers")
+	}
+	conformance.Run(t, []string{os.Args[0]}, strict)
+}
+
+// brokenRegistry is the Go worker's registry: the built-in noop, io.sleep
+// and cpu.primes, and an echo; mode breaks one of them on purpose.
+func brokenRegistry(mode string) *workload.Registry {
+	r := workload.NewRegistry()
+	for _, name := range []string{"noop", "io.sleep", "cpu.primes"} {
+		s, err := workload.Default.Lookup(name)
+		if err != nil {
+			panic(err)
+		}
+		fn := s.Fn
+		switch {
+		case name == "io.sleep" && mode == "serial":
+			var one sync.Mutex // one sleep at a time
+			fn = func(ctx context.Context, a workload.Args) (any, error) {
+				one.Lock()
+				defer one.Unlock()
+				return s.Fn(ctx, a)
+			}
+		case name == "io.sleep" && mode == "no-cancel":
+			fn = func(ctx context.Context, a workload.Args) (any, error) { // honours only its deadline
+				if deadline, ok := ctx.Deadline(); ok {
+					var stop context.CancelFunc
+					ctx, stop = context.WithDeadline(context.Background(), deadline)
+					defer stop()
+				} else {
+					ctx = context.Background()
+				}
+				return s.Fn(ctx, a)
+			}
+		}
+		must(r.Add(s.Name, s.Kind, fn, workload.Describe(s.Description), workload.WithParams(s.Params...)))
+	}
+	must(r.Add("echo", workload.IO, func(_ context.Context, a workload.Args) (any, error) {
+		v := a.Raw()
+		if mode == "echo" {
+			delete(v, "nested")
+		}
+		return v, nil
+	}, workload.RawParams(), workload.Describe("Returns its params unchanged.")))
+	return r
+}
+
+func must(err error) {
+	if err != nil {
+		panic(err)
+	}
+}
+
+// interpreter finds a language's interpreter. A missing one skips the test,
+// except in CI (CI=true), where it fails.
+func interpreter(t *testing.T, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is not installed (CI=true: a missing interpreter fails): %v", name, err)
+		}
+		t.Skipf("%s is not installed: %v", name, err)
+	}
+	return path
+}
+
+func moduleRoot(t *testing.T) string {
+	t.Helper()
+	root, err := k6test.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "examples", "python", "worker.py")); err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
