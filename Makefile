@@ -10,7 +10,9 @@
 K6_VERSION := v1.8.1
 MODULE     := github.com/k6-concurrency/xk6-concurrency
 SOURCES    := $(shell find . -name '*.go' -not -name '*_test.go' -not -path './tools/*' -not -path './bin/*' -not -path './integration/*' -not -path './internal/k6test/*') go.mod go.sum
-GO_TEST    ?= go test -race -count=1 -timeout 40m
+# -p 1: one package at a time, so that tests asserting on CPU-bound figures
+# (Python threads vs processes, timeouts, detection times) have the machine.
+GO_TEST    ?= go test -race -count=1 -p 1 -timeout 40m
 
 .PHONY: example test reliability fuzz bench k6 deps clean
 

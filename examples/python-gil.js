@@ -73,10 +73,12 @@ for (const series of SERIES) {
   for (const size of SIZES) pools[`${series}/${size}`] = newPool(series, size);
 }
 
+// Cells of one size follow one another, series by series, so that a drift of
+// the machine's speed hits the series alike rather than one of them.
 const cells = [];
 for (const workload of Object.keys(WORKLOADS)) {
-  for (const series of SERIES) {
-    for (const size of SIZES) {
+  for (const size of SIZES) {
+    for (const series of SERIES) {
       cells.push({ workload, series, size, scenario: `${series.replace(' ', '_')}_${workload.replace('.', '_')}_${size}` });
     }
   }
@@ -87,7 +89,19 @@ for (const workload of Object.keys(WORKLOADS)) {
 // extension adds the workload.
 const cellMetric = (c) => `concurrency_tasks{series:${c.series},size:${c.size},workload:${c.workload}}`;
 
-const scenarios = {};
+// The first seconds of a test run slower (k6 and the workers warm up), so a
+// warm-up scenario, in no cell, runs before the first cell.
+const WARMUP = 2;
+const scenarios = {
+  warmup: {
+    executor: 'constant-vus',
+    vus: 2,
+    duration: `${WARMUP}s`,
+    gracefulStop: `${GAP}s`,
+    exec: 'warmup',
+    tags: { series: 'warm-up' },
+  },
+};
 cells.forEach((c, i) => {
   scenarios[c.scenario] = {
     executor: 'constant-vus',
@@ -95,7 +109,7 @@ cells.forEach((c, i) => {
     // busy: each VU waits on one task at a time (runSync).
     vus: 2 * c.size,
     duration: `${CELL}s`,
-    startTime: `${i * (CELL + GAP)}s`,
+    startTime: `${WARMUP + GAP + i * (CELL + GAP)}s`,
     gracefulStop: `${GAP}s`, // a task in flight at the end finishes; none is abandoned
     exec: 'cell',
     tags: { series: c.series, size: String(c.size) },
@@ -118,6 +132,10 @@ export function setup() {
     pool.runSync('noop');
     while (pool.stats().live < pool.workers) sleep(0.05);
   }
+}
+
+export function warmup() {
+  for (const series of SERIES) pools[`${series}/${SIZES[0]}`].runSync('cpu.primes', WORKLOADS['cpu.primes']);
 }
 
 export function cell() {
