@@ -87,11 +87,15 @@ func (s *procSeat) run() {
 
 // failQueued settles queued tasks with a worker's start error, so that tasks
 // never wait on a worker that cannot start: all of them when no worker of the
-// pool is up, else the next one. It waits for a task if none is queued, and
-// returns false if the seat should leave instead.
+// pool is up (it waits for a task if none is queued), none while another
+// worker is up, since that one serves the queue (a replacement killed while
+// it starts then costs no task). It returns false if the seat should leave.
 func (s *procSeat) failQueued(err *taskerr.Error) bool {
 	p := s.p
 	for {
+		if p.live.Load() > 0 {
+			return true
+		}
 		select {
 		case t := <-p.queue:
 			p.outstanding.Add(-1)
@@ -99,7 +103,7 @@ func (s *procSeat) failQueued(err *taskerr.Error) bool {
 				t.start()
 				t.settle(nil, err, 0)
 			}
-			if p.live.Load() > 0 || len(p.queue) == 0 {
+			if len(p.queue) == 0 {
 				return true
 			}
 		case <-s.stop:

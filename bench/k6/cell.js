@@ -1,0 +1,146 @@
+// One cell of the end-to-end benchmark (bench/run.sh): one pool of WORKERS
+// workers, or no pool at all, driven by a constant number of VUs for
+// DURATION seconds. The figures come from k6's own metrics, handed to
+// handleSummary and written to SUMMARY as JSON; bench/driver.py reads them.
+//
+//   MODE      pool   a ThreadPool or ProcessPool (KIND) runs WORKLOAD via runSync
+//             js     no pool: the JavaScript prime count in the iteration
+//             empty  no pool: an empty iteration (k6's own ceiling)
+//   KIND      thread | process
+//   WORKLOAD  cpu.primes | io.sleep | noop
+//   WORKERS   pool size (pool mode)
+//   VUS       VUs of the constant-vus scenario
+//   CONCURRENCY, GOMAXPROCS  process pool tuning (the "tuned" series)
+//   DURATION  seconds the scenario runs
+//   SUMMARY   where handleSummary writes the summary data
+import { sleep } from 'k6';
+import { ThreadPool, ProcessPool } from 'k6/x/concurrency';
+
+const MODE = __ENV.MODE || 'pool';
+const KIND = __ENV.KIND || 'thread';
+const WORKLOAD = __ENV.WORKLOAD || 'noop';
+const WORKERS = Number(__ENV.WORKERS || 1);
+const VUS = Number(__ENV.VUS || 1);
+const DURATION = Number(__ENV.DURATION || 5);
+const CONCURRENCY = Number(__ENV.CONCURRENCY || 1);
+const LIMIT = 20000;
+const EXPECTED_PRIMES = 2262; // primes below 20000
+
+const PARAMS = {
+  'cpu.primes': { limit: LIMIT },
+  'io.sleep': { duration: '10ms' },
+  noop: undefined,
+}[WORKLOAD];
+
+let pool = null;
+if (MODE === 'pool') {
+  const name = `bench-${KIND}-${WORKERS}`;
+  if (KIND === 'thread') {
+    pool = new ThreadPool({ name, workers: WORKERS });
+  } else {
+    const opts = { name, workers: WORKERS };
+    if (CONCURRENCY !== 1) opts.concurrency = CONCURRENCY;
+    if (__ENV.GOMAXPROCS) opts.env = { GOMAXPROCS: __ENV.GOMAXPROCS };
+    pool = new ProcessPool(opts);
+  }
+}
+
+// Sub-metrics restricted to the measured scenario, so that setup's warm-up
+// tasks never count. The thresholds always pass; they only make k6 keep the
+// sub-metrics in the summary data.
+export const options = {
+  scenarios: {
+    bench: {
+      executor: 'constant-vus',
+      vus: VUS,
+      duration: `${DURATION}s`,
+      gracefulStop: '30s', // a task in flight at the end finishes; none is abandoned
+      exec: { pool: 'poolIter', js: 'js', empty: 'empty' }[MODE],
+    },
+  },
+  thresholds: {
+    'concurrency_tasks{scenario:bench}': ['count>=0'],
+    'concurrency_task_failed{scenario:bench}': ['rate>=0'],
+    'iterations{scenario:bench}': ['count>=0'],
+  },
+  setupTimeout: '120s',
+  summaryTrendStats: ['avg', 'med', 'p(95)'],
+};
+
+// setup starts the pool and waits until every worker is up, so that starting
+// workers is never counted against the cell; then it runs two rounds of the
+// cell's workload on every worker, all submitted at once with map().
+export async function setup() {
+  await warmUp();
+  // bench/driver.py samples CPU time from here on (the scenario starts now)
+  console.log('BENCH_SETUP_DONE');
+}
+
+async function warmUp() {
+  if (!pool) return;
+  pool.runSync('noop');
+  const deadline = Date.now() + 60000;
+  while (pool.stats().live < WORKERS) {
+    if (Date.now() > deadline) throw new Error(`only ${pool.stats().live} of ${WORKERS} workers came up`);
+    sleep(0.02);
+  }
+  const warm = [];
+  for (let i = 0; i < 2 * WORKERS * CONCURRENCY; i++) warm.push(PARAMS === undefined ? {} : PARAMS);
+  // map() keeps every worker busy at once: the warm-up touches each of them.
+  await pool.map(WORKLOAD, warm);
+  const s = pool.stats();
+  if (s.failed !== 0) throw new Error(`warm-up: ${s.failed} tasks failed`);
+}
+
+function countPrimes(limit) {
+  // The same trial division as workload/cpu.go's cpu.primes: 2, then every
+  // odd candidate divided by the odd numbers up to its square root.
+  if (limit <= 2) return 0;
+  let count = 1;
+  for (let n = 3; n < limit; n += 2) {
+    let prime = true;
+    for (let d = 3; d * d <= n; d += 2) {
+      if (n % d === 0) {
+        prime = false;
+        break;
+      }
+    }
+    if (prime) count++;
+  }
+  return count;
+}
+
+export function js() {
+  const n = countPrimes(LIMIT);
+  if (n !== EXPECTED_PRIMES) throw new Error(`counted ${n} primes below ${LIMIT}, want ${EXPECTED_PRIMES}`);
+}
+
+export function empty() {}
+
+export function poolIter() {
+  const v = pool.runSync(WORKLOAD, PARAMS);
+  if (WORKLOAD === 'cpu.primes' && v !== EXPECTED_PRIMES) throw new Error(`cpu.primes returned ${v}, want ${EXPECTED_PRIMES}`);
+}
+
+export function handleSummary(data) {
+  const pick = (name) => (data.metrics[name] ? data.metrics[name].values : null);
+  const out = {
+    mode: MODE,
+    kind: KIND,
+    workload: WORKLOAD,
+    workers: WORKERS,
+    vus: VUS,
+    duration_s: DURATION,
+    concurrency: CONCURRENCY,
+    tasks: pick('concurrency_tasks{scenario:bench}'),
+    failed: pick('concurrency_task_failed{scenario:bench}'),
+    iterations: pick('iterations{scenario:bench}'),
+    iterations_all: pick('iterations'),
+    tasks_all: pick('concurrency_tasks'),
+    task_duration: pick('concurrency_task_duration'),
+    task_wait: pick('concurrency_task_wait'),
+    task_overhead: pick('concurrency_task_overhead'),
+    state: data.state,
+  };
+  return { [__ENV.SUMMARY || 'summary.json']: JSON.stringify(out, null, 1) + '\n', stdout: '' };
+}
