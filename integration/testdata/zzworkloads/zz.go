@@ -21,4 +21,9 @@ func init() {
 		return "hello, " + a.String("name"), nil
 	}, workload.Describe("Greets; registered by another extension."),
 		workload.WithParams(workload.Param{Name: "name", Type: workload.String, Default: "world"}))
+	// An echo, as the conformance suite (ipc/conformance) wants for its
+	// large-payload checks: the k6 binary in worker mode then passes all of it.
+	workload.Register("zz.echo", workload.IO, func(_ context.Context, a workload.Args) (any, error) {
+		return a.Raw(), nil
+	}, workload.Describe("Returns its params unchanged; registered by another extension."), workload.RawParams())
 }
