@@ -72,7 +72,12 @@ func HTML(data Data, opts Options) string {
 			r.writePanel(&b, i, w, data.Kinds[w])
 		}
 		b.WriteString("</section>\n")
-		b.WriteString("<div class=\"tables\">\n")
+		// With more than three sizes the table needs the page's width.
+		if len(r.Sizes) > 3 {
+			b.WriteString("<div class=\"tables wide\">\n")
+		} else {
+			b.WriteString("<div class=\"tables\">\n")
+		}
 		r.writeTable(&b)
 		writeDigest(&b, data)
 		b.WriteString("</div>\n")
@@ -109,8 +114,16 @@ func (r *Result) lede() string {
 	for i, w := range r.Workloads {
 		works[i] = "<code>" + esc(w) + "</code>"
 	}
-	return fmt.Sprintf("Function calls per second from <code>%s</code>, higher is better: %s at %s %s, on %s.",
-		TaskMetric, andList(names, " against "), andList(sizes, " and "), esc(r.Options.Size), andList(works, " and "))
+	compared := andList(names, " and ")
+	if len(names) == 2 {
+		compared = andList(names, " against ")
+	}
+	at := andList(sizes, " and ") + " " + esc(r.Options.Size)
+	if tag := r.Options.Size; len(tag) < 2 || !strings.HasSuffix(tag, "s") { // as sizeLabel: "size 1, 2 and 4"
+		at = esc(tag) + " " + andList(sizes, " and ")
+	}
+	return fmt.Sprintf("Function calls per second from <code>%s</code>, higher is better: %s at %s, on %s.",
+		TaskMetric, compared, at, andList(works, " and "))
 }
 
 // andList joins items as "a, b and c" (with last as the final separator).
@@ -459,6 +472,7 @@ h2 { margin: 0 0 12px; font-size: 18px; }
 section.table, section.digest, section.empty { padding: 16px 20px; margin-bottom: 20px; }
 .tables { display: grid; grid-template-columns: minmax(0, 1.3fr) minmax(0, 1fr); gap: 20px; align-items: start; }
 @media (max-width: 1100px) { .tables { grid-template-columns: minmax(0, 1fr); } }
+.tables.wide { grid-template-columns: minmax(0, 1fr); }
 .tables section { margin-bottom: 0; }
 svg.chart { display: block; width: 100%; height: auto; font-family: var(--font); }
 svg .panel-title { font-size: 18px; font-weight: 700; fill: var(--ink); font-family: var(--mono); }

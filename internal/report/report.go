@@ -566,9 +566,13 @@ func plural(n int, one, many string) string {
 	return many
 }
 
-// sizeLabel names a size column: "4 workers", "1 worker".
+// sizeLabel names a size column: after a plural tag such as workers or vus,
+// "4 workers", "1 worker"; after any other, such as size, "size 4".
 func sizeLabel(size int, tag string) string {
-	if size == 1 && len(tag) > 1 && strings.HasSuffix(tag, "s") {
+	if len(tag) < 2 || !strings.HasSuffix(tag, "s") {
+		return tag + " " + strconv.Itoa(size)
+	}
+	if size == 1 {
 		tag = tag[:len(tag)-1]
 	}
 	return strconv.Itoa(size) + " " + tag
