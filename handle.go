@@ -92,7 +92,7 @@ func paramsArg(rt *sobek.Runtime, workloadName string, v sobek.Value, where stri
 	}
 	params, ok := raw.(map[string]any)
 	if !ok {
-		return nil, taskerr.New(taskerr.InvalidArgument, "%s: %s must be an object, got %s", workloadName, where, describe(raw))
+		return nil, taskerr.New(taskerr.InvalidArgument, "%s: %s must be an object, got %s", workloadName, where, taskerr.Describe(raw))
 	}
 	return params, nil
 }
@@ -107,7 +107,7 @@ func (h *poolHandle) callOptions(method string, v sobek.Value) (callOptions, err
 	}
 	m, ok := raw.(map[string]any)
 	if !ok {
-		return callOptions{}, taskerr.New(taskerr.InvalidArgument, "%s(): opts must be an object, got %s", method, describe(raw))
+		return callOptions{}, taskerr.New(taskerr.InvalidArgument, "%s(): opts must be an object, got %s", method, taskerr.Describe(raw))
 	}
 	return parseCallOptions(method, m)
 }
@@ -125,7 +125,7 @@ func describeJS(v sobek.Value) string {
 	if sobek.IsBigInt(v) {
 		return "a BigInt"
 	}
-	return describe(v.Export())
+	return taskerr.Describe(v.Export())
 }
 
 // inVU fails a method called from the init context, where k6 has no VU state

@@ -214,7 +214,7 @@ func (mi *ModuleInstance) newPool(kind pool.Kind, call sobek.ConstructorCall) *s
 		}
 		var ok bool
 		if raw, ok = v.(map[string]any); !ok {
-			throw(rt, taskerr.New(taskerr.InvalidArgument, "new %sPool(): options must be an object, got %s", poolCtor(kind), describe(v)))
+			throw(rt, taskerr.New(taskerr.InvalidArgument, "new %sPool(): options must be an object, got %s", poolCtor(kind), taskerr.Describe(v)))
 		}
 	}
 	opts, err := parsePoolOptions(kind, raw, mi.root.numCPU)

@@ -261,7 +261,7 @@ func TestBadOptions(t *testing.T) {
 	cases := map[string][]string{
 		`new concurrency.ThreadPool({ workers: 0 })`:                            {"InvalidArgumentError", `"workers"`, "1 to 1024", "got 0"},
 		`new concurrency.ThreadPool({ workers: -1 })`:                           {`"workers"`, "-1"},
-		`new concurrency.ThreadPool({ workers: 1e9 })`:                          {`"workers"`, "1e+09"},
+		`new concurrency.ThreadPool({ workers: 1e9 })`:                          {`"workers"`, "1000000000"},
 		`new concurrency.ThreadPool({ workers: 2.5 })`:                          {`"workers"`, "2.5"},
 		`new concurrency.ThreadPool({ workers: '4' })`:                          {`"workers"`, `"4"`},
 		`new concurrency.ThreadPool({ workers: NaN })`:                          {"workers", "NaN"},

@@ -102,7 +102,7 @@ func parsePoolOptions(kind pool.Kind, raw map[string]any, numCPU int) (poolOptio
 		case "name":
 			s, ok := v.(string)
 			if !ok || s == "" || len(s) > 200 {
-				err = fmt.Errorf("must be a non-empty string of at most 200 characters, got %s", describe(v))
+				err = fmt.Errorf("must be a non-empty string of at most 200 characters, got %s", taskerr.Describe(v))
 			}
 			o.Name = s
 		case "workers":
@@ -114,7 +114,7 @@ func parsePoolOptions(kind pool.Kind, raw map[string]any, numCPU int) (poolOptio
 		case "startTimeout":
 			o.StartTimeout, err = workload.ParseDuration(v)
 			if err == nil && o.StartTimeout <= 0 {
-				err = fmt.Errorf("must be a positive duration, got %s", describe(v))
+				err = fmt.Errorf("must be a positive duration, got %s", taskerr.Describe(v))
 			}
 		case "maxTasksPerWorker":
 			o.MaxTasksPerWorker, err = intIn(v, 0, math.MaxInt32)
@@ -127,7 +127,7 @@ func parsePoolOptions(kind pool.Kind, raw map[string]any, numCPU int) (poolOptio
 		case "cwd":
 			s, ok := v.(string)
 			if !ok || s == "" || len(s) > maxPathLen || strings.ContainsRune(s, 0) {
-				err = fmt.Errorf("must be a directory path of at most %d bytes, got %s", maxPathLen, describe(v))
+				err = fmt.Errorf("must be a directory path of at most %d bytes, got %s", maxPathLen, taskerr.Describe(v))
 			}
 			o.Cwd = s
 		default:
@@ -166,7 +166,7 @@ func (o poolOptions) config() (pool.Config, error) {
 func intIn(v any, lo, hi int) (int, error) {
 	f, ok := v.(float64)
 	if !ok || f != math.Trunc(f) || f < float64(lo) || f > float64(hi) {
-		return 0, fmt.Errorf("must be an integer from %d to %d, got %s", lo, hi, describe(v))
+		return 0, fmt.Errorf("must be an integer from %d to %d, got %s", lo, hi, taskerr.Describe(v))
 	}
 	return int(f), nil
 }
@@ -174,12 +174,12 @@ func intIn(v any, lo, hi int) (int, error) {
 func parseEnv(v any) (map[string]string, error) {
 	m, ok := v.(map[string]any)
 	if !ok {
-		return nil, fmt.Errorf("must be an object of environment variables, got %s", describe(v))
+		return nil, fmt.Errorf("must be an object of environment variables, got %s", taskerr.Describe(v))
 	}
 	env := make(map[string]string, len(m))
 	for k, val := range m {
 		if !envName.MatchString(k) || len(k) >= maxArgLen {
-			return nil, fmt.Errorf("has %s, which is not an environment variable name", describe(k))
+			return nil, fmt.Errorf("has %s, which is not an environment variable name", taskerr.Describe(k))
 		}
 		if k == ipc.WorkerEnv {
 			return nil, fmt.Errorf("cannot set %s: the pool sets it to mark its workers", ipc.WorkerEnv)
@@ -195,11 +195,11 @@ func parseEnv(v any) (map[string]string, error) {
 		case bool:
 			env[k] = strconv.FormatBool(x)
 		default:
-			return nil, fmt.Errorf("value of %s must be a string, number or boolean, got %s", k, describe(val))
+			return nil, fmt.Errorf("value of %s must be a string, number or boolean, got %s", k, taskerr.Describe(val))
 		}
 		if len(k)+1+len(env[k]) > maxArgLen {
 			return nil, fmt.Errorf("entry %s=... is %d bytes; an entry (name=value) may have at most %d",
-				describe(k), len(k)+1+len(env[k]), maxArgLen)
+				taskerr.Describe(k), len(k)+1+len(env[k]), maxArgLen)
 		}
 	}
 	return env, nil
@@ -208,13 +208,13 @@ func parseEnv(v any) (map[string]string, error) {
 func parseCommand(v any) ([]string, error) {
 	list, ok := v.([]any)
 	if !ok || len(list) == 0 {
-		return nil, fmt.Errorf("must be a non-empty array of strings (argv, run without a shell), got %s", describe(v))
+		return nil, fmt.Errorf("must be a non-empty array of strings (argv, run without a shell), got %s", taskerr.Describe(v))
 	}
 	argv := make([]string, len(list))
 	for i, a := range list {
 		s, ok := a.(string)
 		if !ok || (i == 0 && s == "") || len(s) > maxArgLen || strings.ContainsRune(s, 0) {
-			return nil, fmt.Errorf("item %d must be a string of at most %d bytes (argv, run without a shell), got %s", i, maxArgLen, describe(a))
+			return nil, fmt.Errorf("item %d must be a string of at most %d bytes (argv, run without a shell), got %s", i, maxArgLen, taskerr.Describe(a))
 		}
 		argv[i] = s
 	}
@@ -248,38 +248,6 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// describe names a value in an error message without dumping it.
-func describe(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return "null"
-	case string:
-		if len(x) > 40 {
-			return fmt.Sprintf("a string of %d bytes", len(x))
-		}
-		return strconv.Quote(x)
-	case float64:
-		switch {
-		case math.IsNaN(x):
-			return "NaN"
-		case math.IsInf(x, 1):
-			return "Infinity"
-		case math.IsInf(x, -1):
-			return "-Infinity"
-		}
-		return strconv.FormatFloat(x, 'g', -1, 64)
-	case int64:
-		return strconv.FormatInt(x, 10)
-	case bool:
-		return strconv.FormatBool(x)
-	case []any:
-		return "an array"
-	case map[string]any:
-		return "an object"
-	}
-	return fmt.Sprintf("%T", v)
 }
 
 // maxValueNodes bounds how much of a JavaScript value is converted, so a huge
@@ -331,7 +299,7 @@ func (c *converter) convert(v sobek.Value, where string) (any, error) {
 	case t == typeFloat:
 		f := v.ToFloat()
 		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return nil, c.fail(where, "is %s; only finite numbers can be passed", describe(f))
+			return nil, c.fail(where, "is %s; only finite numbers can be passed", taskerr.Describe(f))
 		}
 		return f, nil
 	}

@@ -36,7 +36,7 @@ func (mi *ModuleInstance) reportObject() *sobek.Object {
 			if !ok {
 				throw(rt, taskerr.New(taskerr.InvalidArgument,
 					"report.thresholds(): spec must be an object mapping tag names to arrays of values, like { pool_kind: ['thread', 'process'], workers: [4, 8, 16], workload: ['cpu.primes'] }, got %s",
-					describe(spec)))
+					taskerr.Describe(spec)))
 			}
 			out, err := report.Thresholds("report.thresholds", m)
 			if err != nil {
@@ -66,7 +66,7 @@ func reportArgs(rt *sobek.Runtime, fn string, call sobek.FunctionCall) (report.D
 		}
 		var ok bool
 		if raw, ok = v.(map[string]any); !ok {
-			throw(rt, taskerr.New(taskerr.InvalidArgument, "%s(): opts must be an object (options: title, series, size, seconds), got %s", fn, describe(v)))
+			throw(rt, taskerr.New(taskerr.InvalidArgument, "%s(): opts must be an object (options: title, series, size, seconds), got %s", fn, taskerr.Describe(v)))
 		}
 	}
 	opts, err := report.ParseOptions(fn, raw)

@@ -152,7 +152,7 @@ func (s *Spec) Bind(raw map[string]any) (Args, error) {
 		}
 		v, err := p.convert(given)
 		if err != nil {
-			return Args{}, s.invalid("param %q %s, got %s", p.Name, err.Error(), describeValue(given))
+			return Args{}, s.invalid("param %q %s, got %s", p.Name, err.Error(), taskerr.Describe(given))
 		}
 		v.set = true
 		args.vals[i] = v
@@ -191,7 +191,7 @@ func (p Param) describe() string {
 	case Int, Number:
 		what := map[Type]string{Int: "an integer", Number: "a finite number"}[p.Type]
 		if p.Min != 0 || p.Max != 0 {
-			return fmt.Sprintf("must be %s from %s to %s", what, fmtNum(p.Min), fmtNum(p.Max))
+			return fmt.Sprintf("must be %s from %s to %s", what, taskerr.Describe(p.Min), taskerr.Describe(p.Max))
 		}
 		if p.Type == Int {
 			return "must be an integer of magnitude at most 2^53"
@@ -342,46 +342,6 @@ func toFloat(v any) (float64, bool) {
 	return 0, false
 }
 
-// fmtNum formats a number as JavaScript does: plain digits, or an exponent
-// for very large and very small magnitudes (1e+300 rather than 301 digits).
-func fmtNum(f float64) string {
-	if a := math.Abs(f); a != 0 && (a < 1e-6 || a >= 1e21) {
-		return strconv.FormatFloat(f, 'g', -1, 64)
-	}
-	return strconv.FormatFloat(f, 'f', -1, 64)
-}
-
-// describeValue names a bad value in an error without dumping a large one.
-func describeValue(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return "null"
-	case string:
-		if len(x) > 40 {
-			return fmt.Sprintf("a string of %d bytes", len(x))
-		}
-		return strconv.Quote(x)
-	case bool:
-		return strconv.FormatBool(x)
-	case map[string]any:
-		return "an object"
-	case []any:
-		return "an array"
-	}
-	if f, ok := toFloat(v); ok {
-		switch {
-		case math.IsNaN(f):
-			return "NaN"
-		case math.IsInf(f, 1):
-			return "Infinity"
-		case math.IsInf(f, -1):
-			return "-Infinity"
-		}
-		return fmtNum(f)
-	}
-	return fmt.Sprintf("%T", v)
-}
-
 // ParseDuration reads a duration the way k6 options do: a string such as
 // "10ms", "1.5s" or "2m" (Go syntax), or a number, or numeric string, of
 // milliseconds. Negative, non-finite and overflowing durations are errors.
@@ -404,7 +364,7 @@ func ParseDuration(v any) (time.Duration, error) {
 	default:
 		f, ok := toFloat(v)
 		if !ok {
-			return 0, fmt.Errorf("%s is not a duration", describeValue(v))
+			return 0, fmt.Errorf("%s is not a duration", taskerr.Describe(v))
 		}
 		if _, isDur := v.(time.Duration); isDur {
 			ms = f / float64(time.Millisecond)
@@ -413,7 +373,7 @@ func ParseDuration(v any) (time.Duration, error) {
 		}
 	}
 	if math.IsNaN(ms) || math.IsInf(ms, 0) || ms < 0 || ms*float64(time.Millisecond) >= math.MaxInt64 {
-		return 0, fmt.Errorf("%s ms is not a duration from 0 to 292 years", fmtNum(ms))
+		return 0, fmt.Errorf("%s ms is not a duration from 0 to 292 years", taskerr.Describe(ms))
 	}
 	return msDuration(ms), nil
 }

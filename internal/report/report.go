@@ -106,7 +106,7 @@ func ParseOptions(fn string, raw map[string]any) (Options, error) {
 		case "title":
 			s, ok := v.(string)
 			if !ok || len(s) > 500 {
-				err = fmt.Errorf("must be a string of at most 500 characters, got %s", describe(v))
+				err = fmt.Errorf("must be a string of at most 500 characters, got %s", taskerr.Describe(v))
 			}
 			o.Title = strings.TrimSpace(s)
 		case "series":
@@ -134,7 +134,7 @@ func ParseOptions(fn string, raw map[string]any) (Options, error) {
 func tagName(v any) (string, error) {
 	s, ok := v.(string)
 	if !ok || s == "" || len(s) > 100 || s != strings.TrimSpace(s) || strings.ContainsAny(s, ",:{}\"'") {
-		return "", fmt.Errorf("must be a tag name (a non-empty string without , : { } or quotes), got %s", describe(v))
+		return "", fmt.Errorf("must be a tag name (a non-empty string without , : { } or quotes), got %s", taskerr.Describe(v))
 	}
 	return s, nil
 }
@@ -147,42 +147,20 @@ func seconds(v any) (float64, error) {
 	case string:
 		d, err := time.ParseDuration(x)
 		if err != nil {
-			return 0, fmt.Errorf("must be a number of seconds or a duration like \"7s\", got %s", describe(v))
+			return 0, fmt.Errorf("must be a number of seconds or a duration like \"7s\", got %s", taskerr.Describe(v))
 		}
 		s = d.Seconds()
 	default:
-		return 0, fmt.Errorf("must be a number of seconds or a duration like \"7s\", got %s", describe(v))
+		return 0, fmt.Errorf("must be a number of seconds or a duration like \"7s\", got %s", taskerr.Describe(v))
 	}
 	if !(s > 0) || math.IsInf(s, 0) {
-		return 0, fmt.Errorf("must be a positive number of seconds (how long each cell ran), got %s", describe(v))
+		return 0, fmt.Errorf("must be a positive number of seconds (how long each cell ran), got %s", taskerr.Describe(v))
 	}
 	return s, nil
 }
 
 func invalid(format string, a ...any) error {
 	return taskerr.New(taskerr.InvalidArgument, format, a...)
-}
-
-// describe names a value in an error message without dumping it.
-func describe(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return "null"
-	case string:
-		if len(x) > 40 {
-			return fmt.Sprintf("a string of %d bytes", len(x))
-		}
-		return strconv.Quote(x)
-	case float64:
-		return strconv.FormatFloat(x, 'g', -1, 64)
-	case bool:
-		return strconv.FormatBool(x)
-	case []any:
-		return "an array"
-	case map[string]any:
-		return "an object"
-	}
-	return fmt.Sprintf("%T", v)
 }
 
 // ParseKey splits a metric name of the summary data, `name{k:v,k:v}`, the
@@ -466,7 +444,7 @@ func Thresholds(fn string, spec map[string]any) (map[string][]string, error) {
 		}
 		list, ok := spec[tag].([]any)
 		if !ok || len(list) == 0 {
-			return nil, invalid("%s(): spec.%s must be a non-empty array of tag values (strings or numbers), got %s", fn, tag, describe(spec[tag]))
+			return nil, invalid("%s(): spec.%s must be a non-empty array of tag values (strings or numbers), got %s", fn, tag, taskerr.Describe(spec[tag]))
 		}
 		seen := map[string]bool{}
 		for j, v := range list {
@@ -510,13 +488,13 @@ func tagValue(v any) (string, error) {
 	switch x := v.(type) {
 	case string:
 		if x == "" || x != strings.TrimSpace(x) || strings.ContainsAny(x, ",{}\"'") {
-			return "", fmt.Errorf("must be a tag value k6 can put in a sub-metric (non-empty, no , { } or quotes, no spaces at either end), got %s", describe(v))
+			return "", fmt.Errorf("must be a tag value k6 can put in a sub-metric (non-empty, no , { } or quotes, no spaces at either end), got %s", taskerr.Describe(v))
 		}
 		return x, nil
 	case float64:
 		return strconv.FormatFloat(x, 'f', -1, 64), nil
 	}
-	return "", fmt.Errorf("must be a string or a number, got %s", describe(v))
+	return "", fmt.Errorf("must be a string or a number, got %s", taskerr.Describe(v))
 }
 
 // fmtRate formats calls/s: whole numbers from 100 up, one decimal below.
