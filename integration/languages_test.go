@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -22,20 +21,6 @@ import (
 // threads vs processes (examples/python-gil.js) with its acceptance figures.
 // The protocol itself is checked for every worker by ipc/conformance.
 
-// interpreter finds a language's interpreter. A missing one skips the test,
-// except in CI (CI=true), where it fails.
-func interpreter(t *testing.T, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not installed (CI=true: a missing interpreter fails): %v", name, err)
-		}
-		t.Skipf("%s is not installed: %v", name, err)
-	}
-	return path
-}
-
 func moduleRoot(t *testing.T) string {
 	t.Helper()
 	root, err := k6test.ModuleRoot()
@@ -47,7 +32,7 @@ func moduleRoot(t *testing.T) string {
 // the Python worker module, so that `make test` runs them.
 func TestPythonUnittest(t *testing.T) {
 	t.Parallel()
-	python := interpreter(t, "python3")
+	python := k6test.Interpreter(t, "python3")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, python, "-m", "unittest", "discover", "-s", "examples/python", "-p", "test_*.py", "-v")
@@ -78,7 +63,7 @@ func TestOtherLanguageWorkersThroughK6(t *testing.T) {
 	} {
 		t.Run(lang.name, func(t *testing.T) {
 			t.Parallel()
-			interp := interpreter(t, lang.interpreter)
+			interp := k6test.Interpreter(t, lang.interpreter)
 			command, _ := json.Marshal([]string{interp, filepath.Join(root, lang.worker)})
 			k6 := k6test.StartScript(t, fmt.Sprintf(`
 import { ProcessPool } from 'k6/x/concurrency';
@@ -133,7 +118,7 @@ export default async function () {
 // and must measure alike), a run that misses is run again, and the test
 // fails only if three runs miss.
 func TestPythonGILExample(t *testing.T) {
-	interpreter(t, "python3")
+	k6test.Interpreter(t, "python3")
 	const attempts = 3
 	var misses []string
 	for attempt := 1; attempt <= attempts; attempt++ {

@@ -492,3 +492,17 @@ func readStatusKB(path, field string) int64 {
 	}
 	return 0
 }
+
+// Interpreter finds a language's interpreter (python3, node) on PATH. A
+// missing one skips the test, except in CI (CI=true), where it fails.
+func Interpreter(tb testing.TB, name string) string {
+	tb.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			tb.Fatalf("%s is not installed (CI=true: a missing interpreter fails): %v", name, err)
+		}
+		tb.Skipf("%s is not installed: %v", name, err)
+	}
+	return path
+}

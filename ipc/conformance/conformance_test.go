@@ -54,7 +54,7 @@ func TestGoWorker(t *testing.T) {
 
 func TestPythonWorker(t *testing.T) {
 	t.Parallel()
-	python := interpreter(t, "python3")
+	python := k6test.Interpreter(t, "python3")
 	opts := strict
 	opts.Dir = moduleRoot(t)
 	conformance.Run(t, []string{python, "examples/python/worker.py"}, opts)
@@ -62,7 +62,7 @@ func TestPythonWorker(t *testing.T) {
 
 func TestNodeWorker(t *testing.T) {
 	t.Parallel()
-	node := interpreter(t, "node")
+	node := k6test.Interpreter(t, "node")
 	opts := strict
 	opts.Dir = moduleRoot(t)
 	conformance.Run(t, []string{node, "examples/node/worker.js"}, opts)
@@ -151,20 +151,6 @@ func must(err error) {
 	if err != nil {
 		panic(err)
 	}
-}
-
-// interpreter finds a language's interpreter. A missing one skips the test,
-// except in CI (CI=true), where it fails.
-func interpreter(t *testing.T, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not installed (CI=true: a missing interpreter fails): %v", name, err)
-		}
-		t.Skipf("%s is not installed: %v", name, err)
-	}
-	return path
 }
 
 func moduleRoot(t *testing.T) string {
