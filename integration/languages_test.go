@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -111,30 +112,59 @@ export default async function () {
 //   - Python processes reach 1.7x one process at 2 processes and more,
 //   - both scale near-linearly on I/O-bound work: 16 give 12x one or more.
 //
-// It is not parallel, so no other test of this package runs meanwhile; but
-// CPU figures depend on the machine being otherwise idle, and other test
-// packages or other work may share it. So a run also checks its own
-// steadiness (one Python thread and one Python process are the same set-up
-// and must measure alike), a run that misses is run again, and the test
-// fails only if three runs miss.
+// On this 2-vCPU VM the CPU the host gives varies from one 5 s cell to the
+// next, and lost CPU can only make a CPU-bound figure look worse, never
+// better. So each figure must be met in one of up to three runs, each run
+// measuring all of them; a run counts only if it is steady (one Python
+// thread and one Python process, the same set-up, measure within 20 % of
+// each other), and each check takes the one-process base that is hardest
+// on it (the higher of the two for "reach", the lower for "stay within").
 func TestPythonGILExample(t *testing.T) {
 	k6test.Interpreter(t, "python3")
 	const attempts = 3
-	var misses []string
+	var unmet map[string]string // figure -> how its last steady run missed it
 	for attempt := 1; attempt <= attempts; attempt++ {
-		misses = pythonGILRun(t, attempt)
-		if len(misses) == 0 {
+		figures, steady := pythonGILRun(t, attempt)
+		if unmet == nil {
+			unmet = map[string]string{}
+			for name := range figures {
+				unmet[name] = name + ": no steady run"
+			}
+		}
+		if steady {
+			for name, missed := range figures {
+				if _, open := unmet[name]; !open {
+					continue
+				}
+				if missed == "" {
+					delete(unmet, name)
+				} else {
+					unmet[name] = missed
+				}
+			}
+		}
+		if len(unmet) == 0 {
 			return
 		}
-		t.Logf("run %d missed:\n  %s", attempt, strings.Join(misses, "\n  "))
+		t.Logf("after run %d, not yet met:\n  %s", attempt, strings.Join(sortedValues(unmet), "\n  "))
 	}
-	t.Errorf("%d runs missed the acceptance figures; the last one:\n  %s", attempts, strings.Join(misses, "\n  "))
+	t.Errorf("after %d runs, figures never met in a steady run:\n  %s", attempts, strings.Join(sortedValues(unmet), "\n  "))
 }
 
-// pythonGILRun runs the example once and returns the acceptance figures it missed.
-func pythonGILRun(t *testing.T, attempt int) []string {
+func sortedValues(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// pythonGILRun runs the example once and returns each acceptance figure
+// with "" if the run met it or how it missed, and whether the run was steady.
+func pythonGILRun(t *testing.T, attempt int) (figures map[string]string, steady bool) {
 	t.Helper()
-	const cell = 5 // seconds; 3 s cells left 2 processes' speed-up too noisy against 1.7x
+	const cell = 5 // seconds
 	sizes := []int{1, 2, 16}
 	k6 := k6test.Start(t, "run", "--quiet", "-e", fmt.Sprintf("CELL=%d", cell), "-e", "SIZES=1,2,16",
 		"-e", "SUMMARY_JSON=summary.json", example(t, "python-gil.js"))
@@ -162,31 +192,36 @@ func pythonGILRun(t *testing.T, attempt int) []string {
 			}
 		}
 	}
-	var misses []string
-	check := func(ok bool, format string, a ...any) {
+	steady = true
+	for _, w := range []string{"cpu.primes", "io.sleep"} {
+		t1, p1 := rate[w]["python threads"][1], rate[w]["python processes"][1]
+		if min(t1, p1) < 0.8*max(t1, p1) {
+			t.Logf("run %d is not steady: on %s one Python thread made %.1f calls/s and one Python process %.1f, "+
+				"the same set-up, over 20%% apart", attempt, w, t1, p1)
+			steady = false
+		}
+	}
+	figures = map[string]string{}
+	check := func(name string, ok bool, format string, a ...any) {
+		figures[name] = ""
 		if !ok {
-			misses = append(misses, fmt.Sprintf(format, a...))
+			figures[name] = fmt.Sprintf(format, a...)
 		}
 	}
 	cpu, io := rate["cpu.primes"], rate["io.sleep"]
-	for _, w := range []string{"cpu.primes", "io.sleep"} {
-		t1, p1 := rate[w]["python threads"][1], rate[w]["python processes"][1]
-		check(min(t1, p1) >= 0.8*max(t1, p1), "%s: one Python thread made %.1f calls/s and one Python process %.1f: "+
-			"the same set-up differs by over 20%%, the machine was busy", w, t1, p1)
-	}
-	// One Python thread and one Python process are the same set-up (one
-	// process of one thread), measured twice: the base is their mean.
-	one := (cpu["python threads"][1] + cpu["python processes"][1]) / 2
+	oneLow := min(cpu["python threads"][1], cpu["python processes"][1])
+	oneHigh := max(cpu["python threads"][1], cpu["python processes"][1])
 	for _, size := range sizes[1:] {
 		threads, processes := cpu["python threads"][size], cpu["python processes"][size]
-		check(threads <= 1.2*one, "CPU-bound, %d Python threads: %.1f calls/s, over 1.2 x one thread's %.1f (%.2fx)",
-			size, threads, one, threads/one)
-		check(processes >= 1.7*one, "CPU-bound, %d Python processes: %.1f calls/s, under 1.7 x one process's %.1f (%.2fx)",
-			size, processes, one, processes/one)
+		check(fmt.Sprintf("threads %d", size), threads <= 1.2*oneLow,
+			"CPU-bound, %d Python threads: %.1f calls/s, over 1.2 x one thread's %.1f (%.2fx)", size, threads, oneLow, threads/oneLow)
+		check(fmt.Sprintf("processes %d", size), processes >= 1.7*oneHigh,
+			"CPU-bound, %d Python processes: %.1f calls/s, under 1.7 x one process's %.1f (%.2fx)", size, processes, oneHigh, processes/oneHigh)
 	}
 	for _, series := range []string{"python threads", "python processes"} {
 		r := io[series]
-		check(r[16] >= 12*r[1], "I/O-bound, 16 %s: %.1f calls/s, under 12 x size 1's %.1f (%.2fx)", series, r[16], r[1], r[16]/r[1])
+		check("io "+series, r[16] >= 12*r[1],
+			"I/O-bound, 16 %s: %.1f calls/s, under 12 x size 1's %.1f (%.2fx)", series, r[16], r[1], r[16]/r[1])
 	}
-	return misses
+	return figures, steady
 }
