@@ -52,20 +52,20 @@ func TestGoWorker(t *testing.T) {
 	conformance.Run(t, []string{os.Args[0]}, strict)
 }
 
-func TestPythonWorker(t *testing.T) {
+// TestOtherLanguageWorkers runs the example workers in Python and Node.js.
+func TestOtherLanguageWorkers(t *testing.T) {
 	t.Parallel()
-	python := k6test.Interpreter(t, "python3")
-	opts := strict
-	opts.Dir = moduleRoot(t)
-	conformance.Run(t, []string{python, "examples/python/worker.py"}, opts)
-}
-
-func TestNodeWorker(t *testing.T) {
-	t.Parallel()
-	node := k6test.Interpreter(t, "node")
-	opts := strict
-	opts.Dir = moduleRoot(t)
-	conformance.Run(t, []string{node, "examples/node/worker.js"}, opts)
+	for _, w := range []struct{ interpreter, script string }{
+		{"python3", "examples/python/worker.py"},
+		{"node", "examples/node/worker.js"},
+	} {
+		t.Run(w.interpreter, func(t *testing.T) {
+			t.Parallel()
+			opts := strict
+			opts.Dir = moduleRoot(t)
+			conformance.Run(t, []string{k6test.Interpreter(t, w.interpreter), w.script}, opts)
+		})
+	}
 }
 
 // TestSuiteCatchesBrokenWorkers runs the suite, in a child test process,
