@@ -1,13 +1,12 @@
 # xk6-concurrency: the two commands of the README, and what they need.
 #
-#   make example   builds k6 with the extension (with xk6, as users do) and
-#                  runs the threads-vs-processes experiment
+#   make example   builds k6 v2 with the extension (cmd/k6: the main xk6 v1
+#                  generates) and runs the threads-vs-processes experiment
 #   make test      builds that k6 once and runs every test with it, -race,
 #                  then every Go benchmark once and every fuzz target briefly
 #
 # Both install what they need on a fresh machine (Go must be there).
 
-K6_VERSION := v1.8.1
 MODULE     := github.com/k6-concurrency/xk6-concurrency
 SOURCES    := $(shell find . -name '*.go' -not -name '*_test.go' -not -path './tools/*' -not -path './bin/*' -not -path './integration/*' -not -path './internal/k6test/*') go.mod go.sum
 # -p 1: one package at a time, so that tests asserting on CPU-bound figures
@@ -43,14 +42,12 @@ reliability: bin/k6
 		go test -count=1 -v -timeout 30m ./reliability/
 	@cat results/reliability.txt
 
-# k6 with this extension, built the way users build it.
+# k6 with this extension: k6 v2's main with the extension linked in, the
+# program xk6 v1 generates. The k6 version is the one go.mod requires, and
+# nowhere else.
 k6: bin/k6
-bin/k6: bin/xk6 $(SOURCES)
-	bin/xk6 build $(K6_VERSION) --with $(MODULE)=. --output bin/k6
-
-# xk6 v0.13.0 from the tools module (go install of it fails a deprecation look-up).
-bin/xk6: tools/go.mod tools/go.sum
-	go build -C tools -o ../bin/xk6 go.k6.io/xk6/cmd/xk6
+bin/k6: $(SOURCES)
+	go build -o bin/k6 ./cmd/k6
 
 # System packages some tests use, installed when missing.
 deps:

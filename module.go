@@ -15,9 +15,9 @@ import (
 
 	"github.com/grafana/sobek"
 	"github.com/sirupsen/logrus"
-	"go.k6.io/k6/js/common"
-	"go.k6.io/k6/js/modules"
-	"go.k6.io/k6/subcommand"
+	"go.k6.io/k6/v2/js/common"
+	"go.k6.io/k6/v2/js/modules"
+	"go.k6.io/k6/v2/subcommand"
 
 	"github.com/k6-concurrency/xk6-concurrency/pool"
 	"github.com/k6-concurrency/xk6-concurrency/taskerr"

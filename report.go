@@ -4,7 +4,7 @@ import (
 	"time"
 
 	"github.com/grafana/sobek"
-	"go.k6.io/k6/js/common"
+	"go.k6.io/k6/v2/js/common"
 
 	"github.com/k6-concurrency/xk6-concurrency/internal/report"
 	"github.com/k6-concurrency/xk6-concurrency/taskerr"

@@ -5,7 +5,7 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
-	"go.k6.io/k6/cmd/state"
+	"go.k6.io/k6/v2/cmd/state"
 
 	"github.com/k6-concurrency/xk6-concurrency/ipc"
 	"github.com/k6-concurrency/xk6-concurrency/workload"

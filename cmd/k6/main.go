@@ -5,7 +5,7 @@
 package main
 
 import (
-	"go.k6.io/k6/cmd"
+	"go.k6.io/k6/v2/cmd"
 
 	_ "github.com/k6-concurrency/xk6-concurrency"
 )
