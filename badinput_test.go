@@ -466,6 +466,15 @@ func methodCases(t *testing.T) []badCase {
 			jsVal{"array", `[]`}, jsVal{"string", `'1s'`}, jsVal{"number", `1000`}, jsVal{"true", `true`}) {
 			add("opts "+v.label, v.js, oneOf("opts"))
 		}
+		for _, v := range []jsVal{{"string", `'login'`}, {"array", `['login']`}, {"number", `1`}, {"true", `true`}} {
+			add("tags: "+v.label, "{ tags: ("+v.js+") }", oneOf(`"tags"`), oneOf("object"))
+		}
+		for _, v := range []jsVal{{"number", `1`}, {"true", `true`}, {"null", `null`}, {"object", `{}`}, {"array", `['x']`}} {
+			add("tag value "+v.label, "{ tags: { name: ("+v.js+") } }", oneOf(`"tags"`), oneOf(`"name"`), oneOf("string"))
+		}
+		for _, k := range reservedTags {
+			add("reserved tag "+k, fmt.Sprintf("{ tags: { %s: 'x' } }", jsStr(k)), oneOf(`"tags"`), oneOf(jsStr(k)), oneOf("reserved"))
+		}
 	}
 
 	// The workload argument.

@@ -48,27 +48,28 @@ func (h *poolHandle) define(obj *sobek.Object) error {
 	return nil
 }
 
-// prepare reads (workload, params, opts) and returns the task.
-func (h *poolHandle) prepare(method string, call sobek.FunctionCall) (*pool.Task, error) {
+// prepare reads (workload, params, opts) and returns the task and the tags
+// of its samples, which are the tags in force now.
+func (h *poolHandle) prepare(method string, call sobek.FunctionCall) (*pool.Task, taskTags, error) {
 	rt := h.mi.vu.Runtime()
 	name, err := workloadArg(method, call.Argument(0))
 	if err != nil {
-		return nil, err
+		return nil, taskTags{}, err
 	}
 	params, err := paramsArg(rt, name, call.Argument(1), "params")
 	if err != nil {
-		return nil, err
+		return nil, taskTags{}, err
 	}
 	opts, err := h.callOptions(method, call.Argument(2))
 	if err != nil {
-		return nil, err
+		return nil, taskTags{}, err
 	}
 	t, err := h.p.Prepare(name, params)
 	if err != nil {
-		return nil, err
+		return nil, taskTags{}, err
 	}
 	t.Timeout = opts.Timeout
-	return t, nil
+	return t, h.mi.tagsNow(opts.Tags), nil
 }
 
 func workloadArg(method string, v sobek.Value) (string, error) {
@@ -151,12 +152,12 @@ func (h *poolHandle) run(call sobek.FunctionCall) sobek.Value {
 	if err := h.inVU("run"); err != nil {
 		common.Throw(rt, err)
 	}
-	t, err := h.prepare("run", call)
+	t, tt, err := h.prepare("run", call)
 	if err != nil {
 		_ = reject(jsError(rt, err))
 		return rt.ToValue(promise)
 	}
-	h.submitAsync(t, func(t *pool.Task) {
+	h.submitAsync(t, tt, func(t *pool.Task) {
 		if t.Err != nil {
 			_ = reject(jsError(rt, t.Err))
 			return
@@ -167,14 +168,14 @@ func (h *poolHandle) run(call sobek.FunctionCall) sobek.Value {
 }
 
 // submitAsync submits t and calls settled on the VU's event loop once it
-// settles, after pushing its metrics.
-func (h *poolHandle) submitAsync(t *pool.Task, settled func(*pool.Task)) {
+// settles, after pushing its metrics with the tags tt.
+func (h *poolHandle) submitAsync(t *pool.Task, tt taskTags, settled func(*pool.Task)) {
 	enqueue := h.mi.vu.RegisterCallback()
 	var stopWatching func() bool
 	t.OnDone = func(t *pool.Task) {
 		enqueue(func() error {
 			stopWatching()
-			h.mi.pushTask(h.p, t)
+			h.mi.pushTask(h.p, t, tt)
 			settled(t)
 			return nil
 		})
@@ -192,7 +193,7 @@ func (h *poolHandle) runSync(call sobek.FunctionCall) sobek.Value {
 	if err := h.inVU("runSync"); err != nil {
 		common.Throw(rt, err)
 	}
-	t, err := h.prepare("runSync", call)
+	t, tt, err := h.prepare("runSync", call)
 	if err != nil {
 		throw(rt, err)
 	}
@@ -206,7 +207,7 @@ func (h *poolHandle) runSync(call sobek.FunctionCall) sobek.Value {
 		t.Cancel(vuStopped(t.Workload))
 		<-done
 	}
-	h.mi.pushTask(h.p, t)
+	h.mi.pushTask(h.p, t, tt)
 	if t.Err != nil {
 		throw(rt, t.Err)
 	}
@@ -222,7 +223,7 @@ func (h *poolHandle) mapTasks(call sobek.FunctionCall) sobek.Value {
 	if err := h.inVU("map"); err != nil {
 		common.Throw(rt, err)
 	}
-	tasks, err := h.prepareMap(call)
+	tasks, tt, err := h.prepareMap(call)
 	if err != nil {
 		_ = reject(jsError(rt, err))
 		return rt.ToValue(promise)
@@ -234,7 +235,7 @@ func (h *poolHandle) mapTasks(call sobek.FunctionCall) sobek.Value {
 		return rt.ToValue(promise)
 	}
 	for i, t := range tasks {
-		h.submitAsync(t, func(t *pool.Task) {
+		h.submitAsync(t, tt, func(t *pool.Task) {
 			if failed {
 				return
 			}
@@ -252,42 +253,42 @@ func (h *poolHandle) mapTasks(call sobek.FunctionCall) sobek.Value {
 	return rt.ToValue(promise)
 }
 
-func (h *poolHandle) prepareMap(call sobek.FunctionCall) ([]*pool.Task, error) {
+func (h *poolHandle) prepareMap(call sobek.FunctionCall) ([]*pool.Task, taskTags, error) {
 	rt := h.mi.vu.Runtime()
 	name, err := workloadArg("map", call.Argument(0))
 	if err != nil {
-		return nil, err
+		return nil, taskTags{}, err
 	}
 	list, ok := call.Argument(1).(*sobek.Object)
 	if !ok || list.ClassName() != "Array" {
-		return nil, taskerr.New(taskerr.InvalidArgument,
+		return nil, taskTags{}, taskerr.New(taskerr.InvalidArgument,
 			"map(workload, paramsArray, opts?): paramsArray must be an array of params objects, got %s", describeJS(call.Argument(1)))
 	}
 	opts, err := h.callOptions("map", call.Argument(2))
 	if err != nil {
-		return nil, err
+		return nil, taskTags{}, err
 	}
 	n := list.Get("length").ToInteger()
 	if n > int64(pool.MaxQueueLimit) {
-		return nil, taskerr.New(taskerr.InvalidArgument, "map(): paramsArray has %d items; at most %d", n, pool.MaxQueueLimit)
+		return nil, taskTags{}, taskerr.New(taskerr.InvalidArgument, "map(): paramsArray has %d items; at most %d", n, pool.MaxQueueLimit)
 	}
 	tasks := make([]*pool.Task, n)
 	for i := range n {
 		params, err := paramsArg(rt, name, list.Get(fmt.Sprint(i)), fmt.Sprintf("paramsArray[%d]", i))
 		if err != nil {
-			return nil, err
+			return nil, taskTags{}, err
 		}
 		t, err := h.p.Prepare(name, params)
 		if err != nil {
 			// A new error, not a wrapped one: scripts see the class and the
 			// message of the *taskerr.Error that jsError finds.
 			e := taskerr.From(err)
-			return nil, &taskerr.Error{Code: e.Code, Message: fmt.Sprintf("map(): paramsArray[%d]: %s", i, e.Message)}
+			return nil, taskTags{}, &taskerr.Error{Code: e.Code, Message: fmt.Sprintf("map(): paramsArray[%d]: %s", i, e.Message)}
 		}
 		t.Timeout = opts.Timeout
 		tasks[i] = t
 	}
-	return tasks, nil
+	return tasks, h.mi.tagsNow(opts.Tags), nil
 }
 
 func toJSValues(rt *sobek.Runtime, values []any) []any {

@@ -61,6 +61,13 @@ declare module 'k6/x/concurrency' {
   export interface CallOptions {
     /** Overrides the pool's `taskTimeout` for this call. */
     timeout?: Duration;
+    /**
+     * Tags added to every sample of the call's tasks, as k6's `params.tags`
+     * are to a request's: `{ tags: { name: 'login' } }`. Values must be
+     * strings. Reserved keys (`InvalidArgumentError`): `pool`, `pool_kind`,
+     * `workload`, `workers`, `group`, `scenario`.
+     */
+    tags?: Record<string, string>;
   }
 
   /** A snapshot of a pool's counters. `submitted == completed + failed + queued + busy` once settled. */

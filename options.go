@@ -224,21 +224,61 @@ func parseCommand(v any) ([]string, error) {
 // callOptions are the per-call options of run, runSync and map.
 type callOptions struct {
 	Timeout time.Duration
+	// Tags are added to every sample of the call's tasks, as k6's
+	// params.tags are to a request's.
+	Tags map[string]string
 }
+
+// reservedTags are the tag keys a call may not set: the extension's own,
+// which name the series a report reads, and the ones k6 keeps for itself.
+var reservedTags = []string{tagPool, tagPoolKind, tagWorkload, tagWorkers, "group", "scenario"}
 
 func parseCallOptions(method string, raw map[string]any) (callOptions, error) {
 	var o callOptions
 	for k, v := range raw {
-		if k != "timeout" {
-			return o, taskerr.New(taskerr.InvalidArgument, "%s(): unknown option %q in opts (options: timeout)", method, k)
+		bad := func(format string, a ...any) error {
+			return taskerr.New(taskerr.InvalidArgument, "%s(): option %q "+format, append([]any{method, k}, a...)...)
 		}
-		d, err := workload.ParseDuration(v)
-		if err != nil {
-			return o, taskerr.New(taskerr.InvalidArgument, "%s(): option \"timeout\" %s", method, err)
+		switch k {
+		case "timeout":
+			d, err := workload.ParseDuration(v)
+			if err != nil {
+				return o, bad("%s", err)
+			}
+			o.Timeout = d
+		case "tags":
+			tags, err := parseTags(v)
+			if err != nil {
+				return o, bad("%s", err)
+			}
+			o.Tags = tags
+		default:
+			return o, taskerr.New(taskerr.InvalidArgument, "%s(): unknown option %q in opts (options: timeout, tags)", method, k)
 		}
-		o.Timeout = d
 	}
 	return o, nil
+}
+
+// parseTags reads opts.tags: an object of string values, none of them under
+// a reserved key.
+func parseTags(v any) (map[string]string, error) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("must be an object of string tag values, got %s", taskerr.Describe(v))
+	}
+	tags := make(map[string]string, len(m))
+	for k, val := range m {
+		if k == "" || contains(reservedTags, k) {
+			return nil, fmt.Errorf("cannot set tag %s: the extension or k6 sets it (reserved: %s)",
+				taskerr.Describe(k), strings.Join(reservedTags, ", "))
+		}
+		s, ok := val.(string)
+		if !ok {
+			return nil, fmt.Errorf("tag %s must be a string, got %s", taskerr.Describe(k), taskerr.Describe(val))
+		}
+		tags[k] = s
+	}
+	return tags, nil
 }
 
 func contains(list []string, s string) bool {
