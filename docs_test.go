@@ -29,7 +29,8 @@ func TestDocsCoverTheAPI(t *testing.T) {
 	for _, c := range taskerr.Codes {
 		names = append(names, string(c))
 	}
-	for _, m := range []string{"run", "runSync", "map", "resize", "stats", "close", "workloads", "ThreadPool", "ProcessPool"} {
+	for _, m := range []string{"run", "runSync", "map", "mapSettled", "asCompleted", "start", "resize", "stats", "close",
+		"workloads", "ThreadPool", "ProcessPool", "AbortController", "AbortSignal", "signal", "tags", "drain"} {
 		names = append(names, m)
 	}
 	for file, text := range docs {

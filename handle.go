@@ -22,12 +22,15 @@ type poolHandle struct {
 func (h *poolHandle) define(obj *sobek.Object) error {
 	rt := h.mi.vu.Runtime()
 	methods := map[string]func(sobek.FunctionCall) sobek.Value{
-		"run":     h.run,
-		"runSync": h.runSync,
-		"map":     h.mapTasks,
-		"resize":  h.resize,
-		"stats":   h.stats,
-		"close":   h.close,
+		"run":         h.run,
+		"runSync":     h.runSync,
+		"map":         h.mapTasks,
+		"mapSettled":  h.mapSettled,
+		"asCompleted": h.asCompleted,
+		"start":       h.startAll,
+		"resize":      h.resize,
+		"stats":       h.stats,
+		"close":       h.close,
 	}
 	for name, fn := range methods {
 		if err := obj.DefineDataProperty(name, rt.ToValue(fn), sobek.FLAG_FALSE, sobek.FLAG_FALSE, sobek.FLAG_TRUE); err != nil {
@@ -48,28 +51,48 @@ func (h *poolHandle) define(obj *sobek.Object) error {
 	return nil
 }
 
-// prepare reads (workload, params, opts) and returns the task and the tags
-// of its samples, which are the tags in force now.
-func (h *poolHandle) prepare(method string, call sobek.FunctionCall) (*pool.Task, taskTags, error) {
+// submission is what one call gives all of its tasks: the tags of their
+// samples, taken when the call is made, and the signal that cancels them.
+type submission struct {
+	tags   taskTags
+	signal *signalRef
+}
+
+// prepare reads (workload, params, opts) and returns the task and its submission.
+func (h *poolHandle) prepare(method string, call sobek.FunctionCall) (*pool.Task, submission, error) {
 	rt := h.mi.vu.Runtime()
 	name, err := workloadArg(method, call.Argument(0))
 	if err != nil {
-		return nil, taskTags{}, err
+		return nil, submission{}, err
 	}
 	params, err := paramsArg(rt, name, call.Argument(1), "params")
 	if err != nil {
-		return nil, taskTags{}, err
+		return nil, submission{}, err
 	}
 	opts, err := h.callOptions(method, call.Argument(2))
 	if err != nil {
-		return nil, taskTags{}, err
+		return nil, submission{}, err
 	}
 	t, err := h.p.Prepare(name, params)
 	if err != nil {
-		return nil, taskTags{}, err
+		return nil, submission{}, err
 	}
 	t.Timeout = opts.Timeout
-	return t, h.mi.tagsNow(opts.Tags), nil
+	return t, h.submission(opts), nil
+}
+
+// submission takes the tags in force now, with the call's own.
+func (h *poolHandle) submission(opts callOptions) submission {
+	return submission{tags: h.mi.tagsNow(opts.Tags), signal: opts.Signal}
+}
+
+// abortedAlready is the error of a call whose signal is aborted before it
+// submits anything: like fetch(), it rejects at once and starts no task.
+func (sub submission) abortedAlready(workloadName string) error {
+	if sub.signal == nil || !sub.signal.aborted() {
+		return nil
+	}
+	return abortError(workloadName, sub.signal.reason())
 }
 
 func workloadArg(method string, v sobek.Value) (string, error) {
@@ -98,11 +121,29 @@ func paramsArg(rt *sobek.Runtime, workloadName string, v sobek.Value, where stri
 	return params, nil
 }
 
+// callOptions reads a call's opts. The signal is a live object, not JSON
+// data, so it is taken out before the rest is converted.
 func (h *poolHandle) callOptions(method string, v sobek.Value) (callOptions, error) {
 	if common.IsNullish(v) {
 		return callOptions{}, nil
 	}
-	raw, err := exportJSON(h.mi.vu.Runtime(), v, method+"(): opts")
+	rt := h.mi.vu.Runtime()
+	var signal *signalRef
+	if obj, ok := v.(*sobek.Object); ok && obj.ClassName() == "Object" && !common.IsNullish(obj.Get("signal")) {
+		var err error
+		if signal, err = h.mi.parseSignal(method, obj.Get("signal")); err != nil {
+			return callOptions{}, err
+		}
+		rest := rt.NewObject()
+		_ = rest.SetPrototype(obj.Prototype())
+		for _, k := range obj.Keys() {
+			if k != "signal" {
+				_ = rest.Set(k, obj.Get(k))
+			}
+		}
+		v = rest
+	}
+	raw, err := exportJSON(rt, v, method+"(): opts")
 	if err != nil {
 		return callOptions{}, err
 	}
@@ -110,7 +151,9 @@ func (h *poolHandle) callOptions(method string, v sobek.Value) (callOptions, err
 	if !ok {
 		return callOptions{}, taskerr.New(taskerr.InvalidArgument, "%s(): opts must be an object, got %s", method, taskerr.Describe(raw))
 	}
-	return parseCallOptions(method, m)
+	opts, err := parseCallOptions(method, m)
+	opts.Signal = signal
+	return opts, err
 }
 
 func describeJS(v sobek.Value) string {
@@ -152,12 +195,15 @@ func (h *poolHandle) run(call sobek.FunctionCall) sobek.Value {
 	if err := h.inVU("run"); err != nil {
 		common.Throw(rt, err)
 	}
-	t, tt, err := h.prepare("run", call)
+	t, sub, err := h.prepare("run", call)
+	if err == nil {
+		err = sub.abortedAlready(t.Workload)
+	}
 	if err != nil {
 		_ = reject(jsError(rt, err))
 		return rt.ToValue(promise)
 	}
-	h.submitAsync(t, tt, func(t *pool.Task) {
+	h.submitAsync(t, sub, func(t *pool.Task) {
 		if t.Err != nil {
 			_ = reject(jsError(rt, t.Err))
 			return
@@ -168,14 +214,17 @@ func (h *poolHandle) run(call sobek.FunctionCall) sobek.Value {
 }
 
 // submitAsync submits t and calls settled on the VU's event loop once it
-// settles, after pushing its metrics with the tags tt.
-func (h *poolHandle) submitAsync(t *pool.Task, tt taskTags, settled func(*pool.Task)) {
+// settles, after pushing its metrics. Until then, the submission's signal
+// and the VU's end cancel it.
+func (h *poolHandle) submitAsync(t *pool.Task, sub submission, settled func(*pool.Task)) {
 	enqueue := h.mi.vu.RegisterCallback()
 	var stopWatching func() bool
+	stopAbort := h.mi.onAbort(sub.signal, func(reason sobek.Value) { t.Cancel(abortError(t.Workload, reason)) })
 	t.OnDone = func(t *pool.Task) {
 		enqueue(func() error {
 			stopWatching()
-			h.mi.pushTask(h.p, t, tt)
+			stopAbort()
+			h.mi.pushTask(h.p, t, sub.tags)
 			settled(t)
 			return nil
 		})
@@ -187,13 +236,17 @@ func (h *poolHandle) submitAsync(t *pool.Task, tt taskTags, settled func(*pool.T
 }
 
 // runSync is `pool.runSync(workload, params?, opts?)`: the value, blocking
-// this VU (only) until the task settles.
+// this VU (only) until the task settles. Nothing else runs on the VU
+// meanwhile, so only a signal aborted before the call can cancel it.
 func (h *poolHandle) runSync(call sobek.FunctionCall) sobek.Value {
 	rt := h.mi.vu.Runtime()
 	if err := h.inVU("runSync"); err != nil {
 		common.Throw(rt, err)
 	}
-	t, tt, err := h.prepare("runSync", call)
+	t, sub, err := h.prepare("runSync", call)
+	if err == nil {
+		err = sub.abortedAlready(t.Workload)
+	}
 	if err != nil {
 		throw(rt, err)
 	}
@@ -207,96 +260,11 @@ func (h *poolHandle) runSync(call sobek.FunctionCall) sobek.Value {
 		t.Cancel(vuStopped(t.Workload))
 		<-done
 	}
-	h.mi.pushTask(h.p, t, tt)
+	h.mi.pushTask(h.p, t, sub.tags)
 	if t.Err != nil {
 		throw(rt, t.Err)
 	}
 	return rt.ToValue(t.Value)
-}
-
-// mapTasks is `pool.map(workload, paramsArray, opts?)`: a Promise of the
-// values in input order; it rejects with the first failure. Every element is
-// validated before any task is submitted.
-func (h *poolHandle) mapTasks(call sobek.FunctionCall) sobek.Value {
-	rt := h.mi.vu.Runtime()
-	promise, resolve, reject := rt.NewPromise()
-	if err := h.inVU("map"); err != nil {
-		common.Throw(rt, err)
-	}
-	tasks, tt, err := h.prepareMap(call)
-	if err != nil {
-		_ = reject(jsError(rt, err))
-		return rt.ToValue(promise)
-	}
-	values := make([]any, len(tasks))
-	remaining, failed := len(tasks), false
-	if remaining == 0 {
-		_ = resolve(rt.NewArray())
-		return rt.ToValue(promise)
-	}
-	for i, t := range tasks {
-		h.submitAsync(t, tt, func(t *pool.Task) {
-			if failed {
-				return
-			}
-			if t.Err != nil {
-				failed = true
-				_ = reject(jsError(rt, t.Err))
-				return
-			}
-			values[i] = t.Value
-			if remaining--; remaining == 0 {
-				_ = resolve(rt.NewArray(toJSValues(rt, values)...))
-			}
-		})
-	}
-	return rt.ToValue(promise)
-}
-
-func (h *poolHandle) prepareMap(call sobek.FunctionCall) ([]*pool.Task, taskTags, error) {
-	rt := h.mi.vu.Runtime()
-	name, err := workloadArg("map", call.Argument(0))
-	if err != nil {
-		return nil, taskTags{}, err
-	}
-	list, ok := call.Argument(1).(*sobek.Object)
-	if !ok || list.ClassName() != "Array" {
-		return nil, taskTags{}, taskerr.New(taskerr.InvalidArgument,
-			"map(workload, paramsArray, opts?): paramsArray must be an array of params objects, got %s", describeJS(call.Argument(1)))
-	}
-	opts, err := h.callOptions("map", call.Argument(2))
-	if err != nil {
-		return nil, taskTags{}, err
-	}
-	n := list.Get("length").ToInteger()
-	if n > int64(pool.MaxQueueLimit) {
-		return nil, taskTags{}, taskerr.New(taskerr.InvalidArgument, "map(): paramsArray has %d items; at most %d", n, pool.MaxQueueLimit)
-	}
-	tasks := make([]*pool.Task, n)
-	for i := range n {
-		params, err := paramsArg(rt, name, list.Get(fmt.Sprint(i)), fmt.Sprintf("paramsArray[%d]", i))
-		if err != nil {
-			return nil, taskTags{}, err
-		}
-		t, err := h.p.Prepare(name, params)
-		if err != nil {
-			// A new error, not a wrapped one: scripts see the class and the
-			// message of the *taskerr.Error that jsError finds.
-			e := taskerr.From(err)
-			return nil, taskTags{}, &taskerr.Error{Code: e.Code, Message: fmt.Sprintf("map(): paramsArray[%d]: %s", i, e.Message)}
-		}
-		t.Timeout = opts.Timeout
-		tasks[i] = t
-	}
-	return tasks, h.mi.tagsNow(opts.Tags), nil
-}
-
-func toJSValues(rt *sobek.Runtime, values []any) []any {
-	out := make([]any, len(values))
-	for i, v := range values {
-		out[i] = rt.ToValue(v)
-	}
-	return out
 }
 
 // resize is `pool.resize(n)`.
@@ -324,18 +292,4 @@ func (h *poolHandle) resize(call sobek.FunctionCall) sobek.Value {
 // stats is `pool.stats()`.
 func (h *poolHandle) stats(sobek.FunctionCall) sobek.Value {
 	return jsonToJS(h.mi.vu.Runtime(), h.p.Stats())
-}
-
-// close is `pool.close()`: a Promise that resolves once the pool's workers
-// are gone. Closing twice is fine; tasks submitted later reject with
-// PoolClosedError.
-func (h *poolHandle) close(sobek.FunctionCall) sobek.Value {
-	rt := h.mi.vu.Runtime()
-	promise, resolve, _ := rt.NewPromise()
-	enqueue := h.mi.vu.RegisterCallback()
-	go func() {
-		h.p.Close()
-		enqueue(func() error { return resolve(sobek.Undefined()) })
-	}()
-	return rt.ToValue(promise)
 }

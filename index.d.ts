@@ -68,6 +68,14 @@ declare module 'k6/x/concurrency' {
      * `workload`, `workers`, `group`, `scenario`.
      */
     tags?: Record<string, string>;
+    /**
+     * Cancels the call's tasks when it aborts: a queued task is dropped at
+     * once, a running one is stopped (a thread pool cancels its context; a
+     * process pool sends the worker `cancel`), and each rejects with
+     * `AbortError`. An aborted signal rejects at once and starts no task.
+     * This module's `AbortSignal`, or any object in its shape.
+     */
+    signal?: AbortSignal;
   }
 
   /** A snapshot of a pool's counters. `submitted == completed + failed + queued + busy` once settled. */
@@ -104,14 +112,74 @@ declare module 'k6/x/concurrency' {
     run<T = unknown>(workload: string, params?: Params, opts?: CallOptions): Promise<T>;
     /** Runs a workload and returns its value, blocking this VU (only) until then. */
     runSync<T = unknown>(workload: string, params?: Params, opts?: CallOptions): T;
-    /** Runs a workload once per params object; resolves with the values in input order, or rejects with the first failure. */
+    /**
+     * Runs a workload once per params object; resolves with the values in
+     * input order. On the first failure it rejects with that error, with
+     * `err.index` (and the index in the message), and cancels the call's
+     * tasks that have not started (`AbortError`); running ones finish and
+     * their results are dropped.
+     */
     map<T = unknown>(workload: string, paramsArray: Params[], opts?: CallOptions): Promise<T[]>;
+    /** Like `map`, but resolves with every outcome in input order, in `Promise.allSettled`'s shape; rejects only for bad arguments. */
+    mapSettled<T = unknown>(workload: string, paramsArray: Params[], opts?: CallOptions): Promise<SettledResult<T>[]>;
+    /**
+     * Calls `callback(result, index)` on the VU's event loop as each task
+     * settles, in completion order; resolves once all have settled. A
+     * callback that throws rejects with what it threw and cancels the call's
+     * other tasks. Its return value is not awaited.
+     */
+    asCompleted<T = unknown>(workload: string, paramsArray: Params[],
+      callback: (result: SettledResult<T>, index: number) => void, opts?: CallOptions): Promise<void>;
+    /** Starts the workers; resolves once every one is live, rejects with `WorkerStartError` if one cannot start. Not in the init context. */
+    start(): Promise<void>;
     /** Changes the number of workers (1 to 1024) without dropping queued tasks. */
     resize(workers: number): void;
     /** The pool's counters now. */
     stats(): PoolStats;
-    /** Closes the pool: queued and running tasks reject with `PoolClosedError`, worker processes are stopped. Idempotent. */
-    close(): Promise<void>;
+    /**
+     * Closes the pool. Without opts, queued and running tasks reject with
+     * `PoolClosedError` and worker processes are stopped. With
+     * `{ drain: true }`, new tasks reject with `PoolClosedError` at once, the
+     * queued and running ones finish, then the workers stop; `timeout` bounds
+     * that wait. Idempotent.
+     */
+    close(opts?: CloseOptions): Promise<void>;
+  }
+
+  /** One outcome of `mapSettled` and `asCompleted`: the shape of `Promise.allSettled`'s. */
+  export type SettledResult<T = unknown> =
+    | { status: 'fulfilled'; value: T }
+    | { status: 'rejected'; reason: Error & { name: PoolErrorName } };
+
+  /** Options of `close()`. */
+  export interface CloseOptions {
+    /** Let queued and running tasks finish before the workers stop. Default: false. */
+    drain?: boolean;
+    /** Bounds a drain; tasks still unsettled then reject with `PoolClosedError`. Only with `drain: true`. */
+    timeout?: Duration;
+  }
+
+  /** The web platform's AbortSignal (k6 has no global one). Pass it as `opts.signal`. */
+  export class AbortSignal {
+    /** Not constructible: signals come from `new AbortController()` or `AbortSignal.abort()`. */
+    private constructor();
+    /** A signal aborted already. */
+    static abort(reason?: unknown): AbortSignal;
+    readonly aborted: boolean;
+    /** Why it was aborted: `abort(reason)`'s argument, or an Error named `AbortError`. */
+    readonly reason: unknown;
+    /** Throws `reason` if aborted. */
+    throwIfAborted(): void;
+    onabort: ((event: { type: 'abort'; target: AbortSignal }) => void) | null;
+    addEventListener(type: 'abort', listener: (event: { type: 'abort'; target: AbortSignal }) => void): void;
+    removeEventListener(type: 'abort', listener: (event: { type: 'abort'; target: AbortSignal }) => void): void;
+  }
+
+  /** The web platform's AbortController: `controller.abort(reason?)` aborts `controller.signal`. */
+  export class AbortController {
+    constructor();
+    readonly signal: AbortSignal;
+    abort(reason?: unknown): void;
   }
 
   /** A pool of goroutines inside the k6 process. */
@@ -123,9 +191,13 @@ declare module 'k6/x/concurrency' {
     run<T = unknown>(workload: string, params?: Params, opts?: CallOptions): Promise<T>;
     runSync<T = unknown>(workload: string, params?: Params, opts?: CallOptions): T;
     map<T = unknown>(workload: string, paramsArray: Params[], opts?: CallOptions): Promise<T[]>;
+    mapSettled<T = unknown>(workload: string, paramsArray: Params[], opts?: CallOptions): Promise<SettledResult<T>[]>;
+    asCompleted<T = unknown>(workload: string, paramsArray: Params[],
+      callback: (result: SettledResult<T>, index: number) => void, opts?: CallOptions): Promise<void>;
+    start(): Promise<void>;
     resize(workers: number): void;
     stats(): PoolStats;
-    close(): Promise<void>;
+    close(opts?: CloseOptions): Promise<void>;
   }
 
   /** A pool of long-lived worker processes, talking over pipes. */
@@ -137,9 +209,13 @@ declare module 'k6/x/concurrency' {
     run<T = unknown>(workload: string, params?: Params, opts?: CallOptions): Promise<T>;
     runSync<T = unknown>(workload: string, params?: Params, opts?: CallOptions): T;
     map<T = unknown>(workload: string, paramsArray: Params[], opts?: CallOptions): Promise<T[]>;
+    mapSettled<T = unknown>(workload: string, paramsArray: Params[], opts?: CallOptions): Promise<SettledResult<T>[]>;
+    asCompleted<T = unknown>(workload: string, paramsArray: Params[],
+      callback: (result: SettledResult<T>, index: number) => void, opts?: CallOptions): Promise<void>;
+    start(): Promise<void>;
     resize(workers: number): void;
     stats(): PoolStats;
-    close(): Promise<void>;
+    close(opts?: CloseOptions): Promise<void>;
   }
 
   /** One param of a workload in the catalogue. */
@@ -230,7 +306,9 @@ declare module 'k6/x/concurrency' {
    * - `TimeoutError`: the task ran past its timeout;
    * - `WorkerCrashedError`: the worker process died with the task on it (pid and exit status);
    * - `QueueFullError`: `maxQueue` tasks were waiting already;
-   * - `PoolClosedError`: the pool was closed, or k6 stopped the VU, before the task finished.
+   * - `PoolClosedError`: the pool was closed, or k6 stopped the VU, before the task finished;
+   * - `AbortError`: the task was cancelled by `opts.signal`, or by a `map` that failed or an `asCompleted` callback that threw;
+   * - `WorkerStartError`: `start()` found that a worker could not start.
    */
   export type PoolErrorName =
     | 'InvalidArgumentError'
@@ -239,5 +317,7 @@ declare module 'k6/x/concurrency' {
     | 'TimeoutError'
     | 'WorkerCrashedError'
     | 'QueueFullError'
-    | 'PoolClosedError';
+    | 'PoolClosedError'
+    | 'AbortError'
+    | 'WorkerStartError';
 }

@@ -62,6 +62,7 @@ type ModuleInstance struct {
 	// syncDone receives the task a runSync call waits for; one per VU, since
 	// a VU waits on one runSync at a time.
 	syncDone chan *pool.Task
+	abort    *abortClasses
 }
 
 // NewModuleInstance registers the metrics (this runs in the init context)
@@ -76,7 +77,9 @@ func (r *RootModule) NewModuleInstance(vu modules.VU) modules.Instance {
 		common.Throw(vu.Runtime(), err)
 	}
 	r.watchTestEnd(vu, env.Logger)
-	return &ModuleInstance{vu: vu, root: r, metrics: m, tags: make(tagCache), syncDone: make(chan *pool.Task, 1)}
+	mi := &ModuleInstance{vu: vu, root: r, metrics: m, tags: make(tagCache), syncDone: make(chan *pool.Task, 1)}
+	mi.abort = mi.defineAbort()
+	return mi
 }
 
 // Exports are the module's named exports.
@@ -86,6 +89,9 @@ func (mi *ModuleInstance) Exports() modules.Exports {
 		"ProcessPool": mi.newProcessPool,
 		"workloads":   mi.workloads,
 		"report":      mi.reportObject(),
+		// The web platform's names, as k6 has no global ones.
+		"AbortController": mi.abort.controller,
+		"AbortSignal":     mi.abort.signal,
 	}}
 }
 
@@ -221,13 +227,7 @@ func (mi *ModuleInstance) newPool(kind pool.Kind, call sobek.ConstructorCall) *s
 	if err != nil {
 		throw(rt, err)
 	}
-	var logger logrus.FieldLogger = logrus.StandardLogger()
-	if env := mi.vu.InitEnv(); env != nil {
-		logger = env.Logger
-	} else if state := mi.vu.State(); state != nil {
-		logger = state.Logger
-	}
-	sp, err := mi.root.sharedPoolFor(opts, logger)
+	sp, err := mi.root.sharedPoolFor(opts, mi.logger())
 	if err != nil {
 		throw(rt, err)
 	}
@@ -236,6 +236,17 @@ func (mi *ModuleInstance) newPool(kind pool.Kind, call sobek.ConstructorCall) *s
 		throw(rt, err)
 	}
 	return call.This
+}
+
+// logger is k6's logger for this VU: the init context's, or the VU's.
+func (mi *ModuleInstance) logger() logrus.FieldLogger {
+	if env := mi.vu.InitEnv(); env != nil {
+		return env.Logger
+	}
+	if state := mi.vu.State(); state != nil {
+		return state.Logger
+	}
+	return logrus.StandardLogger()
 }
 
 func poolCtor(kind pool.Kind) string {

@@ -227,6 +227,8 @@ type callOptions struct {
 	// Tags are added to every sample of the call's tasks, as k6's
 	// params.tags are to a request's.
 	Tags map[string]string
+	// Signal cancels the call's tasks when it aborts; nil is none.
+	Signal *signalRef
 }
 
 // reservedTags are the tag keys a call may not set: the extension's own,
@@ -253,7 +255,7 @@ func parseCallOptions(method string, raw map[string]any) (callOptions, error) {
 			}
 			o.Tags = tags
 		default:
-			return o, taskerr.New(taskerr.InvalidArgument, "%s(): unknown option %q in opts (options: timeout, tags)", method, k)
+			return o, taskerr.New(taskerr.InvalidArgument, "%s(): unknown option %q in opts (options: timeout, tags, signal)", method, k)
 		}
 	}
 	return o, nil
@@ -438,3 +440,37 @@ var (
 	typeFloat  = reflect.TypeOf(float64(0))
 	typeBigInt = reflect.TypeOf((*big.Int)(nil))
 )
+
+// closeOptions are the options of close().
+type closeOptions struct {
+	// Drain lets queued and running tasks finish before the workers stop.
+	Drain bool
+	// Timeout bounds a drain; 0 is none.
+	Timeout time.Duration
+}
+
+func parseCloseOptions(raw map[string]any) (closeOptions, error) {
+	var o closeOptions
+	for k, v := range raw {
+		var err error
+		switch k {
+		case "drain":
+			b, ok := v.(bool)
+			if !ok {
+				err = fmt.Errorf("must be true or false, got %s", taskerr.Describe(v))
+			}
+			o.Drain = b
+		case "timeout":
+			o.Timeout, err = workload.ParseDuration(v)
+		default:
+			return o, taskerr.New(taskerr.InvalidArgument, "close(): unknown option %q in opts (options: drain, timeout)", k)
+		}
+		if err != nil {
+			return o, taskerr.New(taskerr.InvalidArgument, "close(): option %q %s", k, err)
+		}
+	}
+	if o.Timeout > 0 && !o.Drain {
+		return o, taskerr.New(taskerr.InvalidArgument, "close(): option \"timeout\" bounds a drain; set drain: true with it")
+	}
+	return o, nil
+}
