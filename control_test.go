@@ -310,3 +310,42 @@ func TestStartFails(t *testing.T) {
 	assert.Equal(t, "WorkerStartError", e[0])
 	assert.Contains(t, e[1], "nostart")
 }
+
+// TestPoolGauges checks that a started pool samples its queue, busy and live
+// workers over time, with the pool's tags, and a last sample after close.
+func TestPoolGauges(t *testing.T) {
+	t.Parallel()
+	root := New()
+	closeAllOnCleanup(t, root)
+	vu := newTestVU(t, root)
+	vu.init(`const pool = new concurrency.ThreadPool({ workers: 2, name: 'gauged' });
+		const idle = new concurrency.ThreadPool({ workers: 2, name: 'idle' });`)
+	vu.toVU()
+	vu.run(`(async () => {
+		await Promise.all(Array.from({ length: 6 }, () => pool.run('io.sleep', { duration: '300ms' })));
+		await pool.close();
+		await new Promise((r) => setTimeout(r, 3 * 100)); // gaugePoll, thrice
+	})();`)
+	series := map[string][]float64{}
+	for _, s := range vu.drain() {
+		name := s.Metric.Name
+		if name != metricPoolQueued && name != metricPoolBusy && name != metricPoolLive && name != metricPoolUtilization {
+			continue
+		}
+		p, _ := s.Tags.Get(tagPool)
+		kind, _ := s.Tags.Get(tagPoolKind)
+		require.Equal(t, "gauged", p, "an idle pool that never started has no samples")
+		require.Equal(t, "thread", kind)
+		series[name] = append(series[name], s.Value)
+	}
+	for _, name := range []string{metricPoolQueued, metricPoolBusy, metricPoolLive, metricPoolUtilization} {
+		require.GreaterOrEqual(t, len(series[name]), 3, "%s sampled on change: %v", name, series[name])
+	}
+	assert.Contains(t, series[metricPoolQueued], 4.0, "6 tasks on 2 workers: 4 queued at first")
+	assert.Contains(t, series[metricPoolBusy], 2.0)
+	assert.Contains(t, series[metricPoolUtilization], 1.0)
+	last := func(name string) float64 { return series[name][len(series[name])-1] }
+	assert.Zero(t, last(metricPoolBusy), "the last sample is after close")
+	assert.Zero(t, last(metricPoolLive))
+	assert.Zero(t, last(metricPoolQueued))
+}

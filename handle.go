@@ -185,6 +185,7 @@ func (h *poolHandle) inVU(method string) error {
 func (h *poolHandle) start() {
 	if h.p.Start() {
 		h.mi.pushWorkers(h.p)
+		h.mi.sampleGauges(h.p)
 	}
 }
 

@@ -4,7 +4,10 @@
  * `concurrency_tasks`, `concurrency_task_duration`, `concurrency_task_wait`,
  * `concurrency_task_overhead`, `concurrency_task_failed` and
  * `concurrency_pool_workers`, tagged with `pool`, `pool_kind`, `workload` and
- * `workers` besides the VU's own tags.
+ * `workers` besides the VU's own tags; and a started pool's state over time
+ * (every second, and within 100 ms of a change): `concurrency_pool_queued`,
+ * `concurrency_pool_busy`, `concurrency_pool_live` and
+ * `concurrency_pool_utilization` (busy ÷ task slots, 0 to 1).
  *
  * @example
  * import { ThreadPool, ProcessPool } from 'k6/x/concurrency';

@@ -18,6 +18,11 @@ const (
 	metricTaskOverhead = "concurrency_task_overhead"
 	metricTaskFailed   = "concurrency_task_failed"
 	metricPoolWorkers  = "concurrency_pool_workers"
+	// The state of a started pool over time (see gauges.go).
+	metricPoolQueued      = "concurrency_pool_queued"
+	metricPoolBusy        = "concurrency_pool_busy"
+	metricPoolLive        = "concurrency_pool_live"
+	metricPoolUtilization = "concurrency_pool_utilization"
 )
 
 // Tags every sample of the extension carries, besides the VU's own tags.
@@ -31,6 +36,7 @@ const (
 // taskMetrics are the extension's metrics in one test's registry.
 type taskMetrics struct {
 	tasks, duration, wait, overhead, failed, workers *metrics.Metric
+	queued, busy, live, utilization                  *metrics.Metric
 }
 
 // registerMetrics registers (or finds, for every VU after the first) the
@@ -49,6 +55,10 @@ func registerMetrics(registry *metrics.Registry) (*taskMetrics, error) {
 		{&m.overhead, metricTaskOverhead, metrics.Trend, []metrics.ValueType{metrics.Time}},
 		{&m.failed, metricTaskFailed, metrics.Rate, nil},
 		{&m.workers, metricPoolWorkers, metrics.Gauge, nil},
+		{&m.queued, metricPoolQueued, metrics.Gauge, nil},
+		{&m.busy, metricPoolBusy, metrics.Gauge, nil},
+		{&m.live, metricPoolLive, metrics.Gauge, nil},
+		{&m.utilization, metricPoolUtilization, metrics.Gauge, nil},
 	} {
 		metric, err := registry.NewMetric(def.name, def.typ, def.vt...)
 		if err != nil {

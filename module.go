@@ -40,6 +40,9 @@ type RootModule struct {
 	pools   map[string]*sharedPool
 	watched sync.Once
 	numCPU  int
+	// ctx ends when the test does; the pools' gauge samplers push with it.
+	ctx  context.Context
+	stop context.CancelFunc
 }
 
 // sharedPool is a pool and the options that made it.
@@ -50,7 +53,8 @@ type sharedPool struct {
 
 // New returns the root module; k6 calls NewModuleInstance on it for every VU.
 func New() *RootModule {
-	return &RootModule{pools: make(map[string]*sharedPool), numCPU: runtime.NumCPU()}
+	ctx, stop := context.WithCancel(context.Background())
+	return &RootModule{pools: make(map[string]*sharedPool), numCPU: runtime.NumCPU(), ctx: ctx, stop: stop}
 }
 
 // ModuleInstance is the module in one VU.
@@ -115,6 +119,7 @@ func (r *RootModule) watchTestEnd(vu modules.VU, logger logrus.FieldLogger) {
 		go func() {
 			for e := range events {
 				r.closeAll(logger)
+				r.stop()
 				e.Done()
 				if e.Type.String() == "Exit" {
 					global.Unsubscribe(id)
