@@ -353,16 +353,11 @@ func Compute(data Data, opts Options) *Result {
 	})
 
 	r.Base = -1
-	for i, size := range r.Sizes {
-		for _, c := range r.Cells {
-			if c.Size == size && c.Ran && r.Base < 0 {
-				r.Base = i
-			}
-		}
-	}
 	for _, c := range r.Cells {
 		if !c.Ran {
 			r.NotRun++
+		} else if i := sort.SearchInts(r.Sizes, c.Size); r.Base < 0 || i < r.Base {
+			r.Base = i
 		}
 	}
 	for _, w := range r.Workloads {

@@ -44,10 +44,10 @@ const NotRunLabel = "not run"
 // speedupSizes returns the indexes into Sizes of the speed-up columns: the
 // sizes after the smallest one that ran.
 func (r *Result) speedupSizes() []int {
-	var out []int
 	if r.Base < 0 {
 		return nil
 	}
+	var out []int
 	for i := r.Base + 1; i < len(r.Sizes); i++ {
 		out = append(out, i)
 	}
