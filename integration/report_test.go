@@ -439,6 +439,9 @@ func TestReportCellThatDidNotRun(t *testing.T) {
 			assert.Contains(t, table, "workload pool 1 worker 2 workers", "no speed-up column: only 2 workers ran:\n%s", res.Stdout)
 			assert.Contains(t, table, "noop threads not run 1.0", res.Stdout)
 			assert.Contains(t, res.Stdout, "not run: the cell's sub-metric has no samples")
+			// The digest reads every shape's numbers: trends' p(95), the counter's rate.
+			assert.Regexp(t, `(?m)^concurrency_task_duration +avg=[\d.]+(ms|µs) med=[\d.]+(ms|µs) p\(95\)=[\d.]+(ms|µs) max=[\d.]+(ms|µs)$`, res.Stdout)
+			assert.Regexp(t, `(?m)^concurrency_tasks +count=1 rate=[\d.]+/s$`, res.Stdout)
 
 			dom := runChromium(t, requireChromium(t), "--dump-dom", "file://"+filepath.Join(res.Dir, "report.html"))
 			doc, err := html.Parse(bytes.NewReader(dom))
