@@ -164,7 +164,7 @@ declare module 'k6/x/concurrency' {
     title?: string;
     /** The tag whose values are compared within a group (a bar each). Default: `'pool_kind'` (`thread` and `process` show as threads and processes). */
     series?: string;
-    /** The integer tag along the x axis (a group each); speed-ups are over its smallest value. Default: `'workers'`. */
+    /** The integer tag along the x axis (a group each); speed-ups are over its smallest value that ran. Default: `'workers'`. */
     size?: string;
     /**
      * How long each cell ran, in seconds (or a duration such as `'7s'`):
@@ -207,7 +207,7 @@ declare module 'k6/x/concurrency' {
    * }
    */
   export const report: {
-    /** The calls-per-second table (a row per workload and series, a column per size, speed-ups over the smallest size), then a digest of the other `concurrency_*` metrics. */
+    /** The calls-per-second table (a row per workload and series, a column per size, speed-ups over the smallest size that ran), then a digest of the other `concurrency_*` metrics. */
     text(data: SummaryData | MachineReadableSummaryData, opts?: ReportOptions): string;
     /**
      * One self-contained HTML page (inline CSS and SVG, nothing fetched): a
