@@ -265,10 +265,10 @@ func TestReportCellThatDidNotRun(t *testing.T) {
 func TestReportMachineReadableBadData(t *testing.T) {
 	t.Parallel()
 	cases := map[string][]string{
-		`report.text({ results: {} })`:                         {"data.results.metrics is undefined", "K6_NEW_MACHINE_READABLE_SUMMARY=true", "array"},
-		`report.html({ results: { metrics: 'all' } })`:         {"report.html()", "data.results.metrics is \"all\""},
+		`report.text({ results: {} })`:                          {"data.results.metrics is undefined", "K6_NEW_MACHINE_READABLE_SUMMARY=true", "array"},
+		`report.html({ results: { metrics: 'all' } })`:          {"report.html()", "data.results.metrics is \"all\""},
 		`report.text({ results: { metrics: { length: -1 } } })`: {"data.results.metrics"},
-		`report.text({ state: {} })`:                           {"data.metrics is undefined", "results.metrics when K6_NEW_MACHINE_READABLE_SUMMARY=true"},
+		`report.text({ state: {} })`:                            {"data.metrics is undefined", "results.metrics when K6_NEW_MACHINE_READABLE_SUMMARY=true"},
 	}
 	for code, want := range cases {
 		t.Run(code, func(t *testing.T) {
