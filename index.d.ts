@@ -250,7 +250,7 @@ declare module 'k6/x/concurrency' {
     title?: string;
     /** The tag whose values are compared within a group (a bar each). Default: `'pool_kind'` (`thread` and `process` show as threads and processes). */
     series?: string;
-    /** The integer tag along the x axis (a group each); speed-ups are over its smallest value. Default: `'workers'`. */
+    /** The integer tag along the x axis (a group each); speed-ups are over its smallest value that ran. Default: `'workers'`. */
     size?: string;
     /**
      * How long each cell ran, in seconds (or a duration such as `'7s'`):
@@ -260,10 +260,18 @@ declare module 'k6/x/concurrency' {
     seconds?: number | string;
   }
 
-  /** The part of k6's handleSummary data the report reads. */
+  /** The part of k6's handleSummary data the report reads, in k6's default shape. */
   export interface SummaryData {
     metrics: Record<string, { type?: string; contains?: string; values: Record<string, number> }>;
     state?: { testRunDurationMs?: number };
+    [key: string]: unknown;
+  }
+
+  /** The same in k6's machine-readable summary (`K6_NEW_MACHINE_READABLE_SUMMARY=true`). */
+  export interface MachineReadableSummaryData {
+    results: { metrics: Array<{ name: string; type?: string; contains?: string; values: Record<string, number | null> }>; [key: string]: unknown };
+    /** `duration` is the test run, in seconds. */
+    config?: { duration?: number; [key: string]: unknown };
     [key: string]: unknown;
   }
 
@@ -272,7 +280,9 @@ declare module 'k6/x/concurrency' {
    * data. A cell is a sub-metric of `concurrency_tasks` with the series, size
    * and `workload` tags, e.g. `concurrency_tasks{pool_kind:thread,workers:4,workload:cpu.primes}`.
    * Bad `data` or options throw an `InvalidArgumentError` naming them; no
-   * cells is not an error: the report says so and how to declare them.
+   * cells is not an error: the report says so and how to declare them. A
+   * cell without samples (declared, but nothing ran with its tags) shows as
+   * "not run", never as 0, and speed-ups are over the smallest size that ran.
    *
    * @example
    * export const options = {
@@ -283,15 +293,16 @@ declare module 'k6/x/concurrency' {
    * }
    */
   export const report: {
-    /** The calls-per-second table (a row per workload and series, a column per size, speed-ups over the smallest size), then a digest of the other `concurrency_*` metrics. */
-    text(data: SummaryData, opts?: ReportOptions): string;
+    /** The calls-per-second table (a row per workload and series, a column per size, speed-ups over the smallest size that ran), then a digest of the other `concurrency_*` metrics. */
+    text(data: SummaryData | MachineReadableSummaryData, opts?: ReportOptions): string;
     /**
      * One self-contained HTML page (inline CSS and SVG, nothing fetched): a
      * bar chart per workload, the table and the digest. Each bar is a
      * `<rect class="bar">` with `data-series`, `data-size`, `data-workload`
-     * and `data-value` (calls/s).
+     * and `data-value` (calls/s); a cell that did not run is a
+     * `<g class="not-run">` with the same `data-*` and a label, not a bar.
      */
-    html(data: SummaryData, opts?: ReportOptions): string;
+    html(data: SummaryData | MachineReadableSummaryData, opts?: ReportOptions): string;
     /**
      * One always-passing threshold (`count>=0`) per sub-metric of
      * `concurrency_tasks` in the cross product of `spec` (tag names to
