@@ -14,6 +14,7 @@ import (
 	"github.com/k6-concurrency/xk6-concurrency/internal/k6test"
 	"github.com/k6-concurrency/xk6-concurrency/ipc"
 	"github.com/k6-concurrency/xk6-concurrency/ipc/conformance"
+	"github.com/k6-concurrency/xk6-concurrency/ipc/conformance/hostile"
 	"github.com/k6-concurrency/xk6-concurrency/workload"
 )
 
@@ -39,12 +40,11 @@ func TestMain(m *testing.M) {
 }
 
 // strict: every worker here offers echo, noop and io.sleep (and
-// cpu.primes), and honours timeouts and cancels.
+// cpu.primes) and the hostile workloads, and honours timeouts and cancels.
 var strict = conformance.Options{
-	Require:       []string{"cpu.primes", "echo"},
+	Require:       []string{"cpu.primes", "echo", "hostile.throw", "hostile.return"},
 	StrictTimeout: true,
 	StrictCancel:  true,
-	ParentCheck:   true,
 }
 
 func TestGoWorker(t *testing.T) {
@@ -137,6 +137,7 @@ func brokenRegistry(mode string) *workload.Registry {
 		}
 		must(r.Add(s.Name, s.Kind, fn, workload.Describe(s.Description), workload.WithParams(s.Params...)))
 	}
+	must(hostile.Register(r, ""))
 	must(r.Add("echo", workload.IO, func(_ context.Context, a workload.Args) (any, error) {
 		v := a.Raw()
 		if mode == "echo" {
