@@ -115,7 +115,7 @@ func unencodable(v reflect.Value, at pathNode, depth int, onPath map[uintptr]boo
 			return "-Infinity", at
 		}
 	case reflect.Chan, reflect.Func, reflect.Complex64, reflect.Complex128, reflect.UnsafePointer:
-		return "a " + v.Type().String() + ", which is not a JSON type", at
+		return "a " + v.Type().String() + ", which is not a JSON type,", at
 	case reflect.Interface:
 		return unencodable(v.Elem(), at, depth, onPath)
 	case reflect.Pointer:
@@ -129,7 +129,7 @@ func unencodable(v reflect.Value, at pathNode, depth int, onPath map[uintptr]boo
 		}
 		kt := v.Type().Key()
 		if kt.Kind() != reflect.String && !kt.Implements(textMarshalerType) && !isIntKind(kt.Kind()) {
-			return "a map with " + kt.String() + " keys, which JSON cannot carry", at
+			return "a map with " + kt.String() + " keys, which JSON cannot carry,", at
 		}
 		return within(v.Pointer(), onPath, at, func() (string, pathNode) {
 			keys := v.MapKeys()

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -52,7 +53,8 @@ func TestGoWorker(t *testing.T) {
 	conformance.Run(t, []string{os.Args[0]}, strict)
 }
 
-// TestOtherLanguageWorkers runs the example workers in Python and Node.js.
+// TestOtherLanguageWorkers runs the example workers in Python and Node.js,
+// with their hostile workloads, async ones and one with a stray failure.
 func TestOtherLanguageWorkers(t *testing.T) {
 	t.Parallel()
 	for _, w := range []struct{ interpreter, script string }{
@@ -63,6 +65,8 @@ func TestOtherLanguageWorkers(t *testing.T) {
 			t.Parallel()
 			opts := strict
 			opts.Dir = moduleRoot(t)
+			opts.Env = []string{"XK6WORKER_HOSTILE=1"}
+			opts.Require = append(slices.Clone(opts.Require), "hostile.async", "hostile.stray")
 			conformance.Run(t, []string{k6test.Interpreter(t, w.interpreter), w.script}, opts)
 		})
 	}
