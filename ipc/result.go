@@ -39,7 +39,12 @@ func encodeValue(value any) (js []byte, reason string) {
 		return nil, fmt.Sprintf("nesting deeper than %d levels", MaxDepth)
 	}
 	if i := replacedString(js); i >= 0 {
-		return nil, "a string that is not valid Unicode (bytes that are not UTF-8) at " + jsonPath(js, i)
+		what := "a string"
+		path, isKey := jsonPath(js, i)
+		if isKey {
+			what = "a key"
+		}
+		return nil, what + " that is not valid Unicode (bytes that are not UTF-8) at " + path
 	}
 	return js, ""
 }
@@ -236,21 +241,21 @@ func replacedString(js []byte) int {
 }
 
 // jsonPath names where the string token at offset off of js is: the path of
-// the value it is, or of the member whose key it is.
-func jsonPath(js []byte, off int) string {
-	if p, ok := findPath(js, skipSpace(js, 0), off, pathNode{}); ok {
-		return p.String()
+// the value it is, or of the object whose key it is (isKey).
+func jsonPath(js []byte, off int) (path string, isKey bool) {
+	if p, isKey, ok := findPath(js, skipSpace(js, 0), off, pathNode{}); ok {
+		return p.String(), isKey
 	}
-	return "value"
+	return "value", false
 }
 
-func findPath(js []byte, i, off int, at pathNode) (pathNode, bool) {
+func findPath(js []byte, i, off int, at pathNode) (p pathNode, isKey, ok bool) {
 	if i == off {
-		return at, true
+		return at, false, true
 	}
 	end := skipValue(js, i)
 	if off < i || off >= end {
-		return at, false
+		return at, false, false
 	}
 	switch js[i] {
 	case '{':
@@ -258,22 +263,21 @@ func findPath(js []byte, i, off int, at pathNode) (pathNode, bool) {
 		for {
 			key, val, ok := it.next()
 			if !ok {
-				return at, false
+				return at, false, false
+			}
+			if offsetOf(js, key)-1 == off {
+				return at, true, true
 			}
 			k, _ := unquote(key)
-			kStart := offsetOf(js, key) - 1
-			if kStart == off {
-				return at.child(k), true
-			}
-			if p, ok := findPath(js, offsetOf(js, val), off, at.child(k)); ok {
-				return p, true
+			if p, isKey, ok := findPath(js, offsetOf(js, val), off, at.child(k)); ok {
+				return p, isKey, true
 			}
 		}
 	case '[':
 		j := skipSpace(js, i+1)
 		for n := 0; j < end && js[j] != ']'; n++ {
-			if p, ok := findPath(js, j, off, at.elem(n)); ok {
-				return p, true
+			if p, isKey, ok := findPath(js, j, off, at.elem(n)); ok {
+				return p, isKey, true
 			}
 			j = skipSpace(js, skipValue(js, j))
 			if j < end && js[j] == ',' {
@@ -281,7 +285,7 @@ func findPath(js []byte, i, off int, at pathNode) (pathNode, bool) {
 			}
 		}
 	}
-	return at, false
+	return at, false, false
 }
 
 // offsetOf is where part, a sub-slice of js, starts in js.
