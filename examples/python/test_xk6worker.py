@@ -45,7 +45,8 @@ class Worker:
         self.stdout_error = None
         self.stderr_lines = []
         threading.Thread(target=self._read_stdout, daemon=True).start()
-        threading.Thread(target=self._read_stderr, daemon=True).start()
+        self.stderr_reader = threading.Thread(target=self._read_stderr, daemon=True)
+        self.stderr_reader.start()
         test.addCleanup(self.kill)
         if hello:
             self.hello = self.next()
@@ -122,6 +123,7 @@ class Worker:
             rest.append(message)
         self.test.assertEqual(rest, [], 'frames nobody waited for')
         self.test.assertIsNone(self.stdout_error)
+        self.stderr_reader.join(timeout)  # so that stderr_lines holds all it wrote
         return code
 
     def kill(self):
