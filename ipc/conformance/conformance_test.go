@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -30,6 +31,9 @@ func TestMain(m *testing.M) {
 		mode := os.Getenv(brokenEnv)
 		if mode == "stdout" {
 			fmt.Print("a stray print before the hello\n") // what ServeProcess guards against only after it starts
+		}
+		if mode == "parent-check" && os.Getenv(ipc.WorkerEnv) != strconv.Itoa(os.Getppid()) {
+			os.Exit(1) // what the worker libraries did before issue 17: no wrapper could start them
 		}
 		code := ipc.ServeProcess(brokenRegistry(mode))
 		if mode == "exit-status" {
@@ -78,11 +82,13 @@ func TestOtherLanguageWorkers(t *testing.T) {
 func TestSuiteCatchesBrokenWorkers(t *testing.T) {
 	t.Parallel()
 	for mode, check := range map[string]string{
-		"stdout":      "TestBrokenWorker", // no worker starts: the pool's side refuses the stray bytes
-		"serial":      "TestBrokenWorker/pipelining",
-		"exit-status": "TestBrokenWorker/eof",
-		"no-cancel":   "TestBrokenWorker/cancel",
-		"echo":        "TestBrokenWorker/large_payloads",
+		"stdout":       "TestBrokenWorker", // no worker starts: the pool's side refuses the stray bytes
+		"serial":       "TestBrokenWorker/pipelining",
+		"exit-status":  "TestBrokenWorker/eof",
+		"no-cancel":    "TestBrokenWorker/cancel",
+		"echo":         "TestBrokenWorker/large_payloads",
+		"parent-check": "TestBrokenWorker/not_a_child",
+		"nan-as-null":  "TestBrokenWorker/hostile",
 	} {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
@@ -141,7 +147,16 @@ func brokenRegistry(mode string) *workload.Registry {
 		}
 		must(r.Add(s.Name, s.Kind, fn, workload.Describe(s.Description), workload.WithParams(s.Params...)))
 	}
-	must(hostile.Register(r, ""))
+	if mode == "nan-as-null" { // what the Node.js library did before issue 17
+		must(r.Add("hostile.return", workload.CPU, func(context.Context, workload.Args) (any, error) {
+			return map[string]any{"a": []any{1, map[string]any{"b": nil}}}, nil
+		}, workload.RawParams()))
+		must(r.Add("hostile.throw", workload.CPU, func(context.Context, workload.Args) (any, error) {
+			return nil, errors.New("hostile.throw: failed")
+		}, workload.RawParams()))
+	} else {
+		must(hostile.Register(r, ""))
+	}
 	must(r.Add("echo", workload.IO, func(_ context.Context, a workload.Args) (any, error) {
 		v := a.Raw()
 		if mode == "echo" {
