@@ -288,6 +288,31 @@ func findPath(js []byte, i, off int, at pathNode) (p pathNode, isKey, ok bool) {
 	return at, false, false
 }
 
+// withoutParams returns a copy of frame, a JSON object nested too deeply for
+// encoding/json, with its "params" member's value replaced by null; ok is
+// false when the frame is no such object or nests too deeply elsewhere.
+func withoutParams(frame []byte) (shallow []byte, ok bool) {
+	if jsonDepth(frame) <= MaxDepth {
+		return nil, false
+	}
+	i := skipSpace(frame, 0)
+	if i >= len(frame) || frame[i] != '{' {
+		return nil, false
+	}
+	it := objIter{d: frame, i: i + 1}
+	for {
+		key, val, more := it.next()
+		if !more {
+			return nil, false
+		}
+		if k, _ := unquote(key); k == "params" && len(val) > 0 {
+			start := offsetOf(frame, val)
+			shallow = append(append(append(shallow, frame[:start]...), "null"...), frame[start+len(val):]...)
+			return shallow, jsonDepth(shallow) <= MaxDepth
+		}
+	}
+}
+
 // offsetOf is where part, a sub-slice of js, starts in js.
 func offsetOf(js, part []byte) int { return cap(js) - cap(part) }
 

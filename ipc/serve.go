@@ -157,12 +157,19 @@ func (s *server) read() {
 // message starts, if any; an error is a protocol error.
 func (s *server) handle(frame []byte) (*task, error) {
 	var m wireMsg
+	deepParams := false
 	if err := m.parse(frame); err != nil {
-		return nil, fmt.Errorf("the pool sent %v", err)
+		// encoding/json refuses JSON nested over 10000 levels: a run whose
+		// params nest that deep is answered, not taken for a broken frame.
+		shallow, ok := withoutParams(frame)
+		if !ok || m.parse(shallow) != nil || !m.is(TypeRun) {
+			return nil, fmt.Errorf("the pool sent %v", err)
+		}
+		deepParams = true
 	}
 	switch {
 	case m.is(TypeRun):
-		return s.run(&m)
+		return s.run(&m, deepParams)
 	case m.is(TypeCancel):
 		if id, ok := parseUint(m.id); ok {
 			s.mu.Lock()
@@ -195,7 +202,7 @@ type task struct {
 
 // run validates a run message. Failures before the workload runs are
 // answered at once; a valid run is registered and returned.
-func (s *server) run(m *wireMsg) (*task, error) {
+func (s *server) run(m *wireMsg, deepParams bool) (*task, error) {
 	start := time.Now()
 	id, ok := parseUint(m.id)
 	if !ok || id == 0 {
@@ -231,6 +238,8 @@ func (s *server) run(m *wireMsg) (*task, error) {
 	}
 	var raw map[string]any
 	switch {
+	case deepParams:
+		return fail(taskerr.New(taskerr.InvalidArgument, "%s: params nest deeper than %d levels", name, MaxDepth))
 	case isNull(m.params):
 		raw = map[string]any{}
 	case m.params[0] != '{':

@@ -549,3 +549,23 @@ func TestServeProcessNotAChild(t *testing.T) {
 		})
 	}
 }
+
+// TestServeDeepParams: params nested deeper than MaxDepth are refused with
+// InvalidArgumentError, even past the 10000 levels where encoding/json stops
+// (the frame is then no protocol error), and the worker serves on.
+func TestServeDeepParams(t *testing.T) {
+	s := serve(t).started()
+	for i, levels := range []int{MaxDepth + 1, 20000} {
+		s.send(fmt.Sprintf(`{"type":"run","id":%d,"workload":"t.echo","params":{"a":%s%s}}`,
+			i+1, strings.Repeat("[", levels-1), strings.Repeat("]", levels-1)))
+		m := s.next()
+		want := "t.echo: params nest deeper than 512 levels"
+		if m.ID != uint64(i+1) || m.Error == nil || m.Error.Name != "InvalidArgumentError" || m.Error.Message != want {
+			t.Errorf("params %d levels deep: got %+v, want InvalidArgumentError %q", levels, m.Error, want)
+		}
+	}
+	s.send(`{"type":"run","id":9,"workload":"t.echo","params":{"a":[[1]]}}`)
+	if m := s.next(); m.ID != 9 || m.Error != nil || string(m.Value) != `{"a":[[1]]}` {
+		t.Fatalf("after that: %+v %s", m.Error, m.Value)
+	}
+}

@@ -71,7 +71,8 @@ workload('hostile.async', { kind: 'io', description: 'An async workload.' }, asy
   throw noCase(c);
 });
 
-workload('hostile.stray', { kind: 'io', description: 'Leaves a failure nobody handles behind it.' }, () => {
-  Promise.reject(new Error(STRAY_TEXT));
+workload('hostile.stray', { kind: 'io', description: 'Leaves failures nobody handles behind it.' }, () => {
+  Promise.reject(new Error(STRAY_TEXT)); // an unhandled rejection
+  setTimeout(() => { throw new Error(`${STRAY_TEXT} (in a timer)`); }, 1); // an uncaught exception
   return 'ok';
 });

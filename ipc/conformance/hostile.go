@@ -126,7 +126,7 @@ func clipText(s string) string {
 }
 
 // depth: params nested ipc.MaxDepth levels deep come back unchanged through
-// the echo; one level more is refused with InvalidArgumentError, and the
+// the echo; deeper ones are refused with InvalidArgumentError, and the
 // worker serves on.
 func (s *suite) depth(t *testing.T) {
 	if _, ok := s.offers[s.o.Echo]; !ok {
@@ -143,9 +143,13 @@ func (s *suite) depth(t *testing.T) {
 	if r.Err != nil || json.Unmarshal(r.Value, &got) != nil || !reflect.DeepEqual(sent, got) {
 		t.Errorf("params %d levels deep: got %s, %v; want them back", ipc.MaxDepth, clip(r.Value), r.Err)
 	}
-	r = call(t, w, ipc.Request{Workload: s.o.Echo, Params: nested(ipc.MaxDepth + 1)}, settle)
-	if r.Err == nil || r.Err.Code != taskerr.InvalidArgument || !strings.Contains(r.Err.Message, fmt.Sprint(ipc.MaxDepth)) {
-		t.Errorf("params %d levels deep: got %s, %v; want an InvalidArgumentError naming the limit", ipc.MaxDepth+1, clip(r.Value), r.Err)
+	// One level more, and 20000 levels, deeper than some JSON parsers go:
+	// the request is still answered.
+	for _, levels := range []int{ipc.MaxDepth + 1, 20000} {
+		r = call(t, w, ipc.Request{Workload: s.o.Echo, Params: nested(levels)}, settle)
+		if r.Err == nil || r.Err.Code != taskerr.InvalidArgument || !strings.Contains(r.Err.Message, fmt.Sprint(ipc.MaxDepth)) {
+			t.Errorf("params %d levels deep: got %s, %v; want an InvalidArgumentError naming the limit", levels, clip(r.Value), r.Err)
+		}
 	}
 	alive(t, w, s.o.Noop)
 }
