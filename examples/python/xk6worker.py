@@ -517,12 +517,12 @@ def _path(parts):
 def _unsendable(value):
     """Why value cannot cross to the pool unchanged, naming where; None when
     it can.  It walks without recursion, so depth and cycles cannot hurt."""
-    stack = [(value, 1, ())]  # (value, depth, path)
-    on_path = {}  # id -> depth of the containers being walked, for cycles
+    stack = [(value, 1, ())]  # (value, depth, path), or (_LEAVE, id, None) after a container's items
+    on_path = set()  # the ids of the containers being walked, for cycles
     while stack:
         v, depth, path = stack.pop()
         if v is _LEAVE:
-            on_path.pop(depth, None)
+            on_path.discard(depth)
             continue
         if v is None or isinstance(v, (bool, int)):
             continue
@@ -539,8 +539,8 @@ def _unsendable(value):
                 return 'nesting deeper than %d levels' % MAX_DEPTH
             if id(v) in on_path:
                 return 'a cycle (the value contains itself) at %s' % _path(path)
-            on_path[id(v)] = True
-            stack.append((_LEAVE, id(v), ()))  # its id where the depth goes
+            on_path.add(id(v))
+            stack.append((_LEAVE, id(v), None))
             if isinstance(v, dict):
                 items = list(v.items())
                 for k, _ in items:
