@@ -1,6 +1,7 @@
 package ipc
 
 import (
+	"bytes"
 	"encoding"
 	"encoding/json"
 	"fmt"
@@ -35,8 +36,12 @@ func encodeValue(value any) (js []byte, reason string) {
 		}
 		return nil, err.Error()
 	}
-	if depth := jsonDepth(js); depth > MaxDepth {
+	// Both scans are skipped when fast searches show they cannot find anything.
+	if bytes.Count(js, []byte{'['})+bytes.Count(js, []byte{'{'}) > MaxDepth && jsonDepth(js) > MaxDepth {
 		return nil, fmt.Sprintf("nesting deeper than %d levels", MaxDepth)
+	}
+	if !bytes.Contains(js, []byte(`\ufffd`)) {
+		return js, ""
 	}
 	if i := replacedString(js); i >= 0 {
 		what := "a string"

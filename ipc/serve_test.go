@@ -569,3 +569,27 @@ func TestServeDeepParams(t *testing.T) {
 		t.Fatalf("after that: %+v %s", m.Error, m.Value)
 	}
 }
+
+// BenchmarkEncodeValue: what the checks of encodeValue (depth, bytes that
+// are not UTF-8) add to json.Marshal of a result.
+func BenchmarkEncodeValue(b *testing.B) {
+	for _, c := range []struct {
+		name  string
+		value any
+	}{
+		{"int", 2262},
+		{"object", map[string]any{"a": []any{1, "é", nil, map[string]any{"b": 2.5}}, "c": "text"}},
+		{"1MiB string", strings.Repeat("abc é \" \\ ", 1<<20/12)},
+	} {
+		b.Run(c.name+"/json.Marshal", func(b *testing.B) {
+			for b.Loop() {
+				_, _ = json.Marshal(c.value)
+			}
+		})
+		b.Run(c.name+"/encodeValue", func(b *testing.B) {
+			for b.Loop() {
+				_, _ = encodeValue(c.value)
+			}
+		})
+	}
+}
