@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -282,6 +283,36 @@ export default async function () {
 				k6test.RequireNoWorkers(t, k6.Cmd.Process.Pid, 5*time.Second)
 			})
 		}
+	}
+}
+
+// TestWrappedWorkersEndWithK6: without the parent check, a worker behind a
+// wrapper still ends when its pool does. SIGKILL to k6 reaches the wrapper
+// through the parent-death signal, and the worker itself through the end of
+// its standard input, whose only writer k6 was.
+func TestWrappedWorkersEndWithK6(t *testing.T) {
+	t.Parallel()
+	for lang, argv := range workerCommands(t) {
+		t.Run(lang, func(t *testing.T) {
+			t.Parallel()
+			command, _ := json.Marshal(append([]string{"timeout", "600"}, argv...))
+			k6 := k6test.StartScript(t, fmt.Sprintf(`
+import { ProcessPool } from 'k6/x/concurrency';
+const pool = new ProcessPool({ workers: 2, command: %s });
+export const options = { iterations: 1 };
+export default async function () {
+  await pool.map('noop', [{}, {}]);
+  console.log('READY');
+  await pool.run('io.sleep', { duration: '60s' });
+}
+`, command))
+			k6.WaitForOutput(t, "READY", time.Minute)
+			// The wrappers and the workers: both carry the pool's marker.
+			require.GreaterOrEqual(t, len(k6test.WorkersOf(k6.Cmd.Process.Pid)), 4)
+			k6.Signal(syscall.SIGKILL)
+			k6.Wait(time.Minute)
+			k6test.RequireNoWorkers(t, k6.Cmd.Process.Pid, 15*time.Second)
+		})
 	}
 }
 

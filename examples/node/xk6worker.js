@@ -105,7 +105,11 @@ function protocolOutput() {
 if (process.env[WORKER_ENV]) protocolOutput();
 
 function log(message) {
-  process.stderr.write(`xk6worker pid ${process.pid}: ${message}\n`);
+  try {
+    process.stderr.write(`xk6worker pid ${process.pid}: ${message}\n`);
+  } catch {
+    // stderr is gone with the pool: nobody is left to tell
+  }
 }
 
 /**
@@ -124,6 +128,9 @@ function serve(workloads = WORKLOADS) {
   // would end the process, and every task in flight with it: report it.
   process.on('unhandledRejection', (reason) => log(`a promise was rejected and nobody handled it (serving on): ${stackOrText(reason)}`));
   process.on('uncaughtException', (e) => log(`an exception nobody caught (serving on): ${stackOrText(e)}`));
+  // A write to a stderr the pool no longer reads fails with EPIPE: nothing
+  // is left to tell, and reporting it would only fail again.
+  process.stderr.on('error', () => {});
   new Server(workloads).start();
 }
 
@@ -135,6 +142,7 @@ class Server {
     this.chunks = []; // unread input
     this.buffered = 0;
     this.reading = true;
+    this.writeFailed = false; // the pool stopped reading stdout
     this.writeOut = protocolOutput();
   }
 
@@ -149,6 +157,11 @@ class Server {
     process.stdin.on('data', this.onData);
     process.stdin.on('end', this.onEnd);
     process.stdin.on('error', (e) => this.stop(1, `reading the input: ${e.message}`));
+    // The pool stopped reading (it is gone): stop, as at the end of the input.
+    process.stdout.on('error', () => {
+      this.writeFailed = true;
+      this.stop(1, '');
+    });
   }
 
   // stop ends the reading: tasks in flight are cancelled, their results
@@ -330,6 +343,7 @@ class Server {
   send(message) { this.writeFrame(Buffer.from(JSON.stringify(message))); }
 
   writeFrame(payload) {
+    if (this.writeFailed) return;
     const head = Buffer.alloc(4);
     head.writeUInt32BE(payload.length, 0);
     this.writeOut(Buffer.concat([head, payload]));
