@@ -84,6 +84,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from itertools import compress, repeat
 
 __all__ = ['workload', 'serve', 'InvalidArgument', 'Cancelled', 'CancelEvent', 'WORKLOADS']
 
@@ -461,14 +462,23 @@ class _Server:
         if error is None and value is not None:
             message['value'] = value
         try:
-            if error is None and value is not None:
+            payload = _encode(message, error)
+            # json.dumps refused no NaN, cycle or type; the walk that finds
+            # what it changes silently (keys, lone surrogates, depth) runs
+            # when quick looks at the output and the keys cannot rule it out.
+            if error is None and value is not None and (
+                    b'\\ud' in payload or payload.count(b'[') + payload.count(b'{') > MAX_DEPTH or _odd_key(value)):
                 why = _unsendable(value)
                 if why is not None:
-                    error = ('WorkloadError', '%s: cannot send its value as JSON: %s' % (name, why))
-            payload = _encode(message, error)
-        except BaseException as e:  # noqa: B036 - RecursionError, or what a dict subclass raises
-            payload = _encode(message, ('WorkloadError', '%s: cannot send its value as JSON: encoding it raised %s'
-                                        % (name, _error_text(e))))
+                    payload = _encode(message, ('WorkloadError', '%s: cannot send its value as JSON: %s' % (name, why)))
+        except BaseException as e:  # noqa: B036 - what json.dumps refused, or what a dict subclass raised
+            why = None
+            try:
+                why = _unsendable(value)
+            except BaseException:  # noqa: B036
+                pass
+            payload = _encode(message, ('WorkloadError', '%s: cannot send its value as JSON: %s'
+                                        % (name, why or 'encoding it raised %s' % _error_text(e))))
         if len(payload) > self.max_frame:
             payload = _encode(message, ('WorkloadError', '%s: its result of %d bytes is over the %d-byte frame limit'
                                         % (name, len(payload), self.max_frame)))
@@ -559,6 +569,25 @@ def _unsendable(value):
 
 
 _LEAVE = object()  # marks the end of a container's walk in _unsendable
+
+
+def _odd_key(value):
+    """Whether a dict in value (which json.dumps encoded, so it has no
+    cycle) has a key that is not a string."""
+    # map, compress and all run in C: large lists of numbers cost little.
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            if not all(map(isinstance, v, repeat(str))):
+                return True
+            v = v.values()
+        if isinstance(v, (list, tuple, type({}.values()))):
+            stack.extend(compress(v, map(isinstance, v, repeat(_CONTAINERS))))
+    return False
+
+
+_CONTAINERS = (dict, list, tuple)
 
 
 def _too_deep(params):
