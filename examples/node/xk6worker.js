@@ -376,29 +376,29 @@ function stringify(value) {
   const root = { depth: 0 };
   const refuse = (what, place) => { throw new Unsendable(`${what} at ${pathOf(place)}`); };
   return JSON.stringify(value, function replacer(key, v) {
-    const holder = this === undefined ? undefined : places.get(this);
-    const parent = holder || root;
-    const place = { parent: parent === root ? undefined : parent, key: Array.isArray(this) ? Number(key) : key, depth: parent.depth + 1 };
-    if (parent === root) place.root = true;
-    if (!Array.isArray(this) && parent !== root && LONE_SURROGATE.test(key)) refuse('a key that is not valid Unicode (a lone surrogate)', parent);
+    const inArray = Array.isArray(this);
+    const parent = places.get(this) || root;
+    const k = inArray ? Number(key) : key; // a place is made only for a container, or for what is refused
+    if (!inArray && parent !== root && LONE_SURROGATE.test(key)) refuse('a key that is not valid Unicode (a lone surrogate)', parent);
     switch (typeof v) {
       case 'number':
-        if (!Number.isFinite(v)) refuse(String(v), place);
+        if (!Number.isFinite(v)) refuse(String(v), placeIn(parent, root, k));
         return v;
       case 'string':
-        if (LONE_SURROGATE.test(v)) refuse('a string that is not valid Unicode (a lone surrogate)', place);
+        if (LONE_SURROGATE.test(v)) refuse('a string that is not valid Unicode (a lone surrogate)', placeIn(parent, root, k));
         return v;
       case 'boolean':
         return v;
       case 'undefined':
-        if (Array.isArray(this)) refuse('undefined', place);
+        if (inArray) refuse('undefined', placeIn(parent, root, k));
         return v; // a property that is undefined is absent, as in JSON.stringify
       case 'object':
         if (v === null) return v;
         break;
       default: // bigint, function, symbol
-        refuse(`${kindOf(v)}, which is not a JSON type,`, place);
+        refuse(`${kindOf(v)}, which is not a JSON type,`, placeIn(parent, root, k));
     }
+    const place = placeIn(parent, root, k);
     if (place.depth > MAX_DEPTH) throw new Unsendable(`nesting deeper than ${MAX_DEPTH} levels`);
     const proto = Object.getPrototypeOf(v);
     if (!Array.isArray(v) && proto !== Object.prototype && proto !== null) refuse(`${kindOf(v)}, which is not a JSON type,`, place);
@@ -411,6 +411,11 @@ function stringify(value) {
     places.set(v, place);
     return v;
   });
+}
+
+// placeIn is the place of key in the container at parent (root: the top).
+function placeIn(parent, root, key) {
+  return { parent: parent === root ? undefined : parent, key, depth: parent.depth + 1, root: parent === root };
 }
 
 // pathOf names a place as a JavaScript accessor path: value.a[1]["odd key"].
