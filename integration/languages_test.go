@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -224,4 +227,175 @@ func pythonGILRun(t *testing.T, attempt int) (figures map[string]string, steady 
 			"I/O-bound, 16 %s: %.1f calls/s, under 12 x size 1's %.1f (%.2fx)", series, r[16], r[1], r[16]/r[1])
 	}
 	return figures, steady
+}
+
+// workerCommands are the three kinds of worker: the k6 binary itself (in
+// worker mode whatever its arguments, as its environment says), and the
+// Python and Node.js examples.
+func workerCommands(t *testing.T) map[string][]string {
+	t.Helper()
+	root := moduleRoot(t)
+	return map[string][]string{
+		"k6":     {k6test.Binary(t)},
+		"python": {k6test.Interpreter(t, "python3"), filepath.Join(root, "examples/python/worker.py")},
+		"node":   {k6test.Interpreter(t, "node"), filepath.Join(root, "examples/node/worker.js")},
+	}
+}
+
+// TestWrappedWorkers: a worker started through a wrapper that forks it
+// (timeout, bash -c with two commands, a shell script) serves a real
+// ProcessPool and leaves nothing behind. Issue 17 found every such command
+// refused with "the pool (pid …) is not this process's parent…: it died
+// before the worker started", while k6 was alive: the worker libraries
+// required the pool to be their parent.
+func TestWrappedWorkers(t *testing.T) {
+	t.Parallel()
+	script := filepath.Join(t.TempDir(), "wrap.sh")
+	require.NoError(t, os.WriteFile(script, []byte("#!/bin/sh\necho \"wrap.sh pid $$ starts $1\" >&2\n\"$@\"\nstatus=$?\nexit $status\n"), 0o755))
+	wrappers := map[string][]string{
+		"timeout":               {"timeout", "600"},
+		"bash -c, two commands": {"bash", "-c", `echo "bash pid $$ wraps" >&2; "$@"; exit $?`, "bash"},
+		"a script that forks":   {script},
+	}
+	for lang, argv := range workerCommands(t) {
+		for name, wrapper := range wrappers {
+			t.Run(lang+"/"+name, func(t *testing.T) {
+				t.Parallel()
+				command, _ := json.Marshal(append(slices.Clone(wrapper), argv...))
+				k6 := k6test.StartScript(t, fmt.Sprintf(`
+import { ProcessPool } from 'k6/x/concurrency';
+const pool = new ProcessPool({ workers: 1, concurrency: 2, command: %s, taskTimeout: '20s' });
+export const options = { iterations: 1 };
+export default async function () {
+  const out = {
+    noop: pool.runSync('noop'),
+    sleeps: await pool.map('io.sleep', [{ duration: '20ms' }, { duration: '10ms' }]),
+    primes: pool.runSync('cpu.primes', { limit: 100 }),
+  };
+  console.log('RESULT ' + JSON.stringify(out));
+}
+`, command))
+				res := k6.Wait(2 * time.Minute)
+				require.Equal(t, 0, res.ExitCode, "stderr:\n%s", res.Stderr)
+				assert.NotContains(t, res.Stderr, "parent")
+				line := strings.TrimPrefix(logLine(t, res.Stderr, "RESULT "), "RESULT ")
+				assert.JSONEq(t, `{"noop":null,"sleeps":[null,null],"primes":25}`, line)
+				k6test.RequireNoWorkers(t, k6.Cmd.Process.Pid, 5*time.Second)
+			})
+		}
+	}
+}
+
+// TestWrappedWorkersEndWithK6: without the parent check, a worker behind a
+// wrapper still ends when its pool does. SIGKILL to k6 reaches the wrapper
+// through the parent-death signal, and the worker itself through the end of
+// its standard input, whose only writer k6 was.
+func TestWrappedWorkersEndWithK6(t *testing.T) {
+	t.Parallel()
+	for lang, argv := range workerCommands(t) {
+		t.Run(lang, func(t *testing.T) {
+			t.Parallel()
+			command, _ := json.Marshal(append([]string{"timeout", "600"}, argv...))
+			k6 := k6test.StartScript(t, fmt.Sprintf(`
+import { ProcessPool } from 'k6/x/concurrency';
+const pool = new ProcessPool({ workers: 2, command: %s });
+export const options = { iterations: 1 };
+export default async function () {
+  await pool.map('noop', [{}, {}]);
+  console.log('READY');
+  await pool.run('io.sleep', { duration: '60s' });
+}
+`, command))
+			k6.WaitForOutput(t, "READY", time.Minute)
+			// The wrappers and the workers: both carry the pool's marker.
+			require.GreaterOrEqual(t, len(k6test.WorkersOf(k6.Cmd.Process.Pid)), 4)
+			k6.Signal(syscall.SIGKILL)
+			k6.Wait(time.Minute)
+			k6test.RequireNoWorkers(t, k6.Cmd.Process.Pid, 15*time.Second)
+		})
+	}
+}
+
+// TestWorkerLibrariesAnswer: the Python and Node.js libraries answer every
+// request through k6, whatever the workload throws or returns, and keep
+// serving a sibling task in flight: an error that cannot be rendered, a
+// nested NaN (refused by both, naming where), an async workload (awaited by
+// both) and a stray failure nobody handled (reported in k6's log).
+func TestWorkerLibrariesAnswer(t *testing.T) {
+	t.Parallel()
+	commands := workerCommands(t)
+	for _, lang := range []string{"python", "node"} {
+		t.Run(lang, func(t *testing.T) {
+			t.Parallel()
+			command, _ := json.Marshal(commands[lang])
+			k6 := k6test.StartScript(t, fmt.Sprintf(`
+import { ProcessPool } from 'k6/x/concurrency';
+const pool = new ProcessPool({ workers: 1, concurrency: 2, command: %s, env: { XK6WORKER_HOSTILE: '1' }, taskTimeout: '20s' });
+export const options = { iterations: 1 };
+const outcome = async (p) => { try { return JSON.stringify(await p); } catch (e) { return e.name + ': ' + e.message; } };
+export default async function () {
+  pool.runSync('noop');
+  const sibling = outcome(pool.run('io.sleep', { duration: '300ms' }));
+  const out = {
+    unprintable: await outcome(pool.run('hostile.throw', { case: 'unprintable' })),
+    nestedNaN: await outcome(pool.run('hostile.return', { case: 'nested_nan' })),
+    async: await outcome(pool.run('hostile.async', { case: 'value' })),
+    stray: await outcome(pool.run('hostile.stray')),
+    sibling: await sibling,
+  };
+  out.after = await outcome(pool.run('noop'));
+  console.log('RESULT ' + JSON.stringify(out));
+}
+`, command))
+			res := k6.Wait(2 * time.Minute)
+			require.Equal(t, 0, res.ExitCode, "stderr:\n%s", res.Stderr)
+			var got map[string]string
+			line := strings.TrimPrefix(logLine(t, res.Stderr, "RESULT "), "RESULT ")
+			require.NoError(t, json.Unmarshal([]byte(line), &got), line)
+			assert.Regexp(t, `^WorkloadError: hostile.throw: .*, whose text cannot be rendered \(`, got["unprintable"])
+			assert.Equal(t, "WorkloadError: hostile.return: cannot send its value as JSON: NaN at value.a[1].b", got["nestedNaN"])
+			assert.Equal(t, `{"awaited":true}`, got["async"])
+			assert.Equal(t, `"ok"`, got["stray"])
+			assert.Equal(t, "null", got["sibling"], "the sibling in flight is undisturbed")
+			assert.Equal(t, "null", got["after"])
+			assert.Contains(t, res.Stderr, "conformance: a stray failure nobody handled", "the stray failure is in k6's log")
+			assert.NotContains(t, res.Stderr, "WorkerCrashedError")
+			k6test.RequireNoWorkers(t, k6.Cmd.Process.Pid, 5*time.Second)
+		})
+	}
+}
+
+// TestPythonUnprintableException is issue 16's worker: an exception whose
+// __str__ raises made the worker write no result at all, so runSync never
+// settled, and the next task on the 1-worker pool waited too.
+func TestPythonUnprintableException(t *testing.T) {
+	t.Parallel()
+	root := moduleRoot(t)
+	worker := filepath.Join(t.TempDir(), "unprintable_worker.py")
+	require.NoError(t, os.WriteFile(worker, []byte(`from xk6worker import workload, serve
+class Unprintable(Exception):
+    def __str__(self): raise RuntimeError('no text')
+@workload('unprintable')
+def unprintable(params): raise Unprintable()
+@workload('noop', kind='io')
+def noop(params): return 'ok'
+serve()
+`), 0o644))
+	command, _ := json.Marshal([]string{k6test.Interpreter(t, "python3"), worker})
+	pythonPath, _ := json.Marshal(filepath.Join(root, "examples", "python"))
+	k6 := k6test.StartScript(t, fmt.Sprintf(`
+import { ProcessPool } from 'k6/x/concurrency';
+const p = new ProcessPool({ workers: 1, command: %s, env: { PYTHONPATH: %s }, taskTimeout: '30s' });
+export const options = { iterations: 1 };
+export default function () {
+  let unprintable;
+  try { p.runSync('unprintable'); } catch (e) { unprintable = e.name + ': ' + e.message; }
+  console.log('RESULT ' + JSON.stringify({ unprintable, next: p.runSync('noop') }));
+}
+`, command, pythonPath))
+	res := k6.Wait(2 * time.Minute)
+	require.Equal(t, 0, res.ExitCode, "stderr:\n%s", res.Stderr)
+	line := strings.TrimPrefix(logLine(t, res.Stderr, "RESULT "), "RESULT ")
+	assert.JSONEq(t, `{"unprintable":"WorkloadError: unprintable: Unprintable, whose text cannot be rendered (str() raised RuntimeError)","next":"ok"}`, line)
+	k6test.RequireNoWorkers(t, k6.Cmd.Process.Pid, 5*time.Second)
 }

@@ -9,7 +9,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,20 +19,16 @@ import (
 
 // ServeProcess is what a worker process runs: it serves reg over stdin and
 // stdout until stdin ends, and returns the process's exit code (0 after a
-// clean end, 1 on an error, which it writes to stderr). It requires WorkerEnv
-// and exits at once with 1 when WorkerEnv holds a pid that is not its
-// parent's (the pool died before the worker started). It keeps the protocol
-// stream safe from stray prints: on unix fd 1 becomes a copy of stderr and
-// the protocol uses a private copy of the original stdout.
+// clean end, 1 on an error, which it writes to stderr). It requires WorkerEnv,
+// but not that the pool be its parent: a worker may be started through a
+// wrapper that forks (timeout, sh -c, npx). A pool that dies is noticed by
+// stdin ending, at once or whenever it dies. It keeps the protocol stream
+// safe from stray prints: on unix fd 1 becomes a copy of stderr and the
+// protocol uses a private copy of the original stdout.
 func ServeProcess(reg *workload.Registry) int {
 	v := os.Getenv(WorkerEnv)
 	if v == "" {
 		fmt.Fprintf(os.Stderr, "xk6-concurrency worker: %s is not set: a worker is started by a process pool, not by hand\n", WorkerEnv)
-		return 1
-	}
-	if pid, err := strconv.Atoi(v); err == nil && pid != os.Getppid() {
-		fmt.Fprintf(os.Stderr, "xk6-concurrency worker: the pool (pid %d) is not this process's parent (pid %d): it died before the worker started\n",
-			pid, os.Getppid())
 		return 1
 	}
 	out, err := protocolOutput()
@@ -162,12 +157,19 @@ func (s *server) read() {
 // message starts, if any; an error is a protocol error.
 func (s *server) handle(frame []byte) (*task, error) {
 	var m wireMsg
+	deepParams := false
 	if err := m.parse(frame); err != nil {
-		return nil, fmt.Errorf("the pool sent %v", err)
+		// encoding/json refuses JSON nested over 10000 levels: a run whose
+		// params nest that deep is answered, not taken for a broken frame.
+		shallow, ok := withoutParams(frame)
+		if !ok || m.parse(shallow) != nil || !m.is(TypeRun) {
+			return nil, fmt.Errorf("the pool sent %v", err)
+		}
+		deepParams = true
 	}
 	switch {
 	case m.is(TypeRun):
-		return s.run(&m)
+		return s.run(&m, deepParams)
 	case m.is(TypeCancel):
 		if id, ok := parseUint(m.id); ok {
 			s.mu.Lock()
@@ -200,7 +202,7 @@ type task struct {
 
 // run validates a run message. Failures before the workload runs are
 // answered at once; a valid run is registered and returned.
-func (s *server) run(m *wireMsg) (*task, error) {
+func (s *server) run(m *wireMsg, deepParams bool) (*task, error) {
 	start := time.Now()
 	id, ok := parseUint(m.id)
 	if !ok || id == 0 {
@@ -236,10 +238,14 @@ func (s *server) run(m *wireMsg) (*task, error) {
 	}
 	var raw map[string]any
 	switch {
+	case deepParams:
+		return fail(taskerr.New(taskerr.InvalidArgument, "%s: params nest deeper than %d levels", name, MaxDepth))
 	case isNull(m.params):
 		raw = map[string]any{}
 	case m.params[0] != '{':
 		return fail(taskerr.New(taskerr.InvalidArgument, "%s: params must be a JSON object, got %s", name, snippet(m.params)))
+	case jsonDepth(m.params) > MaxDepth:
+		return fail(taskerr.New(taskerr.InvalidArgument, "%s: params nest deeper than %d levels", name, MaxDepth))
 	default:
 		if err := json.Unmarshal(m.params, &raw); err != nil {
 			return fail(taskerr.New(taskerr.InvalidArgument, "%s: params: %v", name, err))
@@ -258,10 +264,22 @@ func (s *server) run(m *wireMsg) (*task, error) {
 	return t, nil
 }
 
-// exec runs a task and writes its result.
+// exec runs a task and writes its result. It answers even a workload
+// that ends its goroutine without returning (runtime.Goexit, which recover
+// cannot stop) or whose panic escaped Spec.Run.
 func (s *server) exec(t *task) {
-	defer s.wg.Done()
 	start := time.Now()
+	returned := false
+	defer func() {
+		if !returned {
+			why := "ended its goroutine without returning (runtime.Goexit)"
+			if p := recover(); p != nil {
+				why = fmt.Sprintf("panicked with a %T that could not be reported", p)
+			}
+			s.finish(t, false, nil, taskerr.New(taskerr.Workload, "%s: %s", t.spec.Name, why), time.Since(start))
+		}
+		s.wg.Done()
+	}()
 	ctx := t.ctx
 	if t.timeout > 0 { // the timeout counts from the start of the run, as run_ns does
 		var stop context.CancelFunc
@@ -269,8 +287,13 @@ func (s *server) exec(t *task) {
 		defer stop()
 	}
 	value, err := t.spec.Run(ctx, t.args)
-	runTime := time.Since(start)
-	timedOut := errors.Is(ctx.Err(), context.DeadlineExceeded)
+	returned = true
+	s.finish(t, errors.Is(ctx.Err(), context.DeadlineExceeded), value, err, time.Since(start))
+}
+
+// finish ends a task that ran: it writes its value, or its error worded by
+// why it stopped.
+func (s *server) finish(t *task, timedOut bool, value any, err error, runTime time.Duration) {
 	t.cancel()
 	s.mu.Lock()
 	delete(s.tasks, t.id)
@@ -298,9 +321,9 @@ var resultBufs = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &
 func (s *server) writeResult(id uint64, name string, value any, e *taskerr.Error, runTime time.Duration) {
 	var js []byte
 	if e == nil && value != nil {
-		var err error
-		if js, err = json.Marshal(value); err != nil {
-			e = taskerr.New(taskerr.Workload, "%s: returned a value that is not JSON: %v", name, err)
+		var why string
+		if js, why = encodeValue(value); why != "" {
+			e = taskerr.New(taskerr.Workload, "%s: cannot send its value as JSON: %s", name, why)
 		}
 	}
 	bp := resultBufs.Get().(*[]byte)

@@ -7,12 +7,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"os/exec"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/k6-concurrency/xk6-concurrency/ipc/conformance/hostile"
 	"github.com/k6-concurrency/xk6-concurrency/workload"
 )
 
@@ -68,6 +72,9 @@ func testRegistry() *workload.Registry {
 		fmt.Fprintln(os.Stderr, "after the long line")
 		return true, nil
 	})
+	if err := hostile.Register(reg, ""); err != nil {
+		panic(err)
+	}
 	add("t.crash", workload.CPU, func(context.Context, workload.Args) (any, error) {
 		fmt.Fprintln(os.Stderr, "t.crash: exiting with status 3")
 		os.Exit(3)
@@ -228,14 +235,14 @@ func TestServeResults(t *testing.T) {
 		{run: `"workload":"t.echo"`, value: `{}`},
 		{run: `"workload":"t.echo","params":null`, value: `{}`},
 		{run: `"workload":"t.noop","params":{}`},
-		{run: `"workload":"nope","params":{}`, errName: "UnknownWorkloadError", errSubstr: `unknown workload "nope" (available: t.badvalue`},
+		{run: `"workload":"nope","params":{}`, errName: "UnknownWorkloadError", errSubstr: `unknown workload "nope" (available: hostile.return, hostile.throw, t.badvalue`},
 		{run: `"workload":"t.sleep","params":{"ms":"x"}`, errName: "InvalidArgumentError", errSubstr: `t.sleep: param "ms" must be an integer`},
 		{run: `"workload":"t.sleep","params":{"bogus":1}`, errName: "InvalidArgumentError", errSubstr: `t.sleep: unknown param "bogus"`},
 		{run: `"workload":"t.echo","params":[1,2]`, errName: "InvalidArgumentError", errSubstr: `t.echo: params must be a JSON object`},
 		{run: `"workload":"t.big","params":{}`, errName: "InvalidArgumentError", errSubstr: `t.big: param "n" is required`},
 		{run: `"workload":"t.fail"`, errName: "WorkloadError", errSubstr: "t.fail: boom"},
 		{run: `"workload":"t.panic"`, errName: "WorkloadError", errSubstr: "t.panic panicked: kaboom"},
-		{run: `"workload":"t.badvalue"`, errName: "WorkloadError", errSubstr: "t.badvalue: returned a value that is not JSON"},
+		{run: `"workload":"t.badvalue"`, errName: "WorkloadError", errSubstr: "t.badvalue: cannot send its value as JSON: a func(), which is not a JSON type, at value"},
 	}
 	for i, c := range cases {
 		s.send(fmt.Sprintf(`{"type":"run","id":%d,%s}`, i+1, c.run))
@@ -393,5 +400,196 @@ func TestServeProtocolErrors(t *testing.T) {
 		s.done <- err
 	case <-time.After(5 * time.Second):
 		t.Fatal("duplicate id: Serve did not stop")
+	}
+}
+
+// TestServeHostile: whatever a workload panics with, returns or does to its
+// goroutine, its request is answered with a WorkloadError that says what
+// (and, for a value, where), and the worker serves on.
+func TestServeHostile(t *testing.T) {
+	s := serve(t).started()
+	for i, c := range []struct{ workload, kase, want string }{
+		{"hostile.throw", "unprintable", "hostile.throw panicked: a hostile.unprintable whose text cannot be rendered"},
+		{"hostile.throw", "unprintable_message", "hostile.throw panicked: a hostile.unprintable whose text cannot be rendered"},
+		{"hostile.throw", "not_an_error", "hostile.throw panicked: runtime error: invalid memory address"},
+		{"hostile.throw", "huge_message", "bytes is over the 16777216-byte frame limit"},
+		{"hostile.throw", "exit", "hostile.throw: ended its goroutine without returning (runtime.Goexit)"},
+		{"hostile.return", "nan", "cannot send its value as JSON: NaN at value"},
+		{"hostile.return", "nested_nan", "cannot send its value as JSON: NaN at value.a[1].b"},
+		{"hostile.return", "nested_infinity", "cannot send its value as JSON: -Infinity at value[0][0]"},
+		{"hostile.return", "cycle", "cannot send its value as JSON: a cycle (the value contains itself) at value.self"},
+		{"hostile.return", "function", "cannot send its value as JSON: a func(), which is not a JSON type, at value.f"},
+		{"hostile.return", "native", "cannot send its value as JSON: a chan int, which is not a JSON type, at value.c"},
+		{"hostile.return", "non_string_key", "cannot send its value as JSON: a map with interface {} keys, which JSON cannot carry, at value"},
+		{"hostile.return", "lone_surrogate", "cannot send its value as JSON: a string that is not valid Unicode (bytes that are not UTF-8) at value.s"},
+		{"hostile.return", "deep", "cannot send its value as JSON: nesting deeper than 512 levels"},
+		{"hostile.return", "huge", "bytes is over the 16777216-byte frame limit"},
+		{"hostile.return", "raising_encoder", "cannot send its value as JSON: encoding it panicked: a hostile.unprintable whose text cannot be rendered"},
+	} {
+		t.Run(c.workload+"/"+c.kase, func(t *testing.T) {
+			s.send(fmt.Sprintf(`{"type":"run","id":%d,"workload":%q,"params":{"case":%q}}`, i+1, c.workload, c.kase))
+			m := s.next()
+			if m.ID != uint64(i+1) || m.Error == nil || m.Error.Name != "WorkloadError" || !strings.Contains(m.Error.Message, c.want) {
+				t.Errorf("got %+v, want a WorkloadError containing %q", m.Error, c.want)
+			}
+		})
+	}
+	s.send(`{"type":"run","id":100,"workload":"t.noop"}`)
+	if m := s.next(); m.ID != 100 || m.Error != nil {
+		t.Fatalf("after the hostile workloads: %+v", m)
+	}
+}
+
+// TestEncodeValuePaths: values json.Marshal would refuse or change are
+// refused, naming the place; others encode as json.Marshal does.
+func TestEncodeValuePaths(t *testing.T) {
+	type inner struct {
+		F    float64 `json:"f"`
+		Skip func()  `json:"-"`
+	}
+	for _, c := range []struct {
+		name  string
+		value any
+		want  string // the reason; "" for a value that encodes
+	}{
+		{"plain", map[string]any{"a": []any{1, "é", nil}}, ""},
+		{"valid U+FFFD", "\ufffd and a backslash \\ufffd", ""},
+		{"odd key", map[string]any{"a b": []any{math.Inf(1)}}, `Infinity at value["a b"][0]`},
+		{"struct field", []inner{{F: 1}, {F: math.NaN()}}, "NaN at value[1].f"},
+		{"pointer cycle", func() any { type node struct{ Next *node }; n := &node{}; n.Next = n; return n }(), "a cycle (the value contains itself) at value.Next"},
+		{"bad key bytes", map[string]any{"k": map[string]int{"\xff": 1}}, "a key that is not valid Unicode (bytes that are not UTF-8) at value.k"},
+		{"bytes in a list", []any{"ok", "\xc3"}, "a string that is not valid Unicode (bytes that are not UTF-8) at value[1]"},
+		{"complex", map[string]any{"c": complex(1, 2)}, "a complex128, which is not a JSON type, at value.c"},
+		{"just deep enough", nested(MaxDepth), ""},
+		{"one level deeper", nested(MaxDepth + 1), "nesting deeper than 512 levels"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			js, why := encodeValue(c.value)
+			if why != c.want {
+				t.Fatalf("got %q, want %q", why, c.want)
+			}
+			if c.want == "" {
+				want, _ := json.Marshal(c.value)
+				if string(js) != string(want) {
+					t.Errorf("encoded %s, want %s", js, want)
+				}
+			}
+		})
+	}
+}
+
+func nested(levels int) any {
+	var v any = []any{}
+	for range levels - 1 {
+		v = []any{v}
+	}
+	return v
+}
+
+// TestServeProcessNotAChild: a worker whose pool is not its parent (a
+// wrapper that forks stands between) serves; issue 17 found the pool's
+// wrappers refused with "not this process's parent".
+func TestServeProcessNotAChild(t *testing.T) {
+	t.Run("foreign pool pid", func(t *testing.T) {
+		cmd := exec.Command(os.Args[0])
+		cmd.Env = append(selfConfig().Env, WorkerEnv+"=1") // pid 1 is not its parent
+		stdin, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		br := bufio.NewReader(stdout)
+		if _, err := ReadFrame(br, nil, DefaultMaxFrame); err != nil {
+			t.Fatalf("no hello: %v", err)
+		}
+		if err := WriteFrame(stdin, []byte(`{"type":"run","id":1,"workload":"t.noop"}`)); err != nil {
+			t.Fatal(err)
+		}
+		f, err := ReadFrame(br, nil, DefaultMaxFrame)
+		if err != nil || !strings.Contains(string(f), `"id":1`) || strings.Contains(string(f), "error") {
+			t.Fatalf("result %s, %v", f, err)
+		}
+		_ = stdin.Close()
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("exit: %v", err)
+		}
+	})
+	for _, wrap := range [][]string{
+		{"sh", "-c", `"$@"; exit $?`, "sh"},
+		{"timeout", "600"},
+	} {
+		t.Run(wrap[0], func(t *testing.T) {
+			if _, err := exec.LookPath(wrap[0]); err != nil {
+				t.Skipf("no %s here", wrap[0])
+			}
+			cfg := selfConfig()
+			cfg.Argv = append(slices.Clone(wrap), os.Args[0])
+			w, err := Start(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := NewCall()
+			if err := w.Send(c, Request{Workload: "t.sleep", Params: []byte(`{"ms":10,"v":7}`)}); err != nil {
+				t.Fatal(err)
+			}
+			<-c.Done()
+			if c.Response.Err != nil || string(c.Response.Value) != "7" {
+				t.Errorf("through %v: %+v", wrap, c.Response)
+			}
+			w.Close(10 * time.Second)
+			if err := w.Err(); err != nil {
+				t.Errorf("through %v: %v", wrap, err)
+			}
+		})
+	}
+}
+
+// TestServeDeepParams: params nested deeper than MaxDepth are refused with
+// InvalidArgumentError, even past the 10000 levels where encoding/json stops
+// (the frame is then no protocol error), and the worker serves on.
+func TestServeDeepParams(t *testing.T) {
+	s := serve(t).started()
+	for i, levels := range []int{MaxDepth + 1, 20000} {
+		s.send(fmt.Sprintf(`{"type":"run","id":%d,"workload":"t.echo","params":{"a":%s%s}}`,
+			i+1, strings.Repeat("[", levels-1), strings.Repeat("]", levels-1)))
+		m := s.next()
+		want := "t.echo: params nest deeper than 512 levels"
+		if m.ID != uint64(i+1) || m.Error == nil || m.Error.Name != "InvalidArgumentError" || m.Error.Message != want {
+			t.Errorf("params %d levels deep: got %+v, want InvalidArgumentError %q", levels, m.Error, want)
+		}
+	}
+	s.send(`{"type":"run","id":9,"workload":"t.echo","params":{"a":[[1]]}}`)
+	if m := s.next(); m.ID != 9 || m.Error != nil || string(m.Value) != `{"a":[[1]]}` {
+		t.Fatalf("after that: %+v %s", m.Error, m.Value)
+	}
+}
+
+// BenchmarkEncodeValue: what the checks of encodeValue (depth, bytes that
+// are not UTF-8) add to json.Marshal of a result.
+func BenchmarkEncodeValue(b *testing.B) {
+	for _, c := range []struct {
+		name  string
+		value any
+	}{
+		{"int", 2262},
+		{"object", map[string]any{"a": []any{1, "é", nil, map[string]any{"b": 2.5}}, "c": "text"}},
+		{"1MiB string", strings.Repeat("abc é \" \\ ", 1<<20/12)},
+	} {
+		b.Run(c.name+"/json.Marshal", func(b *testing.B) {
+			for b.Loop() {
+				_, _ = json.Marshal(c.value)
+			}
+		})
+		b.Run(c.name+"/encodeValue", func(b *testing.B) {
+			for b.Loop() {
+				_, _ = encodeValue(c.value)
+			}
+		})
 	}
 }

@@ -658,37 +658,6 @@ func TestWorkerEnv(t *testing.T) {
 	}
 }
 
-func TestServeProcessParentMismatch(t *testing.T) {
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(selfConfig().Env, WorkerEnv+"=1") // pid 1 is not its parent
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdin, err := cmd.StdinPipe() // never closed before it exits: it must not wait for EOF
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stdin.Close()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != 1 {
-			t.Fatalf("exit: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		_ = cmd.Process.Kill()
-		<-done
-		t.Fatal("ServeProcess did not exit at once")
-	}
-	if !strings.Contains(stderr.String(), "is not this process's parent") {
-		t.Errorf("stderr %q", stderr.String())
-	}
-}
-
 func TestServeProcessWithoutEnv(t *testing.T) {
 	t.Setenv(WorkerEnv, "") // ServeProcess returns before it touches stdin or stdout
 	r, w, err := os.Pipe()

@@ -153,7 +153,7 @@ func (r *Registry) List() []*Spec {
 func (s *Spec) Run(ctx context.Context, args Args) (value any, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			value, err = nil, taskerr.New(taskerr.Workload, "%s panicked: %v\n%s", s.Name, p, debug.Stack())
+			value, err = nil, taskerr.New(taskerr.Workload, "%s panicked: %s\n%s", s.Name, panicText(p), debug.Stack())
 		}
 	}()
 	value, err = s.Fn(ctx, args)
@@ -161,6 +161,18 @@ func (s *Spec) Run(ctx context.Context, args Args) (value any, err error) {
 		return nil, s.classify(err)
 	}
 	return value, nil
+}
+
+// panicText renders a panic's value. fmt re-panics when the value's Error or
+// String method panics while it renders that method's panic, so such a
+// value is named by its type.
+func panicText(p any) (text string) {
+	defer func() {
+		if recover() != nil {
+			text = fmt.Sprintf("a %T whose text cannot be rendered (its Error or String method panics)", p)
+		}
+	}()
+	return fmt.Sprint(p)
 }
 
 func (s *Spec) classify(err error) *taskerr.Error {

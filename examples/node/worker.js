@@ -23,6 +23,9 @@
 
 const { workload, serve, InvalidArgument, Cancelled } = require('./xk6worker');
 
+// With XK6WORKER_HOSTILE=1 it also offers the conformance suite's hostile workloads.
+if (process.env.XK6WORKER_HOSTILE === '1') require('./hostile');
+
 const MAX_SAFE_INT = 2 ** 53;
 const DAY_MS = 24 * 60 * 60 * 1000;
 

@@ -10,9 +10,19 @@
 //   });
 //   serve();
 //
-// A workload is fn(params, ctx) returning a JSON value or a Promise of one.
+// A workload is fn(params, ctx) returning a JSON value or a Promise of one:
+// null, a boolean, a finite number, a string, an array, a plain object (or
+// an object with a toJSON method), nested at most 512 levels.
 // InvalidArgument -> InvalidArgumentError; any other throw or rejection ->
 // WorkloadError; messages are prefixed with the workload's name.
+//
+// Every request gets its answer. A value JSON cannot carry unchanged (NaN or
+// Infinity anywhere, a BigInt, a Map, a function, undefined in an array, a
+// lone surrogate, a cycle, deeper nesting) fails the task with a
+// WorkloadError that says what and where ('NaN at value.a[1].b'); so does a
+// throw whose value cannot be rendered as text (throw Object.create(null)).
+// A promise rejection or an exception nobody handles (a workload's stray
+// failure) is written to stderr, which the pool logs, and the worker serves on.
 //
 // Concurrency. Node.js runs JavaScript on one thread. The pool's
 // `concurrency` option is how many requests it keeps in flight on this
@@ -42,6 +52,8 @@ const WORKER_ENV = 'XK6_CONCURRENCY_WORKER';
 const DEFAULT_MAX_FRAME = 16 << 20;
 const MIN_FRAME = 2;
 const MAX_ID = 2 ** 53;
+// How deeply params and values may nest (ipc/PROTOCOL.md): [] is one level.
+const MAX_DEPTH = 512;
 
 class InvalidArgument extends Error {
   constructor(message) { super(message); this.name = 'InvalidArgument'; }
@@ -93,22 +105,32 @@ function protocolOutput() {
 if (process.env[WORKER_ENV]) protocolOutput();
 
 function log(message) {
-  process.stderr.write(`xk6worker pid ${process.pid}: ${message}\n`);
+  try {
+    process.stderr.write(`xk6worker pid ${process.pid}: ${message}\n`);
+  } catch {
+    // stderr is gone with the pool: nobody is left to tell
+  }
 }
 
-/** Serves the registered workloads (or those of the Map `workloads`) on stdin and stdout. */
+/**
+ * Serves the registered workloads (or those of the Map `workloads`) on stdin
+ * and stdout. The pool need not be this process's parent: a wrapper that
+ * forks (npx, timeout, sh -c) may stand between; a pool that is gone shows
+ * as the end of stdin.
+ */
 function serve(workloads = WORKLOADS) {
-  const pool = process.env[WORKER_ENV] || '';
-  if (pool === '') {
+  if (!process.env[WORKER_ENV]) {
     log(`${WORKER_ENV} is not set: a worker is started by a process pool, not by hand`);
     process.exitCode = 1;
     return;
   }
-  if (/^\d+$/.test(pool) && Number(pool) !== process.ppid) {
-    log(`the pool (pid ${pool}) is not this process's parent (pid ${process.ppid}): it died before the worker started`);
-    process.exitCode = 1;
-    return;
-  }
+  // A workload's stray failure (a rejection or an exception nobody handles)
+  // would end the process, and every task in flight with it: report it.
+  process.on('unhandledRejection', (reason) => log(`a promise was rejected and nobody handled it (serving on): ${stackOrText(reason)}`));
+  process.on('uncaughtException', (e) => log(`an exception nobody caught (serving on): ${stackOrText(e)}`));
+  // A write to a stderr the pool no longer reads fails with EPIPE: nothing
+  // is left to tell, and reporting it would only fail again.
+  process.stderr.on('error', () => {});
   new Server(workloads).start();
 }
 
@@ -120,6 +142,7 @@ class Server {
     this.chunks = []; // unread input
     this.buffered = 0;
     this.reading = true;
+    this.writeFailed = false; // the pool stopped reading stdout
     this.writeOut = protocolOutput();
   }
 
@@ -134,6 +157,11 @@ class Server {
     process.stdin.on('data', this.onData);
     process.stdin.on('end', this.onEnd);
     process.stdin.on('error', (e) => this.stop(1, `reading the input: ${e.message}`));
+    // The pool stopped reading (it is gone): stop, as at the end of the input.
+    process.stdout.on('error', () => {
+      this.writeFailed = true;
+      this.stop(1, '');
+    });
   }
 
   // stop ends the reading: tasks in flight are cancelled, their results
@@ -243,8 +271,15 @@ class Server {
       fail('InvalidArgumentError', `${name}: params must be a JSON object, got ${JSON.stringify(params).slice(0, 64)}`);
       return;
     }
+    if (tooDeep(params)) {
+      fail('InvalidArgumentError', `${name}: params nest deeper than ${MAX_DEPTH} levels`);
+      return;
+    }
     if (!(timeoutMs > 0)) timeoutMs = undefined;
-    this.execute(id, w, params, timeoutMs);
+    this.execute(id, w, params, timeoutMs).catch((e) => { // a last resort: the request is still answered
+      this.inflight.delete(id);
+      this.sendResult(id, name, undefined, ['WorkloadError', `${name}: could not be answered: ${errorText(e)}`], 0n);
+    });
   }
 
   async execute(id, w, params, timeoutMs) {
@@ -277,7 +312,7 @@ class Server {
       if (value !== null && typeof value === 'object' && typeof value.then === 'function') value = await value;
     } catch (e) {
       const reason = controller.signal.aborted ? controller.signal.reason.cause : undefined;
-      if (e instanceof InvalidArgument) error = ['InvalidArgumentError', prefixed(w.name, e)];
+      if (isInvalidArgument(e)) error = ['InvalidArgumentError', prefixed(w.name, e)];
       else if (reason === 'timeout') error = ['TimeoutError', `${w.name}: timed out after ${timeoutMs}ms`];
       else if (reason === 'cancel') error = ['WorkloadError', `${w.name}: cancelled by the pool`];
       else if (reason === 'stopping') error = ['WorkloadError', `${w.name}: cancelled because the worker is stopping: its input closed`];
@@ -295,7 +330,8 @@ class Server {
     try {
       payload = encode(message, value, error);
     } catch (e) {
-      payload = encode(message, undefined, ['WorkloadError', `${name}: returned a value that is not JSON: ${e.message}`]);
+      const why = e instanceof Unsendable ? e.message : `encoding it threw ${errorText(e)}`;
+      payload = encode(message, undefined, ['WorkloadError', `${name}: cannot send its value as JSON: ${why}`]);
     }
     if (payload.length > this.maxFrame) {
       payload = encode(message, undefined, ['WorkloadError',
@@ -307,6 +343,7 @@ class Server {
   send(message) { this.writeFrame(Buffer.from(JSON.stringify(message))); }
 
   writeFrame(payload) {
+    if (this.writeFailed) return;
     const head = Buffer.alloc(4);
     head.writeUInt32BE(payload.length, 0);
     this.writeOut(Buffer.concat([head, payload]));
@@ -315,22 +352,150 @@ class Server {
 
 function encode(message, value, error) {
   if (error) return Buffer.from(JSON.stringify({ ...message, error: { name: error[0], message: error[1] } }));
-  if (value !== undefined && value !== null) {
-    checkJSON(value);
-    return Buffer.from(JSON.stringify({ ...message, value }));
-  }
-  return Buffer.from(JSON.stringify(message));
+  if (value === undefined || value === null) return Buffer.from(JSON.stringify(message));
+  const json = stringify(value);
+  const head = JSON.stringify({ type: message.type, id: message.id });
+  return Buffer.from(`${head.slice(0, -1)},"value":${json},"run_ns":${message.run_ns}}`);
 }
 
-// checkJSON rejects what JSON.stringify would silently turn into null or
-// drop (NaN, Infinity, functions, undefined at the top) or cannot encode.
-function checkJSON(v) {
-  if (typeof v === 'number' && !Number.isFinite(v)) throw new Error(`${v} is not JSON`);
-  if (typeof v === 'function' || typeof v === 'symbol' || typeof v === 'bigint') throw new Error(`a ${typeof v} is not JSON`);
+/** Unsendable says why a value cannot be sent unchanged, and where. */
+class Unsendable extends Error {}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+
+// stringify is JSON.stringify that refuses, with an Unsendable naming the
+// place, what JSON.stringify would silently change: NaN and Infinity (null),
+// functions and symbols (dropped), undefined in an array (null), a BigInt, a
+// Map, a Set or any object that is not plain (an object of its own
+// properties), lone surrogates (U+FFFD on the pool's side), a cycle, and
+// nesting deeper than MAX_DEPTH. Its replacer sees each value after toJSON,
+// as JSON.stringify encodes it.
+function stringify(value) {
+  const places = new Map(); // object -> its place, while it is encoded
+  const root = { depth: 0 };
+  const refuse = (what, place) => { throw new Unsendable(`${what} at ${pathOf(place)}`); };
+  return JSON.stringify(value, function replacer(key, v) {
+    const inArray = Array.isArray(this);
+    const parent = places.get(this) || root;
+    const k = inArray ? Number(key) : key; // a place is made only for a container, or for what is refused
+    if (!inArray && parent !== root && LONE_SURROGATE.test(key)) refuse('a key that is not valid Unicode (a lone surrogate)', parent);
+    switch (typeof v) {
+      case 'number':
+        if (!Number.isFinite(v)) refuse(String(v), placeIn(parent, root, k));
+        return v;
+      case 'string':
+        if (LONE_SURROGATE.test(v)) refuse('a string that is not valid Unicode (a lone surrogate)', placeIn(parent, root, k));
+        return v;
+      case 'boolean':
+        return v;
+      case 'undefined':
+        if (inArray) refuse('undefined', placeIn(parent, root, k));
+        return v; // a property that is undefined is absent, as in JSON.stringify
+      case 'object':
+        if (v === null) return v;
+        break;
+      default: // bigint, function, symbol
+        refuse(`${kindOf(v)}, which is not a JSON type,`, placeIn(parent, root, k));
+    }
+    const place = placeIn(parent, root, k);
+    if (place.depth > MAX_DEPTH) throw new Unsendable(`nesting deeper than ${MAX_DEPTH} levels`);
+    const proto = Object.getPrototypeOf(v);
+    if (!Array.isArray(v) && proto !== Object.prototype && proto !== null) refuse(`${kindOf(v)}, which is not a JSON type,`, place);
+    if (places.has(v)) { // seen before: a cycle if it is one of this place's own containers
+      for (let p = parent; p !== root && p !== undefined; p = p.parent) {
+        if (p.object === v) refuse('a cycle (the value contains itself)', place);
+      }
+    }
+    place.object = v;
+    places.set(v, place);
+    return v;
+  });
+}
+
+// placeIn is the place of key in the container at parent (root: the top).
+function placeIn(parent, root, key) {
+  return { parent: parent === root ? undefined : parent, key, depth: parent.depth + 1, root: parent === root };
+}
+
+// pathOf names a place as a JavaScript accessor path: value.a[1]["odd key"].
+function pathOf(place) {
+  const parts = [];
+  for (let p = place; p !== undefined && !p.root; p = p.parent) {
+    if (typeof p.key === 'number') parts.push(`[${p.key}]`);
+    else parts.push(IDENTIFIER.test(p.key) ? `.${p.key}` : `[${JSON.stringify(p.key)}]`);
+  }
+  return `value${parts.reverse().join('')}`;
+}
+
+// tooDeep says whether params (parsed JSON) nest deeper than MAX_DEPTH.
+function tooDeep(params) {
+  let level = [params];
+  for (let depth = 1; level.length > 0; depth++) {
+    if (depth > MAX_DEPTH) return true;
+    const next = [];
+    for (const v of level) {
+      for (const x of Array.isArray(v) ? v : Object.values(v)) {
+        if (x !== null && typeof x === 'object') next.push(x);
+      }
+    }
+    level = next;
+  }
+  return false;
+}
+
+// kindOf names what a value is, with an article, without calling anything
+// the value defines but its prototype chain.
+function kindOf(v) {
+  try {
+    if (v === null) return 'null';
+    if (typeof v === 'bigint') return 'a BigInt';
+    if (typeof v !== 'object' && typeof v !== 'function') return `a ${typeof v}`;
+    if (typeof v === 'function') return 'a function';
+    const proto = Object.getPrototypeOf(v);
+    if (proto === null) return 'an object without a prototype';
+    const name = Object.prototype.hasOwnProperty.call(proto, 'constructor') ? proto.constructor.name : '';
+    return typeof name === 'string' && name !== '' ? `${/^[AEIOU]/.test(name) ? 'an' : 'a'} ${name}` : 'an object';
+  } catch {
+    return 'an object that throws when inspected';
+  }
+}
+
+// errorText renders what a workload threw: an Error's message, or the
+// value as text; a value that cannot be rendered is described instead.
+function errorText(e) {
+  try {
+    if (typeof e === 'string') return e;
+    if (e !== null && typeof e === 'object') {
+      const m = e.message;
+      if (typeof m === 'string' && m !== '') return m;
+    }
+    return String(e);
+  } catch (err) {
+    return `${kindOf(e)}, whose text cannot be rendered (String() threw ${kindOf(err)})`;
+  }
+}
+
+// stackOrText is a stray failure's stack, or its text.
+function stackOrText(e) {
+  try {
+    if (e instanceof Error && typeof e.stack === 'string') return e.stack;
+  } catch {
+    // a Proxy: fall through
+  }
+  return errorText(e);
+}
+
+function isInvalidArgument(e) {
+  try {
+    return e instanceof InvalidArgument;
+  } catch {
+    return false;
+  }
 }
 
 function prefixed(name, e) {
-  const text = (e && e.message) || String(e);
+  const text = errorText(e);
   return text.startsWith(`${name}:`) ? text : `${name}: ${text}`;
 }
 

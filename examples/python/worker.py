@@ -19,13 +19,20 @@ From a k6 script, run from the repository's root:
 
 `concurrency` is the number of threads of each worker process: they overlap
 io.sleep, but the GIL lets only one of them count primes at a time.
+
+With XK6WORKER_HOSTILE=1 in its environment it also offers the conformance
+suite's hostile workloads (hostile.py).
 """
 
 import json
 import math
+import os
 import re
 
 from xk6worker import Cancelled, InvalidArgument, serve, workload
+
+if os.environ.get('XK6WORKER_HOSTILE') == '1':
+    import hostile  # noqa: F401  (registers the conformance suite's hostile workloads)
 
 MAX_SAFE_INT = 1 << 53
 DAY_MS = 24 * 60 * 60 * 1000

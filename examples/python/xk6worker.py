@@ -26,12 +26,20 @@ and, in the k6 script::
 How a task runs
 ---------------
 * A workload is a function ``fn(params: dict) -> value``: ``params`` is the
-  JSON object the script passed (``{}`` when it passed none) and ``value`` any
-  JSON-encodable value (``None`` is ``null``).  The function validates its
-  params.
+  JSON object the script passed (``{}`` when it passed none) and ``value`` a
+  JSON value: ``None``, ``bool``, ``int``, a finite ``float``, ``str``,
+  ``list`` or ``tuple``, ``dict`` with ``str`` keys, nested at most 512 levels.
+  The function validates its params.
+* A workload may be ``async def``: its coroutine (any awaitable it returns) is
+  awaited on an asyncio event loop that runs beside the threads.
 * ``raise InvalidArgument('param "x" must be ...')`` for bad params: the script
   gets an ``InvalidArgumentError``.  Any other exception becomes a
   ``WorkloadError``.  Messages are prefixed with the workload's name.
+* Every request gets its answer.  A value JSON cannot carry unchanged (NaN, a
+  ``set``, ``bytes``, a ``Decimal``, a key that is not a string, a lone
+  surrogate, a cycle, deeper nesting) fails the task with a ``WorkloadError``
+  that says what and where (``NaN at value.a[1].b``); so does an exception
+  whose text cannot be rendered.
 * Tasks run on a ``concurrent.futures.ThreadPoolExecutor`` with as many threads
   as the pool's ``concurrency`` option (1 by default).  Threads share the GIL:
   I/O-bound work (sleeping, sockets, files) overlaps, CPU-bound pure-Python
@@ -42,7 +50,8 @@ How a task runs
   that is set when the pool cancels the task, when the task's timeout passes,
   or when the worker is stopping.  Wait on it instead of ``time.sleep``, or
   test ``cancel.is_set()`` now and then in a loop, and ``raise Cancelled()``
-  when it is set::
+  when it is set (an ``async def`` workload is simply cancelled: its
+  ``await`` raises ``asyncio.CancelledError``)::
 
       @workload('io.wait', kind='io')
       def wait(params, *, cancel):
@@ -66,13 +75,16 @@ worker process (``XK6_CONCURRENCY_WORKER`` is set) this happens when the
 module is imported, so import it before anything that may print.
 """
 
+import asyncio
 import inspect
 import json
 import os
+import re
 import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from itertools import compress, repeat
 
 __all__ = ['workload', 'serve', 'InvalidArgument', 'Cancelled', 'CancelEvent', 'WORKLOADS']
 
@@ -83,6 +95,8 @@ WORKER_ENV = 'XK6_CONCURRENCY_WORKER'
 DEFAULT_MAX_FRAME = 16 << 20
 MIN_FRAME = 2  # "{}"
 MAX_ID = 1 << 53
+# How deeply params and values may nest (ipc/PROTOCOL.md): "[]" is one level.
+MAX_DEPTH = 512
 
 
 class InvalidArgument(Exception):
@@ -115,11 +129,25 @@ class CancelEvent(threading.Event):
         super().__init__()
         self.deadline = deadline  # time.monotonic() value, or None
         self.reason = None
+        self._callbacks = []
+        self._lock = threading.Lock()
 
     def cancel(self, reason):
-        if self.reason is None:
-            self.reason = reason
-        self.set()
+        with self._lock:
+            if self.reason is None:
+                self.reason = reason
+            self.set()
+            callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            callback()
+
+    def _on_cancel(self, callback):
+        """Call callback() once, when the event is set (now, if it is)."""
+        with self._lock:
+            if not super().is_set():
+                self._callbacks.append(callback)
+                return
+        callback()
 
     def is_set(self):
         if super().is_set():
@@ -185,7 +213,7 @@ def workload(name, kind='cpu', description='', params=None):
 def serve(workloads=None):
     """Serve the registered workloads (or those of the dict ``workloads``)
     over stdin and stdout until stdin ends; then exit the process."""
-    code = _check_parent()
+    code = _check_started_by_a_pool()
     if code == 0:
         proto_in, proto_out = _protocol_streams()
         code = _Server(WORKLOADS if workloads is None else workloads, proto_in, proto_out).run()
@@ -193,16 +221,13 @@ def serve(workloads=None):
     sys.exit(code)
 
 
-def _check_parent():
-    """A worker is started by a pool, which sets WORKER_ENV to its own pid.
-    When that is not our parent, the pool died before we started: exit."""
-    pool = os.environ.get(WORKER_ENV, '')
-    if not pool:
+def _check_started_by_a_pool():
+    """A worker is started by a pool, which sets WORKER_ENV (to its own pid).
+    The pool need not be our parent: a wrapper that forks (timeout, sh -c,
+    poetry run) may stand between.  A pool that is gone shows as the end of
+    stdin, whenever it goes."""
+    if not os.environ.get(WORKER_ENV, ''):
         _log('%s is not set: a worker is started by a process pool, not by hand' % WORKER_ENV)
-        return 1
-    if pool.isdigit() and int(pool) != os.getppid():
-        _log('the pool (pid %s) is not this process\'s parent (pid %d): it died before the worker started'
-             % (pool, os.getppid()))
         return 1
     return 0
 
@@ -319,7 +344,11 @@ class _Server:
     def handle(self, frame):
         try:
             message = json.loads(frame)
-        except (ValueError, RecursionError) as e:  # invalid JSON or UTF-8, absurd nesting
+        except RecursionError:  # params nested deeper than Python's recursion limit
+            message = _shallow_run(frame)
+            if message is None:
+                raise ProtocolError('a frame nested too deeply to decode: %r' % frame[:64])
+        except ValueError as e:  # invalid JSON or UTF-8
             raise ProtocolError('a frame that is not valid JSON (%s): %r' % (e, frame[:64]))
         if not isinstance(message, dict):
             raise ProtocolError('a frame that is not a JSON object: %r' % frame[:64])
@@ -374,6 +403,9 @@ class _Server:
         params = message.get('params')
         if params is None:
             params = {}
+        if params is _TOO_DEEP or (isinstance(params, dict) and _too_deep(params)):
+            fail('InvalidArgumentError', '%s: params nest deeper than %d levels' % (name, MAX_DEPTH))
+            return
         if not isinstance(params, dict):
             fail('InvalidArgumentError', '%s: params must be a JSON object, got %s' % (name, json.dumps(params)[:64]))
             return
@@ -387,7 +419,8 @@ class _Server:
         self.executor.submit(self.execute, task)
 
     def execute(self, task):
-        """Runs on an executor thread: the workload, then its result."""
+        """Runs on an executor thread: the workload, then its result.  It
+        answers whatever happens: the executor would swallow an exception."""
         w = task.workload
         value, error = None, None
         start = time.perf_counter_ns()
@@ -395,22 +428,32 @@ class _Server:
             task.cancel.deadline = time.monotonic() + task.timeout_ms / 1000
         try:
             value = w.call(task.params, task.cancel)
-        except InvalidArgument as e:
-            error = ('InvalidArgumentError', _prefixed(w.name, e))
+            if inspect.isawaitable(value):
+                value = _await(value, task.cancel)
         except BaseException as e:  # noqa: B036 - every failure must become a result
-            reason = task.cancel.reason
-            if reason == 'timeout':
-                error = ('TimeoutError', '%s: timed out after %sms' % (w.name, _fmt_ms(task.timeout_ms)))
-            elif reason == 'cancel':
-                error = ('WorkloadError', '%s: cancelled by the pool' % w.name)
-            elif reason == 'stopping':
-                error = ('WorkloadError', '%s: cancelled because the worker is stopping: its input closed' % w.name)
-            else:
-                error = ('WorkloadError', _prefixed(w.name, e))
+            error = self.failure(task, e)
         run_ns = time.perf_counter_ns() - start
         with self.inflight_lock:
             del self.inflight[task.id]
-        self.send_result(task.id, w.name, value, error, run_ns)
+        try:
+            self.send_result(task.id, w.name, value, error, run_ns)
+        except BaseException as e:  # noqa: B036 - a last resort: the request is still answered
+            self.send_result(task.id, w.name, None, ('WorkloadError', '%s: its result could not be sent: %s'
+                                                     % (w.name, _error_text(e))), run_ns)
+
+    @staticmethod
+    def failure(task, e):
+        """The (name, message) a task that raised e fails with."""
+        w, reason = task.workload, task.cancel.reason
+        if isinstance(e, InvalidArgument):
+            return 'InvalidArgumentError', _prefixed(w.name, e)
+        if reason == 'timeout':
+            return 'TimeoutError', '%s: timed out after %sms' % (w.name, _fmt_ms(task.timeout_ms))
+        if reason == 'cancel':
+            return 'WorkloadError', '%s: cancelled by the pool' % w.name
+        if reason == 'stopping':
+            return 'WorkloadError', '%s: cancelled because the worker is stopping: its input closed' % w.name
+        return 'WorkloadError', _prefixed(w.name, e)
 
     # --- writing ---------------------------------------------------------
 
@@ -420,8 +463,22 @@ class _Server:
             message['value'] = value
         try:
             payload = _encode(message, error)
-        except (TypeError, ValueError) as e:
-            payload = _encode(message, ('WorkloadError', '%s: returned a value that is not JSON: %s' % (name, e)))
+            # json.dumps refused no NaN, cycle or type; the walk that finds
+            # what it changes silently (keys, lone surrogates, depth) runs
+            # when quick looks at the output and the keys cannot rule it out.
+            if error is None and value is not None and (
+                    b'\\ud' in payload or payload.count(b'[') + payload.count(b'{') > MAX_DEPTH or _odd_key(value)):
+                why = _unsendable(value)
+                if why is not None:
+                    payload = _encode(message, ('WorkloadError', '%s: cannot send its value as JSON: %s' % (name, why)))
+        except BaseException as e:  # noqa: B036 - what json.dumps refused, or what a dict subclass raised
+            why = None
+            try:
+                why = _unsendable(value)
+            except BaseException:  # noqa: B036
+                pass
+            payload = _encode(message, ('WorkloadError', '%s: cannot send its value as JSON: %s'
+                                        % (name, why or 'encoding it raised %s' % _error_text(e))))
         if len(payload) > self.max_frame:
             payload = _encode(message, ('WorkloadError', '%s: its result of %d bytes is over the %d-byte frame limit'
                                         % (name, len(payload), self.max_frame)))
@@ -450,6 +507,205 @@ def _encode(message, error):
     return json.dumps(message, separators=(',', ':'), allow_nan=False).encode()
 
 
+_SURROGATE = re.compile('[\ud800-\udfff]')
+_IDENTIFIER = re.compile(r'[A-Za-z_$][A-Za-z0-9_$]*\Z')
+
+
+def _path(parts):
+    """A place in a value as a JavaScript accessor path: value.a[1]["odd key"]."""
+    text = ['value']
+    for part in parts:
+        if isinstance(part, int):
+            text.append('[%d]' % part)
+        elif _IDENTIFIER.match(part):
+            text.append('.' + part)
+        else:
+            text.append('[%s]' % json.dumps(part))
+    return ''.join(text)
+
+
+def _unsendable(value):
+    """Why value cannot cross to the pool unchanged, naming where; None when
+    it can.  It walks without recursion, so depth and cycles cannot hurt."""
+    stack = [(value, 1, ())]  # (value, depth, path), or (_LEAVE, id, None) after a container's items
+    on_path = set()  # the ids of the containers being walked, for cycles
+    while stack:
+        v, depth, path = stack.pop()
+        if v is _LEAVE:
+            on_path.discard(depth)
+            continue
+        if v is None or isinstance(v, (bool, int)):
+            continue
+        if isinstance(v, float):
+            if v != v or v in (float('inf'), float('-inf')):
+                return '%s at %s' % ('NaN' if v != v else ('Infinity' if v > 0 else '-Infinity'), _path(path))
+            continue
+        if isinstance(v, str):
+            if _SURROGATE.search(v):
+                return 'a string that is not valid Unicode (a lone surrogate) at %s' % _path(path)
+            continue
+        if isinstance(v, (dict, list, tuple)):
+            if depth > MAX_DEPTH:
+                return 'nesting deeper than %d levels' % MAX_DEPTH
+            if id(v) in on_path:
+                return 'a cycle (the value contains itself) at %s' % _path(path)
+            on_path.add(id(v))
+            stack.append((_LEAVE, id(v), None))
+            if isinstance(v, dict):
+                items = list(v.items())
+                for k, _ in items:
+                    if not isinstance(k, str):
+                        return 'a key that is not a string (%s %r) at %s' % (_type_name(k), k, _path(path))
+                    if _SURROGATE.search(k):
+                        return 'a key that is not valid Unicode (a lone surrogate) at %s' % _path(path)
+            else:
+                items = list(enumerate(v))
+            for k, item in reversed(items):
+                stack.append((item, depth + 1, path + (k,)))
+            continue
+        name = _type_name(v)
+        return '%s %s, which is not a JSON type, at %s' % ('an' if name[:1] in 'aeiouAEIOU' else 'a', name, _path(path))
+    return None
+
+
+_LEAVE = object()  # marks the end of a container's walk in _unsendable
+
+
+def _odd_key(value):
+    """Whether a dict in value (which json.dumps encoded, so it has no
+    cycle) has a key that is not a string."""
+    # map, compress and all run in C: large lists of numbers cost little.
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            if not all(map(isinstance, v, repeat(str))):
+                return True
+            v = v.values()
+        if isinstance(v, (list, tuple, type({}.values()))):
+            stack.extend(compress(v, map(isinstance, v, repeat(_CONTAINERS))))
+    return False
+
+
+_CONTAINERS = (dict, list, tuple)
+
+
+def _too_deep(params):
+    """Whether params (decoded JSON) nest deeper than MAX_DEPTH."""
+    level, depth = [params], 1
+    while level:
+        if depth > MAX_DEPTH:
+            return True
+        nxt = []
+        for v in level:
+            if isinstance(v, dict):
+                nxt.extend(x for x in v.values() if isinstance(x, (dict, list)))
+            elif isinstance(v, list):
+                nxt.extend(x for x in v if isinstance(x, (dict, list)))
+        level, depth = nxt, depth + 1
+    return False
+
+
+_TOO_DEEP = object()  # the params of a run whose params json.loads could not decode
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def _shallow_run(frame):
+    """A frame json.loads found too deeply nested, decoded one level: its
+    members but 'params', which becomes _TOO_DEEP, so the run is answered.
+    None if the frame is not a JSON object of such members."""
+    try:
+        text = frame.decode('utf-8')
+        decoder = json.JSONDecoder()
+        i = _skip_space(text, 0)
+        if text[i] != '{':
+            return None
+        message, i = {}, _skip_space(text, i + 1)
+        while text[i] != '}':
+            key, i = decoder.raw_decode(text, i)
+            i = _skip_space(text, i)
+            i = _skip_space(text, i + 1)  # ':'
+            if key == 'params':
+                message[key], i = _TOO_DEEP, _skip_value(text, i)
+            else:
+                message[key], i = decoder.raw_decode(text, i)
+            i = _skip_space(text, i)
+            if text[i] == ',':
+                i = _skip_space(text, i + 1)
+        return message
+    except (ValueError, IndexError, RecursionError):
+        return None
+
+
+def _skip_space(text, i):
+    while text[i] in ' \t\r\n':
+        i += 1
+    return i
+
+
+def _skip_value(text, i):
+    """The index after the JSON value at text[i], counting brackets."""
+    depth = 0
+    while True:
+        c = text[i]
+        if c == '"':
+            i = _STRING.match(text, i).end()
+            if depth == 0:
+                return i
+            continue
+        if c in '[{':
+            depth += 1
+        elif c in ']}':
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        elif depth == 0 and c in ',}':
+            return i
+        i += 1
+
+
+_loop = None
+_loop_lock = threading.Lock()
+
+
+def _event_loop():
+    """The asyncio event loop that awaits async workloads, in a thread of its
+    own (started with the first one)."""
+    global _loop
+    with _loop_lock:
+        if _loop is None:
+            _loop = asyncio.new_event_loop()
+            _loop.set_exception_handler(_report_loop_exception)
+            threading.Thread(target=_loop.run_forever, name='xk6worker-asyncio', daemon=True).start()
+        return _loop
+
+
+def _report_loop_exception(loop, context):
+    """A failure nobody awaited (a task that raised, say): log it, serve on."""
+    exc = context.get('exception')
+    _log('%s%s' % (context.get('message', 'asyncio error'), ': %s' % _error_text(exc) if exc is not None else ''))
+
+
+def _await(awaitable, cancel):
+    """Awaits a workload's coroutine on the event loop and returns its value;
+    cancelling the task (pool, timeout, stopping) cancels the coroutine."""
+    loop = _event_loop()
+
+    async def run():
+        task = asyncio.current_task()
+        cancel._on_cancel(lambda: loop.call_soon_threadsafe(task.cancel))
+        timer = None
+        if cancel.deadline is not None:
+            timer = loop.call_later(max(cancel.deadline - time.monotonic(), 0), cancel.is_set)
+        try:
+            return await awaitable
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    return asyncio.run_coroutine_threadsafe(run(), loop).result()
+
+
 def _is_int(v):
     return isinstance(v, int) and not isinstance(v, bool)
 
@@ -468,8 +724,27 @@ def _request_id(v):
 
 
 def _prefixed(name, exc):
-    text = str(exc) or type(exc).__name__
+    text = _error_text(exc)
     return text if text.startswith(name + ':') else '%s: %s' % (name, text)
+
+
+def _type_name(v):
+    try:
+        return type(v).__qualname__
+    except BaseException:  # noqa: B036 - a metaclass may do anything
+        return 'object'
+
+
+def _error_text(exc):
+    """str(exc), or its type's name when that is empty; an exception whose
+    text cannot be rendered is described by its type instead."""
+    try:
+        text = str(exc)
+    except BaseException as e:  # noqa: B036
+        return '%s, whose text cannot be rendered (str() raised %s)' % (_type_name(exc), _type_name(e))
+    if not isinstance(exc, Exception):  # SystemExit(3) is not just "3"
+        return '%s: %s' % (_type_name(exc), text) if text else _type_name(exc)
+    return text or _type_name(exc)
 
 
 def _fmt_ms(ms):

@@ -16,7 +16,24 @@
 //
 // and, for the large-payload check, an echo (Options.Echo, "echo") that
 // returns its params unchanged. The Go built-ins, examples/python/worker.py
-// and examples/node/worker.js all do. A test of a worker is then:
+// and examples/node/worker.js all do.
+//
+// A worker library should also offer the hostile workloads, which the
+// hostile check runs when they are offered (see HostileCases):
+//
+//   - hostile.throw {case}: fails in a way that is hard to report;
+//   - hostile.return {case}: returns a value JSON cannot carry unchanged;
+//   - hostile.async {case} (languages with async functions): "value" awaits
+//     and then returns {"awaited": true}, "throw" awaits and then fails as
+//     hostile.throw's "unprintable" does;
+//   - hostile.stray: leaves a failure nobody handles behind it (an unhandled
+//     promise rejection, an exception in a thread of its own) whose text
+//     holds StrayText, and returns "ok".
+//
+// A worker must answer each with a WorkloadError whose message starts with
+// the workload's name and says what (and, for values, where) went wrong,
+// while a sibling task runs on undisturbed, and keep serving. A test of a
+// worker is then:
 //
 //	func TestMyWorker(t *testing.T) {
 //		conformance.Run(t, []string{"python3", "my_worker.py"}, conformance.Options{Dir: "testdata"})
@@ -67,10 +84,9 @@ type Options struct {
 	// error, when it is cancelled (PROTOCOL.md makes honouring a cancel
 	// optional). Without it, a cancel must only leave the worker working.
 	StrictCancel bool
-	// ParentCheck requires the worker to exit at once with a non-zero
-	// status when XK6_CONCURRENCY_WORKER is not its parent's pid
-	// (PROTOCOL.md: it "may").
-	ParentCheck bool
+	// HostilePrefix goes before the hostile workloads' names ("zz." for
+	// zz.hostile.throw).
+	HostilePrefix string
 	// StartTimeout bounds the worker's start and hello; 0 means 10s.
 	StartTimeout time.Duration
 }
@@ -121,9 +137,10 @@ func Run(t *testing.T, argv []string, opts Options) {
 	t.Run("ignored_messages", s.ignoredMessages)
 	t.Run("eof", s.eof)
 	t.Run("protocol_errors", s.protocolErrors)
-	if s.o.ParentCheck {
-		t.Run("parent_check", s.parentCheck)
-	}
+	t.Run("not_a_child", s.notAChild)
+	t.Run("wrapped", s.wrapped)
+	t.Run("hostile", s.hostile)
+	t.Run("depth", s.depth)
 }
 
 type suite struct {
@@ -163,6 +180,18 @@ func names(m map[string]string) string {
 // closed at the end of the test, and its stderr shown if the test failed.
 func (s *suite) start(t *testing.T, concurrency int) *ipc.Worker {
 	t.Helper()
+	return s.startArgv(t, s.argv, concurrency)
+}
+
+func (s *suite) startArgv(t *testing.T, argv []string, concurrency int) *ipc.Worker {
+	t.Helper()
+	w, _ := s.startLogged(t, argv, concurrency)
+	return w
+}
+
+// startLogged is start that also returns what the worker writes to stderr.
+func (s *suite) startLogged(t *testing.T, argv []string, concurrency int) (*ipc.Worker, *syncBuffer) {
+	t.Helper()
 	stderr := &syncBuffer{}
 	t.Cleanup(func() {
 		if t.Failed() && stderr.Len() > 0 {
@@ -170,7 +199,7 @@ func (s *suite) start(t *testing.T, concurrency int) *ipc.Worker {
 		}
 	})
 	w, err := ipc.Start(ipc.Config{
-		Argv:         s.argv,
+		Argv:         argv,
 		Dir:          s.o.Dir,
 		Env:          append(os.Environ(), s.o.Env...),
 		Concurrency:  concurrency,
@@ -178,10 +207,10 @@ func (s *suite) start(t *testing.T, concurrency int) *ipc.Worker {
 		Stderr:       func(line string) { stderr.WriteString(line + "\n") },
 	})
 	if err != nil {
-		t.Fatalf("starting %v: %v", s.argv, err)
+		t.Fatalf("starting %v: %v", argv, err)
 	}
 	t.Cleanup(func() { w.Close(time.Second) })
-	return w
+	return w, stderr
 }
 
 // call sends a request and waits for its response.
@@ -636,14 +665,40 @@ func (s *suite) protocolErrors(t *testing.T) {
 	}
 }
 
-// parentCheck: a worker whose XK6_CONCURRENCY_WORKER is not its parent's
-// pid exits at once, non-zero.
-func (s *suite) parentCheck(t *testing.T) {
+// notAChild: a worker whose XK6_CONCURRENCY_WORKER is not its parent's
+// pid serves: a wrapper that forks (timeout, sh -c, npx) stands between
+// the pool and the worker. A pool that is gone shows as the end of stdin.
+func (s *suite) notAChild(t *testing.T) {
 	r := s.startRawEnv(t, ipc.WorkerEnv+"=1") // init: not the worker's parent
-	r.send(fmt.Sprintf(`{"type":"hello","protocol":1,"concurrency":1,"max_frame":%d}`, ipc.DefaultMaxFrame))
-	code := r.wait(settle)
-	if code == 0 {
-		t.Errorf("exit status 0 with %s=1, want non-zero", ipc.WorkerEnv)
+	r.handshake(1, ipc.DefaultMaxFrame)
+	r.send(fmt.Sprintf(`{"type":"run","id":1,"workload":%q}`, s.o.Noop))
+	if res := r.result(settle); res.ID != 1 || res.Error != nil {
+		t.Errorf("with %s=1: got %s, want the result of run 1", ipc.WorkerEnv, res.raw)
+	}
+	r.closeInput()
+	if code := r.wait(settle); code != 0 {
+		t.Errorf("exit status %d after its input ended, want 0", code)
+	}
+	r.cleanStdout()
+}
+
+// wrapped: the worker started through a shell that forks it and waits
+// (sh -c '"$@"; exit $?') serves through the pool's side and ends cleanly
+// when the pool closes it.
+func (s *suite) wrapped(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh to wrap the worker in")
+	}
+	argv := append([]string{sh, "-c", `"$@"; exit $?`, "sh"}, s.argv...)
+	w := s.startArgv(t, argv, 2)
+	alive(t, w, s.o.Noop)
+	if r := call(t, w, ipc.Request{Workload: s.o.Sleep, Params: sleepParams(20 * time.Millisecond)}, settle); r.Err != nil {
+		t.Errorf("%s through a wrapper: %v", s.o.Sleep, r.Err)
+	}
+	w.Close(settle)
+	if err := w.Err(); err != nil {
+		t.Errorf("the wrapped worker did not end cleanly: %v", err)
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +16,7 @@ import (
 	"github.com/k6-concurrency/xk6-concurrency/internal/k6test"
 	"github.com/k6-concurrency/xk6-concurrency/ipc"
 	"github.com/k6-concurrency/xk6-concurrency/ipc/conformance"
+	"github.com/k6-concurrency/xk6-concurrency/ipc/conformance/hostile"
 	"github.com/k6-concurrency/xk6-concurrency/workload"
 )
 
@@ -29,6 +32,9 @@ func TestMain(m *testing.M) {
 		if mode == "stdout" {
 			fmt.Print("a stray print before the hello\n") // what ServeProcess guards against only after it starts
 		}
+		if mode == "parent-check" && os.Getenv(ipc.WorkerEnv) != strconv.Itoa(os.Getppid()) {
+			os.Exit(1) // what the worker libraries did before issue 17: no wrapper could start them
+		}
 		code := ipc.ServeProcess(brokenRegistry(mode))
 		if mode == "exit-status" {
 			code = 3
@@ -39,12 +45,11 @@ func TestMain(m *testing.M) {
 }
 
 // strict: every worker here offers echo, noop and io.sleep (and
-// cpu.primes), and honours timeouts and cancels.
+// cpu.primes) and the hostile workloads, and honours timeouts and cancels.
 var strict = conformance.Options{
-	Require:       []string{"cpu.primes", "echo"},
+	Require:       []string{"cpu.primes", "echo", "hostile.throw", "hostile.return"},
 	StrictTimeout: true,
 	StrictCancel:  true,
-	ParentCheck:   true,
 }
 
 func TestGoWorker(t *testing.T) {
@@ -52,7 +57,8 @@ func TestGoWorker(t *testing.T) {
 	conformance.Run(t, []string{os.Args[0]}, strict)
 }
 
-// TestOtherLanguageWorkers runs the example workers in Python and Node.js.
+// TestOtherLanguageWorkers runs the example workers in Python and Node.js,
+// with their hostile workloads, async ones and one with a stray failure.
 func TestOtherLanguageWorkers(t *testing.T) {
 	t.Parallel()
 	for _, w := range []struct{ interpreter, script string }{
@@ -63,6 +69,8 @@ func TestOtherLanguageWorkers(t *testing.T) {
 			t.Parallel()
 			opts := strict
 			opts.Dir = moduleRoot(t)
+			opts.Env = []string{"XK6WORKER_HOSTILE=1"}
+			opts.Require = append(slices.Clone(opts.Require), "hostile.async", "hostile.stray")
 			conformance.Run(t, []string{k6test.Interpreter(t, w.interpreter), w.script}, opts)
 		})
 	}
@@ -74,11 +82,13 @@ func TestOtherLanguageWorkers(t *testing.T) {
 func TestSuiteCatchesBrokenWorkers(t *testing.T) {
 	t.Parallel()
 	for mode, check := range map[string]string{
-		"stdout":      "TestBrokenWorker", // no worker starts: the pool's side refuses the stray bytes
-		"serial":      "TestBrokenWorker/pipelining",
-		"exit-status": "TestBrokenWorker/eof",
-		"no-cancel":   "TestBrokenWorker/cancel",
-		"echo":        "TestBrokenWorker/large_payloads",
+		"stdout":       "TestBrokenWorker", // no worker starts: the pool's side refuses the stray bytes
+		"serial":       "TestBrokenWorker/pipelining",
+		"exit-status":  "TestBrokenWorker/eof",
+		"no-cancel":    "TestBrokenWorker/cancel",
+		"echo":         "TestBrokenWorker/large_payloads",
+		"parent-check": "TestBrokenWorker/not_a_child",
+		"nan-as-null":  "TestBrokenWorker/hostile",
 	} {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
@@ -136,6 +146,16 @@ func brokenRegistry(mode string) *workload.Registry {
 			}
 		}
 		must(r.Add(s.Name, s.Kind, fn, workload.Describe(s.Description), workload.WithParams(s.Params...)))
+	}
+	if mode == "nan-as-null" { // what the Node.js library did before issue 17
+		must(r.Add("hostile.return", workload.CPU, func(context.Context, workload.Args) (any, error) {
+			return map[string]any{"a": []any{1, map[string]any{"b": nil}}}, nil
+		}, workload.RawParams()))
+		must(r.Add("hostile.throw", workload.CPU, func(context.Context, workload.Args) (any, error) {
+			return nil, errors.New("hostile.throw: failed")
+		}, workload.RawParams()))
+	} else {
+		must(hostile.Register(r, ""))
 	}
 	must(r.Add("echo", workload.IO, func(_ context.Context, a workload.Args) (any, error) {
 		v := a.Raw()

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/k6-concurrency/xk6-concurrency/ipc/conformance/hostile"
 	"github.com/k6-concurrency/xk6-concurrency/workload"
 )
 
@@ -26,4 +27,8 @@ func init() {
 	workload.Register("zz.echo", workload.IO, func(_ context.Context, a workload.Args) (any, error) {
 		return a.Raw(), nil
 	}, workload.Describe("Returns its params unchanged; registered by another extension."), workload.RawParams())
+	// And the hostile workloads, which a worker must answer and survive.
+	if err := hostile.Register(workload.Default, "zz."); err != nil {
+		panic(err)
+	}
 }
