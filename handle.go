@@ -21,27 +21,27 @@ type poolHandle struct {
 // define puts the pool's methods and read-only properties on obj.
 func (h *poolHandle) define(obj *sobek.Object) error {
 	rt := h.mi.vu.Runtime()
-	methods := map[string]func(sobek.FunctionCall) sobek.Value{
-		"run":     h.run,
-		"runSync": h.runSync,
-		"map":     h.mapTasks,
-		"resize":  h.resize,
-		"stats":   h.stats,
-		"close":   h.close,
-	}
-	for name, fn := range methods {
-		if err := obj.DefineDataProperty(name, rt.ToValue(fn), sobek.FLAG_FALSE, sobek.FLAG_FALSE, sobek.FLAG_TRUE); err != nil {
+	// Slices, not maps: the properties' order is what Object.keys shows.
+	methods := []struct {
+		name string
+		fn   func(sobek.FunctionCall) sobek.Value
+	}{{"run", h.run}, {"runSync", h.runSync}, {"map", h.mapTasks}, {"resize", h.resize}, {"stats", h.stats}, {"close", h.close}}
+	for _, m := range methods {
+		if err := obj.DefineDataProperty(m.name, rt.ToValue(m.fn), sobek.FLAG_FALSE, sobek.FLAG_FALSE, sobek.FLAG_TRUE); err != nil {
 			return err
 		}
 	}
-	getters := map[string]func() any{
-		"workers": func() any { return h.p.Size() },
-		"name":    func() any { return h.p.Config().Name },
-		"kind":    func() any { return string(h.p.Config().Kind) },
+	getters := []struct {
+		name string
+		get  func() any
+	}{
+		{"name", func() any { return h.p.Config().Name }},
+		{"kind", func() any { return string(h.p.Config().Kind) }},
+		{"workers", func() any { return h.p.Size() }},
 	}
-	for name, get := range getters {
-		getter := rt.ToValue(func(sobek.FunctionCall) sobek.Value { return rt.ToValue(get()) })
-		if err := obj.DefineAccessorProperty(name, getter, nil, sobek.FLAG_FALSE, sobek.FLAG_TRUE); err != nil {
+	for _, g := range getters {
+		getter := rt.ToValue(func(sobek.FunctionCall) sobek.Value { return rt.ToValue(g.get()) })
+		if err := obj.DefineAccessorProperty(g.name, getter, nil, sobek.FLAG_FALSE, sobek.FLAG_TRUE); err != nil {
 			return err
 		}
 	}
@@ -55,7 +55,7 @@ func (h *poolHandle) prepare(method string, call sobek.FunctionCall) (*pool.Task
 	if err != nil {
 		return nil, err
 	}
-	params, err := paramsArg(rt, name, call.Argument(1), "params")
+	params, text, err := paramsArg(rt, name, call.Argument(1), "params")
 	if err != nil {
 		return nil, err
 	}
@@ -67,6 +67,7 @@ func (h *poolHandle) prepare(method string, call sobek.FunctionCall) (*pool.Task
 	if err != nil {
 		return nil, err
 	}
+	t.SetParams(text)
 	t.Timeout = opts.Timeout
 	return t, nil
 }
@@ -82,19 +83,21 @@ func workloadArg(method string, v sobek.Value) (string, error) {
 		method, describeJS(v))
 }
 
-func paramsArg(rt *sobek.Runtime, workloadName string, v sobek.Value, where string) (map[string]any, error) {
+// paramsArg reads a task's params: as a map for Go workloads, and as JSON
+// text in the script's key order for worker processes.
+func paramsArg(rt *sobek.Runtime, workloadName string, v sobek.Value, where string) (map[string]any, []byte, error) {
 	if common.IsNullish(v) {
-		return nil, nil
+		return nil, nil, nil
 	}
-	raw, err := exportJSON(rt, v, workloadName+": "+where)
+	raw, text, err := encodeJSON(rt, v, workloadName+": "+where)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	params, ok := raw.(map[string]any)
 	if !ok {
-		return nil, taskerr.New(taskerr.InvalidArgument, "%s: %s must be an object, got %s", workloadName, where, taskerr.Describe(raw))
+		return nil, nil, taskerr.New(taskerr.InvalidArgument, "%s: %s must be an object, got %s", workloadName, where, taskerr.Describe(raw))
 	}
-	return params, nil
+	return params, text, nil
 }
 
 func (h *poolHandle) callOptions(method string, v sobek.Value) (callOptions, error) {
@@ -161,7 +164,7 @@ func (h *poolHandle) run(call sobek.FunctionCall) sobek.Value {
 			_ = reject(jsError(rt, t.Err))
 			return
 		}
-		_ = resolve(rt.ToValue(t.Value))
+		_ = resolve(h.mi.resultToJS(t))
 	})
 	return rt.ToValue(promise)
 }
@@ -210,7 +213,7 @@ func (h *poolHandle) runSync(call sobek.FunctionCall) sobek.Value {
 	if t.Err != nil {
 		throw(rt, t.Err)
 	}
-	return rt.ToValue(t.Value)
+	return h.mi.resultToJS(t)
 }
 
 // mapTasks is `pool.map(workload, paramsArray, opts?)`: a Promise of the
@@ -222,12 +225,16 @@ func (h *poolHandle) mapTasks(call sobek.FunctionCall) sobek.Value {
 	if err := h.inVU("map"); err != nil {
 		common.Throw(rt, err)
 	}
-	tasks, err := h.prepareMap(call)
+	tasks, index, err := h.prepareMap(call)
 	if err != nil {
-		_ = reject(jsError(rt, err))
+		obj := jsError(rt, err)
+		if index >= 0 {
+			_ = obj.Set("index", index)
+		}
+		_ = reject(obj)
 		return rt.ToValue(promise)
 	}
-	values := make([]any, len(tasks))
+	values := make([]sobek.Value, len(tasks))
 	remaining, failed := len(tasks), false
 	if remaining == 0 {
 		_ = resolve(rt.NewArray())
@@ -240,62 +247,73 @@ func (h *poolHandle) mapTasks(call sobek.FunctionCall) sobek.Value {
 			}
 			if t.Err != nil {
 				failed = true
-				_ = reject(jsError(rt, t.Err))
+				_ = reject(mapError(rt, i, t.Err))
 				return
 			}
-			values[i] = t.Value
+			values[i] = h.mi.resultToJS(t)
 			if remaining--; remaining == 0 {
-				_ = resolve(rt.NewArray(toJSValues(rt, values)...))
+				_ = resolve(rt.NewArray(toAny(values)...))
 			}
 		})
 	}
 	return rt.ToValue(promise)
 }
 
-func (h *poolHandle) prepareMap(call sobek.FunctionCall) ([]*pool.Task, error) {
+// prepareMap validates map's arguments; index is the element that failed, or
+// -1 when the failure is not one element's.
+func (h *poolHandle) prepareMap(call sobek.FunctionCall) ([]*pool.Task, int, error) {
 	rt := h.mi.vu.Runtime()
 	name, err := workloadArg("map", call.Argument(0))
 	if err != nil {
-		return nil, err
+		return nil, -1, err
 	}
 	list, ok := call.Argument(1).(*sobek.Object)
 	if !ok || list.ClassName() != "Array" {
-		return nil, taskerr.New(taskerr.InvalidArgument,
+		return nil, -1, taskerr.New(taskerr.InvalidArgument,
 			"map(workload, paramsArray, opts?): paramsArray must be an array of params objects, got %s", describeJS(call.Argument(1)))
 	}
 	opts, err := h.callOptions("map", call.Argument(2))
 	if err != nil {
-		return nil, err
+		return nil, -1, err
 	}
 	n := list.Get("length").ToInteger()
 	if n > int64(pool.MaxQueueLimit) {
-		return nil, taskerr.New(taskerr.InvalidArgument, "map(): paramsArray has %d items; at most %d", n, pool.MaxQueueLimit)
+		return nil, -1, taskerr.New(taskerr.InvalidArgument, "map(): paramsArray has %d items; at most %d", n, pool.MaxQueueLimit)
 	}
 	tasks := make([]*pool.Task, n)
 	for i := range n {
-		params, err := paramsArg(rt, name, list.Get(fmt.Sprint(i)), fmt.Sprintf("paramsArray[%d]", i))
+		params, text, err := paramsArg(rt, name, list.Get(fmt.Sprint(i)), fmt.Sprintf("paramsArray[%d]", i))
 		if err != nil {
-			return nil, err
+			return nil, int(i), err
 		}
 		t, err := h.p.Prepare(name, params)
 		if err != nil {
 			// A new error, not a wrapped one: scripts see the class and the
 			// message of the *taskerr.Error that jsError finds.
 			e := taskerr.From(err)
-			return nil, &taskerr.Error{Code: e.Code, Message: fmt.Sprintf("map(): paramsArray[%d]: %s", i, e.Message)}
+			return nil, int(i), &taskerr.Error{Code: e.Code, Message: fmt.Sprintf("map(): paramsArray[%d]: %s", i, e.Message)}
 		}
+		t.SetParams(text)
 		t.Timeout = opts.Timeout
 		tasks[i] = t
 	}
-	return tasks, nil
+	return tasks, -1, nil
 }
 
-func toJSValues(rt *sobek.Runtime, values []any) []any {
+func toAny(values []sobek.Value) []any {
 	out := make([]any, len(values))
 	for i, v := range values {
-		out[i] = rt.ToValue(v)
+		out[i] = v
 	}
 	return out
+}
+
+// mapError is the rejection of map() when the task of paramsArray[index]
+// failed: the task's error, with the index in its message and as err.index.
+func mapError(rt *sobek.Runtime, index int, err *taskerr.Error) *sobek.Object {
+	obj := jsError(rt, &taskerr.Error{Code: err.Code, Message: fmt.Sprintf("map(): paramsArray[%d]: %s", index, err.Message)})
+	_ = obj.Set("index", index)
+	return obj
 }
 
 // resize is `pool.resize(n)`.
@@ -322,7 +340,7 @@ func (h *poolHandle) resize(call sobek.FunctionCall) sobek.Value {
 
 // stats is `pool.stats()`.
 func (h *poolHandle) stats(sobek.FunctionCall) sobek.Value {
-	return jsonToJS(h.mi.vu.Runtime(), h.p.Stats())
+	return h.mi.toJS(h.p.Stats())
 }
 
 // close is `pool.close()`: a Promise that resolves once the pool's workers

@@ -62,6 +62,9 @@ type ModuleInstance struct {
 	// syncDone receives the task a runSync call waits for; one per VU, since
 	// a VU waits on one runSync at a time.
 	syncDone chan *pool.Task
+	// jsonParse is the runtime's own JSON.parse, taken before the script
+	// runs (a script may replace the global one).
+	jsonParse sobek.Callable
 }
 
 // NewModuleInstance registers the metrics (this runs in the init context)
@@ -76,7 +79,12 @@ func (r *RootModule) NewModuleInstance(vu modules.VU) modules.Instance {
 		common.Throw(vu.Runtime(), err)
 	}
 	r.watchTestEnd(vu, env.Logger)
-	return &ModuleInstance{vu: vu, root: r, metrics: m, tags: make(tagCache), syncDone: make(chan *pool.Task, 1)}
+	rt := vu.Runtime()
+	parse, ok := sobek.AssertFunction(rt.Get("JSON").ToObject(rt).Get("parse"))
+	if !ok {
+		common.Throw(rt, errors.New(ImportPath+": JSON.parse is not a function"))
+	}
+	return &ModuleInstance{vu: vu, root: r, metrics: m, tags: make(tagCache), syncDone: make(chan *pool.Task, 1), jsonParse: parse}
 }
 
 // Exports are the module's named exports.
@@ -109,10 +117,15 @@ func (r *RootModule) watchTestEnd(vu modules.VU, logger logrus.FieldLogger) {
 		go func() {
 			for e := range events {
 				r.closeAll(logger)
-				e.Done()
-				if e.Type.String() == "Exit" {
-					global.Unsubscribe(id)
+				exit := e.Type.String() == "Exit"
+				if exit {
+					// Before Done: k6 exits as soon as every Exit handler
+					// is done, and would cut the delete short.
 					workload.Cleanup()
+				}
+				e.Done()
+				if exit {
+					global.Unsubscribe(id)
 					return
 				}
 			}
@@ -247,26 +260,59 @@ func poolCtor(kind pool.Kind) string {
 
 // workloads is `workloads()`: the catalogue of what pools can run.
 func (mi *ModuleInstance) workloads() sobek.Value {
-	rt := mi.vu.Runtime()
 	specs := workload.Default.List()
 	infos := make([]workload.Info, len(specs))
 	for i, s := range specs {
 		infos[i] = s.Info()
 	}
-	return jsonToJS(rt, infos)
+	return mi.toJS(infos)
 }
 
-// jsonToJS hands Go data to JavaScript as plain objects and arrays.
-func jsonToJS(rt *sobek.Runtime, v any) sobek.Value {
+// toJS hands Go data to JavaScript as plain objects and arrays, through JSON
+// and the runtime's JSON.parse: a struct's keys come in its fields' order and
+// a map's sorted, the same on every call. (sobek's ToValue would wrap a Go
+// map, whose keys come in a random order.)
+func (mi *ModuleInstance) toJS(v any) sobek.Value {
+	rt := mi.vu.Runtime()
 	b, err := json.Marshal(v)
 	if err != nil {
 		throw(rt, err)
 	}
-	var plain any
-	if err := json.Unmarshal(b, &plain); err != nil {
+	value, err := mi.parseJSON(b)
+	if err != nil {
 		throw(rt, err)
 	}
-	return rt.ToValue(plain)
+	return value
+}
+
+// parseJSON is JSON.parse(text) in the VU's runtime.
+func (mi *ModuleInstance) parseJSON(text []byte) (sobek.Value, error) {
+	rt := mi.vu.Runtime()
+	return mi.jsonParse(sobek.Undefined(), rt.ToValue(string(text)))
+}
+
+// resultToJS is a settled task's value in JavaScript. A worker process's
+// JSON goes through JSON.parse as sent, so key order, -0 and large integers
+// come out as JSON.parse makes them. A Go workload's value does too when it
+// is an object or array (a map's keys then come sorted); scalars, and values
+// that JSON cannot carry (a thread pool passes them on), use ToValue.
+func (mi *ModuleInstance) resultToJS(t *pool.Task) sobek.Value {
+	rt := mi.vu.Runtime()
+	if t.JSON != nil {
+		if v, err := mi.parseJSON(t.JSON); err == nil {
+			return v
+		}
+	}
+	switch t.Value.(type) {
+	case nil, bool, string, float64, float32, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
+		return rt.ToValue(t.Value)
+	}
+	if b, err := json.Marshal(t.Value); err == nil {
+		if v, err := mi.parseJSON(b); err == nil {
+			return v
+		}
+	}
+	return rt.ToValue(t.Value)
 }
 
 // jsError makes a JavaScript Error whose name is the failure's class, so
