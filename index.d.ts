@@ -19,7 +19,12 @@ declare module 'k6/x/concurrency' {
   /** A k6 duration string such as `'10ms'` or `'1.5s'`, or a number of milliseconds. */
   export type Duration = string | number;
 
-  /** Params of a workload: a plain JSON object (finite numbers, strings, booleans, null, arrays, objects). */
+  /**
+   * Params of a workload: a plain JSON object (finite numbers, strings,
+   * booleans, null, arrays, objects), nested at most 64 levels. It reaches a
+   * worker process with its keys in property order; strings with a lone
+   * surrogate are refused (`InvalidArgumentError` naming the path).
+   */
   export type Params = Record<string, unknown>;
 
   /** Options shared by both kinds of pool. */
@@ -63,7 +68,10 @@ declare module 'k6/x/concurrency' {
     timeout?: Duration;
   }
 
-  /** A snapshot of a pool's counters. `submitted == completed + failed + queued + busy` once settled. */
+  /**
+   * A snapshot of a pool's counters. `submitted == completed + failed + queued + busy` once settled.
+   * A plain object whose keys always come in this order.
+   */
   export interface PoolStats {
     /** Tasks submitted (a call rejected for bad arguments never becomes a task). */
     submitted: number;
@@ -97,7 +105,11 @@ declare module 'k6/x/concurrency' {
     run<T = unknown>(workload: string, params?: Params, opts?: CallOptions): Promise<T>;
     /** Runs a workload and returns its value, blocking this VU (only) until then. */
     runSync<T = unknown>(workload: string, params?: Params, opts?: CallOptions): T;
-    /** Runs a workload once per params object; resolves with the values in input order, or rejects with the first failure. */
+    /**
+     * Runs a workload once per params object; resolves with the values in
+     * input order, or rejects with the first failure: a {@link MapError}
+     * whose `index` is the element's and whose message starts `map(): paramsArray[index]:`.
+     */
     map<T = unknown>(workload: string, paramsArray: Params[], opts?: CallOptions): Promise<T[]>;
     /** Changes the number of workers (1 to 1024) without dropping queued tasks. */
     resize(workers: number): void;
@@ -105,6 +117,12 @@ declare module 'k6/x/concurrency' {
     stats(): PoolStats;
     /** Closes the pool: queued and running tasks reject with `PoolClosedError`, worker processes are stopped. Idempotent. */
     close(): Promise<void>;
+  }
+
+  /** The rejection of `map()` when one element failed (its validation or its task). */
+  export interface MapError extends Error {
+    /** The index in `paramsArray` of the element that failed. */
+    index: number;
   }
 
   /** A pool of goroutines inside the k6 process. */
