@@ -293,13 +293,19 @@ func (mi *ModuleInstance) parseJSON(text []byte) (sobek.Value, error) {
 
 // resultToJS is a settled task's value in JavaScript. A worker process's
 // JSON goes through JSON.parse as sent, so key order, -0 and large integers
-// come out as JSON.parse makes them. A Go workload's value does too when it
+// come out as JSON.parse makes them (through jsonDecoder when it escapes a
+// lone surrogate, which sobek's JSON.parse would turn into U+FFFD). A Go workload's value does too when it
 // is an object or array (a map's keys then come sorted); scalars, and values
 // that JSON cannot carry (a thread pool passes them on), use ToValue.
 func (mi *ModuleInstance) resultToJS(t *pool.Task) sobek.Value {
 	rt := mi.vu.Runtime()
 	if t.JSON != nil {
-		if v, err := mi.parseJSON(t.JSON); err == nil {
+		if hasLoneSurrogateEscape(t.JSON) {
+			d := jsonDecoder{rt: rt, text: t.JSON}
+			if v, err := d.decode(); err == nil {
+				return v
+			}
+		} else if v, err := mi.parseJSON(t.JSON); err == nil {
 			return v
 		}
 	}
