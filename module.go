@@ -291,34 +291,56 @@ func (mi *ModuleInstance) parseJSON(text []byte) (sobek.Value, error) {
 	return mi.jsonParse(sobek.Undefined(), rt.ToValue(string(text)))
 }
 
-// resultToJS is a settled task's value in JavaScript. A worker process's
-// JSON goes through JSON.parse as sent, so key order, -0 and large integers
-// come out as JSON.parse makes them (through jsonDecoder when it escapes a
-// lone surrogate, which sobek's JSON.parse would turn into U+FFFD). A Go workload's value does too when it
-// is an object or array (a map's keys then come sorted); scalars, and values
-// that JSON cannot carry (a thread pool passes them on), use ToValue.
+// resultToJS is a settled task's value in JavaScript: a worker process's as
+// it sent it (workerValueToJS), a Go workload's through JSON (goValueToJS).
 func (mi *ModuleInstance) resultToJS(t *pool.Task) sobek.Value {
-	rt := mi.vu.Runtime()
 	if t.JSON != nil {
-		if hasLoneSurrogateEscape(t.JSON) {
-			d := jsonDecoder{rt: rt, text: t.JSON}
-			if v, err := d.decode(); err == nil {
-				return v
-			}
-		} else if v, err := mi.parseJSON(t.JSON); err == nil {
+		if v, err := mi.workerValueToJS(t.JSON, t.Value); err == nil {
 			return v
 		}
 	}
-	switch t.Value.(type) {
+	return mi.goValueToJS(t.Value)
+}
+
+// workerValueToJS turns a worker's JSON into JavaScript as JSON.parse does,
+// so key order, -0 and large integers come out as JSON.parse makes them:
+// through jsonDecoder when the text escapes a lone surrogate (sobek's
+// JSON.parse would write U+FFFD), and without parsing for a scalar, whose Go
+// value (decoded) is what JSON.parse would make of it.
+func (mi *ModuleInstance) workerValueToJS(text []byte, decoded any) (sobek.Value, error) {
+	rt := mi.vu.Runtime()
+	lone := hasLoneSurrogateEscape(text)
+	switch decoded.(type) {
+	case float64, bool:
+		return rt.ToValue(decoded), nil
+	case string:
+		if !lone {
+			return rt.ToValue(decoded), nil
+		}
+	}
+	if lone {
+		d := jsonDecoder{rt: rt, text: text}
+		return d.decode()
+	}
+	return mi.parseJSON(text)
+}
+
+// goValueToJS turns a Go workload's value into JavaScript: an object or
+// array through JSON, so a map's keys come sorted and the same on every call
+// (ToValue would wrap the Go map, whose keys come in a random order); a
+// scalar, or a value JSON cannot carry (NaN, say), with ToValue.
+func (mi *ModuleInstance) goValueToJS(v any) sobek.Value {
+	rt := mi.vu.Runtime()
+	switch v.(type) {
 	case nil, bool, string, float64, float32, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
-		return rt.ToValue(t.Value)
+		return rt.ToValue(v)
 	}
-	if b, err := json.Marshal(t.Value); err == nil {
-		if v, err := mi.parseJSON(b); err == nil {
-			return v
+	if b, err := json.Marshal(v); err == nil {
+		if value, err := mi.parseJSON(b); err == nil {
+			return value
 		}
 	}
-	return rt.ToValue(t.Value)
+	return rt.ToValue(v)
 }
 
 // jsError makes a JavaScript Error whose name is the failure's class, so

@@ -3,6 +3,8 @@ package concurrency
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -162,15 +164,19 @@ func poolNameOf(root *RootModule) string {
 
 // TestJSObjectsKeyOrder: what the module hands to JavaScript has the same
 // keys in the same order on every call: stats() and workloads() in their
-// documented order, report.thresholds() sorted, and the pool's properties.
+// documented order, report.thresholds() sorted, the pool's properties, and
+// a Go workload's map (sorted).
 func TestJSObjectsKeyOrder(t *testing.T) {
 	t.Parallel()
 	root := New()
 	closeAllOnCleanup(t, root)
 	vu := newTestVU(t, root)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("hello")) }))
+	t.Cleanup(srv.Close)
 	vu.init(`const pool = new concurrency.ThreadPool({ workers: 2, name: 'order' });`)
 	vu.toVU()
-	got := vu.run(`
+	got := vu.run(`const url = '` + srv.URL + `';
+
 		globalThis.result = {};
 		const keysOf = {
 			stats: () => pool.stats(),
@@ -178,6 +184,7 @@ func TestJSObjectsKeyOrder(t *testing.T) {
 			thresholds: () => concurrency.report.thresholds({ workload: ['noop', 'cpu.fib'], workers: [4, 2], pool_kind: ['thread'] }),
 			pool: () => Object.keys(pool),
 			report: () => Object.keys(concurrency.report),
+			goMap: () => pool.runSync('io.http', { url }), // a Go map[string]any
 		};
 		for (const [name, fn] of Object.entries(keysOf)) {
 			const seen = new Set();
@@ -192,6 +199,7 @@ func TestJSObjectsKeyOrder(t *testing.T) {
 	assert.Regexp(t, `^\{"submitted":\d+,"completed":\d+,"failed":\d+,"queued":\d+,"peakQueued":\d+,"busy":\d+,"workers":2,"live":\d+,"restarts":\d+\}$`, first("stats"))
 	assert.Equal(t, `["run","runSync","map","resize","stats","close","name","kind","workers"]`, first("pool"))
 	assert.Equal(t, `["text","html","thresholds"]`, first("report"))
+	assert.Equal(t, `{"bytes":5,"status":200}`, first("goMap"))
 	assert.True(t, strings.HasPrefix(first("workloads"), `[{"name":`), first("workloads"))
 	var thresholds map[string]any
 	require.NoError(t, json.Unmarshal([]byte(first("thresholds")), &thresholds))
