@@ -82,14 +82,14 @@ func TestJSONDecoderIsJSONParse(t *testing.T) {
 	assert.Equal(t, `[3,55296,57343,56320,true]`, check.String())
 }
 
-// TestLoneSurrogatesFromWorkers: a worker's result may hold a lone surrogate
-// (Python and Node escape it as \ud800); the script gets it as it is, not
-// U+FFFD.
-func TestLoneSurrogatesFromWorkers(t *testing.T) {
+// TestValuesFromWorkers: a worker's result may hold a lone surrogate (Python
+// and Node escape it as \ud800), and nest deeper than params may (64): the
+// script gets it as it is, not U+FFFD, not refused.
+func TestValuesFromWorkers(t *testing.T) {
 	t.Parallel()
 	for _, w := range []struct{ name, interpreter, worker string }{
-		{"python", "python3", "testdata/workers/surrogates.py"},
-		{"node", "node", "testdata/workers/surrogates.js"},
+		{"python", "python3", "testdata/workers/values.py"},
+		{"node", "node", "testdata/workers/values.js"},
 	} {
 		t.Run(w.name, func(t *testing.T) {
 			t.Parallel()
@@ -102,11 +102,13 @@ func TestLoneSurrogatesFromWorkers(t *testing.T) {
 			got := vu.run(`
 				const units = (s) => Array.from({ length: s.length }, (_, i) => s.charCodeAt(i).toString(16));
 				const v = pool.runSync('surrogates');
+				let deep = pool.runSync('deep', { levels: 500 }), levels = 0;
+				for (; Array.isArray(deep); deep = deep[0]) levels++;
 				globalThis.result = JSON.stringify({ keys: Object.keys(v).map(units), lone: units(v.lone), low: units(v.low),
-					pair: units(v.pair), list: v['k\udfff'].map((x) => typeof x === 'string' ? units(x) : x) });
+					pair: units(v.pair), list: v['k\udfff'].map((x) => typeof x === 'string' ? units(x) : x), levels, deep });
 			`)
 			assert.JSONEq(t, `{"keys":[["6c","6f","6e","65"],["6c","6f","77"],["70","61","69","72"],["6b","dfff"]],
-				"lone":["78","d800","79"],"low":["dc00"],"pair":["d83d","de00"],"list":[1,["d83d"]]}`, got.String())
+				"lone":["78","d800","79"],"low":["dc00"],"pair":["d83d","de00"],"list":[1,["d83d"]],"levels":500,"deep":"bottom"}`, got.String())
 		})
 	}
 }
