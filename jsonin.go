@@ -161,7 +161,7 @@ func (d *jsonDecoder) object() (sobek.Value, error) {
 // set defines obj[key] as JSON.parse does: an own, enumerable, writable
 // data property, even for "__proto__".
 func (d *jsonDecoder) set(obj *sobek.Object, key sobek.String, v sobek.Value) error {
-	if at, _ := loneSurrogate(key); at < 0 {
+	if at, _ := loneSurrogate(key, key.String()); at < 0 {
 		return obj.DefineDataProperty(key.String(), v, sobek.FLAG_TRUE, sobek.FLAG_TRUE, sobek.FLAG_TRUE)
 	}
 	if d.define == nil {

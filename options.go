@@ -397,14 +397,16 @@ func (c *converter) object(obj *sobek.Object, where string) (any, error) {
 	}
 	m := make(map[string]any, len(keys))
 	c.write("{")
+	first := true
 	for _, k := range keys {
 		item := obj.Get(k)
 		if item == nil || sobek.IsUndefined(item) {
 			continue
 		}
-		if len(m) > 0 {
+		if !first {
 			c.write(",")
 		}
+		first = false
 		c.quote(k)
 		c.write(":")
 		val, err := c.convert(item, where+"."+k)
@@ -434,7 +436,7 @@ func (c *converter) checkKeys(obj *sobek.Object, keys []string, where string) er
 	arr := list.ToObject(c.rt)
 	for i := range arr.Get("length").ToInteger() {
 		key := arr.Get(strconv.FormatInt(i, 10))
-		if at, unit := loneSurrogate(key); at >= 0 {
+		if at, unit := loneSurrogate(key, key.String()); at >= 0 {
 			return c.fail(where, "has a key with a lone surrogate U+%04X at index %d (%s); only well-formed Unicode can be passed (String.prototype.toWellFormed() replaces lone surrogates with U+FFFD)",
 				unit, at, strconv.QuoteToASCII(key.String()))
 		}
@@ -445,15 +447,16 @@ func (c *converter) checkKeys(obj *sobek.Object, keys []string, where string) er
 // str converts a string, refusing one with a lone surrogate: JSON text is
 // UTF-8, which cannot carry it, and sobek would silently export it as U+FFFD.
 func (c *converter) str(v sobek.Value, where string) (any, error) {
-	if at, unit := loneSurrogate(v); at >= 0 {
+	s := v.String()
+	if at, unit := loneSurrogate(v, s); at >= 0 {
 		return nil, c.fail(where, "has a lone surrogate U+%04X at index %d; only well-formed Unicode can be passed (String.prototype.toWellFormed() replaces lone surrogates with U+FFFD)", unit, at)
 	}
-	s := v.String()
 	c.quote(s)
 	return s, nil
 }
 
-// number writes f as JSON: as encoding/json does, except -0 (see encodeJSON).
+// number writes the finite f as JSON, as encoding/json does (the shortest
+// text that parses back to f), except -0 (see encodeJSON).
 func (c *converter) number(f float64) float64 {
 	if !c.encode {
 		return f
@@ -462,8 +465,14 @@ func (c *converter) number(f float64) float64 {
 		c.write("-0.0")
 		return f
 	}
-	b, _ := json.Marshal(f) // finite: checked by the caller
-	c.out = append(c.out, b...)
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	c.out = strconv.AppendFloat(c.out, f, format, -1, 64)
+	if n := len(c.out); format == 'e' && n >= 4 && c.out[n-4] == 'e' && c.out[n-3] == '-' && c.out[n-2] == '0' {
+		c.out[n-2], c.out = c.out[n-1], c.out[:n-1] // e-07 to e-7, as encoding/json writes it
+	}
 	return f
 }
 
@@ -481,12 +490,12 @@ func (c *converter) write(s string) {
 }
 
 // loneSurrogate returns the UTF-16 index and the code unit of the first
-// unpaired surrogate in the JavaScript string v, or -1. Only a string whose Go
-// form holds U+FFFD can have one (that is what sobek exports it as), so the
-// usual string costs one scan of its Go form.
-func loneSurrogate(v sobek.Value) (int, uint16) {
+// unpaired surrogate in the JavaScript string v, whose Go form is goForm, or
+// -1. Only a string whose Go form holds U+FFFD can have one (that is what
+// sobek exports it as), so the usual string costs one scan of its Go form.
+func loneSurrogate(v sobek.Value, goForm string) (int, uint16) {
 	s, ok := v.(sobek.String)
-	if !ok || !strings.ContainsRune(v.String(), utf8.RuneError) {
+	if !ok || !strings.ContainsRune(goForm, utf8.RuneError) {
 		return -1, 0
 	}
 	n := s.Length()

@@ -3,6 +3,8 @@ package concurrency
 import (
 	"encoding/json"
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -273,4 +275,28 @@ func TestAbandonedTasksCounted(t *testing.T) {
 	}
 	assert.EqualValues(t, stats.Submitted, tasks)
 	assert.EqualValues(t, stats.Failed, failed)
+}
+
+// TestNumbersAsEncodingJSON: encodeJSON writes a number as encoding/json
+// does (the shortest text that parses back to it), -0 as -0.0.
+func TestNumbersAsEncodingJSON(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(1, 2))
+	floats := []float64{0, 1, -1, 0.1, 1e20, 1e21, 1e-6, 1e-7, 123e-9, 5e-324, math.MaxFloat64, 1 << 53, 1<<53 + 2, -(1 << 60)}
+	for range 100_000 {
+		f := math.Float64frombits(r.Uint64())
+		if !math.IsNaN(f) && !math.IsInf(f, 0) {
+			floats = append(floats, f)
+		}
+	}
+	for _, f := range floats {
+		c := converter{encode: true}
+		c.number(f)
+		want, err := json.Marshal(f)
+		require.NoError(t, err)
+		require.Equal(t, string(want), string(c.out), "%v", f)
+	}
+	c := converter{encode: true}
+	c.number(math.Copysign(0, -1))
+	assert.Equal(t, "-0.0", string(c.out))
 }
