@@ -291,6 +291,9 @@ func (h *poolHandle) prepareMap(call sobek.FunctionCall) ([]*pool.Task, int, err
 			// A new error, not a wrapped one: scripts see the class and the
 			// message of the *taskerr.Error that jsError finds.
 			e := taskerr.From(err)
+			if e.Code == taskerr.UnknownWorkload { // the name's fault, not an element's
+				return nil, -1, e
+			}
 			return nil, int(i), &taskerr.Error{Code: e.Code, Message: fmt.Sprintf("map(): paramsArray[%d]: %s", i, e.Message)}
 		}
 		t.SetParams(text)

@@ -224,6 +224,7 @@ func TestMapRejectionNamesIndex(t *testing.T) {
 		settle('invalid', pool.map('cpu.primes', [{ limit: 10 }, { limit: 'x' }]));
 		settle('value', pool.map('cpu.primes', [{ limit: 10 }, { limit: 10 }, () => 1]));
 		settle('notArray', pool.map('cpu.primes', 'x'));
+		settle('unknown', pool.map('no.such', [{}, {}]));
 	`).Export().(map[string]any)
 	timeout := got["timeout"].(map[string]any)
 	assert.Equal(t, "TimeoutError", timeout["name"])
@@ -238,6 +239,9 @@ func TestMapRejectionNamesIndex(t *testing.T) {
 	assert.Contains(t, value["message"], "paramsArray[2]")
 	notArray := got["notArray"].(map[string]any)
 	assert.Nil(t, notArray["index"], "not one element's failure")
+	unknown := got["unknown"].(map[string]any)
+	assert.Equal(t, "UnknownWorkloadError", unknown["name"])
+	assert.Nil(t, unknown["index"], "the name's failure, not an element's")
 }
 
 // TestAbandonedTasksCounted: a task abandoned because k6 stopped its VU is
