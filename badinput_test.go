@@ -373,12 +373,16 @@ func methodCases(t *testing.T) []badCase {
 	methods := []struct {
 		name  string
 		async bool
-	}{{"runSync", false}, {"run", true}, {"map", true}}
-	// call is p.<method>(name, params, opts); map gets params at index 3 of
-	// five, the others valid.
+	}{{"runSync", false}, {"run", true}, {"map", true}, {"mapSettled", true}, {"asCompleted", true}}
+	// call is p.<method>(name, params, opts); the map-like methods get
+	// params at index 3 of five, the others valid (and asCompleted a
+	// callback before opts).
 	call := func(method, name, params, valid, opts string) string {
-		if method == "map" {
-			return fmt.Sprintf("p => p.map(%s, [%s, %s, %s, %s, %s], %s)", name, valid, valid, valid, params, valid, opts)
+		switch method {
+		case "map", "mapSettled":
+			return fmt.Sprintf("p => p.%s(%s, [%s, %s, %s, %s, %s], %s)", method, name, valid, valid, valid, params, valid, opts)
+		case "asCompleted":
+			return fmt.Sprintf("p => p.asCompleted(%s, [%s, %s, %s, %s, %s], () => {}, %s)", name, valid, valid, valid, params, valid, opts)
 		}
 		return fmt.Sprintf("p => p.%s(%s, %s, %s)", method, name, params, opts)
 	}
@@ -466,12 +470,27 @@ func methodCases(t *testing.T) []badCase {
 		for _, v := range badValues(target{typ: workload.Duration}) {
 			add("timeout: "+v.label, "{ timeout: ("+v.js+") }", oneOf(`"timeout"`, "opts.timeout"))
 		}
-		for _, k := range []string{"timeot", "Timeout", "TIMEOUT", "taskTimeout", "", "__proto__x", "signal"} {
+		for _, k := range []string{"timeot", "Timeout", "TIMEOUT", "taskTimeout", "", "__proto__x", "Signal", "abort"} {
 			add(fmt.Sprintf("unknown opt %q", k), fmt.Sprintf("{ %s: 100 }", jsStr(k)), oneOf(jsStr(k)), oneOf("unknown option"))
 		}
 		for _, v := range append(notJSONExcept("null"),
 			jsVal{"array", `[]`}, jsVal{"string", `'1s'`}, jsVal{"number", `1000`}, jsVal{"true", `true`}) {
 			add("opts "+v.label, v.js, oneOf("opts"))
+		}
+		for _, v := range []jsVal{{"string", `'login'`}, {"array", `['login']`}, {"number", `1`}, {"true", `true`}} {
+			add("tags: "+v.label, "{ tags: ("+v.js+") }", oneOf(`"tags"`), oneOf("object"))
+		}
+		for _, v := range []jsVal{{"number", `1`}, {"true", `true`}, {"null", `null`}, {"object", `{}`}, {"array", `['x']`}} {
+			add("tag value "+v.label, "{ tags: { name: ("+v.js+") } }", oneOf(`"tags"`), oneOf(`"name"`), oneOf("string"))
+		}
+		for _, k := range reservedTags {
+			add("reserved tag "+k, fmt.Sprintf("{ tags: { %s: 'x' } }", jsStr(k)), oneOf(`"tags"`), oneOf(jsStr(k)), oneOf("reserved"))
+		}
+		for _, v := range []jsVal{{"number", `100`}, {"string", `'abort'`}, {"true", `true`}, {"plain object", `{}`},
+			{"AbortController", `new concurrency.AbortController()`}, {"function", `() => {}`},
+			{"look-alike without listeners", `{ aborted: false }`}, {"aborted not boolean", `{ aborted: 0, addEventListener() {}, removeEventListener() {} }`},
+			{"array", `[]`}, {"Symbol", `Symbol('s')`}} {
+			add("signal: "+v.label, "{ signal: ("+v.js+") }", oneOf(`"signal"`), oneOf("AbortSignal"))
 		}
 	}
 
@@ -501,6 +520,28 @@ func methodCases(t *testing.T) []badCase {
 				shared:  len(cases)%3 == 0,
 			})
 		}
+	}
+
+	// asCompleted's callback.
+	for _, v := range []jsVal{{"undefined", `undefined`}, {"null", `null`}, {"object", `{}`}, {"string", `'f'`}, {"number", `1`}, {"opts", `{ timeout: 2000 }`}} {
+		cases = append(cases, badCase{
+			what:    "asCompleted(noop, [{}], callback " + v.label + ")",
+			call:    fmt.Sprintf("p => p.asCompleted('noop', [{}], %s)", v.js),
+			async:   true,
+			needles: [][]string{oneOf("callback must be a function")},
+			shared:  true,
+		})
+	}
+	// close's opts.
+	for _, v := range []jsVal{{"drain string", `{ drain: 'yes' }`}, {"drain number", `{ drain: 1 }`}, {"unknown", `{ wait: true }`},
+		{"timeout without drain", `{ timeout: '1s' }`}, {"bad timeout", `{ drain: true, timeout: -1 }`}, {"string", `'drain'`}, {"array", `[]`}} {
+		cases = append(cases, badCase{
+			what:    "close(" + v.label + ")",
+			call:    fmt.Sprintf("p => p.close(%s)", v.js),
+			async:   true,
+			needles: [][]string{oneOf("close(")},
+			shared:  true,
+		})
 	}
 
 	// map's paramsArray.

@@ -29,7 +29,8 @@ func TestDocsCoverTheAPI(t *testing.T) {
 	for _, c := range taskerr.Codes {
 		names = append(names, string(c))
 	}
-	for _, m := range []string{"run", "runSync", "map", "resize", "stats", "close", "workloads", "ThreadPool", "ProcessPool"} {
+	for _, m := range []string{"run", "runSync", "map", "mapSettled", "asCompleted", "start", "resize", "stats", "close",
+		"workloads", "ThreadPool", "ProcessPool", "AbortController", "AbortSignal", "signal", "tags", "drain"} {
 		names = append(names, m)
 	}
 	for file, text := range docs {
@@ -37,7 +38,8 @@ func TestDocsCoverTheAPI(t *testing.T) {
 			assert.True(t, strings.Contains(text, n), "%s does not mention %q", file, n)
 		}
 	}
-	for _, m := range []string{metricTasks, metricTaskDuration, metricTaskWait, metricTaskOverhead, metricTaskFailed, metricPoolWorkers} {
+	for _, m := range []string{metricTasks, metricTaskDuration, metricTaskWait, metricTaskOverhead, metricTaskFailed, metricPoolWorkers,
+		metricPoolQueued, metricPoolBusy, metricPoolLive, metricPoolUtilization} {
 		assert.Contains(t, docs["README.md"], "`"+m+"`", "README.md lists metric %s", m)
 		assert.Contains(t, docs["index.d.ts"], m)
 	}

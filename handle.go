@@ -25,7 +25,10 @@ func (h *poolHandle) define(obj *sobek.Object) error {
 	methods := []struct {
 		name string
 		fn   func(sobek.FunctionCall) sobek.Value
-	}{{"run", h.run}, {"runSync", h.runSync}, {"map", h.mapTasks}, {"resize", h.resize}, {"stats", h.stats}, {"close", h.close}}
+	}{
+		{"run", h.run}, {"runSync", h.runSync}, {"map", h.mapTasks}, {"mapSettled", h.mapSettled}, {"asCompleted", h.asCompleted},
+		{"start", h.startAll}, {"resize", h.resize}, {"stats", h.stats}, {"close", h.close},
+	}
 	for _, m := range methods {
 		if err := obj.DefineDataProperty(m.name, rt.ToValue(m.fn), sobek.FLAG_FALSE, sobek.FLAG_FALSE, sobek.FLAG_TRUE); err != nil {
 			return err
@@ -48,28 +51,49 @@ func (h *poolHandle) define(obj *sobek.Object) error {
 	return nil
 }
 
-// prepare reads (workload, params, opts) and returns the task.
-func (h *poolHandle) prepare(method string, call sobek.FunctionCall) (*pool.Task, error) {
+// submission is what one call gives all of its tasks: the tags of their
+// samples, taken when the call is made, and the signal that cancels them.
+type submission struct {
+	tags   taskTags
+	signal *signalRef
+}
+
+// prepare reads (workload, params, opts) and returns the task and its submission.
+func (h *poolHandle) prepare(method string, call sobek.FunctionCall) (*pool.Task, submission, error) {
 	rt := h.mi.vu.Runtime()
 	name, err := workloadArg(method, call.Argument(0))
 	if err != nil {
-		return nil, err
+		return nil, submission{}, err
 	}
 	params, text, err := paramsArg(rt, name, call.Argument(1), "params")
 	if err != nil {
-		return nil, err
+		return nil, submission{}, err
 	}
 	opts, err := h.callOptions(method, call.Argument(2))
 	if err != nil {
-		return nil, err
+		return nil, submission{}, err
 	}
 	t, err := h.p.Prepare(name, params)
 	if err != nil {
-		return nil, err
+		return nil, submission{}, err
 	}
 	t.SetParams(text)
 	t.Timeout = opts.Timeout
-	return t, nil
+	return t, h.submission(opts), nil
+}
+
+// submission takes the tags in force now, with the call's own.
+func (h *poolHandle) submission(opts callOptions) submission {
+	return submission{tags: h.mi.tagsNow(opts.Tags), signal: opts.Signal}
+}
+
+// abortedAlready is the error of a call whose signal is aborted before it
+// submits anything: like fetch(), it rejects at once and starts no task.
+func (sub submission) abortedAlready(workloadName string) error {
+	if sub.signal == nil || !sub.signal.aborted() {
+		return nil
+	}
+	return abortError(workloadName, sub.signal.reason())
 }
 
 func workloadArg(method string, v sobek.Value) (string, error) {
@@ -100,11 +124,29 @@ func paramsArg(rt *sobek.Runtime, workloadName string, v sobek.Value, where stri
 	return params, text, nil
 }
 
+// callOptions reads a call's opts. The signal is a live object, not JSON
+// data, so it is taken out before the rest is converted.
 func (h *poolHandle) callOptions(method string, v sobek.Value) (callOptions, error) {
 	if common.IsNullish(v) {
 		return callOptions{}, nil
 	}
-	raw, err := exportJSON(h.mi.vu.Runtime(), v, method+"(): opts")
+	rt := h.mi.vu.Runtime()
+	var signal *signalRef
+	if obj, ok := v.(*sobek.Object); ok && obj.ClassName() == "Object" && !common.IsNullish(obj.Get("signal")) {
+		var err error
+		if signal, err = h.mi.parseSignal(method, obj.Get("signal")); err != nil {
+			return callOptions{}, err
+		}
+		rest := rt.NewObject()
+		_ = rest.SetPrototype(obj.Prototype())
+		for _, k := range obj.Keys() {
+			if k != "signal" {
+				_ = rest.Set(k, obj.Get(k))
+			}
+		}
+		v = rest
+	}
+	raw, err := exportJSON(rt, v, method+"(): opts")
 	if err != nil {
 		return callOptions{}, err
 	}
@@ -112,7 +154,9 @@ func (h *poolHandle) callOptions(method string, v sobek.Value) (callOptions, err
 	if !ok {
 		return callOptions{}, taskerr.New(taskerr.InvalidArgument, "%s(): opts must be an object, got %s", method, taskerr.Describe(raw))
 	}
-	return parseCallOptions(method, m)
+	opts, err := parseCallOptions(method, m)
+	opts.Signal = signal
+	return opts, err
 }
 
 func describeJS(v sobek.Value) string {
@@ -144,6 +188,7 @@ func (h *poolHandle) inVU(method string) error {
 func (h *poolHandle) start() {
 	if h.p.Start() {
 		h.mi.pushWorkers(h.p)
+		h.mi.sampleGauges(h.p)
 	}
 }
 
@@ -154,12 +199,15 @@ func (h *poolHandle) run(call sobek.FunctionCall) sobek.Value {
 	if err := h.inVU("run"); err != nil {
 		common.Throw(rt, err)
 	}
-	t, err := h.prepare("run", call)
+	t, sub, err := h.prepare("run", call)
+	if err == nil {
+		err = sub.abortedAlready(t.Workload)
+	}
 	if err != nil {
 		_ = reject(jsError(rt, err))
 		return rt.ToValue(promise)
 	}
-	h.submitAsync(t, func(t *pool.Task) {
+	h.submitAsync(t, sub, func(t *pool.Task) {
 		if t.Err != nil {
 			_ = reject(jsError(rt, t.Err))
 			return
@@ -170,14 +218,17 @@ func (h *poolHandle) run(call sobek.FunctionCall) sobek.Value {
 }
 
 // submitAsync submits t and calls settled on the VU's event loop once it
-// settles, after pushing its metrics.
-func (h *poolHandle) submitAsync(t *pool.Task, settled func(*pool.Task)) {
+// settles, after pushing its metrics. Until then, the submission's signal
+// and the VU's end cancel it.
+func (h *poolHandle) submitAsync(t *pool.Task, sub submission, settled func(*pool.Task)) {
 	enqueue := h.mi.vu.RegisterCallback()
 	var stopWatching func() bool
+	stopAbort := h.mi.onAbort(sub.signal, func(reason sobek.Value) { t.Cancel(abortError(t.Workload, reason)) })
 	t.OnDone = func(t *pool.Task) {
 		enqueue(func() error {
 			stopWatching()
-			h.mi.pushTask(h.p, t)
+			stopAbort()
+			h.mi.pushTask(h.p, t, sub.tags)
 			settled(t)
 			return nil
 		})
@@ -189,13 +240,17 @@ func (h *poolHandle) submitAsync(t *pool.Task, settled func(*pool.Task)) {
 }
 
 // runSync is `pool.runSync(workload, params?, opts?)`: the value, blocking
-// this VU (only) until the task settles.
+// this VU (only) until the task settles. Nothing else runs on the VU
+// meanwhile, so only a signal aborted before the call can cancel it.
 func (h *poolHandle) runSync(call sobek.FunctionCall) sobek.Value {
 	rt := h.mi.vu.Runtime()
 	if err := h.inVU("runSync"); err != nil {
 		common.Throw(rt, err)
 	}
-	t, err := h.prepare("runSync", call)
+	t, sub, err := h.prepare("runSync", call)
+	if err == nil {
+		err = sub.abortedAlready(t.Workload)
+	}
 	if err != nil {
 		throw(rt, err)
 	}
@@ -209,114 +264,11 @@ func (h *poolHandle) runSync(call sobek.FunctionCall) sobek.Value {
 		t.Cancel(vuStopped(t.Workload))
 		<-done
 	}
-	h.mi.pushTask(h.p, t)
+	h.mi.pushTask(h.p, t, sub.tags)
 	if t.Err != nil {
 		throw(rt, t.Err)
 	}
 	return h.mi.resultToJS(t)
-}
-
-// mapTasks is `pool.map(workload, paramsArray, opts?)`: a Promise of the
-// values in input order; it rejects with the first failure. Every element is
-// validated before any task is submitted.
-func (h *poolHandle) mapTasks(call sobek.FunctionCall) sobek.Value {
-	rt := h.mi.vu.Runtime()
-	promise, resolve, reject := rt.NewPromise()
-	if err := h.inVU("map"); err != nil {
-		common.Throw(rt, err)
-	}
-	tasks, index, err := h.prepareMap(call)
-	if err != nil {
-		obj := jsError(rt, err)
-		if index >= 0 {
-			_ = obj.Set("index", index)
-		}
-		_ = reject(obj)
-		return rt.ToValue(promise)
-	}
-	values := make([]sobek.Value, len(tasks))
-	remaining, failed := len(tasks), false
-	if remaining == 0 {
-		_ = resolve(rt.NewArray())
-		return rt.ToValue(promise)
-	}
-	for i, t := range tasks {
-		h.submitAsync(t, func(t *pool.Task) {
-			if failed {
-				return
-			}
-			if t.Err != nil {
-				failed = true
-				_ = reject(mapError(rt, i, t.Err))
-				return
-			}
-			values[i] = h.mi.resultToJS(t)
-			if remaining--; remaining == 0 {
-				_ = resolve(rt.NewArray(toAny(values)...))
-			}
-		})
-	}
-	return rt.ToValue(promise)
-}
-
-// prepareMap validates map's arguments; index is the element that failed, or
-// -1 when the failure is not one element's.
-func (h *poolHandle) prepareMap(call sobek.FunctionCall) ([]*pool.Task, int, error) {
-	rt := h.mi.vu.Runtime()
-	name, err := workloadArg("map", call.Argument(0))
-	if err != nil {
-		return nil, -1, err
-	}
-	list, ok := call.Argument(1).(*sobek.Object)
-	if !ok || list.ClassName() != "Array" {
-		return nil, -1, taskerr.New(taskerr.InvalidArgument,
-			"map(workload, paramsArray, opts?): paramsArray must be an array of params objects, got %s", describeJS(call.Argument(1)))
-	}
-	opts, err := h.callOptions("map", call.Argument(2))
-	if err != nil {
-		return nil, -1, err
-	}
-	n := list.Get("length").ToInteger()
-	if n > int64(pool.MaxQueueLimit) {
-		return nil, -1, taskerr.New(taskerr.InvalidArgument, "map(): paramsArray has %d items; at most %d", n, pool.MaxQueueLimit)
-	}
-	tasks := make([]*pool.Task, n)
-	for i := range n {
-		params, text, err := paramsArg(rt, name, list.Get(fmt.Sprint(i)), fmt.Sprintf("paramsArray[%d]", i))
-		if err != nil {
-			return nil, int(i), err
-		}
-		t, err := h.p.Prepare(name, params)
-		if err != nil {
-			// A new error, not a wrapped one: scripts see the class and the
-			// message of the *taskerr.Error that jsError finds.
-			e := taskerr.From(err)
-			if e.Code == taskerr.UnknownWorkload { // the name's fault, not an element's
-				return nil, -1, e
-			}
-			return nil, int(i), &taskerr.Error{Code: e.Code, Message: fmt.Sprintf("map(): paramsArray[%d]: %s", i, e.Message)}
-		}
-		t.SetParams(text)
-		t.Timeout = opts.Timeout
-		tasks[i] = t
-	}
-	return tasks, -1, nil
-}
-
-func toAny(values []sobek.Value) []any {
-	out := make([]any, len(values))
-	for i, v := range values {
-		out[i] = v
-	}
-	return out
-}
-
-// mapError is the rejection of map() when the task of paramsArray[index]
-// failed: the task's error, with the index in its message and as err.index.
-func mapError(rt *sobek.Runtime, index int, err *taskerr.Error) *sobek.Object {
-	obj := jsError(rt, &taskerr.Error{Code: err.Code, Message: fmt.Sprintf("map(): paramsArray[%d]: %s", index, err.Message)})
-	_ = obj.Set("index", index)
-	return obj
 }
 
 // resize is `pool.resize(n)`.
@@ -344,18 +296,4 @@ func (h *poolHandle) resize(call sobek.FunctionCall) sobek.Value {
 // stats is `pool.stats()`.
 func (h *poolHandle) stats(sobek.FunctionCall) sobek.Value {
 	return h.mi.toJS(h.p.Stats())
-}
-
-// close is `pool.close()`: a Promise that resolves once the pool's workers
-// are gone. Closing twice is fine; tasks submitted later reject with
-// PoolClosedError.
-func (h *poolHandle) close(sobek.FunctionCall) sobek.Value {
-	rt := h.mi.vu.Runtime()
-	promise, resolve, _ := rt.NewPromise()
-	enqueue := h.mi.vu.RegisterCallback()
-	go func() {
-		h.p.Close()
-		enqueue(func() error { return resolve(sobek.Undefined()) })
-	}()
-	return rt.ToValue(promise)
 }

@@ -4,7 +4,10 @@
  * `concurrency_tasks`, `concurrency_task_duration`, `concurrency_task_wait`,
  * `concurrency_task_overhead`, `concurrency_task_failed` and
  * `concurrency_pool_workers`, tagged with `pool`, `pool_kind`, `workload` and
- * `workers` besides the VU's own tags.
+ * `workers` besides the VU's own tags; and a started pool's state over time
+ * (every second, and within 100 ms of a change): `concurrency_pool_queued`,
+ * `concurrency_pool_busy`, `concurrency_pool_live` and
+ * `concurrency_pool_utilization` (busy ÷ task slots, 0 to 1).
  *
  * @example
  * import { ThreadPool, ProcessPool } from 'k6/x/concurrency';
@@ -66,6 +69,21 @@ declare module 'k6/x/concurrency' {
   export interface CallOptions {
     /** Overrides the pool's `taskTimeout` for this call. */
     timeout?: Duration;
+    /**
+     * Tags added to every sample of the call's tasks, as k6's `params.tags`
+     * are to a request's: `{ tags: { name: 'login' } }`. Values must be
+     * strings. Reserved keys (`InvalidArgumentError`): `pool`, `pool_kind`,
+     * `workload`, `workers`, `group`, `scenario`.
+     */
+    tags?: Record<string, string>;
+    /**
+     * Cancels the call's tasks when it aborts: a queued task is dropped at
+     * once, a running one is stopped (a thread pool cancels its context; a
+     * process pool sends the worker `cancel`), and each rejects with
+     * `AbortError`. An aborted signal rejects at once and starts no task.
+     * This module's `AbortSignal`, or any object in its shape.
+     */
+    signal?: AbortSignal;
   }
 
   /**
@@ -107,22 +125,72 @@ declare module 'k6/x/concurrency' {
     runSync<T = unknown>(workload: string, params?: Params, opts?: CallOptions): T;
     /**
      * Runs a workload once per params object; resolves with the values in
-     * input order, or rejects with the first failure: a {@link MapError}
-     * whose `index` is the element's and whose message starts `map(): paramsArray[index]:`.
+     * input order. On the first failure it rejects with that error, with
+     * `err.index` (and the index in the message), and cancels the call's
+     * tasks that have not started (`AbortError`); running ones finish and
+     * their results are dropped.
      */
     map<T = unknown>(workload: string, paramsArray: Params[], opts?: CallOptions): Promise<T[]>;
+    /** Like `map`, but resolves with every outcome in input order, in `Promise.allSettled`'s shape; rejects only for bad arguments. */
+    mapSettled<T = unknown>(workload: string, paramsArray: Params[], opts?: CallOptions): Promise<SettledResult<T>[]>;
+    /**
+     * Calls `callback(result, index)` on the VU's event loop as each task
+     * settles, in completion order; resolves once all have settled. A
+     * callback that throws rejects with what it threw and cancels the call's
+     * other tasks. Its return value is not awaited.
+     */
+    asCompleted<T = unknown>(workload: string, paramsArray: Params[],
+      callback: (result: SettledResult<T>, index: number) => void, opts?: CallOptions): Promise<void>;
+    /** Starts the workers; resolves once every one is live, rejects with `WorkerStartError` if one cannot start. Not in the init context. */
+    start(): Promise<void>;
     /** Changes the number of workers (1 to 1024) without dropping queued tasks. */
     resize(workers: number): void;
     /** The pool's counters now. */
     stats(): PoolStats;
-    /** Closes the pool: queued and running tasks reject with `PoolClosedError`, worker processes are stopped. Idempotent. */
-    close(): Promise<void>;
+    /**
+     * Closes the pool. Without opts, queued and running tasks reject with
+     * `PoolClosedError` and worker processes are stopped. With
+     * `{ drain: true }`, new tasks reject with `PoolClosedError` at once, the
+     * queued and running ones finish, then the workers stop; `timeout` bounds
+     * that wait. Idempotent.
+     */
+    close(opts?: CloseOptions): Promise<void>;
   }
 
-  /** The rejection of `map()` when one element failed (its validation or its task). */
-  export interface MapError extends Error {
-    /** The index in `paramsArray` of the element that failed. */
-    index: number;
+  /** One outcome of `mapSettled` and `asCompleted`: the shape of `Promise.allSettled`'s. */
+  export type SettledResult<T = unknown> =
+    | { status: 'fulfilled'; value: T }
+    | { status: 'rejected'; reason: Error & { name: PoolErrorName } };
+
+  /** Options of `close()`. */
+  export interface CloseOptions {
+    /** Let queued and running tasks finish before the workers stop. Default: false. */
+    drain?: boolean;
+    /** Bounds a drain; tasks still unsettled then reject with `PoolClosedError`. Only with `drain: true`. */
+    timeout?: Duration;
+  }
+
+  /** The web platform's AbortSignal (k6 has no global one). Pass it as `opts.signal`. */
+  export class AbortSignal {
+    /** Not constructible: signals come from `new AbortController()` or `AbortSignal.abort()`. */
+    private constructor();
+    /** A signal aborted already. */
+    static abort(reason?: unknown): AbortSignal;
+    readonly aborted: boolean;
+    /** Why it was aborted: `abort(reason)`'s argument, or an Error named `AbortError`. */
+    readonly reason: unknown;
+    /** Throws `reason` if aborted. */
+    throwIfAborted(): void;
+    onabort: ((event: { type: 'abort'; target: AbortSignal }) => void) | null;
+    addEventListener(type: 'abort', listener: (event: { type: 'abort'; target: AbortSignal }) => void): void;
+    removeEventListener(type: 'abort', listener: (event: { type: 'abort'; target: AbortSignal }) => void): void;
+  }
+
+  /** The web platform's AbortController: `controller.abort(reason?)` aborts `controller.signal`. */
+  export class AbortController {
+    constructor();
+    readonly signal: AbortSignal;
+    abort(reason?: unknown): void;
   }
 
   /** A pool of goroutines inside the k6 process. */
@@ -134,9 +202,13 @@ declare module 'k6/x/concurrency' {
     run<T = unknown>(workload: string, params?: Params, opts?: CallOptions): Promise<T>;
     runSync<T = unknown>(workload: string, params?: Params, opts?: CallOptions): T;
     map<T = unknown>(workload: string, paramsArray: Params[], opts?: CallOptions): Promise<T[]>;
+    mapSettled<T = unknown>(workload: string, paramsArray: Params[], opts?: CallOptions): Promise<SettledResult<T>[]>;
+    asCompleted<T = unknown>(workload: string, paramsArray: Params[],
+      callback: (result: SettledResult<T>, index: number) => void, opts?: CallOptions): Promise<void>;
+    start(): Promise<void>;
     resize(workers: number): void;
     stats(): PoolStats;
-    close(): Promise<void>;
+    close(opts?: CloseOptions): Promise<void>;
   }
 
   /** A pool of long-lived worker processes, talking over pipes. */
@@ -148,9 +220,13 @@ declare module 'k6/x/concurrency' {
     run<T = unknown>(workload: string, params?: Params, opts?: CallOptions): Promise<T>;
     runSync<T = unknown>(workload: string, params?: Params, opts?: CallOptions): T;
     map<T = unknown>(workload: string, paramsArray: Params[], opts?: CallOptions): Promise<T[]>;
+    mapSettled<T = unknown>(workload: string, paramsArray: Params[], opts?: CallOptions): Promise<SettledResult<T>[]>;
+    asCompleted<T = unknown>(workload: string, paramsArray: Params[],
+      callback: (result: SettledResult<T>, index: number) => void, opts?: CallOptions): Promise<void>;
+    start(): Promise<void>;
     resize(workers: number): void;
     stats(): PoolStats;
-    close(): Promise<void>;
+    close(opts?: CloseOptions): Promise<void>;
   }
 
   /** One param of a workload in the catalogue. */
@@ -182,7 +258,7 @@ declare module 'k6/x/concurrency' {
     title?: string;
     /** The tag whose values are compared within a group (a bar each). Default: `'pool_kind'` (`thread` and `process` show as threads and processes). */
     series?: string;
-    /** The integer tag along the x axis (a group each); speed-ups are over its smallest value. Default: `'workers'`. */
+    /** The integer tag along the x axis (a group each); speed-ups are over its smallest value that ran. Default: `'workers'`. */
     size?: string;
     /**
      * How long each cell ran, in seconds (or a duration such as `'7s'`):
@@ -192,10 +268,18 @@ declare module 'k6/x/concurrency' {
     seconds?: number | string;
   }
 
-  /** The part of k6's handleSummary data the report reads. */
+  /** The part of k6's handleSummary data the report reads, in k6's default shape. */
   export interface SummaryData {
     metrics: Record<string, { type?: string; contains?: string; values: Record<string, number> }>;
     state?: { testRunDurationMs?: number };
+    [key: string]: unknown;
+  }
+
+  /** The same in k6's machine-readable summary (`K6_NEW_MACHINE_READABLE_SUMMARY=true`). */
+  export interface MachineReadableSummaryData {
+    results: { metrics: Array<{ name: string; type?: string; contains?: string; values: Record<string, number | null> }>; [key: string]: unknown };
+    /** `duration` is the test run, in seconds. */
+    config?: { duration?: number; [key: string]: unknown };
     [key: string]: unknown;
   }
 
@@ -204,7 +288,9 @@ declare module 'k6/x/concurrency' {
    * data. A cell is a sub-metric of `concurrency_tasks` with the series, size
    * and `workload` tags, e.g. `concurrency_tasks{pool_kind:thread,workers:4,workload:cpu.primes}`.
    * Bad `data` or options throw an `InvalidArgumentError` naming them; no
-   * cells is not an error: the report says so and how to declare them.
+   * cells is not an error: the report says so and how to declare them. A
+   * cell without samples (declared, but nothing ran with its tags) shows as
+   * "not run", never as 0, and speed-ups are over the smallest size that ran.
    *
    * @example
    * export const options = {
@@ -215,15 +301,16 @@ declare module 'k6/x/concurrency' {
    * }
    */
   export const report: {
-    /** The calls-per-second table (a row per workload and series, a column per size, speed-ups over the smallest size), then a digest of the other `concurrency_*` metrics. */
-    text(data: SummaryData, opts?: ReportOptions): string;
+    /** The calls-per-second table (a row per workload and series, a column per size, speed-ups over the smallest size that ran), then a digest of the other `concurrency_*` metrics. */
+    text(data: SummaryData | MachineReadableSummaryData, opts?: ReportOptions): string;
     /**
      * One self-contained HTML page (inline CSS and SVG, nothing fetched): a
      * bar chart per workload, the table and the digest. Each bar is a
      * `<rect class="bar">` with `data-series`, `data-size`, `data-workload`
-     * and `data-value` (calls/s).
+     * and `data-value` (calls/s); a cell that did not run is a
+     * `<g class="not-run">` with the same `data-*` and a label, not a bar.
      */
-    html(data: SummaryData, opts?: ReportOptions): string;
+    html(data: SummaryData | MachineReadableSummaryData, opts?: ReportOptions): string;
     /**
      * One always-passing threshold (`count>=0`) per sub-metric of
      * `concurrency_tasks` in the cross product of `spec` (tag names to
@@ -241,7 +328,9 @@ declare module 'k6/x/concurrency' {
    * - `TimeoutError`: the task ran past its timeout;
    * - `WorkerCrashedError`: the worker process died with the task on it (pid and exit status);
    * - `QueueFullError`: `maxQueue` tasks were waiting already;
-   * - `PoolClosedError`: the pool was closed, or k6 stopped the VU, before the task finished.
+   * - `PoolClosedError`: the pool was closed, or k6 stopped the VU, before the task finished;
+   * - `AbortError`: the task was cancelled by `opts.signal`, or by a `map` that failed or an `asCompleted` callback that threw;
+   * - `WorkerStartError`: `start()` found that a worker could not start.
    */
   export type PoolErrorName =
     | 'InvalidArgumentError'
@@ -250,5 +339,7 @@ declare module 'k6/x/concurrency' {
     | 'TimeoutError'
     | 'WorkerCrashedError'
     | 'QueueFullError'
-    | 'PoolClosedError';
+    | 'PoolClosedError'
+    | 'AbortError'
+    | 'WorkerStartError';
 }

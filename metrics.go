@@ -18,6 +18,11 @@ const (
 	metricTaskOverhead = "concurrency_task_overhead"
 	metricTaskFailed   = "concurrency_task_failed"
 	metricPoolWorkers  = "concurrency_pool_workers"
+	// The state of a started pool over time (see gauges.go).
+	metricPoolQueued      = "concurrency_pool_queued"
+	metricPoolBusy        = "concurrency_pool_busy"
+	metricPoolLive        = "concurrency_pool_live"
+	metricPoolUtilization = "concurrency_pool_utilization"
 )
 
 // Tags every sample of the extension carries, besides the VU's own tags.
@@ -31,6 +36,7 @@ const (
 // taskMetrics are the extension's metrics in one test's registry.
 type taskMetrics struct {
 	tasks, duration, wait, overhead, failed, workers *metrics.Metric
+	queued, busy, live, utilization                  *metrics.Metric
 }
 
 // registerMetrics registers (or finds, for every VU after the first) the
@@ -49,6 +55,10 @@ func registerMetrics(registry *metrics.Registry) (*taskMetrics, error) {
 		{&m.overhead, metricTaskOverhead, metrics.Trend, []metrics.ValueType{metrics.Time}},
 		{&m.failed, metricTaskFailed, metrics.Rate, nil},
 		{&m.workers, metricPoolWorkers, metrics.Gauge, nil},
+		{&m.queued, metricPoolQueued, metrics.Gauge, nil},
+		{&m.busy, metricPoolBusy, metrics.Gauge, nil},
+		{&m.live, metricPoolLive, metrics.Gauge, nil},
+		{&m.utilization, metricPoolUtilization, metrics.Gauge, nil},
 	} {
 		metric, err := registry.NewMetric(def.name, def.typ, def.vt...)
 		if err != nil {
@@ -95,22 +105,39 @@ func (c tagCache) get(base *metrics.TagSet, p *pool.Pool, workloadName string, w
 	return tags
 }
 
+// taskTags are the tags of a task's samples, taken on the VU's goroutine
+// when the task is submitted, as k6's own async APIs do: the group, the
+// scenario and the VU's tags of that moment, plus the call's opts.tags.
+type taskTags struct {
+	base     *metrics.TagSet
+	metadata map[string]string
+}
+
+// tagsNow returns the tags of a task submitted now with the call's tags.
+func (mi *ModuleInstance) tagsNow(call map[string]string) taskTags {
+	current := mi.vu.State().Tags.GetCurrentValues()
+	base := current.Tags
+	for k, v := range call {
+		base = base.With(k, v)
+	}
+	return taskTags{base: base, metadata: current.Metadata}
+}
+
 // pushTask sends a settled task's samples into k6's pipeline, tagged with the
-// VU's tags and the pool, kind, workload and pool size. It runs on the VU's
-// goroutine.
-func (mi *ModuleInstance) pushTask(p *pool.Pool, t *pool.Task) {
+// tags of its submission and the pool, kind, workload and pool size. It runs
+// on the VU's goroutine.
+func (mi *ModuleInstance) pushTask(p *pool.Pool, t *pool.Task, tt taskTags) {
 	state := mi.vu.State()
 	if state == nil {
 		return
 	}
-	current := state.Tags.GetCurrentValues()
-	tags := mi.tags.get(current.Tags, p, t.Workload, t.Workers)
+	tags := mi.tags.get(tt.base, p, t.Workload, t.Workers)
 	m := mi.metrics
 	sample := func(metric *metrics.Metric, value float64) metrics.Sample {
 		return metrics.Sample{
 			TimeSeries: metrics.TimeSeries{Metric: metric, Tags: tags},
 			Time:       t.Finished,
-			Metadata:   current.Metadata,
+			Metadata:   tt.metadata,
 			Value:      value,
 		}
 	}

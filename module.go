@@ -40,6 +40,9 @@ type RootModule struct {
 	pools   map[string]*sharedPool
 	watched sync.Once
 	numCPU  int
+	// ctx ends when the test does; the pools' gauge samplers push with it.
+	ctx  context.Context
+	stop context.CancelFunc
 }
 
 // sharedPool is a pool and the options that made it.
@@ -50,7 +53,8 @@ type sharedPool struct {
 
 // New returns the root module; k6 calls NewModuleInstance on it for every VU.
 func New() *RootModule {
-	return &RootModule{pools: make(map[string]*sharedPool), numCPU: runtime.NumCPU()}
+	ctx, stop := context.WithCancel(context.Background())
+	return &RootModule{pools: make(map[string]*sharedPool), numCPU: runtime.NumCPU(), ctx: ctx, stop: stop}
 }
 
 // ModuleInstance is the module in one VU.
@@ -62,6 +66,7 @@ type ModuleInstance struct {
 	// syncDone receives the task a runSync call waits for; one per VU, since
 	// a VU waits on one runSync at a time.
 	syncDone chan *pool.Task
+	abort    *abortClasses
 	// jsonParse is the runtime's own JSON.parse, taken before the script
 	// runs (a script may replace the global one).
 	jsonParse sobek.Callable
@@ -84,7 +89,9 @@ func (r *RootModule) NewModuleInstance(vu modules.VU) modules.Instance {
 	if !ok {
 		common.Throw(rt, errors.New(ImportPath+": JSON.parse is not a function"))
 	}
-	return &ModuleInstance{vu: vu, root: r, metrics: m, tags: make(tagCache), syncDone: make(chan *pool.Task, 1), jsonParse: parse}
+	mi := &ModuleInstance{vu: vu, root: r, metrics: m, tags: make(tagCache), syncDone: make(chan *pool.Task, 1), jsonParse: parse}
+	mi.abort = mi.defineAbort()
+	return mi
 }
 
 // Exports are the module's named exports.
@@ -94,6 +101,9 @@ func (mi *ModuleInstance) Exports() modules.Exports {
 		"ProcessPool": mi.newProcessPool,
 		"workloads":   mi.workloads,
 		"report":      mi.reportObject(),
+		// The web platform's names, as k6 has no global ones.
+		"AbortController": mi.abort.controller,
+		"AbortSignal":     mi.abort.signal,
 	}}
 }
 
@@ -117,6 +127,7 @@ func (r *RootModule) watchTestEnd(vu modules.VU, logger logrus.FieldLogger) {
 		go func() {
 			for e := range events {
 				r.closeAll(logger)
+				r.stop()
 				exit := e.Type.String() == "Exit"
 				if exit {
 					// Before Done: k6 exits as soon as every Exit handler
@@ -234,13 +245,7 @@ func (mi *ModuleInstance) newPool(kind pool.Kind, call sobek.ConstructorCall) *s
 	if err != nil {
 		throw(rt, err)
 	}
-	var logger logrus.FieldLogger = logrus.StandardLogger()
-	if env := mi.vu.InitEnv(); env != nil {
-		logger = env.Logger
-	} else if state := mi.vu.State(); state != nil {
-		logger = state.Logger
-	}
-	sp, err := mi.root.sharedPoolFor(opts, logger)
+	sp, err := mi.root.sharedPoolFor(opts, mi.logger())
 	if err != nil {
 		throw(rt, err)
 	}
@@ -249,6 +254,17 @@ func (mi *ModuleInstance) newPool(kind pool.Kind, call sobek.ConstructorCall) *s
 		throw(rt, err)
 	}
 	return call.This
+}
+
+// logger is k6's logger for this VU: the init context's, or the VU's.
+func (mi *ModuleInstance) logger() logrus.FieldLogger {
+	if env := mi.vu.InitEnv(); env != nil {
+		return env.Logger
+	}
+	if state := mi.vu.State(); state != nil {
+		return state.Logger
+	}
+	return logrus.StandardLogger()
 }
 
 func poolCtor(kind pool.Kind) string {

@@ -227,21 +227,63 @@ func parseCommand(v any) ([]string, error) {
 // callOptions are the per-call options of run, runSync and map.
 type callOptions struct {
 	Timeout time.Duration
+	// Tags are added to every sample of the call's tasks, as k6's
+	// params.tags are to a request's.
+	Tags map[string]string
+	// Signal cancels the call's tasks when it aborts; nil is none.
+	Signal *signalRef
 }
+
+// reservedTags are the tag keys a call may not set: the extension's own,
+// which name the series a report reads, and the ones k6 keeps for itself.
+var reservedTags = []string{tagPool, tagPoolKind, tagWorkload, tagWorkers, "group", "scenario"}
 
 func parseCallOptions(method string, raw map[string]any) (callOptions, error) {
 	var o callOptions
 	for k, v := range raw {
-		if k != "timeout" {
-			return o, taskerr.New(taskerr.InvalidArgument, "%s(): unknown option %q in opts (options: timeout)", method, k)
+		bad := func(format string, a ...any) error {
+			return taskerr.New(taskerr.InvalidArgument, "%s(): option %q "+format, append([]any{method, k}, a...)...)
 		}
-		d, err := workload.ParseDuration(v)
-		if err != nil {
-			return o, taskerr.New(taskerr.InvalidArgument, "%s(): option \"timeout\" %s", method, err)
+		switch k {
+		case "timeout":
+			d, err := workload.ParseDuration(v)
+			if err != nil {
+				return o, bad("%s", err)
+			}
+			o.Timeout = d
+		case "tags":
+			tags, err := parseTags(v)
+			if err != nil {
+				return o, bad("%s", err)
+			}
+			o.Tags = tags
+		default:
+			return o, taskerr.New(taskerr.InvalidArgument, "%s(): unknown option %q in opts (options: timeout, tags, signal)", method, k)
 		}
-		o.Timeout = d
 	}
 	return o, nil
+}
+
+// parseTags reads opts.tags: an object of string values, none of them under
+// a reserved key.
+func parseTags(v any) (map[string]string, error) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("must be an object of string tag values, got %s", taskerr.Describe(v))
+	}
+	tags := make(map[string]string, len(m))
+	for k, val := range m {
+		if k == "" || contains(reservedTags, k) {
+			return nil, fmt.Errorf("cannot set tag %s: the extension or k6 sets it (reserved: %s)",
+				taskerr.Describe(k), strings.Join(reservedTags, ", "))
+		}
+		s, ok := val.(string)
+		if !ok {
+			return nil, fmt.Errorf("tag %s must be a string, got %s", taskerr.Describe(k), taskerr.Describe(val))
+		}
+		tags[k] = s
+	}
+	return tags, nil
 }
 
 func contains(list []string, s string) bool {
@@ -540,3 +582,37 @@ var (
 	typeFloat  = reflect.TypeOf(float64(0))
 	typeBigInt = reflect.TypeOf((*big.Int)(nil))
 )
+
+// closeOptions are the options of close().
+type closeOptions struct {
+	// Drain lets queued and running tasks finish before the workers stop.
+	Drain bool
+	// Timeout bounds a drain; 0 is none.
+	Timeout time.Duration
+}
+
+func parseCloseOptions(raw map[string]any) (closeOptions, error) {
+	var o closeOptions
+	for k, v := range raw {
+		var err error
+		switch k {
+		case "drain":
+			b, ok := v.(bool)
+			if !ok {
+				err = fmt.Errorf("must be true or false, got %s", taskerr.Describe(v))
+			}
+			o.Drain = b
+		case "timeout":
+			o.Timeout, err = workload.ParseDuration(v)
+		default:
+			return o, taskerr.New(taskerr.InvalidArgument, "close(): unknown option %q in opts (options: drain, timeout)", k)
+		}
+		if err != nil {
+			return o, taskerr.New(taskerr.InvalidArgument, "close(): option %q %s", k, err)
+		}
+	}
+	if o.Timeout > 0 && !o.Drain {
+		return o, taskerr.New(taskerr.InvalidArgument, "close(): option \"timeout\" bounds a drain; set drain: true with it")
+	}
+	return o, nil
+}

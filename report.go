@@ -1,6 +1,9 @@
 package concurrency
 
 import (
+	"math"
+	"reflect"
+	"strconv"
 	"time"
 
 	"github.com/grafana/sobek"
@@ -81,10 +84,12 @@ func reportArgs(rt *sobek.Runtime, fn string, call sobek.FunctionCall) (report.D
 }
 
 // readSummaryData reads what the report needs from k6's handleSummary data:
-// every metric's numbers (data.metrics[name].values) and the run's duration
-// (data.state.testRunDurationMs). It reads those few fields only, and skips
-// what is not a number, so the rest of the data may hold anything (k6 puts
-// NaN in some values, and setup_data is the script's).
+// every metric's numbers and the run's duration. It reads those few fields
+// only, and skips what is not a number, so the rest of the data may hold
+// anything (k6 puts NaN in some values, and setup_data is the script's). It
+// reads both of k6's shapes: the default (data.metrics by name,
+// data.state.testRunDurationMs) and the machine-readable summary of
+// K6_NEW_MACHINE_READABLE_SUMMARY=true (data.results.metrics, an array).
 func readSummaryData(fn string, v sobek.Value) (report.Data, error) {
 	data := report.Data{Metrics: map[string]report.Metric{}, Generated: time.Now(), Kinds: map[string]string{}}
 	obj, ok := v.(*sobek.Object)
@@ -92,49 +97,98 @@ func readSummaryData(fn string, v sobek.Value) (report.Data, error) {
 		return data, taskerr.New(taskerr.InvalidArgument,
 			"%s(): data must be the summary data k6 passes to handleSummary (an object with metrics), got %s", fn, describeJS(v))
 	}
+	for _, s := range workload.Default.List() {
+		data.Kinds[s.Name] = string(s.Kind)
+	}
+	if results, ok := obj.Get("results").(*sobek.Object); ok && common.IsNullish(obj.Get("metrics")) {
+		return data, readMachineReadable(fn, obj, results, &data)
+	}
 	metrics, ok := obj.Get("metrics").(*sobek.Object)
 	if !ok {
 		return data, taskerr.New(taskerr.InvalidArgument,
-			"%s(): data.metrics is %s: data must be the summary data k6 passes to handleSummary (an object with metrics)", fn, describeJS(obj.Get("metrics")))
+			"%s(): data.metrics is %s: data must be the summary data k6 passes to handleSummary (an object with metrics, or with results.metrics when %s=true)",
+			fn, describeJS(obj.Get("metrics")), report.MachineReadableEnv)
 	}
 	for _, name := range metrics.Keys() {
-		m, ok := metrics.Get(name).(*sobek.Object)
-		if !ok {
-			continue
+		if m, ok := metrics.Get(name).(*sobek.Object); ok {
+			data.Metrics[name] = readMetric(m)
 		}
-		metric := report.Metric{Type: jsString(m.Get("type")), Contains: jsString(m.Get("contains")), Values: map[string]float64{}}
-		if values, ok := m.Get("values").(*sobek.Object); ok {
-			for _, k := range values.Keys() {
-				if f, ok := jsNumber(values.Get(k)); ok {
-					metric.Values[k] = f
-				}
-			}
-		}
-		data.Metrics[name] = metric
 	}
 	if state, ok := obj.Get("state").(*sobek.Object); ok {
 		if ms, ok := jsNumber(state.Get("testRunDurationMs")); ok && ms > 0 && ms < 1e12 {
 			data.RunDuration = time.Duration(ms * float64(time.Millisecond))
 		}
 	}
-	for _, s := range workload.Default.List() {
-		data.Kinds[s.Name] = string(s.Kind)
-	}
 	return data, nil
 }
 
+// readMachineReadable reads k6's machine-readable summary: the run's
+// seconds in config.duration, and results.metrics, an array of metrics
+// that have their name inside.
+func readMachineReadable(fn string, obj, results *sobek.Object, data *report.Data) error {
+	var length float64
+	list, ok := results.Get("metrics").(*sobek.Object)
+	if ok {
+		length, ok = jsNumber(list.Get("length"))
+	}
+	if !ok || length < 0 || length > 1<<24 || length != math.Trunc(length) {
+		return taskerr.New(taskerr.InvalidArgument,
+			"%s(): data.results.metrics is %s: in the machine-readable summary (%s=true) it is an array of metrics",
+			fn, describeJS(results.Get("metrics")), report.MachineReadableEnv)
+	}
+	if config, ok := obj.Get("config").(*sobek.Object); ok {
+		if s, ok := jsNumber(config.Get("duration")); ok && s > 0 && s < 1e9 {
+			data.RunDuration = time.Duration(s * float64(time.Second))
+		}
+	}
+	for i := range int(length) {
+		m, ok := list.Get(strconv.Itoa(i)).(*sobek.Object)
+		if !ok || !sobek.IsString(m.Get("name")) {
+			continue
+		}
+		data.Metrics[m.Get("name").String()] = report.FromMachineReadable(readMetric(m), data.RunDuration)
+	}
+	return nil
+}
+
+// readMetric reads one metric's type, contents and numbers.
+func readMetric(m *sobek.Object) report.Metric {
+	metric := report.Metric{Type: jsString(m.Get("type")), Contains: jsString(m.Get("contains")), Values: map[string]float64{}}
+	if values, ok := m.Get("values").(*sobek.Object); ok {
+		for _, k := range values.Keys() {
+			if f, ok := jsNumber(values.Get(k)); ok {
+				metric.Values[k] = f
+			}
+		}
+	}
+	return metric
+}
+
 func jsString(v sobek.Value) string {
-	if v == nil || !sobek.IsString(v) {
+	if v == nil {
 		return ""
 	}
-	return v.String()
+	if sobek.IsString(v) {
+		return v.String()
+	}
+	// The machine-readable summary's type and contains are Go named strings.
+	if obj, ok := v.(*sobek.Object); ok {
+		if x := reflect.ValueOf(obj.Export()); x.Kind() == reflect.String {
+			return x.String()
+		}
+	}
+	return ""
 }
 
 func jsNumber(v sobek.Value) (float64, bool) {
 	if v == nil {
 		return 0, false
 	}
-	if _, isObj := v.(*sobek.Object); isObj {
+	if obj, isObj := v.(*sobek.Object); isObj {
+		// The machine-readable summary's trend values are Go *float64.
+		if p, ok := obj.Export().(*float64); ok && p != nil {
+			return *p, true
+		}
 		return 0, false
 	}
 	switch x := v.Export().(type) {

@@ -196,3 +196,143 @@ func TestReportBadArguments(t *testing.T) {
 		})
 	}
 }
+
+// issue17Metrics are the cells of issue 17's run, as k6 writes them:
+// report.thresholds declared 1 and 2 workers, only the 2-worker pool ran,
+// and the sub-metric without samples has a count and a rate of 0 and no type.
+const issue17Metrics = `
+const declaredOnly = 'concurrency_tasks{pool_kind:thread,workers:1,workload:noop}';
+const ran = 'concurrency_tasks{pool_kind:thread,workers:2,workload:noop}';
+`
+
+// TestReportCellThatDidNotRun is issue 17's small input on the data
+// handleSummary gets, in k6's default shape and in its machine-readable
+// summary (K6_NEW_MACHINE_READABLE_SUMMARY=true): the cell that never ran
+// reads as not run, not as a measured 0 that blanks the speed-ups, and has
+// no bar.
+func TestReportCellThatDidNotRun(t *testing.T) {
+	t.Parallel()
+	shapes := map[string]string{
+		"default summary": issue17Metrics + `
+			globalThis.data = {
+			  state: { testRunDurationMs: 500 },
+			  metrics: {
+			    [declaredOnly]: { values: { count: 0, rate: 0 }, thresholds: { 'count>=0': { ok: true } } },
+			    [ran]: { type: 'counter', contains: 'default', values: { count: 3, rate: 6 }, thresholds: { 'count>=0': { ok: true } } },
+			    concurrency_task_duration: { type: 'trend', contains: 'time', values: { avg: 2, min: 1, med: 2, max: 3, 'p(90)': 3, 'p(95)': 3 } },
+			  },
+			};`,
+		"machine-readable summary": issue17Metrics + `
+			globalThis.data = {
+			  config: { duration: 0.5, execution: 'local', script: '' },
+			  metadata: { generated_at: '2026-11-30T16:49:51Z', k6_version: '2.2.0' },
+			  results: {
+			    checks: { metrics: [], results: [] },
+			    metrics: [
+			      { name: declaredOnly, type: 'counter', contains: 'default', values: { count: 0 } },
+			      { name: ran, type: 'counter', contains: 'default', values: { count: 3 } },
+			      { name: 'concurrency_task_duration', type: 'trend', contains: 'time', values: { avg: 2, max: 3, med: 2, min: 1, p90: 3, p95: 3 } },
+			    ],
+			  },
+			  version: '1.0.0',
+			};`,
+	}
+	for name, js := range shapes {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			vu := newTestVU(t, New())
+			vu.init(js + `
+				const { report } = concurrency;
+				globalThis.text = report.text(data, { seconds: 1 });
+				globalThis.rateText = report.text(data);
+				globalThis.page = report.html(data, { seconds: 1 });
+			`)
+			rt := vu.rt.VU.Runtime()
+			text := rt.Get("text").String()
+			assertReportRow(t, text, "workload", "pool", "1", "worker", "2", "workers")
+			assertReportRow(t, text, "noop", "threads", "not", "run", "3.0")
+			assert.Contains(t, text, "not run: the cell's sub-metric has no samples")
+			assert.Contains(t, text, "concurrency_task_duration   avg=2.00ms med=2.00ms p(95)=3.00ms max=3.00ms")
+			assertReportRow(t, rt.Get("rateText").String(), "noop", "threads", "not", "run", "6.0") // count / 0.5 s
+			page := rt.Get("page").String()
+			assert.Equal(t, 1, strings.Count(page, `<rect class="bar"`), "a bar for the cell that ran only")
+			assert.Contains(t, page, `<rect class="bar" data-series="thread" data-size="2" data-workload="noop" data-value="3"`)
+			assert.Contains(t, page, `<g class="not-run" data-series="thread" data-size="1" data-workload="noop">`)
+		})
+	}
+}
+
+func TestReportMachineReadableBadData(t *testing.T) {
+	t.Parallel()
+	cases := map[string][]string{
+		`report.text({ results: {} })`:                          {"data.results.metrics is undefined", "K6_NEW_MACHINE_READABLE_SUMMARY=true", "array"},
+		`report.html({ results: { metrics: 'all' } })`:          {"report.html()", "data.results.metrics is \"all\""},
+		`report.text({ results: { metrics: { length: -1 } } })`: {"data.results.metrics"},
+		`report.text({ state: {} })`:                            {"data.metrics is undefined", "results.metrics when K6_NEW_MACHINE_READABLE_SUMMARY=true"},
+	}
+	for code, want := range cases {
+		t.Run(code, func(t *testing.T) {
+			t.Parallel()
+			vu := newTestVU(t, New())
+			vu.init(`
+				const { report } = concurrency;
+				try { ` + code + `; globalThis.result = 'no error'; } catch (e) { globalThis.result = [e.name, e.message]; }
+			`)
+			got, ok := vu.rt.VU.Runtime().Get("result").Export().([]any)
+			require.True(t, ok, "%s threw nothing", code)
+			assert.Equal(t, "InvalidArgumentError", got[0])
+			for _, w := range want {
+				assert.Contains(t, got[1], w)
+			}
+		})
+	}
+	// Metrics that are not objects or have no name are left out, as in data.metrics.
+	vu := newTestVU(t, New())
+	vu.init(`globalThis.text = concurrency.report.text({ results: { metrics: [5, null, { values: { count: 1 } }, { name: 7 }] } });`)
+	assert.Contains(t, vu.rt.VU.Runtime().Get("text").String(), "no cells found")
+}
+
+// The machine-readable summary as k6 hands it to handleSummary: Go structs
+// (go.k6.io/k6/v2/internal/lib/summary/machinereadable, which cannot be
+// imported), with named string types and *float64 trend values, whose
+// fields the runtime names in snake case (P95 is p95).
+type (
+	mrMetricType string
+	mrSummary    struct {
+		Config  struct{ Duration float64 }
+		Results struct{ Metrics []mrMetric }
+		Version string
+	}
+	mrMetric struct {
+		Contains, Name string
+		Type           mrMetricType
+		Values         any
+	}
+	mrCounter struct{ Count float64 }
+	mrTrend   struct{ Avg, Max, Med, Min, P90, P95 *float64 }
+)
+
+// TestReportReadsK6MachineReadableData passes issue 17's run in k6's
+// machine-readable summary the way k6 builds it.
+func TestReportReadsK6MachineReadableData(t *testing.T) {
+	t.Parallel()
+	vu := newTestVU(t, New())
+	rt := vu.rt.VU.Runtime()
+	ms := func(v float64) *float64 { return &v }
+	data := mrSummary{Version: "1.0.0"}
+	data.Config.Duration = 2
+	data.Results.Metrics = []mrMetric{
+		{Name: "concurrency_tasks{pool_kind:thread,workers:1,workload:noop}", Type: "counter", Contains: "default", Values: mrCounter{Count: 0}},
+		{Name: "concurrency_tasks{pool_kind:thread,workers:2,workload:noop}", Type: "counter", Contains: "default", Values: mrCounter{Count: 9}},
+		{Name: "concurrency_tasks", Type: "counter", Contains: "default", Values: mrCounter{Count: 9}},
+		{Name: "concurrency_task_wait", Type: "trend", Contains: "time", Values: mrTrend{Avg: ms(1.5), Max: ms(4), Med: ms(1), Min: ms(0.5), P90: nil, P95: ms(3.5)}},
+	}
+	require.NoError(t, rt.Set("data", data))
+	vu.init(`globalThis.text = concurrency.report.text(data); globalThis.page = concurrency.report.html(data);`)
+	text := rt.Get("text").String()
+	assertReportRow(t, text, "noop", "threads", "not", "run", "4.5") // 9 tasks / 2 s, k6's rate
+	assert.Contains(t, text, "the whole test run (2 s)")
+	assert.Contains(t, text, "concurrency_task_wait       avg=1.50ms med=1.00ms p(95)=3.50ms max=4.00ms")
+	assert.Contains(t, text, "concurrency_tasks           count=9 rate=4.5/s")
+	assert.Equal(t, 1, strings.Count(rt.Get("page").String(), `class="bar"`))
+}

@@ -199,7 +199,7 @@ func TestJSObjectsKeyOrder(t *testing.T) {
 	}
 	first := func(name string) string { return got[name].([]any)[0].(string) }
 	assert.Regexp(t, `^\{"submitted":\d+,"completed":\d+,"failed":\d+,"queued":\d+,"peakQueued":\d+,"busy":\d+,"workers":2,"live":\d+,"restarts":\d+\}$`, first("stats"))
-	assert.Equal(t, `["run","runSync","map","resize","stats","close","name","kind","workers"]`, first("pool"))
+	assert.Equal(t, `["run","runSync","map","mapSettled","asCompleted","start","resize","stats","close","name","kind","workers"]`, first("pool"))
 	assert.Equal(t, `["text","html","thresholds"]`, first("report"))
 	assert.Equal(t, `{"bytes":5,"status":200}`, first("goMap"))
 	assert.True(t, strings.HasPrefix(first("workloads"), `[{"name":`), first("workloads"))
@@ -224,7 +224,6 @@ func TestMapRejectionNamesIndex(t *testing.T) {
 		settle('invalid', pool.map('cpu.primes', [{ limit: 10 }, { limit: 'x' }]));
 		settle('value', pool.map('cpu.primes', [{ limit: 10 }, { limit: 10 }, () => 1]));
 		settle('notArray', pool.map('cpu.primes', 'x'));
-		settle('unknown', pool.map('no.such', [{}, {}]));
 	`).Export().(map[string]any)
 	timeout := got["timeout"].(map[string]any)
 	assert.Equal(t, "TimeoutError", timeout["name"])
@@ -239,9 +238,6 @@ func TestMapRejectionNamesIndex(t *testing.T) {
 	assert.Contains(t, value["message"], "paramsArray[2]")
 	notArray := got["notArray"].(map[string]any)
 	assert.Nil(t, notArray["index"], "not one element's failure")
-	unknown := got["unknown"].(map[string]any)
-	assert.Equal(t, "UnknownWorkloadError", unknown["name"])
-	assert.Nil(t, unknown["index"], "the name's failure, not an element's")
 }
 
 // TestAbandonedTasksCounted: a task abandoned because k6 stopped its VU is

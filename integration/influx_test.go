@@ -229,7 +229,8 @@ export default function () {
 	require.NoError(t, err)
 	html := string(data)
 	for _, m := range []string{"concurrency_tasks", "concurrency_task_duration", "concurrency_task_wait",
-		"concurrency_task_overhead", "concurrency_task_failed", "concurrency_pool_workers"} {
+		"concurrency_task_overhead", "concurrency_task_failed", "concurrency_pool_workers",
+		"concurrency_pool_queued", "concurrency_pool_busy", "concurrency_pool_live", "concurrency_pool_utilization"} {
 		assert.Contains(t, html, m)
 	}
 }

@@ -392,3 +392,90 @@ func htmlHasClass(n *html.Node, class string) bool {
 	}
 	return false
 }
+
+// partialReportScript is issue 17's small input: report.thresholds declares
+// 1 and 2 workers, but only a 2-worker thread pool runs.
+const partialReportScript = `
+import { ThreadPool, report } from 'k6/x/concurrency';
+
+const tp = new ThreadPool({ workers: 2 });
+
+export const options = {
+  iterations: 1,
+  thresholds: report.thresholds({ pool_kind: ['thread'], workers: [1, 2], workload: ['noop'] }),
+};
+
+export default function () { tp.runSync('noop'); }
+
+export function handleSummary(data) {
+  return {
+    stdout: report.text(data, { seconds: 1 }) + '\n',
+    'report.html': report.html(data, { seconds: 1 }),
+    'summary.json': JSON.stringify(data),
+  };
+}
+`
+
+// TestReportCellThatDidNotRun runs issue 17's partial run with the real k6,
+// with k6's default summary and with its machine-readable one: the cell
+// that never ran reads "not run" in the text, and in the page Chromium
+// renders it has no bar but a label.
+func TestReportCellThatDidNotRun(t *testing.T) {
+	t.Parallel()
+	for _, env := range [][]string{nil, {"K6_NEW_MACHINE_READABLE_SUMMARY=true"}} {
+		t.Run(fmt.Sprintf("env %v", env), func(t *testing.T) {
+			t.Parallel()
+			script := filepath.Join(t.TempDir(), "script.js")
+			require.NoError(t, os.WriteFile(script, []byte(partialReportScript), 0o644))
+			res := k6test.StartEnv(t, k6test.Binary(t), env, "run", "--quiet", script).Wait(2 * time.Minute)
+			require.Equal(t, 0, res.ExitCode, "stdout:\n%s\nstderr:\n%s", res.Stdout, res.Stderr)
+			_, machineReadable := readSummary(t, res)["results"]
+			assert.Equal(t, env != nil, machineReadable, "handleSummary got the summary of %v", env)
+
+			var table []string
+			for _, line := range strings.Split(res.Stdout, "\n") {
+				table = append(table, strings.Join(strings.Fields(line), " "))
+			}
+			assert.Contains(t, table, "workload pool 1 worker 2 workers", "no speed-up column: only 2 workers ran:\n%s", res.Stdout)
+			assert.Contains(t, table, "noop threads not run 1.0", res.Stdout)
+			assert.Contains(t, res.Stdout, "not run: the cell's sub-metric has no samples")
+			// The digest reads every shape's numbers: trends' p(95), the counter's rate.
+			assert.Regexp(t, `(?m)^concurrency_task_duration +avg=[\d.]+(ms|µs) med=[\d.]+(ms|µs) p\(95\)=[\d.]+(ms|µs) max=[\d.]+(ms|µs)$`, res.Stdout)
+			assert.Regexp(t, `(?m)^concurrency_tasks +count=1 rate=[\d.]+/s$`, res.Stdout)
+
+			dom := runChromium(t, requireChromium(t), "--dump-dom", "file://"+filepath.Join(res.Dir, "report.html"))
+			doc, err := html.Parse(bytes.NewReader(dom))
+			require.NoError(t, err)
+			bars := domBars(t, doc)
+			require.Len(t, bars, 1, "a bar for the cell that ran only:\n%s", dom)
+			assert.Equal(t, domBar{series: "thread", workload: "noop", size: 2, value: 1, height: bars[0].height}, bars[0])
+			notRun := domNotRun(doc)
+			assert.Equal(t, []string{reportCellKey("thread", 1, "noop") + ": not run"}, notRun, "the cell that did not run has a label in the chart")
+			assert.Contains(t, string(dom), `<td class="num not-run">not run</td>`)
+		})
+	}
+}
+
+// domNotRun lists the chart's labels of cells that did not run, as
+// "cell key: label".
+func domNotRun(doc *html.Node) []string {
+	var out []string
+	var walk func(n *html.Node)
+	walk = func(n *html.Node) {
+		if n.Type == html.ElementNode && n.Data == "g" && htmlHasClass(n, "not-run") {
+			size, _ := strconv.Atoi(htmlAttr(n, "data-size"))
+			var label string
+			for c := n.FirstChild; c != nil; c = c.NextSibling {
+				if c.Type == html.ElementNode && c.Data == "text" && c.FirstChild != nil {
+					label = c.FirstChild.Data
+				}
+			}
+			out = append(out, reportCellKey(htmlAttr(n, "data-series"), size, htmlAttr(n, "data-workload"))+": "+label)
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(doc)
+	return out
+}

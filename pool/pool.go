@@ -172,6 +172,7 @@ type Pool struct {
 	closing   chan struct{} // closed by Close: every worker leaves
 	stopped   chan struct{} // closed once every worker has left
 	closed    atomic.Bool
+	draining  atomic.Bool // Drain was called: no new task
 	startOnce sync.Once
 	started   atomic.Bool
 
@@ -187,6 +188,8 @@ type Pool struct {
 	// worker has reached its receive yet.
 	outstanding atomic.Int64
 	peakQueued  atomic.Int64
+	// startFailure is the last failure of a worker process to start.
+	startFailure atomic.Pointer[startFailure]
 
 	wg sync.WaitGroup // every worker goroutine
 }
@@ -323,7 +326,7 @@ func (p *Pool) Prepare(name string, params map[string]any) (*Task, error) {
 func (p *Pool) Submit(t *Task) {
 	t.Submitted = time.Now()
 	p.submitted.Add(1)
-	if p.closed.Load() {
+	if p.closed.Load() || p.draining.Load() {
 		t.Workers = p.Size()
 		t.settle(nil, p.closedError(), 0)
 		return
@@ -362,6 +365,9 @@ func (p *Pool) notePeak(n int64) {
 }
 
 func (p *Pool) closedError() *taskerr.Error {
+	if p.draining.Load() && !p.closed.Load() {
+		return taskerr.New(taskerr.PoolClosed, "%s pool %q is draining (close({ drain: true })) and takes no new task", p.cfg.Kind, p.cfg.Name)
+	}
 	return taskerr.New(taskerr.PoolClosed, "%s pool %q is closed", p.cfg.Kind, p.cfg.Name)
 }
 

@@ -58,6 +58,7 @@ func (s *procSeat) run() {
 		w, err := ipc.Start(p.workerConfig())
 		if err != nil {
 			failures++
+			p.noteStartFailure(err)
 			p.cfg.Logger.WithField("pool", p.cfg.Name).Warnf("worker did not start: %s", err.Error())
 			if !s.failQueued(taskerr.New(taskerr.WorkerCrashed, "process pool %q: %s", p.cfg.Name, err.Error())) {
 				return

@@ -29,10 +29,15 @@ const (
 	QueueFull Code = "QueueFullError"
 	// PoolClosed: the pool was closed before the task could finish.
 	PoolClosed Code = "PoolClosedError"
+	// Aborted: the task was cancelled by its caller (an AbortSignal, or a
+	// map that failed or whose callback threw); the web platform's name.
+	Aborted Code = "AbortError"
+	// WorkerStart: the pool's workers could not start.
+	WorkerStart Code = "WorkerStartError"
 )
 
 // Codes lists every class, for documentation and exhaustive tests.
-var Codes = []Code{InvalidArgument, UnknownWorkload, Workload, Timeout, WorkerCrashed, QueueFull, PoolClosed}
+var Codes = []Code{InvalidArgument, UnknownWorkload, Workload, Timeout, WorkerCrashed, QueueFull, PoolClosed, Aborted, WorkerStart}
 
 // Valid reports whether c is one of Codes.
 func (c Code) Valid() bool {

@@ -83,7 +83,7 @@ func HTML(data Data, opts Options) string {
 		b.WriteString("</div>\n")
 	}
 	b.WriteString("<footer>Made by <code>report.html()</code> of xk6-concurrency from k6's end-of-test summary data. ")
-	b.WriteString("A cell is one sub-metric of <code>" + TaskMetric + "</code>; speed-up is a row's calls/s over its calls/s at its smallest size.</footer>\n")
+	b.WriteString("A cell is one sub-metric of <code>" + TaskMetric + "</code>; speed-up is a row's calls/s over its calls/s at its smallest size that ran; a cell with no samples is shown as not run, never as 0.</footer>\n")
 	b.WriteString("</main>\n</body>\n</html>\n")
 	return b.String()
 }
@@ -146,7 +146,11 @@ func (r *Result) writeMeta(b *strings.Builder, data Data) {
 		items = append(items, [2]string{"Generated", data.Generated.UTC().Format("2006-01-02 15:04 UTC")})
 	}
 	if len(r.Cells) > 0 {
-		items = append(items, [2]string{"Cells", strconv.Itoa(len(r.Cells))})
+		cells := strconv.Itoa(len(r.Cells))
+		if r.NotRun > 0 {
+			cells += " (" + strconv.Itoa(r.NotRun) + " " + NotRunLabel + ")"
+		}
+		items = append(items, [2]string{"Cells", cells})
 		items = append(items, [2]string{"Calls/s", strings.TrimPrefix(r.Note, "calls/s = ")})
 	}
 	if len(items) == 0 {
@@ -221,7 +225,7 @@ var kindNames = map[string]string{"cpu": "CPU-bound", "io": "I/O-bound"}
 func (r *Result) writePanel(b *strings.Builder, index int, workload, kind string) {
 	top := 0.0
 	for _, c := range r.Cells {
-		if c.Workload == workload {
+		if c.Workload == workload && c.Ran {
 			top = math.Max(top, c.Calls)
 		}
 	}
@@ -251,9 +255,14 @@ func (r *Result) writePanel(b *strings.Builder, index int, workload, kind string
 	}
 	b.WriteString("</g>\n")
 
-	// Y axis: grid lines, ticks and the axis label.
+	// Y axis: grid lines, ticks and the axis label. Without a cell that ran,
+	// there is no scale to show: the zero line only.
 	b.WriteString("<g class=\"y-axis\">\n")
 	ticks := int(math.Round(scale.Max / scale.Step))
+	if top == 0 {
+		fmt.Fprintf(b, "<line class=\"grid zero\" x1=\"%s\" x2=\"%s\" y1=\"%s\" y2=\"%s\"></line>\n", num(marginLeft), num(panelW-marginRight), num(plotBottom), num(plotBottom))
+		ticks = -1
+	}
 	for k := 0; k <= ticks; k++ {
 		v := float64(k) * scale.Step
 		y := plotBottom - v/scale.Max*plotH
@@ -286,6 +295,10 @@ func (r *Result) writePanel(b *strings.Builder, index int, workload, kind string
 				fmt.Fprintf(b, "<text class=\"missing\" x=\"%s\" y=\"%s\">–</text>\n", num(bx+barW/2), num(plotBottom-6))
 				continue
 			}
+			if !c.Ran {
+				r.writeNotRun(b, c, bx+barW/2)
+				continue
+			}
 			h := c.Calls / scale.Max * plotH
 			label := fmt.Sprintf("%s, %s, %s: %s calls/s", SeriesName(series), sizeLabel(size, r.Options.Size), workload, fmtRate(c.Calls))
 			fmt.Fprintf(b, "<rect class=\"bar\" data-series=\"%s\" data-size=\"%d\" data-workload=\"%s\" data-value=\"%s\" x=\"%s\" y=\"%s\" width=\"%s\" height=\"%s\" fill=\"%s\"><title>%s</title></rect>",
@@ -295,6 +308,15 @@ func (r *Result) writePanel(b *strings.Builder, index int, workload, kind string
 		fmt.Fprintf(b, "<text class=\"x-label\" x=\"%s\" y=\"%s\">%s</text>\n", num(center), num(plotBottom+26), esc(sizeLabel(size, r.Options.Size)))
 	}
 	b.WriteString("</g>\n</svg>\n</figure>\n")
+}
+
+// writeNotRun marks the slot of a cell that did not run: no bar, but its
+// label standing on the x axis, read bottom to top so it fits a thin slot.
+func (r *Result) writeNotRun(b *strings.Builder, c Cell, x float64) {
+	label := fmt.Sprintf("%s, %s, %s: %s (no samples)", SeriesName(c.Series), sizeLabel(c.Size, r.Options.Size), c.Workload, NotRunLabel)
+	fmt.Fprintf(b, "<g class=\"not-run\" data-series=\"%s\" data-size=\"%d\" data-workload=\"%s\"><title>%s</title>",
+		esc(c.Series), c.Size, esc(c.Workload), esc(label))
+	fmt.Fprintf(b, "<text transform=\"translate(%s %s) rotate(-90)\" dy=\"0.32em\">%s</text></g>\n", num(x), num(plotBottom-8), NotRunLabel)
 }
 
 func joinInts(v []int) string {
@@ -332,8 +354,8 @@ func (r *Result) writeTable(b *strings.Builder) {
 	for _, s := range r.Sizes {
 		fmt.Fprintf(b, "<th scope=\"col\" class=\"num\">%s</th>", esc(sizeLabel(s, r.Options.Size)))
 	}
-	for _, s := range r.Sizes[1:] {
-		fmt.Fprintf(b, "<th scope=\"col\" class=\"num sp-head\">×%d/%d</th>", s, r.Sizes[0])
+	for _, i := range r.speedupSizes() {
+		fmt.Fprintf(b, "<th scope=\"col\" class=\"num sp-head\">×%d/%d</th>", r.Sizes[i], r.Sizes[r.Base])
 	}
 	b.WriteString("</tr></thead>\n<tbody>\n")
 	colourOf := map[string]string{}
@@ -358,17 +380,16 @@ func (r *Result) writeTable(b *strings.Builder) {
 			fmt.Fprintf(b, "<th scope=\"rowgroup\" rowspan=\"%d\"><code>%s</code></th>", span, esc(row.Workload))
 		}
 		fmt.Fprintf(b, "<td><span class=\"swatch\" style=\"background:%s\"></span>%s</td>", colourOf[row.Series], esc(SeriesName(row.Series)))
-		for _, v := range row.Calls {
-			fmt.Fprintf(b, "<td class=\"num\">%s</td>", fmtRate(v))
-		}
-		for j := 1; j < len(r.Sizes); j++ {
-			s := strings.TrimSuffix(fmtSpeedup(row.Speedup[j]), "x")
-			if s != "-" {
-				s += "×"
-				if row.Base != 0 {
-					s += "*"
-				}
+		for j := range r.Sizes {
+			if row.NotRun[j] {
+				fmt.Fprintf(b, "<td class=\"num not-run\">%s</td>", NotRunLabel)
+				continue
 			}
+			fmt.Fprintf(b, "<td class=\"num\">%s</td>", fmtRate(row.Calls[j]))
+		}
+		for _, j := range r.speedupSizes() {
+			s, _ := r.speedupText(row, j)
+			s = strings.Replace(s, "x", "×", 1)
 			fmt.Fprintf(b, "<td class=\"num %s\">%s</td>", speedupClass(row.Speedup[j]), s)
 		}
 		b.WriteString("</tr>\n")
@@ -486,6 +507,8 @@ svg .x-label { font-size: 13px; fill: var(--ink); text-anchor: middle; font-weig
 svg .value { font-size: 12px; fill: #374151; text-anchor: middle; font-weight: 600; font-variant-numeric: tabular-nums; }
 svg .value.small { font-size: 10px; }
 svg .missing { font-size: 12px; fill: var(--faint); text-anchor: middle; }
+svg .not-run text { font-size: 12px; fill: var(--muted); font-style: italic; text-anchor: start; }
+td.not-run { color: var(--faint); font-style: italic; }
 svg rect.bar { shape-rendering: crispEdges; }
 .scroll { overflow-x: auto; }
 table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }

@@ -201,7 +201,11 @@ type Cell struct {
 	Key string
 	// Count is the tasks it counted (NaN when the data has none).
 	Count float64
-	// Calls is the calls per second the report shows.
+	// Ran is false for a cell without samples: a threshold declared its
+	// sub-metric (report.thresholds declares a whole cross product), but no
+	// task ran with its tags. Such a cell is "not run", never a measurement.
+	Ran bool
+	// Calls is the calls per second the report shows; NaN when !Ran.
 	Calls float64
 	tags  int
 }
@@ -210,12 +214,14 @@ type Cell struct {
 type Row struct {
 	Workload, Series string
 	// Calls holds calls/s per size (index into Result.Sizes), NaN where the
-	// row has no cell.
+	// row has no cell or its cell did not run.
 	Calls []float64
-	// Base is the index of the row's smallest size, which speed-ups divide by.
+	// NotRun is true at the sizes where the row has a cell that did not run.
+	NotRun []bool
+	// Base is the index of the row's smallest size that ran, which
+	// speed-ups divide by; -1 when none of its cells ran.
 	Base int
-	// Speedup holds Calls[i] / Calls[Base], NaN where either is missing or
-	// the base is 0.
+	// Speedup holds Calls[i] / Calls[Base], NaN where either is missing.
 	Speedup []float64
 }
 
@@ -227,6 +233,11 @@ type Result struct {
 	Series    []string // thread, process, then the others in alphabetical order
 	Workloads []string // alphabetical
 	Rows      []Row
+	// Base is the index into Sizes of the smallest size at which a cell
+	// ran: the speed-up columns are the sizes after it. -1 when no cell ran.
+	Base int
+	// NotRun counts the cells that did not run.
+	NotRun int
 	// Skipped says which sub-metrics of concurrency_tasks are not cells, and why.
 	Skipped []string
 	// Note says how calls/s was computed.
@@ -293,27 +304,12 @@ func Compute(data Data, opts Options) *Result {
 			skip(fmt.Sprintf("%s %q is not an integer", opts.Size, sizeText))
 			continue
 		}
-		m := data.Metrics[key]
-		count, hasCount := m.value("count")
-		var calls float64
-		if opts.Seconds > 0 {
-			if !hasCount {
-				skip("no count")
-				continue
-			}
-			calls = count / opts.Seconds
-		} else {
-			rate, ok := m.value("rate")
-			if !ok {
-				skip("no rate")
-				continue
-			}
-			calls = rate
+		cell, why := newCell(data.Metrics[key], opts)
+		if why != "" {
+			skip(why)
+			continue
 		}
-		if !hasCount {
-			count = math.NaN()
-		}
-		cell := Cell{Series: series, Size: size, Workload: workload, Key: key, Count: count, Calls: calls, tags: len(tags)}
+		cell.Series, cell.Size, cell.Workload, cell.Key, cell.tags = series, size, workload, key, len(tags)
 		id := cellID{series, workload, size}
 		if i, dup := found[id]; dup {
 			kept := r.Cells[i]
@@ -356,29 +352,19 @@ func Compute(data Data, opts Options) *Result {
 		return a.Size < b.Size
 	})
 
+	r.Base = -1
+	for _, c := range r.Cells {
+		if !c.Ran {
+			r.NotRun++
+		} else if i := sort.SearchInts(r.Sizes, c.Size); r.Base < 0 || i < r.Base {
+			r.Base = i
+		}
+	}
 	for _, w := range r.Workloads {
 		for _, s := range r.Series {
-			row := Row{Workload: w, Series: s, Calls: make([]float64, len(r.Sizes)), Speedup: make([]float64, len(r.Sizes)), Base: -1}
-			for i, size := range r.Sizes {
-				row.Calls[i] = math.NaN()
-				if c, ok := r.Cell(s, size, w); ok {
-					row.Calls[i] = c.Calls
-					if row.Base < 0 {
-						row.Base = i
-					}
-				}
+			if row, ok := r.row(w, s); ok {
+				r.Rows = append(r.Rows, row)
 			}
-			if row.Base < 0 {
-				continue // no cell of this series for this workload
-			}
-			base := row.Calls[row.Base]
-			for i, v := range row.Calls {
-				row.Speedup[i] = math.NaN()
-				if base > 0 && !math.IsNaN(v) {
-					row.Speedup[i] = v / base
-				}
-			}
-			r.Rows = append(r.Rows, row)
 		}
 	}
 
@@ -392,6 +378,66 @@ func Compute(data Data, opts Options) *Result {
 		r.Note += "; give opts.seconds when each cell ran for a part of it"
 	}
 	return r
+}
+
+// newCell reads a cell's numbers from its sub-metric, or says why it is not
+// a cell. A cell without samples has a count of 0 (or, without a count, a
+// rate of 0: k6's rate is the count over the run): it did not run, and needs
+// no figure to say so.
+func newCell(m Metric, opts Options) (cell Cell, why string) {
+	count, hasCount := m.value("count")
+	rate, hasRate := m.value("rate")
+	cell.Count, cell.Calls = math.NaN(), math.NaN()
+	switch {
+	case hasCount:
+		cell.Count, cell.Ran = count, count > 0
+	case hasRate:
+		cell.Ran = rate > 0
+	}
+	switch {
+	case !hasCount && !hasRate:
+		return cell, "no count or rate"
+	case !cell.Ran:
+		return cell, ""
+	case opts.Seconds > 0 && !hasCount:
+		return cell, "no count"
+	case opts.Seconds > 0:
+		cell.Calls = count / opts.Seconds
+	case !hasRate:
+		return cell, "no rate"
+	default:
+		cell.Calls = rate
+	}
+	return cell, ""
+}
+
+// row makes the table's line of (workload, series), if it has a cell.
+func (r *Result) row(workload, series string) (Row, bool) {
+	n := len(r.Sizes)
+	row := Row{Workload: workload, Series: series, Calls: make([]float64, n), NotRun: make([]bool, n), Speedup: make([]float64, n), Base: -1}
+	found := false
+	for i, size := range r.Sizes {
+		row.Calls[i], row.Speedup[i] = math.NaN(), math.NaN()
+		c, ok := r.Cell(series, size, workload)
+		if !ok {
+			continue
+		}
+		found = true
+		if !c.Ran {
+			row.NotRun[i] = true
+			continue
+		}
+		row.Calls[i] = c.Calls
+		if row.Base < 0 {
+			row.Base = i
+		}
+	}
+	if row.Base >= 0 {
+		for i, v := range row.Calls {
+			row.Speedup[i] = v / row.Calls[row.Base] // NaN where v is
+		}
+	}
+	return row, found
 }
 
 // seriesOrder puts the extension's pool kinds first, threads before processes.

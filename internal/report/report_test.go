@@ -164,13 +164,15 @@ func TestReportComputeOtherTags(t *testing.T) {
 	b := r.Rows[1]
 	assert.Equal(t, 1, b.Base, "b has no cell at 1 vus: its speed-ups are over 2 vus")
 	assert.True(t, math.IsNaN(b.Calls[0]))
-	assert.True(t, math.IsNaN(r.Rows[2].Speedup[1]), "no speed-up over 0 calls/s")
+	zz := r.Rows[2]
+	assert.Equal(t, []bool{true, false}, zz.NotRun, "a count of 0 is a cell that did not run")
+	assert.Equal(t, 1, zz.Base, "zz did not run at 1 vus: its speed-ups are over 2 vus")
 	text := Text(d, Options{Series: "scenario", Size: "vus"})
 	assertRow(t, text, "workload", "scenario", "1", "vu", "2", "vus", "x2/1")
 	assertRow(t, text, "w", "a", "1.0", "2.0", "2.00x")
 	assertRow(t, text, "w", "b", "-", "4.0", "1.00x*")
-	assertRow(t, text, "w", "zz", "0.0", "0.5", "-")
-	assert.Contains(t, text, "* speed-up over the row's smallest size: it has no cell of 1 vu")
+	assertRow(t, text, "w", "zz", "not", "run", "0.5", "1.00x*")
+	assert.Contains(t, text, "* speed-up over the row's smallest size that ran: it has no measured cell of 1 vu")
 }
 
 func TestReportText(t *testing.T) {

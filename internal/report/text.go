@@ -38,6 +38,53 @@ func (r *Result) seriesColumn() string {
 	return r.Options.Series
 }
 
+// NotRunLabel is what the table shows for a cell that did not run.
+const NotRunLabel = "not run"
+
+// speedupSizes returns the indexes into Sizes of the speed-up columns: the
+// sizes after the smallest one that ran.
+func (r *Result) speedupSizes() []int {
+	if r.Base < 0 {
+		return nil
+	}
+	var out []int
+	for i := r.Base + 1; i < len(r.Sizes); i++ {
+		out = append(out, i)
+	}
+	return out
+}
+
+// callsText is how the table shows calls/s at size i of a row.
+func callsText(row Row, i int) string {
+	if row.NotRun[i] {
+		return NotRunLabel
+	}
+	return fmtRate(row.Calls[i])
+}
+
+// speedupText is how the table shows the speed-up at size i of a row, and
+// whether it has the footnote's mark (its base is not the column's).
+func (r *Result) speedupText(row Row, i int) (string, bool) {
+	s := fmtSpeedup(row.Speedup[i])
+	if s != "-" && row.Base != r.Base {
+		return s + "*", true
+	}
+	return s, false
+}
+
+// tableNotes are the footnotes of the table: the mark on speed-ups over
+// another size, and what "not run" means.
+func (r *Result) tableNotes(marked bool) []string {
+	var notes []string
+	if marked {
+		notes = append(notes, fmt.Sprintf("* speed-up over the row's smallest size that ran: it has no measured cell of %s", sizeLabel(r.Sizes[r.Base], r.Options.Size)))
+	}
+	if r.NotRun > 0 {
+		notes = append(notes, NotRunLabel+": the cell's sub-metric has no samples: a threshold declared it, but no task ran with its tags")
+	}
+	return notes
+}
+
 // tableRows returns the table's header and rows as cells of text, and the
 // footnotes the rows need.
 func (r *Result) tableRows() (head []string, rows [][]string, notes []string) {
@@ -45,29 +92,23 @@ func (r *Result) tableRows() (head []string, rows [][]string, notes []string) {
 	for _, s := range r.Sizes {
 		head = append(head, sizeLabel(s, r.Options.Size))
 	}
-	for _, s := range r.Sizes[1:] {
-		head = append(head, fmt.Sprintf("x%d/%d", s, r.Sizes[0]))
+	for _, i := range r.speedupSizes() {
+		head = append(head, fmt.Sprintf("x%d/%d", r.Sizes[i], r.Sizes[r.Base]))
 	}
 	marked := false
 	for _, row := range r.Rows {
 		line := []string{row.Workload, SeriesName(row.Series)}
-		for _, v := range row.Calls {
-			line = append(line, fmtRate(v))
+		for i := range r.Sizes {
+			line = append(line, callsText(row, i))
 		}
-		for i := 1; i < len(r.Sizes); i++ {
-			s := fmtSpeedup(row.Speedup[i])
-			if row.Base != 0 && s != "-" {
-				s += "*"
-				marked = true
-			}
+		for _, i := range r.speedupSizes() {
+			s, mark := r.speedupText(row, i)
+			marked = marked || mark
 			line = append(line, s)
 		}
 		rows = append(rows, line)
 	}
-	if marked {
-		notes = append(notes, fmt.Sprintf("* speed-up over the row's smallest size: it has no cell of %s", sizeLabel(r.Sizes[0], r.Options.Size)))
-	}
-	return head, rows, notes
+	return head, rows, r.tableNotes(marked)
 }
 
 func (r *Result) tableText() string {

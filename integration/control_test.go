@@ -1,0 +1,83 @@
+package integration
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/k6-concurrency/xk6-concurrency/internal/k6test"
+)
+
+// TestControlThroughK6 drives cancel, drain, start and the map family with
+// the real k6, on both pools, and reads the outcome from the summary and the
+// pool gauges from --out json.
+func TestControlThroughK6(t *testing.T) {
+	t.Parallel()
+	k6 := k6test.StartScript(t, `
+import { ThreadPool, ProcessPool, AbortController } from 'k6/x/concurrency';
+import { check } from 'k6';
+
+const pools = [new ThreadPool({ workers: 1, name: 't' }), new ProcessPool({ workers: 1, name: 'p' })];
+export const options = { iterations: 1, thresholds: { checks: ['rate==1'] } };
+const outcome = (p) => p.then((v) => ['ok', v], (e) => [e.name, e.index]);
+
+export default async function () {
+  for (const pool of pools) {
+    await pool.start();
+    const c = new AbortController();
+    const started = Date.now();
+    const running = outcome(pool.run('io.sleep', { duration: '30s' }, { signal: c.signal }));
+    const queued = outcome(pool.run('cpu.primes', { limit: 100 }, { signal: c.signal }));
+    await new Promise((r) => setTimeout(r, 200));
+    c.abort();
+    const [r, q] = [await running, await queued];
+    const after = await outcome(pool.run('cpu.primes', { limit: 10 }));
+    const failed = await outcome(pool.map('cpu.primes', [{ limit: 10 }, { limit: 1 }]));
+    const settled = await pool.mapSettled('cpu.primes', [{ limit: 10 }, { limit: 100 }]);
+    const order = [];
+    pool.resize(2);
+    await pool.asCompleted('io.sleep', [{ duration: '200ms' }, { duration: '1ms' }], (res, i) => order.push(i));
+    const backlog = [1, 2, 3].map(() => outcome(pool.run('io.sleep', { duration: '100ms' })));
+    await pool.close({ drain: true });
+    const drained = await Promise.all(backlog);
+    check(pool, {
+      [pool.kind + ': abort running']: () => r[0] === 'AbortError' && Date.now() - started < 20000,
+      [pool.kind + ': abort queued']: () => q[0] === 'AbortError',
+      [pool.kind + ': serves after abort']: () => after[0] === 'ok' && after[1] === 4,
+      [pool.kind + ': map index']: () => failed[0] === 'InvalidArgumentError' && failed[1] === 1,
+      [pool.kind + ': mapSettled']: () => settled.map((s) => s.value).join() === '4,25',
+      [pool.kind + ': asCompleted order']: () => order.join() === '1,0',
+      [pool.kind + ': drain']: () => drained.every((d) => d[0] === 'ok'),
+      [pool.kind + ': account']: (p) => { const s = p.stats(); return s.submitted === s.completed + s.failed && s.live === 0; },
+    });
+  }
+}
+`, "--out", "json=out.json")
+	res := k6.Wait(2 * time.Minute)
+	require.Equal(t, 0, res.ExitCode, "every check passed; stderr:\n%s", res.Stderr)
+
+	seen := map[string]map[string]int{}
+	busy := map[string]float64{}
+	for _, p := range k6test.ReadPoints(t, filepath.Join(res.Dir, "out.json")) {
+		switch p.Metric {
+		case "concurrency_pool_queued", "concurrency_pool_busy", "concurrency_pool_live", "concurrency_pool_utilization":
+			if seen[p.Tags["pool"]] == nil {
+				seen[p.Tags["pool"]] = map[string]int{}
+			}
+			seen[p.Tags["pool"]][p.Metric]++
+			if p.Metric == "concurrency_pool_busy" {
+				busy[p.Tags["pool"]] = max(busy[p.Tags["pool"]], p.Value)
+			}
+		}
+	}
+	for _, pool := range []string{"t", "p"} {
+		for _, m := range []string{"concurrency_pool_queued", "concurrency_pool_busy", "concurrency_pool_live", "concurrency_pool_utilization"} {
+			assert.GreaterOrEqual(t, seen[pool][m], 2, "pool %s: %s in --out json", pool, m)
+		}
+		assert.GreaterOrEqual(t, busy[pool], 1.0, "pool %s: its workers were seen busy", pool)
+	}
+	k6test.RequireNoWorkers(t, k6.Cmd.Process.Pid, 5*time.Second)
+}
