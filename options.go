@@ -299,8 +299,9 @@ func contains(list []string, s string) bool {
 // object is a clear error rather than a long stall.
 const maxValueNodes = 1 << 20
 
-// maxValueDepth bounds how deeply a value may nest, in both directions: what
-// a script passes, and what a worker sends back (ipc's decoder).
+// maxValueDepth bounds how deeply a value a script passes may nest. What a
+// worker sends back is not bound by it (only by encoding/json's 10,000):
+// results are the workloads' own.
 const maxValueDepth = 64
 
 // exportJSON converts a JavaScript value into the JSON-shaped Go value pools
