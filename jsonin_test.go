@@ -2,6 +2,7 @@ package concurrency
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/grafana/sobek"
@@ -110,5 +111,37 @@ func TestValuesFromWorkers(t *testing.T) {
 			assert.JSONEq(t, `{"keys":[["6c","6f","6e","65"],["6c","6f","77"],["70","61","69","72"],["6b","dfff"]],
 				"lone":["78","d800","79"],"low":["dc00"],"pair":["d83d","de00"],"list":[1,["d83d"]],"levels":500,"deep":"bottom"}`, got.String())
 		})
+	}
+}
+
+// TestLoneSurrogateRoundTrip: for random strings of UTF-16 code units,
+// surrogates of every kind included, JSON.stringify's text is found to hold
+// a lone surrogate exactly when the string does, and jsonDecoder gives back
+// the same code units.
+func TestLoneSurrogateRoundTrip(t *testing.T) {
+	t.Parallel()
+	rt := sobek.New()
+	stringify, _ := sobek.AssertFunction(rt.Get("JSON").ToObject(rt).Get("stringify"))
+	r := rand.New(rand.NewPCG(3, 4))
+	pick := []uint16{'a', '"', '\\', '\n', 0, 0x7f, 0xe9, 0x2028, 0xfffd, 0xd800, 0xdbff, 0xdc00, 0xdfff, 0xd83d, 0xde00}
+	for range 20_000 {
+		units := make([]uint16, r.IntN(8))
+		for i := range units {
+			units[i] = pick[r.IntN(len(pick))]
+		}
+		s := sobek.StringFromUTF16(units)
+		text, err := stringify(sobek.Undefined(), rt.NewArray(s))
+		require.NoError(t, err)
+		at, _ := loneSurrogate(s, s.String())
+		require.Equal(t, at >= 0, hasLoneSurrogateEscape([]byte(text.String())), "%x: %s", units, text)
+		d := jsonDecoder{rt: rt, text: []byte(text.String())}
+		got, err := d.decode()
+		require.NoError(t, err, text.String())
+		back := got.ToObject(rt).Get("0").(sobek.String)
+		gotUnits := make([]uint16, back.Length())
+		for i := range gotUnits {
+			gotUnits[i] = back.CharAt(i)
+		}
+		require.Equal(t, units, gotUnits, "%s", text)
 	}
 }
