@@ -23,8 +23,9 @@ func TestAbandonedTasksInOutJSON(t *testing.T) {
 import { ThreadPool, ProcessPool } from 'k6/x/concurrency';
 const pools = { thread: new ThreadPool({ workers: 4, name: 't' }), process: new ProcessPool({ workers: 2, name: 'p' }) };
 export const options = {
-  scenarios: { a: { executor: 'per-vu-iterations', vus: 2, iterations: 1, maxDuration: '1s', gracefulStop: '0s' } },
+  scenarios: { a: { executor: 'per-vu-iterations', vus: 2, iterations: 1, maxDuration: '2s', gracefulStop: '0s' } },
 };
+export async function setup() { await pools.process.start(); } // its workers live before the scenario's clock runs
 export default async function () {
   for (const p of Object.values(pools)) {
     await p.run('noop');
