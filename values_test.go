@@ -64,11 +64,10 @@ const fidelityCases = {
 };
 `
 
-// TestValueFidelity sends values through every worker and back: each comes
-// back as it went, keys in the same order (sorted, from a Go workload's
-// map), numbers to the bit (-0 too) and strings to the code unit, the same
-// on every call; what cannot be carried is refused with an
-// InvalidArgumentError saying where.
+// TestValueFidelity sends values through the Python and Node workers' echo
+// and back, with run, runSync and map: each comes back as it went, keys in
+// the same order, numbers to the bit (-0 too, but for Node's JSON.stringify)
+// and strings to the code unit.
 func TestValueFidelity(t *testing.T) {
 	t.Parallel()
 	for _, w := range echoWorkers {
