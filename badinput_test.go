@@ -91,6 +91,13 @@ var notJSON = []jsVal{
 	{"-Infinity", `-Infinity`},
 	{"null", `null`},
 	{"nested 100 deep", `JSON.parse('{"a":'.repeat(100) + '1' + '}'.repeat(100))`},
+	{"nested 65 deep", `JSON.parse('['.repeat(64) + '1' + ']'.repeat(64))`},
+	// UTF-8 (the wire, Go strings) cannot carry these: refused, never U+FFFD.
+	{"lone high surrogate", `'x\uD800y'`},
+	{"lone low surrogate", `'\uDC00'`},
+	{"surrogates in the wrong order", `'\uDE00\uD83D'`},
+	{"lone surrogate deep in an array", `[['ok', ['\uD800']]]`},
+	{"key with a lone surrogate", `{ ['k\uDBFF']: 1 }`},
 }
 
 // notJSONExcept is notJSON without the values labelled so.

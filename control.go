@@ -36,7 +36,7 @@ func (h *poolHandle) mapTasks(call sobek.FunctionCall) sobek.Value {
 				_ = reject(indexedError(rt, t.Err, "map", i))
 				return
 			}
-			values[i] = rt.ToValue(t.Value)
+			values[i] = h.mi.resultToJS(t)
 			if remaining--; remaining == 0 {
 				_ = resolve(rt.NewArray(values...))
 			}
@@ -53,7 +53,7 @@ func (h *poolHandle) mapSettled(call sobek.FunctionCall) sobek.Value {
 		results := make([]any, len(tasks))
 		remaining := len(tasks)
 		return func(i int, t *pool.Task) {
-			results[i] = settledResult(rt, t)
+			results[i] = h.mi.settledResult(t)
 			if remaining--; remaining == 0 {
 				_ = resolve(rt.NewArray(results...))
 			}
@@ -77,7 +77,7 @@ func (h *poolHandle) asCompleted(call sobek.FunctionCall) sobek.Value {
 			if stopped {
 				return
 			}
-			if _, err := callback(sobek.Undefined(), settledResult(rt, t), rt.ToValue(i)); err != nil {
+			if _, err := callback(sobek.Undefined(), h.mi.settledResult(t), rt.ToValue(i)); err != nil {
 				stopped = true
 				cancelTasks(tasks, false, func(t *pool.Task) *taskerr.Error {
 					return taskerr.New(taskerr.Aborted, "%s was cancelled: the asCompleted() callback threw", t.Workload)
@@ -162,7 +162,7 @@ func (h *poolHandle) prepareMap(method string, call sobek.FunctionCall, optsAt i
 	}
 	tasks := make([]*pool.Task, n)
 	for i := range n {
-		params, err := paramsArg(rt, name, list.Get(fmt.Sprint(i)), fmt.Sprintf("paramsArray[%d]", i))
+		params, text, err := paramsArg(rt, name, list.Get(fmt.Sprint(i)), fmt.Sprintf("paramsArray[%d]", i))
 		if err != nil {
 			return nil, submission{}, &elementError{err: taskerr.From(err), index: int(i)}
 		}
@@ -172,6 +172,7 @@ func (h *poolHandle) prepareMap(method string, call sobek.FunctionCall, optsAt i
 			// message of the *taskerr.Error that jsError finds.
 			return nil, submission{}, &elementError{err: taskerr.From(err), method: method, index: int(i)}
 		}
+		t.SetParams(text)
 		t.Timeout = opts.Timeout
 		tasks[i] = t
 	}
@@ -217,7 +218,8 @@ func (e *elementError) js(rt *sobek.Runtime) *sobek.Object {
 }
 
 // settledResult is a task's outcome in Promise.allSettled's shape.
-func settledResult(rt *sobek.Runtime, t *pool.Task) *sobek.Object {
+func (mi *ModuleInstance) settledResult(t *pool.Task) *sobek.Object {
+	rt := mi.vu.Runtime()
 	obj := rt.NewObject()
 	if t.Err != nil {
 		_ = obj.Set("status", "rejected")
@@ -225,7 +227,7 @@ func settledResult(rt *sobek.Runtime, t *pool.Task) *sobek.Object {
 		return obj
 	}
 	_ = obj.Set("status", "fulfilled")
-	_ = obj.Set("value", rt.ToValue(t.Value))
+	_ = obj.Set("value", mi.resultToJS(t))
 	return obj
 }
 

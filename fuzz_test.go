@@ -16,11 +16,13 @@ import (
 )
 
 // FuzzExportJSON evaluates arbitrary JavaScript expressions and converts
-// their values with exportJSON, as run, runSync, map and the constructors
-// do: it never panics or hangs, it fails only with an InvalidArgumentError,
-// and what it returns is JSON data, the same as JSON.stringify makes of the
-// value (exportJSON is stricter: it rejects what JSON.stringify would drop
-// or turn into null).
+// their values with exportJSON and encodeJSON, as run, runSync, map and the
+// constructors do: it never panics or hangs, it fails only with an
+// InvalidArgumentError, and what it returns is JSON data, the same as
+// JSON.stringify makes of the value (exportJSON is stricter: it rejects what
+// JSON.stringify would drop or turn into null), and encodeJSON's text is
+// JSON.stringify's, key order included, once JSON.parse'd and stringified
+// again (which writes numbers and escapes one way).
 func FuzzExportJSON(f *testing.F) {
 	for _, s := range []string{
 		`1`, `-0`, `1.5e300`, `'x'`, `"\ud800"`, `true`, `null`, `undefined`,
@@ -42,6 +44,8 @@ func FuzzExportJSON(f *testing.F) {
 		`(() => { const a = []; a.length = 4294967295; return a; })()`, `{ 1: 'a', 0: 'b', x: 'c' }`,
 		`[1.7976931348623157e308, 5e-324, 9007199254740993]`, `{ toJSON() { return 1; } }`,
 		`new Uint8Array(3)`, `new WeakMap()`, `Reflect`, `new Proxy(function () {}, {})`,
+		`{ z: 1, a: { y: [-0, 2 ** 53, 1e21, 5e-324], b: 'é😀' }, 10: 2, 2: 3 }`, `{ '\uD800': 1 }`, `['\uDFFF\uD800']`,
+		`{ s: '\uFFFD' }`, `{ 'a\uDC00b': { c: 1 } }`,
 	} {
 		f.Add(s)
 	}
@@ -55,6 +59,7 @@ func FuzzExportJSON(f *testing.F) {
 		}
 		rt := sobek.New()
 		stringify, _ := sobek.AssertFunction(rt.Get("JSON").ToObject(rt).Get("stringify"))
+		parse, _ := sobek.AssertFunction(rt.Get("JSON").ToObject(rt).Get("parse"))
 		if _, err := rt.RunString(fuzzPrelude); err != nil {
 			t.Fatal(err)
 		}
@@ -67,8 +72,9 @@ func FuzzExportJSON(f *testing.F) {
 			t.Skip() // it threw, or ran too long
 		}
 		type conversion struct {
-			out any
-			err error
+			out  any
+			text []byte
+			err  error
 		}
 		var got []conversion
 		var stringified sobek.Value
@@ -77,8 +83,10 @@ func FuzzExportJSON(f *testing.F) {
 			v := call.Argument(0)
 			for range 2 { // twice: a value whose getters change it is not compared
 				out, err := exportJSON(rt, v, "value")
-				got = append(got, conversion{out, err})
+				got = append(got, conversion{out: out, err: err})
 			}
+			encoded, text, err := encodeJSON(rt, v, "value")
+			got = append(got, conversion{encoded, text, err})
 			if got[0].err == nil { // then the value is not too large to stringify
 				stringified, stringifyErr = stringify(sobek.Undefined(), v)
 			}
@@ -98,7 +106,7 @@ func FuzzExportJSON(f *testing.F) {
 			}
 			t.Fatalf("exportJSON(%s): %v (%T)", src, err, err)
 		}
-		if len(got) != 2 {
+		if len(got) != 3 {
 			t.Fatalf("exportJSON(%s) was not called", src)
 		}
 		for _, c := range got {
@@ -116,9 +124,9 @@ func FuzzExportJSON(f *testing.F) {
 		}
 		// Compare with JSON.stringify when the value converted the same
 		// twice, and no toJSON can be involved.
-		first, second := got[0], got[1]
-		if first.err != nil || second.err != nil || !reflect.DeepEqual(first.out, second.out) ||
-			stringifyErr != nil || strings.Contains(src, "toJSON") {
+		first, second, encoded := got[0], got[1], got[2]
+		if first.err != nil || second.err != nil || encoded.err != nil || !reflect.DeepEqual(first.out, second.out) ||
+			!reflect.DeepEqual(first.out, encoded.out) || stringifyErr != nil || strings.Contains(src, "toJSON") {
 			return
 		}
 		if stringified == nil || sobek.IsUndefined(stringified) {
@@ -138,6 +146,18 @@ func FuzzExportJSON(f *testing.F) {
 		}
 		if !reflect.DeepEqual(have, want) {
 			t.Fatalf("exportJSON(%s) = %s, JSON.stringify gives %s", src, b, stringified)
+		}
+		// The text, parsed and stringified by JavaScript, is JSON.stringify's.
+		parsed, err := parse(sobek.Undefined(), rt.ToValue(string(encoded.text)))
+		if err != nil {
+			t.Fatalf("encodeJSON(%s) = %s, which JSON.parse rejects: %v", src, encoded.text, err)
+		}
+		again, err := stringify(sobek.Undefined(), parsed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again.String() != stringified.String() {
+			t.Fatalf("encodeJSON(%s) = %s, JSON.stringify gives %s", src, encoded.text, stringified)
 		}
 	})
 }

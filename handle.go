@@ -21,30 +21,30 @@ type poolHandle struct {
 // define puts the pool's methods and read-only properties on obj.
 func (h *poolHandle) define(obj *sobek.Object) error {
 	rt := h.mi.vu.Runtime()
-	methods := map[string]func(sobek.FunctionCall) sobek.Value{
-		"run":         h.run,
-		"runSync":     h.runSync,
-		"map":         h.mapTasks,
-		"mapSettled":  h.mapSettled,
-		"asCompleted": h.asCompleted,
-		"start":       h.startAll,
-		"resize":      h.resize,
-		"stats":       h.stats,
-		"close":       h.close,
+	// Slices, not maps: the properties' order is what Object.keys shows.
+	methods := []struct {
+		name string
+		fn   func(sobek.FunctionCall) sobek.Value
+	}{
+		{"run", h.run}, {"runSync", h.runSync}, {"map", h.mapTasks}, {"mapSettled", h.mapSettled}, {"asCompleted", h.asCompleted},
+		{"start", h.startAll}, {"resize", h.resize}, {"stats", h.stats}, {"close", h.close},
 	}
-	for name, fn := range methods {
-		if err := obj.DefineDataProperty(name, rt.ToValue(fn), sobek.FLAG_FALSE, sobek.FLAG_FALSE, sobek.FLAG_TRUE); err != nil {
+	for _, m := range methods {
+		if err := obj.DefineDataProperty(m.name, rt.ToValue(m.fn), sobek.FLAG_FALSE, sobek.FLAG_FALSE, sobek.FLAG_TRUE); err != nil {
 			return err
 		}
 	}
-	getters := map[string]func() any{
-		"workers": func() any { return h.p.Size() },
-		"name":    func() any { return h.p.Config().Name },
-		"kind":    func() any { return string(h.p.Config().Kind) },
+	getters := []struct {
+		name string
+		get  func() any
+	}{
+		{"name", func() any { return h.p.Config().Name }},
+		{"kind", func() any { return string(h.p.Config().Kind) }},
+		{"workers", func() any { return h.p.Size() }},
 	}
-	for name, get := range getters {
-		getter := rt.ToValue(func(sobek.FunctionCall) sobek.Value { return rt.ToValue(get()) })
-		if err := obj.DefineAccessorProperty(name, getter, nil, sobek.FLAG_FALSE, sobek.FLAG_TRUE); err != nil {
+	for _, g := range getters {
+		getter := rt.ToValue(func(sobek.FunctionCall) sobek.Value { return rt.ToValue(g.get()) })
+		if err := obj.DefineAccessorProperty(g.name, getter, nil, sobek.FLAG_FALSE, sobek.FLAG_TRUE); err != nil {
 			return err
 		}
 	}
@@ -65,7 +65,7 @@ func (h *poolHandle) prepare(method string, call sobek.FunctionCall) (*pool.Task
 	if err != nil {
 		return nil, submission{}, err
 	}
-	params, err := paramsArg(rt, name, call.Argument(1), "params")
+	params, text, err := paramsArg(rt, name, call.Argument(1), "params")
 	if err != nil {
 		return nil, submission{}, err
 	}
@@ -77,6 +77,7 @@ func (h *poolHandle) prepare(method string, call sobek.FunctionCall) (*pool.Task
 	if err != nil {
 		return nil, submission{}, err
 	}
+	t.SetParams(text)
 	t.Timeout = opts.Timeout
 	return t, h.submission(opts), nil
 }
@@ -106,19 +107,21 @@ func workloadArg(method string, v sobek.Value) (string, error) {
 		method, describeJS(v))
 }
 
-func paramsArg(rt *sobek.Runtime, workloadName string, v sobek.Value, where string) (map[string]any, error) {
+// paramsArg reads a task's params: as a map for Go workloads, and as JSON
+// text in the script's key order for worker processes.
+func paramsArg(rt *sobek.Runtime, workloadName string, v sobek.Value, where string) (map[string]any, []byte, error) {
 	if common.IsNullish(v) {
-		return nil, nil
+		return nil, nil, nil
 	}
-	raw, err := exportJSON(rt, v, workloadName+": "+where)
+	raw, text, err := encodeJSON(rt, v, workloadName+": "+where)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	params, ok := raw.(map[string]any)
 	if !ok {
-		return nil, taskerr.New(taskerr.InvalidArgument, "%s: %s must be an object, got %s", workloadName, where, taskerr.Describe(raw))
+		return nil, nil, taskerr.New(taskerr.InvalidArgument, "%s: %s must be an object, got %s", workloadName, where, taskerr.Describe(raw))
 	}
-	return params, nil
+	return params, text, nil
 }
 
 // callOptions reads a call's opts. The signal is a live object, not JSON
@@ -209,7 +212,7 @@ func (h *poolHandle) run(call sobek.FunctionCall) sobek.Value {
 			_ = reject(jsError(rt, t.Err))
 			return
 		}
-		_ = resolve(rt.ToValue(t.Value))
+		_ = resolve(h.mi.resultToJS(t))
 	})
 	return rt.ToValue(promise)
 }
@@ -265,7 +268,7 @@ func (h *poolHandle) runSync(call sobek.FunctionCall) sobek.Value {
 	if t.Err != nil {
 		throw(rt, t.Err)
 	}
-	return rt.ToValue(t.Value)
+	return h.mi.resultToJS(t)
 }
 
 // resize is `pool.resize(n)`.
@@ -292,5 +295,5 @@ func (h *poolHandle) resize(call sobek.FunctionCall) sobek.Value {
 
 // stats is `pool.stats()`.
 func (h *poolHandle) stats(sobek.FunctionCall) sobek.Value {
-	return jsonToJS(h.mi.vu.Runtime(), h.p.Stats())
+	return h.mi.toJS(h.p.Stats())
 }

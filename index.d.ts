@@ -22,7 +22,12 @@ declare module 'k6/x/concurrency' {
   /** A k6 duration string such as `'10ms'` or `'1.5s'`, or a number of milliseconds. */
   export type Duration = string | number;
 
-  /** Params of a workload: a plain JSON object (finite numbers, strings, booleans, null, arrays, objects). */
+  /**
+   * Params of a workload: a plain JSON object (finite numbers, strings,
+   * booleans, null, arrays, objects), nested at most 64 levels. It reaches a
+   * worker process with its keys in property order; strings with a lone
+   * surrogate are refused (`InvalidArgumentError` naming the path).
+   */
   export type Params = Record<string, unknown>;
 
   /** Options shared by both kinds of pool. */
@@ -81,7 +86,10 @@ declare module 'k6/x/concurrency' {
     signal?: AbortSignal;
   }
 
-  /** A snapshot of a pool's counters. `submitted == completed + failed + queued + busy` once settled. */
+  /**
+   * A snapshot of a pool's counters. `submitted == completed + failed + queued + busy` once settled.
+   * A plain object whose keys always come in this order.
+   */
   export interface PoolStats {
     /** Tasks submitted (a call rejected for bad arguments never becomes a task). */
     submitted: number;

@@ -153,9 +153,11 @@ func (mi *ModuleInstance) pushTask(p *pool.Pool, t *pool.Task, tt taskTags) {
 			sample(m.wait, metrics.D(t.Wait())),
 			sample(m.overhead, metrics.D(t.Overhead())))
 	}
-	metrics.PushIfNotDone(mi.vu.Context(), state.Samples, metrics.ConnectedSamples{
-		Samples: samples, Tags: tags, Time: t.Finished,
-	})
+	// Pushed even when k6 has stopped the VU (not PushIfNotDone): a task
+	// abandoned then is settled and counted in stats(), so it counts here
+	// too. This runs on the VU's goroutine while k6 still reads the channel,
+	// as k6's own data_sent samples of an interrupted iteration do.
+	state.Samples <- metrics.ConnectedSamples{Samples: samples, Tags: tags, Time: t.Finished}
 }
 
 // pushWorkers sends the pool's size, when it starts and at every resize, so a

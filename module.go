@@ -67,6 +67,9 @@ type ModuleInstance struct {
 	// a VU waits on one runSync at a time.
 	syncDone chan *pool.Task
 	abort    *abortClasses
+	// jsonParse is the runtime's own JSON.parse, taken before the script
+	// runs (a script may replace the global one).
+	jsonParse sobek.Callable
 }
 
 // NewModuleInstance registers the metrics (this runs in the init context)
@@ -81,7 +84,12 @@ func (r *RootModule) NewModuleInstance(vu modules.VU) modules.Instance {
 		common.Throw(vu.Runtime(), err)
 	}
 	r.watchTestEnd(vu, env.Logger)
-	mi := &ModuleInstance{vu: vu, root: r, metrics: m, tags: make(tagCache), syncDone: make(chan *pool.Task, 1)}
+	rt := vu.Runtime()
+	parse, ok := sobek.AssertFunction(rt.Get("JSON").ToObject(rt).Get("parse"))
+	if !ok {
+		common.Throw(rt, errors.New(ImportPath+": JSON.parse is not a function"))
+	}
+	mi := &ModuleInstance{vu: vu, root: r, metrics: m, tags: make(tagCache), syncDone: make(chan *pool.Task, 1), jsonParse: parse}
 	mi.abort = mi.defineAbort()
 	return mi
 }
@@ -120,10 +128,15 @@ func (r *RootModule) watchTestEnd(vu modules.VU, logger logrus.FieldLogger) {
 			for e := range events {
 				r.closeAll(logger)
 				r.stop()
-				e.Done()
-				if e.Type.String() == "Exit" {
-					global.Unsubscribe(id)
+				exit := e.Type.String() == "Exit"
+				if exit {
+					// Before Done: k6 exits as soon as every Exit handler
+					// is done, and would cut the delete short.
 					workload.Cleanup()
+				}
+				e.Done()
+				if exit {
+					global.Unsubscribe(id)
 					return
 				}
 			}
@@ -263,26 +276,87 @@ func poolCtor(kind pool.Kind) string {
 
 // workloads is `workloads()`: the catalogue of what pools can run.
 func (mi *ModuleInstance) workloads() sobek.Value {
-	rt := mi.vu.Runtime()
 	specs := workload.Default.List()
 	infos := make([]workload.Info, len(specs))
 	for i, s := range specs {
 		infos[i] = s.Info()
 	}
-	return jsonToJS(rt, infos)
+	return mi.toJS(infos)
 }
 
-// jsonToJS hands Go data to JavaScript as plain objects and arrays.
-func jsonToJS(rt *sobek.Runtime, v any) sobek.Value {
+// toJS hands Go data to JavaScript as plain objects and arrays, through JSON
+// and the runtime's JSON.parse: a struct's keys come in its fields' order and
+// a map's sorted, the same on every call. (sobek's ToValue would wrap a Go
+// map, whose keys come in a random order.)
+func (mi *ModuleInstance) toJS(v any) sobek.Value {
+	rt := mi.vu.Runtime()
 	b, err := json.Marshal(v)
 	if err != nil {
 		throw(rt, err)
 	}
-	var plain any
-	if err := json.Unmarshal(b, &plain); err != nil {
+	value, err := mi.parseJSON(b)
+	if err != nil {
 		throw(rt, err)
 	}
-	return rt.ToValue(plain)
+	return value
+}
+
+// parseJSON is JSON.parse(text) in the VU's runtime.
+func (mi *ModuleInstance) parseJSON(text []byte) (sobek.Value, error) {
+	rt := mi.vu.Runtime()
+	return mi.jsonParse(sobek.Undefined(), rt.ToValue(string(text)))
+}
+
+// resultToJS is a settled task's value in JavaScript: a worker process's as
+// it sent it (workerValueToJS), a Go workload's through JSON (goValueToJS).
+func (mi *ModuleInstance) resultToJS(t *pool.Task) sobek.Value {
+	if t.JSON != nil {
+		if v, err := mi.workerValueToJS(t.JSON, t.Value); err == nil {
+			return v
+		}
+	}
+	return mi.goValueToJS(t.Value)
+}
+
+// workerValueToJS turns a worker's JSON into JavaScript as JSON.parse does,
+// so key order, -0 and large integers come out as JSON.parse makes them:
+// through jsonDecoder when the text escapes a lone surrogate (sobek's
+// JSON.parse would write U+FFFD), and without parsing for a scalar, whose Go
+// value (decoded) is what JSON.parse would make of it.
+func (mi *ModuleInstance) workerValueToJS(text []byte, decoded any) (sobek.Value, error) {
+	rt := mi.vu.Runtime()
+	lone := hasLoneSurrogateEscape(text)
+	switch decoded.(type) {
+	case float64, bool:
+		return rt.ToValue(decoded), nil
+	case string:
+		if !lone {
+			return rt.ToValue(decoded), nil
+		}
+	}
+	if lone {
+		d := jsonDecoder{rt: rt, text: text}
+		return d.decode()
+	}
+	return mi.parseJSON(text)
+}
+
+// goValueToJS turns a Go workload's value into JavaScript: an object or
+// array through JSON, so a map's keys come sorted and the same on every call
+// (ToValue would wrap the Go map, whose keys come in a random order); a
+// scalar, or a value JSON cannot carry (NaN, say), with ToValue.
+func (mi *ModuleInstance) goValueToJS(v any) sobek.Value {
+	rt := mi.vu.Runtime()
+	switch v.(type) {
+	case nil, bool, string, float64, float32, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
+		return rt.ToValue(v)
+	}
+	if b, err := json.Marshal(v); err == nil {
+		if value, err := mi.parseJSON(b); err == nil {
+			return value
+		}
+	}
+	return rt.ToValue(v)
 }
 
 // jsError makes a JavaScript Error whose name is the failure's class, so

@@ -21,16 +21,20 @@ import (
 func (mi *ModuleInstance) reportObject() *sobek.Object {
 	rt := mi.vu.Runtime()
 	obj := rt.NewObject()
-	for name, fn := range map[string]func(sobek.FunctionCall) sobek.Value{
-		"text": func(call sobek.FunctionCall) sobek.Value {
+	// A slice, not a map: the properties' order is what Object.keys shows.
+	for _, f := range []struct {
+		name string
+		fn   func(sobek.FunctionCall) sobek.Value
+	}{
+		{"text", func(call sobek.FunctionCall) sobek.Value {
 			data, opts := reportArgs(rt, "report.text", call)
 			return rt.ToValue(report.Text(data, opts))
-		},
-		"html": func(call sobek.FunctionCall) sobek.Value {
+		}},
+		{"html", func(call sobek.FunctionCall) sobek.Value {
 			data, opts := reportArgs(rt, "report.html", call)
 			return rt.ToValue(report.HTML(data, opts))
-		},
-		"thresholds": func(call sobek.FunctionCall) sobek.Value {
+		}},
+		{"thresholds", func(call sobek.FunctionCall) sobek.Value {
 			spec, err := exportJSON(rt, call.Argument(0), "report.thresholds(): spec")
 			if err != nil {
 				throw(rt, err)
@@ -45,10 +49,10 @@ func (mi *ModuleInstance) reportObject() *sobek.Object {
 			if err != nil {
 				throw(rt, err)
 			}
-			return jsonToJS(rt, out)
-		},
+			return mi.toJS(out)
+		}},
 	} {
-		if err := obj.Set(name, fn); err != nil {
+		if err := obj.Set(f.name, f.fn); err != nil {
 			common.Throw(rt, err)
 		}
 	}

@@ -1,6 +1,7 @@
 package pool
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -391,8 +392,17 @@ func (sl *procSlot) result(t *Task) (any, *taskerr.Error, time.Duration) {
 			return nil, taskerr.New(taskerr.Workload, "%s: worker pid %d sent a value that is not JSON: %s",
 				t.Workload, sl.run.w.PID(), err), resp.RunTime
 		}
+		// A copy: resp.Value is the slot's buffer, reused by its next task.
+		return workerValue{value, bytes.Clone(resp.Value)}, nil, resp.RunTime
 	}
 	return value, nil, resp.RunTime
+}
+
+// workerValue is a worker's result on its way to Task.settle: decoded, and
+// as sent (Task.JSON).
+type workerValue struct {
+	value any
+	json  json.RawMessage
 }
 
 // timedOut runs when t's timer fires: t fails with TimeoutError at once, and

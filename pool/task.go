@@ -2,6 +2,7 @@ package pool
 
 import (
 	"context"
+	"encoding/json"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -35,6 +36,9 @@ type Task struct {
 	// Value is the workload's result: what the Go function returned, or what
 	// a worker process sent, decoded from JSON.
 	Value any
+	// JSON is a worker process's result as it sent it (nil for thread pools
+	// and failures), so a caller can decode it keeping its key order.
+	JSON json.RawMessage
 	// Err is the failure, or nil.
 	Err *taskerr.Error
 	// Submitted, Started and Finished are when the task was submitted, taken
@@ -111,10 +115,22 @@ func (t *Task) settle(value any, err *taskerr.Error, run time.Duration) (bool, u
 		if t.state.CompareAndSwap(s, settled) {
 			t.Finished = time.Now()
 			t.Value, t.Err, t.RunTime = value, err, run
+			if w, ok := value.(workerValue); ok {
+				t.Value, t.JSON = w.value, w.json
+			}
 			t.pool.count(err)
 			t.OnDone(t)
 			return true, s
 		}
+	}
+}
+
+// SetParams replaces the JSON text a process pool sends as the task's
+// params with the caller's encoding of the same value (Prepare's map has no
+// key order). It does nothing on a thread pool or for empty params.
+func (t *Task) SetParams(params []byte) {
+	if t.pool.cfg.Kind == Process && len(t.params) > 0 {
+		t.params = params
 	}
 }
 

@@ -69,31 +69,33 @@ func TestShutdownPaths(t *testing.T) {
 				figure(t, "shutdown "+c.name, "no worker survived k6 (parent-death signal)")
 				return // a killed k6 writes no account and may cut its JSON short
 			}
-			completed := map[string]int{}
+			accounts := map[string][3]int{} // submitted, completed, failed
 			for _, m := range account.FindAllStringSubmatch(res.Stderr, -1) {
 				submitted, _ := strconv.Atoi(m[3])
 				done, _ := strconv.Atoi(m[4])
 				failed, _ := strconv.Atoi(m[5])
 				assert.Equal(t, submitted, done+failed, "%s pool %s: every task accounted for", m[1], m[2])
-				completed[m[2]] = done
+				accounts[m[2]] = [3]int{submitted, done, failed}
 			}
-			require.Len(t, completed, 2, "both pools closed with an account:\n%s", tail(res.Stderr))
+			require.Len(t, accounts, 2, "both pools closed with an account:\n%s", tail(res.Stderr))
 
-			inJSON := map[string]int{}
+			// Every task is in --out json once, the tasks abandoned when k6
+			// stopped their VU included (as failed).
+			inJSON := map[string][3]int{}
 			for _, p := range k6test.ReadPoints(t, filepath.Join(res.Dir, "out.json")) {
-				if p.Metric == "concurrency_task_duration" {
-					inJSON[p.Tags["pool"]]++
+				if p.Metric == "concurrency_task_failed" {
+					c := inJSON[p.Tags["pool"]]
+					c[0]++
+					c[1+int(p.Value)]++
+					inJSON[p.Tags["pool"]] = c
 				}
 			}
-			for pool, done := range completed {
-				assert.Positive(t, done, pool)
-				// A task that completes in the instant k6 stops its VU may
-				// lose its samples (k6 drops a stopped VU's samples): at most
-				// one per VU.
-				assert.LessOrEqual(t, inJSON[pool], done, pool)
-				assert.GreaterOrEqual(t, inJSON[pool], done-12, "%s: completed tasks' metrics are in --out json", pool)
+			for pool, a := range accounts {
+				assert.Positive(t, a[1], pool)
+				assert.Equal(t, a, inJSON[pool], "%s: submitted, completed, failed in the account and in --out json", pool)
 			}
-			figure(t, "shutdown "+c.name, "exit code %d, no worker left, accounts balanced (completed: %v; with metrics in --out json: %v)",
+			completed := map[string]int{"procs": accounts["procs"][1], "threads": accounts["threads"][1]}
+			figure(t, "shutdown "+c.name, "exit code %d, no worker left, accounts balanced (completed: %v; submitted, completed, failed in --out json: %v)",
 				res.ExitCode, completed, inJSON)
 		})
 	}

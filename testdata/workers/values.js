@@ -1,0 +1,15 @@
+// A worker whose workloads return values that are hard to carry: strings
+// holding lone surrogates, which JSON.stringify escapes as \ud800, and deep
+// nesting. k6 must hand them to JavaScript as they are (TestValuesFromWorkers).
+const path = require('path');
+const { workload, serve } = require(path.join(__dirname, '..', '..', 'examples', 'node', 'xk6worker'));
+
+workload('surrogates', { kind: 'io' }, () => ({ lone: 'x\ud800y', low: '\udc00', pair: '\u{1F600}', 'k\udfff': [1, '\ud83d'] }));
+
+workload('deep', { kind: 'io' }, (params) => {
+  let v = 'bottom';
+  for (let i = 0; i < (params.levels ?? 500); i++) v = [v];
+  return v;
+});
+
+serve();
