@@ -112,7 +112,9 @@ func (r *RootModule) watchTestEnd(vu modules.VU, logger logrus.FieldLogger) {
 				e.Done()
 				if e.Type.String() == "Exit" {
 					global.Unsubscribe(id)
-					workload.Cleanup()
+					if err := workload.Cleanup(); err != nil {
+						logger.Warnf("%s: removing the file workloads' directory: %v", ImportPath, err)
+					}
 					return
 				}
 			}
