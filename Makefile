@@ -53,7 +53,7 @@ bin/k6: $(SOURCES)
 	go build -o bin/k6 ./cmd/k6
 
 # The build and lint tools, at the versions tools/go.mod pins (its `tool`
-# lines). xk6 v0.20.1 needs github.com/szkiba/efa, which the checksum
+# lines). xk6 needs github.com/szkiba/efa, which the checksum
 # database does not list.
 TOOLS := bin/tools
 $(TOOLS)/xk6: tools/go.mod tools/go.sum

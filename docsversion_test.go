@@ -47,3 +47,20 @@ func TestDocsNameTheK6OfGoMod(t *testing.T) {
 	assert.Contains(t, string(readme), "Builds with k6 "+want+" (go.k6.io/k6/v2)")
 	assert.Contains(t, string(readme), "xk6 build "+want+" --with github.com/k6-concurrency/xk6-concurrency")
 }
+
+// TestDocsNameTheXk6OfTools: the xk6 that lint runs is named in one place,
+// tools/go.mod; the README's mentions of an xk6 v0 release must be that one.
+func TestDocsNameTheXk6OfTools(t *testing.T) {
+	t.Parallel()
+	mod, err := os.ReadFile("tools/go.mod")
+	require.NoError(t, err)
+	m := regexp.MustCompile(`(?m)^\s*go\.k6\.io/xk6 (v\S+)`).FindSubmatch(mod)
+	require.NotNil(t, m, "tools/go.mod requires go.k6.io/xk6")
+	readme, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	found := regexp.MustCompile(`xk6 (v0\.\d+\.\d+)`).FindAllSubmatch(readme, -1)
+	require.NotEmpty(t, found, "README.md names the xk6 of lint")
+	for _, f := range found {
+		assert.Equal(t, string(m[1]), string(f[1]), "README.md names %q; tools/go.mod requires xk6 %s", f[0], m[1])
+	}
+}

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The extension registry's checks: `xk6 lint` (xk6 v0.20.1, with gosec and
-# govulncheck from tools/go.mod on PATH), printed in full, then judged.
+# The extension registry's checks: `xk6 lint` (with gosec and govulncheck on
+# PATH, all three at the versions of tools/go.mod), printed in full, then
+# judged.
 #
 #   tools/lint.sh K6 TOOLS_DIR VULNDB_DIR
 #
-# xk6 v0.20.1 builds only k6 v1 (module go.k6.io/k6), which never reads this
+# xk6 v0.x builds only k6 v1 (module go.k6.io/k6), which never reads this
 # extension's k6 v2 registry: its `build` passes while its k6 lacks the
 # extension, so its `smoke`, `examples` and `types` pass as "skipped due to
 # output extension", and its smoke command uses `--no-summary`, which k6 v2
