@@ -61,4 +61,4 @@ if [ -n "$blocking" ]; then
 	echo "lint: failed:" $blocking
 	exit 1
 fi
-echo "lint: every check that can pass here passed (not judged:" $(printf '%s\n' $failed | grep -xE 'versions|vulnerability') ")"
+echo "lint: every check that can pass here passed; not judged, and failed: $(printf '%s\n' $failed | grep -xE 'versions|vulnerability' | xargs)"
