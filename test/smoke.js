@@ -1,11 +1,15 @@
 // The smoke test of the extension registry's `xk6 lint`, which runs it as
+// `k6 run --no-usage-report --no-summary --quiet test/smoke.js` and takes a
+// non-zero exit for a broken extension. k6 v2 has `--summary-mode=disabled`
+// for `--no-summary`; tools/lint.sh runs it so on bin/k6, and
+// integration/xk6build_test.go on a k6 built as xk6 builds it:
 //
-//   ./k6 run --no-usage-report --no-summary --quiet test/smoke.js
+//   ./k6 run --no-usage-report --summary-mode=disabled --quiet test/smoke.js
 //
-// and takes a non-zero exit for a broken extension. It runs every call form
-// on a ThreadPool and on a ProcessPool (worker processes of this same k6) and
-// checks each value. A wrong value, an error or a lost task fails a check,
-// and the thresholds then fail the run (exit 99), as they do when no task ran.
+// It runs every call form on a ThreadPool and on a ProcessPool (worker
+// processes of this same k6) and checks each value. A wrong value, an error
+// or a lost task fails a check, and the thresholds then fail the run (exit
+// 99), as they do when no task ran.
 import { check } from 'k6';
 import { ThreadPool, ProcessPool, workloads } from 'k6/x/concurrency';
 
