@@ -60,7 +60,7 @@ $(TOOLS)/xk6: tools/go.mod tools/go.sum
 	cd tools && GONOSUMDB=github.com/szkiba go build -o ../$(TOOLS)/ tool
 
 # A local copy of the Go vulnerability database for govulncheck, which cannot
-# reach vuln.go.dev from here: indexed from the golang.org/x/vulndb module
+# reach the public one from here: indexed from the golang.org/x/vulndb module
 # that tools/go.mod pins.
 VULNDB := bin/vulndb
 $(VULNDB)/index/db.json: $(TOOLS)/xk6
