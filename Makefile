@@ -2,8 +2,11 @@
 #
 #   make example   builds k6 v2 with the extension (cmd/k6: the main xk6 v1
 #                  generates) and runs the threads-vs-processes experiment
-#   make test      builds that k6 once and runs every test with it, -race,
-#                  then every Go benchmark once and every fuzz target briefly
+#   make test      builds that k6 once, runs `make lint`, then every test
+#                  with that k6, -race, every Go benchmark once and every
+#                  fuzz target briefly
+#   make lint      the extension registry's checks (xk6 lint, gosec,
+#                  govulncheck) with the tools tools/go.mod pins
 #
 # Both install what they need on a fresh machine (Go must be there).
 
@@ -13,7 +16,7 @@ SOURCES    := $(shell find . -name '*.go' -not -name '*_test.go' -not -path './t
 # (Python threads vs processes, timeouts, detection times) have the machine.
 GO_TEST    ?= go test -race -count=1 -p 1 -timeout 40m
 
-.PHONY: example test reliability fuzz bench k6 deps clean
+.PHONY: example test lint reliability fuzz bench k6 deps clean
 
 # Seconds per fuzz target in `make test` (scripts/fuzz.sh); `make fuzz` runs longer.
 FUZZ_SECONDS ?= 5
@@ -21,7 +24,7 @@ FUZZ_SECONDS ?= 5
 example: bin/k6
 	bin/k6 run examples/threads-vs-processes.js
 
-test: deps bin/k6
+test: deps bin/k6 lint
 	XK6_CONCURRENCY_K6=$(CURDIR)/bin/k6 $(GO_TEST) ./...
 	go test -run '^$$' -bench . -benchtime 1x -benchmem ./...
 	scripts/fuzz.sh $(FUZZ_SECONDS)
@@ -48,6 +51,26 @@ reliability: bin/k6
 k6: bin/k6
 bin/k6: $(SOURCES)
 	go build -o bin/k6 ./cmd/k6
+
+# The build and lint tools, at the versions tools/go.mod pins (its `tool`
+# lines). xk6 needs github.com/szkiba/efa, which the checksum
+# database does not list.
+TOOLS := bin/tools
+$(TOOLS)/xk6: tools/go.mod tools/go.sum
+	cd tools && GONOSUMDB=github.com/szkiba go build -o ../$(TOOLS)/ tool
+
+# A local copy of the Go vulnerability database for govulncheck, which cannot
+# reach the public one from here: indexed from the golang.org/x/vulndb module
+# that tools/go.mod pins.
+VULNDB := bin/vulndb
+$(VULNDB)/index/db.json: $(TOOLS)/xk6
+	rm -rf $(VULNDB)
+	$(TOOLS)/indexdb -vulns "$$(go list -C tools -m -f '{{.Dir}}' golang.org/x/vulndb)/data/osv" -out $(VULNDB)
+
+# xk6 lint, printed in full; fails when a check that can pass here does not
+# (tools/lint.sh says which cannot, and why).
+lint: bin/k6 $(TOOLS)/xk6 $(VULNDB)/index/db.json
+	tools/lint.sh bin/k6 $(TOOLS) $(VULNDB)
 
 # System packages some tests use, installed when missing.
 deps:

@@ -132,7 +132,9 @@ func (r *RootModule) watchTestEnd(vu modules.VU, logger logrus.FieldLogger) {
 				if exit {
 					// Before Done: k6 exits as soon as every Exit handler
 					// is done, and would cut the delete short.
-					workload.Cleanup()
+					if err := workload.Cleanup(); err != nil {
+						logger.Warnf("%s: removing the file workloads' directory: %v", ImportPath, err)
+					}
 				}
 				e.Done()
 				if exit {

@@ -83,7 +83,7 @@ func WriteFrame(w io.Writer, payload []byte) error {
 	if int64(len(payload)) > math.MaxUint32 {
 		return fmt.Errorf("frame of %d bytes is over the 4 GiB the length prefix can say", len(payload))
 	}
-	n := uint32(len(payload))
+	n := uint32(len(payload)) // #nosec G115 -- checked against math.MaxUint32 above
 	if ab, ok := w.(interface{ AvailableBuffer() []byte }); ok {
 		hdr := binary.BigEndian.AppendUint32(ab.AvailableBuffer(), n)
 		if _, err := w.Write(hdr); err != nil {

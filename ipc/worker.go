@@ -193,7 +193,7 @@ func Start(cfg Config) (*Worker, error) {
 	}
 	cfg.MaxFrame = int(min(int64(cfg.MaxFrame), math.MaxUint32))
 
-	cmd := exec.Command(cfg.Argv[0], cfg.Argv[1:]...)
+	cmd := exec.Command(cfg.Argv[0], cfg.Argv[1:]...) // #nosec G204 -- running the worker command the script configured is the pool's purpose
 	cmd.Dir = cfg.Dir
 	cmd.Env = workerEnv(cfg.Env)
 	cmd.SysProcAttr = sysProcAttr()

@@ -98,7 +98,7 @@ func httpRequest(ctx context.Context, args Args) (any, error) {
 		return nil, httpFailure(ctx, reqCtx, method, target, timeout, err)
 	}
 	n, err := io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
+	_ = resp.Body.Close() // the copy's error, if any, is the one to report
 	if err != nil {
 		return nil, httpFailure(ctx, reqCtx, method, target, timeout, err)
 	}
@@ -175,7 +175,7 @@ func privateDir() (*fileDir, error) {
 		}
 		root, err := os.OpenRoot(path)
 		if err != nil {
-			os.Remove(path)
+			_ = os.Remove(path) // best effort: the error above is the one to report
 			return nil, err
 		}
 		files.dir = &fileDir{path: path, root: root, reads: make(map[int64]*readFile)}
@@ -245,7 +245,7 @@ func (d *fileDir) writeFile(ctx context.Context, name string, size int64) error 
 		err = cerr
 	}
 	if err != nil {
-		d.root.Remove(name)
+		_ = d.root.Remove(name) // best effort: err is the one to report
 	}
 	return err
 }
@@ -315,7 +315,7 @@ func (d *fileDir) fileOfSize(ctx context.Context, size int64) (name string, cach
 		return "", false, err
 	}
 	if err := d.root.Rename(tmp, name); err != nil {
-		d.root.Remove(tmp)
+		_ = d.root.Remove(tmp) // best effort: err is the one to report
 		return "", false, err
 	}
 	e.ready = true

@@ -60,11 +60,11 @@ bind-address = "127.0.0.1:%d"
   enabled = false
 `, rpcPort, filepath.Join(dir, "meta"), filepath.Join(dir, "data"), filepath.Join(dir, "wal"), httpPort)
 	path := filepath.Join(dir, "influxdb.conf")
-	if err := os.WriteFile(path, []byte(config), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	s := &Server{URL: fmt.Sprintf("http://127.0.0.1:%d", httpPort)}
-	s.cmd = exec.Command(bin, "-config", path)
+	s.cmd = exec.Command(bin, "-config", path) // #nosec G204 -- bin is influxd found on PATH by its fixed name
 	s.cmd.Stdout, s.cmd.Stderr = nil, nil
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := s.cmd.Start(); err != nil {
@@ -85,7 +85,7 @@ bind-address = "127.0.0.1:%d"
 	for {
 		resp, err := http.Get(s.URL + "/ping")
 		if err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusNoContent {
 				return s
 			}

@@ -36,7 +36,7 @@ const EnvBinary = "XK6_CONCURRENCY_K6"
 func Binary(tb testing.TB) string {
 	tb.Helper()
 	if path := os.Getenv(EnvBinary); path != "" {
-		if _, err := os.Stat(path); err != nil {
+		if _, err := os.Stat(path); err != nil { // #nosec G703 -- the k6 binary the test run was given
 			tb.Fatalf("%s=%s: %v", EnvBinary, path, err)
 		}
 		return path
@@ -59,7 +59,7 @@ func BinaryOf(tb testing.TB, pkg string) string {
 		tb.Fatal(err)
 	}
 	dir := filepath.Join(os.TempDir(), "xk6-concurrency-k6")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
 		tb.Fatal(err)
 	}
 	path := filepath.Join(dir, filepath.Base(pkg)+"-"+key[:16])
@@ -73,7 +73,7 @@ func BinaryOf(tb testing.TB, pkg string) string {
 	}
 	tb.Logf("building k6 with the extension into %s", path)
 	tmp := fmt.Sprintf("%s.%d.tmp", path, os.Getpid())
-	cmd := exec.Command("go", "build", "-o", tmp, pkg)
+	cmd := exec.Command("go", "build", "-o", tmp, pkg) // #nosec G204 -- builds this repository's own cmd/k6
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		tb.Fatalf("go build %s: %v\n%s", pkg, err, out)
@@ -92,7 +92,7 @@ func ModuleRoot() (string, error) {
 		return "", err
 	}
 	for {
-		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil &&
+		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && // #nosec G304 -- go.mod of a parent of the working directory
 			bytes.Contains(b, []byte("module github.com/k6-concurrency/xk6-concurrency\n")) {
 			return dir, nil
 		}
@@ -129,7 +129,7 @@ func sourceHash(root string) (string, error) {
 	sort.Strings(files)
 	h := sha256.New()
 	for _, f := range files {
-		b, err := os.ReadFile(f)
+		b, err := os.ReadFile(f) // #nosec G304 -- this repository's own sources, hashed
 		if err != nil {
 			return "", err
 		}
@@ -141,7 +141,7 @@ func sourceHash(root string) (string, error) {
 }
 
 func lock(path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600) // #nosec G304 -- the lock file beside the cached k6
 	if err != nil {
 		return nil, err
 	}
@@ -212,7 +212,7 @@ func StartWith(tb testing.TB, binary string, args ...string) *Process {
 func StartEnv(tb testing.TB, binary string, env []string, args ...string) *Process {
 	tb.Helper()
 	p := &Process{tb: tb, Dir: tb.TempDir(), done: make(chan struct{})}
-	p.Cmd = exec.Command(binary, args...)
+	p.Cmd = exec.Command(binary, args...) // #nosec G204 -- the k6 binary under test, run by the test
 	p.Cmd.Dir = p.Dir
 	p.Cmd.Env = append(append(os.Environ(), "K6_NO_USAGE_REPORT=true", "K6_NO_COLOR=true"), env...)
 	p.Cmd.Stdout = &p.stdout
@@ -324,7 +324,7 @@ func StartScriptWith(tb testing.TB, binary, script string, args ...string) *Proc
 	tb.Helper()
 	dir := tb.TempDir()
 	path := filepath.Join(dir, "script.js")
-	if err := os.WriteFile(path, []byte(script), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(script), 0o600); err != nil {
 		tb.Fatal(err)
 	}
 	all := append([]string{"run", "--quiet"}, args...)
@@ -342,7 +342,7 @@ type Point struct {
 // ReadPoints reads the samples of a --out json file.
 func ReadPoints(tb testing.TB, path string) []Point {
 	tb.Helper()
-	f, err := os.Open(path)
+	f, err := os.Open(path) // #nosec G304 -- the --out json file the test asked k6 for
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -378,7 +378,7 @@ func WorkersOf(pid int) []int {
 	dirs, _ := filepath.Glob("/proc/[0-9]*")
 	var pids []int
 	for _, d := range dirs {
-		env, err := os.ReadFile(d + "/environ")
+		env, err := os.ReadFile(d + "/environ") // #nosec G304 -- a /proc entry, read only
 		if err != nil || !bytes.Contains(env, marker) {
 			continue
 		}
@@ -395,11 +395,11 @@ func AllWorkers() []int {
 	dirs, _ := filepath.Glob("/proc/[0-9]*")
 	var pids []int
 	for _, d := range dirs {
-		env, err := os.ReadFile(d + "/environ")
+		env, err := os.ReadFile(d + "/environ") // #nosec G304 -- a /proc entry, read only
 		if err != nil || !bytes.Contains(env, []byte(ipc.WorkerEnv+"=")) {
 			continue
 		}
-		if stat, err := os.ReadFile(d + "/stat"); err != nil || bytes.Contains(stat, []byte(") Z ")) {
+		if stat, err := os.ReadFile(d + "/stat"); err != nil || bytes.Contains(stat, []byte(") Z ")) { // #nosec G304 -- a /proc entry, read only
 			continue
 		}
 		n, _ := strconv.Atoi(filepath.Base(d))
@@ -480,7 +480,7 @@ func RSS(pid int) int64 {
 }
 
 func readStatusKB(path, field string) int64 {
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(path) // #nosec G304 -- a /proc status file, read only
 	if err != nil {
 		return 0
 	}

@@ -68,7 +68,7 @@ func main() {
 	case "garbage":
 		b := make([]byte, 4096)
 		for i := range b {
-			b[i] = byte(rand.UintN(256))
+			b[i] = byte(rand.UintN(256)) // #nosec G115 G404 -- garbage bytes for a protocol test; UintN(256) fits a byte
 		}
 		b[0] |= 0x80
 		_, _ = os.Stdout.Write(b)

@@ -43,6 +43,7 @@ package conformance
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -623,7 +624,7 @@ func (s *suite) eof(t *testing.T) {
 // non-zero status. A frame over the limit is refused from its length alone.
 func (s *suite) protocolErrors(t *testing.T) {
 	const maxFrame = 64 << 10
-	header := func(n uint32) []byte { return []byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)} }
+	header := func(n uint32) []byte { return binary.BigEndian.AppendUint32(nil, n) }
 	for _, c := range []struct {
 		name  string
 		bytes []byte
@@ -754,7 +755,7 @@ func (s *suite) startRawEnv(t *testing.T, marker string) *rawWorker {
 		t.Fatal(err)
 	}
 	r := &rawWorker{t: t, in: inW, frames: make(chan rawFrame, 64), stderr: &syncBuffer{}, exited: make(chan struct{})}
-	r.cmd = exec.Command(s.argv[0], s.argv[1:]...)
+	r.cmd = exec.Command(s.argv[0], s.argv[1:]...) // #nosec G204 -- the worker under test, named by the suite's caller
 	r.cmd.Dir = s.o.Dir
 	var env []string
 	for _, kv := range os.Environ() {
