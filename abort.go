@@ -4,6 +4,7 @@ import (
 	"github.com/grafana/sobek"
 	"go.k6.io/k6/v2/js/common"
 
+	"github.com/k6-concurrency/xk6-concurrency/pool"
 	"github.com/k6-concurrency/xk6-concurrency/taskerr"
 )
 
@@ -20,9 +21,9 @@ type abortSignal struct {
 	obj     *sobek.Object
 	aborted bool
 	reason  sobek.Value
-	// tasks are the cancellations waiting on the signal, by id, so that a
-	// task that settles first can leave without a scan.
-	tasks  map[uint64]func(reason sobek.Value)
+	// tasks are the tasks waiting on the signal, by id, so that a task
+	// that settles first can leave without a scan.
+	tasks  map[uint64]*pool.Task
 	nextID uint64
 	// listeners are the script's addEventListener('abort', fn) functions,
 	// in order; onabort takes its place among them when first set, as the
@@ -69,7 +70,7 @@ func (mi *ModuleInstance) defineAbort() *abortClasses {
 // so that `instanceof AbortSignal` holds.
 func (mi *ModuleInstance) newSignal(c *abortClasses) *abortSignal {
 	rt := mi.vu.Runtime()
-	s := &abortSignal{obj: rt.NewObject(), reason: sobek.Undefined(), tasks: map[uint64]func(sobek.Value){},
+	s := &abortSignal{obj: rt.NewObject(), reason: sobek.Undefined(), tasks: map[uint64]*pool.Task{},
 		onabort: sobek.Null(), handlerAt: -1}
 	_ = s.obj.SetPrototype(c.signalProto)
 	_ = s.obj.DefineDataPropertySymbol(c.key, rt.ToValue(s), sobek.FLAG_FALSE, sobek.FLAG_FALSE, sobek.FLAG_FALSE)
@@ -128,8 +129,14 @@ func (mi *ModuleInstance) abortSignal(s *abortSignal, reason sobek.Value) {
 	s.aborted, s.reason = true, reason
 	tasks := s.tasks
 	s.tasks = nil
-	for _, cancel := range tasks {
-		cancel(reason)
+	// Queued tasks first: cancelling a running one frees its worker, which
+	// must not take a queued task that is about to be cancelled.
+	for _, queuedOnly := range []bool{true, false} {
+		for _, t := range tasks {
+			if !queuedOnly || t.Queued() {
+				t.Cancel(abortError(t.Workload, reason))
+			}
+		}
 	}
 	event := rt.NewObject()
 	_ = event.Set("type", "abort")
@@ -206,16 +213,16 @@ func (r *signalRef) reason() sobek.Value {
 	return r.foreign.Get("reason")
 }
 
-// onAbort calls cancel (on the VU's goroutine) when the signal aborts, until
-// the returned stop is called.
-func (mi *ModuleInstance) onAbort(r *signalRef, cancel func(reason sobek.Value)) (stop func()) {
+// onAbort cancels t with AbortError (on the VU's goroutine) when the signal
+// aborts, until the returned stop is called.
+func (mi *ModuleInstance) onAbort(r *signalRef, t *pool.Task) (stop func()) {
 	if r == nil {
 		return func() {}
 	}
 	if s := r.ours; s != nil {
 		id := s.nextID
 		s.nextID++
-		s.tasks[id] = cancel
+		s.tasks[id] = t
 		return func() {
 			if s.tasks != nil {
 				delete(s.tasks, id)
@@ -224,7 +231,7 @@ func (mi *ModuleInstance) onAbort(r *signalRef, cancel func(reason sobek.Value))
 	}
 	rt := mi.vu.Runtime()
 	listener := rt.ToValue(func(sobek.FunctionCall) sobek.Value {
-		cancel(r.reason())
+		t.Cancel(abortError(t.Workload, r.reason()))
 		return sobek.Undefined()
 	})
 	add, _ := sobek.AssertFunction(r.foreign.Get("addEventListener"))

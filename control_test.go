@@ -349,3 +349,36 @@ func TestPoolGauges(t *testing.T) {
 	assert.Zero(t, last(metricPoolLive))
 	assert.Zero(t, last(metricPoolQueued))
 }
+
+// TestForeignSignal accepts any object in AbortSignal's shape, as a global
+// AbortController of a later k6 would make.
+func TestForeignSignal(t *testing.T) {
+	t.Parallel()
+	root := New()
+	closeAllOnCleanup(t, root)
+	vu := newTestVU(t, root)
+	vu.init(`const pool = new concurrency.ThreadPool({ workers: 1, name: 'foreign' });`)
+	vu.toVU()
+	got := vu.run(`
+		globalThis.result = {};
+		(async () => {
+			const listeners = new Set();
+			const signal = {
+				aborted: false, reason: undefined,
+				addEventListener(type, fn) { if (type === 'abort') listeners.add(fn); },
+				removeEventListener(type, fn) { listeners.delete(fn); },
+			};
+			const running = pool.run('io.sleep', { duration: '20s' }, { signal }).then(() => 'ok', (e) => [e.name, e.message]);
+			await new Promise((r) => setTimeout(r, 50));
+			result.listening = listeners.size;
+			signal.aborted = true; signal.reason = 'stop';
+			for (const fn of [...listeners]) fn({ type: 'abort' });
+			result.running = await running;
+			result.after = listeners.size;
+		})();
+	`).Export().(map[string]any)
+	assert.EqualValues(t, 1, got["listening"])
+	assert.Equal(t, []any{"AbortError", "io.sleep was aborted: stop"}, got["running"])
+	assert.EqualValues(t, 0, got["after"], "the listener is removed once the task settles")
+	requireSettled(t, root, "foreign")
+}

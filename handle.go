@@ -223,7 +223,7 @@ func (h *poolHandle) run(call sobek.FunctionCall) sobek.Value {
 func (h *poolHandle) submitAsync(t *pool.Task, sub submission, settled func(*pool.Task)) {
 	enqueue := h.mi.vu.RegisterCallback()
 	var stopWatching func() bool
-	stopAbort := h.mi.onAbort(sub.signal, func(reason sobek.Value) { t.Cancel(abortError(t.Workload, reason)) })
+	stopAbort := h.mi.onAbort(sub.signal, t)
 	t.OnDone = func(t *pool.Task) {
 		enqueue(func() error {
 			stopWatching()
