@@ -1,6 +1,6 @@
 """A worker whose workloads return values that are hard to carry: strings
-holding lone surrogates, which Python's JSON encoder escapes as \\ud800, and
-deep nesting. k6 must hand them to JavaScript as they are
+holding lone surrogates, which the library refuses with a WorkloadError that
+says so, and deep nesting, which k6 must hand to JavaScript as it is
 (TestValuesFromWorkers)."""
 
 import os
