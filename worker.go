@@ -27,6 +27,10 @@ func enterWorkerMode() {
 		return
 	}
 	os.Args = []string{os.Args[0], "x", workerCommand}
+	// k6 v2 looks up its extension catalog (over the network, up to 10 s,
+	// with a line on stderr) for every `k6 x` command; a worker is one of
+	// this binary's own subcommands and never needs it.
+	_ = os.Setenv(state.AutoExtensionResolution, "false")
 }
 
 // newWorkerCommand is the hidden `k6 x concurrency-worker`: the worker side

@@ -108,3 +108,21 @@ export default async function () {
 `, time.Minute)
 	require.Equal(t, 0, res.ExitCode, "thresholds on per-call tags hold; stderr:\n%s", res.Stderr)
 }
+
+// TestWorkersStartQuietly: a k6 v2 worker does not look up k6's extension
+// catalog (a network request and a line on stderr for every `k6 x` command),
+// so nothing but the pool's own account reaches k6's log.
+func TestWorkersStartQuietly(t *testing.T) {
+	t.Parallel()
+	res := k6test.Run(t, `
+import { ProcessPool } from 'k6/x/concurrency';
+const p = new ProcessPool({ workers: 2 });
+export const options = { iterations: 1 };
+export default async function () { await p.start(); await p.map('noop', [{}, {}, {}, {}]); }
+`, time.Minute)
+	require.Equal(t, 0, res.ExitCode, res.Stderr)
+	assert.NotContains(t, res.Stderr, "Loading the subcommand list")
+	for _, line := range strings.Split(strings.TrimSpace(res.Stderr), "\n") {
+		assert.Contains(t, line, "closed: 4 tasks submitted", "no other line in k6's log")
+	}
+}
