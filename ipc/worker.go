@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/k6-concurrency/xk6-concurrency/taskerr"
@@ -45,7 +46,10 @@ type Config struct {
 	Dir string
 	// Env is the worker's complete environment ("KEY=value"); nil inherits
 	// this process's. Start drops any WorkerEnv entry and appends
-	// WorkerEnv=<this process's pid>.
+	// WorkerEnv=<this process's pid>. It also points TMPDIR (TMP and TEMP
+	// on Windows) at a directory of the worker's own, made under the one Env
+	// names and removed once the worker is reaped, so that nothing a killed
+	// worker wrote there is left behind.
 	Env []string
 	// Concurrency is the most requests the caller will have in flight on
 	// the worker at once, announced in the hello; 0 means 1.
@@ -139,6 +143,10 @@ type Worker struct {
 	cmd      *exec.Cmd
 	pid      int
 	maxFrame int
+	tmp      string // the worker's own TMPDIR, removed once it is reaped
+
+	sigMu  sync.Mutex
+	reaped bool // its pid may be another process's: signal nothing
 
 	stdin, stdout, stderr *os.File
 	stdinOnce             sync.Once
@@ -195,7 +203,8 @@ func Start(cfg Config) (*Worker, error) {
 
 	cmd := exec.Command(cfg.Argv[0], cfg.Argv[1:]...)
 	cmd.Dir = cfg.Dir
-	cmd.Env = workerEnv(cfg.Env)
+	tmp, env := privateTemp(workerEnv(cfg.Env))
+	cmd.Env = env
 	cmd.SysProcAttr = sysProcAttr()
 
 	var files []*os.File // every end, closed on failure
@@ -203,6 +212,7 @@ func Start(cfg Config) (*Worker, error) {
 		for _, f := range files {
 			_ = f.Close()
 		}
+		removeTemp(tmp)
 	}
 	pipe := func() (r, w *os.File, err error) {
 		r, w, err = os.Pipe()
@@ -235,7 +245,8 @@ func Start(cfg Config) (*Worker, error) {
 		_ = inW.Close()
 		_ = outR.Close()
 		_ = errR.Close()
-		return nil, taskerr.New(taskerr.WorkerCrashed, "worker %v: cannot start: %v", cfg.Argv, err)
+		removeTemp(tmp)
+		return nil, taskerr.New(taskerr.WorkerCrashed, "worker %v: cannot start: %s", cfg.Argv, whyNotStarted(cmd, err))
 	}
 
 	w := &Worker{
@@ -243,6 +254,7 @@ func Start(cfg Config) (*Worker, error) {
 		cmd:        cmd,
 		pid:        cmd.Process.Pid,
 		maxFrame:   cfg.MaxFrame,
+		tmp:        tmp,
 		stdin:      inW,
 		stdout:     outR,
 		stderr:     errR,
@@ -419,7 +431,7 @@ func (w *Worker) killUnlessClosing(why string) {
 	}
 	w.mu.Unlock()
 	if !closing {
-		_ = w.cmd.Process.Kill()
+		w.kill()
 	}
 }
 
@@ -438,7 +450,7 @@ func (w *Worker) Cancel(id uint64) {
 	}
 }
 
-// Kill sends SIGKILL to the worker now. Requests in flight settle with a
+// Kill sends SIGKILL to the worker and its process group now. Requests in flight settle with a
 // WorkerCrashed failure that names the pid and the reason, and so does Err.
 // It is idempotent and safe to call concurrently with anything.
 func (w *Worker) Kill(reason string) { w.stop(causeKill, reason) }
@@ -455,14 +467,12 @@ func (w *Worker) stop(kind int, detail string) {
 	}
 	w.stopping = true
 	w.mu.Unlock()
-	if w.cmd.Process != nil {
-		_ = w.cmd.Process.Kill()
-	}
+	w.kill()
 }
 
 // Close stops the worker: it closes its stdin and waits up to grace for it
 // to exit, then sends SIGTERM (not on Windows) and waits up to grace again,
-// then sends SIGKILL. It returns once the worker is reaped. Requests still
+// then sends SIGKILL; both signals go to the worker's process group. It returns once the worker is reaped. Requests still
 // in flight settle with WorkerCrashed ("... stopped while the task was
 // running"). It is idempotent and safe to call concurrently with anything.
 func (w *Worker) Close(grace time.Duration) {
@@ -478,7 +488,7 @@ func (w *Worker) Close(grace time.Duration) {
 		return
 	case <-t.C:
 	}
-	if terminate(w.cmd.Process) {
+	if canTerminate && w.signal(syscall.SIGTERM) {
 		w.noteEscalation("SIGTERM")
 		t.Reset(grace)
 		select {
@@ -488,7 +498,7 @@ func (w *Worker) Close(grace time.Duration) {
 		}
 	}
 	w.noteEscalation("SIGKILL")
-	_ = w.cmd.Process.Kill()
+	w.kill()
 	<-w.done
 }
 
@@ -502,8 +512,9 @@ func (w *Worker) noteEscalation(sig string) {
 
 func (w *Worker) closeStdin() { w.stdinOnce.Do(func() { _ = w.stdin.Close() }) }
 
-// Done is closed once the worker has exited, been reaped, and every request
-// that was in flight has settled.
+// Done is closed once the worker has exited, what was left of its process
+// group has been killed, it has been reaped, its temporary directory is
+// removed, and every request that was in flight has settled.
 func (w *Worker) Done() <-chan struct{} { return w.done }
 
 // Err says, once Done is closed, why the worker ended: a WorkerCrashed
@@ -555,7 +566,7 @@ func (w *Worker) readLoop() {
 		if err != nil {
 			var fe *FrameError
 			if errors.As(err, &fe) {
-				w.stop(causeProtocol, fe.Error())
+				w.stop(causeProtocol, junkMessage(fe, br))
 				return
 			}
 			// The worker closed its stdout: it is dead or useless. Unless
@@ -768,7 +779,8 @@ func (w *Worker) stderrTail() string {
 // waitLoop reaps the worker, lets its stdout and stderr drain, and settles
 // whatever is still in flight.
 func (w *Worker) waitLoop() {
-	_ = w.cmd.Wait()
+	w.reap()
+	removeTemp(w.tmp)
 	close(w.exited)
 	state := w.cmd.ProcessState
 	drained := time.Now().Add(drainWait)

@@ -37,7 +37,7 @@ var (
 
 func TestMain(m *testing.M) {
 	if os.Getenv(WorkerEnv) != "" {
-		os.Exit(ServeProcess(testRegistry()))
+		os.Exit(ServeProcess(withSupervisionWorkloads(testRegistry())))
 	}
 	switch os.Getenv(testModeEnv) {
 	case "echo":
