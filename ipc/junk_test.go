@@ -73,4 +73,3 @@ func TestWorkerBannerBeforeHello(t *testing.T) {
 		})
 	}
 }
-

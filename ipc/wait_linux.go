@@ -11,7 +11,7 @@ import (
 // (waitid with WNOWAIT): its pid stays held by the zombie until cmd.Wait. It
 // reports whether it waited.
 func waitExited(pid int) bool {
-	const pPID = 1 // P_PID
+	const pPID = 1     // P_PID
 	var info [128]byte // siginfo_t
 	for {
 		_, _, errno := syscall.Syscall6(syscall.SYS_WAITID, pPID, uintptr(pid),
