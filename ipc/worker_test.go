@@ -507,7 +507,7 @@ func TestWorkerStartErrors(t *testing.T) {
 	var e *taskerr.Error
 	if !errors.As(err, &e) || e.Code != taskerr.WorkerCrashed ||
 		!strings.Contains(e.Message, "worker [xk6-no-such-command]: cannot start") ||
-		!strings.Contains(e.Message, "executable file not found") {
+		!strings.Contains(e.Message, `program "xk6-no-such-command" was not found in PATH`) {
 		t.Errorf("missing command: %v", err)
 	}
 	_, err = Start(Config{})
