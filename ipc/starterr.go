@@ -130,3 +130,13 @@ func shebang(prog string) string {
 	}
 	return fields[0]
 }
+
+// CheckDir returns an error that says why dir cannot be a worker's working
+// directory (it does not exist, is not a directory, or cannot be entered),
+// naming dir made absolute; nil if it can be.
+func CheckDir(dir string) error {
+	if why := dirProblem(dir); why != "" {
+		return errors.New(why)
+	}
+	return nil
+}

@@ -29,10 +29,13 @@ const (
 	QueueFull Code = "QueueFullError"
 	// PoolClosed: the pool was closed before the task could finish.
 	PoolClosed Code = "PoolClosedError"
+	// NotAllowed: the operator's setting does not allow the worker program
+	// (the web platform's name for a request the platform refuses).
+	NotAllowed Code = "NotAllowedError"
 )
 
 // Codes lists every class, for documentation and exhaustive tests.
-var Codes = []Code{InvalidArgument, UnknownWorkload, Workload, Timeout, WorkerCrashed, QueueFull, PoolClosed}
+var Codes = []Code{InvalidArgument, UnknownWorkload, Workload, Timeout, WorkerCrashed, QueueFull, PoolClosed, NotAllowed}
 
 // Valid reports whether c is one of Codes.
 func (c Code) Valid() bool {
