@@ -24,6 +24,12 @@ const DefaultMaxFrame = 16 << 20
 // worker a pool starts.
 const WorkerEnv = "XK6_CONCURRENCY_WORKER"
 
+// WorkerIDEnv is set, in the environment of every worker a pool starts, to
+// an id that no other worker of any pool shares ("<pool pid>.<n>"). The
+// worker's descendants inherit it: it is how those that left the worker's
+// process group are found and killed when the worker ends.
+const WorkerIDEnv = "XK6_CONCURRENCY_WORKER_ID"
+
 // minFrame is the smallest valid frame: a JSON object ("{}") has 2 bytes.
 const minFrame = 2
 

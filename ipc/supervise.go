@@ -5,7 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -13,7 +15,16 @@ import (
 // starts stays in that group unless it leaves on purpose (setsid, setpgid).
 // Every signal the pool sends goes to the whole group, and once the worker
 // has exited, whatever is left of the group is SIGKILLed: no descendant that
-// stayed in the group outlives its worker.
+// stayed in the group outlives its worker. On Linux, those that left the
+// group but kept the environment (WorkerIDEnv) are found in /proc and
+// killed too (killStrays).
+
+// workerSeq numbers the workers this process starts, for WorkerIDEnv.
+var workerSeq atomic.Uint64
+
+func newWorkerID() string {
+	return strconv.Itoa(os.Getpid()) + "." + strconv.FormatUint(workerSeq.Add(1), 10)
+}
 
 // signal sends sig to the worker's process group, or to the worker alone
 // where there are no groups. Nothing is sent once the worker is reaped: its

@@ -27,9 +27,15 @@ import (
 //	block     sleep, ignoring cancellation (Close escalates to SIGTERM)
 //	stubborn  ignore SIGTERM, then block (Close escalates to SIGKILL)
 //	exit      exit with status 3 (the worker crashes on its own)
+//
+// With param escape, the sleep starts in a session of its own (setsid), out
+// of the worker's process group.
 func withSupervisionWorkloads(reg *workload.Registry) *workload.Registry {
 	err := reg.Add("t.spawn", workload.IO, func(_ context.Context, args workload.Args) (any, error) {
 		sleep := exec.Command("sleep", "40")
+		if args.Bool("escape") { // leave the worker's process group and session
+			sleep.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		}
 		if err := sleep.Start(); err != nil {
 			return nil, err
 		}
@@ -41,8 +47,12 @@ func withSupervisionWorkloads(reg *workload.Registry) *workload.Registry {
 		if err := os.WriteFile(filepath.Join(dir, "left"), []byte("x"), 0o600); err != nil {
 			return nil, err
 		}
+		// Whether the sleep carries the marker is read here: on some paths
+		// it is killed before the test could look.
 		pid := strconv.Itoa(sleep.Process.Pid)
-		if err := os.WriteFile(args.String("file"), []byte(pid), 0o600); err != nil {
+		marked := hasMarkerOf(sleep.Process.Pid, os.Getenv(WorkerEnv))
+		line := fmt.Sprintf("%s %t %s", pid, marked, os.TempDir())
+		if err := os.WriteFile(args.String("file"), []byte(line), 0o600); err != nil {
 			return nil, err
 		}
 		switch args.String("then") {
@@ -57,7 +67,8 @@ func withSupervisionWorkloads(reg *workload.Registry) *workload.Registry {
 		return pid, nil
 	}, workload.WithParams(
 		workload.Param{Name: "file", Type: workload.String, Required: true},
-		workload.Param{Name: "then", Type: workload.String, Required: true, Enum: []string{"return", "block", "stubborn", "exit"}}))
+		workload.Param{Name: "then", Type: workload.String, Required: true, Enum: []string{"return", "block", "stubborn", "exit"}},
+		workload.Param{Name: "escape", Type: workload.Bool}))
 	if err != nil {
 		panic(err)
 	}
@@ -86,53 +97,66 @@ func TestNoDescendantOutlivesItsWorker(t *testing.T) {
 		{"close escalated to SIGTERM", "block", func(w *Worker) { w.Close(200 * time.Millisecond) }, "it was sent SIGTERM"},
 		{"close escalated to SIGKILL", "stubborn", func(w *Worker) { w.Close(200 * time.Millisecond) }, "it was sent SIGKILL"},
 	}
-	for _, tc := range cases {
-		t.Run(tc.path, func(t *testing.T) {
-			t.Parallel()
-			tmp := t.TempDir()
-			cfg := selfConfig()
-			cfg.Env = append(cfg.Env, "TMPDIR="+tmp)
-			w := start(t, cfg)
-			pidFile := filepath.Join(t.TempDir(), "pid")
-			c := NewCall()
-			params := fmt.Sprintf(`{"file":%q,"then":%q}`, pidFile, tc.then)
-			if err := w.Send(c, Request{Workload: "t.spawn", Params: []byte(params)}); err != nil {
-				t.Fatal(err)
+	for _, escape := range []bool{false, true} {
+		for _, tc := range cases {
+			name := tc.path
+			if escape {
+				name += ", child in its own session"
 			}
-			sleepPID := waitForPID(t, pidFile)
-			if !hasWorkerMarker(sleepPID) {
-				t.Fatalf("sleep pid %d does not carry %s", sleepPID, WorkerEnv)
-			}
-			if entries, _ := os.ReadDir(tmp); len(entries) != 1 {
-				t.Fatalf("TMPDIR holds %d entries, want the worker's own directory", len(entries))
-			}
-			if tc.then == "return" {
-				<-c.Done()
-				if c.Err != nil {
-					t.Fatalf("t.spawn: %v", c.Err)
-				}
-			}
-			if tc.end != nil {
-				tc.end(w)
-			}
-			select {
-			case <-w.Done():
-			case <-time.After(10 * time.Second):
-				t.Fatal("the worker did not end")
-			}
-			if tc.want != "" {
-				wantCrash(t, w.Err(), tc.want)
-			} else if w.Err() != nil {
-				t.Errorf("Err = %v after a Close the worker obeyed", w.Err())
-			}
-			if procAlive(sleepPID) {
-				t.Errorf("its child sleep pid %d outlived the worker", sleepPID)
-				_ = syscall.Kill(sleepPID, syscall.SIGKILL)
-			}
-			if entries, _ := os.ReadDir(tmp); len(entries) != 0 {
-				t.Errorf("TMPDIR still holds %v after the worker ended", names(entries))
-			}
-		})
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				testDescendant(t, tc.then, escape, tc.end, tc.want)
+			})
+		}
+	}
+}
+
+// testDescendant starts a worker whose t.spawn starts a sleep and then does
+// what then says, ends the worker with end (nil: it ends by itself), and
+// checks that the sleep and the worker's TMPDIR went with it.
+func testDescendant(t *testing.T, then string, escape bool, end func(*Worker), want string) {
+	tmp := t.TempDir()
+	cfg := selfConfig()
+	cfg.Env = append(cfg.Env, "TMPDIR="+tmp)
+	w := start(t, cfg)
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	c := NewCall()
+	params := fmt.Sprintf(`{"file":%q,"then":%q,"escape":%t}`, pidFile, then, escape)
+	if err := w.Send(c, Request{Workload: "t.spawn", Params: []byte(params)}); err != nil {
+		t.Fatal(err)
+	}
+	sleepPID, marked, workerTmp := waitForPID(t, pidFile)
+	if !marked {
+		t.Fatalf("sleep pid %d does not carry %s", sleepPID, WorkerEnv)
+	}
+	if filepath.Dir(workerTmp) != tmp {
+		t.Fatalf("the worker's TMPDIR is %s, want a directory of its own in %s", workerTmp, tmp)
+	}
+	if then == "return" {
+		<-c.Done()
+		if c.Err != nil {
+			t.Fatalf("t.spawn: %v", c.Err)
+		}
+	}
+	if end != nil {
+		end(w)
+	}
+	select {
+	case <-w.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the worker did not end")
+	}
+	if want != "" {
+		wantCrash(t, w.Err(), want)
+	} else if w.Err() != nil {
+		t.Errorf("Err = %v after a Close the worker obeyed", w.Err())
+	}
+	if procAlive(sleepPID) {
+		t.Errorf("its child sleep pid %d outlived the worker", sleepPID)
+		_ = syscall.Kill(sleepPID, syscall.SIGKILL)
+	}
+	if entries, _ := os.ReadDir(tmp); len(entries) != 0 {
+		t.Errorf("TMPDIR still holds %v after the worker ended", names(entries))
 	}
 }
 
@@ -168,27 +192,27 @@ func TestPrivateTemp(t *testing.T) {
 	}
 }
 
-func waitForPID(t *testing.T, file string) int {
+// waitForPID reads the pid t.spawn wrote, whether it carried the marker,
+// and the worker's TMPDIR.
+func waitForPID(t *testing.T, file string) (pid int, marked bool, tmp string) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
-		if b, err := os.ReadFile(file); err == nil && len(b) > 0 {
-			pid, err := strconv.Atoi(string(b))
-			if err != nil {
-				t.Fatal(err)
+		if b, err := os.ReadFile(file); err == nil {
+			if _, err := fmt.Sscanf(string(b), "%d %t %s", &pid, &marked, &tmp); err == nil {
+				return pid, marked, tmp
 			}
-			return pid
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
 	t.Fatalf("no pid in %s", file)
-	return 0
+	return 0, false, ""
 }
 
-// hasWorkerMarker reports whether pid carries this process's worker marker.
-func hasWorkerMarker(pid int) bool {
+// hasMarkerOf reports whether pid carries the worker marker of pool pid pool.
+func hasMarkerOf(pid int, pool string) bool {
 	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
-	return err == nil && bytes.Contains(env, []byte(WorkerEnv+"="+strconv.Itoa(os.Getpid())+"\x00"))
+	return err == nil && bytes.Contains(env, []byte(WorkerEnv+"="+pool+"\x00"))
 }
 
 func names(entries []os.DirEntry) []string {
@@ -197,4 +221,13 @@ func names(entries []os.DirEntry) []string {
 		out = append(out, e.Name())
 	}
 	return out
+}
+
+// BenchmarkStrayScan is what every worker's end pays on Linux to look for
+// descendants that left its process group: one scan of /proc that finds
+// none.
+func BenchmarkStrayScan(b *testing.B) {
+	for b.Loop() {
+		killStrays("0.0")
+	}
 }

@@ -8,7 +8,6 @@ import (
 	"math"
 	"os"
 	"os/exec"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -144,6 +143,7 @@ type Worker struct {
 	pid      int
 	maxFrame int
 	tmp      string // the worker's own TMPDIR, removed once it is reaped
+	id       string // WorkerIDEnv's value: marks its descendants
 
 	sigMu  sync.Mutex
 	reaped bool // its pid may be another process's: signal nothing
@@ -203,7 +203,8 @@ func Start(cfg Config) (*Worker, error) {
 
 	cmd := exec.Command(cfg.Argv[0], cfg.Argv[1:]...)
 	cmd.Dir = cfg.Dir
-	tmp, env := privateTemp(workerEnv(cfg.Env))
+	id := newWorkerID()
+	tmp, env := privateTemp(append(workerEnv(cfg.Env), WorkerIDEnv+"="+id))
 	cmd.Env = env
 	cmd.SysProcAttr = sysProcAttr()
 
@@ -255,6 +256,7 @@ func Start(cfg Config) (*Worker, error) {
 		pid:        cmd.Process.Pid,
 		maxFrame:   cfg.MaxFrame,
 		tmp:        tmp,
+		id:         id,
 		stdin:      inW,
 		stdout:     outR,
 		stderr:     errR,
@@ -300,7 +302,7 @@ func (w *Worker) startErr() error {
 	return taskerr.New(taskerr.WorkerCrashed, "%s ended while starting", w.who)
 }
 
-// workerEnv is env without WorkerEnv, plus WorkerEnv=<our pid>.
+// workerEnv is env without WorkerEnv and WorkerIDEnv, plus WorkerEnv=<our pid>.
 func workerEnv(env []string) []string {
 	if env == nil {
 		env = os.Environ()
@@ -308,7 +310,7 @@ func workerEnv(env []string) []string {
 	out := make([]string, 0, len(env)+1)
 	for _, kv := range env {
 		k, _, _ := strings.Cut(kv, "=")
-		if k == WorkerEnv || (runtime.GOOS == "windows" && strings.EqualFold(k, WorkerEnv)) {
+		if sameVar(k, WorkerEnv) || sameVar(k, WorkerIDEnv) {
 			continue
 		}
 		out = append(out, kv)
@@ -780,6 +782,7 @@ func (w *Worker) stderrTail() string {
 // whatever is still in flight.
 func (w *Worker) waitLoop() {
 	w.reap()
+	killStrays(w.id)
 	removeTemp(w.tmp)
 	close(w.exited)
 	state := w.cmd.ProcessState

@@ -651,7 +651,7 @@ func TestWorkerEnv(t *testing.T) {
 	if r.Err != nil || string(r.Value) != `"hello there"` {
 		t.Fatalf("XK6_IPC_TEST_VAR = %s (%v)", r.Value, r.Err)
 	}
-	env := workerEnv([]string{"A=1", WorkerEnv + "=1", "B=2", WorkerEnv + "=2"})
+	env := workerEnv([]string{"A=1", WorkerEnv + "=1", "B=2", WorkerEnv + "=2", WorkerIDEnv + "=9.9"})
 	want := []string{"A=1", "B=2", WorkerEnv + "=" + strconv.Itoa(os.Getpid())}
 	if strings.Join(env, ",") != strings.Join(want, ",") {
 		t.Errorf("workerEnv = %q, want %q", env, want)
