@@ -48,10 +48,14 @@ declare module 'k6/x/concurrency' {
     /**
      * The worker program as an argv array (never run through a shell), for
      * workers in other languages speaking the protocol in ipc/PROTOCOL.md.
-     * Default: this k6 binary in worker mode.
+     * Default: this k6 binary in worker mode. The operator's
+     * `XK6_CONCURRENCY_ALLOWED_COMMANDS` may refuse it (`NotAllowedError`).
      */
     command?: string[];
-    /** Working directory of the worker program. Default: k6's. */
+    /**
+     * Working directory of the worker program, resolved from k6's; it must
+     * exist and be a directory (checked by the constructor). Default: k6's.
+     */
     cwd?: string;
     /** Tasks in flight on one worker process at once, 1 to 1024. Default: 1. */
     concurrency?: number;
@@ -223,7 +227,9 @@ declare module 'k6/x/concurrency' {
    * - `TimeoutError`: the task ran past its timeout;
    * - `WorkerCrashedError`: the worker process died with the task on it (pid and exit status);
    * - `QueueFullError`: `maxQueue` tasks were waiting already;
-   * - `PoolClosedError`: the pool was closed, or k6 stopped the VU, before the task finished.
+   * - `PoolClosedError`: the pool was closed, or k6 stopped the VU, before the task finished;
+   * - `NotAllowedError`: `new ProcessPool()` names a program the operator's
+   *   `XK6_CONCURRENCY_ALLOWED_COMMANDS` does not allow.
    */
   export type PoolErrorName =
     | 'InvalidArgumentError'
@@ -232,5 +238,6 @@ declare module 'k6/x/concurrency' {
     | 'TimeoutError'
     | 'WorkerCrashedError'
     | 'QueueFullError'
-    | 'PoolClosedError';
+    | 'PoolClosedError'
+    | 'NotAllowedError';
 }
