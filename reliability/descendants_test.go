@@ -133,7 +133,7 @@ func TestNoDescendantOutlivesItsWorker(t *testing.T) {
 				// While k6 runs: the ended worker's child and TMPDIR are gone,
 				// a live worker's are not.
 				deadline := time.Now().Add(5 * time.Second)
-				for countGone(helpers) < tc.ended && time.Now().Before(deadline) {
+				for !settled(helpers, tc.ended) && time.Now().Before(deadline) {
 					time.Sleep(20 * time.Millisecond)
 				}
 				require.False(t, k6.Exited(), "k6 ended before the check:\n%s", tail(k6.Stderr()))
@@ -176,6 +176,17 @@ func readHelpers(t *testing.T, path string) []helper {
 		out = append(out, helper{pid: pid, tmp: f[1], marked: f[2] == "True"})
 	}
 	return out
+}
+
+// settled reports whether ended children are gone, and each worker's
+// TMPDIR is there exactly while its child runs.
+func settled(hs []helper, ended int) bool {
+	for _, h := range hs {
+		if _, err := os.Stat(h.tmp); k6test.Running(h.pid) != (err == nil) {
+			return false
+		}
+	}
+	return countGone(hs) == ended
 }
 
 func countGone(hs []helper) int {
