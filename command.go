@@ -66,6 +66,10 @@ func (p commandPolicy) check(command []string, cwd string, env map[string]string
 		return taskerr.New(taskerr.InvalidArgument,
 			"new ProcessPool(): option \"env\" cannot set %s: it is the operator's setting of which programs may be started", AllowedCommandsEnv)
 	}
+	if _, ok := env[ipc.WorkerIDEnv]; ok {
+		return taskerr.New(taskerr.InvalidArgument,
+			"new ProcessPool(): option \"env\" cannot set %s: the pool sets it to find each worker's descendants", ipc.WorkerIDEnv)
+	}
 	if !p.set || len(command) == 0 {
 		return nil
 	}

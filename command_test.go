@@ -86,6 +86,8 @@ func TestCommandPolicy(t *testing.T) {
 			code: taskerr.InvalidArgument, want: `option "env" cannot set XK6_CONCURRENCY_ALLOWED_COMMANDS`},
 		{name: "env cannot set the setting, even unset", env: map[string]string{AllowedCommandsEnv: "none"},
 			code: taskerr.InvalidArgument, want: `option "env" cannot set XK6_CONCURRENCY_ALLOWED_COMMANDS`},
+		{name: "env cannot set the worker id", env: map[string]string{ipc.WorkerIDEnv: "1.1"},
+			code: taskerr.InvalidArgument, want: `option "env" cannot set XK6_CONCURRENCY_WORKER_ID: the pool sets it`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
