@@ -44,8 +44,9 @@ type Config struct {
 	// Dir is the working directory; "" inherits this process's.
 	Dir string
 	// Env is the worker's complete environment ("KEY=value"); nil inherits
-	// this process's. Start drops any WorkerEnv entry and appends
-	// WorkerEnv=<this process's pid>. It also points TMPDIR (TMP and TEMP
+	// this process's. Start drops any WorkerEnv and WorkerIDEnv entries and
+	// appends WorkerEnv=<this process's pid> and the worker's own
+	// WorkerIDEnv. It also points TMPDIR (TMP and TEMP
 	// on Windows) at a directory of the worker's own, made under the one Env
 	// names and removed once the worker is reaped, so that nothing a killed
 	// worker wrote there is left behind.
@@ -452,8 +453,9 @@ func (w *Worker) Cancel(id uint64) {
 	}
 }
 
-// Kill sends SIGKILL to the worker and its process group now. Requests in flight settle with a
-// WorkerCrashed failure that names the pid and the reason, and so does Err.
+// Kill sends SIGKILL to the worker and its process group now. Requests in
+// flight settle with a WorkerCrashed failure that names the pid and the
+// reason, and so does Err.
 // It is idempotent and safe to call concurrently with anything.
 func (w *Worker) Kill(reason string) { w.stop(causeKill, reason) }
 
@@ -474,9 +476,9 @@ func (w *Worker) stop(kind int, detail string) {
 
 // Close stops the worker: it closes its stdin and waits up to grace for it
 // to exit, then sends SIGTERM (not on Windows) and waits up to grace again,
-// then sends SIGKILL; both signals go to the worker's process group. It returns once the worker is reaped. Requests still
-// in flight settle with WorkerCrashed ("... stopped while the task was
-// running"). It is idempotent and safe to call concurrently with anything.
+// then sends SIGKILL; both signals go to the worker's process group. It
+// returns once the worker is Done. Requests still in flight settle with
+// WorkerCrashed ("... stopped while the task was running"). It is idempotent and safe to call concurrently with anything.
 func (w *Worker) Close(grace time.Duration) {
 	w.mu.Lock()
 	w.closing, w.stopping = true, true
@@ -778,13 +780,13 @@ func (w *Worker) stderrTail() string {
 	return strings.Join(parts, " | ")
 }
 
-// waitLoop reaps the worker, lets its stdout and stderr drain, and settles
-// whatever is still in flight.
+// waitLoop reaps the worker, kills its descendants, removes its TMPDIR, lets
+// its stdout and stderr drain, and settles whatever is still in flight.
 func (w *Worker) waitLoop() {
 	w.reap()
-	killStrays(w.id)
-	removeTemp(w.tmp)
 	close(w.exited)
+	killStrays(w.id)
+	removeTemp(w.tmp) // after its strays: none of them writes there any more
 	state := w.cmd.ProcessState
 	drained := time.Now().Add(drainWait)
 	awaitOrClose(w.readerDone, w.stdout, drained)
