@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 )
@@ -123,6 +124,9 @@ func shebang(prog string) string {
 	line, _ := bufio.NewReader(f).ReadSlice('\n')
 	if !bytes.HasPrefix(line, []byte("#!")) {
 		return ""
+	}
+	if bytes.HasSuffix(line, []byte("\r\n")) {
+		return strconv.Quote(strings.TrimSpace(string(line[2:]))+"\r") + " (the line ends with a carriage return: Windows line ends)"
 	}
 	fields := strings.Fields(string(line[2:]))
 	if len(fields) == 0 {

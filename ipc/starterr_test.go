@@ -42,6 +42,7 @@ func TestStartErrorCauses(t *testing.T) {
 	script := file("noexec.sh", "#!/bin/sh\necho hi\n", 0o644)
 	junk := file("junk.bin", "\x01\x02\x03 not a program", 0o755)
 	badInterp := file("bad-interp.py", "#!/no/such/python3 -u\nprint(1)\n", 0o755)
+	crlf := file("crlf.sh", "#!/bin/sh\r\necho hi\r\n", 0o755)
 	cases := []struct {
 		name string
 		argv []string
@@ -56,6 +57,7 @@ func TestStartErrorCauses(t *testing.T) {
 		{"not executable", []string{script}, "", "program " + script + " is not executable: permission denied"},
 		{"exec format error", []string{junk}, "", "program " + junk + " is not a program this system can run (exec format error"},
 		{"missing interpreter", []string{badInterp}, "", "program " + badInterp + " names an interpreter that does not exist on its #! line: /no/such/python3"},
+		{"#! line with Windows line ends", []string{crlf}, "", "program " + crlf + ` names an interpreter that does not exist on its #! line: "/bin/sh\r" (the line ends with a carriage return: Windows line ends)`},
 		{"cwd missing", []string{"sh", "-c", "true"}, "/no/such/dir", "working directory /no/such/dir does not exist"},
 		{"cwd is a file", []string{"sh", "-c", "true"}, plain, "working directory " + plain + " is not a directory"},
 		{"cwd under a file", []string{"sh", "-c", "true"}, plain + "/sub", "working directory " + plain + "/sub is not a directory (a part of its path is a file)"},
