@@ -735,7 +735,7 @@ func TestPdeathsig(t *testing.T) {
 		t.Skip("the parent-death signal is Linux only")
 	}
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(selfConfig().Env, testModeEnv+"=parent")
+	cmd.Env = append(selfConfig().Env, testModeEnv+"=parent", "TMPDIR="+t.TempDir()) // the worker dies with its parent: its TMPDIR stays
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
