@@ -200,3 +200,66 @@ func countGone(hs []helper) int {
 	}
 	return n
 }
+
+// killedFileScript is issue 17's second bullet: the built-in worker writes
+// files with io.file, then is killed for a timeout; k6 then keeps running.
+const killedFileScript = `
+import { ProcessPool } from 'k6/x/concurrency';
+import { sleep } from 'k6';
+const p = new ProcessPool({ name: 'files', workers: 1, taskTimeout: '500ms' });
+export const options = { iterations: 1 };
+export default function () {
+  for (let i = 0; i < 20; i++) p.runSync('io.file', { op: i % 2 ? 'read' : 'write', bytes: 64 << 10 });
+  let got = 'returned';
+  try { p.runSync('cpu.spin', { duration: '5s' }); } catch (e) { got = e.name; }
+  console.log('KILLED ' + got);
+  sleep(4);
+}
+`
+
+// TestKilledWorkerLeavesNoFiles: the files io.file made in a worker the pool
+// killed for a timeout are gone once the worker is, while k6 runs (only the
+// replacement's own, empty, TMPDIR is there), and k6's TMPDIR is empty after
+// the run.
+func TestKilledWorkerLeavesNoFiles(t *testing.T) {
+	t.Parallel()
+	tmp := t.TempDir()
+	dir := t.TempDir()
+	script := filepath.Join(dir, "script.js")
+	require.NoError(t, os.WriteFile(script, []byte(killedFileScript), 0o644))
+	k6 := k6test.StartEnv(t, k6test.Binary(t), []string{"TMPDIR=" + tmp}, "run", "--quiet", script)
+	k6.WaitForOutput(t, "KILLED", time.Minute)
+	assert.Contains(t, k6.Stderr(), "KILLED TimeoutError")
+	var left []string
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		left = leftIn(t, tmp)
+		if len(left) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	require.False(t, k6.Exited(), "k6 ended before the check")
+	assert.Empty(t, left, "files of the killed worker, while k6 runs")
+	res := k6.Wait(time.Minute)
+	assert.Equal(t, 0, res.ExitCode, tail(res.Stderr))
+	entries, err := os.ReadDir(tmp)
+	require.NoError(t, err)
+	assert.Empty(t, entries, "k6's TMPDIR after the run")
+	figure(t, "killed worker's files", "io.file's files of a worker killed for a timeout: gone with the worker; TMPDIR empty after the run")
+}
+
+// leftIn lists the files under tmp (directories aside: a live worker's
+// TMPDIR is one).
+func leftIn(t *testing.T, tmp string) []string {
+	t.Helper()
+	var files []string
+	err := filepath.WalkDir(tmp, func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			files = append(files, path)
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	return files
+}
