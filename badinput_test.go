@@ -959,7 +959,7 @@ func TestWorkerCommandIsArgv(t *testing.T) {
 	// A command line as the program: no such file, and nothing ran.
 	line := got["line"].([]any)
 	assert.Equal(t, "WorkerCrashedError", line[0])
-	assert.Contains(t, line[1], "no such file or directory")
+	assert.Contains(t, line[1], "does not exist")
 	assert.Contains(t, line[1], "/bin/echo hello; touch "+pwned, "the program is named as given")
 	lines := got["lines"].([]any)
 	assert.Equal(t, "WorkerCrashedError", lines[0])
@@ -1064,12 +1064,22 @@ func TestOptionLimitsAreInclusive(t *testing.T) {
 	root := New()
 	closeAllOnCleanup(t, root)
 	vu := newTestVU(t, root)
+	// cwd must exist: a directory whose path has exactly maxPathLen bytes.
+	longDir := t.TempDir()
+	for left := maxPathLen - len(longDir); left > 0; left = maxPathLen - len(longDir) {
+		n := min(200, left-1)
+		if left-n-1 == 1 { // a last part of 0 bytes: make this one shorter
+			n--
+		}
+		longDir += "/" + strings.Repeat("d", n)
+	}
+	require.NoError(t, os.MkdirAll(longDir, 0o755))
 	vu.init(fmt.Sprintf(`
 		new concurrency.ThreadPool({ name: 'n'.repeat(200), workers: %d, maxQueue: %d, taskTimeout: 0 });
 		new concurrency.ProcessPool({ name: 'limits', workers: 1, maxQueue: 0, maxTasksPerWorker: %d, concurrency: %d,
-			startTimeout: 1e-6, cwd: '/' + 'd'.repeat(%d), command: ['/' + 'p'.repeat(%d), 'a'.repeat(%d)],
+			startTimeout: 1e-6, cwd: %q, command: ['/' + 'p'.repeat(%d), 'a'.repeat(%d)],
 			env: { A: 'v'.repeat(%d), ['K'.repeat(%d)]: '' } });
 	`, pool.MaxWorkers, pool.MaxQueueLimit, math.MaxInt32, pool.MaxConcurrency,
-		maxPathLen-1, maxArgLen-1, maxArgLen, maxArgLen-2, maxArgLen-1))
+		longDir, maxArgLen-1, maxArgLen, maxArgLen-2, maxArgLen-1))
 	assert.Len(t, root.pools, 2)
 }

@@ -56,10 +56,14 @@ declare module 'k6/x/concurrency' {
     /**
      * The worker program as an argv array (never run through a shell), for
      * workers in other languages speaking the protocol in ipc/PROTOCOL.md.
-     * Default: this k6 binary in worker mode.
+     * Default: this k6 binary in worker mode. The operator's
+     * `XK6_CONCURRENCY_ALLOWED_COMMANDS` may refuse it (`NotAllowedError`).
      */
     command?: string[];
-    /** Working directory of the worker program. Default: k6's. */
+    /**
+     * Working directory of the worker program, resolved from k6's; it must
+     * exist and be a directory (checked by the constructor). Default: k6's.
+     */
     cwd?: string;
     /** Tasks in flight on one worker process at once, 1 to 1024. Default: 1. */
     concurrency?: number;
@@ -330,7 +334,9 @@ declare module 'k6/x/concurrency' {
    * - `QueueFullError`: `maxQueue` tasks were waiting already;
    * - `PoolClosedError`: the pool was closed, or k6 stopped the VU, before the task finished;
    * - `AbortError`: the task was cancelled by `opts.signal`, or by a `map` that failed or an `asCompleted` callback that threw;
-   * - `WorkerStartError`: `start()` found that a worker could not start.
+   * - `WorkerStartError`: `start()` found that a worker could not start;
+   * - `NotAllowedError`: `new ProcessPool()` names a program the operator's
+   *   `XK6_CONCURRENCY_ALLOWED_COMMANDS` does not allow.
    */
   export type PoolErrorName =
     | 'InvalidArgumentError'
@@ -341,5 +347,6 @@ declare module 'k6/x/concurrency' {
     | 'QueueFullError'
     | 'PoolClosedError'
     | 'AbortError'
-    | 'WorkerStartError';
+    | 'WorkerStartError'
+    | 'NotAllowedError';
 }

@@ -131,6 +131,8 @@ func parsePoolOptions(kind pool.Kind, raw map[string]any, numCPU int) (poolOptio
 			s, ok := v.(string)
 			if !ok || s == "" || len(s) > maxPathLen || strings.ContainsRune(s, 0) {
 				err = fmt.Errorf("must be a directory path of at most %d bytes, got %s", maxPathLen, taskerr.Describe(v))
+			} else {
+				s, err = resolveCwd(s)
 			}
 			o.Cwd = s
 		default:
@@ -154,6 +156,11 @@ func (o poolOptions) config() (pool.Config, error) {
 		Name: o.Name, Kind: o.Kind, Workers: o.Workers, MaxQueue: &maxQueue, TaskTimeout: o.TaskTimeout,
 		Dir: o.Cwd, Env: o.Env, StartTimeout: o.StartTimeout, MaxTasksPerWorker: o.MaxTasksPerWorker,
 		Concurrency: o.Concurrency, Command: o.Command,
+	}
+	if o.Kind == pool.Process {
+		if err := operatorPolicy.check(o.Command, o.Cwd, o.Env); err != nil {
+			return cfg, err
+		}
 	}
 	if o.Kind == pool.Process && len(o.Command) == 0 {
 		exe, err := os.Executable()

@@ -24,6 +24,12 @@ const DefaultMaxFrame = 16 << 20
 // worker a pool starts.
 const WorkerEnv = "XK6_CONCURRENCY_WORKER"
 
+// WorkerIDEnv is set, in the environment of every worker a pool starts, to
+// an id that no other worker of any pool shares ("<pool pid>.<n>"). The
+// worker's descendants inherit it: it is how those that left the worker's
+// process group are found and killed when the worker ends.
+const WorkerIDEnv = "XK6_CONCURRENCY_WORKER_ID"
+
 // minFrame is the smallest valid frame: a JSON object ("{}") has 2 bytes.
 const minFrame = 2
 
@@ -55,6 +61,10 @@ type FrameError struct {
 	Got int
 	// Header is true when the stream ended inside the 4-byte length prefix.
 	Header bool
+	// Head is the bytes of the length prefix as read (fewer when the
+	// stream ended inside it): what was sent instead of a frame, when it
+	// is not one.
+	Head []byte
 }
 
 func (e *FrameError) Error() string {
@@ -122,16 +132,16 @@ func ReadFrame(r io.Reader, buf []byte, max int) ([]byte, error) {
 	}
 	if got, err := io.ReadFull(r, hdr); err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, &FrameError{Kind: FrameTruncated, Size: headerSize, Got: got, Header: true}
+			return nil, &FrameError{Kind: FrameTruncated, Size: headerSize, Got: got, Header: true, Head: clone(hdr[:got])}
 		}
 		return nil, err
 	}
 	n := int64(binary.BigEndian.Uint32(hdr))
 	if n > int64(max) {
-		return nil, &FrameError{Kind: FrameTooLarge, Size: n, Limit: max}
+		return nil, &FrameError{Kind: FrameTooLarge, Size: n, Limit: max, Head: clone(hdr)}
 	}
 	if n < minFrame {
-		return nil, &FrameError{Kind: FrameTooSmall, Size: n}
+		return nil, &FrameError{Kind: FrameTooSmall, Size: n, Head: clone(hdr)}
 	}
 	if int64(cap(buf)) >= n {
 		buf = buf[:n]
@@ -146,3 +156,5 @@ func ReadFrame(r io.Reader, buf []byte, max int) ([]byte, error) {
 	}
 	return buf, nil
 }
+
+func clone(b []byte) []byte { return append([]byte(nil), b...) }

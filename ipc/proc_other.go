@@ -3,6 +3,7 @@
 package ipc
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"syscall"
@@ -10,8 +11,15 @@ import (
 
 func otherSysProcAttr() *syscall.SysProcAttr { return nil }
 
-// terminate has no SIGTERM to send outside unix: Close goes on to Kill.
-func terminate(*os.Process) bool { return false }
+// canTerminate is false: there is no SIGTERM to send outside unix, so Close
+// goes on to kill.
+const canTerminate = false
+
+// signalGroup fails: there are no process groups to signal outside unix.
+func signalGroup(int, syscall.Signal) error { return errors.ErrUnsupported }
+
+// waitExited cannot wait without reaping here.
+func waitExited(int) bool { return false }
 
 func describeExit(ps *os.ProcessState) string {
 	if ps.ExitCode() < 0 {
@@ -29,3 +37,6 @@ func protocolOutput() (*os.File, error) {
 }
 
 func protocolInput() *os.File { return os.Stdin }
+
+// canEnter has nothing to check here beyond the directory existing.
+func canEnter(string) error { return nil }

@@ -9,11 +9,6 @@ import (
 	"syscall"
 )
 
-// terminate sends SIGTERM; it reports whether it is worth waiting for.
-func terminate(p *os.Process) bool {
-	return p.Signal(syscall.SIGTERM) == nil
-}
-
 var signalNames = map[syscall.Signal]string{
 	syscall.SIGHUP: "SIGHUP", syscall.SIGINT: "SIGINT", syscall.SIGQUIT: "SIGQUIT",
 	syscall.SIGILL: "SIGILL", syscall.SIGTRAP: "SIGTRAP", syscall.SIGABRT: "SIGABRT",
@@ -80,3 +75,13 @@ func protocolInput() *os.File {
 	}
 	return os.NewFile(0, "protocol input")
 }
+
+// canTerminate says that Close can ask a worker to stop with SIGTERM.
+const canTerminate = true
+
+// signalGroup sends sig to every process of the group pgid.
+func signalGroup(pgid int, sig syscall.Signal) error { return syscall.Kill(-pgid, sig) }
+
+// canEnter reports why this process could not make dir its working
+// directory, if it could not: the search (x) permission.
+func canEnter(dir string) error { return syscall.Access(dir, 1) }

@@ -8,12 +8,12 @@ import (
 	"math"
 	"os"
 	"os/exec"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/k6-concurrency/xk6-concurrency/taskerr"
@@ -44,8 +44,12 @@ type Config struct {
 	// Dir is the working directory; "" inherits this process's.
 	Dir string
 	// Env is the worker's complete environment ("KEY=value"); nil inherits
-	// this process's. Start drops any WorkerEnv entry and appends
-	// WorkerEnv=<this process's pid>.
+	// this process's. Start drops any WorkerEnv and WorkerIDEnv entries and
+	// appends WorkerEnv=<this process's pid> and the worker's own
+	// WorkerIDEnv. It also points TMPDIR (TMP and TEMP
+	// on Windows) at a directory of the worker's own, made under the one Env
+	// names and removed once the worker is reaped, so that nothing a killed
+	// worker wrote there is left behind.
 	Env []string
 	// Concurrency is the most requests the caller will have in flight on
 	// the worker at once, announced in the hello; 0 means 1.
@@ -139,6 +143,11 @@ type Worker struct {
 	cmd      *exec.Cmd
 	pid      int
 	maxFrame int
+	tmp      string // the worker's own TMPDIR, removed once it is reaped
+	id       string // WorkerIDEnv's value: marks its descendants
+
+	sigMu  sync.Mutex
+	reaped bool // its pid may be another process's: signal nothing
 
 	stdin, stdout, stderr *os.File
 	stdinOnce             sync.Once
@@ -195,7 +204,9 @@ func Start(cfg Config) (*Worker, error) {
 
 	cmd := exec.Command(cfg.Argv[0], cfg.Argv[1:]...) // #nosec G204 -- running the worker command the script configured is the pool's purpose
 	cmd.Dir = cfg.Dir
-	cmd.Env = workerEnv(cfg.Env)
+	id := newWorkerID()
+	tmp, env := privateTemp(append(workerEnv(cfg.Env), WorkerIDEnv+"="+id))
+	cmd.Env = env
 	cmd.SysProcAttr = sysProcAttr()
 
 	var files []*os.File // every end, closed on failure
@@ -203,6 +214,7 @@ func Start(cfg Config) (*Worker, error) {
 		for _, f := range files {
 			_ = f.Close()
 		}
+		removeTemp(tmp)
 	}
 	pipe := func() (r, w *os.File, err error) {
 		r, w, err = os.Pipe()
@@ -235,7 +247,8 @@ func Start(cfg Config) (*Worker, error) {
 		_ = inW.Close()
 		_ = outR.Close()
 		_ = errR.Close()
-		return nil, taskerr.New(taskerr.WorkerCrashed, "worker %v: cannot start: %v", cfg.Argv, err)
+		removeTemp(tmp)
+		return nil, taskerr.New(taskerr.WorkerCrashed, "worker %v: cannot start: %s", cfg.Argv, whyNotStarted(cmd, err))
 	}
 
 	w := &Worker{
@@ -243,6 +256,8 @@ func Start(cfg Config) (*Worker, error) {
 		cmd:        cmd,
 		pid:        cmd.Process.Pid,
 		maxFrame:   cfg.MaxFrame,
+		tmp:        tmp,
+		id:         id,
 		stdin:      inW,
 		stdout:     outR,
 		stderr:     errR,
@@ -288,7 +303,7 @@ func (w *Worker) startErr() error {
 	return taskerr.New(taskerr.WorkerCrashed, "%s ended while starting", w.who)
 }
 
-// workerEnv is env without WorkerEnv, plus WorkerEnv=<our pid>.
+// workerEnv is env without WorkerEnv and WorkerIDEnv, plus WorkerEnv=<our pid>.
 func workerEnv(env []string) []string {
 	if env == nil {
 		env = os.Environ()
@@ -296,7 +311,7 @@ func workerEnv(env []string) []string {
 	out := make([]string, 0, len(env)+1)
 	for _, kv := range env {
 		k, _, _ := strings.Cut(kv, "=")
-		if k == WorkerEnv || (runtime.GOOS == "windows" && strings.EqualFold(k, WorkerEnv)) {
+		if sameVar(k, WorkerEnv) || sameVar(k, WorkerIDEnv) {
 			continue
 		}
 		out = append(out, kv)
@@ -419,7 +434,7 @@ func (w *Worker) killUnlessClosing(why string) {
 	}
 	w.mu.Unlock()
 	if !closing {
-		_ = w.cmd.Process.Kill()
+		w.kill()
 	}
 }
 
@@ -438,8 +453,9 @@ func (w *Worker) Cancel(id uint64) {
 	}
 }
 
-// Kill sends SIGKILL to the worker now. Requests in flight settle with a
-// WorkerCrashed failure that names the pid and the reason, and so does Err.
+// Kill sends SIGKILL to the worker and its process group now. Requests in
+// flight settle with a WorkerCrashed failure that names the pid and the
+// reason, and so does Err.
 // It is idempotent and safe to call concurrently with anything.
 func (w *Worker) Kill(reason string) { w.stop(causeKill, reason) }
 
@@ -455,16 +471,14 @@ func (w *Worker) stop(kind int, detail string) {
 	}
 	w.stopping = true
 	w.mu.Unlock()
-	if w.cmd.Process != nil {
-		_ = w.cmd.Process.Kill()
-	}
+	w.kill()
 }
 
 // Close stops the worker: it closes its stdin and waits up to grace for it
 // to exit, then sends SIGTERM (not on Windows) and waits up to grace again,
-// then sends SIGKILL. It returns once the worker is reaped. Requests still
-// in flight settle with WorkerCrashed ("... stopped while the task was
-// running"). It is idempotent and safe to call concurrently with anything.
+// then sends SIGKILL; both signals go to the worker's process group. It
+// returns once the worker is Done. Requests still in flight settle with
+// WorkerCrashed ("... stopped while the task was running"). It is idempotent and safe to call concurrently with anything.
 func (w *Worker) Close(grace time.Duration) {
 	w.mu.Lock()
 	w.closing, w.stopping = true, true
@@ -478,7 +492,7 @@ func (w *Worker) Close(grace time.Duration) {
 		return
 	case <-t.C:
 	}
-	if terminate(w.cmd.Process) {
+	if canTerminate && w.signal(syscall.SIGTERM) {
 		w.noteEscalation("SIGTERM")
 		t.Reset(grace)
 		select {
@@ -488,7 +502,7 @@ func (w *Worker) Close(grace time.Duration) {
 		}
 	}
 	w.noteEscalation("SIGKILL")
-	_ = w.cmd.Process.Kill()
+	w.kill()
 	<-w.done
 }
 
@@ -502,8 +516,9 @@ func (w *Worker) noteEscalation(sig string) {
 
 func (w *Worker) closeStdin() { w.stdinOnce.Do(func() { _ = w.stdin.Close() }) }
 
-// Done is closed once the worker has exited, been reaped, and every request
-// that was in flight has settled.
+// Done is closed once the worker has exited, what was left of its process
+// group has been killed, it has been reaped, its temporary directory is
+// removed, and every request that was in flight has settled.
 func (w *Worker) Done() <-chan struct{} { return w.done }
 
 // Err says, once Done is closed, why the worker ended: a WorkerCrashed
@@ -555,7 +570,7 @@ func (w *Worker) readLoop() {
 		if err != nil {
 			var fe *FrameError
 			if errors.As(err, &fe) {
-				w.stop(causeProtocol, fe.Error())
+				w.stop(causeProtocol, junkMessage(fe, br))
 				return
 			}
 			// The worker closed its stdout: it is dead or useless. Unless
@@ -765,11 +780,13 @@ func (w *Worker) stderrTail() string {
 	return strings.Join(parts, " | ")
 }
 
-// waitLoop reaps the worker, lets its stdout and stderr drain, and settles
-// whatever is still in flight.
+// waitLoop reaps the worker, kills its descendants, removes its TMPDIR, lets
+// its stdout and stderr drain, and settles whatever is still in flight.
 func (w *Worker) waitLoop() {
-	_ = w.cmd.Wait()
+	w.reap()
 	close(w.exited)
+	killStrays(w.id)
+	removeTemp(w.tmp) // after its strays: none of them writes there any more
 	state := w.cmd.ProcessState
 	drained := time.Now().Add(drainWait)
 	awaitOrClose(w.readerDone, w.stdout, drained)

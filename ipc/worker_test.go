@@ -37,7 +37,7 @@ var (
 
 func TestMain(m *testing.M) {
 	if os.Getenv(WorkerEnv) != "" {
-		os.Exit(ServeProcess(testRegistry()))
+		os.Exit(ServeProcess(withSupervisionWorkloads(testRegistry())))
 	}
 	switch os.Getenv(testModeEnv) {
 	case "echo":
@@ -507,7 +507,7 @@ func TestWorkerStartErrors(t *testing.T) {
 	var e *taskerr.Error
 	if !errors.As(err, &e) || e.Code != taskerr.WorkerCrashed ||
 		!strings.Contains(e.Message, "worker [xk6-no-such-command]: cannot start") ||
-		!strings.Contains(e.Message, "executable file not found") {
+		!strings.Contains(e.Message, `program "xk6-no-such-command" was not found in PATH`) {
 		t.Errorf("missing command: %v", err)
 	}
 	_, err = Start(Config{})
@@ -651,7 +651,7 @@ func TestWorkerEnv(t *testing.T) {
 	if r.Err != nil || string(r.Value) != `"hello there"` {
 		t.Fatalf("XK6_IPC_TEST_VAR = %s (%v)", r.Value, r.Err)
 	}
-	env := workerEnv([]string{"A=1", WorkerEnv + "=1", "B=2", WorkerEnv + "=2"})
+	env := workerEnv([]string{"A=1", WorkerEnv + "=1", "B=2", WorkerEnv + "=2", WorkerIDEnv + "=9.9"})
 	want := []string{"A=1", "B=2", WorkerEnv + "=" + strconv.Itoa(os.Getpid())}
 	if strings.Join(env, ",") != strings.Join(want, ",") {
 		t.Errorf("workerEnv = %q, want %q", env, want)
@@ -704,7 +704,7 @@ func TestPdeathsig(t *testing.T) {
 		t.Skip("the parent-death signal is Linux only")
 	}
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(selfConfig().Env, testModeEnv+"=parent")
+	cmd.Env = append(selfConfig().Env, testModeEnv+"=parent", "TMPDIR="+t.TempDir()) // the worker dies with its parent: its TMPDIR stays
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

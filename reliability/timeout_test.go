@@ -24,13 +24,16 @@ export default function () {
   for (const [kind, pool] of Object.entries(pools)) {
     pool.runSync('noop');
     for (const [workload, params] of [['cpu.spin', { duration: '5s' }], ['io.sleep', { duration: '5s' }]]) {
+      const restarts = pool.stats().restarts;
       const began = Date.now();
       let err;
       try { pool.runSync(workload, params); } catch (e) { err = e; }
       const r = { ms: Date.now() - began, name: err && err.name, message: err && err.message };
       // A timed-out thread task's goroutine returns (its context is
-      // cancelled); a process pool replaces the worker.
-      for (let i = 0; i < 100 && (pool.stats().busy > 0 || pool.stats().live < 2); i++) sleep(0.01);
+      // cancelled); a process pool replaces the worker (counted once the
+      // killed one is reaped and its descendants are killed).
+      const settled = (s) => s.busy === 0 && s.live === 2 && (kind === 'thread' || s.restarts > restarts);
+      for (let i = 0; i < 100 && !settled(pool.stats()); i++) sleep(0.01);
       r.stats = pool.stats();
       out[kind + ' ' + workload] = r;
     }

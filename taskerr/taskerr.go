@@ -34,10 +34,13 @@ const (
 	Aborted Code = "AbortError"
 	// WorkerStart: the pool's workers could not start.
 	WorkerStart Code = "WorkerStartError"
+	// NotAllowed: the operator's setting does not allow the worker program
+	// (the web platform's name for a request the platform refuses).
+	NotAllowed Code = "NotAllowedError"
 )
 
 // Codes lists every class, for documentation and exhaustive tests.
-var Codes = []Code{InvalidArgument, UnknownWorkload, Workload, Timeout, WorkerCrashed, QueueFull, PoolClosed, Aborted, WorkerStart}
+var Codes = []Code{InvalidArgument, UnknownWorkload, Workload, Timeout, WorkerCrashed, QueueFull, PoolClosed, Aborted, WorkerStart, NotAllowed}
 
 // Valid reports whether c is one of Codes.
 func (c Code) Valid() bool {

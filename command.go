@@ -1,0 +1,169 @@
+package concurrency
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/k6-concurrency/xk6-concurrency/ipc"
+	"github.com/k6-concurrency/xk6-concurrency/taskerr"
+)
+
+// AllowedCommandsEnv is the operator's setting, in k6's process environment,
+// of which programs a ProcessPool's `command` may start: unset, any; "none"
+// (or empty), only the built-in worker (this k6 binary, when `command` is
+// left out); otherwise a list of programs, separated as PATH is (":" on
+// unix, ";" on Windows), each a path or a name looked up in k6's PATH.
+//
+// It is read once, when k6 starts. A script cannot change it: k6 gives
+// scripts no way to set its process environment (`-e` sets __ENV only), and
+// a pool's `env` option may not set it for its workers.
+const AllowedCommandsEnv = "XK6_CONCURRENCY_ALLOWED_COMMANDS"
+
+// commandPolicy is the operator's setting, parsed.
+type commandPolicy struct {
+	set     bool              // the setting is there: commands are checked
+	allowed map[string]string // real path of each allowed program -> the entry that named it
+	missing []string          // entries that name no program
+}
+
+// operatorPolicy is the setting of this k6 process, read as it starts.
+var operatorPolicy = parsePolicy(os.LookupEnv(AllowedCommandsEnv))
+
+// parsePolicy reads the setting's value; set is whether it is there at all.
+func parsePolicy(value string, set bool) commandPolicy {
+	p := commandPolicy{set: set, allowed: map[string]string{}}
+	if !set || strings.TrimSpace(value) == "none" {
+		return p
+	}
+	for _, entry := range filepath.SplitList(value) {
+		entry = strings.TrimSpace(entry)
+		if entry == "" {
+			continue
+		}
+		real, err := realProgram(entry, "")
+		if err != nil {
+			p.missing = append(p.missing, entry)
+			continue
+		}
+		p.allowed[real] = entry
+	}
+	return p
+}
+
+// check refuses, with a NotAllowed error naming the setting, a command the
+// setting does not allow, resolved as the worker's start will resolve it:
+// a name through k6's PATH (never the pool's `env`), a relative path from
+// the worker's working directory cwd, then every symbolic link, so that
+// neither `cwd`, a relative path, nor a link can reach another program.
+// An empty command is the built-in worker, always allowed.
+func (p commandPolicy) check(command []string, cwd string, env map[string]string) error {
+	if _, ok := env[AllowedCommandsEnv]; ok {
+		return taskerr.New(taskerr.InvalidArgument,
+			"new ProcessPool(): option \"env\" cannot set %s: it is the operator's setting of which programs may be started", AllowedCommandsEnv)
+	}
+	if _, ok := env[ipc.WorkerIDEnv]; ok {
+		return taskerr.New(taskerr.InvalidArgument,
+			"new ProcessPool(): option \"env\" cannot set %s: the pool sets it to find each worker's descendants", ipc.WorkerIDEnv)
+	}
+	if !p.set || len(command) == 0 {
+		return nil
+	}
+	if len(p.allowed) == 0 {
+		return taskerr.New(taskerr.NotAllowed,
+			"new ProcessPool(): option \"command\" (%q) is not allowed: %s allows only the built-in worker (leave \"command\" out)%s",
+			command[0], AllowedCommandsEnv, p.missingNote())
+	}
+	real, err := realProgram(command[0], cwd)
+	if err != nil {
+		return taskerr.New(taskerr.NotAllowed,
+			"new ProcessPool(): option \"command\" (%q) is not allowed: %v, so it is not one of the programs %s allows (%s)",
+			command[0], err, AllowedCommandsEnv, p.list())
+	}
+	if _, ok := p.allowed[real]; !ok {
+		return taskerr.New(taskerr.NotAllowed,
+			"new ProcessPool(): option \"command\" (%q) runs %s, which %s does not allow (it allows %s)",
+			command[0], real, AllowedCommandsEnv, p.list())
+	}
+	return nil
+}
+
+// list names the allowed programs for messages.
+func (p commandPolicy) list() string {
+	var out []string
+	for real, entry := range p.allowed {
+		if entry == real {
+			out = append(out, real)
+		} else {
+			out = append(out, fmt.Sprintf("%s (%s)", real, entry))
+		}
+	}
+	slices.Sort(out)
+	return strings.Join(out, ", ") + p.missingNote()
+}
+
+func (p commandPolicy) missingNote() string {
+	if len(p.missing) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; it also names %s, which name no program", strings.Join(p.missing, ", "))
+}
+
+// realProgram is the file exec would run for name started in cwd ("" is
+// k6's working directory), with every symbolic link resolved.
+func realProgram(name, cwd string) (string, error) {
+	path := name
+	if !strings.ContainsRune(name, filepath.Separator) && !strings.ContainsRune(name, '/') {
+		lp, err := exec.LookPath(name) // k6's PATH, as exec.Command uses
+		if err != nil {
+			if errors.Is(err, exec.ErrDot) {
+				return "", fmt.Errorf("program %q is found only in a directory of PATH relative to the working directory", name)
+			}
+			return "", fmt.Errorf("program %q is not found in PATH", name)
+		}
+		path = lp
+	} else if !filepath.IsAbs(path) {
+		base := cwd
+		if base == "" {
+			wd, err := os.Getwd()
+			if err != nil {
+				return "", fmt.Errorf("k6's working directory is unknown: %w", err)
+			}
+			base = wd
+		}
+		path = filepath.Join(base, path)
+	}
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return "", fmt.Errorf("program %s does not exist", path)
+	}
+	real, err = filepath.Abs(real)
+	if err != nil {
+		return "", err
+	}
+	if fi, err := os.Stat(real); err != nil || fi.IsDir() {
+		return "", fmt.Errorf("program %s is not a file", real)
+	}
+	return real, nil
+}
+
+// resolveCwd makes the `cwd` option absolute, from k6's working directory,
+// and checks that it is a directory a worker can start in.
+func resolveCwd(cwd string) (string, error) {
+	abs, err := filepath.Abs(cwd)
+	if err != nil {
+		return "", fmt.Errorf("cannot be resolved: %w", err)
+	}
+	if err := ipc.CheckDir(abs); err != nil {
+		if abs != filepath.Clean(cwd) {
+			wd, _ := os.Getwd()
+			return "", fmt.Errorf("is not usable: %v (resolved from k6's working directory %s)", err, wd)
+		}
+		return "", fmt.Errorf("is not usable: %v", err)
+	}
+	return abs, nil
+}
