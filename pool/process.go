@@ -30,6 +30,7 @@ type procSeat struct {
 	p        *Pool
 	stop     chan struct{}
 	stopOnce sync.Once
+	cur      atomic.Pointer[workerRun] // the latest worker, for tests
 }
 
 func newProcSeat(p *Pool) *procSeat { return &procSeat{p: p, stop: make(chan struct{})} }
@@ -69,6 +70,7 @@ func (s *procSeat) run() {
 		failures = 0
 		run := &workerRun{seat: s, w: w, ending: make(chan struct{}), idle: make(chan struct{})}
 		p.live.Add(1)
+		s.cur.Store(run)
 		for range p.cfg.Concurrency {
 			sl := &procSlot{run: run}
 			sl.call = ipc.NewCallFunc(sl.done)
@@ -96,16 +98,19 @@ func (s *procSeat) failQueued(err *taskerr.Error) bool {
 		if p.live.Load() > 0 {
 			return true
 		}
-		select {
-		case t := <-p.queue:
-			p.outstanding.Add(-1)
+		if t := p.led.pop(); t != nil {
+			p.led.release()
 			if t.claim(p.Size()) {
 				t.start()
 				t.settle(nil, err, 0)
 			}
-			if len(p.queue) == 0 {
+			if p.led.len() == 0 {
 				return true
 			}
+			continue
+		}
+		select {
+		case <-p.led.ready:
 		case <-s.stop:
 			return false
 		case <-p.closing:
@@ -226,80 +231,49 @@ func (r *workerRun) why(asked bool) string {
 
 // procSlot is one request in flight on a worker process.
 type procSlot struct {
-	run  *workerRun
-	call *ipc.Call
-	cur  atomic.Pointer[Task] // the task in flight; written by dispatch, cleared by done
+	run   *workerRun
+	call  *ipc.Call
+	cur   atomic.Pointer[Task]       // the task in flight; written by dispatch, cleared by done
+	grace atomic.Pointer[time.Timer] // runs out CancelGrace after an abandoned request's cancel
 }
 
-// pump pairs free slots with queued tasks until one of them runs out. Every
-// goroutine that adds to either (a submitter, a completion) calls it after
-// adding, and pump looks at the queue again after giving a slot back, so a
-// task never waits while a slot is free.
-func (p *Pool) pump() {
-	for len(p.queue) > 0 && !p.closed.Load() {
-		var sl *procSlot
-		select {
-		case sl = <-p.free:
-		default:
-			return
-		}
-		if sl.run.isEnding() {
-			continue // a slot of a worker on its way out: dropped
-		}
-		select {
-		case t := <-p.queue:
-			if sl.dispatch(t) {
-				continue
-			}
-		default:
-		}
-		if !sl.run.isEnding() {
-			p.free <- sl
-		}
-	}
-}
+func (sl *procSlot) gone() bool { return sl.run.isEnding() }
 
-// purgeFree drops the free slots of workers that ended, so that restarts
-// (one per task, with maxTasksPerWorker: 1) never fill p.free.
-func (p *Pool) purgeFree() {
-	n := len(p.free)
-	for range n {
-		select {
-		case sl := <-p.free:
-			if !sl.run.isEnding() {
-				p.free <- sl
-			}
-		default:
-			return
-		}
-	}
-}
-
-// dispatch sends t on the slot; false means the slot is still free (t was
-// settled or given back without being sent).
+// dispatch sends t on the slot. Every way out that sends nothing gives the
+// slot and t's place back and returns false, so pump frees the slot again
+// (unless its worker is gone): a refused task never costs capacity.
 func (sl *procSlot) dispatch(t *Task) bool {
 	p, run := sl.run.seat.p, sl.run
 	run.inflight.Add(1)
 	if run.isEnding() { // raced with the worker's end: t goes back to the queue
 		run.inflight.Add(-1)
 		run.maybeIdle()
-		p.queue <- t // never blocks: admission counted t
+		p.led.requeue(t)
 		return false
 	}
-	if !t.claim(p.Size()) {
-		sl.unsent(t, nil)
+	if !t.claim(p.Size()) { // settled while it was being taken out of the queue
+		sl.release()
 		return false
 	}
 	t.slot = sl
 	t.start()
-	if t.spec == nil && !run.w.Offers(t.Workload) {
-		sl.unsent(t, taskerr.New(taskerr.UnknownWorkload, "process pool %q: worker %v pid %d does not offer %q (it offers: %s)",
-			p.cfg.Name, p.cfg.Command, run.w.PID(), t.Workload, offered(run.w)))
+	if err := sl.send(t); err != nil {
+		sl.release()
+		t.settle(nil, err, 0)
 		return false
 	}
+	return true
+}
+
+// send writes t's request, or says why it was not sent.
+func (sl *procSlot) send(t *Task) *taskerr.Error {
+	p, run := sl.run.seat.p, sl.run
+	if t.spec == nil && !run.w.Offers(t.Workload) {
+		return taskerr.New(taskerr.UnknownWorkload, "process pool %q: worker %v pid %d does not offer %q (it offers: %s)",
+			p.cfg.Name, p.cfg.Command, run.w.PID(), t.Workload, offered(run.w))
+	}
 	if p.closed.Load() {
-		sl.unsent(t, p.closedWhileRunning(t))
-		return false
+		return p.closedWhileRunning(t)
 	}
 	if limit := int64(p.cfg.MaxTasksPerWorker); limit > 0 && run.served.Add(1) >= limit {
 		run.recycled.Store(true)
@@ -310,14 +284,12 @@ func (sl *procSlot) dispatch(t *Task) bool {
 		timeout = p.cfg.TaskTimeout
 	}
 	t.timeout = timeout
+	sl.cur.Store(t)
 	if timeout > 0 {
 		t.timer = time.AfterFunc(timeout, func() { sl.timedOut(t) })
 	}
-	p.busy.Add(1)
-	sl.cur.Store(t)
 	if err := run.w.Send(sl.call, ipc.Request{Workload: t.Workload, Params: t.params, Timeout: timeout}); err != nil {
 		sl.cur.Store(nil)
-		p.busy.Add(-1)
 		if t.timer != nil {
 			t.timer.Stop()
 		}
@@ -326,36 +298,35 @@ func (sl *procSlot) dispatch(t *Task) bool {
 			run.end()
 			e = sl.crashed(t, e)
 		}
-		sl.unsent(t, e)
-		return true // the slot is not free: its worker is gone, or t settled with it
+		return e
 	}
-	return true
+	return nil
 }
 
-// unsent undoes a dispatch that sent nothing and settles t with err (nil: t
-// was settled already, by a cancel).
-func (sl *procSlot) unsent(t *Task, err *taskerr.Error) {
+// release gives back the slot's hold on the worker and t's place; it is the
+// one way out of a dispatch, sent or not.
+func (sl *procSlot) release() {
 	p, run := sl.run.seat.p, sl.run
-	p.outstanding.Add(-1)
+	p.led.release()
 	run.inflight.Add(-1)
 	run.maybeIdle()
-	if err != nil {
-		t.settle(nil, err, 0)
-	}
 }
 
 // done runs when the slot's request settles, on the worker's reader
 // goroutine (or the goroutine that found the worker gone). It frees the slot
-// for the next task first, then settles this one.
+// for the next task first, then settles this one (unless it settled
+// already: timed out or cancelled, and this is the worker's answer).
 func (sl *procSlot) done(*ipc.Call) {
 	p, run := sl.run.seat.p, sl.run
 	t := sl.cur.Swap(nil)
 	if t.timer != nil {
 		t.timer.Stop()
 	}
+	if g := sl.grace.Swap(nil); g != nil {
+		g.Stop()
+	}
 	value, err, ran := sl.result(t)
-	p.busy.Add(-1)
-	p.outstanding.Add(-1)
+	p.led.release()
 	run.inflight.Add(-1)
 	if run.isEnding() {
 		run.maybeIdle()
@@ -377,9 +348,9 @@ func (sl *procSlot) result(t *Task) (any, *taskerr.Error, time.Duration) {
 		case sl.run.seat.p.closed.Load():
 			err = sl.crashed(t, err)
 		case err.Code == taskerr.Timeout && t.timeout > 0:
-			// The worker noticed the timeout first: it is replaced all the
-			// same, so the outcome never depends on who was faster.
-			sl.killForTimeout(t)
+			// The worker noticed the timeout first and answered: it is
+			// healthy and keeps serving, as when it answers the pool's
+			// cancel, so the outcome never depends on who was faster.
 			err = sl.timeoutError(t)
 		}
 		return nil, err, resp.RunTime
@@ -395,33 +366,40 @@ func (sl *procSlot) result(t *Task) (any, *taskerr.Error, time.Duration) {
 }
 
 // timedOut runs when t's timer fires: t fails with TimeoutError at once, and
-// its worker is killed and replaced (unless t settled first).
+// its request is abandoned (unless t settled first).
 func (sl *procSlot) timedOut(t *Task) {
 	if ok, _ := t.settle(nil, sl.timeoutError(t), t.timeout); ok {
-		sl.killForTimeout(t)
+		sl.abandon(t, fmt.Sprintf("task %s timed out after %s", t.Workload, t.timeout))
 	}
 }
 
 // timeoutError words the failure of a task that ran past its timeout.
 func (sl *procSlot) timeoutError(t *Task) *taskerr.Error {
-	return taskerr.New(taskerr.Timeout, "%s timed out after %s (process pool %q); worker pid %d was killed and is being replaced",
-		t.Workload, t.timeout, sl.run.seat.p.cfg.Name, sl.run.w.PID())
+	return taskerr.New(taskerr.Timeout, "%s timed out after %s (process pool %q, worker pid %d; the worker is killed unless it answers the cancel within %s)",
+		t.Workload, t.timeout, sl.run.seat.p.cfg.Name, sl.run.w.PID(), cancelGrace)
 }
 
-func (sl *procSlot) killForTimeout(t *Task) {
-	sl.run.kill(fmt.Sprintf("task %s timed out after %s", t.Workload, t.timeout))
-}
-
-// abort asks the worker to cancel t's request, if t is still in flight on
-// this slot (the id read in between belongs to t, or to a request that is
-// over, which the worker ignores).
-func (sl *procSlot) abort(t *Task) {
+// abandon gives up on t's request, if it is still in flight on this slot:
+// the worker gets a cancel and cancelGrace to answer it; a worker that does
+// not is killed, for the reason given, so that the slot is never held for
+// good. The id read in between belongs to t, or to a request that is over,
+// which the worker ignores.
+func (sl *procSlot) abandon(t *Task, why string) {
 	if sl.cur.Load() != t {
 		return
 	}
 	id := sl.call.ID()
-	if sl.cur.Load() == t {
-		sl.run.w.Cancel(id)
+	if sl.cur.Load() != t {
+		return
+	}
+	sl.run.w.Cancel(id)
+	g := time.AfterFunc(cancelGrace, func() {
+		if sl.cur.Load() == t {
+			sl.run.kill(fmt.Sprintf("%s and the worker did not answer its cancel within %s", why, cancelGrace))
+		}
+	})
+	if old := sl.grace.Swap(g); old != nil {
+		old.Stop()
 	}
 }
 

@@ -2,6 +2,7 @@ package pool
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -52,6 +53,10 @@ type Task struct {
 	pool   *Pool
 	state  atomic.Uint32
 	cancel context.CancelFunc // thread pools: stops the workload
+	ctx    context.Context    // thread pools: the workload's, made when a worker takes the task
+	// The queue's links, guarded by the pool's ledger.
+	qnext, qprev *Task
+	inQueue      bool
 	// Process pools: the slot the request is in flight on, its timeout and
 	// the timer that enforces it.
 	slot    *procSlot
@@ -89,6 +94,7 @@ func (t *Task) claim(workers int) bool {
 	}
 	t.Started = time.Now()
 	t.Workers = workers
+	t.pool.led.taken()
 	return true
 }
 
@@ -111,7 +117,7 @@ func (t *Task) settle(value any, err *taskerr.Error, run time.Duration) (bool, u
 		if t.state.CompareAndSwap(s, settled) {
 			t.Finished = time.Now()
 			t.Value, t.Err, t.RunTime = value, err, run
-			t.pool.count(err)
+			t.pool.led.settled(t, s, err != nil)
 			t.OnDone(t)
 			return true, s
 		}
@@ -120,8 +126,10 @@ func (t *Task) settle(value any, err *taskerr.Error, run time.Duration) (bool, u
 
 // Cancel settles the task with err if it has not settled yet, and stops its
 // work if it is running: a thread pool cancels the workload's context, a
-// process pool sends the worker a cancel for the request. It is for callers
-// that no longer need the result, such as a VU that k6 stopped.
+// process pool sends the worker a cancel for the request and kills the
+// worker if it does not answer within CancelGrace. A queued task leaves the
+// queue at once. It is for callers that no longer need the result, such as a
+// VU that k6 stopped.
 func (t *Task) Cancel(err *taskerr.Error) bool {
 	var ran time.Duration
 	if t.state.Load() == running {
@@ -135,7 +143,7 @@ func (t *Task) Cancel(err *taskerr.Error) bool {
 		t.cancel()
 	}
 	if t.slot != nil {
-		t.slot.abort(t)
+		t.slot.abandon(t, fmt.Sprintf("task %s was cancelled (%s)", t.Workload, err.Message))
 	}
 	return true
 }
