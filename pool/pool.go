@@ -52,9 +52,6 @@ const (
 	CancelGrace = time.Second
 )
 
-// cancelGrace is CancelGrace; tests shorten it.
-var cancelGrace = CancelGrace
-
 // Config describes a pool. The zero values of optional fields mean "default"
 // or "none", as documented on each.
 type Config struct {
@@ -93,6 +90,10 @@ type Config struct {
 
 	// Logger receives worker restarts and worker processes' stderr. Default: discarded.
 	Logger logrus.FieldLogger
+
+	// Tests only: CancelGrace and the frame limit, shortened.
+	cancelGrace time.Duration
+	maxFrame    int
 }
 
 func (c *Config) normalize() error {
@@ -141,6 +142,9 @@ func (c *Config) normalize() error {
 	}
 	if c.Concurrency == 0 {
 		c.Concurrency = 1
+	}
+	if c.cancelGrace == 0 {
+		c.cancelGrace = CancelGrace
 	}
 	if c.Concurrency < 1 || c.Concurrency > MaxConcurrency {
 		return fmt.Errorf("concurrency must be from 1 to %d, got %d", MaxConcurrency, c.Concurrency)

@@ -351,7 +351,7 @@ func (sl *procSlot) result(t *Task) (any, *taskerr.Error, time.Duration) {
 			// The worker noticed the timeout first and answered: it is
 			// healthy and keeps serving, as when it answers the pool's
 			// cancel, so the outcome never depends on who was faster.
-			err = sl.timeoutError(t)
+			err = sl.timeoutError(t, "the worker stopped it")
 		}
 		return nil, err, resp.RunTime
 	}
@@ -368,19 +368,21 @@ func (sl *procSlot) result(t *Task) (any, *taskerr.Error, time.Duration) {
 // timedOut runs when t's timer fires: t fails with TimeoutError at once, and
 // its request is abandoned (unless t settled first).
 func (sl *procSlot) timedOut(t *Task) {
-	if ok, _ := t.settle(nil, sl.timeoutError(t), t.timeout); ok {
+	after := fmt.Sprintf("the worker was sent a cancel and is killed unless it answers within %s", sl.run.seat.p.cfg.cancelGrace)
+	if ok, _ := t.settle(nil, sl.timeoutError(t, after), t.timeout); ok {
 		sl.abandon(t, fmt.Sprintf("task %s timed out after %s", t.Workload, t.timeout))
 	}
 }
 
-// timeoutError words the failure of a task that ran past its timeout.
-func (sl *procSlot) timeoutError(t *Task) *taskerr.Error {
-	return taskerr.New(taskerr.Timeout, "%s timed out after %s (process pool %q, worker pid %d; the worker is killed unless it answers the cancel within %s)",
-		t.Workload, t.timeout, sl.run.seat.p.cfg.Name, sl.run.w.PID(), cancelGrace)
+// timeoutError words the failure of a task that ran past its timeout, and
+// what became of it.
+func (sl *procSlot) timeoutError(t *Task, after string) *taskerr.Error {
+	return taskerr.New(taskerr.Timeout, "%s timed out after %s (process pool %q, worker pid %d): %s",
+		t.Workload, t.timeout, sl.run.seat.p.cfg.Name, sl.run.w.PID(), after)
 }
 
 // abandon gives up on t's request, if it is still in flight on this slot:
-// the worker gets a cancel and cancelGrace to answer it; a worker that does
+// the worker gets a cancel and CancelGrace to answer it; a worker that does
 // not is killed, for the reason given, so that the slot is never held for
 // good. The id read in between belongs to t, or to a request that is over,
 // which the worker ignores.
@@ -393,9 +395,10 @@ func (sl *procSlot) abandon(t *Task, why string) {
 		return
 	}
 	sl.run.w.Cancel(id)
-	g := time.AfterFunc(cancelGrace, func() {
+	grace := sl.run.seat.p.cfg.cancelGrace
+	g := time.AfterFunc(grace, func() {
 		if sl.cur.Load() == t {
-			sl.run.kill(fmt.Sprintf("%s and the worker did not answer its cancel within %s", why, cancelGrace))
+			sl.run.kill(fmt.Sprintf("%s and the worker did not answer its cancel within %s", why, grace))
 		}
 	})
 	if old := sl.grace.Swap(g); old != nil {
@@ -450,6 +453,7 @@ func (p *Pool) workerConfig() ipc.Config {
 		Env:          env,
 		Concurrency:  p.cfg.Concurrency,
 		StartTimeout: p.cfg.StartTimeout,
+		MaxFrame:     p.cfg.maxFrame,
 		Stderr:       func(line string) { log.Info(line) },
 	}
 }
