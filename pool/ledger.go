@@ -1,11 +1,16 @@
 package pool
 
-import "sync"
+import (
+	"sync"
+	"time"
+)
 
 // ledger is a pool's queue and its counts, under one mutex: every change of
-// a task's place (submitted, queued, taken by a worker, settled) updates the
-// counts in one step, so that Stats sees each task in exactly one place and
-// submitted == completed + failed + queued + busy at every moment.
+// a task's state and place (submitted, queued, taken by a worker, settled,
+// given back) happens with its counts in one step, so that Stats sees each
+// task in exactly one place and submitted == completed + failed + queued +
+// busy at every moment. (Only claiming -> running, which changes no count,
+// is outside.)
 //
 // Places: a task admitted holds a place (held) from Submit until a worker is
 // done with it, or until it leaves the queue without reaching one. Whoever
@@ -21,8 +26,9 @@ type ledger struct {
 	waiting                      int64 // unsettled and not taken by a worker: Stats.Queued
 	busy                         int64 // unsettled and taken by a worker: Stats.Busy
 	// held counts places: tasks in the queue (or on their way to a
-	// worker), plus requests a worker still holds, settled or not. It is
-	// what admission compares with maxQueue plus what the workers hold.
+	// worker), plus tasks a worker still holds, settled or not. It is
+	// what admission compares with maxQueue plus what the workers hold;
+	// held - waiting - busy is the settled tasks that still hold a worker.
 	held int64
 	peak int64
 
@@ -123,19 +129,58 @@ func (l *ledger) release() {
 	l.mu.Unlock()
 }
 
-// taken counts a task a worker took (Task.claim).
-func (l *ledger) taken() {
-	l.mu.Lock()
-	l.waiting--
-	l.busy++
-	l.mu.Unlock()
-}
-
-// settled counts a task that settled from state was; a task still in the
-// queue leaves it and gives back its place.
-func (l *ledger) settled(t *Task, was uint32, failed bool) {
+// claim moves a queued task to a worker (state claiming) and counts it;
+// false means it settled already.
+func (l *ledger) claim(t *Task, workers int) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if !t.state.CompareAndSwap(queued, claiming) {
+		return false
+	}
+	t.Started = time.Now()
+	t.Workers = workers
+	l.waiting--
+	l.busy++
+	return true
+}
+
+// unclaim puts a task that a worker took but could not send back at the
+// head of the queue, place and all; false means it settled meanwhile.
+func (l *ledger) unclaim(t *Task) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !t.state.CompareAndSwap(running, queued) {
+		return false
+	}
+	t.Started, t.Workers = time.Time{}, 0
+	l.busy--
+	l.waiting++
+	l.pushLocked(t, true)
+	return true
+}
+
+// settle moves t from state was to settled and counts it, in one step: a
+// task still in the queue leaves it and gives back its place, and with
+// release so does one whose holder is done with it (whether it settles
+// now or settled before). done is false if t's state is no longer was;
+// won says whether this call settled it.
+func (l *ledger) settle(t *Task, was uint32, failed, release bool) (done, won bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch t.state.Load() {
+	case settled:
+		if release {
+			l.held--
+		}
+		return true, false
+	case was:
+	default:
+		return false, false
+	}
+	t.state.Store(settled)
+	if release {
+		l.held--
+	}
 	if failed {
 		l.failed++
 	} else {
@@ -143,13 +188,14 @@ func (l *ledger) settled(t *Task, was uint32, failed bool) {
 	}
 	if was == running {
 		l.busy--
-		return
+		return true, true
 	}
 	l.waiting--
 	if t.inQueue {
 		l.removeLocked(t)
 		l.held--
 	}
+	return true, true
 }
 
 // notePeak records how many tasks wait beyond what the workers can hold

@@ -174,9 +174,14 @@ type Stats struct {
 	Queued     int   `json:"queued"`     // not settled, waiting for a worker now
 	PeakQueued int   `json:"peakQueued"` // the most that ever waited at once beyond what the workers hold
 	Busy       int64 `json:"busy"`       // not settled, running on a worker now
-	Workers    int   `json:"workers"`    // the pool's size
-	Live       int64 `json:"live"`       // workers up now: goroutines, or processes past their handshake
-	Restarts   int64 `json:"restarts"`   // worker processes replaced after a crash, timeout or recycle
+	// Abandoned counts settled tasks whose work still holds a worker: a
+	// thread workload that ignores its cancelled context, or a request a
+	// worker process has not answered since its cancel (for CancelGrace
+	// at most, then the worker is killed). They take room from the queue.
+	Abandoned int64 `json:"abandoned"`
+	Workers   int   `json:"workers"`  // the pool's size
+	Live      int64 `json:"live"`     // workers up now: goroutines, or processes past their handshake
+	Restarts  int64 `json:"restarts"` // worker processes replaced after a crash, timeout or recycle
 }
 
 // Pool runs tasks on a bounded set of workers. It is safe for concurrent use.
@@ -196,6 +201,8 @@ type Pool struct {
 	size    atomic.Int64
 
 	live, restarts atomic.Int64
+	upMu           sync.Mutex
+	up             chan struct{} // process pools: closed when a worker comes up (upNotice)
 
 	wg sync.WaitGroup // every worker goroutine
 }
@@ -378,11 +385,11 @@ func (p *Pool) rejectQueued() (n int) {
 		if t == nil {
 			return n
 		}
-		p.led.release()
-		if ok, _ := t.settle(nil, taskerr.New(taskerr.PoolClosed,
-			"%s pool %q closed before %s reached a worker", p.cfg.Kind, p.cfg.Name, t.Workload), 0); ok {
-			n++ // a task whose VU stopped settled already
+		if t.state.Load() != settled { // a task whose VU stopped settled already
+			n++
 		}
+		t.release(nil, taskerr.New(taskerr.PoolClosed,
+			"%s pool %q closed before %s reached a worker", p.cfg.Kind, p.cfg.Name, t.Workload), 0, nil)
 	}
 }
 
@@ -395,6 +402,7 @@ func (p *Pool) Stats() Stats {
 		Failed:     c.failed,
 		Queued:     int(c.waiting),
 		Busy:       c.busy,
+		Abandoned:  c.held - c.waiting - c.busy,
 		Workers:    p.Size(),
 		PeakQueued: int(c.peak),
 		Live:       p.live.Load(),

@@ -70,6 +70,7 @@ func (s *procSeat) run() {
 		failures = 0
 		run := &workerRun{seat: s, w: w, ending: make(chan struct{}), idle: make(chan struct{})}
 		p.live.Add(1)
+		p.announceUp()
 		s.cur.Store(run)
 		for range p.cfg.Concurrency {
 			sl := &procSlot{run: run}
@@ -89,21 +90,22 @@ func (s *procSeat) run() {
 
 // failQueued settles queued tasks with a worker's start error, so that tasks
 // never wait on a worker that cannot start: all of them when no worker of the
-// pool is up (it waits for a task if none is queued), none while another
+// pool is up (it waits for a task if none is queued, or for another worker
+// to come up, which says the failure was passing), none while another
 // worker is up, since that one serves the queue (a replacement killed while
 // it starts then costs no task). It returns false if the seat should leave.
 func (s *procSeat) failQueued(err *taskerr.Error) bool {
 	p := s.p
 	for {
+		up := p.upNotice() // before looking at live, so that no worker comes up unseen
 		if p.live.Load() > 0 {
 			return true
 		}
 		if t := p.led.pop(); t != nil {
-			p.led.release()
 			if t.claim(p.Size()) {
 				t.start()
-				t.settle(nil, err, 0)
 			}
+			t.release(nil, err, 0, nil)
 			if p.led.len() == 0 {
 				return true
 			}
@@ -111,11 +113,33 @@ func (s *procSeat) failQueued(err *taskerr.Error) bool {
 		}
 		select {
 		case <-p.led.ready:
+		case <-up:
 		case <-s.stop:
 			return false
 		case <-p.closing:
 			return false
 		}
+	}
+}
+
+// upNotice returns a channel that closes when a worker of the pool next
+// comes up.
+func (p *Pool) upNotice() <-chan struct{} {
+	p.upMu.Lock()
+	defer p.upMu.Unlock()
+	if p.up == nil {
+		p.up = make(chan struct{})
+	}
+	return p.up
+}
+
+// announceUp closes the channel upNotice gave out.
+func (p *Pool) announceUp() {
+	p.upMu.Lock()
+	defer p.upMu.Unlock()
+	if p.up != nil {
+		close(p.up)
+		p.up = nil
 	}
 }
 
@@ -240,8 +264,9 @@ type procSlot struct {
 func (sl *procSlot) gone() bool { return sl.run.isEnding() }
 
 // dispatch sends t on the slot. Every way out that sends nothing gives the
-// slot and t's place back and returns false, so pump frees the slot again
-// (unless its worker is gone): a refused task never costs capacity.
+// slot and t's place back (or puts t back in the queue, place and all) and
+// returns false, so pump frees the slot again (unless its worker is gone):
+// a refused task never costs capacity.
 func (sl *procSlot) dispatch(t *Task) bool {
 	p, run := sl.run.seat.p, sl.run
 	run.inflight.Add(1)
@@ -258,8 +283,14 @@ func (sl *procSlot) dispatch(t *Task) bool {
 	t.slot = sl
 	t.start()
 	if err := sl.send(t); err != nil {
-		sl.release()
-		t.settle(nil, err, 0)
+		run.inflight.Add(-1)
+		run.maybeIdle()
+		// A task that never reached a worker because the worker is gone
+		// is not lost: it goes back to the queue for another one.
+		if err.Code == taskerr.WorkerCrashed && p.led.unclaim(t) {
+			return false
+		}
+		t.release(nil, err, 0, nil)
 		return false
 	}
 	return true
@@ -303,8 +334,8 @@ func (sl *procSlot) send(t *Task) *taskerr.Error {
 	return nil
 }
 
-// release gives back the slot's hold on the worker and t's place; it is the
-// one way out of a dispatch, sent or not.
+// release gives back the slot and the place of a task that settled before
+// it could be sent.
 func (sl *procSlot) release() {
 	p, run := sl.run.seat.p, sl.run
 	p.led.release()
@@ -326,15 +357,15 @@ func (sl *procSlot) done(*ipc.Call) {
 		g.Stop()
 	}
 	value, err, ran := sl.result(t)
-	p.led.release()
 	run.inflight.Add(-1)
-	if run.isEnding() {
-		run.maybeIdle()
-	} else {
-		p.free <- sl
-		p.pump()
-	}
-	t.settle(value, err, ran)
+	t.release(value, err, ran, func() {
+		if run.isEnding() {
+			run.maybeIdle()
+		} else {
+			p.free <- sl
+			p.pump()
+		}
+	})
 }
 
 // result reads the worker's response to t.

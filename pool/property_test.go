@@ -51,7 +51,7 @@ type model struct {
 	rng    *rand.Rand
 	p      *Pool
 	tasks  []*tracked
-	maxCap int // the most slots the pool ever had
+	maxCap int // slots ever added: the current ones plus those of retired workers still finishing
 	closed bool
 }
 
@@ -96,8 +96,9 @@ func (m *model) play(steps int) {
 		n := m.rng.IntN(total)
 		for _, op := range ops {
 			if n -= op.weight; n < 0 {
-				what := op.do()
-				m.check(fmt.Sprintf("step %d, %s %s", step, op.name, what))
+				what := fmt.Sprintf("step %d, %s %s", step, op.name, op.do())
+				m.t.Log(what)
+				m.check(what)
 				break
 			}
 		}
@@ -189,20 +190,30 @@ func (m *model) await(tr *tracked) {
 
 func (m *model) resize() string {
 	n := 1 + m.rng.IntN(3)
+	before := m.p.Size()
 	err := m.p.Resize(n)
 	if m.closed {
 		require.Equal(m.t, taskerr.PoolClosed, taskerr.CodeOf(err))
 		return "(closed)"
 	}
 	require.NoError(m.t, err)
-	m.maxCap = max(m.maxCap, n*m.p.Config().Concurrency)
+	m.maxCap += max(n-before, 0) * m.p.Config().Concurrency
 	return strconv.Itoa(n)
 }
 
-// crash kills a worker process with SIGKILL.
+// crash kills a worker process that is up with SIGKILL.
 func (m *model) crash() string {
-	pids := workerPIDs(m.t)
-	if m.p.Config().Kind != Process || len(pids) == 0 {
+	var pids []int
+	m.p.mu.Lock()
+	for _, w := range m.p.workers {
+		if seat, ok := w.(*procSeat); ok {
+			if r := seat.cur.Load(); r != nil && !r.isEnding() {
+				pids = append(pids, r.w.PID())
+			}
+		}
+	}
+	m.p.mu.Unlock()
+	if len(pids) == 0 {
 		return "(no worker process)"
 	}
 	pid := pids[m.rng.IntN(len(pids))]
@@ -237,7 +248,8 @@ func (m *model) check(step string) {
 	require.Equal(t, s.Submitted, s.Completed+s.Failed+int64(s.Queued)+s.Busy, "%s: every task in exactly one place: %+v", step, s)
 	require.EqualValues(t, len(m.tasks), s.Submitted, "%s: %+v", step, s)
 	require.LessOrEqual(t, seen, s.Completed+s.Failed, "%s: %+v", step, s)
-	require.LessOrEqual(t, s.Busy, int64(m.maxCap), "%s: %+v", step, s)
+	require.GreaterOrEqual(t, s.Abandoned, int64(0), "%s: %+v", step, s)
+	require.LessOrEqual(t, s.Busy+s.Abandoned, int64(m.maxCap), "%s: the workers hold no more than their slots: %+v", step, s)
 	require.LessOrEqual(t, s.Queued, *m.p.Config().MaxQueue+m.maxCap, "%s: %+v", step, s)
 	if m.closed {
 		require.Zero(t, s.Queued+int(s.Busy), "%s: a closed pool holds nothing: %+v", step, s)
@@ -258,6 +270,6 @@ func (m *model) finish() {
 	}
 	s := m.p.Stats()
 	require.Equal(t, s.Submitted, s.Completed+s.Failed, "%+v", s)
-	require.Zero(t, s.Queued+int(s.Busy), "%+v", s)
+	require.Zero(t, s.Queued+int(s.Busy+s.Abandoned), "%+v", s)
 	requireNoWorkers(t)
 }

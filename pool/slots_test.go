@@ -44,18 +44,29 @@ func requireAccounted(t *testing.T, p *Pool) Stats {
 	return s
 }
 
-// requireCapacity checks that the pool has all its capacity: workers ×
-// concurrency tasks run at once, none of them waiting, and all of them
-// complete. A slot lost on some path shows as a task that waits.
+// requireCapacity checks that the pool has all its capacity back once the
+// work of abandoned tasks is over (a worker that did not answer a cancel is
+// killed after the grace): workers × concurrency tasks run at once, none of
+// them waiting, and all of them complete. A slot lost on some path shows as
+// a task that waits or is refused.
 func requireCapacity(t *testing.T, p *Pool) {
 	t.Helper()
+	var last Stats
+	idle := func() bool {
+		last = p.Stats()
+		return last.Busy == 0 && last.Queued == 0 && last.Abandoned == 0 && last.Live == int64(p.Size())
+	}
+	require.Eventually(t, idle, 10*time.Second, time.Millisecond, "abandoned work ends and every worker is up: %+v", &last)
 	n := p.Size() * p.Config().Concurrency
 	var chans []chan *Task
 	for range n {
 		chans = append(chans, submit(t, p, "io.sleep", map[string]any{"duration": "400ms"}))
 	}
-	assert.Eventually(t, func() bool { s := p.Stats(); return s.Busy == int64(n) && s.Queued == 0 }, 10*time.Second, time.Millisecond,
-		"all %d slots take a task at once: %+v", n, p.Stats())
+	full := func() bool {
+		last = p.Stats()
+		return last.Busy == int64(n) && last.Queued == 0
+	}
+	assert.Eventually(t, full, 10*time.Second, time.Millisecond, "all %d slots take a task at once: %+v", n, &last)
 	for _, c := range chans {
 		task := await(t, c)
 		require.Nil(t, task.Err, "capacity probe")
@@ -257,8 +268,8 @@ func TestCancelledQueuedTaskFreesItsPlace(t *testing.T) {
 			stopped := taskerr.New(taskerr.PoolClosed, "the VU stopped")
 			require.True(t, queued.Cancel(stopped))
 			require.True(t, stuck.Cancel(stopped))
-			assert.Equal(t, Stats{Submitted: 2, Failed: 2, PeakQueued: 1, Workers: 1, Live: 1}, p.Stats(),
-				"settled tasks hold no place in the queue and no worker")
+			assert.Equal(t, Stats{Submitted: 2, Failed: 2, PeakQueued: 1, Abandoned: 1, Workers: 1, Live: 1}, p.Stats(),
+				"settled tasks hold no place in the queue; the one that ignores its cancel holds its worker, and shows")
 			assert.Equal(t, taskerr.PoolClosed, code(await(t, queuedDone)))
 			assert.Equal(t, taskerr.PoolClosed, code(await(t, stuckDone)))
 			next := await(t, submit(t, p, "noop", nil))

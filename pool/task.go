@@ -89,13 +89,7 @@ func (t *Task) Ran() bool { return !t.Started.IsZero() }
 // (cancelled, or rejected by a closing pool) and must be skipped. After a
 // successful claim the worker sets where the task runs and calls start.
 func (t *Task) claim(workers int) bool {
-	if !t.state.CompareAndSwap(queued, claiming) {
-		return false
-	}
-	t.Started = time.Now()
-	t.Workers = workers
-	t.pool.led.taken()
-	return true
+	return t.pool.led.claim(t, workers)
 }
 
 // start ends the claim: from here on Cancel and timeouts can settle the task.
@@ -105,22 +99,47 @@ func (t *Task) start() { t.state.Store(running) }
 // already. It returns whether it settled the task and the state it was in.
 // run is how long the workload ran (or had run, for a timeout).
 func (t *Task) settle(value any, err *taskerr.Error, run time.Duration) (bool, uint32) {
+	ok, s := t.mark(value, err, run, false)
+	if ok {
+		t.OnDone(t)
+	}
+	return ok, s
+}
+
+// release is settle for whoever is done with t and gives back its place
+// (a worker, or a task taken out of the queue that never reached one): the
+// place goes back in the same step as the count, whether t settles now or
+// settled before. then runs before OnDone: it frees the worker, so that
+// whoever the result wakes finds it free.
+func (t *Task) release(value any, err *taskerr.Error, run time.Duration, then func()) {
+	ok, _ := t.mark(value, err, run, true)
+	if then != nil {
+		then()
+	}
+	if ok {
+		t.OnDone(t)
+	}
+}
+
+// mark settles the task in the ledger (giving back its place too, with
+// release) and records the outcome, unless it settled already; it says
+// whether it did and the state the task was in.
+func (t *Task) mark(value any, err *taskerr.Error, run time.Duration, release bool) (bool, uint32) {
 	for {
 		s := t.state.Load()
-		switch s {
-		case settled:
-			return false, s
-		case claiming:
+		if s == claiming {
 			runtime.Gosched() // a worker is between claim and start: nanoseconds
 			continue
 		}
-		if t.state.CompareAndSwap(s, settled) {
+		done, won := t.pool.led.settle(t, s, err != nil, release)
+		if !done {
+			continue // the state changed meanwhile
+		}
+		if won {
 			t.Finished = time.Now()
 			t.Value, t.Err, t.RunTime = value, err, run
-			t.pool.led.settled(t, s, err != nil)
-			t.OnDone(t)
-			return true, s
 		}
+		return won, s
 	}
 }
 

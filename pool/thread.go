@@ -50,10 +50,8 @@ func (w *threadWorker) run() {
 		case <-w.stop:
 			return
 		case t := <-w.inbox:
-			w.runTask(t)
+			w.runTask(t) // frees the worker when done
 		}
-		p.free <- w
-		p.pump()
 	}
 }
 
@@ -117,12 +115,12 @@ func (w *threadWorker) runTask(t *Task) {
 	} else {
 		value, err, ran = w.execute(t.ctx, t, t.timeout)
 	}
-	// Free the worker before settling, so that whoever the result wakes
-	// finds it free (a script that submits again from its callback).
-	w.current.Store(nil)
-	p.led.release()
 	t.cancel()
-	t.settle(value, err, ran)
+	t.release(value, err, ran, func() {
+		w.current.Store(nil)
+		p.free <- w
+		p.pump()
+	})
 }
 
 // execute runs the workload; with a timeout, the task settles on time even

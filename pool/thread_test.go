@@ -232,6 +232,7 @@ func TestThreadTimeout(t *testing.T) {
 	assert.Less(t, time.Since(began), 150*time.Millisecond)
 	s := p.Stats()
 	assert.Zero(t, s.Busy)
+	assert.EqualValues(t, 1, s.Abandoned, "its goroutine is still held")
 	assert.Equal(t, s.Submitted, s.Completed+s.Failed)
 	assert.Nil(t, run(t, p, "noop", nil).Err)
 
