@@ -34,15 +34,21 @@ func TestPropertyEveryTaskInOnePlace(t *testing.T) {
 	t.Logf("seed %d (replay with XK6_POOL_SEED=%d)", seed, seed)
 	rng := rand.New(rand.NewPCG(seed, seed>>1))
 	began := time.Now()
-	for round := 0; round < 4 || time.Since(began) < 12*time.Second; round++ {
-		kind := []Kind{Process, Thread}[round%2]
-		t.Run(fmt.Sprintf("round %d, %s", round, kind), func(t *testing.T) {
-			newModel(t, rng, kind).play(40)
+	const steps = 40
+	var rounds, tasks int
+	for ; rounds < 4 || time.Since(began) < 12*time.Second; rounds++ {
+		kind := []Kind{Process, Thread}[rounds%2]
+		t.Run(fmt.Sprintf("round %d, %s", rounds, kind), func(t *testing.T) {
+			m := newModel(t, rng, kind)
+			m.play(steps)
+			tasks += len(m.tasks)
 		})
 		if t.Failed() {
 			return
 		}
 	}
+	t.Logf("FIGURE %d rounds of %d random steps (thread and process pools alternately): %d tasks, every one in exactly one place after every step, capacity whole at the end of every round",
+		rounds, steps, tasks)
 }
 
 // model drives one pool and remembers every task it submitted.

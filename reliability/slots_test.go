@@ -17,7 +17,7 @@ import (
 
 // poolStats is what a script's stats() says.
 type poolStats struct {
-	Submitted, Completed, Failed, Queued, Busy, Live, Restarts int64
+	Submitted, Completed, Failed, Queued, Busy, Abandoned, Live, Restarts int64
 }
 
 func (s poolStats) accounted() bool {
@@ -196,8 +196,9 @@ export function b() {
 		MS          int64
 	}
 	require.NoError(t, json.Unmarshal([]byte(logged(t, res.Stderr, "RESULTS ")), &out))
-	assert.Equal(t, poolStats{Submitted: 3, Completed: 1, Failed: 2, Live: out.Seen.Live, Restarts: out.Seen.Restarts}, out.Seen,
-		"the abandoned tasks hold no place in the queue and no worker")
+	assert.Equal(t, poolStats{Submitted: 3, Completed: 1, Failed: 2, Abandoned: out.Seen.Abandoned, Live: out.Seen.Live, Restarts: out.Seen.Restarts}, out.Seen,
+		"the abandoned tasks count neither queued nor busy")
+	assert.LessOrEqual(t, out.Seen.Abandoned, int64(1), "only the task that ignores its cancel holds its worker, until CancelGrace")
 	assert.Equal(t, "ok", out.Noop)
 	assert.True(t, out.After.accounted(), "%+v", out.After)
 	assert.EqualValues(t, 1, out.After.Restarts, "the worker that ignored the cancel was replaced")
