@@ -152,7 +152,6 @@ func (l *ledger) unclaim(t *Task) bool {
 	if !t.state.CompareAndSwap(running, queued) {
 		return false
 	}
-	t.Started, t.Workers = time.Time{}, 0
 	l.busy--
 	l.waiting++
 	l.pushLocked(t, true)
