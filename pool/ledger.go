@@ -2,6 +2,7 @@ package pool
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -19,8 +20,8 @@ import (
 // while queued (cancelled) is taken out of the queue at once.
 type ledger struct {
 	mu         sync.Mutex
-	head, tail *Task // the queue, oldest first; linked through Task.qnext/qprev
-	length     int
+	head, tail *Task        // the queue, oldest first; linked through Task.qnext/qprev
+	length     atomic.Int64 // written under mu; read without it by pump
 
 	submitted, completed, failed int64
 	waiting                      int64 // unsettled and not taken by a worker: Stats.Queued
@@ -72,7 +73,7 @@ func (l *ledger) pushLocked(t *Task, front bool) {
 	default:
 		t.qprev, l.tail.qnext, l.tail = l.tail, t, t
 	}
-	l.length++
+	l.length.Add(1)
 	select {
 	case l.ready <- struct{}{}:
 	default:
@@ -99,7 +100,7 @@ func (l *ledger) removeLocked(t *Task) {
 		l.tail = t.qprev
 	}
 	t.qnext, t.qprev, t.inQueue = nil, nil, false
-	l.length--
+	l.length.Add(-1)
 }
 
 // pop takes the oldest task out of the queue, or returns nil. Its place
@@ -115,11 +116,7 @@ func (l *ledger) pop() *Task {
 }
 
 // len is how many tasks are in the queue.
-func (l *ledger) len() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.length
-}
+func (l *ledger) len() int { return int(l.length.Load()) }
 
 // release gives back a place: a worker is done with its task, or a task
 // taken out of the queue never reached one.
@@ -210,11 +207,10 @@ func (l *ledger) notePeak(capacity int64) {
 // counts is a consistent snapshot of the ledger.
 type counts struct {
 	submitted, completed, failed, waiting, busy, held, peak int64
-	length                                                  int
 }
 
 func (l *ledger) snapshot() counts {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return counts{l.submitted, l.completed, l.failed, l.waiting, l.busy, l.held, l.peak, l.length}
+	return counts{l.submitted, l.completed, l.failed, l.waiting, l.busy, l.held, l.peak}
 }
