@@ -91,7 +91,7 @@ declare module 'k6/x/concurrency' {
   }
 
   /**
-   * A snapshot of a pool's counters. `submitted == completed + failed + queued + busy` once settled.
+   * A snapshot of a pool's counters. `submitted == completed + failed + queued + busy` at every moment.
    * A plain object whose keys always come in this order.
    */
   export interface PoolStats {
@@ -101,12 +101,14 @@ declare module 'k6/x/concurrency' {
     completed: number;
     /** Tasks that failed, for any reason (timeouts, crashes, full queue, closing). */
     failed: number;
-    /** Tasks waiting for a worker now (beyond what the workers hold). */
+    /** Tasks waiting for a worker now (a settled task never is). */
     queued: number;
     /** The most tasks that ever waited at once; never above `maxQueue`. */
     peakQueued: number;
-    /** Tasks running now. */
+    /** Tasks running now (not settled). */
     busy: number;
+    /** Settled tasks whose work still holds a worker: a thread workload that ignores its cancelled context, or a worker process's request unanswered since its cancel (for `CancelGrace`, 1 s, at most). */
+    abandoned: number;
     /** The pool's size. */
     workers: number;
     /** Workers up now: goroutines, or processes past their handshake. */

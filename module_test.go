@@ -214,8 +214,9 @@ func TestErrorsHaveNames(t *testing.T) {
 			result.sleepTimeout = await catchName(timed.run('io.sleep', { duration: '5s' }));
 			result.callTimeout = await catchName(pool.run('io.sleep', { duration: '5s' }, { timeout: '30ms' }));
 			// maxQueue 0 and one busy worker: the next task cannot wait. (A
-			// timed-out task keeps its worker until the workload returns.)
-			while (pool.stats().busy > 0) await new Promise((r) => setTimeout(r, 5));
+			// timed-out task keeps its worker until the workload returns:
+			// stats().abandoned.)
+			while (pool.stats().busy + pool.stats().abandoned > 0) await new Promise((r) => setTimeout(r, 5));
 			const busy = pool.run('io.sleep', { duration: '200ms' });
 			await new Promise((r) => setTimeout(r, 20));
 			result.full = await catchName(pool.run('noop'));

@@ -88,10 +88,8 @@ func (p *Pool) Drain(timeout time.Duration) bool {
 
 // settledAll reports whether every task submitted has settled.
 func (p *Pool) settledAll() bool {
-	// Read settled before submitted: a task submitted in between makes
-	// submitted larger, never a false "all settled".
-	settled := p.completed.Load() + p.failed.Load()
-	return p.submitted.Load() == settled
+	c := p.led.snapshot() // one consistent reading of the counts
+	return c.submitted == c.completed+c.failed
 }
 
 // Refuse makes Submit reject new tasks with PoolClosed from now on, as

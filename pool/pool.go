@@ -43,6 +43,13 @@ const (
 	// StopGrace is how long a closing worker process gets after its stdin
 	// closes, and again after SIGTERM, before it is killed.
 	StopGrace = 2 * time.Second
+	// CancelGrace is how long a worker process gets to answer the cancel of
+	// a request the pool gave up on (its task timed out, or its caller
+	// cancelled it) before the pool kills the worker. A worker that answers
+	// in time is healthy and keeps serving, so the other tasks in flight on
+	// it are not disturbed; when the kill is unavoidable, their errors name
+	// the task that timed out and say that the cancel went unanswered.
+	CancelGrace = time.Second
 )
 
 // Config describes a pool. The zero values of optional fields mean "default"
@@ -83,6 +90,10 @@ type Config struct {
 
 	// Logger receives worker restarts and worker processes' stderr. Default: discarded.
 	Logger logrus.FieldLogger
+
+	// Tests only: CancelGrace and the frame limit, shortened.
+	cancelGrace time.Duration
+	maxFrame    int
 }
 
 func (c *Config) normalize() error {
@@ -132,6 +143,9 @@ func (c *Config) normalize() error {
 	if c.Concurrency == 0 {
 		c.Concurrency = 1
 	}
+	if c.cancelGrace == 0 {
+		c.cancelGrace = CancelGrace
+	}
 	if c.Concurrency < 1 || c.Concurrency > MaxConcurrency {
 		return fmt.Errorf("concurrency must be from 1 to %d, got %d", MaxConcurrency, c.Concurrency)
 	}
@@ -149,25 +163,32 @@ type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
-// Stats is a snapshot of a pool's counters. Submitted == Completed + Failed +
-// the tasks not settled yet (queued or running).
+// Stats is a consistent snapshot of a pool's counters: at every moment
+// Submitted == Completed + Failed + Queued + Busy. A settled task counts in
+// neither Queued nor Busy, even while a worker that ignores cancellation
+// still runs it.
 type Stats struct {
 	Submitted  int64 `json:"submitted"`
 	Completed  int64 `json:"completed"`  // settled with a value
 	Failed     int64 `json:"failed"`     // settled with an error, of any class
-	Queued     int   `json:"queued"`     // waiting for a worker now: beyond what the workers hold
-	PeakQueued int   `json:"peakQueued"` // the most that ever waited at once
-	Busy       int64 `json:"busy"`       // running on a worker now
-	Workers    int   `json:"workers"`    // the pool's size
-	Live       int64 `json:"live"`       // workers up now: goroutines, or processes past their handshake
-	Restarts   int64 `json:"restarts"`   // worker processes replaced after a crash, timeout or recycle
+	Queued     int   `json:"queued"`     // not settled, waiting for a worker now
+	PeakQueued int   `json:"peakQueued"` // the most that ever waited at once beyond what the workers hold
+	Busy       int64 `json:"busy"`       // not settled, running on a worker now
+	// Abandoned counts settled tasks whose work still holds a worker: a
+	// thread workload that ignores its cancelled context, or a request a
+	// worker process has not answered since its cancel (for CancelGrace
+	// at most, then the worker is killed). They take room from the queue.
+	Abandoned int64 `json:"abandoned"`
+	Workers   int   `json:"workers"`  // the pool's size
+	Live      int64 `json:"live"`     // workers up now: goroutines, or processes past their handshake
+	Restarts  int64 `json:"restarts"` // worker processes replaced after a crash, timeout or recycle
 }
 
 // Pool runs tasks on a bounded set of workers. It is safe for concurrent use.
 type Pool struct {
-	cfg   Config
-	queue chan *Task
-	free  chan *procSlot // process pools: slots with no request in flight
+	cfg  Config
+	led  *ledger   // the queue and the counts
+	free chan slot // free capacity: idle thread workers, or process slots with no request in flight
 
 	closing   chan struct{} // closed by Close: every worker leaves
 	stopped   chan struct{} // closed once every worker has left
@@ -180,14 +201,9 @@ type Pool struct {
 	workers []worker
 	size    atomic.Int64
 
-	submitted, completed, failed atomic.Int64
-	busy, live, restarts         atomic.Int64
-	// outstanding counts tasks admitted and not yet done with by a worker
-	// (queued, or running): admission compares it with what the workers
-	// hold plus maxQueue, so the limit does not depend on whether an idle
-	// worker has reached its receive yet.
-	outstanding atomic.Int64
-	peakQueued  atomic.Int64
+	live, restarts atomic.Int64
+	upMu           sync.Mutex
+	up             chan struct{} // process pools: closed when a worker comes up (upNotice)
 	// startFailure is the last failure of a worker process to start.
 	startFailure atomic.Pointer[startFailure]
 
@@ -201,6 +217,19 @@ type worker interface {
 	abandon() // the pool is closing: stop the task in hand now
 }
 
+// slot is room for one task on a worker: an idle thread worker, or a process
+// worker's request slot. Free slots wait in Pool.free; pump pairs them with
+// queued tasks.
+type slot interface {
+	// dispatch hands t, taken out of the queue with its place, to the
+	// slot's worker; false means the slot is still free: t went back to
+	// the queue (the worker is leaving), or settled without running, its
+	// place given back.
+	dispatch(t *Task) bool
+	// gone reports whether the slot's worker is leaving: it takes no task.
+	gone() bool
+}
+
 // New checks cfg and returns a pool with no worker running yet: workers start
 // with the first task (or Start).
 func New(cfg Config) (*Pool, error) {
@@ -209,15 +238,12 @@ func New(cfg Config) (*Pool, error) {
 	}
 	p := &Pool{
 		cfg: cfg,
-		// Room for every task the largest pool can hold, plus maxQueue waiting.
-		queue:   make(chan *Task, *cfg.MaxQueue+MaxWorkers*cfg.Concurrency),
-		closing: make(chan struct{}),
-		stopped: make(chan struct{}),
-	}
-	if cfg.Kind == Process {
+		led: newLedger(),
 		// Room for the slots of the largest pool twice over: slots of
 		// workers that ended wait here until purged.
-		p.free = make(chan *procSlot, 2*MaxWorkers*cfg.Concurrency)
+		free:    make(chan slot, 2*MaxWorkers*cfg.Concurrency),
+		closing: make(chan struct{}),
+		stopped: make(chan struct{}),
 	}
 	p.size.Store(int64(cfg.Workers))
 	return p, nil
@@ -275,22 +301,23 @@ func (p *Pool) Resize(n int) error {
 		return taskerr.New(taskerr.InvalidArgument, "%s pool %q: %s", p.cfg.Kind, p.cfg.Name, err)
 	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.closed.Load() {
+		p.mu.Unlock()
 		return p.closedError()
 	}
 	p.size.Store(int64(n))
-	if !p.started.Load() {
-		return nil
+	if p.started.Load() {
+		for len(p.workers) < n {
+			p.addWorker()
+		}
+		for len(p.workers) > n {
+			last := len(p.workers) - 1
+			p.workers[last].retire()
+			p.workers = p.workers[:last]
+		}
 	}
-	for len(p.workers) < n {
-		p.addWorker()
-	}
-	for len(p.workers) > n {
-		last := len(p.workers) - 1
-		p.workers[last].retire()
-		p.workers = p.workers[:last]
-	}
+	p.mu.Unlock()
+	p.pump() // new thread workers are free at once
 	return nil
 }
 
@@ -325,42 +352,28 @@ func (p *Pool) Prepare(name string, params map[string]any) (*Task, error) {
 // be set.
 func (p *Pool) Submit(t *Task) {
 	t.Submitted = time.Now()
-	p.submitted.Add(1)
 	if p.closed.Load() || p.draining.Load() {
+		p.led.enter()
 		t.Workers = p.Size()
 		t.settle(nil, p.closedError(), 0)
 		return
 	}
 	p.Start()
-	limit := int64(*p.cfg.MaxQueue + p.Size()*p.cfg.Concurrency)
-	if p.outstanding.Add(1) > limit {
-		p.outstanding.Add(-1)
+	// Admission counts places, not queued tasks, so that the limit does not
+	// depend on whether an idle worker has taken its task yet.
+	capacity := int64(p.Size() * p.cfg.Concurrency)
+	if !p.led.admit(t, int64(*p.cfg.MaxQueue)+capacity) {
 		t.Workers = p.Size()
 		t.settle(nil, taskerr.New(taskerr.QueueFull,
 			"%s pool %q: queue is full (maxQueue %d, all %d workers busy): %s was not run",
 			p.cfg.Kind, p.cfg.Name, *p.cfg.MaxQueue, p.Size(), t.Workload), 0)
 		return
 	}
-	if waiting := p.outstanding.Load() - int64(p.Size()*p.cfg.Concurrency); waiting > p.peakQueued.Load() {
-		p.notePeak(waiting)
-	}
-	p.queue <- t // never blocks: the channel has room for every admitted task
-	if p.free != nil {
-		p.pump()
-	}
-	// Close may have drained the queue between the check above and the send.
+	p.pump()
+	p.led.notePeak(capacity)
+	// Close may have drained the queue between the check above and the admission.
 	if p.closed.Load() {
 		p.rejectQueued()
-	}
-}
-
-// notePeak raises peakQueued to n unless it is higher already.
-func (p *Pool) notePeak(n int64) {
-	for {
-		peak := p.peakQueued.Load()
-		if n <= peak || p.peakQueued.CompareAndSwap(peak, n) {
-			return
-		}
 	}
 }
 
@@ -374,37 +387,30 @@ func (p *Pool) closedError() *taskerr.Error {
 // rejectQueued settles every queued task with PoolClosed and says how many.
 func (p *Pool) rejectQueued() (n int) {
 	for {
-		select {
-		case t := <-p.queue:
-			p.outstanding.Add(-1)
-			if ok, _ := t.settle(nil, taskerr.New(taskerr.PoolClosed,
-				"%s pool %q closed before %s reached a worker", p.cfg.Kind, p.cfg.Name, t.Workload), 0); ok {
-				n++ // a task whose VU stopped settled already
-			}
-		default:
+		t := p.led.pop()
+		if t == nil {
 			return n
 		}
-	}
-}
-
-func (p *Pool) count(err *taskerr.Error) {
-	if err == nil {
-		p.completed.Add(1)
-	} else {
-		p.failed.Add(1)
+		if t.state.Load() != settled { // a task whose VU stopped settled already
+			n++
+		}
+		t.release(nil, taskerr.New(taskerr.PoolClosed,
+			"%s pool %q closed before %s reached a worker", p.cfg.Kind, p.cfg.Name, t.Workload), 0, nil)
 	}
 }
 
 // Stats returns the pool's counters now.
 func (p *Pool) Stats() Stats {
+	c := p.led.snapshot()
 	return Stats{
-		Submitted:  p.submitted.Load(),
-		Completed:  p.completed.Load(),
-		Failed:     p.failed.Load(),
-		Queued:     max(int(p.outstanding.Load())-p.Size()*p.cfg.Concurrency, 0),
-		Busy:       p.busy.Load(),
+		Submitted:  c.submitted,
+		Completed:  c.completed,
+		Failed:     c.failed,
+		Queued:     int(c.waiting),
+		Busy:       c.busy,
+		Abandoned:  c.held - c.waiting - c.busy,
 		Workers:    p.Size(),
-		PeakQueued: int(p.peakQueued.Load()),
+		PeakQueued: int(c.peak),
 		Live:       p.live.Load(),
 		Restarts:   p.restarts.Load(),
 	}
@@ -425,7 +431,7 @@ func (p *Pool) Close() {
 	p.mu.Unlock()
 	if first {
 		close(p.closing)
-		running := p.busy.Load()
+		running := p.led.snapshot().busy
 		if queued := p.rejectQueued(); queued > 0 || running > 0 {
 			p.cfg.Logger.WithField("pool", p.cfg.Name).Warnf(
 				"%s pool %q closed with work pending: %d queued tasks rejected and %d running tasks stopped (PoolClosedError)",
@@ -443,10 +449,50 @@ func (p *Pool) Close() {
 	case <-p.stopped:
 	case <-time.After(stuckAfter):
 		p.cfg.Logger.Warnf("%s pool %q: %d workloads ignore their cancelled context and are still running",
-			p.cfg.Kind, p.cfg.Name, p.busy.Load())
+			p.cfg.Kind, p.cfg.Name, p.led.snapshot().held)
 	}
 }
 
 // stuckAfter bounds how long Close waits for thread workers whose workload
 // does not honour its context; worker processes are always reaped.
 const stuckAfter = 5 * time.Second
+
+// pump pairs free slots with queued tasks until one of them runs out. Every
+// goroutine that adds to either (a submitter, a completion) calls it after
+// adding, and pump looks at the queue again after giving a slot back, so a
+// task never waits while a slot is free.
+func (p *Pool) pump() {
+	for p.led.len() > 0 && !p.closed.Load() {
+		var sl slot
+		select {
+		case sl = <-p.free:
+		default:
+			return
+		}
+		if sl.gone() {
+			continue // a slot of a worker on its way out: dropped
+		}
+		if t := p.led.pop(); t != nil && sl.dispatch(t) {
+			continue
+		}
+		if !sl.gone() {
+			p.free <- sl
+		}
+	}
+}
+
+// purgeFree drops the free slots of workers that left, so that restarts
+// (one per task, with maxTasksPerWorker: 1) never fill p.free.
+func (p *Pool) purgeFree() {
+	n := len(p.free)
+	for range n {
+		select {
+		case sl := <-p.free:
+			if !sl.gone() {
+				p.free <- sl
+			}
+		default:
+			return
+		}
+	}
+}

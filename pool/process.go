@@ -31,6 +31,7 @@ type procSeat struct {
 	p        *Pool
 	stop     chan struct{}
 	stopOnce sync.Once
+	cur      atomic.Pointer[workerRun] // the latest worker, for tests
 }
 
 func newProcSeat(p *Pool) *procSeat { return &procSeat{p: p, stop: make(chan struct{})} }
@@ -71,6 +72,8 @@ func (s *procSeat) run() {
 		failures = 0
 		run := &workerRun{seat: s, w: w, ending: make(chan struct{}), idle: make(chan struct{})}
 		p.live.Add(1)
+		p.announceUp()
+		s.cur.Store(run)
 		for range p.cfg.Concurrency {
 			sl := &procSlot{run: run}
 			sl.call = ipc.NewCallFunc(sl.done)
@@ -89,30 +92,56 @@ func (s *procSeat) run() {
 
 // failQueued settles queued tasks with a worker's start error, so that tasks
 // never wait on a worker that cannot start: all of them when no worker of the
-// pool is up (it waits for a task if none is queued), none while another
+// pool is up (it waits for a task if none is queued, or for another worker
+// to come up, which says the failure was passing), none while another
 // worker is up, since that one serves the queue (a replacement killed while
 // it starts then costs no task). It returns false if the seat should leave.
 func (s *procSeat) failQueued(err *taskerr.Error) bool {
 	p := s.p
 	for {
+		up := p.upNotice() // before looking at live, so that no worker comes up unseen
 		if p.live.Load() > 0 {
 			return true
 		}
-		select {
-		case t := <-p.queue:
-			p.outstanding.Add(-1)
+		if t := p.led.pop(); t != nil {
 			if t.claim(p.Size()) {
 				t.start()
-				t.settle(nil, err, 0)
 			}
-			if len(p.queue) == 0 {
+			t.release(nil, err, 0, nil)
+			if p.led.len() == 0 {
 				return true
 			}
+			continue
+		}
+		select {
+		case <-p.led.ready:
+		case <-up:
 		case <-s.stop:
 			return false
 		case <-p.closing:
 			return false
 		}
+	}
+}
+
+// upNotice returns a channel that closes when a worker of the pool next
+// comes up.
+func (p *Pool) upNotice() <-chan struct{} {
+	p.upMu.Lock()
+	defer p.upMu.Unlock()
+	if p.up == nil {
+		p.up = make(chan struct{})
+	}
+	return p.up
+}
+
+// announceUp closes the channel upNotice gave out.
+func (p *Pool) announceUp() {
+	p.upMu.Lock()
+	defer p.upMu.Unlock()
+	if p.up != nil {
+		close(p.up)
+		p.up = nil
 	}
 }
 
@@ -228,80 +257,56 @@ func (r *workerRun) why(asked bool) string {
 
 // procSlot is one request in flight on a worker process.
 type procSlot struct {
-	run  *workerRun
-	call *ipc.Call
-	cur  atomic.Pointer[Task] // the task in flight; written by dispatch, cleared by done
+	run   *workerRun
+	call  *ipc.Call
+	cur   atomic.Pointer[Task]       // the task in flight; written by dispatch, cleared by done
+	grace atomic.Pointer[time.Timer] // runs out CancelGrace after an abandoned request's cancel
 }
 
-// pump pairs free slots with queued tasks until one of them runs out. Every
-// goroutine that adds to either (a submitter, a completion) calls it after
-// adding, and pump looks at the queue again after giving a slot back, so a
-// task never waits while a slot is free.
-func (p *Pool) pump() {
-	for len(p.queue) > 0 && !p.closed.Load() {
-		var sl *procSlot
-		select {
-		case sl = <-p.free:
-		default:
-			return
-		}
-		if sl.run.isEnding() {
-			continue // a slot of a worker on its way out: dropped
-		}
-		select {
-		case t := <-p.queue:
-			if sl.dispatch(t) {
-				continue
-			}
-		default:
-		}
-		if !sl.run.isEnding() {
-			p.free <- sl
-		}
-	}
-}
+func (sl *procSlot) gone() bool { return sl.run.isEnding() }
 
-// purgeFree drops the free slots of workers that ended, so that restarts
-// (one per task, with maxTasksPerWorker: 1) never fill p.free.
-func (p *Pool) purgeFree() {
-	n := len(p.free)
-	for range n {
-		select {
-		case sl := <-p.free:
-			if !sl.run.isEnding() {
-				p.free <- sl
-			}
-		default:
-			return
-		}
-	}
-}
-
-// dispatch sends t on the slot; false means the slot is still free (t was
-// settled or given back without being sent).
+// dispatch sends t on the slot. Every way out that sends nothing gives the
+// slot and t's place back (or puts t back in the queue, place and all) and
+// returns false, so pump frees the slot again (unless its worker is gone):
+// a refused task never costs capacity.
 func (sl *procSlot) dispatch(t *Task) bool {
 	p, run := sl.run.seat.p, sl.run
 	run.inflight.Add(1)
 	if run.isEnding() { // raced with the worker's end: t goes back to the queue
 		run.inflight.Add(-1)
 		run.maybeIdle()
-		p.queue <- t // never blocks: admission counted t
+		p.led.requeue(t)
 		return false
 	}
-	if !t.claim(p.Size()) {
-		sl.unsent(t, nil)
+	if !t.claim(p.Size()) { // settled while it was being taken out of the queue
+		sl.release()
 		return false
 	}
 	t.slot = sl
 	t.start()
-	if t.spec == nil && !run.w.Offers(t.Workload) {
-		sl.unsent(t, taskerr.New(taskerr.UnknownWorkload, "process pool %q: worker %v pid %d does not offer %q (it offers: %s)",
-			p.cfg.Name, p.cfg.Command, run.w.PID(), t.Workload, offered(run.w)))
+	if err := sl.send(t); err != nil {
+		run.inflight.Add(-1)
+		run.maybeIdle()
+		// A task that never reached a worker because the worker is gone
+		// is not lost: it goes back to the queue for another one.
+		if err.Code == taskerr.WorkerCrashed && p.led.unclaim(t) {
+			return false
+		}
+		t.release(nil, err, 0, nil)
 		return false
 	}
+	return true
+}
+
+// send writes t's request, or says why it was not sent.
+func (sl *procSlot) send(t *Task) *taskerr.Error {
+	p, run := sl.run.seat.p, sl.run
+	if t.spec == nil && !run.w.Offers(t.Workload) {
+		return taskerr.New(taskerr.UnknownWorkload, "process pool %q: worker %v pid %d does not offer %q (it offers: %s)",
+			p.cfg.Name, p.cfg.Command, run.w.PID(), t.Workload, offered(run.w))
+	}
 	if p.closed.Load() {
-		sl.unsent(t, p.closedWhileRunning(t))
-		return false
+		return p.closedWhileRunning(t)
 	}
 	if limit := int64(p.cfg.MaxTasksPerWorker); limit > 0 && run.served.Add(1) >= limit {
 		run.recycled.Store(true)
@@ -312,14 +317,12 @@ func (sl *procSlot) dispatch(t *Task) bool {
 		timeout = p.cfg.TaskTimeout
 	}
 	t.timeout = timeout
+	sl.cur.Store(t)
 	if timeout > 0 {
 		t.timer = time.AfterFunc(timeout, func() { sl.timedOut(t) })
 	}
-	p.busy.Add(1)
-	sl.cur.Store(t)
 	if err := run.w.Send(sl.call, ipc.Request{Workload: t.Workload, Params: t.params, Timeout: timeout}); err != nil {
 		sl.cur.Store(nil)
-		p.busy.Add(-1)
 		if t.timer != nil {
 			t.timer.Stop()
 		}
@@ -328,44 +331,43 @@ func (sl *procSlot) dispatch(t *Task) bool {
 			run.end()
 			e = sl.crashed(t, e)
 		}
-		sl.unsent(t, e)
-		return true // the slot is not free: its worker is gone, or t settled with it
+		return e
 	}
-	return true
+	return nil
 }
 
-// unsent undoes a dispatch that sent nothing and settles t with err (nil: t
-// was settled already, by a cancel).
-func (sl *procSlot) unsent(t *Task, err *taskerr.Error) {
+// release gives back the slot and the place of a task that settled before
+// it could be sent.
+func (sl *procSlot) release() {
 	p, run := sl.run.seat.p, sl.run
-	p.outstanding.Add(-1)
+	p.led.release()
 	run.inflight.Add(-1)
 	run.maybeIdle()
-	if err != nil {
-		t.settle(nil, err, 0)
-	}
 }
 
 // done runs when the slot's request settles, on the worker's reader
 // goroutine (or the goroutine that found the worker gone). It frees the slot
-// for the next task first, then settles this one.
+// for the next task first, then settles this one (unless it settled
+// already: timed out or cancelled, and this is the worker's answer).
 func (sl *procSlot) done(*ipc.Call) {
 	p, run := sl.run.seat.p, sl.run
 	t := sl.cur.Swap(nil)
 	if t.timer != nil {
 		t.timer.Stop()
 	}
-	value, err, ran := sl.result(t)
-	p.busy.Add(-1)
-	p.outstanding.Add(-1)
-	run.inflight.Add(-1)
-	if run.isEnding() {
-		run.maybeIdle()
-	} else {
-		p.free <- sl
-		p.pump()
+	if g := sl.grace.Swap(nil); g != nil {
+		g.Stop()
 	}
-	t.settle(value, err, ran)
+	value, err, ran := sl.result(t)
+	run.inflight.Add(-1)
+	t.release(value, err, ran, func() {
+		if run.isEnding() {
+			run.maybeIdle()
+		} else {
+			p.free <- sl
+			p.pump()
+		}
+	})
 }
 
 // result reads the worker's response to t.
@@ -379,10 +381,10 @@ func (sl *procSlot) result(t *Task) (any, *taskerr.Error, time.Duration) {
 		case sl.run.seat.p.closed.Load():
 			err = sl.crashed(t, err)
 		case err.Code == taskerr.Timeout && t.timeout > 0:
-			// The worker noticed the timeout first: it is replaced all the
-			// same, so the outcome never depends on who was faster.
-			sl.killForTimeout(t)
-			err = sl.timeoutError(t)
+			// The worker noticed the timeout first and answered: it is
+			// healthy and keeps serving, as when it answers the pool's
+			// cancel, so the outcome never depends on who was faster.
+			err = sl.timeoutError(t, "the worker stopped it")
 		}
 		return nil, err, resp.RunTime
 	}
@@ -406,33 +408,43 @@ type workerValue struct {
 }
 
 // timedOut runs when t's timer fires: t fails with TimeoutError at once, and
-// its worker is killed and replaced (unless t settled first).
+// its request is abandoned (unless t settled first).
 func (sl *procSlot) timedOut(t *Task) {
-	if ok, _ := t.settle(nil, sl.timeoutError(t), t.timeout); ok {
-		sl.killForTimeout(t)
+	after := fmt.Sprintf("the worker was sent a cancel and is killed unless it answers within %s", sl.run.seat.p.cfg.cancelGrace)
+	if ok, _ := t.settle(nil, sl.timeoutError(t, after), t.timeout); ok {
+		sl.abandon(t, fmt.Sprintf("task %s timed out after %s", t.Workload, t.timeout))
 	}
 }
 
-// timeoutError words the failure of a task that ran past its timeout.
-func (sl *procSlot) timeoutError(t *Task) *taskerr.Error {
-	return taskerr.New(taskerr.Timeout, "%s timed out after %s (process pool %q); worker pid %d was killed and is being replaced",
-		t.Workload, t.timeout, sl.run.seat.p.cfg.Name, sl.run.w.PID())
+// timeoutError words the failure of a task that ran past its timeout, and
+// what became of it.
+func (sl *procSlot) timeoutError(t *Task, after string) *taskerr.Error {
+	return taskerr.New(taskerr.Timeout, "%s timed out after %s (process pool %q, worker pid %d): %s",
+		t.Workload, t.timeout, sl.run.seat.p.cfg.Name, sl.run.w.PID(), after)
 }
 
-func (sl *procSlot) killForTimeout(t *Task) {
-	sl.run.kill(fmt.Sprintf("task %s timed out after %s", t.Workload, t.timeout))
-}
-
-// abort asks the worker to cancel t's request, if t is still in flight on
-// this slot (the id read in between belongs to t, or to a request that is
-// over, which the worker ignores).
-func (sl *procSlot) abort(t *Task) {
+// abandon gives up on t's request, if it is still in flight on this slot:
+// the worker gets a cancel and CancelGrace to answer it; a worker that does
+// not is killed, for the reason given, so that the slot is never held for
+// good. The id read in between belongs to t, or to a request that is over,
+// which the worker ignores.
+func (sl *procSlot) abandon(t *Task, why string) {
 	if sl.cur.Load() != t {
 		return
 	}
 	id := sl.call.ID()
-	if sl.cur.Load() == t {
-		sl.run.w.Cancel(id)
+	if sl.cur.Load() != t {
+		return
+	}
+	sl.run.w.Cancel(id)
+	grace := sl.run.seat.p.cfg.cancelGrace
+	g := time.AfterFunc(grace, func() {
+		if sl.cur.Load() == t {
+			sl.run.kill(fmt.Sprintf("%s and the worker did not answer its cancel within %s", why, grace))
+		}
+	})
+	if old := sl.grace.Swap(g); old != nil {
+		old.Stop()
 	}
 }
 
@@ -483,6 +495,7 @@ func (p *Pool) workerConfig() ipc.Config {
 		Env:          env,
 		Concurrency:  p.cfg.Concurrency,
 		StartTimeout: p.cfg.StartTimeout,
+		MaxFrame:     p.cfg.maxFrame,
 		Stderr:       func(line string) { log.Info(line) },
 	}
 }

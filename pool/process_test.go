@@ -114,7 +114,9 @@ func TestWorkerKilledIsReplaced(t *testing.T) {
 	for range 10 {
 		assert.Nil(t, run(t, p, "noop", nil).Err)
 	}
-	require.Eventually(t, func() bool { return p.Stats().Live == 2 }, 5*time.Second, 5*time.Millisecond)
+	// Live counts the killed worker until it is reaped (and its group and
+	// strays are killed), so wait for the restart too.
+	require.Eventually(t, func() bool { s := p.Stats(); return s.Live == 2 && s.Restarts == 1 }, 5*time.Second, 5*time.Millisecond)
 	s := p.Stats()
 	assert.EqualValues(t, 1, s.Restarts)
 	assert.Equal(t, s.Submitted, s.Completed+s.Failed)

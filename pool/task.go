@@ -3,6 +3,7 @@ package pool
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -56,6 +57,10 @@ type Task struct {
 	pool   *Pool
 	state  atomic.Uint32
 	cancel context.CancelFunc // thread pools: stops the workload
+	ctx    context.Context    // thread pools: the workload's, made when a worker takes the task
+	// The queue's links, guarded by the pool's ledger.
+	qnext, qprev *Task
+	inQueue      bool
 	// Process pools: the slot the request is in flight on, its timeout and
 	// the timer that enforces it.
 	slot    *procSlot
@@ -88,12 +93,7 @@ func (t *Task) Ran() bool { return !t.Started.IsZero() }
 // (cancelled, or rejected by a closing pool) and must be skipped. After a
 // successful claim the worker sets where the task runs and calls start.
 func (t *Task) claim(workers int) bool {
-	if !t.state.CompareAndSwap(queued, claiming) {
-		return false
-	}
-	t.Started = time.Now()
-	t.Workers = workers
-	return true
+	return t.pool.led.claim(t, workers)
 }
 
 // start ends the claim: from here on Cancel and timeouts can settle the task.
@@ -103,25 +103,50 @@ func (t *Task) start() { t.state.Store(running) }
 // already. It returns whether it settled the task and the state it was in.
 // run is how long the workload ran (or had run, for a timeout).
 func (t *Task) settle(value any, err *taskerr.Error, run time.Duration) (bool, uint32) {
+	ok, s := t.mark(value, err, run, false)
+	if ok {
+		t.OnDone(t)
+	}
+	return ok, s
+}
+
+// release is settle for whoever is done with t and gives back its place
+// (a worker, or a task taken out of the queue that never reached one): the
+// place goes back in the same step as the count, whether t settles now or
+// settled before. then runs before OnDone: it frees the worker, so that
+// whoever the result wakes finds it free.
+func (t *Task) release(value any, err *taskerr.Error, run time.Duration, then func()) {
+	ok, _ := t.mark(value, err, run, true)
+	if then != nil {
+		then()
+	}
+	if ok {
+		t.OnDone(t)
+	}
+}
+
+// mark settles the task in the ledger (giving back its place too, with
+// release) and records the outcome, unless it settled already; it says
+// whether it did and the state the task was in.
+func (t *Task) mark(value any, err *taskerr.Error, run time.Duration, release bool) (bool, uint32) {
 	for {
 		s := t.state.Load()
-		switch s {
-		case settled:
-			return false, s
-		case claiming:
+		if s == claiming {
 			runtime.Gosched() // a worker is between claim and start: nanoseconds
 			continue
 		}
-		if t.state.CompareAndSwap(s, settled) {
+		done, won := t.pool.led.settle(t, s, err != nil, release)
+		if !done {
+			continue // the state changed meanwhile
+		}
+		if won {
 			t.Finished = time.Now()
 			t.Value, t.Err, t.RunTime = value, err, run
 			if w, ok := value.(workerValue); ok {
 				t.Value, t.JSON = w.value, w.json
 			}
-			t.pool.count(err)
-			t.OnDone(t)
-			return true, s
 		}
+		return won, s
 	}
 }
 
@@ -136,8 +161,10 @@ func (t *Task) SetParams(params []byte) {
 
 // Cancel settles the task with err if it has not settled yet, and stops its
 // work if it is running: a thread pool cancels the workload's context, a
-// process pool sends the worker a cancel for the request. It is for callers
-// that no longer need the result, such as a VU that k6 stopped.
+// process pool sends the worker a cancel for the request and kills the
+// worker if it does not answer within CancelGrace. A queued task leaves the
+// queue at once. It is for callers that no longer need the result, such as a
+// VU that k6 stopped.
 func (t *Task) Cancel(err *taskerr.Error) bool {
 	var ran time.Duration
 	if t.state.Load() == running {
@@ -151,7 +178,7 @@ func (t *Task) Cancel(err *taskerr.Error) bool {
 		t.cancel()
 	}
 	if t.slot != nil {
-		t.slot.abort(t)
+		t.slot.abandon(t, fmt.Sprintf("task %s was cancelled (%s)", t.Workload, err.Message))
 	}
 	return true
 }

@@ -10,15 +10,24 @@ import (
 )
 
 // threadWorker is one goroutine of a thread pool; it runs workloads itself.
+// While idle it is a free slot: pump hands it a task through its inbox.
 type threadWorker struct {
 	p        *Pool
 	stop     chan struct{}
 	stopOnce sync.Once
+	inbox    chan *Task // holds at most one task: a worker is free once at a time
 	current  atomic.Pointer[Task]
+
+	mu      sync.Mutex // orders dispatch with leaving
+	leaving bool
 }
 
+// newThreadWorker returns a worker that is free at once, before its
+// goroutine runs, so that a pool's first tasks do not count as queued.
 func newThreadWorker(p *Pool) *threadWorker {
-	return &threadWorker{p: p, stop: make(chan struct{})}
+	w := &threadWorker{p: p, stop: make(chan struct{}), inbox: make(chan *Task, 1)}
+	p.free <- w
+	return w
 }
 
 func (w *threadWorker) retire() { w.stopOnce.Do(func() { close(w.stop) }) }
@@ -33,50 +42,85 @@ func (w *threadWorker) run() {
 	p := w.p
 	p.live.Add(1)
 	defer p.live.Add(-1)
+	defer w.leave()
 	for {
 		select {
 		case <-p.closing:
 			return
 		case <-w.stop:
 			return
-		case t := <-p.queue:
-			w.runTask(t)
+		case t := <-w.inbox:
+			w.runTask(t) // frees the worker when done
 		}
 	}
 }
 
-func (w *threadWorker) runTask(t *Task) {
+// leave makes the worker take no more tasks, and runs the one it was handed
+// while it was deciding to leave, if any.
+func (w *threadWorker) leave() {
+	w.mu.Lock()
+	w.leaving = true
+	w.mu.Unlock()
+	select {
+	case t := <-w.inbox:
+		w.runTask(t)
+	default:
+	}
+	w.p.purgeFree()
+}
+
+func (w *threadWorker) gone() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.leaving
+}
+
+// dispatch takes t for this worker and hands it over; the workload's
+// context (and its timeout) starts now.
+func (w *threadWorker) dispatch(t *Task) bool {
 	p := w.p
-	if !t.claim(p.Size()) {
-		p.outstanding.Add(-1)
-		return
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.leaving {
+		p.led.requeue(t)
+		return false
+	}
+	if !t.claim(p.Size()) { // settled while it was being taken out of the queue
+		p.led.release()
+		return false
 	}
 	timeout := t.Timeout
 	if timeout <= 0 {
 		timeout = p.cfg.TaskTimeout
 	}
-	var ctx context.Context
+	t.timeout = timeout
 	if timeout > 0 {
-		ctx, t.cancel = context.WithTimeout(context.Background(), timeout)
+		t.ctx, t.cancel = context.WithTimeout(context.Background(), timeout)
 	} else {
-		ctx, t.cancel = context.WithCancel(context.Background())
+		t.ctx, t.cancel = context.WithCancel(context.Background())
 	}
 	t.start()
-	if p.closed.Load() { // Close raced with this worker taking the task
-		p.outstanding.Add(-1)
-		t.Cancel(taskerr.New(taskerr.PoolClosed, "thread pool %q closed before %s reached a worker", p.cfg.Name, t.Workload))
-		return
-	}
+	w.inbox <- t // never blocks: a free worker's inbox is empty
+	return true
+}
+
+func (w *threadWorker) runTask(t *Task) {
+	p := w.p
 	w.current.Store(t)
-	p.busy.Add(1)
-	value, err, ran := w.execute(ctx, t, timeout)
-	// Free the worker before settling, so that whoever the result wakes
-	// finds it free (a script that submits again from its callback).
-	w.current.Store(nil)
-	p.busy.Add(-1)
-	p.outstanding.Add(-1)
+	var value any
+	var err *taskerr.Error
+	var ran time.Duration
+	if p.closed.Load() { // Close raced with this worker taking the task
+		err = taskerr.New(taskerr.PoolClosed, "thread pool %q closed before %s reached a worker", p.cfg.Name, t.Workload)
+	} else {
+		value, err, ran = w.execute(t.ctx, t, t.timeout)
+	}
 	t.cancel()
-	t.settle(value, err, ran)
+	t.release(value, err, ran, func() {
+		w.current.Store(nil)
+		p.free <- w
+		p.pump()
+	})
 }
 
 // execute runs the workload; with a timeout, the task settles on time even
