@@ -124,6 +124,7 @@ type target struct {
 
 const (
 	envTarget     workload.Type = "env"
+	initTarget    workload.Type = "init"
 	commandTarget workload.Type = "command"
 )
 
@@ -247,6 +248,16 @@ func badValues(tg target) []jsVal {
 			{"the worker marker, a number", `{ XK6_CONCURRENCY_WORKER: 1 }`}, {"the worker marker among others", `{ A: 'x', XK6_CONCURRENCY_WORKER: '1', B: 'y' }`}} {
 			add(v.label, v.js)
 		}
+	case initTarget:
+		for _, v := range []jsVal{{"string", `'cpu.primes'`}, {"number", `1`}, {"true", `true`}, {"array", `['cpu.primes']`},
+			{"no workload", `{}`}, {"empty workload", `{ workload: '' }`}, {"workload number", `{ workload: 1 }`},
+			{"unknown key", `{ workload: 'noop', param: {} }`}, {"params array", `{ workload: 'noop', params: [] }`},
+			{"params string", `{ workload: 'noop', params: 'x' }`}, {"unknown workload", `{ workload: 'no.such' }`},
+			{"bad param", `{ workload: 'cpu.primes', params: { limit: -1 } }`},
+			{"unknown param", `{ workload: 'cpu.primes', params: { limti: 10 } }`},
+			{"function", `() => 'noop'`}, {"over-long string", longString}} {
+			add(v.label, v.js)
+		}
 	case commandTarget:
 		for _, v := range []jsVal{{"string", `'python3 worker.py'`}, {"number", `10`}, {"true", `true`}, {"object", `{}`},
 			{"array-like object", `{ 0: 'python3', length: 1 }`}, {"empty array", `[]`}, {"empty program", `['']`},
@@ -284,6 +295,7 @@ var optionTargets = map[string]target{
 	"command":           {typ: commandTarget},
 	"cwd":               {typ: workload.String, maxLen: maxPathLen, nonEmpty: true},
 	"concurrency":       {typ: workload.Int, lo: 1, hi: pool.MaxConcurrency},
+	"init":              {typ: initTarget},
 }
 
 // validOption is a valid value of each option, for ThreadPool's process-only checks.

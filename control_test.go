@@ -382,3 +382,41 @@ func TestForeignSignal(t *testing.T) {
 	assert.EqualValues(t, 0, got["after"], "the listener is removed once the task settles")
 	requireSettled(t, root, "foreign")
 }
+
+// TestInitOption: init through the JS API on both pools: a workload that
+// fails at run time makes start() and the tasks fail with WorkerStartError,
+// and the account still balances.
+func TestInitOption(t *testing.T) {
+	t.Parallel()
+	for _, k := range kinds {
+		t.Run(k.name, func(t *testing.T) {
+			t.Parallel()
+			root := New()
+			closeAllOnCleanup(t, root)
+			vu := newTestVU(t, root)
+			vu.init(fmt.Sprintf(`
+				const good = new concurrency.%[1]s({ workers: 2, name: 'init-good-%[2]s', init: { workload: 'io.sleep', params: { duration: '150ms' } } });
+				const bad = new concurrency.%[1]s({ workers: 1, name: 'init-bad-%[2]s', init: { workload: 'io.http', params: { url: 'http://127.0.0.1:9/' } } });`,
+				k.ctor, k.name))
+			vu.toVU()
+			got := vu.run(`
+				globalThis.result = {};
+				(async () => {
+					const started = Date.now();
+					await good.start();
+					result.startMs = Date.now() - started;
+					result.value = await good.run('cpu.primes', { limit: 100 });
+					try { await bad.start(); result.start = 'resolved'; } catch (e) { result.start = [e.name, /init \(io.http\) failed/.test(e.message)]; }
+					try { await bad.run('noop'); result.task = 'resolved'; } catch (e) { result.task = [e.name, /init \(io.http\) failed/.test(e.message)]; }
+					result.stats = bad.stats();
+				})();
+			`).Export().(map[string]any)
+			assert.GreaterOrEqual(t, got["startMs"], int64(150), "start() waits for the workers' init")
+			assert.EqualValues(t, 25, got["value"])
+			assert.Equal(t, []any{"WorkerStartError", true}, got["start"])
+			assert.Equal(t, []any{"WorkerStartError", true}, got["task"])
+			requireSettled(t, root, "init-bad-"+k.name)
+			assert.EqualValues(t, 0, got["stats"].(map[string]any)["live"])
+		})
+	}
+}

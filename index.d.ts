@@ -43,6 +43,14 @@ declare module 'k6/x/concurrency' {
     maxQueue?: number;
     /** How long a task may run once a worker took it; `TimeoutError` after that. Default: none. */
     taskTimeout?: Duration;
+    /**
+     * A workload every worker runs once before its first task (replacements,
+     * recycled workers and growth by `resize` too): Python's
+     * `initializer`/`initargs`. A worker whose init fails takes no task;
+     * with no worker up, tasks fail with `WorkerStartError`. Bounded by
+     * `startTimeout` on a process pool, by `taskTimeout` (if set) on a thread pool.
+     */
+    init?: { workload: string; params?: Params };
   }
 
   /** Options of a process pool. */

@@ -2,6 +2,7 @@ package concurrency
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"math/big"
@@ -38,6 +39,7 @@ type poolOptions struct {
 	Command           []string          `json:"command,omitempty"`
 	Cwd               string            `json:"cwd,omitempty"`
 	Concurrency       int               `json:"concurrency,omitempty"`
+	Init              *pool.Init        `json:"init,omitempty"`
 }
 
 // String shows the options as a script would write them, for error messages.
@@ -61,7 +63,7 @@ func (o poolOptions) String() string {
 func (o poolOptions) equal(other poolOptions) bool { return o.String() == other.String() }
 
 var (
-	commonOptions  = []string{"name", "workers", "maxQueue", "taskTimeout"}
+	commonOptions  = []string{"name", "workers", "maxQueue", "taskTimeout", "init"}
 	processOptions = []string{"maxTasksPerWorker", "env", "startTimeout", "command", "cwd", "concurrency"}
 	envName        = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 )
@@ -127,6 +129,8 @@ func parsePoolOptions(kind pool.Kind, raw map[string]any, numCPU int) (poolOptio
 			o.Env, err = parseEnv(v)
 		case "command":
 			o.Command, err = parseCommand(v)
+		case "init":
+			o.Init, err = parseInit(v)
 		case "cwd":
 			s, ok := v.(string)
 			if !ok || s == "" || len(s) > maxPathLen || strings.ContainsRune(s, 0) {
@@ -142,10 +146,30 @@ func parsePoolOptions(kind pool.Kind, raw map[string]any, numCPU int) (poolOptio
 			return o, bad("option %q %s", key, err)
 		}
 	}
+	if o.Init != nil && (kind == pool.Thread || len(o.Command) == 0) {
+		// This binary's workloads: checked here, so that the error names the
+		// option as every other option's does (pool.New checks it again).
+		if err := checkInit(o.Init); err != nil {
+			return o, bad("option %q: %s", "init", err)
+		}
+	}
 	if o.Name == "" {
 		o.Name = fmt.Sprintf("%s-%d", kind, o.Workers)
 	}
 	return o, nil
+}
+
+// checkInit checks an init's workload and params against this binary's
+// workloads.
+func checkInit(in *pool.Init) error {
+	spec, err := workload.Default.Lookup(in.Workload)
+	if err == nil {
+		_, err = spec.Bind(in.Params)
+	}
+	if err != nil {
+		return errors.New(taskerr.From(err).Message)
+	}
+	return nil
 }
 
 // config turns the options into the pool's configuration. The default worker
@@ -155,7 +179,7 @@ func (o poolOptions) config() (pool.Config, error) {
 	cfg := pool.Config{
 		Name: o.Name, Kind: o.Kind, Workers: o.Workers, MaxQueue: &maxQueue, TaskTimeout: o.TaskTimeout,
 		Dir: o.Cwd, Env: o.Env, StartTimeout: o.StartTimeout, MaxTasksPerWorker: o.MaxTasksPerWorker,
-		Concurrency: o.Concurrency, Command: o.Command,
+		Concurrency: o.Concurrency, Command: o.Command, Init: o.Init,
 	}
 	if o.Kind == pool.Process {
 		if err := operatorPolicy.check(o.Command, o.Cwd, o.Env); err != nil {
@@ -623,4 +647,36 @@ func parseCloseOptions(raw map[string]any) (closeOptions, error) {
 		return o, taskerr.New(taskerr.InvalidArgument, "close(): option \"timeout\" bounds a drain; set drain: true with it")
 	}
 	return o, nil
+}
+
+// parseInit reads the init option: { workload, params? }. The pool checks the
+// workload and its params when it is made (pool.New), as it checks a task's.
+func parseInit(v any) (*pool.Init, error) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("must be an object { workload, params? }, got %s", taskerr.Describe(v))
+	}
+	in := &pool.Init{}
+	for k, x := range m {
+		switch k {
+		case "workload":
+			name, ok := x.(string)
+			if !ok || name == "" {
+				return nil, fmt.Errorf("workload must be a workload's name such as 'cpu.primes', got %s", taskerr.Describe(x))
+			}
+			in.Workload = name
+		case "params":
+			params, ok := x.(map[string]any)
+			if !ok && x != nil {
+				return nil, fmt.Errorf("params must be an object, got %s", taskerr.Describe(x))
+			}
+			in.Params = params
+		default:
+			return nil, fmt.Errorf("has unknown key %q (keys: workload, params)", k)
+		}
+	}
+	if in.Workload == "" {
+		return nil, fmt.Errorf("must name its workload: { workload: 'name', params: {...} }")
+	}
+	return in, nil
 }

@@ -88,6 +88,9 @@ type Config struct {
 	// Concurrency is how many tasks are in flight on one worker process. Default: 1.
 	Concurrency int
 
+	// Init, if not nil, runs once on every worker before its first task.
+	Init *Init
+
 	// Logger receives worker restarts and worker processes' stderr. Default: discarded.
 	Logger logrus.FieldLogger
 
@@ -204,8 +207,9 @@ type Pool struct {
 	live, restarts atomic.Int64
 	upMu           sync.Mutex
 	up             chan struct{} // process pools: closed when a worker comes up (upNotice)
-	// startFailure is the last failure of a worker process to start.
+	// startFailure is the last failure of a worker to start (or to init).
 	startFailure atomic.Pointer[startFailure]
+	init         *boundInit // Config.Init, checked; nil is none
 
 	wg sync.WaitGroup // every worker goroutine
 }
@@ -236,7 +240,12 @@ func New(cfg Config) (*Pool, error) {
 	if err := cfg.normalize(); err != nil {
 		return nil, taskerr.New(taskerr.InvalidArgument, "%s pool %q: %s", cfg.Kind, cfg.Name, err)
 	}
+	init, err := bindInit(&cfg)
+	if err != nil {
+		return nil, taskerr.New(taskerr.InvalidArgument, "%s pool %q: %s", cfg.Kind, cfg.Name, err)
+	}
 	p := &Pool{
+		init: init,
 		cfg: cfg,
 		led: newLedger(),
 		// Room for the slots of the largest pool twice over: slots of

@@ -57,14 +57,19 @@ func (s *procSeat) run() {
 	failures := 0
 	for !s.leaving() {
 		w, err := ipc.Start(p.workerConfig())
+		failed := taskerr.New(taskerr.WorkerCrashed, "process pool %q: %v", p.cfg.Name, err)
+		if err == nil && p.init != nil {
+			if err = p.initProcess(w); err != nil {
+				w.Kill("its init failed")
+				<-w.Done()
+				failed = p.initFailed(err)
+			}
+		}
 		if err != nil {
 			failures++
-			p.noteStartFailure(err)
-			p.cfg.Logger.WithField("pool", p.cfg.Name).Warnf("worker did not start: %s", err.Error())
-			if !s.failQueued(taskerr.New(taskerr.WorkerCrashed, "process pool %q: %s", p.cfg.Name, err.Error())) {
-				return
-			}
-			if !s.sleep(backoff(failures)) {
+			p.noteStartFailure(failed)
+			p.cfg.Logger.WithField("pool", p.cfg.Name).Warnf("worker did not start: %s", failed.Message)
+			if !p.waitUntilUp(s.stop, failed) || !p.sleepUnless(s.stop, backoff(failures)) {
 				return
 			}
 			continue
@@ -87,75 +92,6 @@ func (s *procSeat) run() {
 			p.restarts.Add(1)
 			p.cfg.Logger.WithField("pool", p.cfg.Name).Warnf("worker pid %d %s; starting a replacement", w.PID(), ended)
 		}
-	}
-}
-
-// failQueued settles queued tasks with a worker's start error, so that tasks
-// never wait on a worker that cannot start: all of them when no worker of the
-// pool is up (it waits for a task if none is queued, or for another worker
-// to come up, which says the failure was passing), none while another
-// worker is up, since that one serves the queue (a replacement killed while
-// it starts then costs no task). It returns false if the seat should leave.
-func (s *procSeat) failQueued(err *taskerr.Error) bool {
-	p := s.p
-	for {
-		up := p.upNotice() // before looking at live, so that no worker comes up unseen
-		if p.live.Load() > 0 {
-			return true
-		}
-		if t := p.led.pop(); t != nil {
-			if t.claim(p.Size()) {
-				t.start()
-			}
-			t.release(nil, err, 0, nil)
-			if p.led.len() == 0 {
-				return true
-			}
-			continue
-		}
-		select {
-		case <-p.led.ready:
-		case <-up:
-		case <-s.stop:
-			return false
-		case <-p.closing:
-			return false
-		}
-	}
-}
-
-// upNotice returns a channel that closes when a worker of the pool next
-// comes up.
-func (p *Pool) upNotice() <-chan struct{} {
-	p.upMu.Lock()
-	defer p.upMu.Unlock()
-	if p.up == nil {
-		p.up = make(chan struct{})
-	}
-	return p.up
-}
-
-// announceUp closes the channel upNotice gave out.
-func (p *Pool) announceUp() {
-	p.upMu.Lock()
-	defer p.upMu.Unlock()
-	if p.up != nil {
-		close(p.up)
-		p.up = nil
-	}
-}
-
-// sleep waits d unless the seat is leaving first.
-func (s *procSeat) sleep(d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-s.stop:
-		return false
-	case <-s.p.closing:
-		return false
 	}
 }
 

@@ -24,9 +24,12 @@ type threadWorker struct {
 
 // newThreadWorker returns a worker that is free at once, before its
 // goroutine runs, so that a pool's first tasks do not count as queued.
+// With an init, it is free only once its init has run (see run).
 func newThreadWorker(p *Pool) *threadWorker {
 	w := &threadWorker{p: p, stop: make(chan struct{}), inbox: make(chan *Task, 1)}
-	p.free <- w
+	if p.init == nil {
+		p.free <- w
+	}
 	return w
 }
 
@@ -40,7 +43,11 @@ func (w *threadWorker) abandon() {
 
 func (w *threadWorker) run() {
 	p := w.p
+	if p.init != nil && !w.initialize() {
+		return
+	}
 	p.live.Add(1)
+	p.announceUp()
 	defer p.live.Add(-1)
 	defer w.leave()
 	for {
@@ -51,6 +58,28 @@ func (w *threadWorker) run() {
 			return
 		case t := <-w.inbox:
 			w.runTask(t) // frees the worker when done
+		}
+	}
+}
+
+// initialize runs the pool's init on this worker until it succeeds, then
+// makes the worker free. While it fails, the worker takes no task, and
+// queued tasks fail with the init's error if no other worker is up. It
+// returns false if the worker should go (retired, or the pool closing).
+func (w *threadWorker) initialize() bool {
+	p := w.p
+	for failures := 1; ; failures++ {
+		err := p.initThread(w.stop)
+		if err == nil {
+			p.free <- w
+			p.pump()
+			return true
+		}
+		failed := p.initFailed(err)
+		p.noteStartFailure(failed)
+		p.cfg.Logger.WithField("pool", p.cfg.Name).Warnf("worker did not start: %s", failed.Message)
+		if !p.waitUntilUp(w.stop, failed) || !p.sleepUnless(w.stop, backoff(failures)) {
+			return false
 		}
 	}
 }

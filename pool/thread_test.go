@@ -63,6 +63,15 @@ var testRegistry = func() *workload.Registry {
 	must(r.Add("t.pid", workload.IO, func(context.Context, workload.Args) (any, error) {
 		return os.Getpid(), nil
 	}))
+	// t.init counts the inits run in this process; t.inits reports the
+	// count and the pid (init_test.go).
+	must(r.Add("t.init", workload.IO, func(context.Context, workload.Args) (any, error) {
+		initsRun.Add(1)
+		return nil, nil
+	}))
+	must(r.Add("t.inits", workload.IO, func(context.Context, workload.Args) (any, error) {
+		return map[string]any{"pid": os.Getpid(), "inits": initsRun.Load()}, nil
+	}))
 	must(r.Add("t.env", workload.IO, func(_ context.Context, a workload.Args) (any, error) {
 		return os.Getenv(a.String("name")), nil
 	}, workload.WithParams(workload.Param{Name: "name", Type: workload.String, Required: true})))
