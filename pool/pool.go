@@ -246,8 +246,8 @@ func New(cfg Config) (*Pool, error) {
 	}
 	p := &Pool{
 		init: init,
-		cfg: cfg,
-		led: newLedger(),
+		cfg:  cfg,
+		led:  newLedger(),
 		// Room for the slots of the largest pool twice over: slots of
 		// workers that ended wait here until purged.
 		free:    make(chan slot, 2*MaxWorkers*cfg.Concurrency),
