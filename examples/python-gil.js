@@ -31,7 +31,6 @@
 // in CPython 3.11 on this project's machine (0.4 ms in Go), short enough for
 // hundreds of calls per cell and long enough that the pipe round trip (a few
 // tens of microseconds) is noise. -e LIMIT=... changes it.
-import { sleep } from 'k6';
 import exec from 'k6/execution';
 import { ThreadPool, ProcessPool, report } from 'k6/x/concurrency';
 
@@ -123,13 +122,10 @@ export const options = { scenarios, thresholds, setupTimeout: '180s' };
 
 const byScenario = Object.fromEntries(cells.map((c) => [c.scenario, c]));
 
-// setup starts every pool and waits until all its workers are up, so that
-// starting 16 Python processes is not counted against a cell.
-export function setup() {
-  for (const pool of Object.values(pools)) {
-    pool.runSync('noop');
-    while (pool.stats().live < pool.workers) sleep(0.05);
-  }
+// setup starts every pool and waits until all their workers are up
+// (start()), so that starting 16 Python processes is not counted against a cell.
+export async function setup() {
+  await Promise.all(Object.values(pools).map((pool) => pool.start()));
 }
 
 export function warmup() {

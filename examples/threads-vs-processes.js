@@ -9,7 +9,6 @@
 //   ./k6 run -e CELL=30s examples/threads-vs-processes.js   # steadier numbers
 //   ./k6 run -e WORKERS=1,2,4 -e CELL=5s examples/threads-vs-processes.js
 //   ./k6 run -e REPORT=results/run.html examples/threads-vs-processes.js  # the page elsewhere (the directory must exist)
-import { sleep } from 'k6';
 import exec from 'k6/execution';
 import { ThreadPool, ProcessPool, report } from 'k6/x/concurrency';
 
@@ -65,13 +64,10 @@ export const options = {
 
 const byScenario = Object.fromEntries(cells.map((c) => [c.scenario, c]));
 
-// setup starts every pool and waits until all their workers are up, so that
-// starting 16 worker processes is not counted against a cell.
-export function setup() {
-  for (const pool of Object.values(pools)) {
-    pool.runSync('noop');
-    while (pool.stats().live < pool.workers) sleep(0.05);
-  }
+// setup starts every pool and waits until all their workers are up
+// (start()), so that starting 16 worker processes is not counted against a cell.
+export async function setup() {
+  await Promise.all(Object.values(pools).map((pool) => pool.start()));
 }
 
 export function cell() {
