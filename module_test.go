@@ -28,7 +28,13 @@ func TestMain(m *testing.M) {
 		_ = workload.Cleanup()
 		os.Exit(code)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	// The thread pools' io.file tasks ran in this process: remove their
+	// directory, as k6 does when it exits.
+	if err := workload.Cleanup(); err != nil {
+		code = max(code, 1)
+	}
+	os.Exit(code)
 }
 
 // testVU is one VU of a test: a sobek runtime with the module imported as

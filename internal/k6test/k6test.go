@@ -58,7 +58,8 @@ func BinaryOf(tb testing.TB, pkg string) string {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	dir := filepath.Join(os.TempDir(), "xk6-concurrency-k6")
+	// Not named xk6-concurrency-*: that is what a run must never leave behind.
+	dir := filepath.Join(os.TempDir(), "k6test-builds")
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		tb.Fatal(err)
 	}
@@ -214,7 +215,14 @@ func StartEnv(tb testing.TB, binary string, env []string, args ...string) *Proce
 	p := &Process{tb: tb, Dir: tb.TempDir(), done: make(chan struct{})}
 	p.Cmd = exec.Command(binary, args...) // #nosec G204 -- the k6 binary under test, run by the test
 	p.Cmd.Dir = p.Dir
-	p.Cmd.Env = append(append(os.Environ(), "K6_NO_USAGE_REPORT=true", "K6_NO_COLOR=true"), env...)
+	// A TMPDIR of the test's own (unless the test sets one), so that what a
+	// killed k6 cannot remove (its workers' directories, after SIGKILL: see
+	// the README's Reliability section) goes with the test's directory.
+	tmp := filepath.Join(p.Dir, ".tmp")
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		tb.Fatal(err)
+	}
+	p.Cmd.Env = append(append(os.Environ(), "K6_NO_USAGE_REPORT=true", "K6_NO_COLOR=true", "TMPDIR="+tmp), env...)
 	p.Cmd.Stdout = &p.stdout
 	p.Cmd.Stderr = &p.stderr
 	if err := p.Cmd.Start(); err != nil {
