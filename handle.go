@@ -28,6 +28,8 @@ func (h *poolHandle) define(obj *sobek.Object) error {
 		"resize":  h.resize,
 		"stats":   h.stats,
 		"close":   h.close,
+		// workloads is the pool's catalogue: with a module, its exports too (jsmodule.go).
+		"workloads": h.workloads,
 	}
 	for name, fn := range methods {
 		if err := obj.DefineDataProperty(name, rt.ToValue(fn), sobek.FLAG_FALSE, sobek.FLAG_FALSE, sobek.FLAG_TRUE); err != nil {

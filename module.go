@@ -221,6 +221,9 @@ func (mi *ModuleInstance) newPool(kind pool.Kind, call sobek.ConstructorCall) *s
 	if err != nil {
 		throw(rt, err)
 	}
+	if err := mi.loadModule(&opts); err != nil {
+		throw(rt, err)
+	}
 	var logger logrus.FieldLogger = logrus.StandardLogger()
 	if env := mi.vu.InitEnv(); env != nil {
 		logger = env.Logger

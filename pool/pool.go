@@ -80,6 +80,9 @@ type Config struct {
 	MaxTasksPerWorker int
 	// Concurrency is how many tasks are in flight on one worker process. Default: 1.
 	Concurrency int
+	// Module is a JavaScript module (jsworker.Module.Wire) that every worker
+	// process loads from the pool's hello; nil is none.
+	Module json.RawMessage
 
 	// Logger receives worker restarts and worker processes' stderr. Default: discarded.
 	Logger logrus.FieldLogger

@@ -472,6 +472,7 @@ func (p *Pool) workerConfig() ipc.Config {
 		Env:          env,
 		Concurrency:  p.cfg.Concurrency,
 		StartTimeout: p.cfg.StartTimeout,
+		Module:       p.cfg.Module,
 		Stderr:       func(line string) { log.Info(line) },
 	}
 }
