@@ -194,11 +194,12 @@ func resolve(from, spec string) (string, error) {
 	return "", fmt.Errorf("%s imports %q: a pool worker module can import only local files, as ./x.js, ../x.js or /abs/x.js", from, spec)
 }
 
-// syntaxError keeps sobek's message, which names the file, line and column.
+// syntaxError keeps sobek's message ("SyntaxError: file: Line l:c ..."),
+// and names a parse error that is not a CompilerSyntaxError the same way.
 func syntaxError(err error) error {
 	var se *sobek.CompilerSyntaxError
-	if errors.As(err, &se) {
-		return fmt.Errorf("SyntaxError: %s", se.Error())
+	if errors.As(err, &se) || strings.HasPrefix(err.Error(), "SyntaxError") {
+		return err
 	}
-	return err
+	return fmt.Errorf("SyntaxError: %w", err)
 }
