@@ -121,6 +121,7 @@ func Run(t *testing.T, argv []string, opts Options) {
 	t.Run("ignored_messages", s.ignoredMessages)
 	t.Run("eof", s.eof)
 	t.Run("protocol_errors", s.protocolErrors)
+	t.Run("module", s.module)
 	if s.o.ParentCheck {
 		t.Run("parent_check", s.parentCheck)
 	}
