@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -230,4 +231,43 @@ export function handleSummary(data) { return { 'summary.json': JSON.stringify(da
 	got := readSummary(t, res)["setup_data"]
 	assert.Contains(t, got, "WorkerCrashedError")
 	assert.Contains(t, got, `does not load JavaScript modules: its hello does not list the "module" feature`)
+}
+
+// jsTableRow matches a row of js-tasks.js's calls-per-second table.
+var jsTableRow = regexp.MustCompile(`(?m)^(primes|sleep)\s+(threads|processes)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)x\s*$`)
+
+// directRow matches a line of its comparison with k6 VUs.
+var directRow = regexp.MustCompile(`(?m)^\s+(\d+) VUs:\s+([\d.]+)\s+thread pool of\s+\d+:\s+([\d.]+)\s+pool/VUs ([\d.]+)x$`)
+
+// TestJSTasksExample runs examples/js-tasks.js shortened: every cell has
+// calls, and the async export scales with workers.
+func TestJSTasksExample(t *testing.T) {
+	t.Parallel()
+	report := filepath.Join(t.TempDir(), "js.html")
+	res := k6test.Start(t, "run", "--quiet", "-e", "CELL=2", "-e", "WORKERS=1,4", "-e", "LIMIT=5000", "-e", "REPORT="+report,
+		example(t, "js-tasks.js")).Wait(3 * time.Minute)
+	require.Equal(t, 0, res.ExitCode, "stdout:\n%s\nstderr:\n%s", res.Stdout, res.Stderr)
+	rows := jsTableRow.FindAllStringSubmatch(res.Stdout, -1)
+	require.Len(t, rows, 4, res.Stdout)
+	for _, r := range rows {
+		at1, _ := strconv.ParseFloat(r[3], 64)
+		at4, _ := strconv.ParseFloat(r[4], 64)
+		speedup, _ := strconv.ParseFloat(r[5], 64)
+		assert.Positive(t, at1, r[0])
+		assert.InDelta(t, at4/at1, speedup, 0.02, r[0])
+		if r[1] == "sleep" {
+			// 10 ms timers: 1 worker makes at most 100 calls/s, 4 make 400.
+			assert.Greater(t, speedup, 2.5, "an async export that waits scales with workers: %s", r[0])
+		}
+	}
+	direct := directRow.FindAllStringSubmatch(res.Stdout, -1)
+	require.Len(t, direct, 2, res.Stdout)
+	for _, d := range direct {
+		vus, _ := strconv.ParseFloat(d[2], 64)
+		assert.Positive(t, vus, d[0])
+	}
+	assert.Contains(t, res.Stdout, "concurrency_task_failed     rate=0.00%")
+	html, err := os.ReadFile(report)
+	require.NoError(t, err)
+	assert.Contains(t, string(html), "primes")
 }
