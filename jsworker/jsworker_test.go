@@ -262,3 +262,23 @@ func TestConsoleGoesToTheLogWithTheWorker(t *testing.T) {
 	assert.Equal(t, 1, e.Data["worker"])
 	assert.True(t, strings.HasPrefix(e.Level.String(), "info"))
 }
+
+// TestReExports: exports re-exported from other files (export * from,
+// export { g as h } from) are workloads too.
+func TestReExports(t *testing.T) {
+	dir := writeModule(t, map[string]string{
+		"main.js":  "export * from './a.js';\nexport { g as h } from './lib/b.js';\nexport function own() { return 'own'; }\n",
+		"a.js":     "export function f() { return 'f'; }\n",
+		"lib/b.js": "export function g() { return 'g'; }\n",
+	})
+	m, err := Load(dir+"/main.js", readOS)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"f", "h", "own"}, m.Exports())
+	reg, err := m.Registry(workload.Default, logrus.New())
+	require.NoError(t, err)
+	for name, want := range map[string]string{"f": "f", "h": "g", "own": "own"} {
+		v, err := run(context.Background(), t, reg, name, nil)
+		require.NoError(t, err, name)
+		assert.Equal(t, want, v, name)
+	}
+}

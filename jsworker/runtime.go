@@ -28,13 +28,13 @@ import (
 
 // worker is one worker's runtime: the module evaluated once, its exports.
 type worker struct {
-	id      int
-	rt      *sobek.Runtime
-	loop    *loop
-	exports sobek.ModuleInstance
-	fns     map[string]sobek.Callable
-	parse   sobek.Callable // JSON.parse
-	encode  sobek.Callable // JSON.stringify
+	id     int
+	rt     *sobek.Runtime
+	loop   *loop
+	main   sobek.ModuleRecord
+	fns    map[string]sobek.Callable
+	parse  sobek.Callable // JSON.parse
+	encode sobek.Callable // JSON.stringify
 }
 
 // newWorker makes a runtime and evaluates the module in it: its top level is
@@ -62,7 +62,7 @@ func newWorker(ctx context.Context, m *Module, id int, log logrus.FieldLogger) (
 	if err != nil {
 		return nil, err
 	}
-	w.exports = rt.GetModuleInstance(main)
+	w.main = main
 	return w, nil
 }
 
@@ -196,7 +196,13 @@ func (w *worker) export(name string) (sobek.Callable, error) {
 	if fn, ok := w.fns[name]; ok {
 		return fn, nil
 	}
-	fn, ok := sobek.AssertFunction(w.exports.GetBindingValue(name))
+	// Through ResolveExport: a re-export (export * from, export { f } from)
+	// is bound in the module that defines it.
+	var value sobek.Value
+	if b, ambiguous := w.main.ResolveExport(name); !ambiguous && b != nil && b.Module != nil {
+		value = w.rt.GetModuleInstance(b.Module).GetBindingValue(b.BindingName)
+	}
+	fn, ok := sobek.AssertFunction(value)
 	if !ok {
 		return nil, fmt.Errorf("the export %q is not a function", name)
 	}
