@@ -35,6 +35,16 @@ declare module 'k6/x/concurrency' {
     maxQueue?: number;
     /** How long a task may run once a worker took it; `TimeoutError` after that. Default: none. */
     taskTimeout?: Duration;
+    /**
+     * A JavaScript module file whose exported functions become workloads of
+     * this pool: `pool.run('primes', params)` calls `export function primes(params)`
+     * (sync or async) in a runtime of each worker's own, which runs the
+     * module's top level once. Relative to the script, as open() is; read
+     * with the local files it imports in the init context, so `k6 archive`
+     * carries them. Missing files, syntax errors and imports of k6 modules
+     * throw `InvalidArgumentError` here. Default: none.
+     */
+    module?: string;
   }
 
   /** Options of a process pool. */
@@ -112,6 +122,8 @@ declare module 'k6/x/concurrency' {
     stats(): PoolStats;
     /** Closes the pool: queued and running tasks reject with `PoolClosedError`, worker processes are stopped. Idempotent. */
     close(): Promise<void>;
+    /** What this pool runs: the built-in workloads and, with `module`, its exports (kind `'js'`). */
+    workloads(): WorkloadInfo[];
   }
 
   /** A pool of goroutines inside the k6 process. */
@@ -126,6 +138,7 @@ declare module 'k6/x/concurrency' {
     resize(workers: number): void;
     stats(): PoolStats;
     close(): Promise<void>;
+    workloads(): WorkloadInfo[];
   }
 
   /** A pool of long-lived worker processes, talking over pipes. */
@@ -140,6 +153,7 @@ declare module 'k6/x/concurrency' {
     resize(workers: number): void;
     stats(): PoolStats;
     close(): Promise<void>;
+    workloads(): WorkloadInfo[];
   }
 
   /** One param of a workload in the catalogue. */
@@ -157,7 +171,8 @@ declare module 'k6/x/concurrency' {
   /** A workload in the catalogue. */
   export interface WorkloadInfo {
     name: string;
-    kind: 'cpu' | 'io';
+    /** `'js'`: an export of the pool's `module` (pool.workloads() only). */
+    kind: 'cpu' | 'io' | 'js';
     params: Record<string, ParamInfo>;
     description: string;
   }
