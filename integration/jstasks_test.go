@@ -109,7 +109,7 @@ func TestJSModuleOnBothPools(t *testing.T) {
 			for _, s := range got["states"].([]any) {
 				st := s.(map[string]any)
 				assert.EqualValues(t, 1, st["loads"])
-				runtimes[st["loadedAt"].(float64)] = true
+				runtimes[st["id"].(float64)] = true
 			}
 			assert.LessOrEqual(t, len(runtimes), 2)
 			assert.Regexp(t, regexp.MustCompile(`msg="hello from `+kind+`( \(runtime \d\))?"[^\n]* pool=js`), res.Stderr)

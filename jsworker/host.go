@@ -62,15 +62,16 @@ func (h *host) run(name string) workload.Func {
 			return nil, err
 		}
 		v, err := w.call(ctx, name, args.Raw())
-		if err != nil {
-			if ctx.Err() != nil {
-				w.close() // interrupted: its state is the export's half-done work
-				return nil, ctx.Err()
-			}
-			h.put(w)
+		// The runtime serves on, even after an interrupt (sobek unwinds the
+		// export and ClearInterrupt resets it): the module's top level runs
+		// once per worker, timeouts or not.
+		h.put(w)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return nil, ctx.Err()
+		case err != nil:
 			return nil, taskerr.New(taskerr.Workload, "%s: %s", name, describe(err))
 		}
-		h.put(w)
 		return v, nil
 	}
 }

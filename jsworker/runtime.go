@@ -210,9 +210,6 @@ func (w *worker) export(name string) (sobek.Callable, error) {
 	return fn, nil
 }
 
-// close stops the worker's timers.
-func (w *worker) close() { w.loop.reset() }
-
 // location finds "file:line:col" in a stack trace line.
 var location = regexp.MustCompile(`\(?([^\s()]+:\d+:\d+)`)
 

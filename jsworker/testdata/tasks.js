@@ -3,7 +3,7 @@
 import { countPrimes } from './lib/primes.js';
 
 globalThis.loads = (globalThis.loads || 0) + 1;
-const loadedAt = Date.now();
+const id = Math.random(); // tells runtimes apart
 let calls = 0;
 
 export function primes(params) {
@@ -17,7 +17,7 @@ export async function later(params) {
 }
 
 export function state() {
-  return { loads: globalThis.loads, calls, loadedAt };
+  return { loads: globalThis.loads, calls, id };
 }
 
 export function fails(params) {
