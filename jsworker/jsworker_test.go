@@ -286,3 +286,31 @@ func TestReExports(t *testing.T) {
 		assert.Equal(t, want, v, name)
 	}
 }
+
+// TestTimersAndTextCodecs: setInterval and clearInterval, clearTimeout,
+// timer arguments, and TextDecoder, inside an async export.
+func TestTimersAndTextCodecs(t *testing.T) {
+	dir := writeModule(t, map[string]string{"main.js": `
+export async function ticks({ n }) {
+  let count = 0;
+  const never = setTimeout(() => { count = -1000; }, 1);
+  clearTimeout(never);
+  await new Promise((resolve) => {
+    const id = setInterval((step) => { count += step; if (count >= n) { clearInterval(id); resolve(); } }, 1, 1);
+  });
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  return count;
+}
+export function decode({ bytes }) { return new TextDecoder().decode(new Uint8Array(bytes)); }
+`})
+	m, err := Load(dir+"/main.js", readOS)
+	require.NoError(t, err)
+	reg, err := m.Registry(workload.Default, logrus.New())
+	require.NoError(t, err)
+	v, err := run(context.Background(), t, reg, "ticks", map[string]any{"n": 3.0})
+	require.NoError(t, err)
+	assert.Equal(t, 3.0, v)
+	v, err = run(context.Background(), t, reg, "decode", map[string]any{"bytes": []any{104.0, 195.0, 169.0}})
+	require.NoError(t, err)
+	assert.Equal(t, "hé", v)
+}
