@@ -140,3 +140,26 @@ func TestModuleSharedAcrossVUs(t *testing.T) {
 	assert.Contains(t, err.Error(), `pool "js" already exists with options`)
 	assert.Contains(t, err.Error(), `"module":"/scripts/tasks.js"`)
 }
+
+// TestPoolWorkloads: pool.workloads() is the pool's own catalogue: the
+// built-ins without a module; a command worker's is in its hello.
+func TestPoolWorkloads(t *testing.T) {
+	t.Parallel()
+	root := New()
+	closeAllOnCleanup(t, root)
+	vu := moduleVU(t, root, nil)
+	vu.init(`
+		const plain = new concurrency.ThreadPool({ workers: 1 });
+		const python = new concurrency.ProcessPool({ workers: 1, command: ['python3', 'worker.py'] });
+	`)
+	vu.toVU()
+	got := vu.run(`
+		globalThis.result = {
+			plain: plain.workloads().map((w) => w.kind + ':' + w.name),
+			python: (() => { try { python.workloads(); return 'no error'; } catch (e) { return e.name + ': ' + e.message; } })(),
+		};
+	`).Export().(map[string]any)
+	assert.Contains(t, got["plain"], "cpu:cpu.primes")
+	assert.NotContains(t, got["plain"], "js:primes")
+	assert.Contains(t, got["python"], `InvalidArgumentError: workloads(): pool "process-1" runs [python3 worker.py], whose catalogue is in its workers' hello`)
+}
