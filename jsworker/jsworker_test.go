@@ -97,6 +97,8 @@ func TestLoadErrors(t *testing.T) {
 			"x.js": "import exec from 'k6/execution';\nexport function f() {}\n"}, []string{"x.js imports \"k6/execution\""}},
 		{"bare specifier", map[string]string{"main.js": "import _ from 'lodash';\nexport function f() {}\n"},
 			[]string{"imports \"lodash\": a pool worker module can import only local files"}},
+		{"no exports", map[string]string{"main.js": "module.exports = { f() {} };\n"},
+			[]string{"main.js has no exports a pool could run"}},
 		{"export with a dot", map[string]string{"main.js": "function f() {}\nexport { f as 'cpu.f' };\n"},
 			[]string{"exports \"cpu.f\": names with a dot"}},
 	} {

@@ -134,6 +134,10 @@ func (m *Module) check() error {
 		}
 	}
 	sort.Strings(m.exports)
+	if len(m.exports) == 0 {
+		return fmt.Errorf("module %s has no exports a pool could run: a worker module is an ES module "+
+			"with exports such as `export function primes(params) { ... }` (CommonJS module.exports is not read)", m.Main)
+	}
 	return nil
 }
 
