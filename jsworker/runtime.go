@@ -28,7 +28,6 @@ import (
 
 // worker is one worker's runtime: the module evaluated once, its exports.
 type worker struct {
-	id     int
 	rt     *sobek.Runtime
 	loop   *loop
 	main   sobek.ModuleRecord
@@ -42,7 +41,7 @@ type worker struct {
 func newWorker(ctx context.Context, m *Module, id int, log logrus.FieldLogger) (*worker, error) {
 	rt := sobek.New()
 	rt.SetFieldNameMapper(common.FieldNameMapper{})
-	w := &worker{id: id, rt: rt, loop: newLoop(rt), fns: make(map[string]sobek.Callable)}
+	w := &worker{rt: rt, loop: newLoop(rt), fns: make(map[string]sobek.Callable)}
 	if err := w.globals(log.WithField("worker", id)); err != nil {
 		return nil, err
 	}
@@ -66,14 +65,16 @@ func newWorker(ctx context.Context, m *Module, id int, log logrus.FieldLogger) (
 	return w, nil
 }
 
+// globals defines what the runtime offers beyond ECMAScript (see above),
+// and keeps JSON.parse and JSON.stringify, which carry params and values.
 func (w *worker) globals(log logrus.FieldLogger) error {
 	rt := w.rt
-	json := rt.Get("JSON").ToObject(rt)
+	codec := rt.Get("JSON").ToObject(rt)
 	var ok bool
-	if w.parse, ok = sobek.AssertFunction(json.Get("parse")); !ok {
+	if w.parse, ok = sobek.AssertFunction(codec.Get("parse")); !ok {
 		return errors.New("JSON.parse is missing")
 	}
-	if w.encode, ok = sobek.AssertFunction(json.Get("stringify")); !ok {
+	if w.encode, ok = sobek.AssertFunction(codec.Get("stringify")); !ok {
 		return errors.New("JSON.stringify is missing")
 	}
 	if err := w.loop.install(); err != nil {
