@@ -76,7 +76,9 @@ export function setup() {
   for (const pool of Object.values(pools)) {
     pool.runSync('noop');
     while (pool.stats().live < pool.workers) sleep(0.05);
-    pool.map('sleep', Array.from({ length: pool.workers }, () => ({ ms: 50 })));
+    const done = pool.stats().completed + pool.workers;
+    pool.map('sleep', Array.from({ length: pool.workers }, () => ({ ms: 50 }))); // one each: they wait together
+    while (pool.stats().completed < done) sleep(0.05);
   }
   if (countPrimes(LIMIT) !== pools[`thread-${WORKERS[0]}`].runSync('cpu.primes', { limit: LIMIT })) {
     throw new Error('the JavaScript prime count disagrees with cpu.primes');
