@@ -316,3 +316,32 @@ export function decode({ bytes }) { return new TextDecoder().decode(new Uint8Arr
 	require.NoError(t, err)
 	assert.Equal(t, "hé", v)
 }
+
+// TestK6Encoding: k6/encoding works in a worker as in a VU.
+func TestK6Encoding(t *testing.T) {
+	dir := writeModule(t, map[string]string{"main.js": `
+import encoding, { b64encode, b64decode } from 'k6/encoding';
+export function codec({ text }) {
+  const std = b64encode(text);
+  return {
+    std, rawurl: encoding.b64encode('\xff\xfe?', 'rawurl'), url: b64encode('\xff\xfe?', 'url'),
+    back: b64decode(std, 'std', 's'),
+    buffer: new Uint8Array(b64decode('AQID')).join(','),
+    fromBuffer: b64encode(new Uint8Array([1, 2, 3]).buffer),
+  };
+}
+export function bad() { return b64decode('!!!'); }
+`})
+	m, err := Load(dir+"/main.js", readOS)
+	require.NoError(t, err)
+	assert.Len(t, m.Sources, 1, "built-in modules do not travel with the sources")
+	reg, err := m.Registry(workload.Default, logrus.New())
+	require.NoError(t, err)
+	v, err := run(context.Background(), t, reg, "codec", map[string]any{"text": "hé!"})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]any{
+		"std": "aMOpIQ==", "rawurl": "w7_Dvj8", "url": "w7_Dvj8=", "back": "hé!", "buffer": "1,2,3", "fromBuffer": "AQID",
+	}, v)
+	_, err = run(context.Background(), t, reg, "bad", nil)
+	assert.ErrorContains(t, err, "illegal base64 data")
+}

@@ -48,8 +48,8 @@ func Load(mainPath string, read ReadFunc) (*Module, error) {
 	for len(todo) > 0 {
 		file := todo[0]
 		todo = todo[1:]
-		if _, done := m.Sources[file]; done {
-			continue
+		if _, done := m.Sources[file]; done || strings.HasPrefix(file, builtinPrefix) {
+			continue // read already, or a built-in module, which every worker has
 		}
 		b, err := read(file)
 		if err != nil {
@@ -163,6 +163,14 @@ func (m *Module) parse() (*records, error) {
 		}
 		rs.byPath[file], rs.paths[rec] = rec, file
 	}
+	for name, src := range builtinSources {
+		file := builtinPrefix + name
+		rec, err := sobek.ParseModule(file, src, rs.resolve)
+		if err != nil {
+			return nil, err
+		}
+		rs.byPath[file], rs.paths[rec] = rec, file
+	}
 	return rs, nil
 }
 
@@ -191,9 +199,11 @@ func resolve(from, spec string) (string, error) {
 		return path.Clean(spec), nil
 	case strings.HasPrefix(spec, "file://"):
 		return path.Clean(strings.TrimPrefix(spec, "file://")), nil
+	case builtinPath(spec) != "":
+		return builtinPath(spec), nil
 	case spec == "k6" || strings.HasPrefix(spec, "k6/"):
-		return "", fmt.Errorf("%s imports %q, which cannot work in a pool worker: a worker runs outside any VU, so k6's modules are not there "+
-			"(a worker module may import local files, and use the globals console, setTimeout, setInterval, TextEncoder and TextDecoder)", from, spec)
+		return "", fmt.Errorf("%s imports %q, which cannot work in a pool worker: a worker runs outside any VU, so k6's modules that need one are not there "+
+			"(a worker module may import local files and k6/encoding, and use the globals console, setTimeout, setInterval, TextEncoder and TextDecoder)", from, spec)
 	}
 	return "", fmt.Errorf("%s imports %q: a pool worker module can import only local files, as ./x.js, ../x.js or /abs/x.js", from, spec)
 }

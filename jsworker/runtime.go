@@ -20,7 +20,8 @@ import (
 //     the worker;
 //   - setTimeout, clearTimeout, setInterval and clearInterval, and promises:
 //     an export may be async, or return a promise;
-//   - TextEncoder and TextDecoder (the Web API, as k6 has them).
+//   - TextEncoder and TextDecoder (the Web API, as k6 has them);
+//   - the k6 module k6/encoding (b64encode, b64decode), see builtin.go.
 //
 // It has no VU, so no k6 module (k6/http, k6/execution, ...): importing one
 // fails where the pool is made, naming it. open() throws, naming itself:
@@ -81,6 +82,9 @@ func (w *worker) globals(log logrus.FieldLogger) error {
 		return err
 	}
 	if err := sobekencoding.RegisterGlobally(rt); err != nil {
+		return err
+	}
+	if err := defineBuiltins(rt); err != nil {
 		return err
 	}
 	if err := rt.Set("console", newConsole(rt, log)); err != nil {
