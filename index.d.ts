@@ -42,7 +42,7 @@ declare module 'k6/x/concurrency' {
      * module's top level once. Relative to the script, as open() is; read
      * with the local files it imports in the init context, so `k6 archive`
      * carries them. Missing files, syntax errors and imports of k6 modules
-     * throw `InvalidArgumentError` here. Default: none.
+     * other than `k6/encoding` throw `InvalidArgumentError` here. Default: none.
      */
     module?: string;
   }
