@@ -93,23 +93,33 @@ var primesParams = map[string]any{"limit": 5000.0}
 // BenchmarkJSScaling: the JS prime count on a thread pool of W = NumCPU
 // workers against one worker (goal: at least 0.9·W), and against the same
 // function called directly in W runtimes with no pool, as W k6 VUs would
-// (goal: at least 0.9). Rounds of the three alternate.
+// (goal: at least 0.9). The built-in Go cpu.primes on the same pools is the
+// control: on a busy machine neither reaches W, and go-speedup shows what
+// the machine allowed. Rounds of all five alternate.
 func BenchmarkJSScaling(b *testing.B) {
 	m, reg := benchRegistry(b)
 	w := runtime.NumCPU()
 	one, many := threadPool(b, reg, 1), threadPool(b, reg, w)
 	direct := directRuntimes(b, m, w)
+	goParams := map[string]any{"limit": 200000.0}
 	const perWorker = 8
-	var tOne, tMany, tDirect time.Duration
+	var tOne, tMany, tDirect, tGoOne, tGoMany time.Duration
 	for b.Loop() {
 		tOne += batch(b, one, "primes", primesParams, perWorker)
 		tMany += batch(b, many, "primes", primesParams, perWorker*w)
 		tDirect += runDirect(b, direct, "primes", primesParams, perWorker)
+		tGoOne += batch(b, one, "cpu.primes", goParams, perWorker)
+		tGoMany += batch(b, many, "cpu.primes", goParams, perWorker*w)
 	}
-	scaling := (float64(perWorker*w) / tMany.Seconds()) / (float64(perWorker) / tOne.Seconds())
+	speedup := func(one, many time.Duration) float64 {
+		return (float64(perWorker*w) / many.Seconds()) / (float64(perWorker) / one.Seconds())
+	}
+	js, goSpeedup := speedup(tOne, tMany), speedup(tGoOne, tGoMany)
 	b.ReportMetric(float64(w), "workers")
-	b.ReportMetric(scaling, "speedup")
-	b.ReportMetric(scaling/float64(w), "speedup/workers")
+	b.ReportMetric(js, "speedup")
+	b.ReportMetric(js/float64(w), "speedup/workers")
+	b.ReportMetric(goSpeedup, "go-speedup")
+	b.ReportMetric(js/goSpeedup, "speedup/go-speedup")
 	b.ReportMetric(tDirect.Seconds()/tMany.Seconds(), "pool/direct")
 }
 

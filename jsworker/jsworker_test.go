@@ -345,3 +345,11 @@ export function bad() { return b64decode('!!!'); }
 	_, err = run(context.Background(), t, reg, "bad", nil)
 	assert.ErrorContains(t, err, "illegal base64 data")
 }
+
+// TestLoadBoundsTheSources: a module and its imports over MaxSources are an
+// error, since they travel in one frame to every worker process.
+func TestLoadBoundsTheSources(t *testing.T) {
+	big := "export function f() {}\n// " + strings.Repeat("x", MaxSources) + "\n"
+	_, err := Load("/m.js", func(string) ([]byte, error) { return []byte(big), nil })
+	require.ErrorContains(t, err, "module /m.js: it and its imports are over 4194304 bytes together")
+}
