@@ -289,6 +289,7 @@ var optionTargets = map[string]target{
 	"workers":           {typ: workload.Int, lo: 1, hi: pool.MaxWorkers},
 	"maxQueue":          {typ: workload.Int, lo: 0, hi: pool.MaxQueueLimit},
 	"taskTimeout":       {typ: workload.Duration},
+	"module":            {typ: workload.String, maxLen: maxPathLen, nonEmpty: true},
 	"maxTasksPerWorker": {typ: workload.Int, lo: 0, hi: math.MaxInt32},
 	"env":               {typ: envTarget},
 	"startTimeout":      {typ: workload.Duration, positive: true},

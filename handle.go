@@ -28,6 +28,8 @@ func (h *poolHandle) define(obj *sobek.Object) error {
 	}{
 		{"run", h.run}, {"runSync", h.runSync}, {"map", h.mapTasks}, {"mapSettled", h.mapSettled}, {"asCompleted", h.asCompleted},
 		{"start", h.startAll}, {"resize", h.resize}, {"stats", h.stats}, {"close", h.close},
+		// workloads is the pool's catalogue: with a module, its exports too (jsmodule.go).
+		{"workloads", h.workloads},
 	}
 	for _, m := range methods {
 		if err := obj.DefineDataProperty(m.name, rt.ToValue(m.fn), sobek.FLAG_FALSE, sobek.FLAG_FALSE, sobek.FLAG_TRUE); err != nil {

@@ -51,6 +51,16 @@ declare module 'k6/x/concurrency' {
      * `startTimeout` on a process pool, by `taskTimeout` (if set) on a thread pool.
      */
     init?: { workload: string; params?: Params };
+    /**
+     * A JavaScript module file whose exported functions become workloads of
+     * this pool: `pool.run('primes', params)` calls `export function primes(params)`
+     * (sync or async) in a runtime of each worker's own, which runs the
+     * module's top level once. Relative to the script, as open() is; read
+     * with the local files it imports in the init context, so `k6 archive`
+     * carries them. Missing files, syntax errors and imports of k6 modules
+     * other than `k6/encoding` throw `InvalidArgumentError` here. Default: none.
+     */
+    module?: string;
   }
 
   /** Options of a process pool. */
@@ -169,6 +179,8 @@ declare module 'k6/x/concurrency' {
      * that wait. Idempotent.
      */
     close(opts?: CloseOptions): Promise<void>;
+    /** What this pool runs: the built-in workloads and, with `module`, its exports (kind `'js'`). */
+    workloads(): WorkloadInfo[];
   }
 
   /** One outcome of `mapSettled` and `asCompleted`: the shape of `Promise.allSettled`'s. */
@@ -223,6 +235,7 @@ declare module 'k6/x/concurrency' {
     resize(workers: number): void;
     stats(): PoolStats;
     close(opts?: CloseOptions): Promise<void>;
+    workloads(): WorkloadInfo[];
   }
 
   /** A pool of long-lived worker processes, talking over pipes. */
@@ -241,6 +254,7 @@ declare module 'k6/x/concurrency' {
     resize(workers: number): void;
     stats(): PoolStats;
     close(opts?: CloseOptions): Promise<void>;
+    workloads(): WorkloadInfo[];
   }
 
   /** One param of a workload in the catalogue. */
@@ -258,7 +272,8 @@ declare module 'k6/x/concurrency' {
   /** A workload in the catalogue. */
   export interface WorkloadInfo {
     name: string;
-    kind: 'cpu' | 'io';
+    /** `'js'`: an export of the pool's `module` (pool.workloads() only). */
+    kind: 'cpu' | 'io' | 'js';
     params: Record<string, ParamInfo>;
     description: string;
   }

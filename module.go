@@ -247,6 +247,9 @@ func (mi *ModuleInstance) newPool(kind pool.Kind, call sobek.ConstructorCall) *s
 	if err != nil {
 		throw(rt, err)
 	}
+	if err := mi.loadModule(&opts); err != nil {
+		throw(rt, err)
+	}
 	sp, err := mi.root.sharedPoolFor(opts, mi.logger())
 	if err != nil {
 		throw(rt, err)
@@ -277,8 +280,11 @@ func poolCtor(kind pool.Kind) string {
 }
 
 // workloads is `workloads()`: the catalogue of what pools can run.
-func (mi *ModuleInstance) workloads() sobek.Value {
-	specs := workload.Default.List()
+func (mi *ModuleInstance) workloads() sobek.Value { return mi.catalogue(workload.Default) }
+
+// catalogue is a registry's workloads as JavaScript objects.
+func (mi *ModuleInstance) catalogue(r *workload.Registry) sobek.Value {
+	specs := r.List()
 	infos := make([]workload.Info, len(specs))
 	for i, s := range specs {
 		infos[i] = s.Info()

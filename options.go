@@ -40,6 +40,9 @@ type poolOptions struct {
 	Cwd               string            `json:"cwd,omitempty"`
 	Concurrency       int               `json:"concurrency,omitempty"`
 	Init              *pool.Init        `json:"init,omitempty"`
+	// Module is the JavaScript module's absolute path once loaded (jsmodule.go).
+	Module string    `json:"module,omitempty"`
+	js     *jsModule `json:"-"`
 }
 
 // String shows the options as a script would write them, for error messages.
@@ -63,7 +66,7 @@ func (o poolOptions) String() string {
 func (o poolOptions) equal(other poolOptions) bool { return o.String() == other.String() }
 
 var (
-	commonOptions  = []string{"name", "workers", "maxQueue", "taskTimeout", "init"}
+	commonOptions  = []string{"name", "workers", "maxQueue", "taskTimeout", "init", "module"}
 	processOptions = []string{"maxTasksPerWorker", "env", "startTimeout", "command", "cwd", "concurrency"}
 	envName        = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 )
@@ -116,6 +119,8 @@ func parsePoolOptions(kind pool.Kind, raw map[string]any, numCPU int) (poolOptio
 			o.MaxQueue, err = intIn(v, 0, pool.MaxQueueLimit)
 		case "taskTimeout":
 			o.TaskTimeout, err = workload.ParseDuration(v)
+		case "module":
+			o.Module, err = parseModulePath(v)
 		case "startTimeout":
 			o.StartTimeout, err = workload.ParseDuration(v)
 			if err == nil && o.StartTimeout <= 0 {
@@ -194,6 +199,7 @@ func (o poolOptions) config() (pool.Config, error) {
 		cfg.Command = workerArgv(exe)
 		cfg.SameRegistry = true
 	}
+	o.js.configure(&cfg)
 	return cfg, nil
 }
 

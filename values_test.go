@@ -198,7 +198,7 @@ func TestJSObjectsKeyOrder(t *testing.T) {
 	}
 	first := func(name string) string { return got[name].([]any)[0].(string) }
 	assert.Regexp(t, `^\{"submitted":\d+,"completed":\d+,"failed":\d+,"queued":\d+,"peakQueued":\d+,"busy":\d+,"abandoned":\d+,"workers":2,"live":\d+,"restarts":\d+\}$`, first("stats"))
-	assert.Equal(t, `["run","runSync","map","mapSettled","asCompleted","start","resize","stats","close","name","kind","workers"]`, first("pool"))
+	assert.Equal(t, `["run","runSync","map","mapSettled","asCompleted","start","resize","stats","close","workloads","name","kind","workers"]`, first("pool"))
 	assert.Equal(t, `["text","html","thresholds"]`, first("report"))
 	assert.Equal(t, `{"bytes":5,"status":200}`, first("goMap"))
 	var entries []json.RawMessage

@@ -33,6 +33,8 @@ type Message struct {
 	MaxFrame    int             `json:"max_frame,omitempty"`   // pool to worker
 	PID         int             `json:"pid,omitempty"`         // worker to pool
 	Workloads   []workload.Info `json:"workloads,omitempty"`   // worker to pool
+	Module      json.RawMessage `json:"module,omitempty"`      // pool to worker: see FeatureModule
+	Features    []string        `json:"features,omitempty"`    // worker to pool
 
 	// run, result, cancel
 	ID uint64 `json:"id,omitempty"`
@@ -69,6 +71,7 @@ func wireCode(name string) taskerr.Code {
 type wireMsg struct {
 	typ, id, workload, params, timeoutMS, value, err, runNS []byte
 	protocol, concurrency, maxFrame                         []byte
+	module                                                  []byte
 }
 
 // parse checks that frame is one JSON object and finds its fields. The
@@ -120,6 +123,8 @@ func (m *wireMsg) parse(frame []byte) error {
 			m.concurrency = val
 		case match(key, k, "max_frame"):
 			m.maxFrame = val
+		case match(key, k, "module"):
+			m.module = val
 		}
 	}
 	if m.typ == nil {

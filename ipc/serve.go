@@ -102,11 +102,12 @@ type helloOut struct {
 	Protocol  int             `json:"protocol"`
 	PID       int             `json:"pid"`
 	Workloads []workload.Info `json:"workloads"`
+	Features  []string        `json:"features,omitempty"`
 }
 
 func (s *server) sendHello() error {
 	specs := s.reg.List()
-	h := helloOut{Type: TypeHello, Protocol: ProtocolVersion, PID: os.Getpid(), Workloads: make([]workload.Info, len(specs))}
+	h := helloOut{Type: TypeHello, Protocol: ProtocolVersion, PID: os.Getpid(), Workloads: make([]workload.Info, len(specs)), Features: features()}
 	for i, spec := range specs {
 		h.Workloads[i] = spec.Info()
 	}
@@ -183,6 +184,9 @@ func (s *server) handle(frame []byte) (*task, error) {
 	case m.is(TypeHello):
 		if n, ok := parseUint(m.maxFrame); ok && n >= minFrame {
 			s.maxFrame.Store(int64(min(n, math.MaxUint32)))
+		}
+		if err := s.loadModule(m.module); err != nil {
+			return nil, err
 		}
 	}
 	return nil, nil // other types are ignored, for later versions

@@ -56,6 +56,9 @@ type Config struct {
 	Concurrency int
 	// MaxFrame is the largest frame either side may send; 0 means DefaultMaxFrame.
 	MaxFrame int
+	// Module, if not nil, is sent as the hello's "module" field (a JSON
+	// object); the worker must list FeatureModule in its hello.
+	Module json.RawMessage
 	// StartTimeout bounds spawning the worker and its hello; 0 means 10s.
 	StartTimeout time.Duration
 	// Stderr, if not nil, is called with each line the worker writes to
@@ -276,6 +279,7 @@ func Start(cfg Config) (*Worker, error) {
 
 	hello := fmt.Appendf(beginFrame(nil), `{"type":"hello","protocol":%d,"concurrency":%d,"max_frame":%d}`,
 		ProtocolVersion, cfg.Concurrency, cfg.MaxFrame)
+	hello = appendModule(hello, cfg.Module)
 	_ = w.out.write(endFrame(hello)) // a worker that is gone already is reported below
 
 	select {
@@ -600,6 +604,7 @@ type helloIn struct {
 	Protocol  *float64        `json:"protocol"`
 	PID       int             `json:"pid"`
 	Workloads []workload.Info `json:"workloads"`
+	Features  []string        `json:"features"`
 }
 
 func (w *Worker) handleHello(frame []byte) bool {
@@ -623,6 +628,10 @@ func (w *Worker) handleHello(frame []byte) bool {
 	}
 	if *h.Protocol != ProtocolVersion {
 		w.stop(causeStart, fmt.Sprintf("speaks protocol %v, want %d", *h.Protocol, ProtocolVersion))
+		return false
+	}
+	if msg := missingFeature(w.cfg, h.Features); msg != "" {
+		w.stop(causeStart, msg)
 		return false
 	}
 	offers := make(map[string]struct{}, len(h.Workloads))

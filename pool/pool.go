@@ -87,6 +87,9 @@ type Config struct {
 	MaxTasksPerWorker int
 	// Concurrency is how many tasks are in flight on one worker process. Default: 1.
 	Concurrency int
+	// Module is a JavaScript module (jsworker.Module.Wire) that every worker
+	// process loads from the pool's hello; nil is none.
+	Module json.RawMessage
 
 	// Init, if not nil, runs once on every worker before its first task.
 	Init *Init

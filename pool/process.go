@@ -432,6 +432,7 @@ func (p *Pool) workerConfig() ipc.Config {
 		Concurrency:  p.cfg.Concurrency,
 		StartTimeout: p.cfg.StartTimeout,
 		MaxFrame:     p.cfg.maxFrame,
+		Module:       p.cfg.Module,
 		Stderr:       func(line string) { log.Info(line) },
 	}
 }

@@ -25,6 +25,8 @@ type Kind string
 const (
 	CPU Kind = "cpu"
 	IO  Kind = "io"
+	// JS is an export of a pool's JavaScript module (package jsworker).
+	JS Kind = "js"
 )
 
 // Func runs one task with validated arguments. It must return soon after ctx
@@ -88,8 +90,8 @@ func (r *Registry) Add(name string, kind Kind, fn Func, opts ...Option) error {
 	if !validName.MatchString(name) {
 		return fmt.Errorf("workload name %q: use 1 to 128 letters, digits, '.', '_', ':' or '-'", name)
 	}
-	if kind != CPU && kind != IO {
-		return fmt.Errorf("workload %s: kind must be %q or %q, got %q", name, CPU, IO, kind)
+	if kind != CPU && kind != IO && kind != JS {
+		return fmt.Errorf("workload %s: kind must be %q, %q or %q, got %q", name, CPU, IO, JS, kind)
 	}
 	if fn == nil {
 		return fmt.Errorf("workload %s: nil function", name)

@@ -142,6 +142,7 @@ func Run(t *testing.T, argv []string, opts Options) {
 	t.Run("wrapped", s.wrapped)
 	t.Run("hostile", s.hostile)
 	t.Run("depth", s.depth)
+	t.Run("module", s.module)
 }
 
 type suite struct {

@@ -1,0 +1,80 @@
+package conformance
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/k6-concurrency/xk6-concurrency/ipc"
+	"github.com/k6-concurrency/xk6-concurrency/taskerr"
+)
+
+// moduleMain and moduleSources are the module the "module" check sends: a
+// sync export, an async one that imports a local file, and one that throws.
+const moduleMain = "/conformance/tasks.js"
+
+var moduleSources = map[string]string{
+	moduleMain: "import { twice } from './lib/twice.js';\n" +
+		"export function add(p) { return p.a + p.b; }\n" +
+		"export async function later(p) { await new Promise((r) => setTimeout(r, 1)); return twice(p.x); }\n" +
+		"export function boom() { throw new Error('boom'); }\n",
+	"/conformance/lib/twice.js": "export function twice(x) { return [x, x]; }\n",
+}
+
+// module: a worker that lists the "module" feature in its hello loads the
+// module of the pool's hello and serves its exports beside its workloads; a
+// worker that does not ignores the field (PROTOCOL.md, "module").
+func (s *suite) module(t *testing.T) {
+	r := s.startRaw(t)
+	f := r.next(s.o.StartTimeout, "the worker's hello")
+	var h struct {
+		Features []string `json:"features"`
+	}
+	if err := json.Unmarshal(f.raw, &h); err != nil {
+		t.Fatalf("the worker's hello: %v", err)
+	}
+	wire, _ := json.Marshal(map[string]any{"main": moduleMain, "sources": moduleSources})
+	if !slices.Contains(h.Features, ipc.FeatureModule) {
+		// The field is ignored: the worker serves as before.
+		r.send(fmt.Sprintf(`{"type":"hello","protocol":1,"concurrency":1,"max_frame":%d,"module":%s}`, ipc.DefaultMaxFrame, wire))
+		r.send(fmt.Sprintf(`{"type":"run","id":1,"workload":%q}`, s.o.Noop))
+		if res := r.result(settle); res.ID != 1 || res.Error != nil {
+			t.Fatalf("a worker without the module feature must ignore the hello's module field; %s failed: %s", s.o.Noop, res.raw)
+		}
+		return
+	}
+	r.closeInput()
+	w, err := ipc.Start(ipc.Config{Argv: s.argv, Dir: s.o.Dir, Env: s.o.Env, Module: wire, StartTimeout: s.o.StartTimeout})
+	if err != nil {
+		t.Fatalf("starting %v with a module: %v", s.argv, err)
+	}
+	t.Cleanup(func() { w.Close(time.Second) })
+	for _, tc := range []struct {
+		workload, params, value string
+		code                    taskerr.Code
+		message                 string
+	}{
+		{"add", `{"a":2,"b":3}`, "5", "", ""},
+		{"later", `{"x":"y"}`, `["y","y"]`, "", ""},
+		{"boom", "", "", taskerr.Workload, "boom: Error: boom at " + moduleMain + ":4:"},
+		{"nope", "", "", taskerr.UnknownWorkload, "nope"},
+		{s.o.Noop, "", "null", "", ""},
+	} {
+		var params []byte
+		if tc.params != "" {
+			params = []byte(tc.params)
+		}
+		res := call(t, w, ipc.Request{Workload: tc.workload, Params: params}, settle)
+		switch {
+		case tc.code == "" && res.Err != nil:
+			t.Errorf("%s(%s) failed: %v", tc.workload, tc.params, res.Err)
+		case tc.code == "" && string(res.Value) != tc.value && !(tc.value == "null" && res.Value == nil):
+			t.Errorf("%s(%s) = %s, want %s", tc.workload, tc.params, res.Value, tc.value)
+		case tc.code != "" && (res.Err == nil || res.Err.Code != tc.code || !strings.Contains(res.Err.Message, tc.message)):
+			t.Errorf("%s(%s) = %s, %v; want a %s containing %q", tc.workload, tc.params, res.Value, res.Err, tc.code, tc.message)
+		}
+	}
+}

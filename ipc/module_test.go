@@ -1,0 +1,62 @@
+package ipc
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestAppendModule(t *testing.T) {
+	hello := `{"type":"hello","protocol":1,"concurrency":1,"max_frame":16777216}`
+	for _, tc := range []struct {
+		name   string
+		module json.RawMessage
+		want   string
+	}{
+		{"none", nil, hello},
+		{"null", json.RawMessage("null"), hello},
+		{"a module", json.RawMessage(`{"main":"/a.js","sources":{"/a.js":"export const x = 1;"}}`),
+			`{"type":"hello","protocol":1,"concurrency":1,"max_frame":16777216,"module":{"main":"/a.js","sources":{"/a.js":"export const x = 1;"}}}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := appendModule(append(beginFrame(nil), hello...), tc.module)
+			got := string(b[4:])
+			if got != tc.want {
+				t.Fatalf("got %s, want %s", got, tc.want)
+			}
+			var m wireMsg
+			if err := m.parse([]byte(got)); err != nil {
+				t.Fatal(err)
+			}
+			if want := tc.module; len(want) > 0 && string(want) != "null" && string(m.module) != string(want) {
+				t.Fatalf("parsed module %s, want %s", m.module, want)
+			}
+		})
+	}
+}
+
+func TestMissingFeature(t *testing.T) {
+	module := Config{Module: json.RawMessage(`{"main":"/a.js","sources":{}}`)}
+	for _, tc := range []struct {
+		name     string
+		cfg      Config
+		features []string
+		missing  bool
+	}{
+		{"no module, no features", Config{}, nil, false},
+		{"no module, features", Config{}, []string{FeatureModule}, false},
+		{"a module, no features", module, nil, true},
+		{"a module, other features", module, []string{"x"}, true},
+		{"a module, the feature", module, []string{"x", FeatureModule}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			msg := missingFeature(tc.cfg, tc.features)
+			if (msg != "") != tc.missing {
+				t.Fatalf("missingFeature = %q, want missing=%v", msg, tc.missing)
+			}
+			if tc.missing && !strings.Contains(msg, `does not load JavaScript modules: its hello does not list the "module" feature`) {
+				t.Fatalf("message %q does not say what is missing", msg)
+			}
+		})
+	}
+}
