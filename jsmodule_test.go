@@ -163,3 +163,27 @@ func TestPoolWorkloads(t *testing.T) {
 	assert.NotContains(t, got["plain"], "js:primes")
 	assert.Contains(t, got["python"], `InvalidArgumentError: workloads(): pool "process-1" runs [python3 worker.py], whose catalogue is in its workers' hello`)
 }
+
+// TestModuleInit: init may name one of the module's exports; an unknown one
+// throws at construction, naming init.
+func TestModuleInit(t *testing.T) {
+	t.Parallel()
+	for _, ctor := range []string{"ThreadPool", "ProcessPool"} {
+		t.Run(ctor, func(t *testing.T) {
+			t.Parallel()
+			root := New()
+			closeAllOnCleanup(t, root)
+			vu := moduleVU(t, root, nil)
+			vu.init(`const pool = new concurrency.` + ctor + `({ workers: 1, module: './tasks.js', init: { workload: 'primes', params: { limit: 10 } } });
+				let bad;
+				try { new concurrency.` + ctor + `({ workers: 1, name: 'bad', module: './tasks.js', init: { workload: 'nope' } }); } catch (e) { bad = [e.name, e.message]; }
+				globalThis.bad = bad;`)
+			bad := vu.rt.VU.Runtime().Get("bad").Export().([]any)
+			assert.Equal(t, "InvalidArgumentError", bad[0])
+			assert.Contains(t, bad[1], `init: unknown workload "nope"`)
+			vu.toVU()
+			got := vu.run(`globalThis.result = {}; (async () => { await pool.start(); result.state = await pool.run('state'); })();`).Export().(map[string]any)
+			assert.EqualValues(t, 1, got["state"].(map[string]any)["calls"], "the init ran primes once on the worker before the task")
+		})
+	}
+}

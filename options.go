@@ -151,7 +151,8 @@ func parsePoolOptions(kind pool.Kind, raw map[string]any, numCPU int) (poolOptio
 			return o, bad("option %q %s", key, err)
 		}
 	}
-	if o.Init != nil && (kind == pool.Thread || len(o.Command) == 0) {
+	// A module's exports are checked by pool.New, once the module is loaded.
+	if o.Init != nil && o.Module == "" && (kind == pool.Thread || len(o.Command) == 0) {
 		// This binary's workloads: checked here, so that the error names the
 		// option as every other option's does (pool.New checks it again).
 		if err := checkInit(o.Init); err != nil {
