@@ -16,6 +16,14 @@ import (
 // would make them.
 var kinds = []struct{ name, ctor string }{{"thread", "ThreadPool"}, {"process", "ProcessPool"}}
 
+// newRootVU is a module root, closed when the test ends, and one VU of it.
+func newRootVU(t *testing.T) (*RootModule, *testVU) {
+	t.Helper()
+	root := New()
+	closeAllOnCleanup(t, root)
+	return root, newTestVU(t, root)
+}
+
 // requireSettled checks the account of a pool once nothing is in flight.
 func requireSettled(t *testing.T, root *RootModule, name string) pool.Stats {
 	t.Helper()
@@ -28,9 +36,7 @@ func requireSettled(t *testing.T, root *RootModule, name string) pool.Stats {
 
 func TestAbortController(t *testing.T) {
 	t.Parallel()
-	root := New()
-	closeAllOnCleanup(t, root)
-	vu := newTestVU(t, root)
+	_, vu := newRootVU(t)
 	vu.toVU()
 	got := vu.run(`
 		const { AbortController, AbortSignal } = concurrency;
@@ -73,9 +79,7 @@ func TestAbortQueuedAndRunning(t *testing.T) {
 	for _, k := range kinds {
 		t.Run(k.name, func(t *testing.T) {
 			t.Parallel()
-			root := New()
-			closeAllOnCleanup(t, root)
-			vu := newTestVU(t, root)
+			root, vu := newRootVU(t)
 			name := "abort-" + k.name
 			vu.init(fmt.Sprintf(`const pool = new concurrency.%s({ workers: 1, name: %q });`, k.ctor, name))
 			vu.toVU()
@@ -122,9 +126,7 @@ func TestMapFailsWell(t *testing.T) {
 	for _, k := range kinds {
 		t.Run(k.name, func(t *testing.T) {
 			t.Parallel()
-			root := New()
-			closeAllOnCleanup(t, root)
-			vu := newTestVU(t, root)
+			_, vu := newRootVU(t)
 			name := "mapfail-" + k.name
 			vu.init(fmt.Sprintf(`const pool = new concurrency.%s({ workers: 1, name: %q });`, k.ctor, name))
 			vu.toVU()
@@ -145,9 +147,7 @@ func TestMapFailsWell(t *testing.T) {
 		})
 	}
 	// A failure at run time: tasks queued behind it are cancelled.
-	root := New()
-	closeAllOnCleanup(t, root)
-	vu := newTestVU(t, root)
+	root, vu := newRootVU(t)
 	vu.init(`const pool = new concurrency.ThreadPool({ workers: 1, name: 'mapfail-run', taskTimeout: '30ms' });`)
 	vu.toVU()
 	got := vu.run(`
@@ -177,9 +177,7 @@ func TestMapSettledAndAsCompleted(t *testing.T) {
 	for _, k := range kinds {
 		t.Run(k.name, func(t *testing.T) {
 			t.Parallel()
-			root := New()
-			closeAllOnCleanup(t, root)
-			vu := newTestVU(t, root)
+			root, vu := newRootVU(t)
 			name := "settled-" + k.name
 			srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 			t.Cleanup(srv.Close)
@@ -236,9 +234,7 @@ func TestDrainAndStart(t *testing.T) {
 	for _, k := range kinds {
 		t.Run(k.name, func(t *testing.T) {
 			t.Parallel()
-			root := New()
-			closeAllOnCleanup(t, root)
-			vu := newTestVU(t, root)
+			root, vu := newRootVU(t)
 			name := "drain-" + k.name
 			vu.init(fmt.Sprintf(`const pool = new concurrency.%s({ workers: 2, name: %q });`, k.ctor, name))
 			vu.toVU()
@@ -271,9 +267,7 @@ func TestDrainAndStart(t *testing.T) {
 // TestDrainTimeout bounds a drain: what is still running then is stopped.
 func TestDrainTimeout(t *testing.T) {
 	t.Parallel()
-	root := New()
-	closeAllOnCleanup(t, root)
-	vu := newTestVU(t, root)
+	root, vu := newRootVU(t)
 	vu.init(`const pool = new concurrency.ThreadPool({ workers: 1, name: 'drain-timeout' });`)
 	vu.toVU()
 	got := vu.run(`
@@ -295,9 +289,7 @@ func TestDrainTimeout(t *testing.T) {
 // worker program cannot start.
 func TestStartFails(t *testing.T) {
 	t.Parallel()
-	root := New()
-	closeAllOnCleanup(t, root)
-	vu := newTestVU(t, root)
+	_, vu := newRootVU(t)
 	vu.init(`const pool = new concurrency.ProcessPool({ workers: 1, name: 'nostart', command: ['/bin/false'], startTimeout: '2s' });`)
 	vu.toVU()
 	got := vu.run(`
@@ -315,9 +307,7 @@ func TestStartFails(t *testing.T) {
 // workers over time, with the pool's tags, and a last sample after close.
 func TestPoolGauges(t *testing.T) {
 	t.Parallel()
-	root := New()
-	closeAllOnCleanup(t, root)
-	vu := newTestVU(t, root)
+	_, vu := newRootVU(t)
 	vu.init(`const pool = new concurrency.ThreadPool({ workers: 2, name: 'gauged' });
 		const idle = new concurrency.ThreadPool({ workers: 2, name: 'idle' });`)
 	vu.toVU()
@@ -354,9 +344,7 @@ func TestPoolGauges(t *testing.T) {
 // AbortController of a later k6 would make.
 func TestForeignSignal(t *testing.T) {
 	t.Parallel()
-	root := New()
-	closeAllOnCleanup(t, root)
-	vu := newTestVU(t, root)
+	root, vu := newRootVU(t)
 	vu.init(`const pool = new concurrency.ThreadPool({ workers: 1, name: 'foreign' });`)
 	vu.toVU()
 	got := vu.run(`
@@ -391,9 +379,7 @@ func TestInitOption(t *testing.T) {
 	for _, k := range kinds {
 		t.Run(k.name, func(t *testing.T) {
 			t.Parallel()
-			root := New()
-			closeAllOnCleanup(t, root)
-			vu := newTestVU(t, root)
+			root, vu := newRootVU(t)
 			vu.init(fmt.Sprintf(`
 				const good = new concurrency.%[1]s({ workers: 2, name: 'init-good-%[2]s', init: { workload: 'io.sleep', params: { duration: '150ms' } } });
 				const bad = new concurrency.%[1]s({ workers: 1, name: 'init-bad-%[2]s', init: { workload: 'io.http', params: { url: 'http://127.0.0.1:9/' } } });`,
