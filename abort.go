@@ -70,8 +70,10 @@ func (mi *ModuleInstance) defineAbort() *abortClasses {
 // so that `instanceof AbortSignal` holds.
 func (mi *ModuleInstance) newSignal(c *abortClasses) *abortSignal {
 	rt := mi.vu.Runtime()
-	s := &abortSignal{obj: rt.NewObject(), reason: sobek.Undefined(), tasks: map[uint64]*pool.Task{},
-		onabort: sobek.Null(), handlerAt: -1}
+	s := &abortSignal{
+		obj: rt.NewObject(), reason: sobek.Undefined(), tasks: map[uint64]*pool.Task{},
+		onabort: sobek.Null(), handlerAt: -1,
+	}
 	_ = s.obj.SetPrototype(c.signalProto)
 	_ = s.obj.DefineDataPropertySymbol(c.key, rt.ToValue(s), sobek.FLAG_FALSE, sobek.FLAG_FALSE, sobek.FLAG_FALSE)
 	mustDefine(rt, s.obj, "aborted", func() sobek.Value { return rt.ToValue(s.aborted) })

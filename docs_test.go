@@ -29,8 +29,10 @@ func TestDocsCoverTheAPI(t *testing.T) {
 	for _, c := range taskerr.Codes {
 		names = append(names, string(c))
 	}
-	for _, m := range []string{"run", "runSync", "map", "mapSettled", "asCompleted", "start", "resize", "stats", "close",
-		"workloads", "ThreadPool", "ProcessPool", "AbortController", "AbortSignal", "signal", "tags", "drain"} {
+	for _, m := range []string{
+		"run", "runSync", "map", "mapSettled", "asCompleted", "start", "resize", "stats", "close",
+		"workloads", "ThreadPool", "ProcessPool", "AbortController", "AbortSignal", "signal", "tags", "drain",
+	} {
 		names = append(names, m)
 	}
 	for file, text := range docs {
@@ -38,8 +40,10 @@ func TestDocsCoverTheAPI(t *testing.T) {
 			assert.True(t, strings.Contains(text, n), "%s does not mention %q", file, n)
 		}
 	}
-	for _, m := range []string{metricTasks, metricTaskDuration, metricTaskWait, metricTaskOverhead, metricTaskFailed, metricPoolWorkers,
-		metricPoolQueued, metricPoolBusy, metricPoolLive, metricPoolUtilization} {
+	for _, m := range []string{
+		metricTasks, metricTaskDuration, metricTaskWait, metricTaskOverhead, metricTaskFailed, metricPoolWorkers,
+		metricPoolQueued, metricPoolBusy, metricPoolLive, metricPoolUtilization,
+	} {
 		assert.Contains(t, docs["README.md"], "`"+m+"`", "README.md lists metric %s", m)
 		assert.Contains(t, docs["index.d.ts"], m)
 	}

@@ -26,8 +26,15 @@ func (h *poolHandle) define(obj *sobek.Object) error {
 		name string
 		fn   func(sobek.FunctionCall) sobek.Value
 	}{
-		{"run", h.run}, {"runSync", h.runSync}, {"map", h.mapTasks}, {"mapSettled", h.mapSettled}, {"asCompleted", h.asCompleted},
-		{"start", h.startAll}, {"resize", h.resize}, {"stats", h.stats}, {"close", h.close},
+		{"run", h.run},
+		{"runSync", h.runSync},
+		{"map", h.mapTasks},
+		{"mapSettled", h.mapSettled},
+		{"asCompleted", h.asCompleted},
+		{"start", h.startAll},
+		{"resize", h.resize},
+		{"stats", h.stats},
+		{"close", h.close},
 	}
 	for _, m := range methods {
 		if err := obj.DefineDataProperty(m.name, rt.ToValue(m.fn), sobek.FLAG_FALSE, sobek.FLAG_FALSE, sobek.FLAG_TRUE); err != nil {

@@ -375,8 +375,7 @@ func jsError(rt *sobek.Runtime, err error) *sobek.Object {
 
 // throw raises err in JavaScript as an Error named for its class.
 func throw(rt *sobek.Runtime, err error) {
-	var te *taskerr.Error
-	if errors.As(err, &te) {
+	if _, ok := errors.AsType[*taskerr.Error](err); ok {
 		panic(jsError(rt, err))
 	}
 	common.Throw(rt, err)

@@ -9,7 +9,6 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -94,10 +93,10 @@ func parsePoolOptions(kind pool.Kind, raw map[string]any, numCPU int) (poolOptio
 	for k := range raw {
 		keys = append(keys, k)
 	}
-	sort.Strings(keys)
+	slices.Sort(keys)
 	for _, key := range keys {
 		v := raw[key]
-		if kind == pool.Thread && contains(processOptions, key) {
+		if kind == pool.Thread && slices.Contains(processOptions, key) {
 			return o, bad("option %q is for ProcessPool only", key)
 		}
 		var err error
@@ -280,7 +279,7 @@ func parseTags(v any) (map[string]string, error) {
 	}
 	tags := make(map[string]string, len(m))
 	for k, val := range m {
-		if k == "" || contains(reservedTags, k) {
+		if k == "" || slices.Contains(reservedTags, k) {
 			return nil, fmt.Errorf("cannot set tag %s: the extension or k6 sets it (reserved: %s)",
 				taskerr.Describe(k), strings.Join(reservedTags, ", "))
 		}
@@ -291,15 +290,6 @@ func parseTags(v any) (map[string]string, error) {
 		tags[k] = s
 	}
 	return tags, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // maxValueNodes bounds how much of a JavaScript value is converted, so a huge
@@ -395,10 +385,8 @@ func (c *converter) convert(v sobek.Value, where string) (any, error) {
 		}
 		return nil, c.fail(where, "is %s; only JSON values (objects, arrays, strings, numbers, booleans, null) can be passed", what)
 	}
-	for _, seen := range c.path {
-		if seen == obj {
-			return nil, c.fail(where, "refers back to itself (a cycle); only JSON values can be passed")
-		}
+	if slices.Contains(c.path, obj) {
+		return nil, c.fail(where, "refers back to itself (a cycle); only JSON values can be passed")
 	}
 	if len(c.path) >= maxValueDepth {
 		return nil, c.fail(where, "is nested more than %d levels deep", maxValueDepth)
@@ -584,11 +572,11 @@ func (c *converter) constructorName(obj *sobek.Object) string {
 
 // Reflect types sobek reports from Value.ExportType for primitives.
 var (
-	typeBool   = reflect.TypeOf(true)
-	typeString = reflect.TypeOf("")
-	typeInt    = reflect.TypeOf(int64(0))
-	typeFloat  = reflect.TypeOf(float64(0))
-	typeBigInt = reflect.TypeOf((*big.Int)(nil))
+	typeBool   = reflect.TypeFor[bool]()
+	typeString = reflect.TypeFor[string]()
+	typeInt    = reflect.TypeFor[int64]()
+	typeFloat  = reflect.TypeFor[float64]()
+	typeBigInt = reflect.TypeFor[*big.Int]()
 )
 
 // closeOptions are the options of close().

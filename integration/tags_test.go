@@ -122,7 +122,7 @@ export default async function () { await p.start(); await p.map('noop', [{}, {},
 `, time.Minute)
 	require.Equal(t, 0, res.ExitCode, res.Stderr)
 	assert.NotContains(t, res.Stderr, "Loading the subcommand list")
-	for _, line := range strings.Split(strings.TrimSpace(res.Stderr), "\n") {
+	for line := range strings.SplitSeq(strings.TrimSpace(res.Stderr), "\n") {
 		assert.Contains(t, line, "closed: 4 tasks submitted", "no other line in k6's log")
 	}
 }

@@ -373,7 +373,7 @@ func FuzzServe(f *testing.F) {
 		if len(data) > 0 && data[0] == 0 {
 			input = data[1:]
 		} else {
-			for _, line := range strings.Split(string(data), "\n") {
+			for line := range strings.SplitSeq(string(data), "\n") {
 				if len(line) >= minFrame {
 					input = append(input, frame(line)...)
 				}

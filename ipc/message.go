@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 
@@ -188,12 +189,7 @@ func unquote(v []byte) (string, bool) {
 }
 
 func hasBackslash(v []byte) bool {
-	for _, c := range v {
-		if c == '\\' {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(v, '\\')
 }
 
 // parseUint reads a JSON number that must be a non-negative integer (an

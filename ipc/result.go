@@ -2,13 +2,14 @@ package ipc
 
 import (
 	"bytes"
+	"cmp"
 	"encoding"
 	"encoding/json"
 	"fmt"
 	"math"
 	"reflect"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -86,8 +87,8 @@ func (p pathNode) String() string {
 	}
 	var b strings.Builder
 	b.WriteString("value")
-	for i := len(parts) - 1; i >= 0; i-- {
-		b.WriteString(parts[i])
+	for _, part := range slices.Backward(parts) {
+		b.WriteString(part)
 	}
 	return b.String()
 }
@@ -143,7 +144,7 @@ func unencodable(v reflect.Value, at pathNode, depth int, onPath map[uintptr]boo
 		}
 		return within(v.Pointer(), onPath, at, func() (string, pathNode) {
 			keys := v.MapKeys()
-			sort.Slice(keys, func(i, j int) bool { return fmt.Sprint(keys[i]) < fmt.Sprint(keys[j]) })
+			slices.SortFunc(keys, func(a, b reflect.Value) int { return cmp.Compare(fmt.Sprint(a), fmt.Sprint(b)) })
 			for _, k := range keys {
 				if what, p := unencodable(v.MapIndex(k), at.child(fmt.Sprint(k)), depth+1, onPath); what != "" {
 					return what, p

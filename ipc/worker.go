@@ -568,8 +568,7 @@ func (w *Worker) readLoop() {
 	for {
 		frame, err := ReadFrame(br, buf, limit)
 		if err != nil {
-			var fe *FrameError
-			if errors.As(err, &fe) {
+			if fe, ok := errors.AsType[*FrameError](err); ok {
 				w.stop(causeProtocol, junkMessage(fe, br))
 				return
 			}
@@ -767,16 +766,14 @@ func (w *Worker) stderrTail() string {
 	defer w.tailMu.Unlock()
 	var parts []string
 	n := 0
-	for i := len(w.tail) - 1; i >= 0; i-- {
-		if n > 0 && n+len(w.tail[i]) > stderrTail {
+	for _, v := range slices.Backward(w.tail) {
+		if n > 0 && n+len(v) > stderrTail {
 			break
 		}
-		parts = append(parts, w.tail[i])
-		n += len(w.tail[i]) + 3
+		parts = append(parts, v)
+		n += len(v) + 3
 	}
-	for i, j := 0, len(parts)-1; i < j; i, j = i+1, j-1 {
-		parts[i], parts[j] = parts[j], parts[i]
-	}
+	slices.Reverse(parts)
 	return strings.Join(parts, " | ")
 }
 

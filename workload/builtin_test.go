@@ -495,20 +495,41 @@ func TestHTTP(t *testing.T) {
 		want   map[string]any
 		seen   seen
 	}{
-		{map[string]any{"url": srv.URL + "/data"},
-			map[string]any{"status": int64(201), "bytes": int64(12345)}, seen{"GET", ""}},
-		{map[string]any{"url": srv.URL + "/data", "method": "POST", "body": "hello, server"},
-			map[string]any{"status": int64(201), "bytes": int64(12345)}, seen{"POST", "hello, server"}},
-		{map[string]any{"url": srv.URL + "/data", "method": "PUT", "body": strings.Repeat("b", 100000), "timeout": "5s"},
-			map[string]any{"status": int64(201), "bytes": int64(12345)}, seen{"PUT", strings.Repeat("b", 100000)}},
-		{map[string]any{"url": srv.URL + "/data", "method": "HEAD"},
-			map[string]any{"status": int64(201), "bytes": int64(0)}, seen{"HEAD", ""}},
-		{map[string]any{"url": srv.URL + "/missing", "method": "DELETE"},
-			map[string]any{"status": int64(404), "bytes": int64(8)}, seen{"DELETE", ""}},
-		{map[string]any{"url": srv.URL + "/empty", "method": "PATCH", "body": "p"},
-			map[string]any{"status": int64(204), "bytes": int64(0)}, seen{"PATCH", "p"}},
-		{map[string]any{"url": srv.URL + "/big", "method": "OPTIONS", "timeout": 5000.0},
-			map[string]any{"status": int64(200), "bytes": int64(3 << 20)}, seen{"OPTIONS", ""}},
+		{
+			map[string]any{"url": srv.URL + "/data"},
+			map[string]any{"status": int64(201), "bytes": int64(12345)},
+			seen{"GET", ""},
+		},
+		{
+			map[string]any{"url": srv.URL + "/data", "method": "POST", "body": "hello, server"},
+			map[string]any{"status": int64(201), "bytes": int64(12345)},
+			seen{"POST", "hello, server"},
+		},
+		{
+			map[string]any{"url": srv.URL + "/data", "method": "PUT", "body": strings.Repeat("b", 100000), "timeout": "5s"},
+			map[string]any{"status": int64(201), "bytes": int64(12345)},
+			seen{"PUT", strings.Repeat("b", 100000)},
+		},
+		{
+			map[string]any{"url": srv.URL + "/data", "method": "HEAD"},
+			map[string]any{"status": int64(201), "bytes": int64(0)},
+			seen{"HEAD", ""},
+		},
+		{
+			map[string]any{"url": srv.URL + "/missing", "method": "DELETE"},
+			map[string]any{"status": int64(404), "bytes": int64(8)},
+			seen{"DELETE", ""},
+		},
+		{
+			map[string]any{"url": srv.URL + "/empty", "method": "PATCH", "body": "p"},
+			map[string]any{"status": int64(204), "bytes": int64(0)},
+			seen{"PATCH", "p"},
+		},
+		{
+			map[string]any{"url": srv.URL + "/big", "method": "OPTIONS", "timeout": 5000.0},
+			map[string]any{"status": int64(200), "bytes": int64(3 << 20)},
+			seen{"OPTIONS", ""},
+		},
 	} {
 		mu.Lock()
 		got = nil

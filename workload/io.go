@@ -24,25 +24,37 @@ import (
 func init() {
 	Register("io.sleep", IO, sleep,
 		Describe("Waits for duration without using the CPU."),
-		WithParams(Param{Name: "duration", Type: Duration, Doc: "How long to wait.",
-			Default: 10 * time.Millisecond, Min: 0, Max: dayMs}))
+		WithParams(Param{
+			Name: "duration", Type: Duration, Doc: "How long to wait.",
+			Default: 10 * time.Millisecond, Min: 0, Max: dayMs,
+		}))
 	Register("io.http", IO, httpRequest,
 		Describe("Makes one HTTP request and reads the whole response."),
 		WithParams(
-			Param{Name: "url", Type: String, Doc: "The http:// or https:// URL to request.",
-				Required: true, MaxLen: 8192, Check: checkHTTPURL},
-			Param{Name: "method", Type: String, Doc: "The request method.", Default: "GET",
-				Enum: []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}},
+			Param{
+				Name: "url", Type: String, Doc: "The http:// or https:// URL to request.",
+				Required: true, MaxLen: 8192, Check: checkHTTPURL,
+			},
+			Param{
+				Name: "method", Type: String, Doc: "The request method.", Default: "GET",
+				Enum: []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"},
+			},
 			Param{Name: "body", Type: String, Doc: "The request body.", Default: "", MaxLen: 16 << 20},
-			Param{Name: "timeout", Type: Duration, Doc: "Give up on the request after this long.",
-				Default: 10 * time.Second, Min: 1, Max: 10 * 60 * 1000}))
+			Param{
+				Name: "timeout", Type: Duration, Doc: "Give up on the request after this long.",
+				Default: 10 * time.Second, Min: 1, Max: 10 * 60 * 1000,
+			}))
 	Register("io.file", IO, fileIO,
 		Describe("Writes a new file, or reads a cached one, of bytes bytes in a private temporary directory."),
 		WithParams(
-			Param{Name: "op", Type: String, Doc: `"write" or "read".`, Default: "write",
-				Enum: []string{"write", "read"}},
-			Param{Name: "bytes", Type: Int, Doc: "Size of the file.", Default: int64(4096),
-				Min: 0, Max: 256 << 20}))
+			Param{
+				Name: "op", Type: String, Doc: `"write" or "read".`, Default: "write",
+				Enum: []string{"write", "read"},
+			},
+			Param{
+				Name: "bytes", Type: Int, Doc: "Size of the file.", Default: int64(4096),
+				Min: 0, Max: 256 << 20,
+			}))
 	Register("noop", IO, noop, Describe("Does nothing, to measure the pool's own overhead."))
 }
 

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -181,7 +180,7 @@ func (s *Spec) paramList() string {
 	for i, p := range s.Params {
 		names[i] = p.Name
 	}
-	sort.Strings(names)
+	slices.Sort(names)
 	return "params: " + strings.Join(names, ", ")
 }
 
@@ -285,7 +284,7 @@ func (p Param) convertType(v any) (value, error) {
 		if maxLen == 0 {
 			maxLen = defaultMaxLen
 		}
-		if !ok || len(s) > maxLen || (len(p.Enum) > 0 && !contains(p.Enum, s)) {
+		if !ok || len(s) > maxLen || (len(p.Enum) > 0 && !slices.Contains(p.Enum, s)) {
 			return value{}, bad
 		}
 		return value{str: s}, nil
@@ -311,12 +310,7 @@ func zeroOf(t Type) (value, error) {
 }
 
 func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(list, s)
 }
 
 func toFloat(v any) (float64, bool) {

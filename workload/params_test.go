@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"strings"
 	"testing"
@@ -44,7 +45,9 @@ func TestParseDuration(t *testing.T) {
 	for _, in := range []any{
 		-1.0, -0.001, "-1", "-1s", "-1ms", math.NaN(), math.Inf(1), math.Inf(-1), "NaN", "Inf", "-Inf", "Infinity",
 		"abc", "", "10 ms", "1.5.s", "ms", true, false, nil, 1e300, "1e300", 1e13, "3000000h",
-		map[string]any{}, []any{10.0}, json.Number("x"), -time.Second,
+		map[string]any{},
+		[]any{10.0},
+		json.Number("x"), -time.Second,
 	} {
 		if got, err := ParseDuration(in); err == nil {
 			t.Errorf("ParseDuration(%#v) = %v, want an error", in, got)
@@ -65,9 +68,7 @@ func withBase(workload string, params map[string]any) map[string]any {
 	if workload == "io.http" {
 		out["url"] = "http://127.0.0.1/"
 	}
-	for k, v := range params {
-		out[k] = v
-	}
+	maps.Copy(out, params)
 	return out
 }
 
@@ -282,13 +283,24 @@ func TestBindTypes(t *testing.T) {
 		key string
 		val any
 	}{
-		{"i", 1e300}, {"i", float64(1<<53) * 2}, {"i", -1e19}, {"i", 0.5},
-		{"f", math.NaN()}, {"f", math.Inf(1)}, {"f", "1"},
-		{"g", 1.5}, {"g", -2.0},
-		{"b", "true"}, {"b", 1.0}, {"b", nil},
-		{"d", -1.0}, {"d", math.Inf(1)},
-		{"s", 5.0}, {"s", strings.Repeat("s", defaultMaxLen+1)},
-		{"even", 3.0}, {"even", 2.5},
+		{"i", 1e300},
+		{"i", float64(1<<53) * 2},
+		{"i", -1e19},
+		{"i", 0.5},
+		{"f", math.NaN()},
+		{"f", math.Inf(1)},
+		{"f", "1"},
+		{"g", 1.5},
+		{"g", -2.0},
+		{"b", "true"},
+		{"b", 1.0},
+		{"b", nil},
+		{"d", -1.0},
+		{"d", math.Inf(1)},
+		{"s", 5.0},
+		{"s", strings.Repeat("s", defaultMaxLen+1)},
+		{"even", 3.0},
+		{"even", 2.5},
 	} {
 		_, err := spec.Bind(map[string]any{tc.key: tc.val})
 		if taskerr.CodeOf(err) != taskerr.InvalidArgument || !strings.Contains(err.Error(), `"`+tc.key+`"`) {

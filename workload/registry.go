@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"runtime/debug"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 
@@ -131,7 +130,7 @@ func (r *Registry) Names() []string {
 	for n := range r.specs {
 		names = append(names, n)
 	}
-	sort.Strings(names)
+	slices.Sort(names)
 	return names
 }
 

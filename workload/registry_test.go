@@ -49,8 +49,10 @@ func TestAddRejects(t *testing.T) {
 		{"string default for bool", "p", CPU, nop, []Option{WithParams(Param{Name: "x", Type: Bool, Default: "true"})}, "default"},
 		{"bad duration default", "p", CPU, nop, []Option{WithParams(Param{Name: "x", Type: Duration, Default: "soon"})}, "default"},
 		{"negative duration default", "p", CPU, nop, []Option{WithParams(Param{Name: "x", Type: Duration, Default: -time.Second})}, "default"},
-		{"default failing its check", "p", CPU, nop, []Option{WithParams(Param{Name: "x", Type: String, Default: "a",
-			Check: func(any) error { return errors.New("must be b") }})}, "must be b"},
+		{"default failing its check", "p", CPU, nop, []Option{WithParams(Param{
+			Name: "x", Type: String, Default: "a",
+			Check: func(any) error { return errors.New("must be b") },
+		})}, "must be b"},
 	} {
 		r := NewRegistry()
 		err := r.Add(tc.name, tc.kind, tc.fn, tc.opts...)
@@ -202,8 +204,10 @@ func TestInfoJSON(t *testing.T) {
 	}
 
 	limit := infoJSON(t, "cpu.primes")["params"].(map[string]any)["limit"]
-	want := map[string]any{"type": "int", "description": "Count the primes strictly below this.",
-		"required": false, "default": 20000.0, "min": 2.0, "max": 2147483647.0}
+	want := map[string]any{
+		"type": "int", "description": "Count the primes strictly below this.",
+		"required": false, "default": 20000.0, "min": 2.0, "max": 2147483647.0,
+	}
 	if fmt.Sprint(limit) != fmt.Sprint(want) {
 		t.Errorf("cpu.primes limit: %v, want %v", limit, want)
 	}
@@ -286,36 +290,50 @@ func TestRun(t *testing.T) {
 		code taskerr.Code
 		msg  string // the whole message, or its start when ending in "..."
 	}{
-		{add("panics", func(context.Context, Args) (any, error) { panic("oh no") }),
-			taskerr.Workload, "panics panicked: oh no\n..."},
+		{
+			add("panics", func(context.Context, Args) (any, error) { panic("oh no") }),
+			taskerr.Workload, "panics panicked: oh no\n...",
+		},
 		{add("nil.map", func(context.Context, Args) (any, error) {
 			var m map[string]int
 			m["x"] = 1
 			return nil, nil
 		}), taskerr.Workload, "nil.map panicked: assignment to entry in nil map..."},
-		{add("plain", func(context.Context, Args) (any, error) { return "ignored", errors.New("boom") }),
-			taskerr.Workload, "plain: boom"},
-		{add("prefixed", func(context.Context, Args) (any, error) { return nil, errors.New("prefixed: boom") }),
-			taskerr.Workload, "prefixed: boom"},
+		{
+			add("plain", func(context.Context, Args) (any, error) { return "ignored", errors.New("boom") }),
+			taskerr.Workload, "plain: boom",
+		},
+		{
+			add("prefixed", func(context.Context, Args) (any, error) { return nil, errors.New("prefixed: boom") }),
+			taskerr.Workload, "prefixed: boom",
+		},
 		{add("wrapped", func(context.Context, Args) (any, error) {
 			return nil, fmt.Errorf("reading: %w", taskerr.New(taskerr.InvalidArgument, "bad input"))
 		}), taskerr.InvalidArgument, "wrapped: bad input"},
 		{add("classified", func(context.Context, Args) (any, error) {
 			return nil, taskerr.New(taskerr.Timeout, "took too long")
 		}), taskerr.Timeout, "classified: took too long"},
-		{add("deadline", func(context.Context, Args) (any, error) { return nil, context.DeadlineExceeded }),
-			taskerr.Timeout, "deadline: context deadline exceeded"},
+		{
+			add("deadline", func(context.Context, Args) (any, error) { return nil, context.DeadlineExceeded }),
+			taskerr.Timeout, "deadline: context deadline exceeded",
+		},
 		{add("wrapped.deadline", func(context.Context, Args) (any, error) {
 			return nil, fmt.Errorf("waiting: %w", context.DeadlineExceeded)
 		}), taskerr.Timeout, "wrapped.deadline: waiting: context deadline exceeded"},
-		{add("canceled", func(context.Context, Args) (any, error) { return nil, context.Canceled }),
-			taskerr.Workload, "canceled: context canceled"},
-		{add("undeclared", func(_ context.Context, args Args) (any, error) { return args.Int("nope"), nil },
-			WithParams(Param{Name: "n", Type: Int})),
-			taskerr.Workload, `undeclared panicked: workload undeclared reads param "nope" that it does not declare...`},
-		{add("wrong.type", func(_ context.Context, args Args) (any, error) { return args.String("n"), nil },
-			WithParams(Param{Name: "n", Type: Int})),
-			taskerr.Workload, `wrong.type panicked: workload wrong.type reads param "n" as [string], but it is declared int...`},
+		{
+			add("canceled", func(context.Context, Args) (any, error) { return nil, context.Canceled }),
+			taskerr.Workload, "canceled: context canceled",
+		},
+		{
+			add("undeclared", func(_ context.Context, args Args) (any, error) { return args.Int("nope"), nil },
+				WithParams(Param{Name: "n", Type: Int})),
+			taskerr.Workload, `undeclared panicked: workload undeclared reads param "nope" that it does not declare...`,
+		},
+		{
+			add("wrong.type", func(_ context.Context, args Args) (any, error) { return args.String("n"), nil },
+				WithParams(Param{Name: "n", Type: Int})),
+			taskerr.Workload, `wrong.type panicked: workload wrong.type reads param "n" as [string], but it is declared int...`,
+		},
 	} {
 		args, err := tc.spec.Bind(nil)
 		if err != nil {

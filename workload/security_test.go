@@ -30,8 +30,10 @@ func TestFileTakesNoPath(t *testing.T) {
 		t.Fatal(err)
 	}
 	outside := t.TempDir()
-	paths := []string{"../", "..", "../../../../etc/passwd", "/etc/passwd", "/", "/tmp", outside,
-		filepath.Join(outside, "x"), "./x", "x/../../y", "~/.ssh/id_rsa", "\x00", "C:\\Windows", "file:///etc/passwd"}
+	paths := []string{
+		"../", "..", "../../../../etc/passwd", "/etc/passwd", "/", "/tmp", outside,
+		filepath.Join(outside, "x"), "./x", "x/../../y", "~/.ssh/id_rsa", "\x00", "C:\\Windows", "file:///etc/passwd",
+	}
 	for _, key := range []string{"path", "file", "dir", "name", "filename", "target", "Path", "root", "tmp"} {
 		for _, p := range paths {
 			for _, op := range []any{"read", "write", nil} {
@@ -92,9 +94,7 @@ func newOutside(t *testing.T) *outsideFiles {
 	// while someone has it open for reading (and lets such a reader go on,
 	// to EOF); reading it without blocking finds data only if someone opened
 	// it to write (and the open lets such a writer go on).
-	o.done.Add(1)
-	go func() {
-		defer o.done.Done()
+	o.done.Go(func() {
 		buf := make([]byte, 1)
 		for {
 			select {
@@ -113,7 +113,7 @@ func newOutside(t *testing.T) *outsideFiles {
 				f.Close()
 			}
 		}
-	}()
+	})
 	t.Cleanup(func() { close(o.stop); o.done.Wait() })
 	return o
 }

@@ -15,7 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -126,7 +126,7 @@ func sourceHash(root string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	sort.Strings(files)
+	slices.Sort(files)
 	h := sha256.New()
 	for _, f := range files {
 		b, err := os.ReadFile(f) // #nosec G304 -- this repository's own sources, hashed
@@ -484,7 +484,7 @@ func readStatusKB(path, field string) int64 {
 	if err != nil {
 		return 0
 	}
-	for _, line := range strings.Split(string(b), "\n") {
+	for line := range strings.SplitSeq(string(b), "\n") {
 		if strings.HasPrefix(line, field) {
 			n, _ := strconv.ParseInt(strings.Fields(line)[1], 10, 64)
 			return n

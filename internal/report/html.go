@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -246,8 +247,8 @@ func (r *Result) writePanel(b *strings.Builder, index int, workload, kind string
 	// Legend, right-aligned on the title's line (widths estimated from the text).
 	x := panelW - marginRight
 	b.WriteString("<g class=\"legend\">\n")
-	for i := len(r.Series) - 1; i >= 0; i-- {
-		name := SeriesName(r.Series[i])
+	for i, v := range slices.Backward(r.Series) {
+		name := SeriesName(v)
 		x -= 7.6*float64(len([]rune(name))) + 18
 		fmt.Fprintf(b, "<g><rect class=\"swatch\" x=\"%s\" y=\"19\" width=\"12\" height=\"12\" rx=\"3\" fill=\"%s\"></rect><text x=\"%s\" y=\"30\">%s</text></g>\n",
 			num(x), colour(i), num(x+17), esc(name))

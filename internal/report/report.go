@@ -12,9 +12,10 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
 	"math"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -98,7 +99,7 @@ func ParseOptions(fn string, raw map[string]any) (Options, error) {
 	for k := range raw {
 		keys = append(keys, k)
 	}
-	sort.Strings(keys)
+	slices.Sort(keys)
 	for _, key := range keys {
 		v := raw[key]
 		var err error
@@ -177,7 +178,7 @@ func ParseKey(key string) (name string, tags map[string]string, ok bool) {
 		return "", nil, false
 	}
 	tags = make(map[string]string)
-	for _, kv := range strings.Split(key[open+1:end], ",") {
+	for kv := range strings.SplitSeq(key[open+1:end], ",") {
 		if strings.TrimSpace(kv) == "" {
 			continue
 		}
@@ -271,7 +272,7 @@ func Compute(data Data, opts Options) *Result {
 	for k := range data.Metrics {
 		keys = append(keys, k)
 	}
-	sort.Strings(keys)
+	slices.Sort(keys)
 	type cellID struct {
 		series, workload string
 		size             int
@@ -332,31 +333,24 @@ func Compute(data Data, opts Options) *Result {
 	for s := range sizes {
 		r.Sizes = append(r.Sizes, s)
 	}
-	sort.Ints(r.Sizes)
+	slices.Sort(r.Sizes)
 	for s := range series {
 		r.Series = append(r.Series, s)
 	}
-	sort.Slice(r.Series, func(i, j int) bool { return seriesLess(r.Series[i], r.Series[j]) })
+	slices.SortFunc(r.Series, seriesCompare)
 	for w := range workloads {
 		r.Workloads = append(r.Workloads, w)
 	}
-	sort.Strings(r.Workloads)
-	sort.Slice(r.Cells, func(i, j int) bool {
-		a, b := r.Cells[i], r.Cells[j]
-		if a.Workload != b.Workload {
-			return a.Workload < b.Workload
-		}
-		if a.Series != b.Series {
-			return seriesLess(a.Series, b.Series)
-		}
-		return a.Size < b.Size
+	slices.Sort(r.Workloads)
+	slices.SortFunc(r.Cells, func(a, b Cell) int {
+		return cmp.Or(cmp.Compare(a.Workload, b.Workload), seriesCompare(a.Series, b.Series), cmp.Compare(a.Size, b.Size))
 	})
 
 	r.Base = -1
 	for _, c := range r.Cells {
 		if !c.Ran {
 			r.NotRun++
-		} else if i := sort.SearchInts(r.Sizes, c.Size); r.Base < 0 || i < r.Base {
+		} else if i, _ := slices.BinarySearch(r.Sizes, c.Size); r.Base < 0 || i < r.Base {
 			r.Base = i
 		}
 	}
@@ -443,15 +437,17 @@ func (r *Result) row(workload, series string) (Row, bool) {
 // seriesOrder puts the extension's pool kinds first, threads before processes.
 var seriesOrder = map[string]int{"thread": 1, "process": 2}
 
-func seriesLess(a, b string) bool {
+func seriesCompare(a, b string) int {
 	oa, ob := seriesOrder[a], seriesOrder[b]
 	switch {
 	case oa != 0 && ob != 0:
-		return oa < ob
-	case oa != 0 || ob != 0:
-		return oa != 0
+		return cmp.Compare(oa, ob)
+	case oa != 0:
+		return -1
+	case ob != 0:
+		return 1
 	}
-	return a < b
+	return cmp.Compare(a, b)
 }
 
 // SeriesName is how a series is shown: the pool kinds in the plural.
@@ -481,7 +477,7 @@ func Thresholds(fn string, spec map[string]any) (map[string][]string, error) {
 	for k := range spec {
 		tags = append(tags, k)
 	}
-	sort.Strings(tags)
+	slices.Sort(tags)
 	values := make([][]string, len(tags))
 	total := 1
 	for i, tag := range tags {

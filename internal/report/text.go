@@ -177,7 +177,7 @@ func (r *Result) noCellsText() string {
 	lead, explain, code, skipped := r.noCellsLines()
 	out := append([]string{lead}, explain...)
 	out = append(out, "")
-	for _, l := range strings.Split(code, "\n") {
+	for l := range strings.SplitSeq(code, "\n") {
 		out = append(out, "  "+l)
 	}
 	if len(skipped) > 0 {

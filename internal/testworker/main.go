@@ -58,8 +58,10 @@ func main() {
 		_ = out.Flush()
 	}
 	hello := func(protocol int) {
-		b, _ := json.Marshal(ipc.Message{Type: ipc.TypeHello, Protocol: protocol, PID: os.Getpid(),
-			Workloads: []workload.Info{{Name: "t.echo", Kind: workload.CPU}}})
+		b, _ := json.Marshal(ipc.Message{
+			Type: ipc.TypeHello, Protocol: protocol, PID: os.Getpid(),
+			Workloads: []workload.Info{{Name: "t.echo", Kind: workload.CPU}},
+		})
 		frame(b)
 	}
 	switch os.Args[1] {

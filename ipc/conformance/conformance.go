@@ -51,7 +51,7 @@ import (
 	"os"
 	"os/exec"
 	"reflect"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -173,7 +173,7 @@ func names(m map[string]string) string {
 	for n := range m {
 		list = append(list, n)
 	}
-	sort.Strings(list)
+	slices.Sort(list)
 	return strings.Join(list, ", ")
 }
 

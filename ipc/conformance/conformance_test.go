@@ -95,8 +95,7 @@ func TestSuiteCatchesBrokenWorkers(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestBrokenWorker$", "-test.v", "-test.count=1")
 			cmd.Env = append(os.Environ(), brokenEnv+"="+mode)
 			out, err := cmd.CombinedOutput()
-			var exit *exec.ExitError
-			if !errors.As(err, &exit) {
+			if _, ok := errors.AsType[*exec.ExitError](err); !ok {
 				t.Fatalf("the suite passed a worker that breaks %q (%v):\n%s", mode, err, out)
 			}
 			if !strings.Contains(string(out), "--- FAIL: "+check+" ") {
