@@ -168,7 +168,7 @@ type signalRef struct {
 // parseSignal reads opts.signal: undefined or an AbortSignal.
 func (mi *ModuleInstance) parseSignal(method string, v sobek.Value) (*signalRef, error) {
 	if common.IsNullish(v) {
-		return nil, nil
+		return nil, nil //nolint:nilnil // no signal: the call cannot be aborted
 	}
 	bad := taskerr.New(taskerr.InvalidArgument,
 		"%s(): option \"signal\" must be an AbortSignal (new AbortController().signal), got %s", method, describeJS(v))

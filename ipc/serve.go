@@ -185,7 +185,7 @@ func (s *server) handle(frame []byte) (*task, error) {
 			s.maxFrame.Store(int64(min(n, math.MaxUint32)))
 		}
 	}
-	return nil, nil // other types are ignored, for later versions
+	return nil, nil //nolint:nilnil // other types are ignored, for later versions
 }
 
 // task is a validated run, ready to run.
@@ -230,7 +230,7 @@ func (s *server) run(m *wireMsg, deepParams bool) (*task, error) {
 	}
 	fail := func(err error) (*task, error) {
 		s.writeResult(id, name, nil, taskerr.From(err), time.Since(start))
-		return nil, nil
+		return nil, nil //nolint:nilnil // the run failed as a task, with its result sent; no task to track
 	}
 	spec, err := s.reg.Lookup(name)
 	if err != nil {

@@ -252,7 +252,7 @@ func TestNoop(t *testing.T) {
 		!strings.Contains(err.Error(), "takes no params") {
 		t.Fatalf("noop.Bind({x: 1}) = %v, want InvalidArgument", err)
 	}
-	if allocs := testing.AllocsPerRun(100, func() { spec.Run(context.Background(), args) }); allocs != 0 {
+	if allocs := testing.AllocsPerRun(100, func() { _, _ = spec.Run(context.Background(), args) }); allocs != 0 {
 		t.Errorf("noop allocates %v times a run, want 0", allocs)
 	}
 }
@@ -262,7 +262,7 @@ func TestNoop(t *testing.T) {
 func TestValuesAreJSON(t *testing.T) {
 	useTempDir(t)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		io.WriteString(w, "hello")
+		_, _ = io.WriteString(w, "hello")
 	}))
 	defer srv.Close()
 	for _, tc := range []struct {
@@ -378,7 +378,7 @@ var longRunning = []struct {
 // blockingServer answers only when the client goes away.
 func blockingServer(t *testing.T) string {
 	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		<-r.Context().Done()
 	}))
 	t.Cleanup(srv.Close)
@@ -478,14 +478,14 @@ func TestHTTP(t *testing.T) {
 		switch r.URL.Path {
 		case "/data":
 			w.WriteHeader(http.StatusCreated)
-			w.Write([]byte(strings.Repeat("x", 12345)))
+			_, _ = w.Write([]byte(strings.Repeat("x", 12345)))
 		case "/missing":
 			w.WriteHeader(http.StatusNotFound)
-			io.WriteString(w, "not here")
+			_, _ = io.WriteString(w, "not here")
 		case "/empty":
 			w.WriteHeader(http.StatusNoContent)
 		case "/big":
-			w.Write(make([]byte, 3<<20))
+			_, _ = w.Write(make([]byte, 3<<20))
 		}
 	}))
 	defer srv.Close()
@@ -571,7 +571,7 @@ func TestHTTPTimeout(t *testing.T) {
 	// A server that sends the headers and some of the body, then stalls.
 	stall := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", "1000")
-		w.Write(make([]byte, 10))
+		_, _ = w.Write(make([]byte, 10))
 		w.(http.Flusher).Flush()
 		<-r.Context().Done()
 	}))
@@ -594,12 +594,12 @@ func TestHTTPTimeout(t *testing.T) {
 }
 
 func TestHTTPConnectionRefused(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	target := "http://" + ln.Addr().String() + "/refused"
-	ln.Close()
+	_ = ln.Close()
 	v, err := run(t, "io.http", map[string]any{"url": target, "timeout": "2s"})
 	if taskerr.CodeOf(err) != taskerr.Workload || v != nil {
 		t.Fatalf("io.http to a closed port: %v, %v; want a WorkloadError", v, err)
@@ -834,6 +834,6 @@ func BenchmarkNoop(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		spec.Run(ctx, args)
+		_, _ = spec.Run(ctx, args)
 	}
 }

@@ -147,7 +147,7 @@ func FuzzParseDuration(f *testing.F) {
 		f.Add(s, 0.0)
 	}
 	for _, x := range []float64{
-		0, -0.0, 1, 1.5, 1e-7, 1e-300, 9.2e12, 9.223372036854775e12, 1e13, 1e300,
+		0, math.Copysign(0, -1), 1, 1.5, 1e-7, 1e-300, 9.2e12, 9.223372036854775e12, 1e13, 1e300,
 		math.MaxFloat64, math.SmallestNonzeroFloat64, -1, math.Inf(1), math.Inf(-1), math.NaN(),
 	} {
 		f.Add("", x)

@@ -86,7 +86,8 @@ var httpClient = &http.Client{Transport: &http.Transport{
 }}
 
 func checkHTTPURL(v any) error {
-	u, err := url.Parse(v.(string))
+	s, _ := v.(string) // Check runs on a bound String param
+	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return errors.New("must be an absolute http:// or https:// URL")
 	}
@@ -268,13 +269,13 @@ func (d *fileDir) read(ctx context.Context, size int64) (int64, error) {
 		return 0, err
 	}
 	if !cached {
-		defer d.root.Remove(name)
+		defer func() { _ = d.root.Remove(name) }()
 	}
 	f, err := d.root.Open(name)
 	if err != nil {
 		return 0, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	buf := make([]byte, min(max(size, 512), fileChunk))
 	var n int64
 	for {

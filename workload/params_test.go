@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -77,14 +78,14 @@ func badValues(p Param) []any {
 	common := []any{nil, map[string]any{"a": 1.0}, []any{1.0}, []any{}, struct{}{}}
 	switch p.Type {
 	case Int:
-		bad := append(common, "5", "", true, false, math.NaN(), math.Inf(1), math.Inf(-1),
+		bad := append(slices.Clone(common), "5", "", true, false, math.NaN(), math.Inf(1), math.Inf(-1),
 			1.5, p.Min+0.5, -1.0, -1e300, 1e300, p.Max+1, p.Min-1, float64(math.MaxInt64), math.SmallestNonzeroFloat64)
 		if p.Min > 0 {
 			bad = append(bad, 0.0)
 		}
 		return bad
 	case Duration:
-		bad := append(common, "abc", "10 ms", true, math.NaN(), math.Inf(1), math.Inf(-1),
+		bad := append(slices.Clone(common), "abc", "10 ms", true, math.NaN(), math.Inf(1), math.Inf(-1),
 			-1.0, "-1s", "-1", 1e300, "1e300", p.Max+1, fmt.Sprintf("%vms", p.Max+1), "25h", "3000000h")
 		if p.Min > 0 {
 			bad = append(bad, 0.0, "0s", p.Min/2)
@@ -95,7 +96,7 @@ func badValues(p Param) []any {
 		if maxLen == 0 {
 			maxLen = defaultMaxLen
 		}
-		bad := append(common, 5.0, 0.0, true, strings.Repeat("x", maxLen+1))
+		bad := append(slices.Clone(common), 5.0, 0.0, true, strings.Repeat("x", maxLen+1))
 		if len(p.Enum) > 0 {
 			flipped := strings.ToLower(p.Enum[0])
 			if flipped == p.Enum[0] {
@@ -104,8 +105,9 @@ func badValues(p Param) []any {
 			bad = append(bad, "", "nope", flipped, " "+p.Enum[0], p.Enum[0]+"\x00")
 		}
 		return bad
+	default:
+		panic("badValues: extend for type " + p.Type)
 	}
-	panic("badValues: extend for type " + p.Type)
 }
 
 // goodValues are values that a param accepts, as JavaScript and JSON give them.
@@ -127,8 +129,9 @@ func goodValues(p Param) []any {
 			return []any{"http://example.com/", "https://example.com:8443/a?b=c"}
 		}
 		return []any{"", "hello", strings.Repeat("y", p.MaxLen)}
+	default:
+		panic("goodValues: extend for type " + p.Type)
 	}
-	panic("goodValues: extend for type " + p.Type)
 }
 
 // TestBindRejects binds bad values to every param of every built-in: each
@@ -176,7 +179,7 @@ func TestBindRejects(t *testing.T) {
 		}
 		_, err = spec.Bind(tc.params)
 		var te *taskerr.Error
-		if err == nil || !errors.As(err, &te) || err != error(te) {
+		if err == nil || !errors.As(err, &te) || err != error(te) { //nolint:errorlint // unwrapped, as JavaScript needs it
 			t.Errorf("%s.Bind(%.80v) = %v, want a *taskerr.Error", tc.workload, tc.params, err)
 			continue
 		}
@@ -228,6 +231,7 @@ func TestBindAccepts(t *testing.T) {
 					if got := args.String(p.Name); got != v {
 						t.Errorf("%s.Bind({%s: %.40v}): String = %.40q", spec.Name, p.Name, v, got)
 					}
+				default: // no built-in has a Number or Bool param
 				}
 			}
 		}
@@ -238,7 +242,7 @@ func TestBindAccepts(t *testing.T) {
 // TestBindTypes covers the param types and shapes the built-ins do not use.
 func TestBindTypes(t *testing.T) {
 	r := NewRegistry()
-	err := r.Add("types", CPU, func(ctx context.Context, args Args) (any, error) { return nil, nil },
+	err := r.Add("types", CPU, func(context.Context, Args) (any, error) { return nil, nil },
 		WithParams(
 			Param{Name: "i", Type: Int, Doc: "unbounded int"},
 			Param{Name: "f", Type: Number, Doc: "unbounded number"},
@@ -258,13 +262,13 @@ func TestBindTypes(t *testing.T) {
 	}
 	spec, _ := r.Lookup("types")
 
-	args, err := spec.Bind(map[string]any{
+	_, err = spec.Bind(map[string]any{
 		"i": float64(1 << 53), "f": 1e300, "g": -0.25, "b": false, "d": "3000000h", "s": "", "even": -4.0,
 	})
 	if err == nil {
 		t.Fatalf("a duration of 3000000h bound")
 	}
-	args, err = spec.Bind(map[string]any{
+	args, err := spec.Bind(map[string]any{
 		"i": -float64(1 << 53), "f": -1e300, "g": 0.5, "b": false, "d": "2540400h", "s": "x", "even": -4.0,
 	})
 	if err != nil {

@@ -138,7 +138,7 @@ func TestListAndNamesSorted(t *testing.T) {
 	if got := r.Names(); !slices.Equal(got, want) {
 		t.Errorf("Names() = %q, want %q", got, want)
 	}
-	var listed []string
+	listed := make([]string, 0, len(r.List()))
 	for _, s := range r.List() {
 		listed = append(listed, s.Name)
 	}
@@ -296,7 +296,7 @@ func TestRun(t *testing.T) {
 		},
 		{add("nil.map", func(context.Context, Args) (any, error) {
 			var m map[string]int
-			m["x"] = 1
+			m["x"] = 1 //nolint:staticcheck // the panic under test
 			return nil, nil
 		}), taskerr.Workload, "nil.map panicked: assignment to entry in nil map..."},
 		{
@@ -341,7 +341,7 @@ func TestRun(t *testing.T) {
 		}
 		v, err := tc.spec.Run(context.Background(), args)
 		var te *taskerr.Error
-		if v != nil || !errors.As(err, &te) || error(te) != err {
+		if v != nil || !errors.As(err, &te) || error(te) != err { //nolint:errorlint // unwrapped, as JavaScript needs it
 			t.Errorf("%s: Run = %v, %v; want nil and a *taskerr.Error", tc.spec.Name, v, err)
 			continue
 		}

@@ -104,13 +104,13 @@ func newOutside(t *testing.T) *outsideFiles {
 			}
 			if f, err := os.OpenFile(o.fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
 				o.opened.Add(1)
-				f.Close()
+				_ = f.Close()
 			}
 			if f, err := os.OpenFile(o.fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0); err == nil {
 				if n, _ := f.Read(buf); n > 0 {
 					o.opened.Add(1)
 				}
-				f.Close()
+				_ = f.Close()
 			}
 		}
 	})
@@ -294,7 +294,7 @@ func TestFileDirectorySwappedForALink(t *testing.T) {
 	if err := os.Rename(d.path, moved); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(moved) })
+	t.Cleanup(func() { _ = os.RemoveAll(moved) })
 	plant(t, out.dir, d.path)
 	for _, size := range []int64{10, secretSize, 5000} {
 		for _, op := range []string{"write", "read"} {
