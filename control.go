@@ -1,6 +1,7 @@
 package concurrency
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/grafana/sobek"
@@ -120,7 +121,7 @@ func (h *poolHandle) mapLike(method string, call sobek.FunctionCall, optsAt int,
 	if err == nil && len(tasks) > 0 {
 		err = sub.abortedAlready(tasks[0].Workload)
 	}
-	if ee, ok := err.(*elementError); ok {
+	if ee, ok := errors.AsType[*elementError](err); ok {
 		_ = reject(ee.js(rt))
 		return rt.ToValue(promise)
 	}
@@ -233,7 +234,7 @@ func (mi *ModuleInstance) settledResult(t *pool.Task) *sobek.Object {
 
 // thrownValue is what a JavaScript callback threw, for rejecting with it.
 func thrownValue(rt *sobek.Runtime, err error) sobek.Value {
-	if ex, ok := err.(*sobek.Exception); ok {
+	if ex, ok := errors.AsType[*sobek.Exception](err); ok {
 		return ex.Value()
 	}
 	return rt.NewGoError(err)

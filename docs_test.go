@@ -2,6 +2,7 @@ package concurrency
 
 import (
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -23,17 +24,12 @@ func TestDocsCoverTheAPI(t *testing.T) {
 	require.NoError(t, err)
 	docs := map[string]string{"README.md": string(readme), "index.d.ts": string(types)}
 
-	var names []string
-	names = append(names, commonOptions...)
-	names = append(names, processOptions...)
-	for _, c := range taskerr.Codes {
-		names = append(names, string(c))
-	}
-	for _, m := range []string{
+	names := slices.Concat(commonOptions, processOptions, []string{
 		"run", "runSync", "map", "mapSettled", "asCompleted", "start", "resize", "stats", "close",
 		"workloads", "ThreadPool", "ProcessPool", "AbortController", "AbortSignal", "signal", "tags", "drain",
-	} {
-		names = append(names, m)
+	})
+	for _, c := range taskerr.Codes {
+		names = append(names, string(c))
 	}
 	for file, text := range docs {
 		for _, n := range names {

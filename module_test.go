@@ -80,14 +80,6 @@ func (v *testVU) run(code string) sobek.Value {
 	return v.rt.VU.Runtime().Get("result")
 }
 
-// runErr is like run but expects the iteration to fail and returns why.
-func (v *testVU) runErr(code string) error {
-	v.t.Helper()
-	_, err := v.rt.RunOnEventLoop(code)
-	require.Error(v.t, err)
-	return err
-}
-
 // drain returns every sample pushed so far.
 func (v *testVU) drain() []metrics.Sample {
 	var out []metrics.Sample

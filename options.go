@@ -53,7 +53,7 @@ func (o poolOptions) String() string {
 	if o.StartTimeout > 0 {
 		s.StartTimeout = o.StartTimeout.String()
 	}
-	b, _ := json.Marshal(s)
+	b, _ := json.Marshal(s) //nolint:errchkjson // strings and numbers
 	return string(b)
 }
 
@@ -516,7 +516,7 @@ func (c *converter) number(f float64) float64 {
 
 func (c *converter) quote(s string) {
 	if c.encode {
-		b, _ := json.Marshal(s) // valid UTF-8: sobek's strings export so
+		b, _ := json.Marshal(s) //nolint:errchkjson // a string; valid UTF-8: sobek's strings export so
 		c.out = append(c.out, b...)
 	}
 }

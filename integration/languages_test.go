@@ -380,8 +380,10 @@ def unprintable(params): raise Unprintable()
 def noop(params): return 'ok'
 serve()
 `), 0o644))
-	command, _ := json.Marshal([]string{k6test.Interpreter(t, "python3"), worker})
-	pythonPath, _ := json.Marshal(filepath.Join(root, "examples", "python"))
+	command, err := json.Marshal([]string{k6test.Interpreter(t, "python3"), worker})
+	require.NoError(t, err)
+	pythonPath, err := json.Marshal(filepath.Join(root, "examples", "python"))
+	require.NoError(t, err)
 	k6 := k6test.StartScript(t, fmt.Sprintf(`
 import { ProcessPool } from 'k6/x/concurrency';
 const p = new ProcessPool({ workers: 1, command: %s, env: { PYTHONPATH: %s }, taskTimeout: '30s' });

@@ -15,7 +15,7 @@ import (
 )
 
 func TestFrameRoundTrip(t *testing.T) {
-	sizes := []int{2, 3, 17, 255, 256, 4095, 4096, 4097, 65535, 65536, 65537, 1 << 20}
+	sizes := append(make([]int, 0, 32), 2, 3, 17, 255, 256, 4095, 4096, 4097, 65535, 65536, 65537, 1<<20)
 	for range 20 {
 		sizes = append(sizes, 2+rand.IntN(1<<20-1))
 	}
@@ -42,7 +42,7 @@ func TestFrameRoundTrip(t *testing.T) {
 		}
 		buf = got
 	}
-	if _, err := ReadFrame(&stream, buf, 1<<20); err != io.EOF {
+	if _, err := ReadFrame(&stream, buf, 1<<20); !errors.Is(err, io.EOF) {
 		t.Fatalf("after the last frame: got %v, want io.EOF", err)
 	}
 }
@@ -79,17 +79,17 @@ func TestWriteFramePlainWriter(t *testing.T) {
 func header(n uint32) []byte { return binary.BigEndian.AppendUint32(nil, n) }
 
 func TestFrameMax(t *testing.T) {
-	const max = 1000
+	const limit = 1000
 	var stream bytes.Buffer
-	_ = WriteFrame(&stream, bytes.Repeat([]byte{'a'}, max))
-	if got, err := ReadFrame(&stream, nil, max); err != nil || len(got) != max {
-		t.Fatalf("a frame of exactly max: %d bytes, %v", len(got), err)
+	_ = WriteFrame(&stream, bytes.Repeat([]byte{'a'}, limit))
+	if got, err := ReadFrame(&stream, nil, limit); err != nil || len(got) != limit {
+		t.Fatalf("a frame of exactly the limit: %d bytes, %v", len(got), err)
 	}
-	_ = WriteFrame(&stream, bytes.Repeat([]byte{'a'}, max+1))
-	_, err := ReadFrame(&stream, nil, max)
+	_ = WriteFrame(&stream, bytes.Repeat([]byte{'a'}, limit+1))
+	_, err := ReadFrame(&stream, nil, limit)
 	var fe *FrameError
-	if !errors.As(err, &fe) || fe.Kind != FrameTooLarge || fe.Size != max+1 || fe.Limit != max {
-		t.Fatalf("max+1: got %#v", err)
+	if !errors.As(err, &fe) || fe.Kind != FrameTooLarge || fe.Size != limit+1 || fe.Limit != limit {
+		t.Fatalf("limit+1: got %#v", err)
 	}
 	if msg := err.Error(); !strings.Contains(msg, "1001") || !strings.Contains(msg, "1000") {
 		t.Errorf("message %q should name the size and the limit", msg)
@@ -156,7 +156,7 @@ func TestFrameTruncated(t *testing.T) {
 }
 
 func TestFrameEOF(t *testing.T) {
-	if _, err := ReadFrame(bytes.NewReader(nil), nil, 100); err != io.EOF {
+	if _, err := ReadFrame(bytes.NewReader(nil), nil, 100); !errors.Is(err, io.EOF) {
 		t.Fatalf("empty stream: got %v, want io.EOF", err)
 	}
 }

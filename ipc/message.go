@@ -61,8 +61,9 @@ func wireCode(name string) taskerr.Code {
 	switch c := taskerr.Code(name); c {
 	case taskerr.InvalidArgument, taskerr.UnknownWorkload, taskerr.Workload, taskerr.Timeout:
 		return c
+	default:
+		return taskerr.Workload
 	}
-	return taskerr.Workload
 }
 
 // wireMsg is a decoded frame: spans of the frame's bytes, one per field this
@@ -82,7 +83,7 @@ func (m *wireMsg) parse(frame []byte) error {
 		if err == nil {
 			err = fmt.Errorf("invalid JSON")
 		}
-		return fmt.Errorf("a frame that is not valid JSON (%v): %s", err, snippet(frame))
+		return fmt.Errorf("a frame that is not valid JSON (%w): %s", err, snippet(frame))
 	}
 	i := skipSpace(frame, 0)
 	if frame[i] != '{' {

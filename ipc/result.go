@@ -81,7 +81,7 @@ func (p pathNode) String() string {
 		case identifier.MatchString(n.key):
 			parts = append(parts, "."+n.key)
 		default:
-			q, _ := json.Marshal(n.key)
+			q, _ := json.Marshal(n.key) //nolint:errchkjson // a string always encodes
 			parts = append(parts, "["+string(q)+"]")
 		}
 	}
@@ -101,6 +101,8 @@ var (
 // unencodable finds the first thing in v that json.Marshal cannot encode,
 // and where it is; "" when it finds none. It runs only after json.Marshal
 // failed, to name the place.
+//
+//nolint:gocognit,cyclop // one case per kind of value, as encoding/json has
 func unencodable(v reflect.Value, at pathNode, depth int, onPath map[uintptr]bool) (string, pathNode) {
 	if depth > MaxDepth*4 {
 		return "", at
@@ -109,7 +111,7 @@ func unencodable(v reflect.Value, at pathNode, depth int, onPath map[uintptr]boo
 		return "", at
 	}
 	if v.Type().Implements(marshalerType) && v.CanInterface() && (v.Kind() != reflect.Pointer || !v.IsNil()) {
-		if _, err := v.Interface().(json.Marshaler).MarshalJSON(); err != nil {
+		if _, err := v.Interface().(json.Marshaler).MarshalJSON(); err != nil { //nolint:forcetypeassert // it implements Marshaler
 			return "a value whose MarshalJSON failed (" + err.Error() + ")", at
 		}
 		return "", at
@@ -174,6 +176,7 @@ func unencodable(v reflect.Value, at pathNode, depth int, onPath map[uintptr]boo
 				return what, p
 			}
 		}
+	default: // bools, strings and integers always encode
 	}
 	return "", at
 }
@@ -203,8 +206,9 @@ func isIntKind(k reflect.Kind) bool {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
 		return true
+	default:
+		return false
 	}
-	return false
 }
 
 // jsonDepth is how deeply the JSON text js nests ("[]" is 1).

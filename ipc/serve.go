@@ -163,7 +163,7 @@ func (s *server) handle(frame []byte) (*task, error) {
 		// params nest that deep is answered, not taken for a broken frame.
 		shallow, ok := withoutParams(frame)
 		if !ok || m.parse(shallow) != nil || !m.is(TypeRun) {
-			return nil, fmt.Errorf("the pool sent %v", err)
+			return nil, fmt.Errorf("the pool sent %w", err)
 		}
 		deepParams = true
 	}
@@ -326,7 +326,7 @@ func (s *server) writeResult(id uint64, name string, value any, e *taskerr.Error
 			e = taskerr.New(taskerr.Workload, "%s: cannot send its value as JSON: %s", name, why)
 		}
 	}
-	bp := resultBufs.Get().(*[]byte)
+	bp := resultBufs.Get().(*[]byte) //nolint:forcetypeassert // resultBufs holds only *[]byte
 	b := appendResult(*bp, id, js, e, int64(runTime))
 	if limit := s.maxFrame.Load(); int64(len(b)-headerSize) > limit {
 		e = taskerr.New(taskerr.Workload, "%s: its result of %d bytes is over the %d-byte frame limit",

@@ -115,7 +115,7 @@ func serve(t *testing.T) *served {
 	t.Cleanup(func() {
 		_ = inW.Close()
 		select {
-		case <-s.done:
+		case <-s.done: //nolint:errcheck // the test checked Serve's error, if it wanted it
 		case <-time.After(10 * time.Second):
 			t.Error("Serve did not return after its input closed")
 		}
@@ -165,7 +165,7 @@ func TestServeHello(t *testing.T) {
 		t.Fatalf("hello %+v", m)
 	}
 	reg := testRegistry()
-	var names []string
+	names := make([]string, 0, len(m.Workloads))
 	for _, info := range m.Workloads {
 		names = append(names, info.Name)
 		spec, err := reg.Lookup(info.Name)
@@ -196,7 +196,7 @@ func TestServePipelined(t *testing.T) {
 		s.send(fmt.Sprintf(`{"type":"run","id":%d,"workload":"t.sleep","params":{"ms":%d,"v":%d}}`, i, (n-i)*5, i*10))
 	}
 	seen := map[uint64]bool{}
-	var order []uint64
+	order := make([]uint64, 0, n)
 	for range n {
 		m := s.next()
 		if m.Type != TypeResult || m.Error != nil {
@@ -491,8 +491,8 @@ func nested(levels int) any {
 // wrappers refused with "not this process's parent".
 func TestServeProcessNotAChild(t *testing.T) {
 	t.Run("foreign pool pid", func(t *testing.T) {
-		cmd := exec.Command(os.Args[0])
-		cmd.Env = append(selfConfig().Env, WorkerEnv+"=1") // pid 1 is not its parent
+		cmd := exec.CommandContext(t.Context(), os.Args[0])
+		cmd.Env = slices.Concat(selfConfig().Env, []string{WorkerEnv + "=1"}) // pid 1 is not its parent
 		stdin, err := cmd.StdinPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -539,7 +539,7 @@ func TestServeProcessNotAChild(t *testing.T) {
 				t.Fatal(err)
 			}
 			<-c.Done()
-			if c.Response.Err != nil || string(c.Response.Value) != "7" {
+			if c.Err != nil || string(c.Value) != "7" {
 				t.Errorf("through %v: %+v", wrap, c.Response)
 			}
 			w.Close(10 * time.Second)

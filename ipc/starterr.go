@@ -116,11 +116,11 @@ func programProblem(prog string, err error) string {
 
 // shebang is the interpreter a script's #! line names, or "".
 func shebang(prog string) string {
-	f, err := os.Open(prog)
+	f, err := os.Open(prog) //nolint:gosec // reads the #! line of the command the pool was told to start
 	if err != nil {
 		return ""
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	line, _ := bufio.NewReader(f).ReadSlice('\n')
 	if !bytes.HasPrefix(line, []byte("#!")) {
 		return ""

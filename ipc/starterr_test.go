@@ -138,7 +138,7 @@ func TestStartErrorCwdPermission(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cmd := exec.Command(bin)
+	cmd := exec.CommandContext(t.Context(), bin)
 	cmd.Env = append(envWithout(WorkerEnv), startDirEnv+"="+locked, "GORACE=atexit_sleep_ms=0")
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}

@@ -138,7 +138,7 @@ func removeTemp(dir string) {
 	}
 	_ = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err == nil && d.IsDir() {
-			_ = os.Chmod(path, 0o700)
+			_ = os.Chmod(path, 0o700) //nolint:gosec // a directory needs x for its entries to be removed
 		}
 		return nil
 	})

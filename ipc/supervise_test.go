@@ -32,8 +32,8 @@ import (
 // of the worker's process group.
 func withSupervisionWorkloads(reg *workload.Registry) *workload.Registry {
 	err := reg.Add("t.spawn", workload.IO, func(_ context.Context, args workload.Args) (any, error) {
-		sleep := exec.Command("sleep", "40")
-		if args.Bool("escape") { // leave the worker's process group and session
+		sleep := exec.Command("sleep", "40") //nolint:noctx // the supervisor must end it, not a context
+		if args.Bool("escape") {             // leave the worker's process group and session
 			sleep.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 		}
 		if err := sleep.Start(); err != nil {
@@ -216,7 +216,7 @@ func hasMarkerOf(pid int, pool string) bool {
 }
 
 func names(entries []os.DirEntry) []string {
-	var out []string
+	out := make([]string, 0, len(entries))
 	for _, e := range entries {
 		out = append(out, e.Name())
 	}

@@ -3,6 +3,7 @@ package ipc
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -33,7 +34,7 @@ const echoReplyEnv = "XK6_IPC_ECHO_REPLY"
 
 var (
 	testworkerBin string
-	testworkerErr error
+	errTestworker error
 )
 
 func TestMain(m *testing.M) {
@@ -52,14 +53,11 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	testworkerBin = filepath.Join(dir, "testworker")
-	goCmd, err := exec.LookPath("go")
-	if err != nil {
-		goCmd = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	build := exec.Command(goCmd, "build", "-o", testworkerBin, "./internal/testworker")
+	// go test puts its own GOROOT/bin first on PATH.
+	build := exec.CommandContext(context.Background(), "go", "build", "-o", testworkerBin, "./internal/testworker")
 	build.Dir = ".." // the module root
 	if out, err := build.CombinedOutput(); err != nil {
-		testworkerErr = fmt.Errorf("go build ./internal/testworker: %v\n%s", err, out)
+		errTestworker = fmt.Errorf("go build ./internal/testworker: %w\n%s", err, out)
 	}
 	code := m.Run()
 	_ = os.RemoveAll(dir)
@@ -118,8 +116,8 @@ func selfConfig() Config {
 
 func testworker(t testing.TB, mode string) Config {
 	t.Helper()
-	if testworkerErr != nil {
-		t.Fatal(testworkerErr)
+	if errTestworker != nil {
+		t.Fatal(errTestworker)
 	}
 	return Config{Argv: []string{testworkerBin, mode}, StartTimeout: 10 * time.Second}
 }
@@ -699,8 +697,8 @@ func TestPdeathsig(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("the parent-death signal is Linux only")
 	}
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(selfConfig().Env, testModeEnv+"=parent", "TMPDIR="+t.TempDir()) // the worker dies with its parent: its TMPDIR stays
+	cmd := exec.CommandContext(t.Context(), os.Args[0])
+	cmd.Env = slices.Concat(selfConfig().Env, []string{testModeEnv + "=parent", "TMPDIR=" + t.TempDir()}) // the worker dies with its parent: its TMPDIR stays
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -789,7 +787,7 @@ func TestNoGoroutineLeak(t *testing.T) {
 // of testworker cover the pool's reading; this checks that a worker's result
 // with an unknown error name and a float run_ns is accepted.
 func TestHandleFrameLenient(t *testing.T) {
-	w := &Worker{calls: map[uint64]*Call{}, who: "worker [x] pid 1", cmd: exec.Command("true")}
+	w := &Worker{calls: map[uint64]*Call{}, who: "worker [x] pid 1", cmd: exec.CommandContext(t.Context(), "true")}
 	c := NewCall()
 	w.calls[3] = c
 	ok := w.handleFrame([]byte(`{"type":"result","id":3,"error":{"name":"ValueError","message":"t.x: bad"},"run_ns":1500.0,"value":5}`))
@@ -870,8 +868,8 @@ func BenchmarkWorkerRoundTripNoopPipelined16(b *testing.B) {
 func BenchmarkRawPipeEcho(b *testing.B) {
 	b.ReportAllocs()
 	reqSize, respSize := noopSizes()
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(selfConfig().Env, testModeEnv+"=echo", echoReplyEnv+"="+strconv.Itoa(respSize))
+	cmd := exec.CommandContext(b.Context(), os.Args[0])
+	cmd.Env = slices.Concat(selfConfig().Env, []string{testModeEnv + "=echo", echoReplyEnv + "=" + strconv.Itoa(respSize)})
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		b.Fatal(err)

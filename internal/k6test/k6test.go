@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -73,7 +74,7 @@ func BinaryOf(tb testing.TB, pkg string) string {
 	}
 	tb.Logf("building k6 with the extension into %s", path)
 	tmp := fmt.Sprintf("%s.%d.tmp", path, os.Getpid())
-	cmd := exec.Command("go", "build", "-o", tmp, pkg) // #nosec G204 -- builds this repository's own cmd/k6
+	cmd := exec.CommandContext(tb.Context(), "go", "build", "-o", tmp, pkg) // #nosec G204 -- builds this repository's own cmd/k6
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		tb.Fatalf("go build %s: %v\n%s", pkg, err, out)
@@ -134,8 +135,8 @@ func sourceHash(root string) (string, error) {
 			return "", err
 		}
 		rel, _ := filepath.Rel(root, f)
-		fmt.Fprintf(h, "%s %d\n", rel, len(b))
-		h.Write(b)
+		_, _ = fmt.Fprintf(h, "%s %d\n", rel, len(b)) // a hash.Hash never fails
+		_, _ = h.Write(b)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
@@ -195,7 +196,7 @@ var started struct {
 func Leftovers() []int {
 	started.Lock()
 	defer started.Unlock()
-	var left []int
+	var left []int //nolint:prealloc // each pid has any number of workers
 	for _, pid := range started.pids {
 		left = append(left, WorkersOf(pid)...)
 	}
@@ -212,7 +213,7 @@ func StartWith(tb testing.TB, binary string, args ...string) *Process {
 func StartEnv(tb testing.TB, binary string, env []string, args ...string) *Process {
 	tb.Helper()
 	p := &Process{tb: tb, Dir: tb.TempDir(), done: make(chan struct{})}
-	p.Cmd = exec.Command(binary, args...) // #nosec G204 -- the k6 binary under test, run by the test
+	p.Cmd = exec.Command(binary, args...) //nolint:noctx,gosec // the k6 binary under test; the test ends it, with the signal it chooses
 	p.Cmd.Dir = p.Dir
 	p.Cmd.Env = append(append(os.Environ(), "K6_NO_USAGE_REPORT=true", "K6_NO_COLOR=true"), env...)
 	p.Cmd.Stdout = &p.stdout
@@ -258,7 +259,7 @@ func (p *Process) Wait(timeout time.Duration) Result {
 	code := 0
 	if p.err != nil {
 		code = -1
-		if ee, ok := p.err.(*exec.ExitError); ok {
+		if ee, ok := errors.AsType[*exec.ExitError](p.err); ok {
 			code = ee.ExitCode()
 		}
 	}
@@ -346,7 +347,7 @@ func ReadPoints(tb testing.TB, path string) []Point {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	var points []Point
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<24)

@@ -192,11 +192,11 @@ func NiceScale(top float64) Scale {
 			break
 		}
 	}
-	max := math.Ceil(top/step) * step
-	if top > 0.94*max {
-		max += step
+	end := math.Ceil(top/step) * step
+	if top > 0.94*end {
+		end += step
 	}
-	return Scale{Max: max, Step: step}
+	return Scale{Max: end, Step: step}
 }
 
 // fmtTick writes a tick value with thousands separators and the decimals its step needs.

@@ -88,20 +88,22 @@ func (r *Result) tableNotes(marked bool) []string {
 // tableRows returns the table's header and rows as cells of text, and the
 // footnotes the rows need.
 func (r *Result) tableRows() (head []string, rows [][]string, notes []string) {
-	head = []string{"workload", r.seriesColumn()}
+	speedups := r.speedupSizes()
+	columns := 2 + len(r.Sizes) + len(speedups)
+	head = append(make([]string, 0, columns), "workload", r.seriesColumn())
 	for _, s := range r.Sizes {
 		head = append(head, sizeLabel(s, r.Options.Size))
 	}
-	for _, i := range r.speedupSizes() {
+	for _, i := range speedups {
 		head = append(head, fmt.Sprintf("x%d/%d", r.Sizes[i], r.Sizes[r.Base]))
 	}
 	marked := false
 	for _, row := range r.Rows {
-		line := []string{row.Workload, SeriesName(row.Series)}
+		line := append(make([]string, 0, columns), row.Workload, SeriesName(row.Series))
 		for i := range r.Sizes {
 			line = append(line, callsText(row, i))
 		}
-		for _, i := range r.speedupSizes() {
+		for _, i := range speedups {
 			s, mark := r.speedupText(row, i)
 			marked = marked || mark
 			line = append(line, s)
@@ -136,7 +138,8 @@ func (r *Result) tableText() string {
 	for i, w := range widths {
 		rules[i] = strings.Repeat("-", w)
 	}
-	out := []string{Heading, format(head), strings.Join(rules, "  ")}
+	out := make([]string, 0, 4+len(rows)+len(notes))
+	out = append(out, Heading, format(head), strings.Join(rules, "  "))
 	for _, line := range rows {
 		out = append(out, format(line))
 	}
@@ -237,8 +240,9 @@ func digest(data Data) []digestLine {
 }
 
 func digestText(data Data) string {
-	var out []string
-	for _, line := range digest(data) {
+	lines := digest(data)
+	out := make([]string, 0, len(lines))
+	for _, line := range lines {
 		stats := make([]string, len(line.stats))
 		for i, s := range line.stats {
 			stats[i] = s.label + "=" + s.value

@@ -169,7 +169,7 @@ func (s *suite) offered(t *testing.T) map[string]string {
 }
 
 func names(m map[string]string) string {
-	var list []string
+	list := make([]string, 0, len(m))
 	for n := range m {
 		list = append(list, n)
 	}
@@ -320,7 +320,7 @@ func (s *suite) hello(t *testing.T) {
 	if f, ok := r.tryNext(settle); ok {
 		t.Errorf("a frame after the hello with nothing asked: %s", f.raw)
 	}
-	if code := r.wait(settle); code != 0 {
+	if code := r.wait(); code != 0 {
 		t.Errorf("exit status %d after its input ended, want 0", code)
 	}
 	r.cleanStdout()
@@ -334,7 +334,7 @@ func deref(p *float64) any {
 }
 
 func jsonOf(v any) string {
-	b, _ := json.Marshal(v)
+	b, _ := json.Marshal(v) //nolint:errchkjson // the suite's own messages, which encode
 	return string(b)
 }
 
@@ -444,7 +444,7 @@ func (s *suite) errors(t *testing.T) {
 		t.Errorf("a run without params: got %s, want a result without error", res.raw)
 	}
 	raw.closeInput()
-	if code := raw.wait(settle); code != 0 {
+	if code := raw.wait(); code != 0 {
 		t.Errorf("exit status %d, want 0", code)
 	}
 	raw.cleanStdout()
@@ -499,7 +499,7 @@ func payload(size, seed int) []byte {
 		text.WriteString(piece)
 		text.WriteString(strconv.Itoa(seed))
 	}
-	b, _ := json.Marshal(map[string]any{
+	b, _ := json.Marshal(map[string]any{ //nolint:errchkjson // strings, numbers, bools and nulls
 		"seed": seed, "text": text.String(), "list": []any{1, 2.5, -3e-7, true, false, nil, "x"},
 		"nested": map[string]any{"a": map[string]any{"b": []any{map[string]any{}, []any{}}}},
 	})
@@ -565,7 +565,7 @@ func (s *suite) ignoredMessages(t *testing.T) {
 		t.Errorf("got %s, want the result of run 1", res.raw)
 	}
 	r.closeInput()
-	if code := r.wait(settle); code != 0 {
+	if code := r.wait(); code != 0 {
 		t.Errorf("exit status %d, want 0", code)
 	}
 	r.cleanStdout()
@@ -594,7 +594,7 @@ func (s *suite) eof(t *testing.T) {
 	if f, ok := r.tryNext(settle); ok {
 		t.Errorf("a frame after the last result: %s", f.raw)
 	}
-	if code := r.wait(settle); code != 0 {
+	if code := r.wait(); code != 0 {
 		t.Errorf("exit status %d after its input ended, want 0", code)
 	}
 	r.cleanStdout()
@@ -656,7 +656,7 @@ func (s *suite) protocolErrors(t *testing.T) {
 			if res.ID != 1 {
 				t.Errorf("got %s, want the result of run 1", res.raw)
 			}
-			code := r.wait(settle)
+			code := r.wait()
 			if code == 0 {
 				t.Errorf("exit status 0 after a protocol error, want non-zero")
 			}
@@ -677,7 +677,7 @@ func (s *suite) notAChild(t *testing.T) {
 		t.Errorf("with %s=1: got %s, want the result of run 1", ipc.WorkerEnv, res.raw)
 	}
 	r.closeInput()
-	if code := r.wait(settle); code != 0 {
+	if code := r.wait(); code != 0 {
 		t.Errorf("exit status %d after its input ended, want 0", code)
 	}
 	r.cleanStdout()
@@ -722,7 +722,6 @@ type rawWorker struct {
 	readErr error // why stdout stopped being frames; read once frames is closed
 	stderr  *syncBuffer
 	exited  chan struct{}
-	helloed bool
 }
 
 type rawFrame struct {
@@ -755,7 +754,7 @@ func (s *suite) startRawEnv(t *testing.T, marker string) *rawWorker {
 		t.Fatal(err)
 	}
 	r := &rawWorker{t: t, in: inW, frames: make(chan rawFrame, 64), stderr: &syncBuffer{}, exited: make(chan struct{})}
-	r.cmd = exec.Command(s.argv[0], s.argv[1:]...) // #nosec G204 -- the worker under test, named by the suite's caller
+	r.cmd = exec.Command(s.argv[0], s.argv[1:]...) //nolint:noctx,gosec // the worker under test, named by the suite's caller; the test ends it
 	r.cmd.Dir = s.o.Dir
 	var env []string
 	for _, kv := range os.Environ() {
@@ -795,7 +794,7 @@ func (s *suite) startRawEnv(t *testing.T, marker string) *rawWorker {
 
 func (r *rawWorker) readLoop(out *os.File) {
 	defer close(r.frames)
-	defer out.Close()
+	defer func() { _ = out.Close() }()
 	br := bufio.NewReader(out)
 	for {
 		b, err := ipc.ReadFrame(br, nil, ipc.DefaultMaxFrame)
@@ -875,12 +874,12 @@ func (r *rawWorker) write(b []byte) { _, _ = r.in.Write(b) }
 func (r *rawWorker) closeInput() { _ = r.in.Close() }
 
 // wait waits for the worker to exit and returns its exit status (-1 for a signal).
-func (r *rawWorker) wait(within time.Duration) int {
+func (r *rawWorker) wait() int {
 	r.t.Helper()
 	select {
 	case <-r.exited:
-	case <-time.After(within):
-		r.t.Fatalf("the worker did not exit within %s", within)
+	case <-time.After(settle):
+		r.t.Fatalf("the worker did not exit within %s", settle)
 	}
 	return r.cmd.ProcessState.ExitCode()
 }

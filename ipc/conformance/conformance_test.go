@@ -92,7 +92,7 @@ func TestSuiteCatchesBrokenWorkers(t *testing.T) {
 	} {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
-			cmd := exec.Command(os.Args[0], "-test.run=^TestBrokenWorker$", "-test.v", "-test.count=1")
+			cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestBrokenWorker$", "-test.v", "-test.count=1")
 			cmd.Env = append(os.Environ(), brokenEnv+"="+mode)
 			out, err := cmd.CombinedOutput()
 			if _, ok := errors.AsType[*exec.ExitError](err); !ok {
@@ -141,7 +141,7 @@ func brokenRegistry(mode string) *workload.Registry {
 				} else {
 					ctx = context.Background()
 				}
-				return s.Fn(ctx, a)
+				return s.Fn(ctx, a) //nolint:contextcheck // this mode drops the pool's cancel on purpose
 			}
 		}
 		must(r.Add(s.Name, s.Kind, fn, workload.Describe(s.Description), workload.WithParams(s.Params...)))
