@@ -263,7 +263,8 @@ func reasonText(reason sobek.Value) string {
 }
 
 func mustSet(rt *sobek.Runtime, obj *sobek.Object, name string, fn func(sobek.FunctionCall) sobek.Value) {
-	if err := obj.DefineDataProperty(name, rt.ToValue(fn), sobek.FLAG_TRUE, sobek.FLAG_FALSE, sobek.FLAG_TRUE); err != nil {
+	if err := obj.DefineDataProperty(name, rt.ToValue(fn), sobek.FLAG_TRUE, sobek.FLAG_FALSE,
+		sobek.FLAG_TRUE); err != nil {
 		panic(err)
 	}
 }

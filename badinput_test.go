@@ -68,6 +68,8 @@ const jsCycle = `(() => { const o = { a: 1 }; o.self = o; return o; })()`
 
 // notJSON are values that no option or param accepts, whatever its type:
 // they are not JSON data (or not finite numbers).
+//
+//nolint:gochecknoglobals // a test table
 var notJSON = []jsVal{
 	{"function", `() => 1`},
 	{"async function", `async () => 1`},
@@ -356,6 +358,8 @@ func badValues(tg target) []jsVal {
 
 // optionTargets are the constructors' options; the test fails when an option
 // is added to options.go and not here.
+//
+//nolint:gochecknoglobals // a test table
 var optionTargets = map[string]target{
 	"name":              {typ: workload.String, maxLen: 200, nonEmpty: true},
 	"workers":           {typ: workload.Int, lo: 1, hi: pool.MaxWorkers},
@@ -370,6 +374,8 @@ var optionTargets = map[string]target{
 }
 
 // validOption is a valid value of each option, for ThreadPool's process-only checks.
+//
+//nolint:gochecknoglobals // a test table
 var validOption = map[string]string{
 	"maxTasksPerWorker": `10`, "env": `{ A: '1' }`, "startTimeout": `'5s'`, "command": `['python3', 'w.py']`,
 	"cwd": `'/tmp'`, "concurrency": `2`,

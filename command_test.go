@@ -38,6 +38,7 @@ func policyDir(t *testing.T) string {
 // and every way around a list: names through PATH, relative paths from
 // cwd, symbolic links, the pool's env PATH, and env setting the setting.
 func TestCommandPolicy(t *testing.T) {
+	t.Parallel()
 	python, err := exec.LookPath("python3")
 	require.NoError(t, err)
 	realPython, err := filepath.EvalSymlinks(python)
@@ -115,6 +116,7 @@ func TestCommandPolicy(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			err := parsePolicy(tc.value, tc.set).check(tc.command, tc.cwd, tc.env)
 			if tc.code == "" {
 				assert.NoError(t, err)
@@ -132,6 +134,7 @@ func TestCommandPolicy(t *testing.T) {
 // k6's PATH, never in the PATH the pool's env gives the worker, so what the
 // policy checked is what starts.
 func TestEnvPathDoesNotRedirectStart(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "xk6-env-path-worker"), []byte("#!/bin/sh\n"), 0o755))
 	_, err := ipc.Start(ipc.Config{Argv: []string{"xk6-env-path-worker"}, Env: []string{"PATH=" + dir}})
@@ -141,6 +144,8 @@ func TestEnvPathDoesNotRedirectStart(t *testing.T) {
 
 // TestCommandPolicyThroughJS: a refused command throws NotAllowedError from
 // the constructor, naming the setting; the built-in worker still runs.
+//
+//nolint:paralleltest // swaps the process-wide operatorPolicy
 func TestCommandPolicyThroughJS(t *testing.T) {
 	saved := operatorPolicy
 	operatorPolicy = parsePolicy("none", true)

@@ -14,6 +14,8 @@ import (
 
 // kinds are the two kinds of pool every control is tested on, as a script
 // would make them.
+//
+//nolint:gochecknoglobals // a test table
 var kinds = []struct{ name, ctor string }{{"thread", "ThreadPool"}, {"process", "ProcessPool"}}
 
 // requireSettled checks the account of a pool once nothing is in flight.

@@ -59,6 +59,7 @@ func (o poolOptions) String() string {
 
 func (o poolOptions) equal(other poolOptions) bool { return o.String() == other.String() }
 
+//nolint:gochecknoglobals // constant tables
 var (
 	commonOptions  = []string{"name", "workers", "maxQueue", "taskTimeout"}
 	processOptions = []string{"maxTasksPerWorker", "env", "startTimeout", "command", "cwd", "concurrency"}
@@ -75,6 +76,8 @@ const (
 
 // parsePoolOptions reads the options object of `new ThreadPool(...)` or
 // `new ProcessPool(...)`. Every error is InvalidArgument and names the option.
+//
+//nolint:cyclop // a case per option, until issue 12's schema (item 1) replaces it
 func parsePoolOptions(kind pool.Kind, raw map[string]any, numCPU int) (poolOptions, error) {
 	ctor := map[pool.Kind]string{pool.Thread: "ThreadPool", pool.Process: "ProcessPool"}[kind]
 	o := poolOptions{Kind: kind, Workers: numCPU, MaxQueue: pool.DefaultMaxQueue}
@@ -217,13 +220,15 @@ func parseEnv(v any) (map[string]string, error) {
 func parseCommand(v any) ([]string, error) {
 	list, ok := v.([]any)
 	if !ok || len(list) == 0 {
-		return nil, fmt.Errorf("must be a non-empty array of strings (argv, run without a shell), got %s", taskerr.Describe(v))
+		return nil, fmt.Errorf("must be a non-empty array of strings (argv, run without a shell), got %s",
+			taskerr.Describe(v))
 	}
 	argv := make([]string, len(list))
 	for i, a := range list {
 		s, ok := a.(string)
 		if !ok || (i == 0 && s == "") || len(s) > maxArgLen || strings.ContainsRune(s, 0) {
-			return nil, fmt.Errorf("item %d must be a string of at most %d bytes (argv, run without a shell), got %s", i, maxArgLen, taskerr.Describe(a))
+			return nil, fmt.Errorf("item %d must be a string of at most %d bytes (argv, run without a shell), got %s", i,
+				maxArgLen, taskerr.Describe(a))
 		}
 		argv[i] = s
 	}
@@ -242,6 +247,8 @@ type callOptions struct {
 
 // reservedTags are the tag keys a call may not set: the extension's own,
 // which name the series a report reads, and the ones k6 keeps for itself.
+//
+//nolint:gochecknoglobals // a constant table
 var reservedTags = []string{tagPool, tagPoolKind, tagWorkload, tagWorkers, "group", "scenario"}
 
 func parseCallOptions(method string, raw map[string]any) (callOptions, error) {
@@ -264,7 +271,8 @@ func parseCallOptions(method string, raw map[string]any) (callOptions, error) {
 			}
 			o.Tags = tags
 		default:
-			return o, taskerr.New(taskerr.InvalidArgument, "%s(): unknown option %q in opts (options: timeout, tags, signal)", method, k)
+			return o, taskerr.New(taskerr.InvalidArgument, "%s(): unknown option %q in opts (options: timeout, tags, signal)",
+				method, k)
 		}
 	}
 	return o, nil
@@ -370,7 +378,8 @@ func (c *converter) convert(v sobek.Value, where string) (any, error) {
 		return c.number(f), nil
 	}
 	if _, isFn := sobek.AssertFunction(v); isFn {
-		return nil, c.fail(where, "is a function; only JSON values (objects, arrays, strings, numbers, booleans, null) can be passed")
+		return nil, c.fail(where,
+			"is a function; only JSON values (objects, arrays, strings, numbers, booleans, null) can be passed")
 	}
 	obj, ok := v.(*sobek.Object)
 	if !ok {
@@ -383,7 +392,8 @@ func (c *converter) convert(v sobek.Value, where string) (any, error) {
 				what = "a BigInt"
 			}
 		}
-		return nil, c.fail(where, "is %s; only JSON values (objects, arrays, strings, numbers, booleans, null) can be passed", what)
+		return nil, c.fail(where,
+			"is %s; only JSON values (objects, arrays, strings, numbers, booleans, null) can be passed", what)
 	}
 	if slices.Contains(c.path, obj) {
 		return nil, c.fail(where, "refers back to itself (a cycle); only JSON values can be passed")
@@ -403,7 +413,8 @@ func (c *converter) convert(v sobek.Value, where string) (any, error) {
 		}
 		return c.object(obj, where)
 	default:
-		return nil, c.fail(where, "is a %s; only JSON values (objects, arrays, strings, numbers, booleans, null) can be passed", obj.ClassName())
+		return nil, c.fail(where,
+			"is a %s; only JSON values (objects, arrays, strings, numbers, booleans, null) can be passed", obj.ClassName())
 	}
 }
 
@@ -475,7 +486,9 @@ func (c *converter) checkKeys(obj *sobek.Object, keys []string, where string) er
 	for i := range arr.Get("length").ToInteger() {
 		key := arr.Get(strconv.FormatInt(i, 10))
 		if at, unit := loneSurrogate(key, key.String()); at >= 0 {
-			return c.fail(where, "has a key with a lone surrogate U+%04X at index %d (%s); only well-formed Unicode can be passed (String.prototype.toWellFormed() replaces lone surrogates with U+FFFD)",
+			return c.fail(where,
+				"has a key with a lone surrogate U+%04X at index %d (%s); only well-formed Unicode can be passed "+
+					"(String.prototype.toWellFormed() replaces lone surrogates with U+FFFD)",
 				unit, at, strconv.QuoteToASCII(key.String()))
 		}
 	}
@@ -487,7 +500,9 @@ func (c *converter) checkKeys(obj *sobek.Object, keys []string, where string) er
 func (c *converter) str(v sobek.Value, where string) (any, error) {
 	s := v.String()
 	if at, unit := loneSurrogate(v, s); at >= 0 {
-		return nil, c.fail(where, "has a lone surrogate U+%04X at index %d; only well-formed Unicode can be passed (String.prototype.toWellFormed() replaces lone surrogates with U+FFFD)", unit, at)
+		return nil, c.fail(where,
+			"has a lone surrogate U+%04X at index %d; only well-formed Unicode can be passed (String.prototype.toWellFormed() "+
+				"replaces lone surrogates with U+FFFD)", unit, at)
 	}
 	c.quote(s)
 	return s, nil
@@ -571,6 +586,8 @@ func (c *converter) constructorName(obj *sobek.Object) string {
 }
 
 // Reflect types sobek reports from Value.ExportType for primitives.
+//
+//nolint:gochecknoglobals // constant reflect.Types
 var (
 	typeBool   = reflect.TypeFor[bool]()
 	typeString = reflect.TypeFor[string]()

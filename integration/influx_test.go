@@ -110,6 +110,7 @@ func TestInfluxDB(t *testing.T) {
 	t.Logf(`SELECT sum("value") FROM "concurrency_tasks" GROUP BY "pool_kind", "workers", "workload":`+"\n%s", strings.Join(rows, "\n"))
 
 	t.Run("grafana dashboard queries", func(t *testing.T) {
+		t.Parallel()
 		root, err := k6test.ModuleRoot()
 		require.NoError(t, err)
 		b, err := os.ReadFile(filepath.Join(root, "examples", "grafana", "xk6-concurrency.json"))

@@ -121,6 +121,8 @@ export default async function () {
 // thread and one Python process, the same set-up, measure within 20 % of
 // each other), and each check takes the one-process base that is hardest
 // on it (the higher of the two for "reach", the lower for "stay within").
+//
+//nolint:paralleltest // timing-sensitive: compares threads' and processes' throughput
 func TestPythonGILExample(t *testing.T) {
 	k6test.Interpreter(t, "python3")
 	const attempts = 3

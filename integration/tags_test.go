@@ -61,6 +61,7 @@ export default async function () {
 	}
 	for _, kind := range []string{"thread", "process"} {
 		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
 			grouped := byCall["grouped-"+kind]
 			require.Len(t, grouped, 1)
 			assert.Equal(t, "::submit-here", grouped[0].Tags["group"], "group of the submission")

@@ -15,6 +15,7 @@ import (
 // names what it was: text is quoted (with a hint for JSON without its length
 // prefix), other bytes are shown in hex.
 func TestJunkMessage(t *testing.T) {
+	t.Parallel()
 	long := strings.Repeat("log line ", 20)
 	cases := []struct {
 		name, in, want string
@@ -36,6 +37,7 @@ func TestJunkMessage(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			br := bufio.NewReader(strings.NewReader(tc.in))
 			_, err := ReadFrame(br, nil, DefaultMaxFrame)
 			var fe *FrameError
@@ -53,11 +55,13 @@ func TestJunkMessage(t *testing.T) {
 // banner on stdout before its hello is told so, with the banner, instead of
 // "a frame of 1633906021 bytes".
 func TestWorkerBannerBeforeHello(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ name, script, want string }{
 		{"banner", `echo "Starting the worker"; exec "$0"`, `wrote text to its standard output, which is for protocol frames only (print to stderr instead): "Starting the worker\n"`},
 		{"json without prefix", `printf '{"type":"hello"}'; exec "$0"`, `wrote text to its standard output, which is for protocol frames only (print to stderr instead) (a JSON message without its 4-byte length prefix?): "{\"type\":\"hello\"}"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			cfg := selfConfig()
 			cfg.Argv = []string{"sh", "-c", tc.script, os.Args[0]}
 			w, err := Start(cfg)

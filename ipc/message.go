@@ -325,7 +325,8 @@ func skipValue(d []byte, i int) int {
 func beginFrame(b []byte) []byte { return append(b[:0], 0, 0, 0, 0) }
 
 func endFrame(b []byte) []byte {
-	binary.BigEndian.PutUint32(b, uint32(len(b)-headerSize)) // #nosec G115 -- callers refuse a frame over maxFrame (at most math.MaxUint32) before writing it
+	// #nosec G115 -- callers refuse a frame over maxFrame (at most math.MaxUint32) before writing it
+	binary.BigEndian.PutUint32(b, uint32(len(b)-headerSize))
 	return b
 }
 

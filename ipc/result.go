@@ -93,6 +93,7 @@ func (p pathNode) String() string {
 	return b.String()
 }
 
+//nolint:gochecknoglobals // constant reflect.Types
 var (
 	marshalerType     = reflect.TypeFor[json.Marshaler]()
 	textMarshalerType = reflect.TypeFor[encoding.TextMarshaler]()
@@ -111,7 +112,8 @@ func unencodable(v reflect.Value, at pathNode, depth int, onPath map[uintptr]boo
 		return "", at
 	}
 	if v.Type().Implements(marshalerType) && v.CanInterface() && (v.Kind() != reflect.Pointer || !v.IsNil()) {
-		if _, err := v.Interface().(json.Marshaler).MarshalJSON(); err != nil { //nolint:forcetypeassert // it implements Marshaler
+		//nolint:forcetypeassert // it implements Marshaler
+		if _, err := v.Interface().(json.Marshaler).MarshalJSON(); err != nil {
 			return "a value whose MarshalJSON failed (" + err.Error() + ")", at
 		}
 		return "", at
@@ -135,7 +137,10 @@ func unencodable(v reflect.Value, at pathNode, depth int, onPath map[uintptr]boo
 		if v.IsNil() {
 			return "", at
 		}
-		return within(v.Pointer(), onPath, at, func() (string, pathNode) { return unencodable(v.Elem(), at, depth+1, onPath) })
+		return within(v.Pointer(), onPath, at, func() (string, pathNode) {
+			return unencodable(v.Elem(), at, depth+1,
+				onPath)
+		})
 	case reflect.Map:
 		if v.IsNil() {
 			return "", at

@@ -28,7 +28,8 @@ import (
 func ServeProcess(reg *workload.Registry) int {
 	v := os.Getenv(WorkerEnv)
 	if v == "" {
-		fmt.Fprintf(os.Stderr, "xk6-concurrency worker: %s is not set: a worker is started by a process pool, not by hand\n", WorkerEnv)
+		fmt.Fprintf(os.Stderr, "xk6-concurrency worker: %s is not set: a worker is started by a process pool, not by hand\n",
+			WorkerEnv)
 		return 1
 	}
 	out, err := protocolOutput()
@@ -106,7 +107,8 @@ type helloOut struct {
 
 func (s *server) sendHello() error {
 	specs := s.reg.List()
-	h := helloOut{Type: TypeHello, Protocol: ProtocolVersion, PID: os.Getpid(), Workloads: make([]workload.Info, len(specs))}
+	h := helloOut{Type: TypeHello, Protocol: ProtocolVersion, PID: os.Getpid(), Workloads: make([]workload.Info,
+		len(specs))}
 	for i, spec := range specs {
 		h.Workloads[i] = spec.Info()
 	}
@@ -306,7 +308,8 @@ func (s *server) finish(t *task, timedOut bool, value any, err error, runTime ti
 		case t.cancelled.Load():
 			e = taskerr.New(taskerr.Workload, "%s: cancelled by the pool (%s)", t.spec.Name, e.Message)
 		case s.ctx.Err() != nil:
-			e = taskerr.New(taskerr.Workload, "%s: cancelled because the worker is stopping: its input closed (%s)", t.spec.Name, e.Message)
+			e = taskerr.New(taskerr.Workload, "%s: cancelled because the worker is stopping: its input closed (%s)",
+				t.spec.Name, e.Message)
 		}
 		s.writeResult(t.id, t.spec.Name, nil, e, runTime)
 		return
@@ -314,6 +317,7 @@ func (s *server) finish(t *task, timedOut bool, value any, err error, runTime ti
 	s.writeResult(t.id, t.spec.Name, value, nil, runTime)
 }
 
+//nolint:gochecknoglobals // buffers shared by every server of the process
 var resultBufs = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
 
 // writeResult encodes and writes a result: value is the task's value (any

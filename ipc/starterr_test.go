@@ -30,6 +30,7 @@ func init() {
 // never as Go's "fork/exec <program>: no such file or directory" for a
 // working directory that is missing (golang/go#20285).
 func TestStartErrorCauses(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	file := func(name, content string, mode os.FileMode) string {
 		p := filepath.Join(dir, name)
@@ -64,6 +65,7 @@ func TestStartErrorCauses(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			_, err := Start(Config{Argv: tc.argv, Dir: tc.dir})
 			wantStartErr(t, err, tc.argv, tc.want)
 		})
@@ -108,6 +110,7 @@ func TestStartErrorRelativePath(t *testing.T) {
 // enter is named as such. Root may enter any directory, so as root the
 // test binary starts the worker again as user nobody.
 func TestStartErrorCwdPermission(t *testing.T) {
+	t.Parallel()
 	base := t.TempDir()
 	locked := filepath.Join(base, "locked")
 	if err := os.Mkdir(locked, 0o700); err != nil {

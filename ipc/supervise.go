@@ -20,6 +20,8 @@ import (
 // killed too (killStrays).
 
 // workerSeq numbers the workers this process starts, for WorkerIDEnv.
+//
+//nolint:gochecknoglobals // ids unique in the process
 var workerSeq atomic.Uint64
 
 func newWorkerID() string {
@@ -74,6 +76,8 @@ func (w *Worker) reap() {
 }
 
 // tempVars are the variables that name the temporary directory.
+//
+//nolint:gochecknoglobals // a constant table
 var tempVars = func() []string {
 	if runtime.GOOS == "windows" {
 		return []string{"TMP", "TEMP"}

@@ -81,6 +81,7 @@ func withSupervisionWorkloads(reg *workload.Registry) *workload.Registry {
 // worker marker, so it is a worker's descendant as the reliability suite
 // counts them), and so is everything the worker wrote in its TMPDIR.
 func TestNoDescendantOutlivesItsWorker(t *testing.T) {
+	t.Parallel()
 	if runtime.GOOS != "linux" {
 		t.Skip("reads /proc")
 	}
@@ -164,6 +165,7 @@ func testDescendant(t *testing.T, then string, escape bool, end func(*Worker), w
 // one its environment names, and a TMPDIR the pool cannot make a directory
 // in is passed on unchanged.
 func TestPrivateTemp(t *testing.T) {
+	t.Parallel()
 	base := t.TempDir()
 	dir, env := privateTemp([]string{"A=1", "TMPDIR=/elsewhere", "TMPDIR=" + base})
 	defer removeTemp(dir)

@@ -240,7 +240,8 @@ func Start(cfg Config) (*Worker, error) {
 	deadline := time.NewTimer(cfg.StartTimeout)
 	defer deadline.Stop()
 
-	cmd := exec.Command(cfg.Argv[0], cfg.Argv[1:]...) // #nosec G204 -- running the worker command the script configured is the pool's purpose
+	// #nosec G204 -- running the worker command the script configured is the pool's purpose
+	cmd := exec.Command(cfg.Argv[0], cfg.Argv[1:]...) //nolint:noctx // the Worker ends it, gracefully first
 	cmd.Dir = cfg.Dir
 	id := newWorkerID()
 	tmp, env := privateTemp(append(workerEnv(cfg.Env), WorkerIDEnv+"="+id))
@@ -354,7 +355,8 @@ func (w *Worker) Send(c *Call, req Request) error {
 	}
 	frame := appendRun(c.buf, id, req.Workload, req.Params, timeoutMS)
 	if n := len(frame) - headerSize; n > w.maxFrame {
-		return c.refuse(taskerr.New(taskerr.InvalidArgument, "%s: params of %d bytes make a request of %d bytes, over the %d-byte frame limit",
+		return c.refuse(taskerr.New(taskerr.InvalidArgument,
+			"%s: params of %d bytes make a request of %d bytes, over the %d-byte frame limit",
 			req.Workload, len(req.Params), n, w.maxFrame))
 	}
 	c.buf = frame
@@ -480,7 +482,8 @@ func (w *Worker) stop(kind int, detail string) {
 // to exit, then sends SIGTERM (not on Windows) and waits up to grace again,
 // then sends SIGKILL; both signals go to the worker's process group. It
 // returns once the worker is Done. Requests still in flight settle with
-// WorkerCrashed ("... stopped while the task was running"). It is idempotent and safe to call concurrently with anything.
+// WorkerCrashed ("... stopped while the task was running"). It is idempotent and safe to call concurrently
+// with anything.
 func (w *Worker) Close(grace time.Duration) {
 	w.mu.Lock()
 	w.closing, w.stopping = true, true

@@ -32,6 +32,7 @@ const testModeEnv = "XK6_IPC_TEST_MODE"
 // echoReplyEnv is the size of the frames the echo child answers with.
 const echoReplyEnv = "XK6_IPC_ECHO_REPLY"
 
+//nolint:gochecknoglobals // built once, in TestMain
 var (
 	testworkerBin string
 	errTestworker error
@@ -215,6 +216,7 @@ func wantCrash(t *testing.T, e *taskerr.Error, substrs ...string) {
 }
 
 func TestWorkerRoundTrip(t *testing.T) {
+	t.Parallel()
 	var lines []string
 	var mu sync.Mutex
 	cfg := selfConfig()
@@ -287,6 +289,7 @@ func slicesContains(list []string, s string) bool {
 	return slices.Contains(list, s)
 }
 
+//nolint:paralleltest // timing-sensitive: cancels a task while it runs
 func TestWorkerCancel(t *testing.T) {
 	w := start(t, selfConfig())
 	c := NewCall()
@@ -306,6 +309,7 @@ func TestWorkerCancel(t *testing.T) {
 	}
 }
 
+//nolint:paralleltest // timing-sensitive: asserts on the order sleeps of different lengths finish in
 func TestWorkerPipelined(t *testing.T) {
 	cfg := selfConfig()
 	cfg.Concurrency = 16
@@ -333,6 +337,7 @@ func TestWorkerPipelined(t *testing.T) {
 	}
 }
 
+//nolint:paralleltest // timing-sensitive: waits a bounded time for the killed worker to be reported
 func TestWorkerSIGKILL(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("unix signals")
@@ -378,6 +383,7 @@ func TestWorkerSIGKILL(t *testing.T) {
 }
 
 func TestWorkerExitStatus(t *testing.T) {
+	t.Parallel()
 	var stderr []string
 	var mu sync.Mutex
 	cfg := selfConfig()
@@ -396,6 +402,7 @@ func TestWorkerExitStatus(t *testing.T) {
 }
 
 func TestWorkerLongStderrLine(t *testing.T) {
+	t.Parallel()
 	lines := make(chan string, 10)
 	cfg := selfConfig()
 	cfg.Stderr = func(l string) { lines <- l }
@@ -422,6 +429,7 @@ func TestWorkerLongStderrLine(t *testing.T) {
 }
 
 func TestWorkerFrameLimits(t *testing.T) {
+	t.Parallel()
 	cfg := selfConfig()
 	cfg.MaxFrame = 1024
 	w := start(t, cfg)
@@ -443,6 +451,7 @@ func TestWorkerFrameLimits(t *testing.T) {
 	}
 }
 
+//nolint:paralleltest // timing-sensitive: asserts on how long each failure took to show
 func TestWorkerBadModes(t *testing.T) {
 	cases := []struct {
 		mode    string
@@ -497,6 +506,7 @@ func TestWorkerBadModes(t *testing.T) {
 }
 
 func TestWorkerStartErrors(t *testing.T) {
+	t.Parallel()
 	_, err := Start(Config{Argv: []string{"xk6-no-such-command"}})
 	var e *taskerr.Error
 	if !errors.As(err, &e) || e.Code != taskerr.WorkerCrashed ||
@@ -515,6 +525,7 @@ func TestWorkerStartErrors(t *testing.T) {
 }
 
 func TestWorkerKill(t *testing.T) {
+	t.Parallel()
 	w := start(t, selfConfig())
 	calls := []*Call{NewCall(), NewCall()}
 	for _, c := range calls {
@@ -547,6 +558,7 @@ func TestWorkerKill(t *testing.T) {
 	wantCrash(t, w.Err(), "task t.sleep timed out")
 }
 
+//nolint:paralleltest // timing-sensitive: asserts on the grace period before SIGKILL
 func TestWorkerCloseEscalatesToSIGKILL(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("unix signals")
@@ -568,6 +580,7 @@ func TestWorkerCloseEscalatesToSIGKILL(t *testing.T) {
 	assertReaped(t, w.PID())
 }
 
+//nolint:paralleltest // timing-sensitive: signals a worker while a task runs
 func TestWorkerCloseSIGTERMWithTaskInFlight(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("unix signals")
@@ -594,6 +607,7 @@ func TestWorkerCloseSIGTERMWithTaskInFlight(t *testing.T) {
 }
 
 func TestWorkerCloseConcurrentWithKill(t *testing.T) {
+	t.Parallel()
 	w := start(t, selfConfig())
 	c := NewCall()
 	if err := w.Send(c, Request{Workload: "t.sleep", Params: []byte(`{"ms":30000}`)}); err != nil {
@@ -633,6 +647,7 @@ func TestWorkerCloseConcurrentWithKill(t *testing.T) {
 }
 
 func TestWorkerEnv(t *testing.T) {
+	t.Parallel()
 	cfg := selfConfig()
 	cfg.Env = append(cfg.Env, WorkerEnv+"=12345", "XK6_IPC_TEST_VAR=hello there")
 	w := start(t, cfg)
@@ -673,6 +688,7 @@ func TestServeProcessWithoutEnv(t *testing.T) {
 // TestTestworkerGood checks the good mode of internal/testworker, which
 // tests elsewhere rely on.
 func TestTestworkerGood(t *testing.T) {
+	t.Parallel()
 	w := start(t, testworker(t, "good"))
 	for _, name := range []string{"t.echo", "t.sleep", "t.fail", "t.print", "t.crash"} {
 		if !w.Offers(name) {
@@ -693,6 +709,7 @@ func TestTestworkerGood(t *testing.T) {
 	wantCrash(t, r.Err, "exited with status 3", "t.crash: exiting with status 3")
 }
 
+//nolint:paralleltest // timing-sensitive: waits a bounded time for the orphan to die
 func TestPdeathsig(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("the parent-death signal is Linux only")
@@ -748,6 +765,7 @@ func procAlive(pid int) bool {
 	return state != "Z" && state != "X"
 }
 
+//nolint:paralleltest // goleak counts every goroutine of the test process
 func TestNoGoroutineLeak(t *testing.T) {
 	// The forking goroutine lives for good: start one worker before counting.
 	w, err := Start(selfConfig())
@@ -787,6 +805,7 @@ func TestNoGoroutineLeak(t *testing.T) {
 // of testworker cover the pool's reading; this checks that a worker's result
 // with an unknown error name and a float run_ns is accepted.
 func TestHandleFrameLenient(t *testing.T) {
+	t.Parallel()
 	w := &Worker{calls: map[uint64]*Call{}, who: "worker [x] pid 1", cmd: exec.CommandContext(t.Context(), "true")}
 	c := NewCall()
 	w.calls[3] = c

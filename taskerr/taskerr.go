@@ -41,7 +41,12 @@ const (
 )
 
 // Codes lists every class, for documentation and exhaustive tests.
-var Codes = []Code{InvalidArgument, UnknownWorkload, Workload, Timeout, WorkerCrashed, QueueFull, PoolClosed, Aborted, WorkerStart, NotAllowed}
+//
+//nolint:gochecknoglobals // a constant table
+var Codes = []Code{
+	InvalidArgument, UnknownWorkload, Workload, Timeout, WorkerCrashed, QueueFull, PoolClosed, Aborted,
+	WorkerStart, NotAllowed,
+}
 
 // Valid reports whether c is one of Codes.
 func (c Code) Valid() bool {

@@ -74,6 +74,8 @@ func sleep(ctx context.Context, args Args) (any, error) {
 // httpClient serves every io.http task. It has no timeout of its own (each
 // request has its timeout param) and keeps many idle connections per host, so
 // that a pool of workers hammering one host reuses its connections.
+//
+//nolint:gochecknoglobals // one connection pool for every io.http task
 var httpClient = &http.Client{Transport: &http.Transport{
 	Proxy:                 http.ProxyFromEnvironment,
 	DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
@@ -159,15 +161,19 @@ type readFile struct {
 	ready bool          // the file is in place; guarded by lock
 }
 
+//nolint:gochecknoglobals // the io.file files of the process
 var files struct {
 	mu  sync.Mutex
 	dir *fileDir
 }
 
+//nolint:gochecknoglobals // names unique in the process
 var fileSeq atomic.Uint64
 
 // fileData is one chunk of the bytes that io.file writes and cpu.sha256
 // hashes, b[i] = byte(i), shared read-only.
+//
+//nolint:gochecknoglobals // written once, read by every io.file write
 var fileData = sync.OnceValue(func() []byte {
 	b := make([]byte, fileChunk)
 	for i := range b {

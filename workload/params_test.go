@@ -16,6 +16,7 @@ import (
 )
 
 func TestParseDuration(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		in   any
 		want time.Duration
@@ -137,6 +138,7 @@ func goodValues(p Param) []any {
 // TestBindRejects binds bad values to every param of every built-in: each
 // must be an InvalidArgumentError that names the workload and the param.
 func TestBindRejects(t *testing.T) {
+	t.Parallel()
 	var cases []bindCase
 	for _, spec := range Default.List() {
 		for _, p := range spec.Params {
@@ -199,6 +201,7 @@ func TestBindRejects(t *testing.T) {
 
 // TestBindAccepts binds good values to every param of every built-in.
 func TestBindAccepts(t *testing.T) {
+	t.Parallel()
 	n := 0
 	for _, spec := range Default.List() {
 		for _, p := range spec.Params {
@@ -241,6 +244,7 @@ func TestBindAccepts(t *testing.T) {
 
 // TestBindTypes covers the param types and shapes the built-ins do not use.
 func TestBindTypes(t *testing.T) {
+	t.Parallel()
 	r := NewRegistry()
 	err := r.Add("types", CPU, func(context.Context, Args) (any, error) { return nil, nil },
 		WithParams(

@@ -72,6 +72,8 @@ func NewRegistry() *Registry { return &Registry{specs: make(map[string]*Spec)} }
 
 // Default is the registry the built-in workloads are in, and the one pools and
 // worker processes use.
+//
+//nolint:gochecknoglobals // the process's registry, where workloads register from init
 var Default = NewRegistry()
 
 // Register adds a workload to Default. Like k6's modules.Register it is meant

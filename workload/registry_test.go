@@ -17,6 +17,7 @@ import (
 func nop(context.Context, Args) (any, error) { return "ok", nil }
 
 func TestAddRejects(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		what string
 		name string
@@ -78,6 +79,7 @@ func TestAddRejects(t *testing.T) {
 	}
 }
 
+//nolint:paralleltest // registers in the process-wide Default registry
 func TestRegisterPanics(t *testing.T) {
 	before := Default.Names()
 	for _, tc := range []struct {
@@ -111,6 +113,7 @@ func TestRegisterPanics(t *testing.T) {
 }
 
 func TestLookupUnknown(t *testing.T) {
+	t.Parallel()
 	spec, err := Default.Lookup("cpu.nope")
 	var te *taskerr.Error
 	if spec != nil || !errors.As(err, &te) || te.Code != taskerr.UnknownWorkload {
@@ -128,6 +131,7 @@ func TestLookupUnknown(t *testing.T) {
 }
 
 func TestListAndNamesSorted(t *testing.T) {
+	t.Parallel()
 	r := NewRegistry()
 	for _, name := range []string{"io.b", "cpu.z", "A", "cpu.a", "a", "io.a"} {
 		if err := r.Add(name, CPU, nop); err != nil {
@@ -148,6 +152,7 @@ func TestListAndNamesSorted(t *testing.T) {
 }
 
 func TestRegistryConcurrent(t *testing.T) {
+	t.Parallel()
 	r := NewRegistry()
 	var wg sync.WaitGroup
 	for i := range 20 {
@@ -188,6 +193,7 @@ func infoJSON(t *testing.T, name string) map[string]any {
 }
 
 func TestInfoJSON(t *testing.T) {
+	t.Parallel()
 	for _, name := range builtins {
 		m := infoJSON(t, name)
 		spec, _ := Default.Lookup(name)
@@ -242,6 +248,7 @@ func TestInfoJSON(t *testing.T) {
 }
 
 func TestRawParams(t *testing.T) {
+	t.Parallel()
 	r := NewRegistry()
 	if err := r.Add("raw", IO, func(_ context.Context, args Args) (any, error) { return args.Raw(), nil },
 		RawParams(), Describe("Free-form.")); err != nil {
@@ -276,6 +283,7 @@ func TestRawParams(t *testing.T) {
 }
 
 func TestRun(t *testing.T) {
+	t.Parallel()
 	r := NewRegistry()
 	add := func(name string, fn Func, opts ...Option) *Spec {
 		t.Helper()

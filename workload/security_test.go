@@ -25,6 +25,7 @@ import (
 // creates and reads) never lead it outside.
 
 func TestFileTakesNoPath(t *testing.T) {
+	t.Parallel()
 	spec, err := Default.Lookup("io.file")
 	if err != nil {
 		t.Fatal(err)
@@ -168,6 +169,7 @@ func plant(t *testing.T, target, link string) {
 	}
 }
 
+//nolint:paralleltest // useTempDir sets TMPDIR with t.Setenv
 func TestFileDoesNotFollowLinksOut(t *testing.T) {
 	out := newOutside(t)
 	useTempDir(t)
@@ -280,6 +282,8 @@ func TestFileDoesNotFollowLinksOut(t *testing.T) {
 // TestFileDirectorySwappedForALink replaces io.file's directory itself by a
 // link to an outside directory: io.file keeps working in its own directory
 // (it holds it open), and Cleanup removes the link, not what it points to.
+//
+//nolint:paralleltest // useTempDir sets TMPDIR with t.Setenv
 func TestFileDirectorySwappedForALink(t *testing.T) {
 	out := newOutside(t)
 	useTempDir(t)

@@ -64,7 +64,8 @@ bind-address = "127.0.0.1:%d"
 		t.Fatal(err)
 	}
 	s := &Server{URL: fmt.Sprintf("http://127.0.0.1:%d", httpPort)}
-	s.cmd = exec.Command(bin, "-config", path) //nolint:noctx,gosec // influxd found on PATH by its fixed name; the cleanup ends it
+	//nolint:noctx,gosec // influxd found on PATH by its fixed name; the cleanup ends it
+	s.cmd = exec.Command(bin, "-config", path)
 	s.cmd.Stdout, s.cmd.Stderr = nil, nil
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := s.cmd.Start(); err != nil {

@@ -74,7 +74,8 @@ func BinaryOf(tb testing.TB, pkg string) string {
 	}
 	tb.Logf("building k6 with the extension into %s", path)
 	tmp := fmt.Sprintf("%s.%d.tmp", path, os.Getpid())
-	cmd := exec.CommandContext(tb.Context(), "go", "build", "-o", tmp, pkg) // #nosec G204 -- builds this repository's own cmd/k6
+	// #nosec G204 -- builds this repository's own cmd/k6
+	cmd := exec.CommandContext(tb.Context(), "go", "build", "-o", tmp, pkg)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		tb.Fatalf("go build %s: %v\n%s", pkg, err, out)
@@ -93,7 +94,8 @@ func ModuleRoot() (string, error) {
 		return "", err
 	}
 	for {
-		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && // #nosec G304 -- go.mod of a parent of the working directory
+		// #nosec G304 -- go.mod of a parent of the working directory
+		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil &&
 			bytes.Contains(b, []byte("module github.com/k6-concurrency/xk6-concurrency\n")) {
 			return dir, nil
 		}
@@ -186,6 +188,8 @@ func Start(tb testing.TB, args ...string) *Process {
 }
 
 // started lists the pid of every k6 this process started, for Leftovers.
+//
+//nolint:gochecknoglobals // the k6 processes this test binary started, for Leftovers
 var started struct {
 	sync.Mutex
 	pids []int
@@ -213,7 +217,8 @@ func StartWith(tb testing.TB, binary string, args ...string) *Process {
 func StartEnv(tb testing.TB, binary string, env []string, args ...string) *Process {
 	tb.Helper()
 	p := &Process{tb: tb, Dir: tb.TempDir(), done: make(chan struct{})}
-	p.Cmd = exec.Command(binary, args...) //nolint:noctx,gosec // the k6 binary under test; the test ends it, with the signal it chooses
+	//nolint:noctx,gosec // the k6 binary under test; the test ends it, with the signal it chooses
+	p.Cmd = exec.Command(binary, args...)
 	p.Cmd.Dir = p.Dir
 	p.Cmd.Env = append(append(os.Environ(), "K6_NO_USAGE_REPORT=true", "K6_NO_COLOR=true"), env...)
 	p.Cmd.Stdout = &p.stdout
@@ -400,7 +405,8 @@ func AllWorkers() []int {
 		if err != nil || !bytes.Contains(env, []byte(ipc.WorkerEnv+"=")) {
 			continue
 		}
-		if stat, err := os.ReadFile(d + "/stat"); err != nil || bytes.Contains(stat, []byte(") Z ")) { // #nosec G304 -- a /proc entry, read only
+		// #nosec G304 -- a /proc entry, read only
+		if stat, err := os.ReadFile(d + "/stat"); err != nil || bytes.Contains(stat, []byte(") Z ")) {
 			continue
 		}
 		n, _ := strconv.Atoi(filepath.Base(d))

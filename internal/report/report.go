@@ -34,6 +34,8 @@ const (
 )
 
 // DigestTrends and the two metrics after them make the digest below the table.
+//
+//nolint:gochecknoglobals // a constant table
 var DigestTrends = []string{"concurrency_task_duration", "concurrency_task_wait", "concurrency_task_overhead"}
 
 const (
@@ -88,6 +90,8 @@ type Options struct {
 }
 
 // OptionNames lists the options ParseOptions knows.
+//
+//nolint:gochecknoglobals // a constant table
 var OptionNames = []string{"title", "series", "size", "seconds"}
 
 // ParseOptions reads the options object of report.text or report.html (fn
@@ -127,7 +131,8 @@ func ParseOptions(fn string, raw map[string]any) (Options, error) {
 	case o.Series == o.Size:
 		return o, invalid("%s(): options \"series\" and \"size\" must be different tags, both are %q", fn, o.Series)
 	case o.Series == WorkloadTag || o.Size == WorkloadTag:
-		return o, invalid("%s(): the %q tag makes the chart's panels; options \"series\" and \"size\" must name other tags", fn, WorkloadTag)
+		return o, invalid("%s(): the %q tag makes the chart's panels; options \"series\" and \"size\" must name other tags",
+			fn, WorkloadTag)
 	}
 	return o, nil
 }
@@ -135,7 +140,8 @@ func ParseOptions(fn string, raw map[string]any) (Options, error) {
 func tagName(v any) (string, error) {
 	s, ok := v.(string)
 	if !ok || s == "" || len(s) > 100 || s != strings.TrimSpace(s) || strings.ContainsAny(s, ",:{}\"'") {
-		return "", fmt.Errorf("must be a tag name (a non-empty string without , : { } or quotes), got %s", taskerr.Describe(v))
+		return "", fmt.Errorf("must be a tag name (a non-empty string without , : { } or quotes), got %s",
+			taskerr.Describe(v))
 	}
 	return s, nil
 }
@@ -408,7 +414,10 @@ func newCell(m Metric, opts Options) (cell Cell, why string) {
 // row makes the table's line of (workload, series), if it has a cell.
 func (r *Result) row(workload, series string) (Row, bool) {
 	n := len(r.Sizes)
-	row := Row{Workload: workload, Series: series, Calls: make([]float64, n), NotRun: make([]bool, n), Speedup: make([]float64, n), Base: -1}
+	row := Row{
+		Workload: workload, Series: series, Calls: make([]float64, n), NotRun: make([]bool, n),
+		Speedup: make([]float64, n), Base: -1,
+	}
 	found := false
 	for i, size := range r.Sizes {
 		row.Calls[i], row.Speedup[i] = math.NaN(), math.NaN()
@@ -435,6 +444,8 @@ func (r *Result) row(workload, series string) (Row, bool) {
 }
 
 // seriesOrder puts the extension's pool kinds first, threads before processes.
+//
+//nolint:gochecknoglobals // a constant table
 var seriesOrder = map[string]int{"thread": 1, "process": 2}
 
 func seriesCompare(a, b string) int {
@@ -471,7 +482,8 @@ const MaxThresholds = 10000
 // order: `concurrency_tasks{pool_kind:thread,workers:4,workload:cpu.primes}`.
 func Thresholds(fn string, spec map[string]any) (map[string][]string, error) {
 	if len(spec) == 0 {
-		return nil, invalid("%s(): spec must map tag names to arrays of values, like { pool_kind: ['thread', 'process'], workers: [4, 8, 16], workload: ['cpu.primes'] }; it is empty", fn)
+		return nil, invalid("%s(): spec must map tag names to arrays of values, like { pool_kind: ['thread', 'process'], "+
+			"workers: [4, 8, 16], workload: ['cpu.primes'] }; it is empty", fn)
 	}
 	tags := make([]string, 0, len(spec))
 	for k := range spec {
@@ -486,7 +498,8 @@ func Thresholds(fn string, spec map[string]any) (map[string][]string, error) {
 		}
 		list, ok := spec[tag].([]any)
 		if !ok || len(list) == 0 {
-			return nil, invalid("%s(): spec.%s must be a non-empty array of tag values (strings or numbers), got %s", fn, tag, taskerr.Describe(spec[tag]))
+			return nil, invalid("%s(): spec.%s must be a non-empty array of tag values (strings or numbers), got %s", fn, tag,
+				taskerr.Describe(spec[tag]))
 		}
 		seen := map[string]bool{}
 		for j, v := range list {
@@ -501,7 +514,8 @@ func Thresholds(fn string, spec map[string]any) (map[string][]string, error) {
 		}
 		total *= len(values[i])
 		if total > MaxThresholds {
-			return nil, invalid("%s(): spec makes more than %d sub-metrics; that many thresholds would slow k6 down", fn, MaxThresholds)
+			return nil, invalid("%s(): spec makes more than %d sub-metrics; that many thresholds would slow k6 down", fn,
+				MaxThresholds)
 		}
 	}
 	out := make(map[string][]string, total)
@@ -530,7 +544,8 @@ func tagValue(v any) (string, error) {
 	switch x := v.(type) {
 	case string:
 		if x == "" || x != strings.TrimSpace(x) || strings.ContainsAny(x, ",{}\"'") {
-			return "", fmt.Errorf("must be a tag value k6 can put in a sub-metric (non-empty, no , { } or quotes, no spaces at either end), got %s", taskerr.Describe(v))
+			return "", fmt.Errorf("must be a tag value k6 can put in a sub-metric (non-empty, no , { } or quotes, no spaces "+
+				"at either end), got %s", taskerr.Describe(v))
 		}
 		return x, nil
 	case float64:

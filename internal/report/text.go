@@ -77,10 +77,12 @@ func (r *Result) speedupText(row Row, i int) (string, bool) {
 func (r *Result) tableNotes(marked bool) []string {
 	var notes []string
 	if marked {
-		notes = append(notes, fmt.Sprintf("* speed-up over the row's smallest size that ran: it has no measured cell of %s", sizeLabel(r.Sizes[r.Base], r.Options.Size)))
+		notes = append(notes, fmt.Sprintf("* speed-up over the row's smallest size that ran: it has no measured cell of %s",
+			sizeLabel(r.Sizes[r.Base], r.Options.Size)))
 	}
 	if r.NotRun > 0 {
-		notes = append(notes, NotRunLabel+": the cell's sub-metric has no samples: a threshold declared it, but no task ran with its tags")
+		notes = append(notes,
+			NotRunLabel+": the cell's sub-metric has no samples: a threshold declared it, but no task ran with its tags")
 	}
 	return notes
 }
@@ -151,16 +153,19 @@ func (r *Result) tableText() string {
 // exampleSpec is a report.thresholds call for the options' tags.
 func (r *Result) exampleSpec() string {
 	if r.Options.Series == DefaultSeries && r.Options.Size == DefaultSize {
-		return "report.thresholds({ pool_kind: ['thread', 'process'], workers: [4, 8, 16], workload: ['cpu.primes', 'io.sleep'] })"
+		return "report.thresholds({ pool_kind: ['thread', 'process'], workers: [4, 8, 16], workload: ['cpu.primes', " +
+			"'io.sleep'] })"
 	}
-	return fmt.Sprintf("report.thresholds({ %s: ['a', 'b'], %s: [1, 2, 4], workload: ['cpu.primes', 'io.sleep'] })", r.Options.Series, r.Options.Size)
+	return fmt.Sprintf("report.thresholds({ %s: ['a', 'b'], %s: [1, 2, 4], workload: ['cpu.primes', 'io.sleep'] })",
+		r.Options.Series, r.Options.Size)
 }
 
 // noCellsLines explains an empty report and how to fill it.
 func (r *Result) noCellsLines() (lead string, explain []string, code string, skipped []string) {
 	lead = Heading + ": no cells found."
 	explain = []string{
-		fmt.Sprintf("The summary data has no sub-metric of %s with the %s, %s and %s tags.", TaskMetric, r.Options.Series, r.Options.Size, WorkloadTag),
+		fmt.Sprintf("The summary data has no sub-metric of %s with the %s, %s and %s tags.", TaskMetric, r.Options.Series,
+			r.Options.Size, WorkloadTag),
 		"k6 keeps a sub-metric in the summary only when a threshold names it: declare one per cell with report.thresholds:",
 	}
 	code = "import { report } from 'k6/x/concurrency';\n" +

@@ -47,9 +47,11 @@ import (
 	"github.com/k6-concurrency/xk6-concurrency/workload"
 )
 
+//nolint:funlen // a case per misbehaviour, a few lines each
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: testworker good|garbage|huge-frame|truncated|unknown-id|wrong-protocol|silent|bad-json|exit-before-hello|stubborn")
+		fmt.Fprintln(os.Stderr, "usage: testworker "+
+			"good|garbage|huge-frame|truncated|unknown-id|wrong-protocol|silent|bad-json|exit-before-hello|stubborn")
 		os.Exit(2)
 	}
 	out := bufio.NewWriter(os.Stdout)
@@ -95,7 +97,8 @@ func main() {
 			buf = b
 			var m ipc.Message
 			if json.Unmarshal(b, &m) == nil && m.Type == ipc.TypeRun {
-				r, _ := json.Marshal(ipc.Message{Type: ipc.TypeResult, ID: m.ID + 1000000, Value: json.RawMessage("1")}) //nolint:errchkjson // it encodes
+				//nolint:errchkjson // it encodes
+				r, _ := json.Marshal(ipc.Message{Type: ipc.TypeResult, ID: m.ID + 1000000, Value: json.RawMessage("1")})
 				frame(r)
 			}
 		}

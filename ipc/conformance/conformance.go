@@ -471,7 +471,8 @@ func (s *suite) largePayloads(t *testing.T) {
 			t.Fatalf("%s of %d bytes: the value is not JSON: %v", s.o.Echo, len(params), err)
 		}
 		if !reflect.DeepEqual(sent, got) {
-			t.Errorf("%s of %d bytes: the value (%d bytes) differs from the params: %s...", s.o.Echo, len(params), len(r.Value), clip(r.Value))
+			t.Errorf("%s of %d bytes: the value (%d bytes) differs from the params: %s...", s.o.Echo, len(params), len(r.Value),
+				clip(r.Value))
 		}
 	}
 	big := payload(1<<20-256, 0)
@@ -522,9 +523,11 @@ func (s *suite) timeout(t *testing.T) {
 	r := call(t, w, ipc.Request{Workload: s.o.Sleep, Params: sleepParams(long), Timeout: timeout}, long+settle)
 	took := time.Since(start)
 	honoured := took < long && r.Err != nil && r.Err.Code == taskerr.Timeout
-	t.Logf("%s %s with timeout_ms %d: %v after %s", s.o.Sleep, long, timeout.Milliseconds(), r.Err, took.Round(time.Millisecond))
+	t.Logf("%s %s with timeout_ms %d: %v after %s", s.o.Sleep, long, timeout.Milliseconds(), r.Err,
+		took.Round(time.Millisecond))
 	if s.o.StrictTimeout && (!honoured || took > timeout+2*time.Second) {
-		t.Errorf("timeout_ms %d: got %v after %s, want a TimeoutError soon after %s", timeout.Milliseconds(), r.Err, took, timeout)
+		t.Errorf("timeout_ms %d: got %v after %s, want a TimeoutError soon after %s", timeout.Milliseconds(), r.Err, took,
+			timeout)
 	}
 	if r.Err != nil && r.Err.Code == taskerr.WorkerCrashed {
 		t.Fatalf("the worker did not survive a timeout: %v", r.Err)
@@ -638,7 +641,8 @@ func (s *suite) protocolErrors(t *testing.T) {
 		{"no type", frame(`{"id":7}`), false},
 		{"run without an id", frame(fmt.Sprintf(`{"type":"run","workload":%q}`, s.o.Noop)), false},
 		{"run with id 0", frame(fmt.Sprintf(`{"type":"run","id":0,"workload":%q}`, s.o.Noop)), false},
-		{"run with the id of a run in flight", frame(fmt.Sprintf(`{"type":"run","id":1,"workload":%q,"params":%s}`, s.o.Sleep, sleepParams(10*time.Second))), false},
+		{"run with the id of a run in flight", frame(fmt.Sprintf(`{"type":"run","id":1,"workload":%q,"params":%s}`,
+			s.o.Sleep, sleepParams(10*time.Second))), false},
 		{"truncated frame", append(header(100), `{"type":"run"`...), true},
 	} {
 		t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) {
@@ -694,7 +698,8 @@ func (s *suite) wrapped(t *testing.T) {
 	argv := append([]string{sh, "-c", `"$@"; exit $?`, "sh"}, s.argv...)
 	w := s.startArgv(t, argv, 2)
 	alive(t, w, s.o.Noop)
-	if r := call(t, w, ipc.Request{Workload: s.o.Sleep, Params: sleepParams(20 * time.Millisecond)}, settle); r.Err != nil {
+	if r := call(t, w, ipc.Request{Workload: s.o.Sleep, Params: sleepParams(20 * time.Millisecond)},
+		settle); r.Err != nil {
 		t.Errorf("%s through a wrapper: %v", s.o.Sleep, r.Err)
 	}
 	w.Close(settle)
@@ -754,7 +759,8 @@ func (s *suite) startRawEnv(t *testing.T, marker string) *rawWorker {
 		t.Fatal(err)
 	}
 	r := &rawWorker{t: t, in: inW, frames: make(chan rawFrame, 64), stderr: &syncBuffer{}, exited: make(chan struct{})}
-	r.cmd = exec.Command(s.argv[0], s.argv[1:]...) //nolint:noctx,gosec // the worker under test, named by the suite's caller; the test ends it
+	//nolint:noctx,gosec // the worker under test, named by the suite's caller; the test ends it
+	r.cmd = exec.Command(s.argv[0], s.argv[1:]...)
 	r.cmd.Dir = s.o.Dir
 	var env []string
 	for _, kv := range os.Environ() {

@@ -46,6 +46,8 @@ func TestMain(m *testing.M) {
 
 // strict: every worker here offers echo, noop and io.sleep (and
 // cpu.primes) and the hostile workloads, and honours timeouts and cancels.
+//
+//nolint:gochecknoglobals // a test table
 var strict = conformance.Options{
 	Require:       []string{"cpu.primes", "echo", "hostile.throw", "hostile.return"},
 	StrictTimeout: true,
@@ -108,6 +110,7 @@ func TestSuiteCatchesBrokenWorkers(t *testing.T) {
 // TestBrokenWorker is TestSuiteCatchesBrokenWorkers's child: it runs only
 // with brokenEnv set, and must fail.
 func TestBrokenWorker(t *testing.T) {
+	t.Parallel()
 	if os.Getenv(brokenEnv) == "" {
 		t.Skip("run by TestSuiteCatchesBrokenWorkers")
 	}
