@@ -500,8 +500,7 @@ func writeDigest(b *strings.Builder, data Data) {
 const css = `
 :root {
   color-scheme: light;
-  --font: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", "Noto Sans", "Liberation " +
-	"Sans", Arial, sans-serif;
+  --font: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", "Noto Sans", "Liberation Sans", Arial, sans-serif;
   --mono: ui-monospace, "SFMono-Regular", "Cascadia Mono", "DejaVu Sans Mono", Menlo, Consolas, monospace;
   --ink: #111827; --muted: #5b6472; --faint: #8a93a0; --line: #e5e7eb; --bg: #f6f7f9; --card: #ffffff;
   --up: #047857; --up-bg: #ecfdf5; --down: #b42318; --down-bg: #fef3f2;
@@ -570,6 +569,5 @@ table.digest tbody th code { font-weight: 500; }
 section.empty pre { background: var(--bg); border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; overflow-x: auto; }
 section.empty li code { word-break: break-all; }
 footer { color: var(--faint); font-size: 12px; margin-top: 8px; }
-@media print { html { background: #fff; } .panel, section.table,
-	section.digest { box-shadow: none; break-inside: avoid; } }
+@media print { html { background: #fff; } .panel, section.table, section.digest { box-shadow: none; break-inside: avoid; } }
 `
