@@ -64,7 +64,7 @@ func testRegistry() *workload.Registry {
 		return os.Getenv(args.String("name")), nil
 	}, workload.WithParams(workload.Param{Name: "name", Type: workload.String, Required: true}))
 	add("t.print", workload.CPU, func(context.Context, workload.Args) (any, error) {
-		fmt.Println("t.print: this went to stdout")
+		fmt.Println("t.print: this went to stdout") //nolint:forbidigo // the stray print under test
 		return true, nil
 	})
 	add("t.longline", workload.CPU, func(context.Context, workload.Args) (any, error) {

@@ -162,7 +162,7 @@ func registry() *workload.Registry {
 		return nil, errors.New("boom")
 	}, workload.Describe("fails")))
 	must(reg.Add("t.print", workload.CPU, func(context.Context, workload.Args) (any, error) {
-		fmt.Println("t.print: this went to stdout")
+		fmt.Println("t.print: this went to stdout") //nolint:forbidigo // the stray print under test
 		return true, nil
 	}, workload.Describe("prints to stdout")))
 	must(reg.Add("t.crash", workload.CPU, func(context.Context, workload.Args) (any, error) {

@@ -30,7 +30,8 @@ func TestMain(m *testing.M) {
 	if os.Getenv(ipc.WorkerEnv) != "" {
 		mode := os.Getenv(brokenEnv)
 		if mode == "stdout" {
-			fmt.Print("a stray print before the hello\n") // what ServeProcess guards against only after it starts
+			//nolint:forbidigo // what ServeProcess guards against only after it starts
+			fmt.Print("a stray print before the hello\n")
 		}
 		if mode == "parent-check" && os.Getenv(ipc.WorkerEnv) != strconv.Itoa(os.Getppid()) {
 			os.Exit(1) // what the worker libraries did before issue 17: no wrapper could start them
