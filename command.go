@@ -66,21 +66,21 @@ func parsePolicy(value string, set bool) commandPolicy {
 func (p commandPolicy) check(command []string, cwd string, env map[string]string) error {
 	if _, ok := env[AllowedCommandsEnv]; ok {
 		return taskerr.New(taskerr.InvalidArgument,
-			"new ProcessPool(): option \"env\" cannot set %s: it is the operator's setting of which programs may be "+
-				"started", AllowedCommandsEnv)
+			"new ProcessPool(): option \"env\" cannot set %s: it is the operator's setting of which programs may be started",
+			AllowedCommandsEnv)
 	}
 	if _, ok := env[ipc.WorkerIDEnv]; ok {
 		return taskerr.New(taskerr.InvalidArgument,
-			"new ProcessPool(): option \"env\" cannot set %s: the pool sets it to find each worker's "+
-				"descendants", ipc.WorkerIDEnv)
+			"new ProcessPool(): option \"env\" cannot set %s: the pool sets it to find each worker's descendants",
+			ipc.WorkerIDEnv)
 	}
 	if !p.set || len(command) == 0 {
 		return nil
 	}
 	if len(p.allowed) == 0 {
 		return taskerr.New(taskerr.NotAllowed,
-			"new ProcessPool(): option \"command\" (%q) is not allowed: %s allows only the built-in worker (leave \"command\" "+
-				"out)%s",
+			"new ProcessPool(): option \"command\" (%q) is not allowed: "+
+				"%s allows only the built-in worker (leave \"command\" out)%s",
 			command[0], AllowedCommandsEnv, p.missingNote())
 	}
 	resolved, err := realProgram(command[0], cwd)

@@ -95,8 +95,8 @@ func (h *poolHandle) asCompleted(call sobek.FunctionCall) sobek.Value {
 	}, func() error {
 		if !isFn {
 			return taskerr.New(taskerr.InvalidArgument,
-				"asCompleted(workload, paramsArray, callback, opts?): callback must be a function, got "+
-					"%s", describeJS(call.Argument(2)))
+				"asCompleted(workload, paramsArray, callback, opts?): callback must be a function, got %s",
+				describeJS(call.Argument(2)))
 		}
 		return nil
 	})
@@ -154,8 +154,8 @@ func (h *poolHandle) prepareMap(method string, call sobek.FunctionCall, optsAt i
 	list, ok := call.Argument(1).(*sobek.Object)
 	if !ok || list.ClassName() != "Array" {
 		return nil, submission{}, taskerr.New(taskerr.InvalidArgument,
-			"%s(workload, paramsArray, ...): paramsArray must be an array of params objects, got "+
-				"%s", method, describeJS(call.Argument(1)))
+			"%s(workload, paramsArray, ...): paramsArray must be an array of params objects, got %s",
+			method, describeJS(call.Argument(1)))
 	}
 	opts, err := h.callOptions(method, call.Argument(optsAt))
 	if err != nil {

@@ -189,8 +189,9 @@ func describeJS(v sobek.Value) string {
 // to push metrics to, and where workers must not start.
 func (h *poolHandle) inVU(method string) error {
 	if h.mi.vu.State() == nil {
-		return fmt.Errorf("%s() cannot be called in the init context; call it from the default function, setup() or "+
-			"teardown()", method)
+		return fmt.Errorf("%s() cannot be called in the init context; call it "+
+			"from the default function, setup() or teardown()",
+			method)
 	}
 	return nil
 }

@@ -203,8 +203,8 @@ func (r *RootModule) sharedPoolFor(opts poolOptions, logger logrus.FieldLogger) 
 	if sp, ok := r.pools[opts.Name]; ok {
 		if !sp.opts.equal(opts) {
 			return nil, taskerr.New(taskerr.InvalidArgument,
-				"pool %q already exists with options %s; it cannot be made again with options %s (give it another name, or the "+
-					"same options)",
+				"pool %q already exists with options %s; it cannot be made again "+
+					"with options %s (give it another name, or the same options)",
 				opts.Name, sp.opts, opts)
 		}
 		return sp, nil
