@@ -118,7 +118,7 @@ func programProblem(prog string, err error) string {
 
 // shebang is the interpreter a script's #! line names, or "".
 func shebang(prog string) string {
-	f, err := os.Open(prog) //nolint:gosec // reads the #! line of the command the pool was told to start
+	f, err := os.Open(prog) // #nosec G304 -- reads the #! line of the command the pool was told to start
 	if err != nil {
 		return ""
 	}

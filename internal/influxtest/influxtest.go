@@ -64,8 +64,8 @@ bind-address = "127.0.0.1:%d"
 		t.Fatal(err)
 	}
 	s := &Server{URL: fmt.Sprintf("http://127.0.0.1:%d", httpPort)}
-	//nolint:noctx,gosec // influxd found on PATH by its fixed name; the cleanup ends it
-	s.cmd = exec.Command(bin, "-config", path)
+	// #nosec G204 -- bin is influxd found on PATH by its fixed name
+	s.cmd = exec.Command(bin, "-config", path) //nolint:noctx // the cleanup ends it
 	s.cmd.Stdout, s.cmd.Stderr = nil, nil
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := s.cmd.Start(); err != nil {

@@ -217,8 +217,8 @@ func StartWith(tb testing.TB, binary string, args ...string) *Process {
 func StartEnv(tb testing.TB, binary string, env []string, args ...string) *Process {
 	tb.Helper()
 	p := &Process{tb: tb, Dir: tb.TempDir(), done: make(chan struct{})}
-	//nolint:noctx,gosec // the k6 binary under test; the test ends it, with the signal it chooses
-	p.Cmd = exec.Command(binary, args...)
+	// #nosec G204 -- the k6 binary under test, run by the test
+	p.Cmd = exec.Command(binary, args...) //nolint:noctx // the test ends it, with the signal it chooses
 	p.Cmd.Dir = p.Dir
 	p.Cmd.Env = append(append(os.Environ(), "K6_NO_USAGE_REPORT=true", "K6_NO_COLOR=true"), env...)
 	p.Cmd.Stdout = &p.stdout

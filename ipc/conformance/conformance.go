@@ -759,7 +759,8 @@ func (s *suite) startRawEnv(t *testing.T, marker string) *rawWorker {
 		t.Fatal(err)
 	}
 	r := &rawWorker{t: t, in: inW, frames: make(chan rawFrame, 64), stderr: &syncBuffer{}, exited: make(chan struct{})}
-	//nolint:noctx,gosec // the worker under test, named by the suite's caller; the test ends it
+	// #nosec G204 -- the worker under test, named by the suite's caller
+	//nolint:noctx // the test ends it
 	r.cmd = exec.Command(s.argv[0], s.argv[1:]...)
 	r.cmd.Dir = s.o.Dir
 	var env []string
