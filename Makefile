@@ -5,8 +5,9 @@
 #   make test      builds that k6 once, runs `make lint`, then every test
 #                  with that k6, -race, every Go benchmark once and every
 #                  fuzz target briefly
-#   make lint      the extension registry's checks (xk6 lint, gosec,
-#                  govulncheck) with the tools tools/go.mod pins
+#   make lint      golangci-lint (.golangci.yml), then the extension
+#                  registry's checks (xk6 lint, gosec, govulncheck), with the
+#                  tools tools/go.mod and tools/golangci/go.mod pin
 #
 # Both install what they need on a fresh machine (Go must be there).
 
@@ -67,9 +68,15 @@ $(VULNDB)/index/db.json: $(TOOLS)/xk6
 	rm -rf $(VULNDB)
 	$(TOOLS)/indexdb -vulns "$$(go list -C tools -m -f '{{.Dir}}' golang.org/x/vulndb)/data/osv" -out $(VULNDB)
 
-# xk6 lint, printed in full; fails when a check that can pass here does not
-# (tools/lint.sh says which cannot, and why).
-lint: bin/k6 $(TOOLS)/xk6 $(VULNDB)/index/db.json
+# golangci-lint, from its own module (tools/golangci/go.mod): in tools/go.mod
+# it would build against that module's gosec and cobra, not its own.
+$(TOOLS)/golangci-lint: tools/golangci/go.mod tools/golangci/go.sum
+	cd tools/golangci && go build -o ../../$(TOOLS)/ tool
+
+# golangci-lint with .golangci.yml, then xk6 lint, printed in full; fails on
+# any golangci-lint finding and when an xk6 lint check that can pass here does
+# not (tools/lint.sh says which cannot, and why).
+lint: bin/k6 $(TOOLS)/xk6 $(TOOLS)/golangci-lint $(VULNDB)/index/db.json
 	tools/lint.sh bin/k6 $(TOOLS) $(VULNDB)
 
 # System packages some tests use, installed when missing.

@@ -70,8 +70,10 @@ func (mi *ModuleInstance) defineAbort() *abortClasses {
 // so that `instanceof AbortSignal` holds.
 func (mi *ModuleInstance) newSignal(c *abortClasses) *abortSignal {
 	rt := mi.vu.Runtime()
-	s := &abortSignal{obj: rt.NewObject(), reason: sobek.Undefined(), tasks: map[uint64]*pool.Task{},
-		onabort: sobek.Null(), handlerAt: -1}
+	s := &abortSignal{
+		obj: rt.NewObject(), reason: sobek.Undefined(), tasks: map[uint64]*pool.Task{},
+		onabort: sobek.Null(), handlerAt: -1,
+	}
 	_ = s.obj.SetPrototype(c.signalProto)
 	_ = s.obj.DefineDataPropertySymbol(c.key, rt.ToValue(s), sobek.FLAG_FALSE, sobek.FLAG_FALSE, sobek.FLAG_FALSE)
 	mustDefine(rt, s.obj, "aborted", func() sobek.Value { return rt.ToValue(s.aborted) })
@@ -166,7 +168,7 @@ type signalRef struct {
 // parseSignal reads opts.signal: undefined or an AbortSignal.
 func (mi *ModuleInstance) parseSignal(method string, v sobek.Value) (*signalRef, error) {
 	if common.IsNullish(v) {
-		return nil, nil
+		return nil, nil //nolint:nilnil // no signal: the call cannot be aborted
 	}
 	bad := taskerr.New(taskerr.InvalidArgument,
 		"%s(): option \"signal\" must be an AbortSignal (new AbortController().signal), got %s", method, describeJS(v))
@@ -261,7 +263,8 @@ func reasonText(reason sobek.Value) string {
 }
 
 func mustSet(rt *sobek.Runtime, obj *sobek.Object, name string, fn func(sobek.FunctionCall) sobek.Value) {
-	if err := obj.DefineDataProperty(name, rt.ToValue(fn), sobek.FLAG_TRUE, sobek.FLAG_FALSE, sobek.FLAG_TRUE); err != nil {
+	if err := obj.DefineDataProperty(name, rt.ToValue(fn), sobek.FLAG_TRUE, sobek.FLAG_FALSE,
+		sobek.FLAG_TRUE); err != nil {
 		panic(err)
 	}
 }

@@ -32,6 +32,8 @@ type commandPolicy struct {
 }
 
 // operatorPolicy is the setting of this k6 process, read as it starts.
+//
+//nolint:gochecknoglobals // the operator's setting, read once as k6 starts
 var operatorPolicy = parsePolicy(os.LookupEnv(AllowedCommandsEnv))
 
 // parsePolicy reads the setting's value; set is whether it is there at all.
@@ -45,12 +47,12 @@ func parsePolicy(value string, set bool) commandPolicy {
 		if entry == "" {
 			continue
 		}
-		real, err := realProgram(entry, "")
+		resolved, err := realProgram(entry, "")
 		if err != nil {
 			p.missing = append(p.missing, entry)
 			continue
 		}
-		p.allowed[real] = entry
+		p.allowed[resolved] = entry
 	}
 	return p
 }
@@ -64,30 +66,33 @@ func parsePolicy(value string, set bool) commandPolicy {
 func (p commandPolicy) check(command []string, cwd string, env map[string]string) error {
 	if _, ok := env[AllowedCommandsEnv]; ok {
 		return taskerr.New(taskerr.InvalidArgument,
-			"new ProcessPool(): option \"env\" cannot set %s: it is the operator's setting of which programs may be started", AllowedCommandsEnv)
+			"new ProcessPool(): option \"env\" cannot set %s: it is the operator's setting of which programs may be started",
+			AllowedCommandsEnv)
 	}
 	if _, ok := env[ipc.WorkerIDEnv]; ok {
 		return taskerr.New(taskerr.InvalidArgument,
-			"new ProcessPool(): option \"env\" cannot set %s: the pool sets it to find each worker's descendants", ipc.WorkerIDEnv)
+			"new ProcessPool(): option \"env\" cannot set %s: the pool sets it to find each worker's descendants",
+			ipc.WorkerIDEnv)
 	}
 	if !p.set || len(command) == 0 {
 		return nil
 	}
 	if len(p.allowed) == 0 {
 		return taskerr.New(taskerr.NotAllowed,
-			"new ProcessPool(): option \"command\" (%q) is not allowed: %s allows only the built-in worker (leave \"command\" out)%s",
+			"new ProcessPool(): option \"command\" (%q) is not allowed: "+
+				"%s allows only the built-in worker (leave \"command\" out)%s",
 			command[0], AllowedCommandsEnv, p.missingNote())
 	}
-	real, err := realProgram(command[0], cwd)
+	resolved, err := realProgram(command[0], cwd)
 	if err != nil {
 		return taskerr.New(taskerr.NotAllowed,
 			"new ProcessPool(): option \"command\" (%q) is not allowed: %v, so it is not one of the programs %s allows (%s)",
 			command[0], err, AllowedCommandsEnv, p.list())
 	}
-	if _, ok := p.allowed[real]; !ok {
+	if _, ok := p.allowed[resolved]; !ok {
 		return taskerr.New(taskerr.NotAllowed,
 			"new ProcessPool(): option \"command\" (%q) runs %s, which %s does not allow (it allows %s)",
-			command[0], real, AllowedCommandsEnv, p.list())
+			command[0], resolved, AllowedCommandsEnv, p.list())
 	}
 	return nil
 }
@@ -95,11 +100,11 @@ func (p commandPolicy) check(command []string, cwd string, env map[string]string
 // list names the allowed programs for messages.
 func (p commandPolicy) list() string {
 	var out []string
-	for real, entry := range p.allowed {
-		if entry == real {
-			out = append(out, real)
+	for resolved, entry := range p.allowed {
+		if entry == resolved {
+			out = append(out, resolved)
 		} else {
-			out = append(out, fmt.Sprintf("%s (%s)", real, entry))
+			out = append(out, fmt.Sprintf("%s (%s)", resolved, entry))
 		}
 	}
 	slices.Sort(out)
@@ -113,42 +118,51 @@ func (p commandPolicy) missingNote() string {
 	return fmt.Sprintf("; it also names %s, which name no program", strings.Join(p.missing, ", "))
 }
 
+// programPath is where exec would look for name started in cwd: in PATH for
+// a bare name, else relative to cwd ("" is k6's working directory).
+func programPath(name, cwd string) (string, error) {
+	if !strings.ContainsRune(name, filepath.Separator) && !strings.ContainsRune(name, '/') {
+		lp, err := exec.LookPath(name) // k6's PATH, as exec.Command uses
+		if errors.Is(err, exec.ErrDot) {
+			return "", fmt.Errorf("program %q is found only in a directory of PATH relative to the working directory", name)
+		} else if err != nil {
+			return "", fmt.Errorf("program %q is not found in PATH", name)
+		}
+		return lp, nil
+	}
+	if filepath.IsAbs(name) {
+		return name, nil
+	}
+	base := cwd
+	if base == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return "", fmt.Errorf("k6's working directory is unknown: %w", err)
+		}
+		base = wd
+	}
+	return filepath.Join(base, name), nil
+}
+
 // realProgram is the file exec would run for name started in cwd ("" is
 // k6's working directory), with every symbolic link resolved.
 func realProgram(name, cwd string) (string, error) {
-	path := name
-	if !strings.ContainsRune(name, filepath.Separator) && !strings.ContainsRune(name, '/') {
-		lp, err := exec.LookPath(name) // k6's PATH, as exec.Command uses
-		if err != nil {
-			if errors.Is(err, exec.ErrDot) {
-				return "", fmt.Errorf("program %q is found only in a directory of PATH relative to the working directory", name)
-			}
-			return "", fmt.Errorf("program %q is not found in PATH", name)
-		}
-		path = lp
-	} else if !filepath.IsAbs(path) {
-		base := cwd
-		if base == "" {
-			wd, err := os.Getwd()
-			if err != nil {
-				return "", fmt.Errorf("k6's working directory is unknown: %w", err)
-			}
-			base = wd
-		}
-		path = filepath.Join(base, path)
-	}
-	real, err := filepath.EvalSymlinks(path)
-	if err != nil {
-		return "", fmt.Errorf("program %s does not exist", path)
-	}
-	real, err = filepath.Abs(real)
+	path, err := programPath(name, cwd)
 	if err != nil {
 		return "", err
 	}
-	if fi, err := os.Stat(real); err != nil || fi.IsDir() {
-		return "", fmt.Errorf("program %s is not a file", real)
+	resolved, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return "", fmt.Errorf("program %s does not exist", path)
 	}
-	return real, nil
+	resolved, err = filepath.Abs(resolved)
+	if err != nil {
+		return "", err
+	}
+	if fi, err := os.Stat(resolved); err != nil || fi.IsDir() {
+		return "", fmt.Errorf("program %s is not a file", resolved)
+	}
+	return resolved, nil
 }
 
 // resolveCwd makes the `cwd` option absolute, from k6's working directory,
@@ -161,9 +175,9 @@ func resolveCwd(cwd string) (string, error) {
 	if err := ipc.CheckDir(abs); err != nil {
 		if abs != filepath.Clean(cwd) {
 			wd, _ := os.Getwd()
-			return "", fmt.Errorf("is not usable: %v (resolved from k6's working directory %s)", err, wd)
+			return "", fmt.Errorf("is not usable: %w (resolved from k6's working directory %s)", err, wd)
 		}
-		return "", fmt.Errorf("is not usable: %v", err)
+		return "", fmt.Errorf("is not usable: %w", err)
 	}
 	return abs, nil
 }

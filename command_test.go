@@ -38,6 +38,7 @@ func policyDir(t *testing.T) string {
 // and every way around a list: names through PATH, relative paths from
 // cwd, symbolic links, the pool's env PATH, and env setting the setting.
 func TestCommandPolicy(t *testing.T) {
+	t.Parallel()
 	python, err := exec.LookPath("python3")
 	require.NoError(t, err)
 	realPython, err := filepath.EvalSymlinks(python)
@@ -58,39 +59,64 @@ func TestCommandPolicy(t *testing.T) {
 		{name: "unset: any program", command: []string{"/no/such/program"}},
 		{name: "unset: the built-in worker"},
 		{name: "none: the built-in worker", value: "none", set: true},
-		{name: "none: a program", value: "none", set: true, command: []string{"sh"}, code: taskerr.NotAllowed,
-			want: `option "command" ("sh") is not allowed: XK6_CONCURRENCY_ALLOWED_COMMANDS allows only the built-in worker (leave "command" out)`},
+		{
+			name: "none: a program", value: "none", set: true, command: []string{"sh"}, code: taskerr.NotAllowed,
+			want: `option "command" ("sh") is not allowed: XK6_CONCURRENCY_ALLOWED_COMMANDS allows only the built-in worker (leave "command" out)`,
+		},
 		{name: "empty is none", value: " ", set: true, command: []string{python}, code: taskerr.NotAllowed, want: "allows only the built-in worker"},
 		{name: "list: a name in it", value: list, set: true, command: []string{"python3", "worker.py"}},
 		{name: "list: the same program by path", value: list, set: true, command: []string{realPython}},
 		{name: "list: a path in it", value: list, set: true, command: []string{filepath.Join(dir, "worker.sh")}},
 		{name: "list: relative from cwd", value: list, set: true, command: []string{"./worker.sh"}, cwd: dir},
 		{name: "list: a link to an allowed program", value: list, set: true, command: []string{filepath.Join(dir, "to-worker")}},
-		{name: "list: another program", value: list, set: true, command: []string{"sh"}, code: taskerr.NotAllowed,
-			want: fmt.Sprintf(`option "command" ("sh") runs %s, which XK6_CONCURRENCY_ALLOWED_COMMANDS does not allow (it allows `, shReal)},
-		{name: "list: a link to another program", value: list, set: true, command: []string{filepath.Join(dir, "to-sh")}, code: taskerr.NotAllowed,
-			want: "runs " + shReal + ", which"},
-		{name: "list: an allowed name made relative by cwd", value: list, set: true, command: []string{"./python3"}, cwd: filepath.Join(dir, "other"),
-			code: taskerr.NotAllowed, want: "runs " + filepath.Join(dir, "other", "python3") + ", which"},
-		{name: "list: a relative path to a same-named program", value: list, set: true, command: []string{"other/python3"}, cwd: dir,
-			code: taskerr.NotAllowed, want: "runs " + filepath.Join(dir, "other", "python3") + ", which"},
-		{name: "list: dot-dot out of cwd", value: list, set: true, command: []string{"../other/python3"}, cwd: filepath.Join(dir, "other"),
-			code: taskerr.NotAllowed, want: "runs " + filepath.Join(dir, "other", "python3") + ", which"},
-		{name: "list: env PATH does not redirect the lookup", value: list, set: true, command: []string{"python3"},
-			env: map[string]string{"PATH": filepath.Join(dir, "other")}},
-		{name: "list: a missing program", value: list, set: true, command: []string{filepath.Join(dir, "nope")}, code: taskerr.NotAllowed,
-			want: "program " + filepath.Join(dir, "nope") + " does not exist, so it is not one of the programs XK6_CONCURRENCY_ALLOWED_COMMANDS allows"},
-		{name: "list: entries that name nothing are named", value: list, set: true, command: []string{"sh"}, code: taskerr.NotAllowed,
-			want: "; it also names /no/such/program, which name no program"},
-		{name: "env cannot set the setting", value: list, set: true, env: map[string]string{AllowedCommandsEnv: ""},
-			code: taskerr.InvalidArgument, want: `option "env" cannot set XK6_CONCURRENCY_ALLOWED_COMMANDS`},
-		{name: "env cannot set the setting, even unset", env: map[string]string{AllowedCommandsEnv: "none"},
-			code: taskerr.InvalidArgument, want: `option "env" cannot set XK6_CONCURRENCY_ALLOWED_COMMANDS`},
-		{name: "env cannot set the worker id", env: map[string]string{ipc.WorkerIDEnv: "1.1"},
-			code: taskerr.InvalidArgument, want: `option "env" cannot set XK6_CONCURRENCY_WORKER_ID: the pool sets it`},
+		{
+			name: "list: another program", value: list, set: true, command: []string{"sh"}, code: taskerr.NotAllowed,
+			want: fmt.Sprintf(`option "command" ("sh") runs %s, which XK6_CONCURRENCY_ALLOWED_COMMANDS does not allow (it allows `, shReal),
+		},
+		{
+			name: "list: a link to another program", value: list, set: true, command: []string{filepath.Join(dir, "to-sh")}, code: taskerr.NotAllowed,
+			want: "runs " + shReal + ", which",
+		},
+		{
+			name: "list: an allowed name made relative by cwd", value: list, set: true, command: []string{"./python3"}, cwd: filepath.Join(dir, "other"),
+			code: taskerr.NotAllowed, want: "runs " + filepath.Join(dir, "other", "python3") + ", which",
+		},
+		{
+			name: "list: a relative path to a same-named program", value: list, set: true, command: []string{"other/python3"}, cwd: dir,
+			code: taskerr.NotAllowed, want: "runs " + filepath.Join(dir, "other", "python3") + ", which",
+		},
+		{
+			name: "list: dot-dot out of cwd", value: list, set: true, command: []string{"../other/python3"}, cwd: filepath.Join(dir, "other"),
+			code: taskerr.NotAllowed, want: "runs " + filepath.Join(dir, "other", "python3") + ", which",
+		},
+		{
+			name: "list: env PATH does not redirect the lookup", value: list, set: true, command: []string{"python3"},
+			env: map[string]string{"PATH": filepath.Join(dir, "other")},
+		},
+		{
+			name: "list: a missing program", value: list, set: true, command: []string{filepath.Join(dir, "nope")}, code: taskerr.NotAllowed,
+			want: "program " + filepath.Join(dir, "nope") + " does not exist, so it is not one of the programs XK6_CONCURRENCY_ALLOWED_COMMANDS allows",
+		},
+		{
+			name: "list: entries that name nothing are named", value: list, set: true, command: []string{"sh"}, code: taskerr.NotAllowed,
+			want: "; it also names /no/such/program, which name no program",
+		},
+		{
+			name: "env cannot set the setting", value: list, set: true, env: map[string]string{AllowedCommandsEnv: ""},
+			code: taskerr.InvalidArgument, want: `option "env" cannot set XK6_CONCURRENCY_ALLOWED_COMMANDS`,
+		},
+		{
+			name: "env cannot set the setting, even unset", env: map[string]string{AllowedCommandsEnv: "none"},
+			code: taskerr.InvalidArgument, want: `option "env" cannot set XK6_CONCURRENCY_ALLOWED_COMMANDS`,
+		},
+		{
+			name: "env cannot set the worker id", env: map[string]string{ipc.WorkerIDEnv: "1.1"},
+			code: taskerr.InvalidArgument, want: `option "env" cannot set XK6_CONCURRENCY_WORKER_ID: the pool sets it`,
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			err := parsePolicy(tc.value, tc.set).check(tc.command, tc.cwd, tc.env)
 			if tc.code == "" {
 				assert.NoError(t, err)
@@ -108,6 +134,7 @@ func TestCommandPolicy(t *testing.T) {
 // k6's PATH, never in the PATH the pool's env gives the worker, so what the
 // policy checked is what starts.
 func TestEnvPathDoesNotRedirectStart(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "xk6-env-path-worker"), []byte("#!/bin/sh\n"), 0o755))
 	_, err := ipc.Start(ipc.Config{Argv: []string{"xk6-env-path-worker"}, Env: []string{"PATH=" + dir}})
@@ -117,6 +144,8 @@ func TestEnvPathDoesNotRedirectStart(t *testing.T) {
 
 // TestCommandPolicyThroughJS: a refused command throws NotAllowedError from
 // the constructor, naming the setting; the built-in worker still runs.
+//
+//nolint:paralleltest // swaps the process-wide operatorPolicy
 func TestCommandPolicyThroughJS(t *testing.T) {
 	saved := operatorPolicy
 	operatorPolicy = parsePolicy("none", true)

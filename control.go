@@ -1,6 +1,7 @@
 package concurrency
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/grafana/sobek"
@@ -31,7 +32,8 @@ func (h *poolHandle) mapTasks(call sobek.FunctionCall) sobek.Value {
 			if t.Err != nil {
 				failed = true
 				cancelTasks(tasks, true, func(t *pool.Task) *taskerr.Error {
-					return taskerr.New(taskerr.Aborted, "%s was cancelled before it started: map() failed at paramsArray[%d]", t.Workload, i)
+					return taskerr.New(taskerr.Aborted, "%s was cancelled before it started: map() failed at paramsArray[%d]",
+						t.Workload, i)
 				})
 				_ = reject(indexedError(rt, t.Err, "map", i))
 				return
@@ -70,7 +72,8 @@ func (h *poolHandle) mapSettled(call sobek.FunctionCall) sobek.Value {
 func (h *poolHandle) asCompleted(call sobek.FunctionCall) sobek.Value {
 	rt := h.mi.vu.Runtime()
 	callback, isFn := sobek.AssertFunction(call.Argument(2))
-	return h.mapLike("asCompleted", call, 3, func(tasks []*pool.Task, resolve, reject func(any) error) func(int, *pool.Task) {
+	return h.mapLike("asCompleted", call, 3, func(tasks []*pool.Task, resolve, reject func(any) error) func(int,
+		*pool.Task) {
 		remaining, stopped := len(tasks), false
 		return func(i int, t *pool.Task) {
 			remaining--
@@ -92,7 +95,8 @@ func (h *poolHandle) asCompleted(call sobek.FunctionCall) sobek.Value {
 	}, func() error {
 		if !isFn {
 			return taskerr.New(taskerr.InvalidArgument,
-				"asCompleted(workload, paramsArray, callback, opts?): callback must be a function, got %s", describeJS(call.Argument(2)))
+				"asCompleted(workload, paramsArray, callback, opts?): callback must be a function, got %s",
+				describeJS(call.Argument(2)))
 		}
 		return nil
 	})
@@ -120,7 +124,7 @@ func (h *poolHandle) mapLike(method string, call sobek.FunctionCall, optsAt int,
 	if err == nil && len(tasks) > 0 {
 		err = sub.abortedAlready(tasks[0].Workload)
 	}
-	if ee, ok := err.(*elementError); ok {
+	if ee, ok := errors.AsType[*elementError](err); ok {
 		_ = reject(ee.js(rt))
 		return rt.ToValue(promise)
 	}
@@ -150,7 +154,8 @@ func (h *poolHandle) prepareMap(method string, call sobek.FunctionCall, optsAt i
 	list, ok := call.Argument(1).(*sobek.Object)
 	if !ok || list.ClassName() != "Array" {
 		return nil, submission{}, taskerr.New(taskerr.InvalidArgument,
-			"%s(workload, paramsArray, ...): paramsArray must be an array of params objects, got %s", method, describeJS(call.Argument(1)))
+			"%s(workload, paramsArray, ...): paramsArray must be an array of params objects, got %s",
+			method, describeJS(call.Argument(1)))
 	}
 	opts, err := h.callOptions(method, call.Argument(optsAt))
 	if err != nil {
@@ -158,7 +163,8 @@ func (h *poolHandle) prepareMap(method string, call sobek.FunctionCall, optsAt i
 	}
 	n := list.Get("length").ToInteger()
 	if n > int64(pool.MaxQueueLimit) {
-		return nil, submission{}, taskerr.New(taskerr.InvalidArgument, "%s(): paramsArray has %d items; at most %d", method, n, pool.MaxQueueLimit)
+		return nil, submission{}, taskerr.New(taskerr.InvalidArgument, "%s(): paramsArray has %d items; at most %d", method,
+			n, pool.MaxQueueLimit)
 	}
 	tasks := make([]*pool.Task, n)
 	for i := range n {
@@ -192,7 +198,8 @@ func cancelTasks(tasks []*pool.Task, queuedOnly bool, errFor func(*pool.Task) *t
 // indexedError is the error of element i of a map-like call: the task's
 // error with the index in its message and as err.index.
 func indexedError(rt *sobek.Runtime, err *taskerr.Error, method string, i int) *sobek.Object {
-	obj := jsError(rt, &taskerr.Error{Code: err.Code, Message: fmt.Sprintf("%s(): paramsArray[%d]: %s", method, i, err.Message)})
+	obj := jsError(rt, &taskerr.Error{Code: err.Code, Message: fmt.Sprintf("%s(): paramsArray[%d]: %s", method, i,
+		err.Message)})
 	_ = obj.Set("index", i)
 	return obj
 }
@@ -233,7 +240,7 @@ func (mi *ModuleInstance) settledResult(t *pool.Task) *sobek.Object {
 
 // thrownValue is what a JavaScript callback threw, for rejecting with it.
 func thrownValue(rt *sobek.Runtime, err error) sobek.Value {
-	if ex, ok := err.(*sobek.Exception); ok {
+	if ex, ok := errors.AsType[*sobek.Exception](err); ok {
 		return ex.Value()
 	}
 	return rt.NewGoError(err)
@@ -301,7 +308,8 @@ func (h *poolHandle) closeOptions(v sobek.Value) (closeOptions, error) {
 	}
 	m, ok := raw.(map[string]any)
 	if !ok {
-		return closeOptions{}, taskerr.New(taskerr.InvalidArgument, "close(opts?): opts must be an object, got %s", taskerr.Describe(raw))
+		return closeOptions{}, taskerr.New(taskerr.InvalidArgument, "close(opts?): opts must be an object, got %s",
+			taskerr.Describe(raw))
 	}
 	return parseCloseOptions(m)
 }

@@ -14,6 +14,8 @@ import (
 
 // kinds are the two kinds of pool every control is tested on, as a script
 // would make them.
+//
+//nolint:gochecknoglobals // a test table
 var kinds = []struct{ name, ctor string }{{"thread", "ThreadPool"}, {"process", "ProcessPool"}}
 
 // newRootVU is a module root, closed when the test ends, and one VU of it.

@@ -2,6 +2,7 @@ package concurrency
 
 import (
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -23,23 +24,22 @@ func TestDocsCoverTheAPI(t *testing.T) {
 	require.NoError(t, err)
 	docs := map[string]string{"README.md": string(readme), "index.d.ts": string(types)}
 
-	var names []string
-	names = append(names, commonOptions...)
-	names = append(names, processOptions...)
+	names := slices.Concat(commonOptions, processOptions, []string{
+		"run", "runSync", "map", "mapSettled", "asCompleted", "start", "resize", "stats", "close",
+		"workloads", "ThreadPool", "ProcessPool", "AbortController", "AbortSignal", "signal", "tags", "drain",
+	})
 	for _, c := range taskerr.Codes {
 		names = append(names, string(c))
-	}
-	for _, m := range []string{"run", "runSync", "map", "mapSettled", "asCompleted", "start", "resize", "stats", "close",
-		"workloads", "ThreadPool", "ProcessPool", "AbortController", "AbortSignal", "signal", "tags", "drain"} {
-		names = append(names, m)
 	}
 	for file, text := range docs {
 		for _, n := range names {
 			assert.True(t, strings.Contains(text, n), "%s does not mention %q", file, n)
 		}
 	}
-	for _, m := range []string{metricTasks, metricTaskDuration, metricTaskWait, metricTaskOverhead, metricTaskFailed, metricPoolWorkers,
-		metricPoolQueued, metricPoolBusy, metricPoolLive, metricPoolUtilization} {
+	for _, m := range []string{
+		metricTasks, metricTaskDuration, metricTaskWait, metricTaskOverhead, metricTaskFailed, metricPoolWorkers,
+		metricPoolQueued, metricPoolBusy, metricPoolLive, metricPoolUtilization,
+	} {
 		assert.Contains(t, docs["README.md"], "`"+m+"`", "README.md lists metric %s", m)
 		assert.Contains(t, docs["index.d.ts"], m)
 	}

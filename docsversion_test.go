@@ -27,6 +27,7 @@ func TestDocsNameTheK6OfGoMod(t *testing.T) {
 	named := regexp.MustCompile(`(?:k6 |xk6 build |go\.k6\.io/k6/v2@?\s*|k6:)(v?2\.\d+\.\d+)`)
 	for _, file := range files {
 		t.Run(file, func(t *testing.T) {
+			t.Parallel()
 			b, err := os.ReadFile(file)
 			require.NoError(t, err)
 			found := named.FindAllSubmatch(b, -1)

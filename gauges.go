@@ -51,7 +51,10 @@ func (mi *ModuleInstance) sampleGauges(p *pool.Pool) {
 	push := func(ctx context.Context, v gaugeValues) {
 		now := time.Now()
 		sample := func(m *metrics.Metric, value float64) metrics.Sample {
-			return metrics.Sample{TimeSeries: metrics.TimeSeries{Metric: m, Tags: tags}, Time: now, Metadata: current.Metadata, Value: value}
+			return metrics.Sample{
+				TimeSeries: metrics.TimeSeries{Metric: m, Tags: tags}, Time: now, Metadata: current.Metadata,
+				Value: value,
+			}
 		}
 		m := mi.metrics
 		metrics.PushIfNotDone(ctx, samples, metrics.ConnectedSamples{Tags: tags, Time: now, Samples: []metrics.Sample{

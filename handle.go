@@ -26,13 +26,21 @@ func (h *poolHandle) define(obj *sobek.Object) error {
 		name string
 		fn   func(sobek.FunctionCall) sobek.Value
 	}{
-		{"run", h.run}, {"runSync", h.runSync}, {"map", h.mapTasks}, {"mapSettled", h.mapSettled}, {"asCompleted", h.asCompleted},
-		{"start", h.startAll}, {"resize", h.resize}, {"stats", h.stats}, {"close", h.close},
+		{"run", h.run},
+		{"runSync", h.runSync},
+		{"map", h.mapTasks},
+		{"mapSettled", h.mapSettled},
+		{"asCompleted", h.asCompleted},
+		{"start", h.startAll},
+		{"resize", h.resize},
+		{"stats", h.stats},
+		{"close", h.close},
 		// workloads is the pool's catalogue: with a module, its exports too (jsmodule.go).
 		{"workloads", h.workloads},
 	}
 	for _, m := range methods {
-		if err := obj.DefineDataProperty(m.name, rt.ToValue(m.fn), sobek.FLAG_FALSE, sobek.FLAG_FALSE, sobek.FLAG_TRUE); err != nil {
+		if err := obj.DefineDataProperty(m.name, rt.ToValue(m.fn), sobek.FLAG_FALSE, sobek.FLAG_FALSE,
+			sobek.FLAG_TRUE); err != nil {
 			return err
 		}
 	}
@@ -121,7 +129,8 @@ func paramsArg(rt *sobek.Runtime, workloadName string, v sobek.Value, where stri
 	}
 	params, ok := raw.(map[string]any)
 	if !ok {
-		return nil, nil, taskerr.New(taskerr.InvalidArgument, "%s: %s must be an object, got %s", workloadName, where, taskerr.Describe(raw))
+		return nil, nil, taskerr.New(taskerr.InvalidArgument, "%s: %s must be an object, got %s", workloadName, where,
+			taskerr.Describe(raw))
 	}
 	return params, text, nil
 }
@@ -154,7 +163,8 @@ func (h *poolHandle) callOptions(method string, v sobek.Value) (callOptions, err
 	}
 	m, ok := raw.(map[string]any)
 	if !ok {
-		return callOptions{}, taskerr.New(taskerr.InvalidArgument, "%s(): opts must be an object, got %s", method, taskerr.Describe(raw))
+		return callOptions{}, taskerr.New(taskerr.InvalidArgument, "%s(): opts must be an object, got %s", method,
+			taskerr.Describe(raw))
 	}
 	opts, err := parseCallOptions(method, m)
 	opts.Signal = signal
@@ -181,7 +191,9 @@ func describeJS(v sobek.Value) string {
 // to push metrics to, and where workers must not start.
 func (h *poolHandle) inVU(method string) error {
 	if h.mi.vu.State() == nil {
-		return fmt.Errorf("%s() cannot be called in the init context; call it from the default function, setup() or teardown()", method)
+		return fmt.Errorf("%s() cannot be called in the init context; call it "+
+			"from the default function, setup() or teardown()",
+			method)
 	}
 	return nil
 }

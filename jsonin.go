@@ -182,12 +182,11 @@ func (d *jsonDecoder) str() sobek.String {
 	d.i++ // "
 	var units []uint16
 	for {
-		c := d.text[d.i]
-		switch {
-		case c == '"':
+		switch d.text[d.i] {
+		case '"':
 			d.i++
 			return sobek.StringFromUTF16(units)
-		case c == '\\':
+		case '\\':
 			e := d.text[d.i+1]
 			d.i += 2
 			if e == 'u' {

@@ -89,7 +89,10 @@ func (r *RootModule) NewModuleInstance(vu modules.VU) modules.Instance {
 	if !ok {
 		common.Throw(rt, errors.New(ImportPath+": JSON.parse is not a function"))
 	}
-	mi := &ModuleInstance{vu: vu, root: r, metrics: m, tags: make(tagCache), syncDone: make(chan *pool.Task, 1), jsonParse: parse}
+	mi := &ModuleInstance{
+		vu: vu, root: r, metrics: m, tags: make(tagCache), syncDone: make(chan *pool.Task, 1),
+		jsonParse: parse,
+	}
 	mi.abort = mi.defineAbort()
 	return mi
 }
@@ -200,7 +203,8 @@ func (r *RootModule) sharedPoolFor(opts poolOptions, logger logrus.FieldLogger) 
 	if sp, ok := r.pools[opts.Name]; ok {
 		if !sp.opts.equal(opts) {
 			return nil, taskerr.New(taskerr.InvalidArgument,
-				"pool %q already exists with options %s; it cannot be made again with options %s (give it another name, or the same options)",
+				"pool %q already exists with options %s; it cannot be made again "+
+					"with options %s (give it another name, or the same options)",
 				opts.Name, sp.opts, opts)
 		}
 		return sp, nil
@@ -240,7 +244,8 @@ func (mi *ModuleInstance) newPool(kind pool.Kind, call sobek.ConstructorCall) *s
 		}
 		var ok bool
 		if raw, ok = v.(map[string]any); !ok {
-			throw(rt, taskerr.New(taskerr.InvalidArgument, "new %sPool(): options must be an object, got %s", poolCtor(kind), taskerr.Describe(v)))
+			throw(rt, taskerr.New(taskerr.InvalidArgument, "new %sPool(): options must be an object, got %s", poolCtor(kind),
+				taskerr.Describe(v)))
 		}
 	}
 	opts, err := parsePoolOptions(kind, raw, mi.root.numCPU)
@@ -381,8 +386,7 @@ func jsError(rt *sobek.Runtime, err error) *sobek.Object {
 
 // throw raises err in JavaScript as an Error named for its class.
 func throw(rt *sobek.Runtime, err error) {
-	var te *taskerr.Error
-	if errors.As(err, &te) {
+	if _, ok := errors.AsType[*taskerr.Error](err); ok {
 		panic(jsError(rt, err))
 	}
 	common.Throw(rt, err)
@@ -390,7 +394,8 @@ func throw(rt *sobek.Runtime, err error) {
 
 // vuStopped is the failure of tasks whose VU k6 stopped before they settled.
 func vuStopped(workloadName string) *taskerr.Error {
-	return taskerr.New(taskerr.PoolClosed, "%s was abandoned: k6 stopped the VU that submitted it (the test is ending)", workloadName)
+	return taskerr.New(taskerr.PoolClosed, "%s was abandoned: k6 stopped the VU that submitted it (the test is ending)",
+		workloadName)
 }
 
 // watchVU settles t early if k6 stops the VU first, so the VU's event loop

@@ -10,7 +10,6 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -59,12 +58,13 @@ func (o poolOptions) String() string {
 	if o.StartTimeout > 0 {
 		s.StartTimeout = o.StartTimeout.String()
 	}
-	b, _ := json.Marshal(s)
+	b, _ := json.Marshal(s) //nolint:errchkjson // strings and numbers
 	return string(b)
 }
 
 func (o poolOptions) equal(other poolOptions) bool { return o.String() == other.String() }
 
+//nolint:gochecknoglobals // constant tables
 var (
 	commonOptions  = []string{"name", "workers", "maxQueue", "taskTimeout", "init", "module"}
 	processOptions = []string{"maxTasksPerWorker", "env", "startTimeout", "command", "cwd", "concurrency"}
@@ -81,6 +81,8 @@ const (
 
 // parsePoolOptions reads the options object of `new ThreadPool(...)` or
 // `new ProcessPool(...)`. Every error is InvalidArgument and names the option.
+//
+//nolint:cyclop // a case per option, until issue 12's schema (item 1) replaces it
 func parsePoolOptions(kind pool.Kind, raw map[string]any, numCPU int) (poolOptions, error) {
 	ctor := map[pool.Kind]string{pool.Thread: "ThreadPool", pool.Process: "ProcessPool"}[kind]
 	o := poolOptions{Kind: kind, Workers: numCPU, MaxQueue: pool.DefaultMaxQueue}
@@ -99,10 +101,10 @@ func parsePoolOptions(kind pool.Kind, raw map[string]any, numCPU int) (poolOptio
 	for k := range raw {
 		keys = append(keys, k)
 	}
-	sort.Strings(keys)
+	slices.Sort(keys)
 	for _, key := range keys {
 		v := raw[key]
-		if kind == pool.Thread && contains(processOptions, key) {
+		if kind == pool.Thread && slices.Contains(processOptions, key) {
 			return o, bad("option %q is for ProcessPool only", key)
 		}
 		var err error
@@ -249,13 +251,15 @@ func parseEnv(v any) (map[string]string, error) {
 func parseCommand(v any) ([]string, error) {
 	list, ok := v.([]any)
 	if !ok || len(list) == 0 {
-		return nil, fmt.Errorf("must be a non-empty array of strings (argv, run without a shell), got %s", taskerr.Describe(v))
+		return nil, fmt.Errorf("must be a non-empty array of strings (argv, run without a shell), got %s",
+			taskerr.Describe(v))
 	}
 	argv := make([]string, len(list))
 	for i, a := range list {
 		s, ok := a.(string)
 		if !ok || (i == 0 && s == "") || len(s) > maxArgLen || strings.ContainsRune(s, 0) {
-			return nil, fmt.Errorf("item %d must be a string of at most %d bytes (argv, run without a shell), got %s", i, maxArgLen, taskerr.Describe(a))
+			return nil, fmt.Errorf("item %d must be a string of at most %d bytes (argv, run without a shell), got %s", i,
+				maxArgLen, taskerr.Describe(a))
 		}
 		argv[i] = s
 	}
@@ -274,6 +278,8 @@ type callOptions struct {
 
 // reservedTags are the tag keys a call may not set: the extension's own,
 // which name the series a report reads, and the ones k6 keeps for itself.
+//
+//nolint:gochecknoglobals // a constant table
 var reservedTags = []string{tagPool, tagPoolKind, tagWorkload, tagWorkers, "group", "scenario"}
 
 func parseCallOptions(method string, raw map[string]any) (callOptions, error) {
@@ -296,7 +302,8 @@ func parseCallOptions(method string, raw map[string]any) (callOptions, error) {
 			}
 			o.Tags = tags
 		default:
-			return o, taskerr.New(taskerr.InvalidArgument, "%s(): unknown option %q in opts (options: timeout, tags, signal)", method, k)
+			return o, taskerr.New(taskerr.InvalidArgument, "%s(): unknown option %q in opts (options: timeout, tags, signal)",
+				method, k)
 		}
 	}
 	return o, nil
@@ -311,7 +318,7 @@ func parseTags(v any) (map[string]string, error) {
 	}
 	tags := make(map[string]string, len(m))
 	for k, val := range m {
-		if k == "" || contains(reservedTags, k) {
+		if k == "" || slices.Contains(reservedTags, k) {
 			return nil, fmt.Errorf("cannot set tag %s: the extension or k6 sets it (reserved: %s)",
 				taskerr.Describe(k), strings.Join(reservedTags, ", "))
 		}
@@ -322,15 +329,6 @@ func parseTags(v any) (map[string]string, error) {
 		tags[k] = s
 	}
 	return tags, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // maxValueNodes bounds how much of a JavaScript value is converted, so a huge
@@ -411,7 +409,8 @@ func (c *converter) convert(v sobek.Value, where string) (any, error) {
 		return c.number(f), nil
 	}
 	if _, isFn := sobek.AssertFunction(v); isFn {
-		return nil, c.fail(where, "is a function; only JSON values (objects, arrays, strings, numbers, booleans, null) can be passed")
+		return nil, c.fail(where,
+			"is a function; only JSON values (objects, arrays, strings, numbers, booleans, null) can be passed")
 	}
 	obj, ok := v.(*sobek.Object)
 	if !ok {
@@ -424,12 +423,11 @@ func (c *converter) convert(v sobek.Value, where string) (any, error) {
 				what = "a BigInt"
 			}
 		}
-		return nil, c.fail(where, "is %s; only JSON values (objects, arrays, strings, numbers, booleans, null) can be passed", what)
+		return nil, c.fail(where,
+			"is %s; only JSON values (objects, arrays, strings, numbers, booleans, null) can be passed", what)
 	}
-	for _, seen := range c.path {
-		if seen == obj {
-			return nil, c.fail(where, "refers back to itself (a cycle); only JSON values can be passed")
-		}
+	if slices.Contains(c.path, obj) {
+		return nil, c.fail(where, "refers back to itself (a cycle); only JSON values can be passed")
 	}
 	if len(c.path) >= maxValueDepth {
 		return nil, c.fail(where, "is nested more than %d levels deep", maxValueDepth)
@@ -446,7 +444,8 @@ func (c *converter) convert(v sobek.Value, where string) (any, error) {
 		}
 		return c.object(obj, where)
 	default:
-		return nil, c.fail(where, "is a %s; only JSON values (objects, arrays, strings, numbers, booleans, null) can be passed", obj.ClassName())
+		return nil, c.fail(where,
+			"is a %s; only JSON values (objects, arrays, strings, numbers, booleans, null) can be passed", obj.ClassName())
 	}
 }
 
@@ -518,7 +517,9 @@ func (c *converter) checkKeys(obj *sobek.Object, keys []string, where string) er
 	for i := range arr.Get("length").ToInteger() {
 		key := arr.Get(strconv.FormatInt(i, 10))
 		if at, unit := loneSurrogate(key, key.String()); at >= 0 {
-			return c.fail(where, "has a key with a lone surrogate U+%04X at index %d (%s); only well-formed Unicode can be passed (String.prototype.toWellFormed() replaces lone surrogates with U+FFFD)",
+			return c.fail(where,
+				"has a key with a lone surrogate U+%04X at index %d (%s); only well-formed Unicode can be passed "+
+					"(String.prototype.toWellFormed() replaces lone surrogates with U+FFFD)",
 				unit, at, strconv.QuoteToASCII(key.String()))
 		}
 	}
@@ -530,7 +531,9 @@ func (c *converter) checkKeys(obj *sobek.Object, keys []string, where string) er
 func (c *converter) str(v sobek.Value, where string) (any, error) {
 	s := v.String()
 	if at, unit := loneSurrogate(v, s); at >= 0 {
-		return nil, c.fail(where, "has a lone surrogate U+%04X at index %d; only well-formed Unicode can be passed (String.prototype.toWellFormed() replaces lone surrogates with U+FFFD)", unit, at)
+		return nil, c.fail(where,
+			"has a lone surrogate U+%04X at index %d; only well-formed Unicode can be passed (String.prototype.toWellFormed() "+
+				"replaces lone surrogates with U+FFFD)", unit, at)
 	}
 	c.quote(s)
 	return s, nil
@@ -559,7 +562,7 @@ func (c *converter) number(f float64) float64 {
 
 func (c *converter) quote(s string) {
 	if c.encode {
-		b, _ := json.Marshal(s) // valid UTF-8: sobek's strings export so
+		b, _ := json.Marshal(s) //nolint:errchkjson // a string; valid UTF-8: sobek's strings export so
 		c.out = append(c.out, b...)
 	}
 }
@@ -614,12 +617,14 @@ func (c *converter) constructorName(obj *sobek.Object) string {
 }
 
 // Reflect types sobek reports from Value.ExportType for primitives.
+//
+//nolint:gochecknoglobals // constant reflect.Types
 var (
-	typeBool   = reflect.TypeOf(true)
-	typeString = reflect.TypeOf("")
-	typeInt    = reflect.TypeOf(int64(0))
-	typeFloat  = reflect.TypeOf(float64(0))
-	typeBigInt = reflect.TypeOf((*big.Int)(nil))
+	typeBool   = reflect.TypeFor[bool]()
+	typeString = reflect.TypeFor[string]()
+	typeInt    = reflect.TypeFor[int64]()
+	typeFloat  = reflect.TypeFor[float64]()
+	typeBigInt = reflect.TypeFor[*big.Int]()
 )
 
 // closeOptions are the options of close().

@@ -42,7 +42,8 @@ func (mi *ModuleInstance) reportObject() *sobek.Object {
 			m, ok := spec.(map[string]any)
 			if !ok {
 				throw(rt, taskerr.New(taskerr.InvalidArgument,
-					"report.thresholds(): spec must be an object mapping tag names to arrays of values, like { pool_kind: ['thread', 'process'], workers: [4, 8, 16], workload: ['cpu.primes'] }, got %s",
+					"report.thresholds(): spec must be an object mapping tag names to arrays of values, like { pool_kind: "+
+						"['thread', 'process'], workers: [4, 8, 16], workload: ['cpu.primes'] }, got %s",
 					taskerr.Describe(spec)))
 			}
 			out, err := report.Thresholds("report.thresholds", m)
@@ -73,7 +74,8 @@ func reportArgs(rt *sobek.Runtime, fn string, call sobek.FunctionCall) (report.D
 		}
 		var ok bool
 		if raw, ok = v.(map[string]any); !ok {
-			throw(rt, taskerr.New(taskerr.InvalidArgument, "%s(): opts must be an object (options: title, series, size, seconds), got %s", fn, taskerr.Describe(v)))
+			throw(rt, taskerr.New(taskerr.InvalidArgument,
+				"%s(): opts must be an object (options: title, series, size, seconds), got %s", fn, taskerr.Describe(v)))
 		}
 	}
 	opts, err := report.ParseOptions(fn, raw)
@@ -106,7 +108,8 @@ func readSummaryData(fn string, v sobek.Value) (report.Data, error) {
 	metrics, ok := obj.Get("metrics").(*sobek.Object)
 	if !ok {
 		return data, taskerr.New(taskerr.InvalidArgument,
-			"%s(): data.metrics is %s: data must be the summary data k6 passes to handleSummary (an object with metrics, or with results.metrics when %s=true)",
+			"%s(): data.metrics is %s: data must be the summary data k6 passes to handleSummary (an object with metrics, or "+
+				"with results.metrics when %s=true)",
 			fn, describeJS(obj.Get("metrics")), report.MachineReadableEnv)
 	}
 	for _, name := range metrics.Keys() {
@@ -153,7 +156,10 @@ func readMachineReadable(fn string, obj, results *sobek.Object, data *report.Dat
 
 // readMetric reads one metric's type, contents and numbers.
 func readMetric(m *sobek.Object) report.Metric {
-	metric := report.Metric{Type: jsString(m.Get("type")), Contains: jsString(m.Get("contains")), Values: map[string]float64{}}
+	metric := report.Metric{
+		Type: jsString(m.Get("type")), Contains: jsString(m.Get("contains")),
+		Values: map[string]float64{},
+	}
 	if values, ok := m.Get("values").(*sobek.Object); ok {
 		for _, k := range values.Keys() {
 			if f, ok := jsNumber(values.Get(k)); ok {

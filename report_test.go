@@ -147,7 +147,7 @@ func TestReportReadsK6Data(t *testing.T) {
 // assertReportRow checks that text has a line made of these fields.
 func assertReportRow(t *testing.T, text string, fields ...string) {
 	t.Helper()
-	for _, line := range strings.Split(text, "\n") {
+	for line := range strings.SplitSeq(text, "\n") {
 		if strings.Join(strings.Fields(line), " ") == strings.Join(fields, " ") {
 			return
 		}

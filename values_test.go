@@ -22,6 +22,8 @@ import (
 // examples. (The Go echo, zz.echo, is another extension's, linked into a k6
 // build: integration/fidelity_test.go sends the same values through it, on
 // the thread pool and the k6 binary's worker, with the real k6.)
+//
+//nolint:gochecknoglobals // a test table
 var echoWorkers = []struct{ name, interpreter, worker string }{
 	{"python", "python3", "examples/python/worker.py"},
 	{"node", "node", "examples/node/worker.js"},

@@ -41,7 +41,7 @@ export function teardown() {
 
 	type counts struct{ Submitted, Completed, Failed float64 }
 	stats := map[string]counts{}
-	for _, line := range strings.Split(res.Stderr, "\n") {
+	for line := range strings.SplitSeq(res.Stderr, "\n") {
 		_, rest, ok := strings.Cut(line, "STATS ")
 		if !ok {
 			continue

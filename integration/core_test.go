@@ -246,7 +246,7 @@ export default function () {
 // logLine finds a console.log line of k6's stderr that starts with prefix.
 func logLine(t *testing.T, stderr, prefix string) string {
 	t.Helper()
-	for _, line := range strings.Split(stderr, "\n") {
+	for line := range strings.SplitSeq(stderr, "\n") {
 		if i := strings.Index(line, `msg="`+prefix); i >= 0 {
 			s, err := strconv.Unquote(line[i+4 : strings.LastIndex(line, `" source=`)+1])
 			require.NoError(t, err, line)

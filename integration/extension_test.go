@@ -36,7 +36,7 @@ export default function () {
 
 	// The worker's stdout and stderr lines reach k6's log, tagged with the pool.
 	var fromWorker []string
-	for _, line := range strings.Split(res.Stderr, "\n") {
+	for line := range strings.SplitSeq(res.Stderr, "\n") {
 		if strings.Contains(line, "zz.hello") && strings.Contains(line, "pool=process-1") {
 			fromWorker = append(fromWorker, line)
 		}

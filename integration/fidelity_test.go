@@ -95,7 +95,8 @@ func TestValueFidelityThroughK6(t *testing.T) {
 	for _, w := range []struct {
 		name, interpreter, worker string
 	}{
-		{name: "thread"}, {name: "k6 worker"},
+		{name: "thread"},
+		{name: "k6 worker"},
 		{"python", "python3", "examples/python/worker.py"},
 		{"node", "node", "examples/node/worker.js"},
 	} {

@@ -10,7 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -48,7 +48,7 @@ func summaryCells(t *testing.T, path string) (map[cell]float64, float64) {
 			continue
 		}
 		tags := map[string]string{}
-		for _, kv := range strings.Split(m[1], ",") {
+		for kv := range strings.SplitSeq(m[1], ",") {
 			k, v, _ := strings.Cut(kv, ":")
 			tags[k] = v
 		}
@@ -106,10 +106,11 @@ func TestInfluxDB(t *testing.T) {
 	for c, n := range got {
 		rows = append(rows, fmt.Sprintf("%-28s %6.0f (k6 summary: %.0f)", c, n, want[c]))
 	}
-	sort.Strings(rows)
+	slices.Sort(rows)
 	t.Logf(`SELECT sum("value") FROM "concurrency_tasks" GROUP BY "pool_kind", "workers", "workload":`+"\n%s", strings.Join(rows, "\n"))
 
 	t.Run("grafana dashboard queries", func(t *testing.T) {
+		t.Parallel()
 		root, err := k6test.ModuleRoot()
 		require.NoError(t, err)
 		b, err := os.ReadFile(filepath.Join(root, "examples", "grafana", "xk6-concurrency.json"))
@@ -211,9 +212,11 @@ export default function () {
   procs.runSync('io.sleep', { duration: '10ms' });
 }
 `), 0o644))
-	env := []string{"K6_WEB_DASHBOARD=true", "K6_WEB_DASHBOARD_EXPORT=" + export,
-		"K6_WEB_DASHBOARD_PORT=-1",   // no HTTP server: the export only
-		"K6_WEB_DASHBOARD_PERIOD=1s"} // a short test needs short periods to be reported
+	env := []string{
+		"K6_WEB_DASHBOARD=true", "K6_WEB_DASHBOARD_EXPORT=" + export,
+		"K6_WEB_DASHBOARD_PORT=-1", // no HTTP server: the export only
+		"K6_WEB_DASHBOARD_PERIOD=1s",
+	} // a short test needs short periods to be reported
 	res := k6test.StartEnv(t, k6test.Binary(t), env, "run", "--quiet", script).Wait(2 * time.Minute)
 	require.Equal(t, 0, res.ExitCode, res.Stderr)
 	b, err := os.ReadFile(export)
@@ -228,9 +231,11 @@ export default function () {
 	data, err := io.ReadAll(zr)
 	require.NoError(t, err)
 	html := string(data)
-	for _, m := range []string{"concurrency_tasks", "concurrency_task_duration", "concurrency_task_wait",
+	for _, m := range []string{
+		"concurrency_tasks", "concurrency_task_duration", "concurrency_task_wait",
 		"concurrency_task_overhead", "concurrency_task_failed", "concurrency_pool_workers",
-		"concurrency_pool_queued", "concurrency_pool_busy", "concurrency_pool_live", "concurrency_pool_utilization"} {
+		"concurrency_pool_queued", "concurrency_pool_busy", "concurrency_pool_live", "concurrency_pool_utilization",
+	} {
 		assert.Contains(t, html, m)
 	}
 }

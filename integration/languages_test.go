@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"syscall"
 	"testing"
@@ -122,6 +121,8 @@ export default async function () {
 // thread and one Python process, the same set-up, measure within 20 % of
 // each other), and each check takes the one-process base that is hardest
 // on it (the higher of the two for "reach", the lower for "stay within").
+//
+//nolint:paralleltest // timing-sensitive: compares threads' and processes' throughput
 func TestPythonGILExample(t *testing.T) {
 	k6test.Interpreter(t, "python3")
 	const attempts = 3
@@ -159,7 +160,7 @@ func sortedValues(m map[string]string) []string {
 	for _, v := range m {
 		out = append(out, v)
 	}
-	sort.Strings(out)
+	slices.Sort(out)
 	return out
 }
 
@@ -381,8 +382,10 @@ def unprintable(params): raise Unprintable()
 def noop(params): return 'ok'
 serve()
 `), 0o644))
-	command, _ := json.Marshal([]string{k6test.Interpreter(t, "python3"), worker})
-	pythonPath, _ := json.Marshal(filepath.Join(root, "examples", "python"))
+	command, err := json.Marshal([]string{k6test.Interpreter(t, "python3"), worker})
+	require.NoError(t, err)
+	pythonPath, err := json.Marshal(filepath.Join(root, "examples", "python"))
+	require.NoError(t, err)
 	k6 := k6test.StartScript(t, fmt.Sprintf(`
 import { ProcessPool } from 'k6/x/concurrency';
 const p = new ProcessPool({ workers: 1, command: %s, env: { PYTHONPATH: %s }, taskTimeout: '30s' });

@@ -94,7 +94,7 @@ func TestK6OperatorCommands(t *testing.T) {
 // freeAddr returns a loopback address with a port free at the time of asking.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	addr := l.Addr().String()
 	require.NoError(t, l.Close())
@@ -108,7 +108,7 @@ func unpause(t *testing.T, addr string) {
 	body := []byte(`{"data":{"type":"status","id":"default","attributes":{"paused":false}}}`)
 	deadline := time.Now().Add(time.Minute)
 	for {
-		req, err := http.NewRequest(http.MethodPatch, "http://"+addr+"/v1/status", bytes.NewReader(body))
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPatch, "http://"+addr+"/v1/status", bytes.NewReader(body))
 		require.NoError(t, err)
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -136,7 +137,7 @@ func TestReportInK6AndChromium(t *testing.T) {
 	assert.Contains(t, res.Stdout, "concurrency_task_failed     rate=0.00%")
 	rows := reportRow.FindAllStringSubmatch(res.Stdout, -1)
 	require.Len(t, rows, 4, res.Stdout)
-	var table []textCell
+	table := make([]textCell, 0, 2*len(rows))
 	for _, r := range rows {
 		kind := map[string]string{"threads": "thread", "processes": "process"}[r[2]]
 		at := map[int]float64{}
@@ -385,12 +386,7 @@ func htmlAttr(n *html.Node, name string) string {
 }
 
 func htmlHasClass(n *html.Node, class string) bool {
-	for _, c := range strings.Fields(htmlAttr(n, "class")) {
-		if c == class {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(strings.Fields(htmlAttr(n, "class")), class)
 }
 
 // partialReportScript is issue 17's small input: report.thresholds declares
@@ -432,8 +428,9 @@ func TestReportCellThatDidNotRun(t *testing.T) {
 			_, machineReadable := readSummary(t, res)["results"]
 			assert.Equal(t, env != nil, machineReadable, "handleSummary got the summary of %v", env)
 
-			var table []string
-			for _, line := range strings.Split(res.Stdout, "\n") {
+			lines := strings.Split(res.Stdout, "\n")
+			table := make([]string, 0, len(lines))
+			for _, line := range lines {
 				table = append(table, strings.Join(strings.Fields(line), " "))
 			}
 			assert.Contains(t, table, "workload pool 1 worker 2 workers", "no speed-up column: only 2 workers ran:\n%s", res.Stdout)

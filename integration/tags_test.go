@@ -61,6 +61,7 @@ export default async function () {
 	}
 	for _, kind := range []string{"thread", "process"} {
 		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
 			grouped := byCall["grouped-"+kind]
 			require.Len(t, grouped, 1)
 			assert.Equal(t, "::submit-here", grouped[0].Tags["group"], "group of the submission")
@@ -122,7 +123,7 @@ export default async function () { await p.start(); await p.map('noop', [{}, {},
 `, time.Minute)
 	require.Equal(t, 0, res.ExitCode, res.Stderr)
 	assert.NotContains(t, res.Stderr, "Loading the subcommand list")
-	for _, line := range strings.Split(strings.TrimSpace(res.Stderr), "\n") {
+	for line := range strings.SplitSeq(strings.TrimSpace(res.Stderr), "\n") {
 		assert.Contains(t, line, "closed: 4 tasks submitted", "no other line in k6's log")
 	}
 }

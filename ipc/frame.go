@@ -119,11 +119,11 @@ func WriteFrame(w io.Writer, payload []byte) error {
 
 // ReadFrame reads one frame and returns its payload, in buf when buf is big
 // enough (so a caller that passes back what it got reads without allocating).
-// It reads the length first and never allocates more than max bytes for a
+// It reads the length first and never allocates more than limit bytes for a
 // payload. Errors: io.EOF when the stream ends cleanly between frames; a
-// *FrameError for a frame over max, under 2 bytes or cut short; or the
+// *FrameError for a frame over limit, under 2 bytes or cut short; or the
 // reader's own error.
-func ReadFrame(r io.Reader, buf []byte, max int) ([]byte, error) {
+func ReadFrame(r io.Reader, buf []byte, limit int) ([]byte, error) {
 	var hdr []byte
 	if cap(buf) >= headerSize {
 		hdr = buf[:headerSize]
@@ -137,8 +137,8 @@ func ReadFrame(r io.Reader, buf []byte, max int) ([]byte, error) {
 		return nil, err
 	}
 	n := int64(binary.BigEndian.Uint32(hdr))
-	if n > int64(max) {
-		return nil, &FrameError{Kind: FrameTooLarge, Size: n, Limit: max, Head: clone(hdr)}
+	if n > int64(limit) {
+		return nil, &FrameError{Kind: FrameTooLarge, Size: n, Limit: limit, Head: clone(hdr)}
 	}
 	if n < minFrame {
 		return nil, &FrameError{Kind: FrameTooSmall, Size: n, Head: clone(hdr)}

@@ -15,7 +15,8 @@ import (
 )
 
 func TestFrameRoundTrip(t *testing.T) {
-	sizes := []int{2, 3, 17, 255, 256, 4095, 4096, 4097, 65535, 65536, 65537, 1 << 20}
+	t.Parallel()
+	sizes := append(make([]int, 0, 32), 2, 3, 17, 255, 256, 4095, 4096, 4097, 65535, 65536, 65537, 1<<20)
 	for range 20 {
 		sizes = append(sizes, 2+rand.IntN(1<<20-1))
 	}
@@ -42,7 +43,7 @@ func TestFrameRoundTrip(t *testing.T) {
 		}
 		buf = got
 	}
-	if _, err := ReadFrame(&stream, buf, 1<<20); err != io.EOF {
+	if _, err := ReadFrame(&stream, buf, 1<<20); !errors.Is(err, io.EOF) {
 		t.Fatalf("after the last frame: got %v, want io.EOF", err)
 	}
 }
@@ -56,6 +57,7 @@ type plainWriter struct {
 func (w *plainWriter) Write(p []byte) (int, error) { w.writes++; return w.buf.Write(p) }
 
 func TestWriteFramePlainWriter(t *testing.T) {
+	t.Parallel()
 	for _, n := range []int{2, 1000, 64 << 10, 64<<10 + 1, 300 << 10} {
 		var w plainWriter
 		p := bytes.Repeat([]byte{'x'}, n)
@@ -79,17 +81,18 @@ func TestWriteFramePlainWriter(t *testing.T) {
 func header(n uint32) []byte { return binary.BigEndian.AppendUint32(nil, n) }
 
 func TestFrameMax(t *testing.T) {
-	const max = 1000
+	t.Parallel()
+	const limit = 1000
 	var stream bytes.Buffer
-	_ = WriteFrame(&stream, bytes.Repeat([]byte{'a'}, max))
-	if got, err := ReadFrame(&stream, nil, max); err != nil || len(got) != max {
-		t.Fatalf("a frame of exactly max: %d bytes, %v", len(got), err)
+	_ = WriteFrame(&stream, bytes.Repeat([]byte{'a'}, limit))
+	if got, err := ReadFrame(&stream, nil, limit); err != nil || len(got) != limit {
+		t.Fatalf("a frame of exactly the limit: %d bytes, %v", len(got), err)
 	}
-	_ = WriteFrame(&stream, bytes.Repeat([]byte{'a'}, max+1))
-	_, err := ReadFrame(&stream, nil, max)
+	_ = WriteFrame(&stream, bytes.Repeat([]byte{'a'}, limit+1))
+	_, err := ReadFrame(&stream, nil, limit)
 	var fe *FrameError
-	if !errors.As(err, &fe) || fe.Kind != FrameTooLarge || fe.Size != max+1 || fe.Limit != max {
-		t.Fatalf("max+1: got %#v", err)
+	if !errors.As(err, &fe) || fe.Kind != FrameTooLarge || fe.Size != limit+1 || fe.Limit != limit {
+		t.Fatalf("limit+1: got %#v", err)
 	}
 	if msg := err.Error(); !strings.Contains(msg, "1001") || !strings.Contains(msg, "1000") {
 		t.Errorf("message %q should name the size and the limit", msg)
@@ -97,6 +100,7 @@ func TestFrameMax(t *testing.T) {
 }
 
 func TestFrameTooSmall(t *testing.T) {
+	t.Parallel()
 	for _, n := range []uint32{0, 1} {
 		_, err := ReadFrame(bytes.NewReader(append(header(n), 'x')), nil, 100)
 		var fe *FrameError
@@ -110,6 +114,7 @@ func TestFrameTooSmall(t *testing.T) {
 }
 
 func TestFrameHugeClaimDoesNotAllocate(t *testing.T) {
+	t.Parallel()
 	data := header(0xFFFFFFFF)
 	var before, after runtime.MemStats
 	runtime.GC()
@@ -133,6 +138,7 @@ func TestFrameHugeClaimDoesNotAllocate(t *testing.T) {
 }
 
 func TestFrameTruncated(t *testing.T) {
+	t.Parallel()
 	var fe *FrameError
 	_, err := ReadFrame(bytes.NewReader([]byte{0, 0}), nil, 100)
 	if !errors.As(err, &fe) || fe.Kind != FrameTruncated || !fe.Header || fe.Got != 2 {
@@ -156,12 +162,14 @@ func TestFrameTruncated(t *testing.T) {
 }
 
 func TestFrameEOF(t *testing.T) {
-	if _, err := ReadFrame(bytes.NewReader(nil), nil, 100); err != io.EOF {
+	t.Parallel()
+	if _, err := ReadFrame(bytes.NewReader(nil), nil, 100); !errors.Is(err, io.EOF) {
 		t.Fatalf("empty stream: got %v, want io.EOF", err)
 	}
 }
 
 func TestFrameReaderError(t *testing.T) {
+	t.Parallel()
 	boom := errors.New("boom")
 	_, err := ReadFrame(io.MultiReader(bytes.NewReader(header(10)), &errReader{boom}), nil, 100)
 	if !errors.Is(err, boom) {
@@ -174,6 +182,7 @@ type errReader struct{ err error }
 func (r *errReader) Read([]byte) (int, error) { return 0, r.err }
 
 func TestWireMsgParse(t *testing.T) {
+	t.Parallel()
 	frame := []byte(` { "run_ns" : 12.0e3, "value" : {"a": "}\"]", "b": [1, {"c": null}]},
 		"\u0074ype": "result", "id": 17, "extra": [true, false, "x"], "error": null } `)
 	var m wireMsg
@@ -205,6 +214,7 @@ func TestWireMsgParse(t *testing.T) {
 }
 
 func TestParseUint(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]uint64{"0": 0, "17": 17, "17.0": 17, "1.7e1": 17, "9007199254740991": 1<<53 - 1} {
 		if got, ok := parseUint([]byte(in)); !ok || got != want {
 			t.Errorf("%s: %d %v", in, got, ok)
@@ -218,6 +228,7 @@ func TestParseUint(t *testing.T) {
 }
 
 func TestAppendString(t *testing.T) {
+	t.Parallel()
 	for _, s := range []string{"", "plain", `q"uo\te`, "new\nline\ttab\r\x00\x1f", "ünï€😀", "\xff bad utf8 \xc3", "<&>\u2028"} {
 		b := appendString(nil, s)
 		var got string
@@ -232,6 +243,7 @@ func TestAppendString(t *testing.T) {
 }
 
 func TestEncodedMessagesDecode(t *testing.T) {
+	t.Parallel()
 	run := appendRun(nil, 42, "w\"x", []byte(`{"limit": 5}`), 1500)
 	var m Message
 	if err := json.Unmarshal(run[headerSize:], &m); err != nil {
@@ -259,6 +271,7 @@ func TestEncodedMessagesDecode(t *testing.T) {
 }
 
 func TestWireCode(t *testing.T) {
+	t.Parallel()
 	for name, want := range map[string]taskerr.Code{
 		"InvalidArgumentError": taskerr.InvalidArgument, "UnknownWorkloadError": taskerr.UnknownWorkload,
 		"WorkloadError": taskerr.Workload, "TimeoutError": taskerr.Timeout,

@@ -36,7 +36,7 @@ func frame(payload string) []byte {
 }
 
 func frames(payloads ...string) []byte {
-	var b []byte
+	b := make([]byte, 0, len(payloads)*8)
 	for _, p := range payloads {
 		b = append(b, frame(p)...)
 	}
@@ -138,7 +138,7 @@ func readFrameChecked(t *testing.T, r io.Reader, buf []byte, maxFrame int, rest 
 func checkFrameError(t *testing.T, err error, rest []byte, maxFrame int) {
 	t.Helper()
 	if len(rest) == 0 {
-		if err != io.EOF {
+		if !errors.Is(err, io.EOF) {
 			t.Fatalf("at the end of the stream: %v, want io.EOF", err)
 		}
 		return
@@ -373,7 +373,7 @@ func FuzzServe(f *testing.F) {
 		if len(data) > 0 && data[0] == 0 {
 			input = data[1:]
 		} else {
-			for _, line := range strings.Split(string(data), "\n") {
+			for line := range strings.SplitSeq(string(data), "\n") {
 				if len(line) >= minFrame {
 					input = append(input, frame(line)...)
 				}
@@ -412,7 +412,7 @@ func FuzzServe(f *testing.F) {
 		timeout := time.NewTimer(5 * time.Second)
 		defer timeout.Stop()
 		select {
-		case <-served:
+		case <-served: //nolint:errcheck // Serve may refuse hostile input; its output is checked below
 		case <-timeout.C:
 			t.Fatalf("Serve did not return within 5s of the end of its input %q", input)
 		}
@@ -434,7 +434,7 @@ func readResults(r io.Reader, runs map[uint64]int) error {
 	answered := map[uint64]int{}
 	for i := 0; ; i++ {
 		fr, err := ReadFrame(br, nil, math.MaxUint32)
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			if i == 0 {
 				return errors.New("no hello")
 			}
@@ -446,7 +446,7 @@ func readResults(r io.Reader, runs map[uint64]int) error {
 		}
 		var m Message
 		if err := json.Unmarshal(fr, &m); err != nil {
-			return fmt.Errorf("output frame %d is not a message (%v): %q", i, err, fr)
+			return fmt.Errorf("output frame %d is not a message (%w): %q", i, err, fr)
 		}
 		if i == 0 {
 			if m.Type != TypeHello || m.Protocol != ProtocolVersion {

@@ -30,7 +30,8 @@ func junkMessage(fe *FrameError, br *bufio.Reader) string {
 		if text[0] == '{' {
 			hint = " (a JSON message without its 4-byte length prefix?)"
 		}
-		return fmt.Sprintf("wrote text to its standard output, which is for protocol frames only (print to stderr instead)%s: %s",
+		return fmt.Sprintf("wrote text to its standard output, which is for "+
+			"protocol frames only (print to stderr instead)%s: %s",
 			hint, quoteCut(text, len(seen) > len(text) || br.Buffered() > len(seen)-len(fe.Head)))
 	}
 	return fmt.Sprintf("%s; the bytes it sent begin % x", fe.Error(), seen[:min(len(seen), 16)])

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 
@@ -62,8 +63,9 @@ func wireCode(name string) taskerr.Code {
 	switch c := taskerr.Code(name); c {
 	case taskerr.InvalidArgument, taskerr.UnknownWorkload, taskerr.Workload, taskerr.Timeout:
 		return c
+	default:
+		return taskerr.Workload
 	}
-	return taskerr.Workload
 }
 
 // wireMsg is a decoded frame: spans of the frame's bytes, one per field this
@@ -84,7 +86,7 @@ func (m *wireMsg) parse(frame []byte) error {
 		if err == nil {
 			err = fmt.Errorf("invalid JSON")
 		}
-		return fmt.Errorf("a frame that is not valid JSON (%v): %s", err, snippet(frame))
+		return fmt.Errorf("a frame that is not valid JSON (%w): %s", err, snippet(frame))
 	}
 	i := skipSpace(frame, 0)
 	if frame[i] != '{' {
@@ -193,12 +195,7 @@ func unquote(v []byte) (string, bool) {
 }
 
 func hasBackslash(v []byte) bool {
-	for _, c := range v {
-		if c == '\\' {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(v, '\\')
 }
 
 // parseUint reads a JSON number that must be a non-negative integer (an
@@ -333,7 +330,8 @@ func skipValue(d []byte, i int) int {
 func beginFrame(b []byte) []byte { return append(b[:0], 0, 0, 0, 0) }
 
 func endFrame(b []byte) []byte {
-	binary.BigEndian.PutUint32(b, uint32(len(b)-headerSize)) // #nosec G115 -- callers refuse a frame over maxFrame (at most math.MaxUint32) before writing it
+	// #nosec G115 -- callers refuse a frame over maxFrame (at most math.MaxUint32) before writing it
+	binary.BigEndian.PutUint32(b, uint32(len(b)-headerSize))
 	return b
 }
 

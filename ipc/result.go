@@ -2,13 +2,14 @@ package ipc
 
 import (
 	"bytes"
+	"cmp"
 	"encoding"
 	"encoding/json"
 	"fmt"
 	"math"
 	"reflect"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -80,18 +81,19 @@ func (p pathNode) String() string {
 		case identifier.MatchString(n.key):
 			parts = append(parts, "."+n.key)
 		default:
-			q, _ := json.Marshal(n.key)
+			q, _ := json.Marshal(n.key) //nolint:errchkjson // a string always encodes
 			parts = append(parts, "["+string(q)+"]")
 		}
 	}
 	var b strings.Builder
 	b.WriteString("value")
-	for i := len(parts) - 1; i >= 0; i-- {
-		b.WriteString(parts[i])
+	for _, part := range slices.Backward(parts) {
+		b.WriteString(part)
 	}
 	return b.String()
 }
 
+//nolint:gochecknoglobals // constant reflect.Types
 var (
 	marshalerType     = reflect.TypeFor[json.Marshaler]()
 	textMarshalerType = reflect.TypeFor[encoding.TextMarshaler]()
@@ -100,6 +102,8 @@ var (
 // unencodable finds the first thing in v that json.Marshal cannot encode,
 // and where it is; "" when it finds none. It runs only after json.Marshal
 // failed, to name the place.
+//
+//nolint:gocognit,cyclop // one case per kind of value, as encoding/json has
 func unencodable(v reflect.Value, at pathNode, depth int, onPath map[uintptr]bool) (string, pathNode) {
 	if depth > MaxDepth*4 {
 		return "", at
@@ -108,6 +112,7 @@ func unencodable(v reflect.Value, at pathNode, depth int, onPath map[uintptr]boo
 		return "", at
 	}
 	if v.Type().Implements(marshalerType) && v.CanInterface() && (v.Kind() != reflect.Pointer || !v.IsNil()) {
+		//nolint:forcetypeassert // it implements Marshaler
 		if _, err := v.Interface().(json.Marshaler).MarshalJSON(); err != nil {
 			return "a value whose MarshalJSON failed (" + err.Error() + ")", at
 		}
@@ -132,7 +137,10 @@ func unencodable(v reflect.Value, at pathNode, depth int, onPath map[uintptr]boo
 		if v.IsNil() {
 			return "", at
 		}
-		return within(v.Pointer(), onPath, at, func() (string, pathNode) { return unencodable(v.Elem(), at, depth+1, onPath) })
+		return within(v.Pointer(), onPath, at, func() (string, pathNode) {
+			return unencodable(v.Elem(), at, depth+1,
+				onPath)
+		})
 	case reflect.Map:
 		if v.IsNil() {
 			return "", at
@@ -143,7 +151,7 @@ func unencodable(v reflect.Value, at pathNode, depth int, onPath map[uintptr]boo
 		}
 		return within(v.Pointer(), onPath, at, func() (string, pathNode) {
 			keys := v.MapKeys()
-			sort.Slice(keys, func(i, j int) bool { return fmt.Sprint(keys[i]) < fmt.Sprint(keys[j]) })
+			slices.SortFunc(keys, func(a, b reflect.Value) int { return cmp.Compare(fmt.Sprint(a), fmt.Sprint(b)) })
 			for _, k := range keys {
 				if what, p := unencodable(v.MapIndex(k), at.child(fmt.Sprint(k)), depth+1, onPath); what != "" {
 					return what, p
@@ -173,6 +181,7 @@ func unencodable(v reflect.Value, at pathNode, depth int, onPath map[uintptr]boo
 				return what, p
 			}
 		}
+	default: // bools, strings and integers always encode
 	}
 	return "", at
 }
@@ -202,8 +211,9 @@ func isIntKind(k reflect.Kind) bool {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
 		return true
+	default:
+		return false
 	}
-	return false
 }
 
 // jsonDepth is how deeply the JSON text js nests ("[]" is 1).

@@ -28,7 +28,8 @@ import (
 func ServeProcess(reg *workload.Registry) int {
 	v := os.Getenv(WorkerEnv)
 	if v == "" {
-		fmt.Fprintf(os.Stderr, "xk6-concurrency worker: %s is not set: a worker is started by a process pool, not by hand\n", WorkerEnv)
+		fmt.Fprintf(os.Stderr, "xk6-concurrency worker: %s is not set: a worker is started by a process pool, not by hand\n",
+			WorkerEnv)
 		return 1
 	}
 	out, err := protocolOutput()
@@ -107,7 +108,10 @@ type helloOut struct {
 
 func (s *server) sendHello() error {
 	specs := s.reg.List()
-	h := helloOut{Type: TypeHello, Protocol: ProtocolVersion, PID: os.Getpid(), Workloads: make([]workload.Info, len(specs)), Features: features()}
+	h := helloOut{
+		Type: TypeHello, Protocol: ProtocolVersion, PID: os.Getpid(),
+		Workloads: make([]workload.Info, len(specs)), Features: features(),
+	}
 	for i, spec := range specs {
 		h.Workloads[i] = spec.Info()
 	}
@@ -164,7 +168,7 @@ func (s *server) handle(frame []byte) (*task, error) {
 		// params nest that deep is answered, not taken for a broken frame.
 		shallow, ok := withoutParams(frame)
 		if !ok || m.parse(shallow) != nil || !m.is(TypeRun) {
-			return nil, fmt.Errorf("the pool sent %v", err)
+			return nil, fmt.Errorf("the pool sent %w", err)
 		}
 		deepParams = true
 	}
@@ -189,7 +193,7 @@ func (s *server) handle(frame []byte) (*task, error) {
 			return nil, err
 		}
 	}
-	return nil, nil // other types are ignored, for later versions
+	return nil, nil //nolint:nilnil // other types are ignored, for later versions
 }
 
 // task is a validated run, ready to run.
@@ -234,7 +238,7 @@ func (s *server) run(m *wireMsg, deepParams bool) (*task, error) {
 	}
 	fail := func(err error) (*task, error) {
 		s.writeResult(id, name, nil, taskerr.From(err), time.Since(start))
-		return nil, nil
+		return nil, nil //nolint:nilnil // the run failed as a task, with its result sent; no task to track
 	}
 	spec, err := s.reg.Lookup(name)
 	if err != nil {
@@ -310,7 +314,8 @@ func (s *server) finish(t *task, timedOut bool, value any, err error, runTime ti
 		case t.cancelled.Load():
 			e = taskerr.New(taskerr.Workload, "%s: cancelled by the pool (%s)", t.spec.Name, e.Message)
 		case s.ctx.Err() != nil:
-			e = taskerr.New(taskerr.Workload, "%s: cancelled because the worker is stopping: its input closed (%s)", t.spec.Name, e.Message)
+			e = taskerr.New(taskerr.Workload, "%s: cancelled because the worker is stopping: its input closed (%s)",
+				t.spec.Name, e.Message)
 		}
 		s.writeResult(t.id, t.spec.Name, nil, e, runTime)
 		return
@@ -318,6 +323,7 @@ func (s *server) finish(t *task, timedOut bool, value any, err error, runTime ti
 	s.writeResult(t.id, t.spec.Name, value, nil, runTime)
 }
 
+//nolint:gochecknoglobals // buffers shared by every server of the process
 var resultBufs = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
 
 // writeResult encodes and writes a result: value is the task's value (any
@@ -330,7 +336,7 @@ func (s *server) writeResult(id uint64, name string, value any, e *taskerr.Error
 			e = taskerr.New(taskerr.Workload, "%s: cannot send its value as JSON: %s", name, why)
 		}
 	}
-	bp := resultBufs.Get().(*[]byte)
+	bp := resultBufs.Get().(*[]byte) //nolint:forcetypeassert // resultBufs holds only *[]byte
 	b := appendResult(*bp, id, js, e, int64(runTime))
 	if limit := s.maxFrame.Load(); int64(len(b)-headerSize) > limit {
 		e = taskerr.New(taskerr.Workload, "%s: its result of %d bytes is over the %d-byte frame limit",

@@ -64,7 +64,7 @@ func testRegistry() *workload.Registry {
 		return os.Getenv(args.String("name")), nil
 	}, workload.WithParams(workload.Param{Name: "name", Type: workload.String, Required: true}))
 	add("t.print", workload.CPU, func(context.Context, workload.Args) (any, error) {
-		fmt.Println("t.print: this went to stdout")
+		fmt.Println("t.print: this went to stdout") //nolint:forbidigo // the stray print under test
 		return true, nil
 	})
 	add("t.longline", workload.CPU, func(context.Context, workload.Args) (any, error) {
@@ -115,7 +115,7 @@ func serve(t *testing.T) *served {
 	t.Cleanup(func() {
 		_ = inW.Close()
 		select {
-		case <-s.done:
+		case <-s.done: //nolint:errcheck // the test checked Serve's error, if it wanted it
 		case <-time.After(10 * time.Second):
 			t.Error("Serve did not return after its input closed")
 		}
@@ -159,13 +159,14 @@ func (s *served) started() *served {
 }
 
 func TestServeHello(t *testing.T) {
+	t.Parallel()
 	s := serve(t)
 	m := s.next()
 	if m.Type != TypeHello || m.Protocol != 1 || m.PID != os.Getpid() {
 		t.Fatalf("hello %+v", m)
 	}
 	reg := testRegistry()
-	var names []string
+	names := make([]string, 0, len(m.Workloads))
 	for _, info := range m.Workloads {
 		names = append(names, info.Name)
 		spec, err := reg.Lookup(info.Name)
@@ -188,6 +189,7 @@ func TestServeHello(t *testing.T) {
 	}
 }
 
+//nolint:paralleltest // timing-sensitive: asserts on the order sleeps of different lengths finish in
 func TestServePipelined(t *testing.T) {
 	s := serve(t).started()
 	s.send(`{"type":"hello","protocol":1,"concurrency":64,"max_frame":16777216}`)
@@ -196,7 +198,7 @@ func TestServePipelined(t *testing.T) {
 		s.send(fmt.Sprintf(`{"type":"run","id":%d,"workload":"t.sleep","params":{"ms":%d,"v":%d}}`, i, (n-i)*5, i*10))
 	}
 	seen := map[uint64]bool{}
-	var order []uint64
+	order := make([]uint64, 0, n)
 	for range n {
 		m := s.next()
 		if m.Type != TypeResult || m.Error != nil {
@@ -224,6 +226,7 @@ func TestServePipelined(t *testing.T) {
 }
 
 func TestServeResults(t *testing.T) {
+	t.Parallel()
 	s := serve(t).started()
 	cases := []struct {
 		run       string
@@ -268,6 +271,7 @@ func TestServeResults(t *testing.T) {
 	}
 }
 
+//nolint:paralleltest // timing-sensitive: a task outlives its timeout by design
 func TestServeTimeout(t *testing.T) {
 	s := serve(t).started()
 	start := time.Now()
@@ -284,6 +288,7 @@ func TestServeTimeout(t *testing.T) {
 	}
 }
 
+//nolint:paralleltest // timing-sensitive: cancels a task while it runs
 func TestServeCancel(t *testing.T) {
 	s := serve(t).started()
 	s.send(`{"type":"cancel","id":99}`) // not in flight: ignored
@@ -304,6 +309,7 @@ func TestServeCancel(t *testing.T) {
 	}
 }
 
+//nolint:paralleltest // timing-sensitive: closes the input while tasks run
 func TestServeEOFWaitsForTasks(t *testing.T) {
 	s := serve(t).started()
 	s.send(`{"type":"run","id":1,"workload":"t.stubborn","params":{"ms":200}}`)
@@ -340,6 +346,7 @@ func TestServeEOFWaitsForTasks(t *testing.T) {
 }
 
 func TestServeHelloMaxFrameAndUnknownTypes(t *testing.T) {
+	t.Parallel()
 	s := serve(t).started()
 	s.send(`{"type":"hello","protocol":1,"concurrency":2,"max_frame":1024}`)
 	s.send(`{"type":"from-the-future","id":3,"x":[1,2]}`)
@@ -366,6 +373,7 @@ func TestServeHelloMaxFrameAndUnknownTypes(t *testing.T) {
 }
 
 func TestServeProtocolErrors(t *testing.T) {
+	t.Parallel()
 	for frame, want := range map[string]string{
 		`{"type":"run", oops`:                       "not valid JSON",
 		`[1,2,3]`:                                   "not a JSON object",
@@ -406,8 +414,12 @@ func TestServeProtocolErrors(t *testing.T) {
 // TestServeHostile: whatever a workload panics with, returns or does to its
 // goroutine, its request is answered with a WorkloadError that says what
 // (and, for a value, where), and the worker serves on.
+//
+//nolint:tparallel // the cases share one server and read its answers in turn
 func TestServeHostile(t *testing.T) {
+	t.Parallel()
 	s := serve(t).started()
+	//nolint:paralleltest // the cases share one server and read its answers in turn
 	for i, c := range []struct{ workload, kase, want string }{
 		{"hostile.throw", "unprintable", "hostile.throw panicked: a hostile.unprintable whose text cannot be rendered"},
 		{"hostile.throw", "unprintable_message", "hostile.throw panicked: a hostile.unprintable whose text cannot be rendered"},
@@ -443,6 +455,7 @@ func TestServeHostile(t *testing.T) {
 // TestEncodeValuePaths: values json.Marshal would refuse or change are
 // refused, naming the place; others encode as json.Marshal does.
 func TestEncodeValuePaths(t *testing.T) {
+	t.Parallel()
 	type inner struct {
 		F    float64 `json:"f"`
 		Skip func()  `json:"-"`
@@ -464,6 +477,7 @@ func TestEncodeValuePaths(t *testing.T) {
 		{"one level deeper", nested(MaxDepth + 1), "nesting deeper than 512 levels"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			js, why := encodeValue(c.value)
 			if why != c.want {
 				t.Fatalf("got %q, want %q", why, c.want)
@@ -490,9 +504,10 @@ func nested(levels int) any {
 // wrapper that forks stands between) serves; issue 17 found the pool's
 // wrappers refused with "not this process's parent".
 func TestServeProcessNotAChild(t *testing.T) {
+	t.Parallel()
 	t.Run("foreign pool pid", func(t *testing.T) {
-		cmd := exec.Command(os.Args[0])
-		cmd.Env = append(selfConfig().Env, WorkerEnv+"=1") // pid 1 is not its parent
+		cmd := exec.CommandContext(t.Context(), os.Args[0])
+		cmd.Env = slices.Concat(selfConfig().Env, []string{WorkerEnv + "=1"}) // pid 1 is not its parent
 		stdin, err := cmd.StdinPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -525,6 +540,7 @@ func TestServeProcessNotAChild(t *testing.T) {
 		{"timeout", "600"},
 	} {
 		t.Run(wrap[0], func(t *testing.T) {
+			t.Parallel()
 			if _, err := exec.LookPath(wrap[0]); err != nil {
 				t.Skipf("no %s here", wrap[0])
 			}
@@ -539,7 +555,7 @@ func TestServeProcessNotAChild(t *testing.T) {
 				t.Fatal(err)
 			}
 			<-c.Done()
-			if c.Response.Err != nil || string(c.Response.Value) != "7" {
+			if c.Err != nil || string(c.Value) != "7" {
 				t.Errorf("through %v: %+v", wrap, c.Response)
 			}
 			w.Close(10 * time.Second)
@@ -554,6 +570,7 @@ func TestServeProcessNotAChild(t *testing.T) {
 // InvalidArgumentError, even past the 10000 levels where encoding/json stops
 // (the frame is then no protocol error), and the worker serves on.
 func TestServeDeepParams(t *testing.T) {
+	t.Parallel()
 	s := serve(t).started()
 	for i, levels := range []int{MaxDepth + 1, 20000} {
 		s.send(fmt.Sprintf(`{"type":"run","id":%d,"workload":"t.echo","params":{"a":%s%s}}`,

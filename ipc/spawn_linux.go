@@ -24,6 +24,7 @@ type forkRequest struct {
 	done chan error
 }
 
+//nolint:gochecknoglobals // the process's one fork helper
 var (
 	forkOnce sync.Once
 	forks    chan forkRequest

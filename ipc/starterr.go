@@ -25,7 +25,8 @@ func whyNotStarted(cmd *exec.Cmd, err error) string {
 	case errors.Is(err, exec.ErrNotFound):
 		return notInPath(name)
 	case errors.Is(err, exec.ErrDot):
-		return fmt.Sprintf("program %q was found as %s, in a directory of PATH that is relative to the working directory, which Go refuses to run: give its path instead",
+		return fmt.Sprintf("program %q was found as %s, in a directory of PATH that is relative to the working directory, "+
+			"which Go refuses to run: give its path instead",
 			name, cmd.Path)
 	}
 	if why := dirProblem(cmd.Dir); why != "" {
@@ -100,7 +101,8 @@ func programProblem(prog string, err error) string {
 	case errors.Is(err, syscall.EACCES):
 		return where + " is not executable: permission denied (no execute permission, or its file system is mounted noexec)"
 	case errors.Is(err, syscall.ENOEXEC):
-		return where + " is not a program this system can run (exec format error: a script needs a #! line, a binary may be built for another system)"
+		return where + " is not a program this system can run (exec format error: a script needs a #! line, a binary may " +
+			"be built for another system)"
 	case errors.Is(err, syscall.ENOENT):
 		if interp := shebang(prog); interp != "" {
 			return fmt.Sprintf("%s names an interpreter that does not exist on its #! line: %s", where, interp)
@@ -116,17 +118,18 @@ func programProblem(prog string, err error) string {
 
 // shebang is the interpreter a script's #! line names, or "".
 func shebang(prog string) string {
-	f, err := os.Open(prog)
+	f, err := os.Open(prog) // #nosec G304 -- reads the #! line of the command the pool was told to start
 	if err != nil {
 		return ""
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	line, _ := bufio.NewReader(f).ReadSlice('\n')
 	if !bytes.HasPrefix(line, []byte("#!")) {
 		return ""
 	}
 	if bytes.HasSuffix(line, []byte("\r\n")) {
-		return strconv.Quote(strings.TrimSpace(string(line[2:]))+"\r") + " (the line ends with a carriage return: Windows line ends)"
+		return strconv.Quote(strings.TrimSpace(string(line[2:]))+"\r") + " (the line ends with a carriage return: Windows " +
+			"line ends)"
 	}
 	fields := strings.Fields(string(line[2:]))
 	if len(fields) == 0 {

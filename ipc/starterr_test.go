@@ -21,7 +21,7 @@ const startDirEnv = "XK6_IPC_TEST_START_DIR"
 func init() {
 	if dir := os.Getenv(startDirEnv); dir != "" && os.Getenv(WorkerEnv) == "" {
 		_, err := Start(Config{Argv: []string{"/bin/true"}, Dir: dir})
-		fmt.Print(err)
+		fmt.Print(err) //nolint:forbidigo // the answer to the test that started this process
 		os.Exit(0)
 	}
 }
@@ -30,6 +30,7 @@ func init() {
 // never as Go's "fork/exec <program>: no such file or directory" for a
 // working directory that is missing (golang/go#20285).
 func TestStartErrorCauses(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	file := func(name, content string, mode os.FileMode) string {
 		p := filepath.Join(dir, name)
@@ -64,6 +65,7 @@ func TestStartErrorCauses(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			_, err := Start(Config{Argv: tc.argv, Dir: tc.dir})
 			wantStartErr(t, err, tc.argv, tc.want)
 		})
@@ -108,6 +110,7 @@ func TestStartErrorRelativePath(t *testing.T) {
 // enter is named as such. Root may enter any directory, so as root the
 // test binary starts the worker again as user nobody.
 func TestStartErrorCwdPermission(t *testing.T) {
+	t.Parallel()
 	base := t.TempDir()
 	locked := filepath.Join(base, "locked")
 	if err := os.Mkdir(locked, 0o700); err != nil {
@@ -138,7 +141,7 @@ func TestStartErrorCwdPermission(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cmd := exec.Command(bin)
+	cmd := exec.CommandContext(t.Context(), bin)
 	cmd.Env = append(envWithout(WorkerEnv), startDirEnv+"="+locked, "GORACE=atexit_sleep_ms=0")
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}

@@ -20,6 +20,8 @@ import (
 // killed too (killStrays).
 
 // workerSeq numbers the workers this process starts, for WorkerIDEnv.
+//
+//nolint:gochecknoglobals // ids unique in the process
 var workerSeq atomic.Uint64
 
 func newWorkerID() string {
@@ -74,6 +76,8 @@ func (w *Worker) reap() {
 }
 
 // tempVars are the variables that name the temporary directory.
+//
+//nolint:gochecknoglobals // a constant table
 var tempVars = func() []string {
 	if runtime.GOOS == "windows" {
 		return []string{"TMP", "TEMP"}
@@ -138,6 +142,8 @@ func removeTemp(dir string) {
 	}
 	_ = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err == nil && d.IsDir() {
+			// #nosec G302 G122 -- a directory needs x for its entries to be removed; a link swapped in
+			// leads only where the worker, the same user, could chmod itself
 			_ = os.Chmod(path, 0o700)
 		}
 		return nil

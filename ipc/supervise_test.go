@@ -32,8 +32,8 @@ import (
 // of the worker's process group.
 func withSupervisionWorkloads(reg *workload.Registry) *workload.Registry {
 	err := reg.Add("t.spawn", workload.IO, func(_ context.Context, args workload.Args) (any, error) {
-		sleep := exec.Command("sleep", "40")
-		if args.Bool("escape") { // leave the worker's process group and session
+		sleep := exec.Command("sleep", "40") //nolint:noctx // the supervisor must end it, not a context
+		if args.Bool("escape") {             // leave the worker's process group and session
 			sleep.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 		}
 		if err := sleep.Start(); err != nil {
@@ -81,6 +81,7 @@ func withSupervisionWorkloads(reg *workload.Registry) *workload.Registry {
 // worker marker, so it is a worker's descendant as the reliability suite
 // counts them), and so is everything the worker wrote in its TMPDIR.
 func TestNoDescendantOutlivesItsWorker(t *testing.T) {
+	t.Parallel()
 	if runtime.GOOS != "linux" {
 		t.Skip("reads /proc")
 	}
@@ -164,6 +165,7 @@ func testDescendant(t *testing.T, then string, escape bool, end func(*Worker), w
 // one its environment names, and a TMPDIR the pool cannot make a directory
 // in is passed on unchanged.
 func TestPrivateTemp(t *testing.T) {
+	t.Parallel()
 	base := t.TempDir()
 	dir, env := privateTemp([]string{"A=1", "TMPDIR=/elsewhere", "TMPDIR=" + base})
 	defer removeTemp(dir)
@@ -216,7 +218,7 @@ func hasMarkerOf(pid int, pool string) bool {
 }
 
 func names(entries []os.DirEntry) []string {
-	var out []string
+	out := make([]string, 0, len(entries))
 	for _, e := range entries {
 		out = append(out, e.Name())
 	}

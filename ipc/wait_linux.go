@@ -15,7 +15,7 @@ func waitExited(pid int) bool {
 	var info [128]byte // siginfo_t
 	for {
 		_, _, errno := syscall.Syscall6(syscall.SYS_WAITID, pPID, uintptr(pid),
-			uintptr(unsafe.Pointer(&info)), syscall.WEXITED|syscall.WNOWAIT, 0, 0)
+			uintptr(unsafe.Pointer(&info)), syscall.WEXITED|syscall.WNOWAIT, 0, 0) // #nosec G103 -- waitid's siginfo_t
 		if errno != syscall.EINTR {
 			return errno == 0
 		}

@@ -185,6 +185,53 @@ type Worker struct {
 	tail   []string
 }
 
+// startPiped starts cmd with a new pipe for each of its stdin, stdout and
+// stderr, and returns the parent's ends. On failure it closes every end.
+func startPiped(cmd *exec.Cmd) (stdin, stdout, stderr *os.File, err error) {
+	var child, parent [3]*os.File // stdin, stdout, stderr
+	for i := range child {
+		r, w, err := os.Pipe()
+		if err != nil {
+			closeFiles(child[:i])
+			closeFiles(parent[:i])
+			return nil, nil, nil, err
+		}
+		child[i], parent[i] = w, r
+		if i == 0 { // stdin: the child reads
+			child[i], parent[i] = r, w
+		}
+	}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = child[0], child[1], child[2]
+	err = startCmd(cmd)
+	// The child has its ends (or failed to start); the parent keeps only its own.
+	closeFiles(child[:])
+	if err != nil {
+		closeFiles(parent[:])
+		return nil, nil, nil, errors.New(whyNotStarted(cmd, err))
+	}
+	return parent[0], parent[1], parent[2], nil
+}
+
+func closeFiles(files []*os.File) {
+	for _, f := range files {
+		_ = f.Close()
+	}
+}
+
+// withDefaults is cfg with its zero values defaulted and a copy of Argv.
+func (cfg Config) withDefaults() Config {
+	cfg.Argv = slices.Clone(cfg.Argv)
+	if cfg.StartTimeout <= 0 {
+		cfg.StartTimeout = DefaultStartTimeout
+	}
+	cfg.Concurrency = max(cfg.Concurrency, 1)
+	if cfg.MaxFrame <= 0 {
+		cfg.MaxFrame = DefaultMaxFrame
+	}
+	cfg.MaxFrame = int(min(int64(cfg.MaxFrame), math.MaxUint32))
+	return cfg
+}
+
 // Start spawns a worker, sends the pool's hello and waits for the worker's.
 // Any failure is a WorkerCrashed *taskerr.Error naming the command, the pid
 // and what went wrong, and leaves no process behind.
@@ -192,66 +239,22 @@ func Start(cfg Config) (*Worker, error) {
 	if len(cfg.Argv) == 0 || cfg.Argv[0] == "" {
 		return nil, taskerr.New(taskerr.WorkerCrashed, "worker %v: no command to start", cfg.Argv)
 	}
-	startTimeout := cfg.StartTimeout
-	if startTimeout <= 0 {
-		startTimeout = DefaultStartTimeout
-	}
-	deadline := time.NewTimer(startTimeout)
+	cfg = cfg.withDefaults()
+	deadline := time.NewTimer(cfg.StartTimeout)
 	defer deadline.Stop()
-	cfg.Argv = slices.Clone(cfg.Argv)
-	cfg.Concurrency = max(cfg.Concurrency, 1)
-	if cfg.MaxFrame <= 0 {
-		cfg.MaxFrame = DefaultMaxFrame
-	}
-	cfg.MaxFrame = int(min(int64(cfg.MaxFrame), math.MaxUint32))
 
-	cmd := exec.Command(cfg.Argv[0], cfg.Argv[1:]...) // #nosec G204 -- running the worker command the script configured is the pool's purpose
+	// #nosec G204 -- running the worker command the script configured is the pool's purpose
+	cmd := exec.Command(cfg.Argv[0], cfg.Argv[1:]...) //nolint:noctx // the Worker ends it, gracefully first
 	cmd.Dir = cfg.Dir
 	id := newWorkerID()
 	tmp, env := privateTemp(append(workerEnv(cfg.Env), WorkerIDEnv+"="+id))
 	cmd.Env = env
 	cmd.SysProcAttr = sysProcAttr()
 
-	var files []*os.File // every end, closed on failure
-	closeAll := func() {
-		for _, f := range files {
-			_ = f.Close()
-		}
+	inW, outR, errR, err := startPiped(cmd)
+	if err != nil {
 		removeTemp(tmp)
-	}
-	pipe := func() (r, w *os.File, err error) {
-		r, w, err = os.Pipe()
-		if err == nil {
-			files = append(files, r, w)
-		}
-		return r, w, err
-	}
-	inR, inW, err := pipe()
-	if err != nil {
-		return nil, taskerr.New(taskerr.WorkerCrashed, "worker %v: cannot start: %v", cfg.Argv, err)
-	}
-	outR, outW, err := pipe()
-	if err != nil {
-		closeAll()
-		return nil, taskerr.New(taskerr.WorkerCrashed, "worker %v: cannot start: %v", cfg.Argv, err)
-	}
-	errR, errW, err := pipe()
-	if err != nil {
-		closeAll()
-		return nil, taskerr.New(taskerr.WorkerCrashed, "worker %v: cannot start: %v", cfg.Argv, err)
-	}
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, errW
-	err = startCmd(cmd)
-	// The child has its ends (or failed to start); the parent keeps only its own.
-	_ = inR.Close()
-	_ = outW.Close()
-	_ = errW.Close()
-	if err != nil {
-		_ = inW.Close()
-		_ = outR.Close()
-		_ = errR.Close()
-		removeTemp(tmp)
-		return nil, taskerr.New(taskerr.WorkerCrashed, "worker %v: cannot start: %s", cfg.Argv, whyNotStarted(cmd, err))
+		return nil, taskerr.New(taskerr.WorkerCrashed, "worker %v: cannot start: %s", cfg.Argv, err)
 	}
 
 	w := &Worker{
@@ -293,7 +296,7 @@ func Start(cfg Config) (*Worker, error) {
 	case <-w.done:
 		return nil, w.startErr()
 	case <-deadline.C:
-		w.stop(causeStart, fmt.Sprintf("did not say hello within %s", startTimeout))
+		w.stop(causeStart, fmt.Sprintf("did not say hello within %s", cfg.StartTimeout))
 		<-w.done // the worker is reaped, even if its hello raced the timeout
 		return nil, w.startErr()
 	}
@@ -356,7 +359,8 @@ func (w *Worker) Send(c *Call, req Request) error {
 	}
 	frame := appendRun(c.buf, id, req.Workload, req.Params, timeoutMS)
 	if n := len(frame) - headerSize; n > w.maxFrame {
-		return c.refuse(taskerr.New(taskerr.InvalidArgument, "%s: params of %d bytes make a request of %d bytes, over the %d-byte frame limit",
+		return c.refuse(taskerr.New(taskerr.InvalidArgument,
+			"%s: params of %d bytes make a request of %d bytes, over the %d-byte frame limit",
 			req.Workload, len(req.Params), n, w.maxFrame))
 	}
 	c.buf = frame
@@ -482,7 +486,8 @@ func (w *Worker) stop(kind int, detail string) {
 // to exit, then sends SIGTERM (not on Windows) and waits up to grace again,
 // then sends SIGKILL; both signals go to the worker's process group. It
 // returns once the worker is Done. Requests still in flight settle with
-// WorkerCrashed ("... stopped while the task was running"). It is idempotent and safe to call concurrently with anything.
+// WorkerCrashed ("... stopped while the task was running"). It is idempotent and safe to call concurrently
+// with anything.
 func (w *Worker) Close(grace time.Duration) {
 	w.mu.Lock()
 	w.closing, w.stopping = true, true
@@ -572,8 +577,7 @@ func (w *Worker) readLoop() {
 	for {
 		frame, err := ReadFrame(br, buf, limit)
 		if err != nil {
-			var fe *FrameError
-			if errors.As(err, &fe) {
+			if fe, ok := errors.AsType[*FrameError](err); ok {
 				w.stop(causeProtocol, junkMessage(fe, br))
 				return
 			}
@@ -776,16 +780,14 @@ func (w *Worker) stderrTail() string {
 	defer w.tailMu.Unlock()
 	var parts []string
 	n := 0
-	for i := len(w.tail) - 1; i >= 0; i-- {
-		if n > 0 && n+len(w.tail[i]) > stderrTail {
+	for _, v := range slices.Backward(w.tail) {
+		if n > 0 && n+len(v) > stderrTail {
 			break
 		}
-		parts = append(parts, w.tail[i])
-		n += len(w.tail[i]) + 3
+		parts = append(parts, v)
+		n += len(v) + 3
 	}
-	for i, j := 0, len(parts)-1; i < j; i, j = i+1, j-1 {
-		parts[i], parts[j] = parts[j], parts[i]
-	}
+	slices.Reverse(parts)
 	return strings.Join(parts, " | ")
 }
 

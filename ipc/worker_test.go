@@ -3,6 +3,7 @@ package ipc
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,9 +32,10 @@ const testModeEnv = "XK6_IPC_TEST_MODE"
 // echoReplyEnv is the size of the frames the echo child answers with.
 const echoReplyEnv = "XK6_IPC_ECHO_REPLY"
 
+//nolint:gochecknoglobals // built once, in TestMain
 var (
 	testworkerBin string
-	testworkerErr error
+	errTestworker error
 )
 
 func TestMain(m *testing.M) {
@@ -51,14 +54,11 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	testworkerBin = filepath.Join(dir, "testworker")
-	goCmd, err := exec.LookPath("go")
-	if err != nil {
-		goCmd = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	build := exec.Command(goCmd, "build", "-o", testworkerBin, "./internal/testworker")
+	// go test puts its own GOROOT/bin first on PATH.
+	build := exec.CommandContext(context.Background(), "go", "build", "-o", testworkerBin, "./internal/testworker")
 	build.Dir = ".." // the module root
 	if out, err := build.CombinedOutput(); err != nil {
-		testworkerErr = fmt.Errorf("go build ./internal/testworker: %v\n%s", err, out)
+		errTestworker = fmt.Errorf("go build ./internal/testworker: %w\n%s", err, out)
 	}
 	code := m.Run()
 	_ = os.RemoveAll(dir)
@@ -91,7 +91,7 @@ func parentMode() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	fmt.Printf("WORKER %d\n", w.PID())
+	fmt.Printf("WORKER %d\n", w.PID()) //nolint:forbidigo // the answer to the test that started this process
 	for {
 		time.Sleep(time.Hour)
 	}
@@ -117,8 +117,8 @@ func selfConfig() Config {
 
 func testworker(t testing.TB, mode string) Config {
 	t.Helper()
-	if testworkerErr != nil {
-		t.Fatal(testworkerErr)
+	if errTestworker != nil {
+		t.Fatal(errTestworker)
 	}
 	return Config{Argv: []string{testworkerBin, mode}, StartTimeout: 10 * time.Second}
 }
@@ -216,6 +216,7 @@ func wantCrash(t *testing.T, e *taskerr.Error, substrs ...string) {
 }
 
 func TestWorkerRoundTrip(t *testing.T) {
+	t.Parallel()
 	var lines []string
 	var mu sync.Mutex
 	cfg := selfConfig()
@@ -285,14 +286,10 @@ func TestWorkerRoundTrip(t *testing.T) {
 }
 
 func slicesContains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(list, s)
 }
 
+//nolint:paralleltest // timing-sensitive: cancels a task while it runs
 func TestWorkerCancel(t *testing.T) {
 	w := start(t, selfConfig())
 	c := NewCall()
@@ -312,6 +309,7 @@ func TestWorkerCancel(t *testing.T) {
 	}
 }
 
+//nolint:paralleltest // timing-sensitive: asserts on the order sleeps of different lengths finish in
 func TestWorkerPipelined(t *testing.T) {
 	cfg := selfConfig()
 	cfg.Concurrency = 16
@@ -339,6 +337,7 @@ func TestWorkerPipelined(t *testing.T) {
 	}
 }
 
+//nolint:paralleltest // timing-sensitive: waits a bounded time for the killed worker to be reported
 func TestWorkerSIGKILL(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("unix signals")
@@ -384,6 +383,7 @@ func TestWorkerSIGKILL(t *testing.T) {
 }
 
 func TestWorkerExitStatus(t *testing.T) {
+	t.Parallel()
 	var stderr []string
 	var mu sync.Mutex
 	cfg := selfConfig()
@@ -402,6 +402,7 @@ func TestWorkerExitStatus(t *testing.T) {
 }
 
 func TestWorkerLongStderrLine(t *testing.T) {
+	t.Parallel()
 	lines := make(chan string, 10)
 	cfg := selfConfig()
 	cfg.Stderr = func(l string) { lines <- l }
@@ -428,6 +429,7 @@ func TestWorkerLongStderrLine(t *testing.T) {
 }
 
 func TestWorkerFrameLimits(t *testing.T) {
+	t.Parallel()
 	cfg := selfConfig()
 	cfg.MaxFrame = 1024
 	w := start(t, cfg)
@@ -449,6 +451,7 @@ func TestWorkerFrameLimits(t *testing.T) {
 	}
 }
 
+//nolint:paralleltest // timing-sensitive: asserts on how long each failure took to show
 func TestWorkerBadModes(t *testing.T) {
 	cases := []struct {
 		mode    string
@@ -503,6 +506,7 @@ func TestWorkerBadModes(t *testing.T) {
 }
 
 func TestWorkerStartErrors(t *testing.T) {
+	t.Parallel()
 	_, err := Start(Config{Argv: []string{"xk6-no-such-command"}})
 	var e *taskerr.Error
 	if !errors.As(err, &e) || e.Code != taskerr.WorkerCrashed ||
@@ -521,6 +525,7 @@ func TestWorkerStartErrors(t *testing.T) {
 }
 
 func TestWorkerKill(t *testing.T) {
+	t.Parallel()
 	w := start(t, selfConfig())
 	calls := []*Call{NewCall(), NewCall()}
 	for _, c := range calls {
@@ -553,6 +558,7 @@ func TestWorkerKill(t *testing.T) {
 	wantCrash(t, w.Err(), "task t.sleep timed out")
 }
 
+//nolint:paralleltest // timing-sensitive: asserts on the grace period before SIGKILL
 func TestWorkerCloseEscalatesToSIGKILL(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("unix signals")
@@ -574,6 +580,7 @@ func TestWorkerCloseEscalatesToSIGKILL(t *testing.T) {
 	assertReaped(t, w.PID())
 }
 
+//nolint:paralleltest // timing-sensitive: signals a worker while a task runs
 func TestWorkerCloseSIGTERMWithTaskInFlight(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("unix signals")
@@ -600,6 +607,7 @@ func TestWorkerCloseSIGTERMWithTaskInFlight(t *testing.T) {
 }
 
 func TestWorkerCloseConcurrentWithKill(t *testing.T) {
+	t.Parallel()
 	w := start(t, selfConfig())
 	c := NewCall()
 	if err := w.Send(c, Request{Workload: "t.sleep", Params: []byte(`{"ms":30000}`)}); err != nil {
@@ -639,6 +647,7 @@ func TestWorkerCloseConcurrentWithKill(t *testing.T) {
 }
 
 func TestWorkerEnv(t *testing.T) {
+	t.Parallel()
 	cfg := selfConfig()
 	cfg.Env = append(cfg.Env, WorkerEnv+"=12345", "XK6_IPC_TEST_VAR=hello there")
 	w := start(t, cfg)
@@ -679,6 +688,7 @@ func TestServeProcessWithoutEnv(t *testing.T) {
 // TestTestworkerGood checks the good mode of internal/testworker, which
 // tests elsewhere rely on.
 func TestTestworkerGood(t *testing.T) {
+	t.Parallel()
 	w := start(t, testworker(t, "good"))
 	for _, name := range []string{"t.echo", "t.sleep", "t.fail", "t.print", "t.crash"} {
 		if !w.Offers(name) {
@@ -699,12 +709,13 @@ func TestTestworkerGood(t *testing.T) {
 	wantCrash(t, r.Err, "exited with status 3", "t.crash: exiting with status 3")
 }
 
+//nolint:paralleltest // timing-sensitive: waits a bounded time for the orphan to die
 func TestPdeathsig(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("the parent-death signal is Linux only")
 	}
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(selfConfig().Env, testModeEnv+"=parent", "TMPDIR="+t.TempDir()) // the worker dies with its parent: its TMPDIR stays
+	cmd := exec.CommandContext(t.Context(), os.Args[0])
+	cmd.Env = slices.Concat(selfConfig().Env, []string{testModeEnv + "=parent", "TMPDIR=" + t.TempDir()}) // the worker dies with its parent: its TMPDIR stays
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -754,6 +765,7 @@ func procAlive(pid int) bool {
 	return state != "Z" && state != "X"
 }
 
+//nolint:paralleltest // goleak counts every goroutine of the test process
 func TestNoGoroutineLeak(t *testing.T) {
 	// The forking goroutine lives for good: start one worker before counting.
 	w, err := Start(selfConfig())
@@ -793,7 +805,8 @@ func TestNoGoroutineLeak(t *testing.T) {
 // of testworker cover the pool's reading; this checks that a worker's result
 // with an unknown error name and a float run_ns is accepted.
 func TestHandleFrameLenient(t *testing.T) {
-	w := &Worker{calls: map[uint64]*Call{}, who: "worker [x] pid 1", cmd: exec.Command("true")}
+	t.Parallel()
+	w := &Worker{calls: map[uint64]*Call{}, who: "worker [x] pid 1", cmd: exec.CommandContext(t.Context(), "true")}
 	c := NewCall()
 	w.calls[3] = c
 	ok := w.handleFrame([]byte(`{"type":"result","id":3,"error":{"name":"ValueError","message":"t.x: bad"},"run_ns":1500.0,"value":5}`))
@@ -874,8 +887,8 @@ func BenchmarkWorkerRoundTripNoopPipelined16(b *testing.B) {
 func BenchmarkRawPipeEcho(b *testing.B) {
 	b.ReportAllocs()
 	reqSize, respSize := noopSizes()
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(selfConfig().Env, testModeEnv+"=echo", echoReplyEnv+"="+strconv.Itoa(respSize))
+	cmd := exec.CommandContext(b.Context(), os.Args[0])
+	cmd.Env = slices.Concat(selfConfig().Env, []string{testModeEnv + "=echo", echoReplyEnv + "=" + strconv.Itoa(respSize)})
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		b.Fatal(err)

@@ -8,6 +8,7 @@ import (
 )
 
 func TestDescribe(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		v    any
 		want string

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // Code is the class of a task failure; it is the JavaScript Error's name.
@@ -40,16 +41,16 @@ const (
 )
 
 // Codes lists every class, for documentation and exhaustive tests.
-var Codes = []Code{InvalidArgument, UnknownWorkload, Workload, Timeout, WorkerCrashed, QueueFull, PoolClosed, Aborted, WorkerStart, NotAllowed}
+//
+//nolint:gochecknoglobals // a constant table
+var Codes = []Code{
+	InvalidArgument, UnknownWorkload, Workload, Timeout, WorkerCrashed, QueueFull, PoolClosed, Aborted,
+	WorkerStart, NotAllowed,
+}
 
 // Valid reports whether c is one of Codes.
 func (c Code) Valid() bool {
-	for _, k := range Codes {
-		if c == k {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(Codes, c)
 }
 
 // Error is a classified failure with a message that says what went wrong and where.
@@ -82,8 +83,7 @@ func CodeOf(err error) Code {
 
 // From returns err as a *Error, classifying it with CodeOf when it is not one yet.
 func From(err error) *Error {
-	var e *Error
-	if errors.As(err, &e) {
+	if e, ok := errors.AsType[*Error](err); ok {
 		return e
 	}
 	return &Error{Code: CodeOf(err), Message: err.Error()}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The extension registry's checks: `xk6 lint` (with gosec and govulncheck on
-# PATH, all three at the versions of tools/go.mod), printed in full, then
-# judged.
+# golangci-lint with .golangci.yml (at the version of tools/golangci/go.mod),
+# then the extension registry's checks: `xk6 lint` (with gosec and govulncheck
+# on PATH, all three at the versions of tools/go.mod), printed in full, then
+# judged. Any golangci-lint finding fails it.
 #
 #   tools/lint.sh K6 TOOLS_DIR VULNDB_DIR
 #
@@ -19,6 +20,11 @@ k6=$(realpath "$1") tools=$(realpath "$2") vulndb=$(realpath "$3")
 module=$(go list -m)
 out=results/lint
 mkdir -p "$out"
+
+# golangci-lint first; its verdict is taken with the others, at the end.
+golangci=passed
+"$tools/golangci-lint" run ./... 2>&1 | tee "$out/golangci-lint.txt" || golangci=failed
+echo "golangci-lint: $golangci"
 
 # lint runs `govulncheck` from PATH with the public database; tools/vulncheck
 # gives it the local copy and keeps its report.
@@ -62,6 +68,7 @@ if [[ " $failed " == *" security "* ]]; then
 fi
 
 blocking=$(printf '%s\n' $failed | grep -vxE 'versions|vulnerability' || true)
+[ "$golangci" = passed ] || blocking="golangci-lint $blocking"
 if [ -n "$blocking" ]; then
 	echo "lint: failed:" $blocking
 	exit 1

@@ -22,6 +22,8 @@ import (
 )
 
 // builtins are the workloads this package registers in Default.
+//
+//nolint:gochecknoglobals // a test table
 var builtins = []string{
 	"cpu.fib", "cpu.matmul", "cpu.primes", "cpu.sha256", "cpu.spin",
 	"io.file", "io.http", "io.sleep", "noop",
@@ -59,6 +61,7 @@ func mustRun(t testing.TB, name string, params map[string]any) any {
 }
 
 func TestBuiltinsRegistered(t *testing.T) {
+	t.Parallel()
 	if got := Default.Names(); !slices.Equal(got, builtins) {
 		t.Fatalf("Default.Names() = %q, want %q", got, builtins)
 	}
@@ -90,6 +93,7 @@ func TestBuiltinsRegistered(t *testing.T) {
 }
 
 func TestPrimes(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		params map[string]any
 		want   int64
@@ -115,6 +119,7 @@ func TestPrimes(t *testing.T) {
 }
 
 func TestFib(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		params map[string]any
 		want   int64
@@ -141,6 +146,7 @@ func TestFib(t *testing.T) {
 }
 
 func TestSHA256(t *testing.T) {
+	t.Parallel()
 	// Values from Python: buf = bytes(i % 256 for i in range(n));
 	// d = sha256(buf); then rounds-1 times d = sha256(d + buf).
 	for _, tc := range []struct {
@@ -163,6 +169,7 @@ func TestSHA256(t *testing.T) {
 	}
 }
 
+//nolint:paralleltest // timing-sensitive: asserts on how long the workload ran
 func TestSpinRunsForItsDuration(t *testing.T) {
 	for _, d := range []any{"30ms", 20.0, "0.015s"} {
 		want, _ := ParseDuration(d)
@@ -197,6 +204,7 @@ func matmulSum(n int) float64 {
 }
 
 func TestMatmul(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		params map[string]any
 		want   float64
@@ -224,6 +232,7 @@ func TestMatmul(t *testing.T) {
 	}
 }
 
+//nolint:paralleltest // timing-sensitive: asserts on how long the workload ran
 func TestSleepSleepsForItsDuration(t *testing.T) {
 	for _, d := range []any{"20ms", 15.0, "0.01s", "0"} {
 		want, _ := ParseDuration(d)
@@ -243,6 +252,7 @@ func TestSleepSleepsForItsDuration(t *testing.T) {
 	}
 }
 
+//nolint:paralleltest // testing.AllocsPerRun cannot run in a parallel test
 func TestNoop(t *testing.T) {
 	spec, args := bind(t, "noop", nil)
 	if v, err := spec.Run(context.Background(), args); v != nil || err != nil {
@@ -252,17 +262,19 @@ func TestNoop(t *testing.T) {
 		!strings.Contains(err.Error(), "takes no params") {
 		t.Fatalf("noop.Bind({x: 1}) = %v, want InvalidArgument", err)
 	}
-	if allocs := testing.AllocsPerRun(100, func() { spec.Run(context.Background(), args) }); allocs != 0 {
+	if allocs := testing.AllocsPerRun(100, func() { _, _ = spec.Run(context.Background(), args) }); allocs != 0 {
 		t.Errorf("noop allocates %v times a run, want 0", allocs)
 	}
 }
 
 // TestValuesAreJSON runs every built-in once and checks that its value
 // survives a trip through JSON, as it does across a process pool's pipe.
+//
+//nolint:paralleltest // useTempDir sets TMPDIR with t.Setenv
 func TestValuesAreJSON(t *testing.T) {
 	useTempDir(t)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		io.WriteString(w, "hello")
+		_, _ = io.WriteString(w, "hello")
 	}))
 	defer srv.Close()
 	for _, tc := range []struct {
@@ -292,6 +304,7 @@ func TestValuesAreJSON(t *testing.T) {
 // TestDefaults binds every built-in without its optional params and checks
 // that each reads as its declared default and that Has tells given from defaulted.
 func TestDefaults(t *testing.T) {
+	t.Parallel()
 	for _, spec := range Default.List() {
 		base := map[string]any{}
 		if spec.Name == "io.http" {
@@ -357,6 +370,8 @@ const waitsFor = 100 * time.Millisecond
 
 // longRunning are calls that would run for a long time (some for hours) if
 // not stopped; io.http gets its url from the test.
+//
+//nolint:gochecknoglobals // a test table
 var longRunning = []struct {
 	name   string
 	params map[string]any
@@ -378,13 +393,14 @@ var longRunning = []struct {
 // blockingServer answers only when the client goes away.
 func blockingServer(t *testing.T) string {
 	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		<-r.Context().Done()
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL
 }
 
+//nolint:paralleltest // useTempDir sets TMPDIR with t.Setenv
 func TestWorkloadsStopWhenCancelled(t *testing.T) {
 	useTempDir(t)
 	url := blockingServer(t)
@@ -467,6 +483,7 @@ func stopsWhenCancelled(t *testing.T, label string, spec *Spec, args Args) (late
 }
 
 func TestHTTP(t *testing.T) {
+	t.Parallel()
 	type seen struct{ method, body string }
 	var mu sync.Mutex
 	var got []seen
@@ -478,14 +495,14 @@ func TestHTTP(t *testing.T) {
 		switch r.URL.Path {
 		case "/data":
 			w.WriteHeader(http.StatusCreated)
-			w.Write([]byte(strings.Repeat("x", 12345)))
+			_, _ = w.Write([]byte(strings.Repeat("x", 12345)))
 		case "/missing":
 			w.WriteHeader(http.StatusNotFound)
-			io.WriteString(w, "not here")
+			_, _ = io.WriteString(w, "not here")
 		case "/empty":
 			w.WriteHeader(http.StatusNoContent)
 		case "/big":
-			w.Write(make([]byte, 3<<20))
+			_, _ = w.Write(make([]byte, 3<<20))
 		}
 	}))
 	defer srv.Close()
@@ -495,20 +512,41 @@ func TestHTTP(t *testing.T) {
 		want   map[string]any
 		seen   seen
 	}{
-		{map[string]any{"url": srv.URL + "/data"},
-			map[string]any{"status": int64(201), "bytes": int64(12345)}, seen{"GET", ""}},
-		{map[string]any{"url": srv.URL + "/data", "method": "POST", "body": "hello, server"},
-			map[string]any{"status": int64(201), "bytes": int64(12345)}, seen{"POST", "hello, server"}},
-		{map[string]any{"url": srv.URL + "/data", "method": "PUT", "body": strings.Repeat("b", 100000), "timeout": "5s"},
-			map[string]any{"status": int64(201), "bytes": int64(12345)}, seen{"PUT", strings.Repeat("b", 100000)}},
-		{map[string]any{"url": srv.URL + "/data", "method": "HEAD"},
-			map[string]any{"status": int64(201), "bytes": int64(0)}, seen{"HEAD", ""}},
-		{map[string]any{"url": srv.URL + "/missing", "method": "DELETE"},
-			map[string]any{"status": int64(404), "bytes": int64(8)}, seen{"DELETE", ""}},
-		{map[string]any{"url": srv.URL + "/empty", "method": "PATCH", "body": "p"},
-			map[string]any{"status": int64(204), "bytes": int64(0)}, seen{"PATCH", "p"}},
-		{map[string]any{"url": srv.URL + "/big", "method": "OPTIONS", "timeout": 5000.0},
-			map[string]any{"status": int64(200), "bytes": int64(3 << 20)}, seen{"OPTIONS", ""}},
+		{
+			map[string]any{"url": srv.URL + "/data"},
+			map[string]any{"status": int64(201), "bytes": int64(12345)},
+			seen{"GET", ""},
+		},
+		{
+			map[string]any{"url": srv.URL + "/data", "method": "POST", "body": "hello, server"},
+			map[string]any{"status": int64(201), "bytes": int64(12345)},
+			seen{"POST", "hello, server"},
+		},
+		{
+			map[string]any{"url": srv.URL + "/data", "method": "PUT", "body": strings.Repeat("b", 100000), "timeout": "5s"},
+			map[string]any{"status": int64(201), "bytes": int64(12345)},
+			seen{"PUT", strings.Repeat("b", 100000)},
+		},
+		{
+			map[string]any{"url": srv.URL + "/data", "method": "HEAD"},
+			map[string]any{"status": int64(201), "bytes": int64(0)},
+			seen{"HEAD", ""},
+		},
+		{
+			map[string]any{"url": srv.URL + "/missing", "method": "DELETE"},
+			map[string]any{"status": int64(404), "bytes": int64(8)},
+			seen{"DELETE", ""},
+		},
+		{
+			map[string]any{"url": srv.URL + "/empty", "method": "PATCH", "body": "p"},
+			map[string]any{"status": int64(204), "bytes": int64(0)},
+			seen{"PATCH", "p"},
+		},
+		{
+			map[string]any{"url": srv.URL + "/big", "method": "OPTIONS", "timeout": 5000.0},
+			map[string]any{"status": int64(200), "bytes": int64(3 << 20)},
+			seen{"OPTIONS", ""},
+		},
 	} {
 		mu.Lock()
 		got = nil
@@ -545,12 +583,13 @@ func TestHTTP(t *testing.T) {
 	}
 }
 
+//nolint:paralleltest // timing-sensitive: asserts on when the request gave up
 func TestHTTPTimeout(t *testing.T) {
 	url := blockingServer(t)
 	// A server that sends the headers and some of the body, then stalls.
 	stall := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", "1000")
-		w.Write(make([]byte, 10))
+		_, _ = w.Write(make([]byte, 10))
 		w.(http.Flusher).Flush()
 		<-r.Context().Done()
 	}))
@@ -573,12 +612,13 @@ func TestHTTPTimeout(t *testing.T) {
 }
 
 func TestHTTPConnectionRefused(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	t.Parallel()
+	ln, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	target := "http://" + ln.Addr().String() + "/refused"
-	ln.Close()
+	_ = ln.Close()
 	v, err := run(t, "io.http", map[string]any{"url": target, "timeout": "2s"})
 	if taskerr.CodeOf(err) != taskerr.Workload || v != nil {
 		t.Fatalf("io.http to a closed port: %v, %v; want a WorkloadError", v, err)
@@ -589,6 +629,7 @@ func TestHTTPConnectionRefused(t *testing.T) {
 }
 
 func TestHTTPURLs(t *testing.T) {
+	t.Parallel()
 	spec, _ := bind(t, "io.http", map[string]any{"url": "http://example.com/"})
 	for _, u := range []string{
 		"ftp://example.com/file", "file:///etc/passwd", "FILE:///etc/passwd", "gopher://example.com/",
@@ -650,6 +691,7 @@ func listDir(t *testing.T, dir string) []string {
 	return names
 }
 
+//nolint:paralleltest // useTempDir sets TMPDIR with t.Setenv
 func TestFile(t *testing.T) {
 	tmp := useTempDir(t)
 	if names := listDir(t, tmp); len(names) != 0 {
@@ -731,6 +773,7 @@ func TestFile(t *testing.T) {
 	}
 }
 
+//nolint:paralleltest // useTempDir sets TMPDIR with t.Setenv
 func TestFileConcurrent(t *testing.T) {
 	tmp := useTempDir(t)
 	sizes := []int64{1, 4096, 100000, 2<<20 + 3}
@@ -768,6 +811,8 @@ func TestFileConcurrent(t *testing.T) {
 
 // TestFileReadCacheIsBounded reads more distinct sizes than the cache keeps:
 // the extra ones use a file of their own that they remove.
+//
+//nolint:paralleltest // useTempDir sets TMPDIR with t.Setenv
 func TestFileReadCacheIsBounded(t *testing.T) {
 	tmp := useTempDir(t)
 	for size := range readCacheFiles + 3 {
@@ -813,6 +858,6 @@ func BenchmarkNoop(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		spec.Run(ctx, args)
+		_, _ = spec.Run(ctx, args)
 	}
 }

@@ -16,27 +16,39 @@ import (
 func init() {
 	Register("cpu.primes", CPU, primes,
 		Describe("Counts the primes below limit by trial division (deliberately not a sieve)."),
-		WithParams(Param{Name: "limit", Type: Int, Doc: "Count the primes strictly below this.",
-			Default: int64(20000), Min: 2, Max: 2147483647}))
+		WithParams(Param{
+			Name: "limit", Type: Int, Doc: "Count the primes strictly below this.",
+			Default: int64(20000), Min: 2, Max: 2147483647,
+		}))
 	Register("cpu.fib", CPU, fib,
 		Describe("Computes the nth Fibonacci number by naive double recursion."),
-		WithParams(Param{Name: "n", Type: Int, Doc: "Which Fibonacci number (fib(0)=0, fib(1)=1).",
-			Default: int64(25), Min: 0, Max: 78}))
+		WithParams(Param{
+			Name: "n", Type: Int, Doc: "Which Fibonacci number (fib(0)=0, fib(1)=1).",
+			Default: int64(25), Min: 0, Max: 78,
+		}))
 	Register("cpu.sha256", CPU, sha256Rounds,
 		Describe("Hashes a bytes-long buffer (byte i = i mod 256) with SHA-256, rounds times, chaining digests."),
 		WithParams(
-			Param{Name: "bytes", Type: Int, Doc: "Size of the buffer hashed in every round.",
-				Default: int64(1024), Min: 0, Max: 64 << 20},
-			Param{Name: "rounds", Type: Int, Doc: "How many times to hash.",
-				Default: int64(1), Min: 1, Max: 1000000}))
+			Param{
+				Name: "bytes", Type: Int, Doc: "Size of the buffer hashed in every round.",
+				Default: int64(1024), Min: 0, Max: 64 << 20,
+			},
+			Param{
+				Name: "rounds", Type: Int, Doc: "How many times to hash.",
+				Default: int64(1), Min: 1, Max: 1000000,
+			}))
 	Register("cpu.spin", CPU, spin,
 		Describe("Keeps one core busy (no sleeping) for duration."),
-		WithParams(Param{Name: "duration", Type: Duration, Doc: "How long to spin.",
-			Default: 10 * time.Millisecond, Min: 0, Max: dayMs}))
+		WithParams(Param{
+			Name: "duration", Type: Duration, Doc: "How long to spin.",
+			Default: 10 * time.Millisecond, Min: 0, Max: dayMs,
+		}))
 	Register("cpu.matmul", CPU, matmul,
 		Describe("Multiplies two fixed n×n float64 matrices and sums the product."),
-		WithParams(Param{Name: "n", Type: Int, Doc: "Rows and columns of the matrices.",
-			Default: int64(64), Min: 1, Max: 1024}))
+		WithParams(Param{
+			Name: "n", Type: Int, Doc: "Rows and columns of the matrices.",
+			Default: int64(64), Min: 1, Max: 1024,
+		}))
 }
 
 // dayMs is 24 hours in milliseconds, the longest a timed built-in may run.
@@ -138,6 +150,8 @@ func sha256Rounds(ctx context.Context, args Args) (any, error) {
 const spinBatch = 4096
 
 // spinSink keeps the compiler from dropping cpu.spin's loop body.
+//
+//nolint:gochecknoglobals // keeps the compiler from dropping the spin's work
 var spinSink atomic.Uint64
 
 func spin(ctx context.Context, args Args) (any, error) {

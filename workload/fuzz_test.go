@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -111,7 +112,7 @@ func checkBound(t *testing.T, spec *Spec, raw map[string]any, args Args, data []
 			if maxLen == 0 {
 				maxLen = defaultMaxLen
 			}
-			if len(s) > maxLen || (len(p.Enum) > 0 && !contains(p.Enum, s)) {
+			if len(s) > maxLen || (len(p.Enum) > 0 && !slices.Contains(p.Enum, s)) {
 				t.Fatalf("%s.Bind(%s): %s = %.40q, not a valid value", spec.Name, data, p.Name, s)
 			}
 			goValue = s
@@ -138,13 +139,17 @@ func checkBound(t *testing.T, spec *Spec, raw map[string]any, args Args, data []
 // never panics, a duration it returns is not negative, and the duration's
 // String() parses back to it.
 func FuzzParseDuration(f *testing.F) {
-	for _, s := range []string{"10ms", "1.5s", "2m", "1h30m", "0", "0s", "-0", "-1ms", "1e3", "0x10", "1_000",
+	for _, s := range []string{
+		"10ms", "1.5s", "2m", "1h30m", "0", "0s", "-0", "-1ms", "1e3", "0x10", "1_000",
 		"NaN", "Inf", "-Inf", "+5", " 5", "5 ", "", "ms", "9223372036854775807ns", "9223372036854775808ns",
-		"2562047h47m16.854775807s", "9999999999h", "1e400", ".5", "5.", "1µs", "1us", "1\u00b5s", "300000000000000"} {
+		"2562047h47m16.854775807s", "9999999999h", "1e400", ".5", "5.", "1µs", "1us", "1\u00b5s", "300000000000000",
+	} {
 		f.Add(s, 0.0)
 	}
-	for _, x := range []float64{0, -0.0, 1, 1.5, 1e-7, 1e-300, 9.2e12, 9.223372036854775e12, 1e13, 1e300,
-		math.MaxFloat64, math.SmallestNonzeroFloat64, -1, math.Inf(1), math.Inf(-1), math.NaN()} {
+	for _, x := range []float64{
+		0, math.Copysign(0, -1), 1, 1.5, 1e-7, 1e-300, 9.2e12, 9.223372036854775e12, 1e13, 1e300,
+		math.MaxFloat64, math.SmallestNonzeroFloat64, -1, math.Inf(1), math.Inf(-1), math.NaN(),
+	} {
 		f.Add("", x)
 	}
 	f.Fuzz(func(t *testing.T, s string, x float64) {

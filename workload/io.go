@@ -24,25 +24,37 @@ import (
 func init() {
 	Register("io.sleep", IO, sleep,
 		Describe("Waits for duration without using the CPU."),
-		WithParams(Param{Name: "duration", Type: Duration, Doc: "How long to wait.",
-			Default: 10 * time.Millisecond, Min: 0, Max: dayMs}))
+		WithParams(Param{
+			Name: "duration", Type: Duration, Doc: "How long to wait.",
+			Default: 10 * time.Millisecond, Min: 0, Max: dayMs,
+		}))
 	Register("io.http", IO, httpRequest,
 		Describe("Makes one HTTP request and reads the whole response."),
 		WithParams(
-			Param{Name: "url", Type: String, Doc: "The http:// or https:// URL to request.",
-				Required: true, MaxLen: 8192, Check: checkHTTPURL},
-			Param{Name: "method", Type: String, Doc: "The request method.", Default: "GET",
-				Enum: []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}},
+			Param{
+				Name: "url", Type: String, Doc: "The http:// or https:// URL to request.",
+				Required: true, MaxLen: 8192, Check: checkHTTPURL,
+			},
+			Param{
+				Name: "method", Type: String, Doc: "The request method.", Default: "GET",
+				Enum: []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"},
+			},
 			Param{Name: "body", Type: String, Doc: "The request body.", Default: "", MaxLen: 16 << 20},
-			Param{Name: "timeout", Type: Duration, Doc: "Give up on the request after this long.",
-				Default: 10 * time.Second, Min: 1, Max: 10 * 60 * 1000}))
+			Param{
+				Name: "timeout", Type: Duration, Doc: "Give up on the request after this long.",
+				Default: 10 * time.Second, Min: 1, Max: 10 * 60 * 1000,
+			}))
 	Register("io.file", IO, fileIO,
 		Describe("Writes a new file, or reads a cached one, of bytes bytes in a private temporary directory."),
 		WithParams(
-			Param{Name: "op", Type: String, Doc: `"write" or "read".`, Default: "write",
-				Enum: []string{"write", "read"}},
-			Param{Name: "bytes", Type: Int, Doc: "Size of the file.", Default: int64(4096),
-				Min: 0, Max: 256 << 20}))
+			Param{
+				Name: "op", Type: String, Doc: `"write" or "read".`, Default: "write",
+				Enum: []string{"write", "read"},
+			},
+			Param{
+				Name: "bytes", Type: Int, Doc: "Size of the file.", Default: int64(4096),
+				Min: 0, Max: 256 << 20,
+			}))
 	Register("noop", IO, noop, Describe("Does nothing, to measure the pool's own overhead."))
 }
 
@@ -62,6 +74,8 @@ func sleep(ctx context.Context, args Args) (any, error) {
 // httpClient serves every io.http task. It has no timeout of its own (each
 // request has its timeout param) and keeps many idle connections per host, so
 // that a pool of workers hammering one host reuses its connections.
+//
+//nolint:gochecknoglobals // one connection pool for every io.http task
 var httpClient = &http.Client{Transport: &http.Transport{
 	Proxy:                 http.ProxyFromEnvironment,
 	DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
@@ -74,7 +88,8 @@ var httpClient = &http.Client{Transport: &http.Transport{
 }}
 
 func checkHTTPURL(v any) error {
-	u, err := url.Parse(v.(string))
+	s, _ := v.(string) // Check runs on a bound String param
+	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return errors.New("must be an absolute http:// or https:// URL")
 	}
@@ -146,15 +161,19 @@ type readFile struct {
 	ready bool          // the file is in place; guarded by lock
 }
 
+//nolint:gochecknoglobals // the io.file files of the process
 var files struct {
 	mu  sync.Mutex
 	dir *fileDir
 }
 
+//nolint:gochecknoglobals // names unique in the process
 var fileSeq atomic.Uint64
 
 // fileData is one chunk of the bytes that io.file writes and cpu.sha256
 // hashes, b[i] = byte(i), shared read-only.
+//
+//nolint:gochecknoglobals // written once, read by every io.file write
 var fileData = sync.OnceValue(func() []byte {
 	b := make([]byte, fileChunk)
 	for i := range b {
@@ -256,13 +275,13 @@ func (d *fileDir) read(ctx context.Context, size int64) (int64, error) {
 		return 0, err
 	}
 	if !cached {
-		defer d.root.Remove(name)
+		defer func() { _ = d.root.Remove(name) }()
 	}
 	f, err := d.root.Open(name)
 	if err != nil {
 		return 0, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	buf := make([]byte, min(max(size, 512), fileChunk))
 	var n int64
 	for {

@@ -2,10 +2,10 @@ package workload
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -95,7 +95,7 @@ func (s *Spec) checkParams() error {
 		}
 		seen[p.Name] = true
 		if p.Default == nil {
-			if _, err := zeroOf(p.Type); err != nil {
+			if err := checkType(p.Type); err != nil {
 				return fmt.Errorf("workload %s: param %s: %w", s.Name, p.Name, err)
 			}
 			continue
@@ -181,7 +181,7 @@ func (s *Spec) paramList() string {
 	for i, p := range s.Params {
 		names[i] = p.Name
 	}
-	sort.Strings(names)
+	slices.Sort(names)
 	return "params: " + strings.Join(names, ", ")
 }
 
@@ -224,7 +224,7 @@ func (e paramError) Error() string { return string(e) }
 // value, and applies the param's Check.
 func (p Param) convert(v any) (value, error) {
 	val, err := p.convertType(v)
-	if err == errBadValue {
+	if errors.Is(err, errBadValue) {
 		// Described only now: Bind is on every task's path and must not
 		// format a message for a good value.
 		return value{}, paramError(p.describe())
@@ -249,8 +249,9 @@ func (p Param) goValue(v value) any {
 		return v.num != 0
 	case Duration:
 		return time.Duration(v.num)
+	default: // Number
+		return v.num
 	}
-	return v.num
 }
 
 // errBadValue is convertType's word for a value that does not fit the param.
@@ -260,15 +261,7 @@ func (p Param) convertType(v any) (value, error) {
 	const bad = errBadValue
 	switch p.Type {
 	case Int, Number:
-		f, ok := toFloat(v)
-		if !ok || math.IsNaN(f) || math.IsInf(f, 0) ||
-			(p.Type == Int && (f != math.Trunc(f) || math.Abs(f) > maxExactInt)) {
-			return value{}, bad
-		}
-		if (p.Min != 0 || p.Max != 0) && (f < p.Min || f > p.Max) {
-			return value{}, bad
-		}
-		return value{num: f}, nil
+		return p.convertNumber(v)
 	case Duration:
 		d, err := ParseDuration(v)
 		if err != nil {
@@ -285,7 +278,7 @@ func (p Param) convertType(v any) (value, error) {
 		if maxLen == 0 {
 			maxLen = defaultMaxLen
 		}
-		if !ok || len(s) > maxLen || (len(p.Enum) > 0 && !contains(p.Enum, s)) {
+		if !ok || len(s) > maxLen || (len(p.Enum) > 0 && !slices.Contains(p.Enum, s)) {
 			return value{}, bad
 		}
 		return value{str: s}, nil
@@ -302,21 +295,25 @@ func (p Param) convertType(v any) (value, error) {
 	return value{}, paramError("has unknown type " + string(p.Type))
 }
 
-func zeroOf(t Type) (value, error) {
-	switch t {
-	case Int, Number, String, Bool, Duration:
-		return value{}, nil
+// convertNumber is convertType for Int and Number.
+func (p Param) convertNumber(v any) (value, error) {
+	f, ok := toFloat(v)
+	if !ok || math.IsNaN(f) || math.IsInf(f, 0) ||
+		(p.Type == Int && (f != math.Trunc(f) || math.Abs(f) > maxExactInt)) {
+		return value{}, errBadValue
 	}
-	return value{}, fmt.Errorf("unknown type %q", t)
+	if (p.Min != 0 || p.Max != 0) && (f < p.Min || f > p.Max) {
+		return value{}, errBadValue
+	}
+	return value{num: f}, nil
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
+func checkType(t Type) error {
+	switch t {
+	case Int, Number, String, Bool, Duration:
+		return nil
 	}
-	return false
+	return fmt.Errorf("unknown type %q", t)
 }
 
 func toFloat(v any) (float64, bool) {

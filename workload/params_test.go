@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +16,7 @@ import (
 )
 
 func TestParseDuration(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		in   any
 		want time.Duration
@@ -44,7 +47,9 @@ func TestParseDuration(t *testing.T) {
 	for _, in := range []any{
 		-1.0, -0.001, "-1", "-1s", "-1ms", math.NaN(), math.Inf(1), math.Inf(-1), "NaN", "Inf", "-Inf", "Infinity",
 		"abc", "", "10 ms", "1.5.s", "ms", true, false, nil, 1e300, "1e300", 1e13, "3000000h",
-		map[string]any{}, []any{10.0}, json.Number("x"), -time.Second,
+		map[string]any{},
+		[]any{10.0},
+		json.Number("x"), -time.Second,
 	} {
 		if got, err := ParseDuration(in); err == nil {
 			t.Errorf("ParseDuration(%#v) = %v, want an error", in, got)
@@ -65,9 +70,7 @@ func withBase(workload string, params map[string]any) map[string]any {
 	if workload == "io.http" {
 		out["url"] = "http://127.0.0.1/"
 	}
-	for k, v := range params {
-		out[k] = v
-	}
+	maps.Copy(out, params)
 	return out
 }
 
@@ -76,14 +79,14 @@ func badValues(p Param) []any {
 	common := []any{nil, map[string]any{"a": 1.0}, []any{1.0}, []any{}, struct{}{}}
 	switch p.Type {
 	case Int:
-		bad := append(common, "5", "", true, false, math.NaN(), math.Inf(1), math.Inf(-1),
+		bad := append(slices.Clone(common), "5", "", true, false, math.NaN(), math.Inf(1), math.Inf(-1),
 			1.5, p.Min+0.5, -1.0, -1e300, 1e300, p.Max+1, p.Min-1, float64(math.MaxInt64), math.SmallestNonzeroFloat64)
 		if p.Min > 0 {
 			bad = append(bad, 0.0)
 		}
 		return bad
 	case Duration:
-		bad := append(common, "abc", "10 ms", true, math.NaN(), math.Inf(1), math.Inf(-1),
+		bad := append(slices.Clone(common), "abc", "10 ms", true, math.NaN(), math.Inf(1), math.Inf(-1),
 			-1.0, "-1s", "-1", 1e300, "1e300", p.Max+1, fmt.Sprintf("%vms", p.Max+1), "25h", "3000000h")
 		if p.Min > 0 {
 			bad = append(bad, 0.0, "0s", p.Min/2)
@@ -94,7 +97,7 @@ func badValues(p Param) []any {
 		if maxLen == 0 {
 			maxLen = defaultMaxLen
 		}
-		bad := append(common, 5.0, 0.0, true, strings.Repeat("x", maxLen+1))
+		bad := append(slices.Clone(common), 5.0, 0.0, true, strings.Repeat("x", maxLen+1))
 		if len(p.Enum) > 0 {
 			flipped := strings.ToLower(p.Enum[0])
 			if flipped == p.Enum[0] {
@@ -103,8 +106,9 @@ func badValues(p Param) []any {
 			bad = append(bad, "", "nope", flipped, " "+p.Enum[0], p.Enum[0]+"\x00")
 		}
 		return bad
+	default:
+		panic("badValues: extend for type " + p.Type)
 	}
-	panic("badValues: extend for type " + p.Type)
 }
 
 // goodValues are values that a param accepts, as JavaScript and JSON give them.
@@ -126,13 +130,15 @@ func goodValues(p Param) []any {
 			return []any{"http://example.com/", "https://example.com:8443/a?b=c"}
 		}
 		return []any{"", "hello", strings.Repeat("y", p.MaxLen)}
+	default:
+		panic("goodValues: extend for type " + p.Type)
 	}
-	panic("goodValues: extend for type " + p.Type)
 }
 
 // TestBindRejects binds bad values to every param of every built-in: each
 // must be an InvalidArgumentError that names the workload and the param.
 func TestBindRejects(t *testing.T) {
+	t.Parallel()
 	var cases []bindCase
 	for _, spec := range Default.List() {
 		for _, p := range spec.Params {
@@ -175,7 +181,7 @@ func TestBindRejects(t *testing.T) {
 		}
 		_, err = spec.Bind(tc.params)
 		var te *taskerr.Error
-		if err == nil || !errors.As(err, &te) || err != error(te) {
+		if err == nil || !errors.As(err, &te) || err != error(te) { //nolint:errorlint // unwrapped, as JavaScript needs it
 			t.Errorf("%s.Bind(%.80v) = %v, want a *taskerr.Error", tc.workload, tc.params, err)
 			continue
 		}
@@ -195,6 +201,7 @@ func TestBindRejects(t *testing.T) {
 
 // TestBindAccepts binds good values to every param of every built-in.
 func TestBindAccepts(t *testing.T) {
+	t.Parallel()
 	n := 0
 	for _, spec := range Default.List() {
 		for _, p := range spec.Params {
@@ -227,6 +234,7 @@ func TestBindAccepts(t *testing.T) {
 					if got := args.String(p.Name); got != v {
 						t.Errorf("%s.Bind({%s: %.40v}): String = %.40q", spec.Name, p.Name, v, got)
 					}
+				default: // no built-in has a Number or Bool param
 				}
 			}
 		}
@@ -236,8 +244,9 @@ func TestBindAccepts(t *testing.T) {
 
 // TestBindTypes covers the param types and shapes the built-ins do not use.
 func TestBindTypes(t *testing.T) {
+	t.Parallel()
 	r := NewRegistry()
-	err := r.Add("types", CPU, func(ctx context.Context, args Args) (any, error) { return nil, nil },
+	err := r.Add("types", CPU, func(context.Context, Args) (any, error) { return nil, nil },
 		WithParams(
 			Param{Name: "i", Type: Int, Doc: "unbounded int"},
 			Param{Name: "f", Type: Number, Doc: "unbounded number"},
@@ -257,13 +266,13 @@ func TestBindTypes(t *testing.T) {
 	}
 	spec, _ := r.Lookup("types")
 
-	args, err := spec.Bind(map[string]any{
+	_, err = spec.Bind(map[string]any{
 		"i": float64(1 << 53), "f": 1e300, "g": -0.25, "b": false, "d": "3000000h", "s": "", "even": -4.0,
 	})
 	if err == nil {
 		t.Fatalf("a duration of 3000000h bound")
 	}
-	args, err = spec.Bind(map[string]any{
+	args, err := spec.Bind(map[string]any{
 		"i": -float64(1 << 53), "f": -1e300, "g": 0.5, "b": false, "d": "2540400h", "s": "x", "even": -4.0,
 	})
 	if err != nil {
@@ -282,13 +291,24 @@ func TestBindTypes(t *testing.T) {
 		key string
 		val any
 	}{
-		{"i", 1e300}, {"i", float64(1<<53) * 2}, {"i", -1e19}, {"i", 0.5},
-		{"f", math.NaN()}, {"f", math.Inf(1)}, {"f", "1"},
-		{"g", 1.5}, {"g", -2.0},
-		{"b", "true"}, {"b", 1.0}, {"b", nil},
-		{"d", -1.0}, {"d", math.Inf(1)},
-		{"s", 5.0}, {"s", strings.Repeat("s", defaultMaxLen+1)},
-		{"even", 3.0}, {"even", 2.5},
+		{"i", 1e300},
+		{"i", float64(1<<53) * 2},
+		{"i", -1e19},
+		{"i", 0.5},
+		{"f", math.NaN()},
+		{"f", math.Inf(1)},
+		{"f", "1"},
+		{"g", 1.5},
+		{"g", -2.0},
+		{"b", "true"},
+		{"b", 1.0},
+		{"b", nil},
+		{"d", -1.0},
+		{"d", math.Inf(1)},
+		{"s", 5.0},
+		{"s", strings.Repeat("s", defaultMaxLen+1)},
+		{"even", 3.0},
+		{"even", 2.5},
 	} {
 		_, err := spec.Bind(map[string]any{tc.key: tc.val})
 		if taskerr.CodeOf(err) != taskerr.InvalidArgument || !strings.Contains(err.Error(), `"`+tc.key+`"`) {

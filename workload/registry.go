@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"runtime/debug"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 
@@ -75,6 +74,8 @@ func NewRegistry() *Registry { return &Registry{specs: make(map[string]*Spec)} }
 
 // Default is the registry the built-in workloads are in, and the one pools and
 // worker processes use.
+//
+//nolint:gochecknoglobals // the process's registry, where workloads register from init
 var Default = NewRegistry()
 
 // Register adds a workload to Default. Like k6's modules.Register it is meant
@@ -133,7 +134,7 @@ func (r *Registry) Names() []string {
 	for n := range r.specs {
 		names = append(names, n)
 	}
-	sort.Strings(names)
+	slices.Sort(names)
 	return names
 }
 

@@ -17,6 +17,7 @@ import (
 func nop(context.Context, Args) (any, error) { return "ok", nil }
 
 func TestAddRejects(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		what string
 		name string
@@ -49,8 +50,10 @@ func TestAddRejects(t *testing.T) {
 		{"string default for bool", "p", CPU, nop, []Option{WithParams(Param{Name: "x", Type: Bool, Default: "true"})}, "default"},
 		{"bad duration default", "p", CPU, nop, []Option{WithParams(Param{Name: "x", Type: Duration, Default: "soon"})}, "default"},
 		{"negative duration default", "p", CPU, nop, []Option{WithParams(Param{Name: "x", Type: Duration, Default: -time.Second})}, "default"},
-		{"default failing its check", "p", CPU, nop, []Option{WithParams(Param{Name: "x", Type: String, Default: "a",
-			Check: func(any) error { return errors.New("must be b") }})}, "must be b"},
+		{"default failing its check", "p", CPU, nop, []Option{WithParams(Param{
+			Name: "x", Type: String, Default: "a",
+			Check: func(any) error { return errors.New("must be b") },
+		})}, "must be b"},
 	} {
 		r := NewRegistry()
 		err := r.Add(tc.name, tc.kind, tc.fn, tc.opts...)
@@ -76,6 +79,7 @@ func TestAddRejects(t *testing.T) {
 	}
 }
 
+//nolint:paralleltest // registers in the process-wide Default registry
 func TestRegisterPanics(t *testing.T) {
 	before := Default.Names()
 	for _, tc := range []struct {
@@ -109,6 +113,7 @@ func TestRegisterPanics(t *testing.T) {
 }
 
 func TestLookupUnknown(t *testing.T) {
+	t.Parallel()
 	spec, err := Default.Lookup("cpu.nope")
 	var te *taskerr.Error
 	if spec != nil || !errors.As(err, &te) || te.Code != taskerr.UnknownWorkload {
@@ -126,6 +131,7 @@ func TestLookupUnknown(t *testing.T) {
 }
 
 func TestListAndNamesSorted(t *testing.T) {
+	t.Parallel()
 	r := NewRegistry()
 	for _, name := range []string{"io.b", "cpu.z", "A", "cpu.a", "a", "io.a"} {
 		if err := r.Add(name, CPU, nop); err != nil {
@@ -136,7 +142,7 @@ func TestListAndNamesSorted(t *testing.T) {
 	if got := r.Names(); !slices.Equal(got, want) {
 		t.Errorf("Names() = %q, want %q", got, want)
 	}
-	var listed []string
+	listed := make([]string, 0, len(r.List()))
 	for _, s := range r.List() {
 		listed = append(listed, s.Name)
 	}
@@ -146,6 +152,7 @@ func TestListAndNamesSorted(t *testing.T) {
 }
 
 func TestRegistryConcurrent(t *testing.T) {
+	t.Parallel()
 	r := NewRegistry()
 	var wg sync.WaitGroup
 	for i := range 20 {
@@ -186,6 +193,7 @@ func infoJSON(t *testing.T, name string) map[string]any {
 }
 
 func TestInfoJSON(t *testing.T) {
+	t.Parallel()
 	for _, name := range builtins {
 		m := infoJSON(t, name)
 		spec, _ := Default.Lookup(name)
@@ -202,8 +210,10 @@ func TestInfoJSON(t *testing.T) {
 	}
 
 	limit := infoJSON(t, "cpu.primes")["params"].(map[string]any)["limit"]
-	want := map[string]any{"type": "int", "description": "Count the primes strictly below this.",
-		"required": false, "default": 20000.0, "min": 2.0, "max": 2147483647.0}
+	want := map[string]any{
+		"type": "int", "description": "Count the primes strictly below this.",
+		"required": false, "default": 20000.0, "min": 2.0, "max": 2147483647.0,
+	}
 	if fmt.Sprint(limit) != fmt.Sprint(want) {
 		t.Errorf("cpu.primes limit: %v, want %v", limit, want)
 	}
@@ -238,6 +248,7 @@ func TestInfoJSON(t *testing.T) {
 }
 
 func TestRawParams(t *testing.T) {
+	t.Parallel()
 	r := NewRegistry()
 	if err := r.Add("raw", IO, func(_ context.Context, args Args) (any, error) { return args.Raw(), nil },
 		RawParams(), Describe("Free-form.")); err != nil {
@@ -272,6 +283,7 @@ func TestRawParams(t *testing.T) {
 }
 
 func TestRun(t *testing.T) {
+	t.Parallel()
 	r := NewRegistry()
 	add := func(name string, fn Func, opts ...Option) *Spec {
 		t.Helper()
@@ -286,36 +298,50 @@ func TestRun(t *testing.T) {
 		code taskerr.Code
 		msg  string // the whole message, or its start when ending in "..."
 	}{
-		{add("panics", func(context.Context, Args) (any, error) { panic("oh no") }),
-			taskerr.Workload, "panics panicked: oh no\n..."},
+		{
+			add("panics", func(context.Context, Args) (any, error) { panic("oh no") }),
+			taskerr.Workload, "panics panicked: oh no\n...",
+		},
 		{add("nil.map", func(context.Context, Args) (any, error) {
 			var m map[string]int
-			m["x"] = 1
+			m["x"] = 1 //nolint:staticcheck // the panic under test
 			return nil, nil
 		}), taskerr.Workload, "nil.map panicked: assignment to entry in nil map..."},
-		{add("plain", func(context.Context, Args) (any, error) { return "ignored", errors.New("boom") }),
-			taskerr.Workload, "plain: boom"},
-		{add("prefixed", func(context.Context, Args) (any, error) { return nil, errors.New("prefixed: boom") }),
-			taskerr.Workload, "prefixed: boom"},
+		{
+			add("plain", func(context.Context, Args) (any, error) { return "ignored", errors.New("boom") }),
+			taskerr.Workload, "plain: boom",
+		},
+		{
+			add("prefixed", func(context.Context, Args) (any, error) { return nil, errors.New("prefixed: boom") }),
+			taskerr.Workload, "prefixed: boom",
+		},
 		{add("wrapped", func(context.Context, Args) (any, error) {
 			return nil, fmt.Errorf("reading: %w", taskerr.New(taskerr.InvalidArgument, "bad input"))
 		}), taskerr.InvalidArgument, "wrapped: bad input"},
 		{add("classified", func(context.Context, Args) (any, error) {
 			return nil, taskerr.New(taskerr.Timeout, "took too long")
 		}), taskerr.Timeout, "classified: took too long"},
-		{add("deadline", func(context.Context, Args) (any, error) { return nil, context.DeadlineExceeded }),
-			taskerr.Timeout, "deadline: context deadline exceeded"},
+		{
+			add("deadline", func(context.Context, Args) (any, error) { return nil, context.DeadlineExceeded }),
+			taskerr.Timeout, "deadline: context deadline exceeded",
+		},
 		{add("wrapped.deadline", func(context.Context, Args) (any, error) {
 			return nil, fmt.Errorf("waiting: %w", context.DeadlineExceeded)
 		}), taskerr.Timeout, "wrapped.deadline: waiting: context deadline exceeded"},
-		{add("canceled", func(context.Context, Args) (any, error) { return nil, context.Canceled }),
-			taskerr.Workload, "canceled: context canceled"},
-		{add("undeclared", func(_ context.Context, args Args) (any, error) { return args.Int("nope"), nil },
-			WithParams(Param{Name: "n", Type: Int})),
-			taskerr.Workload, `undeclared panicked: workload undeclared reads param "nope" that it does not declare...`},
-		{add("wrong.type", func(_ context.Context, args Args) (any, error) { return args.String("n"), nil },
-			WithParams(Param{Name: "n", Type: Int})),
-			taskerr.Workload, `wrong.type panicked: workload wrong.type reads param "n" as [string], but it is declared int...`},
+		{
+			add("canceled", func(context.Context, Args) (any, error) { return nil, context.Canceled }),
+			taskerr.Workload, "canceled: context canceled",
+		},
+		{
+			add("undeclared", func(_ context.Context, args Args) (any, error) { return args.Int("nope"), nil },
+				WithParams(Param{Name: "n", Type: Int})),
+			taskerr.Workload, `undeclared panicked: workload undeclared reads param "nope" that it does not declare...`,
+		},
+		{
+			add("wrong.type", func(_ context.Context, args Args) (any, error) { return args.String("n"), nil },
+				WithParams(Param{Name: "n", Type: Int})),
+			taskerr.Workload, `wrong.type panicked: workload wrong.type reads param "n" as [string], but it is declared int...`,
+		},
 	} {
 		args, err := tc.spec.Bind(nil)
 		if err != nil {
@@ -323,7 +349,7 @@ func TestRun(t *testing.T) {
 		}
 		v, err := tc.spec.Run(context.Background(), args)
 		var te *taskerr.Error
-		if v != nil || !errors.As(err, &te) || error(te) != err {
+		if v != nil || !errors.As(err, &te) || error(te) != err { //nolint:errorlint // unwrapped, as JavaScript needs it
 			t.Errorf("%s: Run = %v, %v; want nil and a *taskerr.Error", tc.spec.Name, v, err)
 			continue
 		}

@@ -25,13 +25,16 @@ import (
 // creates and reads) never lead it outside.
 
 func TestFileTakesNoPath(t *testing.T) {
+	t.Parallel()
 	spec, err := Default.Lookup("io.file")
 	if err != nil {
 		t.Fatal(err)
 	}
 	outside := t.TempDir()
-	paths := []string{"../", "..", "../../../../etc/passwd", "/etc/passwd", "/", "/tmp", outside,
-		filepath.Join(outside, "x"), "./x", "x/../../y", "~/.ssh/id_rsa", "\x00", "C:\\Windows", "file:///etc/passwd"}
+	paths := []string{
+		"../", "..", "../../../../etc/passwd", "/etc/passwd", "/", "/tmp", outside,
+		filepath.Join(outside, "x"), "./x", "x/../../y", "~/.ssh/id_rsa", "\x00", "C:\\Windows", "file:///etc/passwd",
+	}
 	for _, key := range []string{"path", "file", "dir", "name", "filename", "target", "Path", "root", "tmp"} {
 		for _, p := range paths {
 			for _, op := range []any{"read", "write", nil} {
@@ -92,9 +95,7 @@ func newOutside(t *testing.T) *outsideFiles {
 	// while someone has it open for reading (and lets such a reader go on,
 	// to EOF); reading it without blocking finds data only if someone opened
 	// it to write (and the open lets such a writer go on).
-	o.done.Add(1)
-	go func() {
-		defer o.done.Done()
+	o.done.Go(func() {
 		buf := make([]byte, 1)
 		for {
 			select {
@@ -104,16 +105,16 @@ func newOutside(t *testing.T) *outsideFiles {
 			}
 			if f, err := os.OpenFile(o.fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
 				o.opened.Add(1)
-				f.Close()
+				_ = f.Close()
 			}
 			if f, err := os.OpenFile(o.fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0); err == nil {
 				if n, _ := f.Read(buf); n > 0 {
 					o.opened.Add(1)
 				}
-				f.Close()
+				_ = f.Close()
 			}
 		}
-	}()
+	})
 	t.Cleanup(func() { close(o.stop); o.done.Wait() })
 	return o
 }
@@ -168,6 +169,7 @@ func plant(t *testing.T, target, link string) {
 	}
 }
 
+//nolint:paralleltest // useTempDir sets TMPDIR with t.Setenv
 func TestFileDoesNotFollowLinksOut(t *testing.T) {
 	out := newOutside(t)
 	useTempDir(t)
@@ -280,6 +282,8 @@ func TestFileDoesNotFollowLinksOut(t *testing.T) {
 // TestFileDirectorySwappedForALink replaces io.file's directory itself by a
 // link to an outside directory: io.file keeps working in its own directory
 // (it holds it open), and Cleanup removes the link, not what it points to.
+//
+//nolint:paralleltest // useTempDir sets TMPDIR with t.Setenv
 func TestFileDirectorySwappedForALink(t *testing.T) {
 	out := newOutside(t)
 	useTempDir(t)
@@ -294,7 +298,7 @@ func TestFileDirectorySwappedForALink(t *testing.T) {
 	if err := os.Rename(d.path, moved); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(moved) })
+	t.Cleanup(func() { _ = os.RemoveAll(moved) })
 	plant(t, out.dir, d.path)
 	for _, size := range []int64{10, secretSize, 5000} {
 		for _, op := range []string{"write", "read"} {

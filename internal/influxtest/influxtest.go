@@ -64,7 +64,8 @@ bind-address = "127.0.0.1:%d"
 		t.Fatal(err)
 	}
 	s := &Server{URL: fmt.Sprintf("http://127.0.0.1:%d", httpPort)}
-	s.cmd = exec.Command(bin, "-config", path) // #nosec G204 -- bin is influxd found on PATH by its fixed name
+	// #nosec G204 -- bin is influxd found on PATH by its fixed name
+	s.cmd = exec.Command(bin, "-config", path) //nolint:noctx // the cleanup ends it
 	s.cmd.Stdout, s.cmd.Stderr = nil, nil
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := s.cmd.Start(); err != nil {
@@ -83,7 +84,7 @@ bind-address = "127.0.0.1:%d"
 	})
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get(s.URL + "/ping")
+		resp, err := get(t, s.URL+"/ping")
 		if err == nil {
 			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusNoContent {
@@ -99,12 +100,20 @@ bind-address = "127.0.0.1:%d"
 
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	defer func() { _ = l.Close() }()
+	return l.Addr().(*net.TCPAddr).Port //nolint:forcetypeassert // a "tcp" listener's
+}
+
+func get(t *testing.T, url string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	return http.DefaultClient.Do(req)
 }
 
 // Series is one series of a query's result.
@@ -118,11 +127,11 @@ type Series struct {
 // Query runs an InfluxQL query on database db and returns its series.
 func (s *Server) Query(t *testing.T, db, q string) []Series {
 	t.Helper()
-	resp, err := http.Get(s.URL + "/query?" + url.Values{"db": {db}, "q": {q}, "epoch": {"ms"}}.Encode())
+	resp, err := get(t, s.URL+"/query?"+url.Values{"db": {db}, "q": {q}, "epoch": {"ms"}}.Encode())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	var body struct {
 		Results []struct {
 			Series []Series `json:"series"`

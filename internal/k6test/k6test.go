@@ -10,12 +10,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -74,7 +75,8 @@ func BinaryOf(tb testing.TB, pkg string) string {
 	}
 	tb.Logf("building k6 with the extension into %s", path)
 	tmp := fmt.Sprintf("%s.%d.tmp", path, os.Getpid())
-	cmd := exec.Command("go", "build", "-o", tmp, pkg) // #nosec G204 -- builds this repository's own cmd/k6
+	// #nosec G204 -- builds this repository's own cmd/k6
+	cmd := exec.CommandContext(tb.Context(), "go", "build", "-o", tmp, pkg)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		tb.Fatalf("go build %s: %v\n%s", pkg, err, out)
@@ -93,7 +95,8 @@ func ModuleRoot() (string, error) {
 		return "", err
 	}
 	for {
-		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && // #nosec G304 -- go.mod of a parent of the working directory
+		// #nosec G304 -- go.mod of a parent of the working directory
+		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil &&
 			bytes.Contains(b, []byte("module github.com/k6-concurrency/xk6-concurrency\n")) {
 			return dir, nil
 		}
@@ -127,7 +130,7 @@ func sourceHash(root string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	sort.Strings(files)
+	slices.Sort(files)
 	h := sha256.New()
 	for _, f := range files {
 		b, err := os.ReadFile(f) // #nosec G304 -- this repository's own sources, hashed
@@ -135,8 +138,8 @@ func sourceHash(root string) (string, error) {
 			return "", err
 		}
 		rel, _ := filepath.Rel(root, f)
-		fmt.Fprintf(h, "%s %d\n", rel, len(b))
-		h.Write(b)
+		_, _ = fmt.Fprintf(h, "%s %d\n", rel, len(b)) // a hash.Hash never fails
+		_, _ = h.Write(b)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
@@ -186,6 +189,8 @@ func Start(tb testing.TB, args ...string) *Process {
 }
 
 // started lists the pid of every k6 this process started, for Leftovers.
+//
+//nolint:gochecknoglobals // the k6 processes this test binary started, for Leftovers
 var started struct {
 	sync.Mutex
 	pids []int
@@ -196,7 +201,7 @@ var started struct {
 func Leftovers() []int {
 	started.Lock()
 	defer started.Unlock()
-	var left []int
+	var left []int //nolint:prealloc // each pid has any number of workers
 	for _, pid := range started.pids {
 		left = append(left, WorkersOf(pid)...)
 	}
@@ -213,7 +218,8 @@ func StartWith(tb testing.TB, binary string, args ...string) *Process {
 func StartEnv(tb testing.TB, binary string, env []string, args ...string) *Process {
 	tb.Helper()
 	p := &Process{tb: tb, Dir: tb.TempDir(), done: make(chan struct{})}
-	p.Cmd = exec.Command(binary, args...) // #nosec G204 -- the k6 binary under test, run by the test
+	// #nosec G204 -- the k6 binary under test, run by the test
+	p.Cmd = exec.Command(binary, args...) //nolint:noctx // the test ends it, with the signal it chooses
 	p.Cmd.Dir = p.Dir
 	// A TMPDIR of the test's own (unless the test sets one), so that what a
 	// killed k6 cannot remove (its workers' directories, after SIGKILL: see
@@ -266,7 +272,7 @@ func (p *Process) Wait(timeout time.Duration) Result {
 	code := 0
 	if p.err != nil {
 		code = -1
-		if ee, ok := p.err.(*exec.ExitError); ok {
+		if ee, ok := errors.AsType[*exec.ExitError](p.err); ok {
 			code = ee.ExitCode()
 		}
 	}
@@ -354,7 +360,7 @@ func ReadPoints(tb testing.TB, path string) []Point {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	var points []Point
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<24)
@@ -407,7 +413,8 @@ func AllWorkers() []int {
 		if err != nil || !bytes.Contains(env, []byte(ipc.WorkerEnv+"=")) {
 			continue
 		}
-		if stat, err := os.ReadFile(d + "/stat"); err != nil || bytes.Contains(stat, []byte(") Z ")) { // #nosec G304 -- a /proc entry, read only
+		// #nosec G304 -- a /proc entry, read only
+		if stat, err := os.ReadFile(d + "/stat"); err != nil || bytes.Contains(stat, []byte(") Z ")) {
 			continue
 		}
 		n, _ := strconv.Atoi(filepath.Base(d))
@@ -492,7 +499,7 @@ func readStatusKB(path, field string) int64 {
 	if err != nil {
 		return 0
 	}
-	for _, line := range strings.Split(string(b), "\n") {
+	for line := range strings.SplitSeq(string(b), "\n") {
 		if strings.HasPrefix(line, field) {
 			n, _ := strconv.ParseInt(strings.Fields(line)[1], 10, 64)
 			return n

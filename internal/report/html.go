@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +25,8 @@ const (
 
 // Palette holds the series colours, in series order: the Okabe-Ito colours,
 // told apart with every common kind of colour blindness.
+//
+//nolint:gochecknoglobals // a constant table
 var Palette = []string{"#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"}
 
 func colour(i int) string { return Palette[i%len(Palette)] }
@@ -53,7 +56,8 @@ func HTML(data Data, opts Options) string {
 	b.WriteString("<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n")
 	b.WriteString("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n")
 	b.WriteString("<meta name=\"generator\" content=\"xk6-concurrency report.html\">\n")
-	fmt.Fprintf(&b, "<title>%s</title>\n<style>%s</style>\n</head>\n<body>\n<main>\n", esc(title+" · xk6-concurrency"), css)
+	fmt.Fprintf(&b, "<title>%s</title>\n<style>%s</style>\n</head>\n<body>\n<main>\n", esc(title+" · xk6-concurrency"),
+		css)
 
 	b.WriteString("<header>\n<p class=\"eyebrow\">xk6-concurrency · k6 results</p>\n")
 	fmt.Fprintf(&b, "<h1>%s</h1>\n", esc(title))
@@ -83,7 +87,8 @@ func HTML(data Data, opts Options) string {
 		b.WriteString("</div>\n")
 	}
 	b.WriteString("<footer>Made by <code>report.html()</code> of xk6-concurrency from k6's end-of-test summary data. ")
-	b.WriteString("A cell is one sub-metric of <code>" + TaskMetric + "</code>; speed-up is a row's calls/s over its calls/s at its smallest size that ran; a cell with no samples is shown as not run, never as 0.</footer>\n")
+	b.WriteString("A cell is one sub-metric of <code>" + TaskMetric + "</code>; speed-up is a row's calls/s over its " +
+		"calls/s at its smallest size that ran; a cell with no samples is shown as not run, never as 0.</footer>\n")
 	b.WriteString("</main>\n</body>\n</html>\n")
 	return b.String()
 }
@@ -191,11 +196,11 @@ func NiceScale(top float64) Scale {
 			break
 		}
 	}
-	max := math.Ceil(top/step) * step
-	if top > 0.94*max {
-		max += step
+	end := math.Ceil(top/step) * step
+	if top > 0.94*end {
+		end += step
 	}
-	return Scale{Max: max, Step: step}
+	return Scale{Max: end, Step: step}
 }
 
 // fmtTick writes a tick value with thousands separators and the decimals its step needs.
@@ -219,7 +224,52 @@ func fmtTick(v, step float64) string {
 	return string(out)
 }
 
+//nolint:gochecknoglobals // a constant table
 var kindNames = map[string]string{"cpu": "CPU-bound", "io": "I/O-bound"}
+
+// writeLegend draws a panel's legend, right-aligned on the title's line
+// (widths estimated from the text).
+func (r *Result) writeLegend(b *strings.Builder) {
+	x := panelW - marginRight
+	b.WriteString("<g class=\"legend\">\n")
+	for i, v := range slices.Backward(r.Series) {
+		name := SeriesName(v)
+		x -= 7.6*float64(len([]rune(name))) + 18
+		fmt.Fprintf(b,
+			"<g><rect class=\"swatch\" x=\"%s\" y=\"19\" width=\"12\" height=\"12\" rx=\"3\" fill=\"%s\"></rect><text "+
+				"x=\"%s\" y=\"30\">%s</text></g>\n",
+			num(x), colour(i), num(x+17), esc(name))
+		x -= 14
+	}
+	b.WriteString("</g>\n")
+}
+
+// writeYAxis draws a panel's grid lines, ticks and axis label. Without a cell
+// that ran (top 0), there is no scale to show: the zero line only.
+func (r *Result) writeYAxis(b *strings.Builder, scale Scale, top float64) {
+	b.WriteString("<g class=\"y-axis\">\n")
+	ticks := int(math.Round(scale.Max / scale.Step))
+	if top == 0 {
+		fmt.Fprintf(b, "<line class=\"grid zero\" x1=\"%s\" x2=\"%s\" y1=\"%s\" y2=\"%s\"></line>\n", num(marginLeft),
+			num(panelW-marginRight), num(plotBottom), num(plotBottom))
+		ticks = -1
+	}
+	for k := 0; k <= ticks; k++ {
+		v := float64(k) * scale.Step
+		y := plotBottom - v/scale.Max*plotH
+		cls := "grid"
+		if v == 0 {
+			cls = "grid zero"
+		}
+		fmt.Fprintf(b, "<line class=\"%s\" x1=\"%s\" x2=\"%s\" y1=\"%s\" y2=\"%s\"></line>", cls, num(marginLeft),
+			num(panelW-marginRight), num(y), num(y))
+		fmt.Fprintf(b, "<text class=\"tick\" x=\"%s\" y=\"%s\" dy=\"0.32em\">%s</text>\n", num(marginLeft-10), num(y),
+			fmtTick(v, scale.Step))
+	}
+	fmt.Fprintf(b, "<text class=\"axis-label\" transform=\"translate(18 %s) rotate(-90)\">calls per second</text>\n",
+		num(marginTop+plotH/2))
+	b.WriteString("</g>\n")
+}
 
 // writePanel draws the bar chart of one workload.
 func (r *Result) writePanel(b *strings.Builder, index int, workload, kind string) {
@@ -236,45 +286,18 @@ func (r *Result) writePanel(b *strings.Builder, index int, workload, kind string
 		subtitle = k + " · " + subtitle
 	}
 	fmt.Fprintf(b, "<figure class=\"panel\" data-workload=\"%s\">\n", esc(workload))
-	fmt.Fprintf(b, "<svg class=\"chart\" viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-labelledby=\"%s-title %s-desc\">\n", panelW, panelH, id, id)
+	fmt.Fprintf(b, "<svg class=\"chart\" viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-labelledby=\"%s-title %s-desc\">\n",
+		panelW, panelH, id, id)
 	fmt.Fprintf(b, "<title id=\"%s-title\">%s: %s</title>\n", id, esc(workload), esc(subtitle))
 	fmt.Fprintf(b, "<desc id=\"%s-desc\">Grouped bars: a group per %s (%s), a bar per %s (%s).</desc>\n",
-		id, esc(r.Options.Size), esc(joinInts(r.Sizes)), esc(r.Options.Series), esc(strings.Join(seriesNames(r.Series), ", ")))
+		id, esc(r.Options.Size), esc(joinInts(r.Sizes)),
+		esc(r.Options.Series), esc(strings.Join(seriesNames(r.Series), ", ")))
 	fmt.Fprintf(b, "<text class=\"panel-title\" x=\"16\" y=\"30\">%s</text>\n", esc(workload))
 	fmt.Fprintf(b, "<text class=\"panel-sub\" x=\"16\" y=\"52\">%s</text>\n", esc(subtitle))
 
-	// Legend, right-aligned on the title's line (widths estimated from the text).
-	x := panelW - marginRight
-	b.WriteString("<g class=\"legend\">\n")
-	for i := len(r.Series) - 1; i >= 0; i-- {
-		name := SeriesName(r.Series[i])
-		x -= 7.6*float64(len([]rune(name))) + 18
-		fmt.Fprintf(b, "<g><rect class=\"swatch\" x=\"%s\" y=\"19\" width=\"12\" height=\"12\" rx=\"3\" fill=\"%s\"></rect><text x=\"%s\" y=\"30\">%s</text></g>\n",
-			num(x), colour(i), num(x+17), esc(name))
-		x -= 14
-	}
-	b.WriteString("</g>\n")
+	r.writeLegend(b)
 
-	// Y axis: grid lines, ticks and the axis label. Without a cell that ran,
-	// there is no scale to show: the zero line only.
-	b.WriteString("<g class=\"y-axis\">\n")
-	ticks := int(math.Round(scale.Max / scale.Step))
-	if top == 0 {
-		fmt.Fprintf(b, "<line class=\"grid zero\" x1=\"%s\" x2=\"%s\" y1=\"%s\" y2=\"%s\"></line>\n", num(marginLeft), num(panelW-marginRight), num(plotBottom), num(plotBottom))
-		ticks = -1
-	}
-	for k := 0; k <= ticks; k++ {
-		v := float64(k) * scale.Step
-		y := plotBottom - v/scale.Max*plotH
-		cls := "grid"
-		if v == 0 {
-			cls = "grid zero"
-		}
-		fmt.Fprintf(b, "<line class=\"%s\" x1=\"%s\" x2=\"%s\" y1=\"%s\" y2=\"%s\"></line>", cls, num(marginLeft), num(panelW-marginRight), num(y), num(y))
-		fmt.Fprintf(b, "<text class=\"tick\" x=\"%s\" y=\"%s\" dy=\"0.32em\">%s</text>\n", num(marginLeft-10), num(y), fmtTick(v, scale.Step))
-	}
-	fmt.Fprintf(b, "<text class=\"axis-label\" transform=\"translate(18 %s) rotate(-90)\">calls per second</text>\n", num(marginTop+plotH/2))
-	b.WriteString("</g>\n")
+	r.writeYAxis(b, scale, top)
 
 	// Bars: a group per size, a bar per series.
 	groupW := plotW / float64(len(r.Sizes))
@@ -300,12 +323,18 @@ func (r *Result) writePanel(b *strings.Builder, index int, workload, kind string
 				continue
 			}
 			h := c.Calls / scale.Max * plotH
-			label := fmt.Sprintf("%s, %s, %s: %s calls/s", SeriesName(series), sizeLabel(size, r.Options.Size), workload, fmtRate(c.Calls))
-			fmt.Fprintf(b, "<rect class=\"bar\" data-series=\"%s\" data-size=\"%d\" data-workload=\"%s\" data-value=\"%s\" x=\"%s\" y=\"%s\" width=\"%s\" height=\"%s\" fill=\"%s\"><title>%s</title></rect>",
-				esc(series), size, esc(workload), DataValue(c.Calls), num(bx), num(plotBottom-h), num(barW), num(h), colour(si), esc(label))
-			fmt.Fprintf(b, "<text class=\"%s\" x=\"%s\" y=\"%s\">%s</text>\n", labelClass, num(bx+barW/2), num(plotBottom-h-7), fmtRate(c.Calls))
+			label := fmt.Sprintf("%s, %s, %s: %s calls/s", SeriesName(series), sizeLabel(size, r.Options.Size), workload,
+				fmtRate(c.Calls))
+			fmt.Fprintf(b,
+				"<rect class=\"bar\" data-series=\"%s\" data-size=\"%d\" data-workload=\"%s\" data-value=\"%s\" x=\"%s\" "+
+					"y=\"%s\" width=\"%s\" height=\"%s\" fill=\"%s\"><title>%s</title></rect>",
+				esc(series), size, esc(workload), DataValue(c.Calls), num(bx), num(plotBottom-h), num(barW), num(h),
+				colour(si), esc(label))
+			fmt.Fprintf(b, "<text class=\"%s\" x=\"%s\" y=\"%s\">%s</text>\n", labelClass, num(bx+barW/2), num(plotBottom-h-7),
+				fmtRate(c.Calls))
 		}
-		fmt.Fprintf(b, "<text class=\"x-label\" x=\"%s\" y=\"%s\">%s</text>\n", num(center), num(plotBottom+26), esc(sizeLabel(size, r.Options.Size)))
+		fmt.Fprintf(b, "<text class=\"x-label\" x=\"%s\" y=\"%s\">%s</text>\n", num(center), num(plotBottom+26),
+			esc(sizeLabel(size, r.Options.Size)))
 	}
 	b.WriteString("</g>\n</svg>\n</figure>\n")
 }
@@ -313,10 +342,12 @@ func (r *Result) writePanel(b *strings.Builder, index int, workload, kind string
 // writeNotRun marks the slot of a cell that did not run: no bar, but its
 // label standing on the x axis, read bottom to top so it fits a thin slot.
 func (r *Result) writeNotRun(b *strings.Builder, c Cell, x float64) {
-	label := fmt.Sprintf("%s, %s, %s: %s (no samples)", SeriesName(c.Series), sizeLabel(c.Size, r.Options.Size), c.Workload, NotRunLabel)
+	label := fmt.Sprintf("%s, %s, %s: %s (no samples)", SeriesName(c.Series), sizeLabel(c.Size, r.Options.Size),
+		c.Workload, NotRunLabel)
 	fmt.Fprintf(b, "<g class=\"not-run\" data-series=\"%s\" data-size=\"%d\" data-workload=\"%s\"><title>%s</title>",
 		esc(c.Series), c.Size, esc(c.Workload), esc(label))
-	fmt.Fprintf(b, "<text transform=\"translate(%s %s) rotate(-90)\" dy=\"0.32em\">%s</text></g>\n", num(x), num(plotBottom-8), NotRunLabel)
+	fmt.Fprintf(b, "<text transform=\"translate(%s %s) rotate(-90)\" dy=\"0.32em\">%s</text></g>\n", num(x),
+		num(plotBottom-8), NotRunLabel)
 }
 
 func joinInts(v []int) string {
@@ -349,7 +380,8 @@ func speedupClass(v float64) string {
 
 func (r *Result) writeTable(b *strings.Builder) {
 	_, _, notes := r.tableRows()
-	b.WriteString("<section class=\"table\">\n<h2>Calls per second and speed-up</h2>\n<div class=\"scroll\"><table class=\"calls\">\n<thead><tr>")
+	b.WriteString("<section class=\"table\">\n<h2>Calls per second and speed-up</h2>\n<div class=\"scroll\"><table " +
+		"class=\"calls\">\n<thead><tr>")
 	fmt.Fprintf(b, "<th scope=\"col\">workload</th><th scope=\"col\">%s</th>", esc(r.seriesColumn()))
 	for _, s := range r.Sizes {
 		fmt.Fprintf(b, "<th scope=\"col\" class=\"num\">%s</th>", esc(sizeLabel(s, r.Options.Size)))
@@ -379,7 +411,8 @@ func (r *Result) writeTable(b *strings.Builder) {
 			}
 			fmt.Fprintf(b, "<th scope=\"rowgroup\" rowspan=\"%d\"><code>%s</code></th>", span, esc(row.Workload))
 		}
-		fmt.Fprintf(b, "<td><span class=\"swatch\" style=\"background:%s\"></span>%s</td>", colourOf[row.Series], esc(SeriesName(row.Series)))
+		fmt.Fprintf(b, "<td><span class=\"swatch\" style=\"background:%s\"></span>%s</td>", colourOf[row.Series],
+			esc(SeriesName(row.Series)))
 		for j := range r.Sizes {
 			if row.NotRun[j] {
 				fmt.Fprintf(b, "<td class=\"num not-run\">%s</td>", NotRunLabel)
@@ -463,6 +496,7 @@ func writeDigest(b *strings.Builder, data Data) {
 	b.WriteString("</section>\n")
 }
 
+//nolint:lll // CSS, one rule a line
 const css = `
 :root {
   color-scheme: light;

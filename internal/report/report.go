@@ -12,9 +12,10 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
 	"math"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,6 +34,8 @@ const (
 )
 
 // DigestTrends and the two metrics after them make the digest below the table.
+//
+//nolint:gochecknoglobals // a constant table
 var DigestTrends = []string{"concurrency_task_duration", "concurrency_task_wait", "concurrency_task_overhead"}
 
 const (
@@ -87,6 +90,8 @@ type Options struct {
 }
 
 // OptionNames lists the options ParseOptions knows.
+//
+//nolint:gochecknoglobals // a constant table
 var OptionNames = []string{"title", "series", "size", "seconds"}
 
 // ParseOptions reads the options object of report.text or report.html (fn
@@ -98,7 +103,7 @@ func ParseOptions(fn string, raw map[string]any) (Options, error) {
 	for k := range raw {
 		keys = append(keys, k)
 	}
-	sort.Strings(keys)
+	slices.Sort(keys)
 	for _, key := range keys {
 		v := raw[key]
 		var err error
@@ -126,7 +131,8 @@ func ParseOptions(fn string, raw map[string]any) (Options, error) {
 	case o.Series == o.Size:
 		return o, invalid("%s(): options \"series\" and \"size\" must be different tags, both are %q", fn, o.Series)
 	case o.Series == WorkloadTag || o.Size == WorkloadTag:
-		return o, invalid("%s(): the %q tag makes the chart's panels; options \"series\" and \"size\" must name other tags", fn, WorkloadTag)
+		return o, invalid("%s(): the %q tag makes the chart's panels; options \"series\" and \"size\" must name other tags",
+			fn, WorkloadTag)
 	}
 	return o, nil
 }
@@ -134,7 +140,8 @@ func ParseOptions(fn string, raw map[string]any) (Options, error) {
 func tagName(v any) (string, error) {
 	s, ok := v.(string)
 	if !ok || s == "" || len(s) > 100 || s != strings.TrimSpace(s) || strings.ContainsAny(s, ",:{}\"'") {
-		return "", fmt.Errorf("must be a tag name (a non-empty string without , : { } or quotes), got %s", taskerr.Describe(v))
+		return "", fmt.Errorf("must be a tag name (a non-empty string without , : { } or quotes), got %s",
+			taskerr.Describe(v))
 	}
 	return s, nil
 }
@@ -177,7 +184,7 @@ func ParseKey(key string) (name string, tags map[string]string, ok bool) {
 		return "", nil, false
 	}
 	tags = make(map[string]string)
-	for _, kv := range strings.Split(key[open+1:end], ",") {
+	for kv := range strings.SplitSeq(key[open+1:end], ",") {
 		if strings.TrimSpace(kv) == "" {
 			continue
 		}
@@ -271,7 +278,7 @@ func Compute(data Data, opts Options) *Result {
 	for k := range data.Metrics {
 		keys = append(keys, k)
 	}
-	sort.Strings(keys)
+	slices.Sort(keys)
 	type cellID struct {
 		series, workload string
 		size             int
@@ -332,31 +339,24 @@ func Compute(data Data, opts Options) *Result {
 	for s := range sizes {
 		r.Sizes = append(r.Sizes, s)
 	}
-	sort.Ints(r.Sizes)
+	slices.Sort(r.Sizes)
 	for s := range series {
 		r.Series = append(r.Series, s)
 	}
-	sort.Slice(r.Series, func(i, j int) bool { return seriesLess(r.Series[i], r.Series[j]) })
+	slices.SortFunc(r.Series, seriesCompare)
 	for w := range workloads {
 		r.Workloads = append(r.Workloads, w)
 	}
-	sort.Strings(r.Workloads)
-	sort.Slice(r.Cells, func(i, j int) bool {
-		a, b := r.Cells[i], r.Cells[j]
-		if a.Workload != b.Workload {
-			return a.Workload < b.Workload
-		}
-		if a.Series != b.Series {
-			return seriesLess(a.Series, b.Series)
-		}
-		return a.Size < b.Size
+	slices.Sort(r.Workloads)
+	slices.SortFunc(r.Cells, func(a, b Cell) int {
+		return cmp.Or(cmp.Compare(a.Workload, b.Workload), seriesCompare(a.Series, b.Series), cmp.Compare(a.Size, b.Size))
 	})
 
 	r.Base = -1
 	for _, c := range r.Cells {
 		if !c.Ran {
 			r.NotRun++
-		} else if i := sort.SearchInts(r.Sizes, c.Size); r.Base < 0 || i < r.Base {
+		} else if i, _ := slices.BinarySearch(r.Sizes, c.Size); r.Base < 0 || i < r.Base {
 			r.Base = i
 		}
 	}
@@ -414,7 +414,10 @@ func newCell(m Metric, opts Options) (cell Cell, why string) {
 // row makes the table's line of (workload, series), if it has a cell.
 func (r *Result) row(workload, series string) (Row, bool) {
 	n := len(r.Sizes)
-	row := Row{Workload: workload, Series: series, Calls: make([]float64, n), NotRun: make([]bool, n), Speedup: make([]float64, n), Base: -1}
+	row := Row{
+		Workload: workload, Series: series, Calls: make([]float64, n), NotRun: make([]bool, n),
+		Speedup: make([]float64, n), Base: -1,
+	}
 	found := false
 	for i, size := range r.Sizes {
 		row.Calls[i], row.Speedup[i] = math.NaN(), math.NaN()
@@ -441,17 +444,21 @@ func (r *Result) row(workload, series string) (Row, bool) {
 }
 
 // seriesOrder puts the extension's pool kinds first, threads before processes.
+//
+//nolint:gochecknoglobals // a constant table
 var seriesOrder = map[string]int{"thread": 1, "process": 2}
 
-func seriesLess(a, b string) bool {
+func seriesCompare(a, b string) int {
 	oa, ob := seriesOrder[a], seriesOrder[b]
 	switch {
 	case oa != 0 && ob != 0:
-		return oa < ob
-	case oa != 0 || ob != 0:
-		return oa != 0
+		return cmp.Compare(oa, ob)
+	case oa != 0:
+		return -1
+	case ob != 0:
+		return 1
 	}
-	return a < b
+	return cmp.Compare(a, b)
 }
 
 // SeriesName is how a series is shown: the pool kinds in the plural.
@@ -475,13 +482,14 @@ const MaxThresholds = 10000
 // order: `concurrency_tasks{pool_kind:thread,workers:4,workload:cpu.primes}`.
 func Thresholds(fn string, spec map[string]any) (map[string][]string, error) {
 	if len(spec) == 0 {
-		return nil, invalid("%s(): spec must map tag names to arrays of values, like { pool_kind: ['thread', 'process'], workers: [4, 8, 16], workload: ['cpu.primes'] }; it is empty", fn)
+		return nil, invalid("%s(): spec must map tag names to arrays of values, like { pool_kind: ['thread', 'process'], "+
+			"workers: [4, 8, 16], workload: ['cpu.primes'] }; it is empty", fn)
 	}
 	tags := make([]string, 0, len(spec))
 	for k := range spec {
 		tags = append(tags, k)
 	}
-	sort.Strings(tags)
+	slices.Sort(tags)
 	values := make([][]string, len(tags))
 	total := 1
 	for i, tag := range tags {
@@ -490,7 +498,8 @@ func Thresholds(fn string, spec map[string]any) (map[string][]string, error) {
 		}
 		list, ok := spec[tag].([]any)
 		if !ok || len(list) == 0 {
-			return nil, invalid("%s(): spec.%s must be a non-empty array of tag values (strings or numbers), got %s", fn, tag, taskerr.Describe(spec[tag]))
+			return nil, invalid("%s(): spec.%s must be a non-empty array of tag values (strings or numbers), got %s", fn, tag,
+				taskerr.Describe(spec[tag]))
 		}
 		seen := map[string]bool{}
 		for j, v := range list {
@@ -505,7 +514,8 @@ func Thresholds(fn string, spec map[string]any) (map[string][]string, error) {
 		}
 		total *= len(values[i])
 		if total > MaxThresholds {
-			return nil, invalid("%s(): spec makes more than %d sub-metrics; that many thresholds would slow k6 down", fn, MaxThresholds)
+			return nil, invalid("%s(): spec makes more than %d sub-metrics; that many thresholds would slow k6 down", fn,
+				MaxThresholds)
 		}
 	}
 	out := make(map[string][]string, total)
@@ -534,7 +544,8 @@ func tagValue(v any) (string, error) {
 	switch x := v.(type) {
 	case string:
 		if x == "" || x != strings.TrimSpace(x) || strings.ContainsAny(x, ",{}\"'") {
-			return "", fmt.Errorf("must be a tag value k6 can put in a sub-metric (non-empty, no , { } or quotes, no spaces at either end), got %s", taskerr.Describe(v))
+			return "", fmt.Errorf("must be a tag value k6 can put in a sub-metric (non-empty, no , { } or quotes, no spaces "+
+				"at either end), got %s", taskerr.Describe(v))
 		}
 		return x, nil
 	case float64:

@@ -3,7 +3,7 @@ package report
 import (
 	"errors"
 	"math"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -59,14 +59,26 @@ func TestReportParseKey(t *testing.T) {
 		ok   bool
 	}{
 		{"concurrency_tasks", "concurrency_tasks", nil, true},
-		{"concurrency_tasks{pool_kind:thread,workers:4,workload:cpu.primes}", "concurrency_tasks",
-			map[string]string{"pool_kind": "thread", "workers": "4", "workload": "cpu.primes"}, true},
-		{"concurrency_tasks{workload:cpu.primes,workers:4,pool_kind:thread}", "concurrency_tasks",
-			map[string]string{"pool_kind": "thread", "workers": "4", "workload": "cpu.primes"}, true},
-		{"concurrency_tasks{ pool_kind : thread , workers: 16 ,workload:my slow task}", "concurrency_tasks",
-			map[string]string{"pool_kind": "thread", "workers": "16", "workload": "my slow task"}, true},
-		{`concurrency_tasks{pool_kind:"process",workload:'io.sleep'}`, "concurrency_tasks",
-			map[string]string{"pool_kind": "process", "workload": "io.sleep"}, true},
+		{
+			"concurrency_tasks{pool_kind:thread,workers:4,workload:cpu.primes}", "concurrency_tasks",
+			map[string]string{"pool_kind": "thread", "workers": "4", "workload": "cpu.primes"},
+			true,
+		},
+		{
+			"concurrency_tasks{workload:cpu.primes,workers:4,pool_kind:thread}", "concurrency_tasks",
+			map[string]string{"pool_kind": "thread", "workers": "4", "workload": "cpu.primes"},
+			true,
+		},
+		{
+			"concurrency_tasks{ pool_kind : thread , workers: 16 ,workload:my slow task}", "concurrency_tasks",
+			map[string]string{"pool_kind": "thread", "workers": "16", "workload": "my slow task"},
+			true,
+		},
+		{
+			`concurrency_tasks{pool_kind:"process",workload:'io.sleep'}`, "concurrency_tasks",
+			map[string]string{"pool_kind": "process", "workload": "io.sleep"},
+			true,
+		},
 		{"concurrency_tasks{url:http://x:80/a,}", "concurrency_tasks", map[string]string{"url": "http://x:80/a"}, true},
 		{"concurrency_tasks{a:1,a:2}", "concurrency_tasks", map[string]string{"a": "2"}, true},
 		{"concurrency_tasks{flag}", "concurrency_tasks", map[string]string{"flag": ""}, true},
@@ -206,7 +218,7 @@ func TestReportText(t *testing.T) {
 // assertRow checks that text has a line made of these fields.
 func assertRow(t *testing.T, text string, fields ...string) {
 	t.Helper()
-	for _, line := range strings.Split(text, "\n") {
+	for line := range strings.SplitSeq(text, "\n") {
 		if strings.Join(strings.Fields(line), " ") == strings.Join(fields, " ") {
 			return
 		}
@@ -343,7 +355,7 @@ func TestReportHTMLBars(t *testing.T) {
 			}
 		}
 		require.Len(t, ratios, 6)
-		sort.Float64s(ratios)
+		slices.Sort(ratios)
 		assert.InDelta(t, ratios[0], ratios[len(ratios)-1], 0.01/100, "panel %d heights are proportional: %v", panel, ratios)
 		// The tallest bar leaves room for its label and does not leave the plot.
 		tallest := 0.0
@@ -364,8 +376,10 @@ func TestReportHTMLBars(t *testing.T) {
 	}
 	assert.Len(t, fills, 2)
 	assert.NotEqual(t, fills["thread"], fills["process"])
-	for _, want := range []string{"Threads vs processes", "calls per second", "CPU-bound", "I/O-bound", "4 workers", "16 workers",
-		"×16/4", "3.98×", "concurrency_task_duration", "73.9ms", "2026-11-25 08:30 UTC", "1 min 36 s", "count / 7 s per cell"} {
+	for _, want := range []string{
+		"Threads vs processes", "calls per second", "CPU-bound", "I/O-bound", "4 workers", "16 workers",
+		"×16/4", "3.98×", "concurrency_task_duration", "73.9ms", "2026-11-25 08:30 UTC", "1 min 36 s", "count / 7 s per cell",
+	} {
 		assert.Contains(t, textOf(doc), want)
 	}
 	// Y axis ticks: round numbers from 0, thousands separated.

@@ -77,10 +77,12 @@ func (r *Result) speedupText(row Row, i int) (string, bool) {
 func (r *Result) tableNotes(marked bool) []string {
 	var notes []string
 	if marked {
-		notes = append(notes, fmt.Sprintf("* speed-up over the row's smallest size that ran: it has no measured cell of %s", sizeLabel(r.Sizes[r.Base], r.Options.Size)))
+		notes = append(notes, fmt.Sprintf("* speed-up over the row's smallest size that ran: it has no measured cell of %s",
+			sizeLabel(r.Sizes[r.Base], r.Options.Size)))
 	}
 	if r.NotRun > 0 {
-		notes = append(notes, NotRunLabel+": the cell's sub-metric has no samples: a threshold declared it, but no task ran with its tags")
+		notes = append(notes,
+			NotRunLabel+": the cell's sub-metric has no samples: a threshold declared it, but no task ran with its tags")
 	}
 	return notes
 }
@@ -88,20 +90,22 @@ func (r *Result) tableNotes(marked bool) []string {
 // tableRows returns the table's header and rows as cells of text, and the
 // footnotes the rows need.
 func (r *Result) tableRows() (head []string, rows [][]string, notes []string) {
-	head = []string{"workload", r.seriesColumn()}
+	speedups := r.speedupSizes()
+	columns := 2 + len(r.Sizes) + len(speedups)
+	head = append(make([]string, 0, columns), "workload", r.seriesColumn())
 	for _, s := range r.Sizes {
 		head = append(head, sizeLabel(s, r.Options.Size))
 	}
-	for _, i := range r.speedupSizes() {
+	for _, i := range speedups {
 		head = append(head, fmt.Sprintf("x%d/%d", r.Sizes[i], r.Sizes[r.Base]))
 	}
 	marked := false
 	for _, row := range r.Rows {
-		line := []string{row.Workload, SeriesName(row.Series)}
+		line := append(make([]string, 0, columns), row.Workload, SeriesName(row.Series))
 		for i := range r.Sizes {
 			line = append(line, callsText(row, i))
 		}
-		for _, i := range r.speedupSizes() {
+		for _, i := range speedups {
 			s, mark := r.speedupText(row, i)
 			marked = marked || mark
 			line = append(line, s)
@@ -136,7 +140,8 @@ func (r *Result) tableText() string {
 	for i, w := range widths {
 		rules[i] = strings.Repeat("-", w)
 	}
-	out := []string{Heading, format(head), strings.Join(rules, "  ")}
+	out := make([]string, 0, 4+len(rows)+len(notes))
+	out = append(out, Heading, format(head), strings.Join(rules, "  "))
 	for _, line := range rows {
 		out = append(out, format(line))
 	}
@@ -148,16 +153,19 @@ func (r *Result) tableText() string {
 // exampleSpec is a report.thresholds call for the options' tags.
 func (r *Result) exampleSpec() string {
 	if r.Options.Series == DefaultSeries && r.Options.Size == DefaultSize {
-		return "report.thresholds({ pool_kind: ['thread', 'process'], workers: [4, 8, 16], workload: ['cpu.primes', 'io.sleep'] })"
+		return "report.thresholds({ pool_kind: ['thread', 'process'], workers: [4, 8, 16], workload: ['cpu.primes', " +
+			"'io.sleep'] })"
 	}
-	return fmt.Sprintf("report.thresholds({ %s: ['a', 'b'], %s: [1, 2, 4], workload: ['cpu.primes', 'io.sleep'] })", r.Options.Series, r.Options.Size)
+	return fmt.Sprintf("report.thresholds({ %s: ['a', 'b'], %s: [1, 2, 4], workload: ['cpu.primes', 'io.sleep'] })",
+		r.Options.Series, r.Options.Size)
 }
 
 // noCellsLines explains an empty report and how to fill it.
 func (r *Result) noCellsLines() (lead string, explain []string, code string, skipped []string) {
 	lead = Heading + ": no cells found."
 	explain = []string{
-		fmt.Sprintf("The summary data has no sub-metric of %s with the %s, %s and %s tags.", TaskMetric, r.Options.Series, r.Options.Size, WorkloadTag),
+		fmt.Sprintf("The summary data has no sub-metric of %s with the %s, %s and %s tags.", TaskMetric, r.Options.Series,
+			r.Options.Size, WorkloadTag),
 		"k6 keeps a sub-metric in the summary only when a threshold names it: declare one per cell with report.thresholds:",
 	}
 	code = "import { report } from 'k6/x/concurrency';\n" +
@@ -177,7 +185,7 @@ func (r *Result) noCellsText() string {
 	lead, explain, code, skipped := r.noCellsLines()
 	out := append([]string{lead}, explain...)
 	out = append(out, "")
-	for _, l := range strings.Split(code, "\n") {
+	for l := range strings.SplitSeq(code, "\n") {
 		out = append(out, "  "+l)
 	}
 	if len(skipped) > 0 {
@@ -237,8 +245,9 @@ func digest(data Data) []digestLine {
 }
 
 func digestText(data Data) string {
-	var out []string
-	for _, line := range digest(data) {
+	lines := digest(data)
+	out := make([]string, 0, len(lines))
+	for _, line := range lines {
 		stats := make([]string, len(line.stats))
 		for i, s := range line.stats {
 			stats[i] = s.label + "=" + s.value

@@ -47,9 +47,11 @@ import (
 	"github.com/k6-concurrency/xk6-concurrency/workload"
 )
 
+//nolint:funlen // a case per misbehaviour, a few lines each
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: testworker good|garbage|huge-frame|truncated|unknown-id|wrong-protocol|silent|bad-json|exit-before-hello|stubborn")
+		fmt.Fprintln(os.Stderr, "usage: testworker "+
+			"good|garbage|huge-frame|truncated|unknown-id|wrong-protocol|silent|bad-json|exit-before-hello|stubborn")
 		os.Exit(2)
 	}
 	out := bufio.NewWriter(os.Stdout)
@@ -58,8 +60,10 @@ func main() {
 		_ = out.Flush()
 	}
 	hello := func(protocol int) {
-		b, _ := json.Marshal(ipc.Message{Type: ipc.TypeHello, Protocol: protocol, PID: os.Getpid(),
-			Workloads: []workload.Info{{Name: "t.echo", Kind: workload.CPU}}})
+		b, _ := json.Marshal(ipc.Message{ //nolint:errchkjson // no Value: it encodes
+			Type: ipc.TypeHello, Protocol: protocol, PID: os.Getpid(),
+			Workloads: []workload.Info{{Name: "t.echo", Kind: workload.CPU}},
+		})
 		frame(b)
 	}
 	switch os.Args[1] {
@@ -93,6 +97,7 @@ func main() {
 			buf = b
 			var m ipc.Message
 			if json.Unmarshal(b, &m) == nil && m.Type == ipc.TypeRun {
+				//nolint:errchkjson // it encodes
 				r, _ := json.Marshal(ipc.Message{Type: ipc.TypeResult, ID: m.ID + 1000000, Value: json.RawMessage("1")})
 				frame(r)
 			}
@@ -157,7 +162,7 @@ func registry() *workload.Registry {
 		return nil, errors.New("boom")
 	}, workload.Describe("fails")))
 	must(reg.Add("t.print", workload.CPU, func(context.Context, workload.Args) (any, error) {
-		fmt.Println("t.print: this went to stdout")
+		fmt.Println("t.print: this went to stdout") //nolint:forbidigo // the stray print under test
 		return true, nil
 	}, workload.Describe("prints to stdout")))
 	must(reg.Add("t.crash", workload.CPU, func(context.Context, workload.Args) (any, error) {

@@ -51,7 +51,7 @@ import (
 	"os"
 	"os/exec"
 	"reflect"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -170,11 +170,11 @@ func (s *suite) offered(t *testing.T) map[string]string {
 }
 
 func names(m map[string]string) string {
-	var list []string
+	list := make([]string, 0, len(m))
 	for n := range m {
 		list = append(list, n)
 	}
-	sort.Strings(list)
+	slices.Sort(list)
 	return strings.Join(list, ", ")
 }
 
@@ -321,7 +321,7 @@ func (s *suite) hello(t *testing.T) {
 	if f, ok := r.tryNext(settle); ok {
 		t.Errorf("a frame after the hello with nothing asked: %s", f.raw)
 	}
-	if code := r.wait(settle); code != 0 {
+	if code := r.wait(); code != 0 {
 		t.Errorf("exit status %d after its input ended, want 0", code)
 	}
 	r.cleanStdout()
@@ -335,7 +335,7 @@ func deref(p *float64) any {
 }
 
 func jsonOf(v any) string {
-	b, _ := json.Marshal(v)
+	b, _ := json.Marshal(v) //nolint:errchkjson // the suite's own messages, which encode
 	return string(b)
 }
 
@@ -445,7 +445,7 @@ func (s *suite) errors(t *testing.T) {
 		t.Errorf("a run without params: got %s, want a result without error", res.raw)
 	}
 	raw.closeInput()
-	if code := raw.wait(settle); code != 0 {
+	if code := raw.wait(); code != 0 {
 		t.Errorf("exit status %d, want 0", code)
 	}
 	raw.cleanStdout()
@@ -472,7 +472,8 @@ func (s *suite) largePayloads(t *testing.T) {
 			t.Fatalf("%s of %d bytes: the value is not JSON: %v", s.o.Echo, len(params), err)
 		}
 		if !reflect.DeepEqual(sent, got) {
-			t.Errorf("%s of %d bytes: the value (%d bytes) differs from the params: %s...", s.o.Echo, len(params), len(r.Value), clip(r.Value))
+			t.Errorf("%s of %d bytes: the value (%d bytes) differs from the params: %s...", s.o.Echo, len(params), len(r.Value),
+				clip(r.Value))
 		}
 	}
 	big := payload(1<<20-256, 0)
@@ -500,7 +501,7 @@ func payload(size, seed int) []byte {
 		text.WriteString(piece)
 		text.WriteString(strconv.Itoa(seed))
 	}
-	b, _ := json.Marshal(map[string]any{
+	b, _ := json.Marshal(map[string]any{ //nolint:errchkjson // strings, numbers, bools and nulls
 		"seed": seed, "text": text.String(), "list": []any{1, 2.5, -3e-7, true, false, nil, "x"},
 		"nested": map[string]any{"a": map[string]any{"b": []any{map[string]any{}, []any{}}}},
 	})
@@ -523,9 +524,11 @@ func (s *suite) timeout(t *testing.T) {
 	r := call(t, w, ipc.Request{Workload: s.o.Sleep, Params: sleepParams(long), Timeout: timeout}, long+settle)
 	took := time.Since(start)
 	honoured := took < long && r.Err != nil && r.Err.Code == taskerr.Timeout
-	t.Logf("%s %s with timeout_ms %d: %v after %s", s.o.Sleep, long, timeout.Milliseconds(), r.Err, took.Round(time.Millisecond))
+	t.Logf("%s %s with timeout_ms %d: %v after %s", s.o.Sleep, long, timeout.Milliseconds(), r.Err,
+		took.Round(time.Millisecond))
 	if s.o.StrictTimeout && (!honoured || took > timeout+2*time.Second) {
-		t.Errorf("timeout_ms %d: got %v after %s, want a TimeoutError soon after %s", timeout.Milliseconds(), r.Err, took, timeout)
+		t.Errorf("timeout_ms %d: got %v after %s, want a TimeoutError soon after %s", timeout.Milliseconds(), r.Err, took,
+			timeout)
 	}
 	if r.Err != nil && r.Err.Code == taskerr.WorkerCrashed {
 		t.Fatalf("the worker did not survive a timeout: %v", r.Err)
@@ -566,7 +569,7 @@ func (s *suite) ignoredMessages(t *testing.T) {
 		t.Errorf("got %s, want the result of run 1", res.raw)
 	}
 	r.closeInput()
-	if code := r.wait(settle); code != 0 {
+	if code := r.wait(); code != 0 {
 		t.Errorf("exit status %d, want 0", code)
 	}
 	r.cleanStdout()
@@ -595,7 +598,7 @@ func (s *suite) eof(t *testing.T) {
 	if f, ok := r.tryNext(settle); ok {
 		t.Errorf("a frame after the last result: %s", f.raw)
 	}
-	if code := r.wait(settle); code != 0 {
+	if code := r.wait(); code != 0 {
 		t.Errorf("exit status %d after its input ended, want 0", code)
 	}
 	r.cleanStdout()
@@ -639,7 +642,8 @@ func (s *suite) protocolErrors(t *testing.T) {
 		{"no type", frame(`{"id":7}`), false},
 		{"run without an id", frame(fmt.Sprintf(`{"type":"run","workload":%q}`, s.o.Noop)), false},
 		{"run with id 0", frame(fmt.Sprintf(`{"type":"run","id":0,"workload":%q}`, s.o.Noop)), false},
-		{"run with the id of a run in flight", frame(fmt.Sprintf(`{"type":"run","id":1,"workload":%q,"params":%s}`, s.o.Sleep, sleepParams(10*time.Second))), false},
+		{"run with the id of a run in flight", frame(fmt.Sprintf(`{"type":"run","id":1,"workload":%q,"params":%s}`,
+			s.o.Sleep, sleepParams(10*time.Second))), false},
 		{"truncated frame", append(header(100), `{"type":"run"`...), true},
 	} {
 		t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) {
@@ -657,7 +661,7 @@ func (s *suite) protocolErrors(t *testing.T) {
 			if res.ID != 1 {
 				t.Errorf("got %s, want the result of run 1", res.raw)
 			}
-			code := r.wait(settle)
+			code := r.wait()
 			if code == 0 {
 				t.Errorf("exit status 0 after a protocol error, want non-zero")
 			}
@@ -678,7 +682,7 @@ func (s *suite) notAChild(t *testing.T) {
 		t.Errorf("with %s=1: got %s, want the result of run 1", ipc.WorkerEnv, res.raw)
 	}
 	r.closeInput()
-	if code := r.wait(settle); code != 0 {
+	if code := r.wait(); code != 0 {
 		t.Errorf("exit status %d after its input ended, want 0", code)
 	}
 	r.cleanStdout()
@@ -695,7 +699,8 @@ func (s *suite) wrapped(t *testing.T) {
 	argv := append([]string{sh, "-c", `"$@"; exit $?`, "sh"}, s.argv...)
 	w := s.startArgv(t, argv, 2)
 	alive(t, w, s.o.Noop)
-	if r := call(t, w, ipc.Request{Workload: s.o.Sleep, Params: sleepParams(20 * time.Millisecond)}, settle); r.Err != nil {
+	if r := call(t, w, ipc.Request{Workload: s.o.Sleep, Params: sleepParams(20 * time.Millisecond)},
+		settle); r.Err != nil {
 		t.Errorf("%s through a wrapper: %v", s.o.Sleep, r.Err)
 	}
 	w.Close(settle)
@@ -723,7 +728,6 @@ type rawWorker struct {
 	readErr error // why stdout stopped being frames; read once frames is closed
 	stderr  *syncBuffer
 	exited  chan struct{}
-	helloed bool
 }
 
 type rawFrame struct {
@@ -756,7 +760,9 @@ func (s *suite) startRawEnv(t *testing.T, marker string) *rawWorker {
 		t.Fatal(err)
 	}
 	r := &rawWorker{t: t, in: inW, frames: make(chan rawFrame, 64), stderr: &syncBuffer{}, exited: make(chan struct{})}
-	r.cmd = exec.Command(s.argv[0], s.argv[1:]...) // #nosec G204 -- the worker under test, named by the suite's caller
+	// #nosec G204 -- the worker under test, named by the suite's caller
+	//nolint:noctx // the test ends it
+	r.cmd = exec.Command(s.argv[0], s.argv[1:]...)
 	r.cmd.Dir = s.o.Dir
 	var env []string
 	for _, kv := range os.Environ() {
@@ -796,7 +802,7 @@ func (s *suite) startRawEnv(t *testing.T, marker string) *rawWorker {
 
 func (r *rawWorker) readLoop(out *os.File) {
 	defer close(r.frames)
-	defer out.Close()
+	defer func() { _ = out.Close() }()
 	br := bufio.NewReader(out)
 	for {
 		b, err := ipc.ReadFrame(br, nil, ipc.DefaultMaxFrame)
@@ -876,12 +882,12 @@ func (r *rawWorker) write(b []byte) { _, _ = r.in.Write(b) }
 func (r *rawWorker) closeInput() { _ = r.in.Close() }
 
 // wait waits for the worker to exit and returns its exit status (-1 for a signal).
-func (r *rawWorker) wait(within time.Duration) int {
+func (r *rawWorker) wait() int {
 	r.t.Helper()
 	select {
 	case <-r.exited:
-	case <-time.After(within):
-		r.t.Fatalf("the worker did not exit within %s", within)
+	case <-time.After(settle):
+		r.t.Fatalf("the worker did not exit within %s", settle)
 	}
 	return r.cmd.ProcessState.ExitCode()
 }

@@ -30,7 +30,8 @@ func TestMain(m *testing.M) {
 	if os.Getenv(ipc.WorkerEnv) != "" {
 		mode := os.Getenv(brokenEnv)
 		if mode == "stdout" {
-			fmt.Print("a stray print before the hello\n") // what ServeProcess guards against only after it starts
+			//nolint:forbidigo // what ServeProcess guards against only after it starts
+			fmt.Print("a stray print before the hello\n")
 		}
 		if mode == "parent-check" && os.Getenv(ipc.WorkerEnv) != strconv.Itoa(os.Getppid()) {
 			os.Exit(1) // what the worker libraries did before issue 17: no wrapper could start them
@@ -46,6 +47,8 @@ func TestMain(m *testing.M) {
 
 // strict: every worker here offers echo, noop and io.sleep (and
 // cpu.primes) and the hostile workloads, and honours timeouts and cancels.
+//
+//nolint:gochecknoglobals // a test table
 var strict = conformance.Options{
 	Require:       []string{"cpu.primes", "echo", "hostile.throw", "hostile.return"},
 	StrictTimeout: true,
@@ -92,11 +95,10 @@ func TestSuiteCatchesBrokenWorkers(t *testing.T) {
 	} {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
-			cmd := exec.Command(os.Args[0], "-test.run=^TestBrokenWorker$", "-test.v", "-test.count=1")
+			cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestBrokenWorker$", "-test.v", "-test.count=1")
 			cmd.Env = append(os.Environ(), brokenEnv+"="+mode)
 			out, err := cmd.CombinedOutput()
-			var exit *exec.ExitError
-			if !errors.As(err, &exit) {
+			if _, ok := errors.AsType[*exec.ExitError](err); !ok {
 				t.Fatalf("the suite passed a worker that breaks %q (%v):\n%s", mode, err, out)
 			}
 			if !strings.Contains(string(out), "--- FAIL: "+check+" ") {
@@ -109,6 +111,7 @@ func TestSuiteCatchesBrokenWorkers(t *testing.T) {
 // TestBrokenWorker is TestSuiteCatchesBrokenWorkers's child: it runs only
 // with brokenEnv set, and must fail.
 func TestBrokenWorker(t *testing.T) {
+	t.Parallel()
 	if os.Getenv(brokenEnv) == "" {
 		t.Skip("run by TestSuiteCatchesBrokenWorkers")
 	}
@@ -142,7 +145,7 @@ func brokenRegistry(mode string) *workload.Registry {
 				} else {
 					ctx = context.Background()
 				}
-				return s.Fn(ctx, a)
+				return s.Fn(ctx, a) //nolint:contextcheck // this mode drops the pool's cancel on purpose
 			}
 		}
 		must(r.Add(s.Name, s.Kind, fn, workload.Describe(s.Description), workload.WithParams(s.Params...)))

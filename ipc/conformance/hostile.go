@@ -27,6 +27,8 @@ type HostileCase struct {
 }
 
 // HostileCases are the cases every worker library must survive.
+//
+//nolint:gochecknoglobals,goconst,lll // a constant table, one case a line, shared with the ipc tests
 var HostileCases = []HostileCase{
 	{"hostile.throw", "unprintable", "throws an error whose text cannot be rendered (Python: __str__ raises; Node.js: throw Object.create(null); Go: panics with a value whose Error panics)", nil},
 	{"hostile.throw", "unprintable_message", "fails with an error whose message cannot be read (Python: __str__ returns a non-string; Node.js: a Proxy that throws on every trap; Go: returns an error whose Error panics)", nil},
@@ -109,7 +111,8 @@ func checkHostile(t *testing.T, name string, c HostileCase, r ipc.Response) {
 	first, _, _ := strings.Cut(r.Err.Message, "\n")
 	t.Logf("%s: %s", r.Err.Code, clipText(first))
 	if r.Err.Code != taskerr.Workload || !strings.HasPrefix(r.Err.Message, name) {
-		t.Errorf("%s %s: got %s: %s, want a WorkloadError starting with %q", name, c.Name, r.Err.Code, clipText(r.Err.Message), name)
+		t.Errorf("%s %s: got %s: %s, want a WorkloadError starting with %q", name, c.Name, r.Err.Code,
+			clipText(r.Err.Message), name)
 	}
 	for _, want := range c.Want {
 		if !strings.Contains(r.Err.Message, want) {
@@ -147,8 +150,10 @@ func (s *suite) depth(t *testing.T) {
 	// the request is still answered.
 	for _, levels := range []int{ipc.MaxDepth + 1, 20000} {
 		r = call(t, w, ipc.Request{Workload: s.o.Echo, Params: nested(levels)}, settle)
-		if r.Err == nil || r.Err.Code != taskerr.InvalidArgument || !strings.Contains(r.Err.Message, fmt.Sprint(ipc.MaxDepth)) {
-			t.Errorf("params %d levels deep: got %s, %v; want an InvalidArgumentError naming the limit", levels, clip(r.Value), r.Err)
+		if r.Err == nil || r.Err.Code != taskerr.InvalidArgument || !strings.Contains(r.Err.Message,
+			fmt.Sprint(ipc.MaxDepth)) {
+			t.Errorf("params %d levels deep: got %s, %v; want an InvalidArgumentError naming the limit", levels, clip(r.Value),
+				r.Err)
 		}
 	}
 	alive(t, w, s.o.Noop)

@@ -17,7 +17,7 @@ func init() {
 	workload.Register("zz.hello", workload.CPU, func(_ context.Context, a workload.Args) (any, error) {
 		// Stray prints must not break the protocol: stdout goes to stderr
 		// in a worker, and stderr goes to k6's log.
-		fmt.Println("zz.hello printed to stdout")
+		fmt.Println("zz.hello printed to stdout") //nolint:forbidigo // the stray print under test
 		fmt.Fprintln(os.Stderr, "zz.hello says hi from pid", os.Getpid())
 		return "hello, " + a.String("name"), nil
 	}, workload.Describe("Greets; registered by another extension."),
