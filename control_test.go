@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -29,7 +30,11 @@ func newRootVU(t *testing.T) (*RootModule, *testVU) {
 // requireSettled checks the account of a pool once nothing is in flight.
 func requireSettled(t *testing.T, root *RootModule, name string) pool.Stats {
 	t.Helper()
-	s := root.pools[name].pool.Stats()
+	p := root.pools[name].pool
+	// A cancelled task settles at once; its worker may need a moment more
+	// to be free (an answered cancel, a context honoured).
+	assert.Eventually(t, func() bool { s := p.Stats(); return s.Busy == 0 && s.Abandoned == 0 }, 5*time.Second, 5*time.Millisecond)
+	s := p.Stats()
 	assert.Equal(t, s.Submitted, s.Completed+s.Failed, "every task settled once: %+v", s)
 	assert.Zero(t, s.Queued, "%+v", s)
 	assert.Zero(t, s.Busy, "%+v", s)

@@ -173,8 +173,10 @@ func (p *Pool) upNotice() <-chan struct{} {
 	return p.up
 }
 
-// announceUp closes the channel upNotice gave out.
+// announceUp records that a worker came up, and closes the channel
+// upNotice gave out.
 func (p *Pool) announceUp() {
+	p.lastUp.Store(time.Now().UnixNano())
 	p.upMu.Lock()
 	defer p.upMu.Unlock()
 	if p.up != nil {

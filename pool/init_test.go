@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -96,6 +97,27 @@ func TestInitIsCheckedAtNew(t *testing.T) {
 				assert.Equal(t, taskerr.InvalidArgument, taskerr.CodeOf(err))
 				assert.Contains(t, err.Error(), c.want)
 			}
+		})
+	}
+}
+
+// TestWaitLiveAfterAFailedStart: a failure that happened before WaitLive
+// was called, with no worker up since, is still its answer (it once waited
+// for a retry that nothing would trigger).
+func TestWaitLiveAfterAFailedStart(t *testing.T) {
+	t.Parallel()
+	for _, kind := range []Kind{Thread, Process} {
+		t.Run(string(kind), func(t *testing.T) {
+			t.Parallel()
+			p := newPool(t, Config{Kind: kind, Workers: 1, Init: &Init{Workload: "t.fail"}})
+			p.Start()
+			require.Eventually(t, func() bool { return p.startFailure.Load() != nil }, 10*time.Second, time.Millisecond)
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			err := p.WaitLive(ctx)
+			require.Error(t, err)
+			assert.Equal(t, taskerr.WorkerStart, taskerr.CodeOf(err), "%v", err)
+			assert.Contains(t, err.Error(), "init (t.fail) failed")
 		})
 	}
 }

@@ -212,7 +212,8 @@ type Pool struct {
 	up             chan struct{} // process pools: closed when a worker comes up (upNotice)
 	// startFailure is the last failure of a worker to start (or to init).
 	startFailure atomic.Pointer[startFailure]
-	init         *boundInit // Config.Init, checked; nil is none
+	lastUp       atomic.Int64 // when a worker last came up, in Unix nanoseconds
+	init         *boundInit   // Config.Init, checked; nil is none
 
 	wg sync.WaitGroup // every worker goroutine
 }
