@@ -176,3 +176,30 @@ func TestParseFlags(t *testing.T) {
 		})
 	}
 }
+
+func TestFormats(t *testing.T) {
+	t.Parallel()
+	nan := spread(nil).Med
+	for _, tc := range []struct{ name, got, want string }{
+		{"µs, small", fmtUS(1.789), "1.79 µs"},
+		{"µs, tens", fmtUS(36.24), "36.2 µs"},
+		{"µs, hundreds", fmtUS(349.4), "349 µs"},
+		{"µs, thousands", fmtUS(4984), "4.98 ms"},
+		{"µs, tens of thousands", fmtUS(24512), "24.5 ms"},
+		{"µs, missing", fmtUS(nan), "-"},
+		{"ratio", fx(2.1234, 2), "2.12x"},
+		{"ratio, missing", fx(nan, 2), "-"},
+		{"spread of one", fmtSpread([]float64{5534}, fmtRate), "5,534"},
+		{"spread", fmtSpread([]float64{5556, 5468, 5534}, fmtRate), "5,534 (5,468–5,556)"},
+		{"spread of none", fmtSpread(nil, fmtRate), "-"},
+		{"MiB", mib(31.7 * (1 << 20)), "31.7 MiB"},
+		{"MiB, none", mib(0), "-"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if tc.got != tc.want {
+				t.Errorf("%q, want %q", tc.got, tc.want)
+			}
+		})
+	}
+}

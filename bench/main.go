@@ -69,7 +69,10 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	if err := run(ctx, root, cfg); err != nil {
-		stop()
+		if ctx.Err() != nil {
+			logf("interrupted; every process of the session was stopped")
+			os.Exit(130)
+		}
 		fail(err)
 	}
 }

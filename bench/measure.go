@@ -120,26 +120,28 @@ func readSummary(path string, c Cell, secs float64) (Run, error) {
 }
 
 // sampleCell measures the CPU time of k6 and of its workers over the steady
-// part of a cell (from 0.5 s after setup until 0.5 s before the end), and
-// the machine's meanwhile. It returns nil when the cell ended first.
+// part of a cell (from 0.5 s after setup until 0.5 s before the end; a
+// quarter of the cell at each end for cells under 2 s), and the machine's
+// meanwhile. It returns nil when the cell ended first, or when a worker
+// ended or started inside the window: such a window is not steady.
 func sampleCell(p *proc, cell time.Duration) *CPUWindow {
 	select {
 	case <-p.mark(setupDone):
 	case <-p.done:
 		return nil
 	}
-	window := max(cell-time.Second, 500*time.Millisecond)
-	if sleepOrDone(p, 500*time.Millisecond) {
+	margin := min(500*time.Millisecond, cell/4)
+	if sleepOrDone(p, margin) {
 		return nil
 	}
 	a, errA := k6test.SampleTree(p.pid())
 	ma, errMA := machineCPU()
-	if sleepOrDone(p, window) || errA != nil || errMA != nil {
+	if sleepOrDone(p, cell-2*margin) || errA != nil || errMA != nil {
 		return nil
 	}
 	b, errB := k6test.SampleTree(p.pid())
 	mb, errMB := machineCPU()
-	if errB != nil || errMB != nil {
+	if errB != nil || errMB != nil || !sameKeys(a.Workers, b.Workers) {
 		return nil
 	}
 	k6, workers := b.Since(a)
@@ -148,6 +150,18 @@ func sampleCell(p *proc, cell time.Duration) *CPUWindow {
 		WindowS: b.At.Sub(a.At).Seconds(), K6S: float64(k6) / k6test.UserHZ, WorkersS: float64(workers) / k6test.UserHZ,
 		MachineBusyS: busy, MachineS: total, WorkersSeen: len(b.Workers),
 	}
+}
+
+func sameKeys(a, b map[int]uint64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k := range a {
+		if _, ok := b[k]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // sleepOrDone sleeps d and reports whether the process ended meanwhile.

@@ -120,6 +120,8 @@ func fmtUS(x float64) string {
 		return "-"
 	case x >= 10000:
 		return strconv.FormatFloat(x/1000, 'f', 1, 64) + " ms"
+	case x >= 1000:
+		return strconv.FormatFloat(x/1000, 'f', 2, 64) + " ms"
 	case x >= 100:
 		return strconv.FormatFloat(x, 'f', 0, 64) + " µs"
 	case x >= 10:
