@@ -53,24 +53,36 @@ func (s *session) measureIdle(ctx context.Context, pools bool) (Idle, error) {
 	}
 	time.Sleep(idleWindow)
 	after, err := k6test.SampleTree(p.pid())
-	if err != nil || p.exited() || len(after.Workers) != len(before.Workers) {
+	if err != nil || p.exited() || !sameKeys(before.Workers, after.Workers) {
 		return Idle{}, fmt.Errorf("idle: a process ended during the measurement (%v):\n%s", err, p.tail())
 	}
-	idle := Idle{Pools: pools, Workers: len(before.Workers), WindowS: idleWindow.Seconds(), SettleS: idleSettle.Seconds(),
-		ClkTck: k6test.UserHZ, K6Ticks: after.K6 - before.K6}
-	if idle.K6Mem, err = k6test.MemoryOf(p.pid()); err != nil {
-		return Idle{}, fmt.Errorf("idle: memory of k6: %w", err)
+	idle, err := idleOf(p.pid(), before, after)
+	if err != nil {
+		return Idle{}, err
 	}
-	for _, pid := range slices.Sorted(maps.Keys(before.Workers)) {
-		mem, err := k6test.MemoryOf(pid)
-		if err != nil {
-			return Idle{}, fmt.Errorf("idle: memory of worker %d: %w", pid, err)
-		}
-		idle.WorkerTicks = append(idle.WorkerTicks, after.Workers[pid]-before.Workers[pid])
-		idle.WorkerMem = append(idle.WorkerMem, mem)
-	}
+	idle.Pools = pools
 	if err := p.wait(time.Minute); err != nil {
 		return Idle{}, fmt.Errorf("idle: %w", err)
+	}
+	return idle, nil
+}
+
+// idleOf is what k6 and its workers used between two samples, and the
+// memory they hold.
+func idleOf(pid int, before, after k6test.TreeCPU) (Idle, error) {
+	idle := Idle{Workers: len(before.Workers), WindowS: idleWindow.Seconds(), SettleS: idleSettle.Seconds(),
+		ClkTck: k6test.UserHZ, K6Ticks: after.K6 - before.K6}
+	var err error
+	if idle.K6Mem, err = k6test.MemoryOf(pid); err != nil {
+		return Idle{}, fmt.Errorf("idle: memory of k6: %w", err)
+	}
+	for _, w := range slices.Sorted(maps.Keys(before.Workers)) {
+		mem, err := k6test.MemoryOf(w)
+		if err != nil {
+			return Idle{}, fmt.Errorf("idle: memory of worker %d: %w", w, err)
+		}
+		idle.WorkerTicks = append(idle.WorkerTicks, after.Workers[w]-before.Workers[w])
+		idle.WorkerMem = append(idle.WorkerMem, mem)
 	}
 	return idle, nil
 }

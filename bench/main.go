@@ -160,13 +160,12 @@ func envFloat(getenv func(string) string, name string, def float64) (float64, er
 
 // run measures (unless -report-only) and writes the files.
 func run(ctx context.Context, root string, cfg config) error {
-	var r *Results
+	r := new(Results)
 	if cfg.reportOnly {
 		b, err := os.ReadFile(cfg.results)
 		if err != nil {
 			return err
 		}
-		r = new(Results)
 		if err := json.Unmarshal(b, r); err != nil {
 			return fmt.Errorf("%s: %w", cfg.results, err)
 		}
@@ -184,6 +183,11 @@ func run(ctx context.Context, root string, cfg config) error {
 		}
 		logf("raw results: %s", cfg.results)
 	}
+	return write(r, cfg)
+}
+
+// write renders BENCHMARKS.md and the chart, and lists the goals.
+func write(r *Results, cfg config) error {
 	href, err := filepath.Rel(filepath.Dir(cfg.markdown), cfg.svg)
 	if err != nil {
 		return err
@@ -259,14 +263,28 @@ func (s *session) all(ctx context.Context, cfg config, workers []int, ncpu int) 
 		return nil, err
 	}
 	logf("go benchmarks done in %.0f s (%d benchmarks)", time.Since(t0).Seconds(), len(r.Go.Benchmarks))
+	if r.Cells, err = s.runCells(ctx, cfg, makeCells(families, workers, ncpu)); err != nil {
+		return nil, err
+	}
+	logf("idle cost: 16-worker thread and process pools, then k6 without pools")
+	if r.Idle, err = s.measureIdle(ctx, true); err != nil {
+		return nil, err
+	}
+	if r.IdleBaseline, err = s.measureIdle(ctx, false); err != nil {
+		return nil, err
+	}
+	logf("idle: k6 %d ticks with pools, %d without; workers %d ticks", r.Idle.K6Ticks, r.IdleBaseline.K6Ticks, sum(r.Idle.WorkerTicks))
+	return r, nil
+}
 
-	cells := makeCells(families, workers, ncpu)
-	r.Cells = make([]CellRuns, len(cells))
+// runCells runs every cell -reps times, each repetition in its own order.
+func (s *session) runCells(ctx context.Context, cfg config, cells []Cell) ([]CellRuns, error) {
+	out := make([]CellRuns, len(cells))
 	index := map[string]int{}
 	for i, c := range cells {
-		r.Cells[i].Cell, index[c.ID()] = c, i
+		out[i].Cell, index[c.ID()] = c, i
 	}
-	total, n, t1 := cfg.reps*len(cells), 0, time.Now()
+	total, n, started := cfg.reps*len(cells), 0, time.Now()
 	for rep := 1; rep <= cfg.reps; rep++ {
 		for _, c := range order(cells, cfg.seed, rep) {
 			if err := ctx.Err(); err != nil {
@@ -279,24 +297,16 @@ func (s *session) all(ctx context.Context, cfg config, workers []int, ncpu int) 
 				return nil, err
 			}
 			run.Rep, run.WallS = rep, time.Since(t).Seconds()
-			r.Cells[index[c.ID()]].Runs = append(r.Cells[index[c.ID()]].Runs, run)
+			out[index[c.ID()]].Runs = append(out[index[c.ID()]].Runs, run)
 			fig := fmtRate(run.PerS) + "/s"
 			if run.USPerRoundTrip > 0 {
 				fig = fmtUS(run.USPerRoundTrip) + "/round trip"
 			}
-			left := time.Since(t1) / time.Duration(n) * time.Duration(total-n)
+			left := time.Since(started) / time.Duration(n) * time.Duration(total-n)
 			logf("[%d/%d rep %d/%d] %s: %s (%.1f s; ~%.0f min left)", n, total, rep, cfg.reps, describe(c), fig, run.WallS, left.Minutes())
 		}
 	}
-	logf("idle cost: 16-worker thread and process pools, then k6 without pools")
-	if r.Idle, err = s.measureIdle(ctx, true); err != nil {
-		return nil, err
-	}
-	if r.IdleBaseline, err = s.measureIdle(ctx, false); err != nil {
-		return nil, err
-	}
-	logf("idle: k6 %d ticks with pools, %d without; workers %d ticks", r.Idle.K6Ticks, r.IdleBaseline.K6Ticks, sum(r.Idle.WorkerTicks))
-	return r, nil
+	return out, nil
 }
 
 // command is the session's command line as BENCHMARKS.md shows it.
