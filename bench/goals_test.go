@@ -73,6 +73,7 @@ func TestGoals(t *testing.T) {
 	}
 	for i, o := range outcomes {
 		t.Run(o.ID, func(t *testing.T) {
+			t.Parallel()
 			if o.ID != goals[i].id {
 				t.Errorf("outcome %d is %s, want the table's order (%s)", i, o.ID, goals[i].id)
 			}

@@ -33,6 +33,7 @@ func TestParseGoBench(t *testing.T) {
 		{"BenchmarkPrimes20000", "allocs/op", []float64{1, 1, 1}},
 	} {
 		t.Run(tc.name+" "+tc.unit, func(t *testing.T) {
+			t.Parallel()
 			g := GoBench{Benchmarks: got}
 			if v := g.find(tc.name).Values[tc.unit]; !slices.Equal(v, tc.want) {
 				t.Errorf("%v, want %v", v, tc.want)
