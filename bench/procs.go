@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -35,7 +34,8 @@ type proc struct {
 	stdout strings.Builder
 	mu     sync.Mutex
 	stderr []string
-	marks  map[string]chan struct{}
+	marks  map[string]chan struct{} // closed when stderr had the marker
+	seen   map[string]bool
 	done   chan struct{}
 	err    error
 }
@@ -43,7 +43,7 @@ type proc struct {
 // start starts a command. Each marker in marks is closed when a line of
 // stderr contains it (cell.js and idle.js announce their phases there).
 func (ps *procs) start(ctx context.Context, isK6 bool, marks []string, name string, args ...string) (*proc, error) {
-	p := &proc{marks: map[string]chan struct{}{}, done: make(chan struct{})}
+	p := &proc{marks: map[string]chan struct{}{}, seen: map[string]bool{}, done: make(chan struct{})}
 	for _, m := range marks {
 		p.marks[m] = make(chan struct{})
 	}
@@ -86,9 +86,9 @@ func (p *proc) readStderr(r io.Reader) {
 		p.mu.Lock()
 		p.stderr = append(p.stderr, line)
 		for m, ch := range p.marks {
-			if strings.Contains(line, m) {
+			if !p.seen[m] && strings.Contains(line, m) {
 				close(ch)
-				delete(p.marks, m)
+				p.seen[m] = true
 			}
 		}
 		p.mu.Unlock()
@@ -99,17 +99,8 @@ func (p *proc) readStderr(r io.Reader) {
 // pid is the process's id.
 func (p *proc) pid() int { return p.cmd.Process.Pid }
 
-// mark is closed when stderr had the marker (start's marks).
-func (p *proc) mark(m string) <-chan struct{} {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if ch, ok := p.marks[m]; ok {
-		return ch
-	}
-	ch := make(chan struct{})
-	close(ch)
-	return ch
-}
+// mark is closed when stderr had the marker, one of start's marks.
+func (p *proc) mark(m string) <-chan struct{} { return p.marks[m] }
 
 // exited reports whether the process ended.
 func (p *proc) exited() bool {
@@ -176,7 +167,7 @@ func (ps *procs) leftovers() error {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 	if len(left) > 0 {
-		return errors.New(fmt.Sprint("k6 worker processes were left running: ", left))
+		return fmt.Errorf("k6 worker processes were left running: %v", left)
 	}
 	return nil
 }
