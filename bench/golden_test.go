@@ -1,0 +1,39 @@
+package main
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// TestRenderGolden renders the fixture's BENCHMARKS.md and chart and
+// compares them with testdata/, which a reviewer can read; after an
+// intended change, `go test ./bench -run TestRenderGolden -update` rewrites them.
+func TestRenderGolden(t *testing.T) {
+	t.Parallel()
+	md, svg, _, err := render(fixture(), "chart.svg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, got := range map[string]string{"BENCHMARKS.md": md, "chart.svg": svg} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join("testdata", name)
+			if *update {
+				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != string(want) {
+				t.Errorf("%s differs from the rendering of the fixture; if the change is intended, run go test ./bench -run TestRenderGolden -update and read the diff", path)
+			}
+		})
+	}
+}
