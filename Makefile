@@ -34,9 +34,11 @@ test: deps bin/k6 lint
 fuzz:
 	scripts/fuzz.sh 60
 
-# The end-to-end benchmark: writes BENCHMARKS.md and bench/chart.svg.
-bench:
-	bench/run.sh
+# The end-to-end benchmark (go run ./bench, the harness in bench/): writes
+# BENCHMARKS.md, bench/chart.svg and bench/results.json. REPS, CELL, QUICK
+# and SEED pass through the environment (QUICK=1 make bench: a smoke run).
+bench: bin/k6
+	go run ./bench -k6 $(CURDIR)/bin/k6 -build "make k6"
 
 # The reliability suite at full length (a 30 s run with a SIGKILL every 200 ms,
 # 1,000,000 tasks against a full queue); `make test` runs it shortened.

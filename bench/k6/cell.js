@@ -1,7 +1,8 @@
-// One cell of the end-to-end benchmark (bench/run.sh): one pool of WORKERS
+// One cell of the end-to-end benchmark (go run ./bench): one pool of WORKERS
 // workers, or no pool at all, driven by a constant number of VUs for
 // DURATION seconds. The figures come from k6's own metrics, handed to
-// handleSummary and written to SUMMARY as JSON; bench/driver.py reads them.
+// handleSummary and written to SUMMARY as JSON; the harness (bench/measure.go)
+// reads them.
 //
 //   MODE      pool   a ThreadPool or ProcessPool (KIND) runs WORKLOAD via runSync
 //             js     no pool: the JavaScript prime count in the iteration
@@ -72,7 +73,7 @@ export const options = {
 // cell's workload on every worker, all submitted at once with map().
 export async function setup() {
   await warmUp();
-  // bench/driver.py samples CPU time from here on (the scenario starts now)
+  // the harness samples CPU time from here on (the scenario starts now)
   console.log('BENCH_SETUP_DONE');
 }
 

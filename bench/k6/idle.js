@@ -1,6 +1,6 @@
-// Idle cost of pools (bench/run.sh): a ThreadPool of 16 and a ProcessPool of
+// Idle cost of pools (go run ./bench): a ThreadPool of 16 and a ProcessPool of
 // 16 are started and warmed up until every worker is live, then the script
-// prints a marker and sleeps HOLD seconds while bench/driver.py samples
+// prints a marker and sleeps HOLD seconds while the harness samples
 // utime+stime of k6 and of every worker from /proc. POOLS=0 runs the same
 // script with no pool at all: k6's own idle cost, the baseline.
 import { sleep } from 'k6';

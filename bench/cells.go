@@ -1,0 +1,148 @@
+package main
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+)
+
+// Cell is one measured configuration, run once per repetition.
+type Cell struct {
+	// Tool is "k6" or "python".
+	Tool string `json:"tool"`
+	// Series names the line of the tables and the chart the cell belongs to.
+	Series string `json:"series"`
+	// Mode is cell.js's MODE (pool, js, empty) or pool_bench.py's (rate, roundtrip).
+	Mode string `json:"mode"`
+	// Kind is the pool kind of a pool cell: thread or process.
+	Kind string `json:"kind,omitempty"`
+	// Workload is cpu.primes, io.sleep, noop or empty.
+	Workload    string `json:"workload"`
+	Workers     int    `json:"workers"`
+	VUs         int    `json:"vus,omitempty"`
+	Concurrency int    `json:"concurrency,omitempty"`
+	GOMAXPROCS  int    `json:"gomaxprocs,omitempty"`
+}
+
+// ID names a cell uniquely: series, workload and workers tell cells apart.
+func (c Cell) ID() string { return fmt.Sprintf("%s/%s/%d", c.Series, c.Workload, c.Workers) }
+
+// The tools.
+const (
+	toolK6     = "k6"
+	toolPython = "python"
+)
+
+// sizes says which worker counts a family of cells runs at.
+type sizes int
+
+const (
+	sweep sizes = iota // every size of the session (1, 2, 4, 8, 16 and W)
+	pair               // 1 and 2
+	cpus               // 1, 2 and W
+	one                // 1
+)
+
+// family is a row of the cell table: the same cell at several sizes and workloads.
+type family struct {
+	tool, series, mode, kind string
+	workloads                []string
+	sizes                    sizes
+	vusPerWorker             int // k6 only
+	concurrency, gomaxprocs  int
+}
+
+// families is the session's cells. The tuned process pool holds two
+// requests per worker (concurrency 2, GOMAXPROCS=1), so it gets twice the
+// VUs: as many tasks wait in its queue as in the default pool's.
+var families = []family{
+	{tool: toolK6, series: "thread", mode: "pool", kind: "thread", workloads: []string{"cpu.primes", "io.sleep"}, sizes: sweep, vusPerWorker: 2},
+	{tool: toolK6, series: "process", mode: "pool", kind: "process", workloads: []string{"cpu.primes", "io.sleep"}, sizes: sweep, vusPerWorker: 2},
+	{tool: toolK6, series: "process_tuned", mode: "pool", kind: "process", workloads: []string{"cpu.primes"}, sizes: sweep, vusPerWorker: 4, concurrency: 2, gomaxprocs: 1},
+	{tool: toolK6, series: "thread", mode: "pool", kind: "thread", workloads: []string{"noop"}, sizes: pair, vusPerWorker: 1},
+	{tool: toolK6, series: "process", mode: "pool", kind: "process", workloads: []string{"noop"}, sizes: pair, vusPerWorker: 1},
+	{tool: toolK6, series: "js", mode: "js", workloads: []string{"cpu.primes"}, sizes: sweep, vusPerWorker: 1},
+	{tool: toolK6, series: "empty", mode: "empty", workloads: []string{"empty"}, sizes: cpus, vusPerWorker: 1},
+	{tool: toolPython, series: "py_thread", mode: "rate", kind: "thread", workloads: []string{"cpu.primes", "io.sleep"}, sizes: sweep},
+	{tool: toolPython, series: "py_process", mode: "rate", kind: "process", workloads: []string{"cpu.primes", "io.sleep"}, sizes: sweep},
+	{tool: toolPython, series: "py_thread", mode: "roundtrip", kind: "thread", workloads: []string{"noop"}, sizes: one},
+	{tool: toolPython, series: "py_process", mode: "roundtrip", kind: "process", workloads: []string{"noop"}, sizes: one},
+}
+
+// workerSizes returns the sizes of the sweep: 1, 2, 4, 8, 16 (1, 2, 16 when
+// quick), with the number of CPUs added when it is not among them.
+func workerSizes(quick bool, ncpu int) []int {
+	w := []int{1, 2, 4, 8, 16}
+	if quick {
+		w = []int{1, 2, 16}
+	}
+	if ncpu <= 16 && !slices.Contains(w, ncpu) {
+		w = append(w, ncpu)
+		slices.Sort(w)
+	}
+	return w
+}
+
+// makeCells expands the families at the session's sizes.
+func makeCells(fams []family, sweepSizes []int, ncpu int) []Cell {
+	var cells []Cell
+	for _, f := range fams {
+		for _, wl := range f.workloads {
+			for _, n := range f.sizes.of(sweepSizes, ncpu) {
+				c := Cell{Tool: f.tool, Series: f.series, Mode: f.mode, Kind: f.kind, Workload: wl, Workers: n,
+					Concurrency: f.concurrency, GOMAXPROCS: f.gomaxprocs}
+				if f.tool == toolK6 {
+					c.VUs = n * f.vusPerWorker
+				}
+				cells = append(cells, c)
+			}
+		}
+	}
+	return cells
+}
+
+func (s sizes) of(sweepSizes []int, ncpu int) []int {
+	switch s {
+	case pair:
+		return []int{1, 2}
+	case cpus:
+		v := []int{1, 2, ncpu}
+		slices.Sort(v)
+		return slices.Compact(v)
+	case one:
+		return []int{1}
+	}
+	return sweepSizes
+}
+
+// order is the cells of one repetition in a shuffled order, seeded by the
+// session's seed and the repetition, so that drift of the machine hits every
+// cell alike and a session can be repeated.
+func order(cells []Cell, seed int64, rep int) []Cell {
+	out := slices.Clone(cells)
+	r := rand.New(rand.NewPCG(uint64(seed), uint64(rep)))
+	r.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+	return out
+}
+
+// describe is a cell as the progress lines name it.
+func describe(c Cell) string {
+	switch {
+	case c.Mode == "pool":
+		extra := ""
+		if c.Concurrency > 1 {
+			extra = ", tuned"
+		}
+		return fmt.Sprintf("k6 %s pool %s workers=%d vus=%d%s", c.Kind, c.Workload, c.Workers, c.VUs, extra)
+	case c.Mode == "js":
+		return fmt.Sprintf("k6 JS primes (no pool) vus=%d", c.VUs)
+	case c.Mode == "empty":
+		return fmt.Sprintf("k6 empty iteration vus=%d", c.VUs)
+	case c.Mode == "roundtrip":
+		return fmt.Sprintf("python %s no-op round trip", c.Kind)
+	}
+	return fmt.Sprintf("python %s %s workers=%d", c.Kind, pythonWork[c.Workload], c.Workers)
+}
+
+// pythonWork names pool_bench.py's --work for a workload.
+var pythonWork = map[string]string{"cpu.primes": "primes", "io.sleep": "sleep", "noop": "noop"}

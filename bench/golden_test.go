@@ -1,0 +1,41 @@
+package main
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// TestRenderGolden renders the fixture's BENCHMARKS.md and compares it with
+// testdata/BENCHMARKS.md, which a reviewer can read; after an intended
+// change, `go test ./bench -run TestRenderGolden -update` rewrites it. (The
+// chart is internal/report's drawing, checked by TestChart and by that
+// package's tests.)
+func TestRenderGolden(t *testing.T) {
+	t.Parallel()
+	md, _, _, err := render(fixture(), "chart.svg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, got := range map[string]string{"BENCHMARKS.md": md} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join("testdata", name)
+			if *update {
+				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != string(want) {
+				t.Errorf("%s differs from the rendering of the fixture; if the change is intended, run go test ./bench -run TestRenderGolden -update and read the diff", path)
+			}
+		})
+	}
+}
