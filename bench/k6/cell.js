@@ -14,7 +14,6 @@
 //   CONCURRENCY, GOMAXPROCS  process pool tuning (the "tuned" series)
 //   DURATION  seconds the scenario runs
 //   SUMMARY   where handleSummary writes the summary data
-import { sleep } from 'k6';
 import { ThreadPool, ProcessPool } from 'k6/x/concurrency';
 
 const MODE = __ENV.MODE || 'pool';
@@ -79,12 +78,7 @@ export async function setup() {
 
 async function warmUp() {
   if (!pool) return;
-  pool.runSync('noop');
-  const deadline = Date.now() + 60000;
-  while (pool.stats().live < WORKERS) {
-    if (Date.now() > deadline) throw new Error(`only ${pool.stats().live} of ${WORKERS} workers came up`);
-    sleep(0.02);
-  }
+  await pool.start(); // every worker live, or WorkerStartError
   const warm = [];
   for (let i = 0; i < 2 * WORKERS * CONCURRENCY; i++) warm.push(PARAMS === undefined ? {} : PARAMS);
   // map() keeps every worker busy at once: the warm-up touches each of them.
