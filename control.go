@@ -112,7 +112,7 @@ func (h *poolHandle) mapLike(method string, call sobek.FunctionCall, optsAt int,
 	rt := h.mi.vu.Runtime()
 	promise, resolve, reject := rt.NewPromise()
 	if err := h.inVU(method); err != nil {
-		common.Throw(rt, err)
+		throw(rt, err)
 	}
 	for _, check := range checks {
 		if err := check(); err != nil {
@@ -253,7 +253,7 @@ func (h *poolHandle) startAll(sobek.FunctionCall) sobek.Value {
 	rt := h.mi.vu.Runtime()
 	promise, resolve, reject := rt.NewPromise()
 	if err := h.inVU("start"); err != nil {
-		common.Throw(rt, err)
+		throw(rt, err)
 	}
 	h.start()
 	enqueue := h.mi.vu.RegisterCallback()

@@ -413,3 +413,18 @@ func TestInitOption(t *testing.T) {
 		})
 	}
 }
+
+// TestInitContextCallsHaveAName: a call that cannot run in the init context
+// throws an error named InvalidStateError, not a GoError.
+func TestInitContextCallsHaveAName(t *testing.T) {
+	t.Parallel()
+	_, vu := newRootVU(t)
+	vu.init(`
+		const pool = new concurrency.ThreadPool({ workers: 1, name: 'initctx' });
+		globalThis.result = ['run', 'runSync', 'map', 'mapSettled', 'start'].map((m) => {
+			try { pool[m]('noop', [{}]); return m + ': no error'; } catch (e) { return m + ': ' + e.name; }
+		});`)
+	got := vu.rt.VU.Runtime().Get("result").Export()
+	assert.Equal(t, []any{"run: InvalidStateError", "runSync: InvalidStateError", "map: InvalidStateError",
+		"mapSettled: InvalidStateError", "start: InvalidStateError"}, got)
+}

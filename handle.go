@@ -1,7 +1,6 @@
 package concurrency
 
 import (
-	"fmt"
 
 	"github.com/grafana/sobek"
 	"go.k6.io/k6/v2/js/common"
@@ -191,7 +190,7 @@ func describeJS(v sobek.Value) string {
 // to push metrics to, and where workers must not start.
 func (h *poolHandle) inVU(method string) error {
 	if h.mi.vu.State() == nil {
-		return fmt.Errorf("%s() cannot be called in the init context; call it "+
+		return taskerr.New(taskerr.InvalidState, "%s() cannot be called in the init context; call it "+
 			"from the default function, setup() or teardown()",
 			method)
 	}
@@ -211,7 +210,7 @@ func (h *poolHandle) run(call sobek.FunctionCall) sobek.Value {
 	rt := h.mi.vu.Runtime()
 	promise, resolve, reject := rt.NewPromise()
 	if err := h.inVU("run"); err != nil {
-		common.Throw(rt, err)
+		throw(rt, err)
 	}
 	t, sub, err := h.prepare("run", call)
 	if err == nil {
@@ -259,7 +258,7 @@ func (h *poolHandle) submitAsync(t *pool.Task, sub submission, settled func(*poo
 func (h *poolHandle) runSync(call sobek.FunctionCall) sobek.Value {
 	rt := h.mi.vu.Runtime()
 	if err := h.inVU("runSync"); err != nil {
-		common.Throw(rt, err)
+		throw(rt, err)
 	}
 	t, sub, err := h.prepare("runSync", call)
 	if err == nil {

@@ -360,6 +360,7 @@ declare module 'k6/x/concurrency' {
    * - `PoolClosedError`: the pool was closed, or k6 stopped the VU, before the task finished;
    * - `AbortError`: the task was cancelled by `opts.signal`, or by a `map` that failed or an `asCompleted` callback that threw;
    * - `WorkerStartError`: `start()` found that a worker could not start;
+   * - `InvalidStateError`: `run`, `runSync`, the map family or `start` called in the init context;
    * - `NotAllowedError`: `new ProcessPool()` names a program the operator's
    *   `XK6_CONCURRENCY_ALLOWED_COMMANDS` does not allow.
    */
@@ -373,5 +374,6 @@ declare module 'k6/x/concurrency' {
     | 'PoolClosedError'
     | 'AbortError'
     | 'WorkerStartError'
-    | 'NotAllowedError';
+    | 'NotAllowedError'
+    | 'InvalidStateError';
 }

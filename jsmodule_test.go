@@ -37,6 +37,7 @@ const moduleCalls = `
 	const fail = async (f) => { try { await f(); return 'no error'; } catch (e) { return e.name + ': ' + e.message; } };
 	(async () => {
 		result.sync = await pool.run('primes', { limit: 20000 });
+		result.order = JSON.stringify(await pool.run('ordered'));
 		result.runSync = pool.runSync('primes', { limit: 100 });
 		result.async = await pool.run('later', { value: 'v' });
 		result.map = await pool.map('primes', [{ limit: 10 }, { limit: 1000 }]);
@@ -64,6 +65,7 @@ func TestModuleThroughJS(t *testing.T) {
 			vu.toVU()
 			got := vu.run(moduleCalls).Export().(map[string]any)
 			assert.EqualValues(t, 2262, got["sync"])
+			assert.Equal(t, `{"z":1,"a":2,"m":{"y":1,"b":2}}`, got["order"], "keys in the order JSON.stringify gives them")
 			assert.EqualValues(t, 25, got["runSync"])
 			async := got["async"].(map[string]any)
 			assert.Equal(t, "v", async["echoed"])
@@ -81,7 +83,7 @@ func TestModuleThroughJS(t *testing.T) {
 			assert.Equal(t, "cpu", kinds["cpu.primes"])
 			assert.Equal(t, false, got["global"], "workloads() stays the built-in catalogue")
 			stats := got["stats"].(map[string]any)
-			assert.EqualValues(t, 9, stats["submitted"], "unknown names and bad params are not submitted")
+			assert.EqualValues(t, 10, stats["submitted"], "unknown names and bad params are not submitted")
 			assert.EqualValues(t, 2, stats["failed"])
 		})
 	}

@@ -2,6 +2,7 @@ package jsworker
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -62,13 +63,18 @@ func run(ctx context.Context, t *testing.T, reg *workload.Registry, name string,
 	}
 	args, err := spec.Bind(params)
 	require.NoError(t, err)
-	return spec.Run(ctx, args)
+	value, err := spec.Run(ctx, args)
+	if raw, ok := value.(json.RawMessage); ok { // JSON.stringify's text, decoded for the assertions
+		value = nil
+		require.NoError(t, json.Unmarshal(raw, &value))
+	}
+	return value, err
 }
 
 func TestLoadFindsExportsAndImports(t *testing.T) {
 	m, err := Load(testdata(t, "tasks.js"), readOS)
 	require.NoError(t, err)
-	assert.Equal(t, []string{"encode", "fails", "later", "log", "notAFunction", "opens", "primes", "rejects", "spin", "spinLater", "state", "stuck"}, m.Exports())
+	assert.Equal(t, []string{"encode", "fails", "later", "log", "notAFunction", "opens", "ordered", "primes", "rejects", "spin", "spinLater", "state", "stuck"}, m.Exports())
 	assert.Len(t, m.Sources, 2, "the module and lib/primes.js")
 	assert.Contains(t, m.Sources, testdata(t, "lib/primes.js"))
 

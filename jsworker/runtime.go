@@ -189,11 +189,8 @@ func (w *worker) call(ctx context.Context, name string, params map[string]any) (
 	if sobek.IsUndefined(out) {
 		return nil, nil // undefined, a function or a symbol: JSON has no such value
 	}
-	var value any
-	if err := json.Unmarshal([]byte(out.String()), &value); err != nil {
-		return nil, err
-	}
-	return value, nil
+	// The text JSON.stringify made, as it is: its key order is the value's.
+	return json.RawMessage(out.String()), nil
 }
 
 // export finds an exported function.

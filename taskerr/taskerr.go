@@ -38,6 +38,9 @@ const (
 	// NotAllowed: the operator's setting does not allow the worker program
 	// (the web platform's name for a request the platform refuses).
 	NotAllowed Code = "NotAllowedError"
+	// InvalidState: a method called where it cannot run, such as run() in
+	// the init context (the web platform's name for that).
+	InvalidState Code = "InvalidStateError"
 )
 
 // Codes lists every class, for documentation and exhaustive tests.
@@ -45,7 +48,7 @@ const (
 //nolint:gochecknoglobals // a constant table
 var Codes = []Code{
 	InvalidArgument, UnknownWorkload, Workload, Timeout, WorkerCrashed, QueueFull, PoolClosed, Aborted,
-	WorkerStart, NotAllowed,
+	WorkerStart, NotAllowed, InvalidState,
 }
 
 // Valid reports whether c is one of Codes.

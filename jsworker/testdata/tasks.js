@@ -55,4 +55,8 @@ export function opens() {
   return open('./tasks.js');
 }
 
+export function ordered() {
+  return { z: 1, a: 2, m: { y: 1, b: 2 } };
+}
+
 export const notAFunction = 42;
