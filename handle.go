@@ -1,7 +1,6 @@
 package concurrency
 
 import (
-
 	"github.com/grafana/sobek"
 	"go.k6.io/k6/v2/js/common"
 
