@@ -15,8 +15,10 @@ func TestAppendModule(t *testing.T) {
 	}{
 		{"none", nil, hello},
 		{"null", json.RawMessage("null"), hello},
-		{"a module", json.RawMessage(`{"main":"/a.js","sources":{"/a.js":"export const x = 1;"}}`),
-			`{"type":"hello","protocol":1,"concurrency":1,"max_frame":16777216,"module":{"main":"/a.js","sources":{"/a.js":"export const x = 1;"}}}`},
+		{
+			"a module", json.RawMessage(`{"main":"/a.js","sources":{"/a.js":"export const x = 1;"}}`),
+			`{"type":"hello","protocol":1,"concurrency":1,"max_frame":16777216,"module":{"main":"/a.js","sources":{"/a.js":"export const x = 1;"}}}`,
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := appendModule(append(beginFrame(nil), hello...), tc.module)

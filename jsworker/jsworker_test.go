@@ -85,22 +85,44 @@ func TestLoadErrors(t *testing.T) {
 		want  []string
 	}{
 		{"missing main", map[string]string{}, []string{"main.js", "no such file"}},
-		{"syntax error", map[string]string{"main.js": "export function f() {\n  return 1 +;\n}\n"},
-			[]string{"SyntaxError", "main.js: Line 2:"}},
-		{"syntax error in an import", map[string]string{"main.js": "import { g } from './lib/g.js';\nexport function f() { return g(); }\n",
-			"lib/g.js": "export function g() {\n\n  let = = 2;\n}\n"}, []string{"SyntaxError", "lib/g.js: Line 3:"}},
-		{"missing import", map[string]string{"main.js": "import { g } from './nope.js';\nexport function f() { return g(); }\n"},
-			[]string{"nope.js, imported by", "main.js"}},
-		{"k6/http", map[string]string{"main.js": "import http from 'k6/http';\nexport function f() {}\n"},
-			[]string{"main.js imports \"k6/http\", which cannot work in a pool worker"}},
-		{"k6/execution in an import", map[string]string{"main.js": "export * from './x.js';\n",
-			"x.js": "import exec from 'k6/execution';\nexport function f() {}\n"}, []string{"x.js imports \"k6/execution\""}},
-		{"bare specifier", map[string]string{"main.js": "import _ from 'lodash';\nexport function f() {}\n"},
-			[]string{"imports \"lodash\": a pool worker module can import only local files"}},
-		{"no exports", map[string]string{"main.js": "module.exports = { f() {} };\n"},
-			[]string{"main.js has no exports a pool could run"}},
-		{"export with a dot", map[string]string{"main.js": "function f() {}\nexport { f as 'cpu.f' };\n"},
-			[]string{"exports \"cpu.f\": names with a dot"}},
+		{
+			"syntax error",
+			map[string]string{"main.js": "export function f() {\n  return 1 +;\n}\n"},
+			[]string{"SyntaxError", "main.js: Line 2:"},
+		},
+		{"syntax error in an import", map[string]string{
+			"main.js":  "import { g } from './lib/g.js';\nexport function f() { return g(); }\n",
+			"lib/g.js": "export function g() {\n\n  let = = 2;\n}\n",
+		}, []string{"SyntaxError", "lib/g.js: Line 3:"}},
+		{
+			"missing import",
+			map[string]string{"main.js": "import { g } from './nope.js';\nexport function f() { return g(); }\n"},
+			[]string{"nope.js, imported by", "main.js"},
+		},
+		{
+			"k6/http",
+			map[string]string{"main.js": "import http from 'k6/http';\nexport function f() {}\n"},
+			[]string{"main.js imports \"k6/http\", which cannot work in a pool worker"},
+		},
+		{"k6/execution in an import", map[string]string{
+			"main.js": "export * from './x.js';\n",
+			"x.js":    "import exec from 'k6/execution';\nexport function f() {}\n",
+		}, []string{"x.js imports \"k6/execution\""}},
+		{
+			"bare specifier",
+			map[string]string{"main.js": "import _ from 'lodash';\nexport function f() {}\n"},
+			[]string{"imports \"lodash\": a pool worker module can import only local files"},
+		},
+		{
+			"no exports",
+			map[string]string{"main.js": "module.exports = { f() {} };\n"},
+			[]string{"main.js has no exports a pool could run"},
+		},
+		{
+			"export with a dot",
+			map[string]string{"main.js": "function f() {}\nexport { f as 'cpu.f' };\n"},
+			[]string{"exports \"cpu.f\": names with a dot"},
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := writeModule(t, tc.files)
@@ -148,8 +170,10 @@ func TestExports(t *testing.T) {
 		{name: "primes", params: map[string]any{"limit": 20000.0}, want: 2262.0},
 		{name: "later", params: map[string]any{"value": []any{"x", 1.0}, "ms": 5.0}, want: map[string]any{"echoed": []any{"x", 1.0}, "loads": 1.0}},
 		{name: "encode", params: map[string]any{"text": "hé"}, want: []any{104.0, 195.0, 169.0}},
-		{name: "fails", params: map[string]any{"why": "x"}, code: taskerr.Workload,
-			message: []string{"fails: Error: bad input: x at ", "testdata/tasks.js:24:"}},
+		{
+			name: "fails", params: map[string]any{"why": "x"}, code: taskerr.Workload,
+			message: []string{"fails: Error: bad input: x at ", "testdata/tasks.js:24:"},
+		},
 		{name: "rejects", code: taskerr.Workload, message: []string{"rejects: RangeError: async failure at ", "testdata/tasks.js:29:"}},
 		{name: "stuck", code: taskerr.Workload, message: []string{"stuck: returned a promise that can never settle"}},
 		{name: "opens", code: taskerr.Workload, message: []string{"open() is not available in a pool worker", "tasks.js:55:"}},

@@ -154,8 +154,10 @@ type records struct {
 // parse parses every source afresh: records hold per-runtime state once
 // evaluated, so each worker runtime gets its own.
 func (m *Module) parse() (*records, error) {
-	rs := &records{byPath: make(map[string]*sobek.SourceTextModuleRecord, len(m.Sources)),
-		paths: make(map[sobek.ModuleRecord]string, len(m.Sources))}
+	rs := &records{
+		byPath: make(map[string]*sobek.SourceTextModuleRecord, len(m.Sources)),
+		paths:  make(map[sobek.ModuleRecord]string, len(m.Sources)),
+	}
 	for file, src := range m.Sources {
 		rec, err := sobek.ParseModule(file, src, rs.resolve)
 		if err != nil {

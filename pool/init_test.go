@@ -89,8 +89,10 @@ func TestInitIsCheckedAtNew(t *testing.T) {
 		t.Run(c.want, func(t *testing.T) {
 			t.Parallel()
 			for _, kind := range []Kind{Thread, Process} {
-				cfg := Config{Kind: kind, Name: "bad-init", Workers: 1, Registry: testRegistry, Init: c.init,
-					Command: []string{testBinary}, SameRegistry: true}
+				cfg := Config{
+					Kind: kind, Name: "bad-init", Workers: 1, Registry: testRegistry, Init: c.init,
+					Command: []string{testBinary}, SameRegistry: true,
+				}
 				_, err := New(cfg)
 				require.Error(t, err, kind)
 				assert.Equal(t, taskerr.InvalidArgument, taskerr.CodeOf(err))

@@ -78,8 +78,10 @@ func requireCapacity(t *testing.T, p *Pool) {
 // testRegistry, known to the pool only by its hello (so that a workload it
 // does not offer reaches a worker), with a short grace and frame limit.
 func slotPool(t *testing.T, workers, concurrency int) *Pool {
-	return newPool(t, Config{Kind: Process, Workers: workers, Concurrency: concurrency,
-		Command: []string{testBinary}, cancelGrace: 200 * time.Millisecond, maxFrame: 64 << 10})
+	return newPool(t, Config{
+		Kind: Process, Workers: workers, Concurrency: concurrency,
+		Command: []string{testBinary}, cancelGrace: 200 * time.Millisecond, maxFrame: 64 << 10,
+	})
 }
 
 // waitBusy waits until n tasks run.

@@ -72,10 +72,14 @@ func TestAllowedCommands(t *testing.T) {
 	}{
 		{name: "unset", python: "constructed", sh: "constructed"},
 		{name: "none", env: []string{setting + "=none"}, python: sprintfQ(onlyBuiltin, python), sh: sprintfQ(onlyBuiltin, "sh"), seen: "none"},
-		{name: "a list", env: []string{setting + "=" + list}, python: "constructed",
-			sh: `NotAllowedError: new ProcessPool(): option "command" ("sh") runs ` + shReal + ", which " + setting + " does not allow (it allows ", seen: list},
-		{name: "none, and -e tries to allow python", env: []string{setting + "=none"}, args: []string{"-e", setting + "=" + python},
-			python: sprintfQ(onlyBuiltin, python), sh: sprintfQ(onlyBuiltin, "sh"), seen: python},
+		{
+			name: "a list", env: []string{setting + "=" + list}, python: "constructed",
+			sh: `NotAllowedError: new ProcessPool(): option "command" ("sh") runs ` + shReal + ", which " + setting + " does not allow (it allows ", seen: list,
+		},
+		{
+			name: "none, and -e tries to allow python", env: []string{setting + "=none"}, args: []string{"-e", setting + "=" + python},
+			python: sprintfQ(onlyBuiltin, python), sh: sprintfQ(onlyBuiltin, "sh"), seen: python,
+		},
 		{name: "unset, and -e says none", args: []string{"-e", setting + "=none"}, python: "constructed", sh: "constructed", seen: "none"},
 	}
 	for _, tc := range cases {
