@@ -66,6 +66,7 @@ func run(ctx context.Context, t *testing.T, reg *workload.Registry, name string,
 }
 
 func TestLoadFindsExportsAndImports(t *testing.T) {
+	t.Parallel()
 	m, err := Load(testdata(t, "tasks.js"), readOS)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"encode", "fails", "later", "log", "notAFunction", "opens", "primes", "rejects", "spin", "spinLater", "state", "stuck"}, m.Exports())
@@ -79,6 +80,7 @@ func TestLoadFindsExportsAndImports(t *testing.T) {
 }
 
 func TestLoadErrors(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		files map[string]string
@@ -125,6 +127,7 @@ func TestLoadErrors(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			dir := writeModule(t, tc.files)
 			_, err := Load(dir+"/main.js", readOS)
 			require.Error(t, err)
@@ -136,6 +139,7 @@ func TestLoadErrors(t *testing.T) {
 }
 
 func TestExportShadowingABuiltinIsAnError(t *testing.T) {
+	t.Parallel()
 	dir := writeModule(t, map[string]string{"main.js": "export function noop() {}\n"})
 	m, err := Load(dir+"/main.js", readOS)
 	require.NoError(t, err)
@@ -144,6 +148,7 @@ func TestExportShadowingABuiltinIsAnError(t *testing.T) {
 }
 
 func TestRegistryHasBuiltinsAndExports(t *testing.T) {
+	t.Parallel()
 	_, reg := newRegistry(t, nil)
 	for _, name := range workload.Default.Names() {
 		_, err := reg.Lookup(name)
@@ -158,6 +163,7 @@ func TestRegistryHasBuiltinsAndExports(t *testing.T) {
 }
 
 func TestExports(t *testing.T) {
+	t.Parallel()
 	_, reg := newRegistry(t, nil)
 	ctx := context.Background()
 	for _, tc := range []struct {
@@ -180,6 +186,7 @@ func TestExports(t *testing.T) {
 		{name: "notAFunction", code: taskerr.Workload, message: []string{`the export "notAFunction" is not a function`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			v, err := run(ctx, t, reg, tc.name, tc.params)
 			if tc.code == "" {
 				require.NoError(t, err)
@@ -199,6 +206,7 @@ func TestExports(t *testing.T) {
 // after an await) stops when its context ends, and the same runtime serves
 // the next task: the module is not evaluated again.
 func TestTimeoutInterruptsAndTheWorkerServesAgain(t *testing.T) {
+	t.Parallel()
 	_, reg := newRegistry(t, nil)
 	first, err := run(context.Background(), t, reg, "state", nil)
 	require.NoError(t, err)
@@ -225,6 +233,7 @@ func TestTimeoutInterruptsAndTheWorkerServesAgain(t *testing.T) {
 // TestTopLevelRunsOncePerWorker: tasks on at most n goroutines at once make
 // at most n runtimes, and each runs the module's top level once.
 func TestTopLevelRunsOncePerWorker(t *testing.T) {
+	t.Parallel()
 	_, reg := newRegistry(t, nil)
 	const workers, tasks = 3, 60
 	var mu sync.Mutex
@@ -255,6 +264,7 @@ func TestTopLevelRunsOncePerWorker(t *testing.T) {
 }
 
 func TestTopLevelThrowFailsEveryTask(t *testing.T) {
+	t.Parallel()
 	dir := writeModule(t, map[string]string{"main.js": "export function f() { return 1; }\n\nthrow new Error('no table');\n"})
 	m, err := Load(dir+"/main.js", readOS)
 	require.NoError(t, err, "a top-level throw is not a load error: nothing runs at load")
@@ -269,6 +279,7 @@ func TestTopLevelThrowFailsEveryTask(t *testing.T) {
 }
 
 func TestTopLevelAwait(t *testing.T) {
+	t.Parallel()
 	dir := writeModule(t, map[string]string{"main.js": "const table = await new Promise((r) => setTimeout(() => r([1, 2, 3]), 5));\n" +
 		"export function sum() { return table.reduce((a, b) => a + b, 0); }\n"})
 	m, err := Load(dir+"/main.js", readOS)
@@ -281,6 +292,7 @@ func TestTopLevelAwait(t *testing.T) {
 }
 
 func TestConsoleGoesToTheLogWithTheWorker(t *testing.T) {
+	t.Parallel()
 	log, hook := logtest.NewNullLogger()
 	_, reg := newRegistry(t, log.WithField("pool", "p"))
 	_, err := run(context.Background(), t, reg, "log", map[string]any{"who": "a test"})
@@ -296,6 +308,7 @@ func TestConsoleGoesToTheLogWithTheWorker(t *testing.T) {
 // TestReExports: exports re-exported from other files (export * from,
 // export { g as h } from) are workloads too.
 func TestReExports(t *testing.T) {
+	t.Parallel()
 	dir := writeModule(t, map[string]string{
 		"main.js":  "export * from './a.js';\nexport { g as h } from './lib/b.js';\nexport function own() { return 'own'; }\n",
 		"a.js":     "export function f() { return 'f'; }\n",
@@ -316,6 +329,7 @@ func TestReExports(t *testing.T) {
 // TestTimersAndTextCodecs: setInterval and clearInterval, clearTimeout,
 // timer arguments, and TextDecoder, inside an async export.
 func TestTimersAndTextCodecs(t *testing.T) {
+	t.Parallel()
 	dir := writeModule(t, map[string]string{"main.js": `
 export async function ticks({ n }) {
   let count = 0;
@@ -343,6 +357,7 @@ export function decode({ bytes }) { return new TextDecoder().decode(new Uint8Arr
 
 // TestK6Encoding: k6/encoding works in a worker as in a VU.
 func TestK6Encoding(t *testing.T) {
+	t.Parallel()
 	dir := writeModule(t, map[string]string{"main.js": `
 import encoding, { b64encode, b64decode } from 'k6/encoding';
 export function codec({ text }) {
@@ -373,6 +388,7 @@ export function bad() { return b64decode('!!!'); }
 // TestLoadBoundsTheSources: a module and its imports over MaxSources are an
 // error, since they travel in one frame to every worker process.
 func TestLoadBoundsTheSources(t *testing.T) {
+	t.Parallel()
 	big := "export function f() {}\n// " + strings.Repeat("x", MaxSources) + "\n"
 	_, err := Load("/m.js", func(string) ([]byte, error) { return []byte(big), nil })
 	require.ErrorContains(t, err, "module /m.js: it and its imports are over 4194304 bytes together")
