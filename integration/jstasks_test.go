@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -28,9 +29,7 @@ func jsTasksDir(t *testing.T, script string, extra map[string]string) string {
 		require.NoError(t, err)
 		files[name] = string(b)
 	}
-	for name, text := range extra {
-		files[name] = text
-	}
+	maps.Copy(files, extra)
 	for name, text := range files {
 		p := filepath.Join(dir, name)
 		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))

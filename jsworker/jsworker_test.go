@@ -205,6 +205,8 @@ func TestExports(t *testing.T) {
 // TestTimeoutInterruptsAndTheWorkerServesAgain: an endless loop (sync, or
 // after an await) stops when its context ends, and the same runtime serves
 // the next task: the module is not evaluated again.
+//
+//nolint:tparallel // the cases take turns on one runtime, which serves on after each
 func TestTimeoutInterruptsAndTheWorkerServesAgain(t *testing.T) {
 	t.Parallel()
 	_, reg := newRegistry(t, nil)

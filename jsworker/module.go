@@ -100,7 +100,7 @@ func Decode(b []byte) (*Module, error) {
 
 // Wire is the module as a JSON object: {"main": path, "sources": {path: text}}.
 func (m *Module) Wire() json.RawMessage {
-	b, _ := json.Marshal(m) // strings only: cannot fail
+	b, _ := json.Marshal(m) //nolint:errchkjson // strings only: cannot fail
 	return b
 }
 
@@ -204,10 +204,12 @@ func resolve(from, spec string) (string, error) {
 	case builtinPath(spec) != "":
 		return builtinPath(spec), nil
 	case spec == "k6" || strings.HasPrefix(spec, "k6/"):
-		return "", fmt.Errorf("%s imports %q, which cannot work in a pool worker: a worker runs outside any VU, so k6's modules that need one are not there "+
-			"(a worker module may import local files and k6/encoding, and use the globals console, setTimeout, setInterval, TextEncoder and TextDecoder)", from, spec)
+		return "", fmt.Errorf("%s imports %q, which cannot work in a pool worker: a worker runs outside any VU, "+
+			"so k6's modules that need one are not there (a worker module may import local files and k6/encoding, "+
+			"and use the globals console, setTimeout, setInterval, TextEncoder and TextDecoder)", from, spec)
 	}
-	return "", fmt.Errorf("%s imports %q: a pool worker module can import only local files, as ./x.js, ../x.js or /abs/x.js", from, spec)
+	return "", fmt.Errorf("%s imports %q: a pool worker module can import only local files, "+
+		"as ./x.js, ../x.js or /abs/x.js", from, spec)
 }
 
 // syntaxError keeps sobek's message ("SyntaxError: file: Line l:c ..."),
