@@ -212,6 +212,7 @@ func TestTimeoutInterruptsAndTheWorkerServesAgain(t *testing.T) {
 	_, reg := newRegistry(t, nil)
 	first, err := run(context.Background(), t, reg, "state", nil)
 	require.NoError(t, err)
+	//nolint:paralleltest // the cases take turns on one runtime
 	for _, name := range []string{"spin", "spinLater"} {
 		t.Run(name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)

@@ -50,11 +50,11 @@ export default async function () {
 // than a script can submit (its queue never fills), so its case uses
 // io.sleep 1ms to back it up.
 //
-//nolint:tparallel // the cases take turns: each loads the CPU with its own k6
+//nolint:tparallel // the cases take turns, so that the figure of each (seconds, peak RSS) is its own
 func TestBackpressure(t *testing.T) {
 	t.Parallel()
+	//nolint:paralleltest // the cases take turns (see above)
 	for _, kind := range []string{"thread", "process"} {
-		//nolint:paralleltest // the cases take turns: each loads the CPU with its own k6
 		t.Run(kind, func(t *testing.T) {
 			n := pick(1_000_000, 100_000)
 			what := "noop"

@@ -63,7 +63,7 @@ func TestMain(m *testing.M) {
 		mode = "full"
 	}
 	out := fmt.Sprintf("reliability figures, %s:\n%s\n", mode, strings.Join(figures.lines, "\n"))
-	fmt.Fprint(os.Stdout, out)
+	_, _ = fmt.Fprint(os.Stdout, out)
 	if path := os.Getenv("XK6_RELIABILITY_FIGURES"); path != "" {
 		_ = os.WriteFile(path, []byte(out), 0o644)
 	}
