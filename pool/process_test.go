@@ -51,8 +51,8 @@ func pidOf(t *testing.T, p *Pool) int {
 	return int(task.Value.(float64))
 }
 
+//nolint:paralleltest // counts this binary's worker processes in /proc, where other tests' workers would show
 func TestProcessPoolRunsWorkloads(t *testing.T) {
-	t.Parallel()
 	p := newPool(t, Config{Kind: Process, Workers: 2})
 	task := run(t, p, "cpu.primes", map[string]any{"limit": 20000.0})
 	require.Nil(t, task.Err)
@@ -88,8 +88,8 @@ func TestProcessConcurrencyPipelines(t *testing.T) {
 	assert.Less(t, time.Since(began), 600*time.Millisecond, "8 sleeps in flight at once on one worker")
 }
 
+//nolint:paralleltest // counts this binary's worker processes in /proc, where other tests' workers would show
 func TestWorkerKilledIsReplaced(t *testing.T) {
-	t.Parallel()
 	p := newPool(t, Config{Kind: Process, Workers: 2})
 	run(t, p, "noop", nil)
 	require.Eventually(t, func() bool { return p.Stats().Live == 2 }, 5*time.Second, 5*time.Millisecond)
@@ -169,8 +169,8 @@ func TestMaxTasksPerWorkerRecycles(t *testing.T) {
 	assert.Zero(t, p.Stats().Failed, "recycling loses no task")
 }
 
+//nolint:paralleltest // counts this binary's worker processes in /proc, where other tests' workers would show
 func TestProcessResize(t *testing.T) {
-	t.Parallel()
 	p := newPool(t, Config{Kind: Process, Workers: 1})
 	run(t, p, "noop", nil)
 	require.NoError(t, p.Resize(4))
@@ -186,8 +186,8 @@ func TestProcessResize(t *testing.T) {
 	require.Eventually(t, func() bool { return p.Stats().Live == 2 && len(workerPIDs(t)) == 2 }, 10*time.Second, 10*time.Millisecond)
 }
 
+//nolint:paralleltest // counts this binary's worker processes in /proc, where other tests' workers would show
 func TestProcessCloseStopsEverything(t *testing.T) {
-	t.Parallel()
 	p := newPool(t, Config{Kind: Process, Workers: 2})
 	running := []chan *Task{
 		submit(t, p, "io.sleep", map[string]any{"duration": "1h"}),

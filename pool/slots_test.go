@@ -96,8 +96,9 @@ func waitBusy(t *testing.T, p *Pool, n int64) {
 // for the task at once; afterwards the pool runs workers × concurrency tasks
 // at once again. The first case is the input: a request refused
 // over the frame limit kept its slot, and the next task never ran.
+//
+//nolint:paralleltest // counts this binary's worker processes in /proc, where other tests' workers would show
 func TestEveryExitFromASlotGivesItBack(t *testing.T) {
-	t.Parallel()
 	prepare := func(t *testing.T, p *Pool, name string, params map[string]any, timeout time.Duration) *Task {
 		task, err := p.Prepare(name, params)
 		require.NoError(t, err)
@@ -168,7 +169,6 @@ func TestEveryExitFromASlotGivesItBack(t *testing.T) {
 	for _, conc := range []int{1, 2} {
 		for _, tc := range cases {
 			t.Run(tc.name+"/concurrency "+strconv.Itoa(conc), func(t *testing.T) {
-				t.Parallel()
 				p := slotPool(t, conc)
 				require.Nil(t, run(t, p, "noop", nil).Err)
 				task := tc.do(t, p)
@@ -190,8 +190,9 @@ func TestEveryExitFromASlotGivesItBack(t *testing.T) {
 
 // TestCloseGivesEverythingBack: close settles the running and the queued
 // tasks and stats() accounts for all of them at every step.
+//
+//nolint:paralleltest // counts this binary's worker processes in /proc, where other tests' workers would show
 func TestCloseGivesEverythingBack(t *testing.T) {
-	t.Parallel()
 	p := slotPool(t, 2)
 	running := []chan *Task{
 		submit(t, p, "io.sleep", map[string]any{"duration": "1h"}),

@@ -110,11 +110,11 @@ func (t *Task) fail(err *taskerr.Error, run time.Duration) (bool, uint32) {
 	return ok, s
 }
 
-// release is fail, or success, for whoever is done with t and gives back its place
-// (a worker, or a task taken out of the queue that never reached one): the
-// place goes back in the same step as the count, whether t settles now or
-// settled before. then runs before OnDone: it frees the worker, so that
-// whoever the result wakes finds it free.
+// release settles t with value or err, for whoever is done with it, and
+// gives back its place (a worker, or a task taken out of the queue that never
+// reached one): the place goes back in the same step as the count, whether t
+// settles now or settled before. then runs before OnDone: it frees the
+// worker, so that whoever the result wakes finds it free.
 func (t *Task) release(value any, err *taskerr.Error, run time.Duration, then func()) {
 	ok, _ := t.mark(value, err, run, true)
 	if then != nil {
