@@ -320,13 +320,23 @@ func badValues(tg target) []jsVal {
 			add(v.label, v.js)
 		}
 	case initTarget:
-		for _, v := range []jsVal{{"string", `'cpu.primes'`}, {"number", `1`}, {"true", `true`}, {"array", `['cpu.primes']`},
-			{"no workload", `{}`}, {"empty workload", `{ workload: '' }`}, {"workload number", `{ workload: 1 }`},
-			{"unknown key", `{ workload: 'noop', param: {} }`}, {"params array", `{ workload: 'noop', params: [] }`},
-			{"params string", `{ workload: 'noop', params: 'x' }`}, {"unknown workload", `{ workload: 'no.such' }`},
+		for _, v := range []jsVal{
+			{"string", `'cpu.primes'`},
+			{"number", `1`},
+			{"true", `true`},
+			{"array", `['cpu.primes']`},
+			{"no workload", `{}`},
+			{"empty workload", `{ workload: '' }`},
+			{"workload number", `{ workload: 1 }`},
+			{"unknown key", `{ workload: 'noop', param: {} }`},
+			{"params array", `{ workload: 'noop', params: [] }`},
+			{"params string", `{ workload: 'noop', params: 'x' }`},
+			{"unknown workload", `{ workload: 'no.such' }`},
 			{"bad param", `{ workload: 'cpu.primes', params: { limit: -1 } }`},
 			{"unknown param", `{ workload: 'cpu.primes', params: { limti: 10 } }`},
-			{"function", `() => 'noop'`}, {"over-long string", longString}} {
+			{"function", `() => 'noop'`},
+			{"over-long string", longString},
+		} {
 			add(v.label, v.js)
 		}
 	case commandTarget:

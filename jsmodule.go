@@ -35,7 +35,8 @@ type jsModule struct {
 func parseModulePath(v any) (string, error) {
 	s, ok := v.(string)
 	if !ok || s == "" || len(s) > maxPathLen || strings.ContainsRune(s, 0) {
-		return "", fmt.Errorf("must be the path of a JavaScript module file, such as './tasks.js', got %s", taskerr.Describe(v))
+		return "", fmt.Errorf("must be the path of a JavaScript module file, such as './tasks.js', got %s",
+			taskerr.Describe(v))
 	}
 	return s, nil
 }

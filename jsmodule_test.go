@@ -100,10 +100,16 @@ func TestModuleOptionErrors(t *testing.T) {
 		{"empty", "''", nil, `option "module" must be the path of a JavaScript module file`},
 		{"missing", "'./none.js'", nil, `InvalidArgumentError: new ThreadPool(): option "module": module /scripts/none.js: open /scripts/none.js: file does not exist`},
 		{"syntax", "'./bad.js'", map[string]string{"bad.js": "export const x = ;\n"}, `option "module": SyntaxError: /scripts/bad.js: Line 1:18 Unexpected token ;`},
-		{"forbidden import", "'./bad.js'", map[string]string{"bad.js": "import { sleep } from 'k6';\nexport const f = sleep;\n"},
-			`option "module": /scripts/bad.js imports "k6", which cannot work in a pool worker`},
-		{"a built-in's name", "'./bad.js'", map[string]string{"bad.js": "export function noop() {}\n"},
-			`option "module": module /scripts/bad.js exports "noop", which is a built-in workload's name`},
+		{
+			"forbidden import", "'./bad.js'",
+			map[string]string{"bad.js": "import { sleep } from 'k6';\nexport const f = sleep;\n"},
+			`option "module": /scripts/bad.js imports "k6", which cannot work in a pool worker`,
+		},
+		{
+			"a built-in's name", "'./bad.js'",
+			map[string]string{"bad.js": "export function noop() {}\n"},
+			`option "module": module /scripts/bad.js exports "noop", which is a built-in workload's name`,
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -110,11 +110,7 @@ func parsePoolOptions(kind pool.Kind, raw map[string]any, numCPU int) (poolOptio
 		var err error
 		switch key {
 		case "name":
-			s, ok := v.(string)
-			if !ok || s == "" || len(s) > 200 {
-				err = fmt.Errorf("must be a non-empty string of at most 200 characters, got %s", taskerr.Describe(v))
-			}
-			o.Name = s
+			o.Name, err = parseName(v)
 		case "workers":
 			o.Workers, err = intIn(v, 1, pool.MaxWorkers)
 		case "maxQueue":
@@ -139,13 +135,7 @@ func parsePoolOptions(kind pool.Kind, raw map[string]any, numCPU int) (poolOptio
 		case "init":
 			o.Init, err = parseInit(v)
 		case "cwd":
-			s, ok := v.(string)
-			if !ok || s == "" || len(s) > maxPathLen || strings.ContainsRune(s, 0) {
-				err = fmt.Errorf("must be a directory path of at most %d bytes, got %s", maxPathLen, taskerr.Describe(v))
-			} else {
-				s, err = resolveCwd(s)
-			}
-			o.Cwd = s
+			o.Cwd, err = parseCwd(v)
 		default:
 			return o, bad("unknown option %q (options: %s)", key, strings.Join(known, ", "))
 		}
@@ -165,6 +155,24 @@ func parsePoolOptions(kind pool.Kind, raw map[string]any, numCPU int) (poolOptio
 		o.Name = fmt.Sprintf("%s-%d", kind, o.Workers)
 	}
 	return o, nil
+}
+
+// parseName reads the name option.
+func parseName(v any) (string, error) {
+	s, ok := v.(string)
+	if !ok || s == "" || len(s) > 200 {
+		return s, fmt.Errorf("must be a non-empty string of at most 200 characters, got %s", taskerr.Describe(v))
+	}
+	return s, nil
+}
+
+// parseCwd reads the cwd option: a directory, resolved as resolveCwd says.
+func parseCwd(v any) (string, error) {
+	s, ok := v.(string)
+	if !ok || s == "" || len(s) > maxPathLen || strings.ContainsRune(s, 0) {
+		return s, fmt.Errorf("must be a directory path of at most %d bytes, got %s", maxPathLen, taskerr.Describe(v))
+	}
+	return resolveCwd(s)
 }
 
 // checkInit checks an init's workload and params against this binary's

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -28,9 +29,7 @@ func jsTasksDir(t *testing.T, script string, extra map[string]string) string {
 		require.NoError(t, err)
 		files[name] = string(b)
 	}
-	for name, text := range extra {
-		files[name] = text
-	}
+	maps.Copy(files, extra)
 	for name, text := range files {
 		p := filepath.Join(dir, name)
 		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
@@ -127,12 +126,20 @@ func TestJSModuleConstructionErrors(t *testing.T) {
 		want  []string
 	}{
 		{"missing file", map[string]string{}, []string{`option "module": module `, "nope.js"}},
-		{"syntax error", map[string]string{"nope.js": "export function f() {\n  return 1 +;\n}\n"},
-			[]string{"SyntaxError: ", "nope.js: Line 2:13 Unexpected token ;"}},
-		{"syntax error in an import", map[string]string{"nope.js": "export { countPrimes } from './lib/bad.js';\n",
-			"lib/bad.js": "\nexport function countPrimes( {\n"}, []string{"SyntaxError: ", "lib/bad.js: Line 3:1 Unexpected end of input"}},
-		{"forbidden import", map[string]string{"nope.js": "import http from 'k6/http';\nexport function f() { return http; }\n"},
-			[]string{`nope.js imports "k6/http", which cannot work in a pool worker`}},
+		{
+			"syntax error",
+			map[string]string{"nope.js": "export function f() {\n  return 1 +;\n}\n"},
+			[]string{"SyntaxError: ", "nope.js: Line 2:13 Unexpected token ;"},
+		},
+		{"syntax error in an import", map[string]string{
+			"nope.js":    "export { countPrimes } from './lib/bad.js';\n",
+			"lib/bad.js": "\nexport function countPrimes( {\n",
+		}, []string{"SyntaxError: ", "lib/bad.js: Line 3:1 Unexpected end of input"}},
+		{
+			"forbidden import",
+			map[string]string{"nope.js": "import http from 'k6/http';\nexport function f() { return http; }\n"},
+			[]string{`nope.js imports "k6/http", which cannot work in a pool worker`},
+		},
 	} {
 		for _, ctor := range []string{"ThreadPool", "ProcessPool"} {
 			t.Run(tc.name+"/"+ctor, func(t *testing.T) {

@@ -11,10 +11,12 @@ import (
 // when it loads the JavaScript module a pool's hello carries ("module").
 const FeatureModule = "module"
 
-// LoadModule, when set, is how a worker loads the module of a pool's hello:
+// LoadModule is, when set, how a worker loads the module of a pool's hello:
 // it returns the registry to serve instead of base, with the module's
 // exports. The k6 extension sets it to package jsworker's loader; a worker
 // without it does not list FeatureModule and ignores the field.
+//
+//nolint:gochecknoglobals // a hook the extension sets once, at init, as k6's own modules register
 var LoadModule func(module []byte, base *workload.Registry) (*workload.Registry, error)
 
 func features() []string {
@@ -55,7 +57,8 @@ func appendModule(b []byte, module []byte) []byte {
 func missingFeature(cfg Config, features []string) string {
 	if !isNull(cfg.Module) && !slices.Contains(features, FeatureModule) {
 		return fmt.Sprintf(`does not load JavaScript modules: its hello does not list the %q feature `+
-			`(the module option needs the k6 binary's own worker, or a worker that implements "module" of PROTOCOL.md)`, FeatureModule)
+			`(the module option needs the k6 binary's own worker, `+
+			`or a worker that implements "module" of PROTOCOL.md)`, FeatureModule)
 	}
 	return ""
 }

@@ -7,6 +7,7 @@ import (
 )
 
 func TestAppendModule(t *testing.T) {
+	t.Parallel()
 	hello := `{"type":"hello","protocol":1,"concurrency":1,"max_frame":16777216}`
 	for _, tc := range []struct {
 		name   string
@@ -15,10 +16,13 @@ func TestAppendModule(t *testing.T) {
 	}{
 		{"none", nil, hello},
 		{"null", json.RawMessage("null"), hello},
-		{"a module", json.RawMessage(`{"main":"/a.js","sources":{"/a.js":"export const x = 1;"}}`),
-			`{"type":"hello","protocol":1,"concurrency":1,"max_frame":16777216,"module":{"main":"/a.js","sources":{"/a.js":"export const x = 1;"}}}`},
+		{
+			"a module", json.RawMessage(`{"main":"/a.js","sources":{"/a.js":"export const x = 1;"}}`),
+			`{"type":"hello","protocol":1,"concurrency":1,"max_frame":16777216,"module":{"main":"/a.js","sources":{"/a.js":"export const x = 1;"}}}`,
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			b := appendModule(append(beginFrame(nil), hello...), tc.module)
 			got := string(b[4:])
 			if got != tc.want {
@@ -36,6 +40,7 @@ func TestAppendModule(t *testing.T) {
 }
 
 func TestMissingFeature(t *testing.T) {
+	t.Parallel()
 	module := Config{Module: json.RawMessage(`{"main":"/a.js","sources":{}}`)}
 	for _, tc := range []struct {
 		name     string
@@ -50,6 +55,7 @@ func TestMissingFeature(t *testing.T) {
 		{"a module, the feature", module, []string{"x", FeatureModule}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			msg := missingFeature(tc.cfg, tc.features)
 			if (msg != "") != tc.missing {
 				t.Fatalf("missingFeature = %q, want missing=%v", msg, tc.missing)

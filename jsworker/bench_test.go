@@ -88,7 +88,7 @@ func batch(b *testing.B, p *pool.Pool, name string, params map[string]any, n int
 	return time.Since(began)
 }
 
-var primesParams = map[string]any{"limit": 5000.0}
+func primesParams() map[string]any { return map[string]any{"limit": 5000.0} }
 
 // BenchmarkJSScaling: the JS prime count on a thread pool of W = NumCPU
 // workers against one worker (goal: at least 0.9·W), and against the same
@@ -105,9 +105,9 @@ func BenchmarkJSScaling(b *testing.B) {
 	const perWorker = 8
 	var tOne, tMany, tDirect, tGoOne, tGoMany time.Duration
 	for b.Loop() {
-		tOne += batch(b, one, "primes", primesParams, perWorker)
-		tMany += batch(b, many, "primes", primesParams, perWorker*w)
-		tDirect += runDirect(b, direct, "primes", primesParams, perWorker)
+		tOne += batch(b, one, "primes", primesParams(), perWorker)
+		tMany += batch(b, many, "primes", primesParams(), perWorker*w)
+		tDirect += runDirect(b, direct, "primes", primesParams(), perWorker)
 		tGoOne += batch(b, one, "cpu.primes", goParams, perWorker)
 		tGoMany += batch(b, many, "cpu.primes", goParams, perWorker*w)
 	}

@@ -19,6 +19,9 @@ const builtinPrefix = "k6-builtin:"
 // encodingGlobal holds the Go side of k6/encoding in a worker runtime.
 const encodingGlobal = "__xk6concurrency_k6_encoding"
 
+// builtinSources are the built-in modules' sources, by import name.
+//
+//nolint:gochecknoglobals // a constant table
 var builtinSources = map[string]string{
 	"k6/encoding": "const e = globalThis." + encodingGlobal + ";\n" +
 		"export function b64encode(input, encoding) { return e.b64encode(input, encoding); }\n" +

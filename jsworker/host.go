@@ -99,9 +99,11 @@ func (h *host) get(ctx context.Context) (*worker, error) {
 	if ctx.Err() != nil { // a timeout of the top level: a later task may try again
 		return nil, ctx.Err()
 	}
-	failed := taskerr.New(taskerr.Workload, "module %s failed in worker %d at its top level: %s", h.m.Main, id, describe(err))
+	failed := taskerr.New(taskerr.Workload, "module %s failed in worker %d at its top level: %s",
+		h.m.Main, id, describe(err))
 	if errors.Is(err, errNeverSettles) {
-		failed = taskerr.New(taskerr.Workload, "module %s: its top-level await can never settle: no timer is pending", h.m.Main)
+		failed = taskerr.New(taskerr.Workload,
+			"module %s: its top-level await can never settle: no timer is pending", h.m.Main)
 	}
 	h.mu.Lock()
 	h.failed = failed

@@ -72,6 +72,7 @@ func run(ctx context.Context, t *testing.T, reg *workload.Registry, name string,
 }
 
 func TestLoadFindsExportsAndImports(t *testing.T) {
+	t.Parallel()
 	m, err := Load(testdata(t, "tasks.js"), readOS)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"encode", "fails", "later", "log", "notAFunction", "opens", "ordered", "primes", "rejects", "spin", "spinLater", "state", "stuck"}, m.Exports())
@@ -85,30 +86,54 @@ func TestLoadFindsExportsAndImports(t *testing.T) {
 }
 
 func TestLoadErrors(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		files map[string]string
 		want  []string
 	}{
 		{"missing main", map[string]string{}, []string{"main.js", "no such file"}},
-		{"syntax error", map[string]string{"main.js": "export function f() {\n  return 1 +;\n}\n"},
-			[]string{"SyntaxError", "main.js: Line 2:"}},
-		{"syntax error in an import", map[string]string{"main.js": "import { g } from './lib/g.js';\nexport function f() { return g(); }\n",
-			"lib/g.js": "export function g() {\n\n  let = = 2;\n}\n"}, []string{"SyntaxError", "lib/g.js: Line 3:"}},
-		{"missing import", map[string]string{"main.js": "import { g } from './nope.js';\nexport function f() { return g(); }\n"},
-			[]string{"nope.js, imported by", "main.js"}},
-		{"k6/http", map[string]string{"main.js": "import http from 'k6/http';\nexport function f() {}\n"},
-			[]string{"main.js imports \"k6/http\", which cannot work in a pool worker"}},
-		{"k6/execution in an import", map[string]string{"main.js": "export * from './x.js';\n",
-			"x.js": "import exec from 'k6/execution';\nexport function f() {}\n"}, []string{"x.js imports \"k6/execution\""}},
-		{"bare specifier", map[string]string{"main.js": "import _ from 'lodash';\nexport function f() {}\n"},
-			[]string{"imports \"lodash\": a pool worker module can import only local files"}},
-		{"no exports", map[string]string{"main.js": "module.exports = { f() {} };\n"},
-			[]string{"main.js has no exports a pool could run"}},
-		{"export with a dot", map[string]string{"main.js": "function f() {}\nexport { f as 'cpu.f' };\n"},
-			[]string{"exports \"cpu.f\": names with a dot"}},
+		{
+			"syntax error",
+			map[string]string{"main.js": "export function f() {\n  return 1 +;\n}\n"},
+			[]string{"SyntaxError", "main.js: Line 2:"},
+		},
+		{"syntax error in an import", map[string]string{
+			"main.js":  "import { g } from './lib/g.js';\nexport function f() { return g(); }\n",
+			"lib/g.js": "export function g() {\n\n  let = = 2;\n}\n",
+		}, []string{"SyntaxError", "lib/g.js: Line 3:"}},
+		{
+			"missing import",
+			map[string]string{"main.js": "import { g } from './nope.js';\nexport function f() { return g(); }\n"},
+			[]string{"nope.js, imported by", "main.js"},
+		},
+		{
+			"k6/http",
+			map[string]string{"main.js": "import http from 'k6/http';\nexport function f() {}\n"},
+			[]string{"main.js imports \"k6/http\", which cannot work in a pool worker"},
+		},
+		{"k6/execution in an import", map[string]string{
+			"main.js": "export * from './x.js';\n",
+			"x.js":    "import exec from 'k6/execution';\nexport function f() {}\n",
+		}, []string{"x.js imports \"k6/execution\""}},
+		{
+			"bare specifier",
+			map[string]string{"main.js": "import _ from 'lodash';\nexport function f() {}\n"},
+			[]string{"imports \"lodash\": a pool worker module can import only local files"},
+		},
+		{
+			"no exports",
+			map[string]string{"main.js": "module.exports = { f() {} };\n"},
+			[]string{"main.js has no exports a pool could run"},
+		},
+		{
+			"export with a dot",
+			map[string]string{"main.js": "function f() {}\nexport { f as 'cpu.f' };\n"},
+			[]string{"exports \"cpu.f\": names with a dot"},
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			dir := writeModule(t, tc.files)
 			_, err := Load(dir+"/main.js", readOS)
 			require.Error(t, err)
@@ -120,6 +145,7 @@ func TestLoadErrors(t *testing.T) {
 }
 
 func TestExportShadowingABuiltinIsAnError(t *testing.T) {
+	t.Parallel()
 	dir := writeModule(t, map[string]string{"main.js": "export function noop() {}\n"})
 	m, err := Load(dir+"/main.js", readOS)
 	require.NoError(t, err)
@@ -128,6 +154,7 @@ func TestExportShadowingABuiltinIsAnError(t *testing.T) {
 }
 
 func TestRegistryHasBuiltinsAndExports(t *testing.T) {
+	t.Parallel()
 	_, reg := newRegistry(t, nil)
 	for _, name := range workload.Default.Names() {
 		_, err := reg.Lookup(name)
@@ -142,6 +169,7 @@ func TestRegistryHasBuiltinsAndExports(t *testing.T) {
 }
 
 func TestExports(t *testing.T) {
+	t.Parallel()
 	_, reg := newRegistry(t, nil)
 	ctx := context.Background()
 	for _, tc := range []struct {
@@ -154,14 +182,17 @@ func TestExports(t *testing.T) {
 		{name: "primes", params: map[string]any{"limit": 20000.0}, want: 2262.0},
 		{name: "later", params: map[string]any{"value": []any{"x", 1.0}, "ms": 5.0}, want: map[string]any{"echoed": []any{"x", 1.0}, "loads": 1.0}},
 		{name: "encode", params: map[string]any{"text": "hé"}, want: []any{104.0, 195.0, 169.0}},
-		{name: "fails", params: map[string]any{"why": "x"}, code: taskerr.Workload,
-			message: []string{"fails: Error: bad input: x at ", "testdata/tasks.js:24:"}},
+		{
+			name: "fails", params: map[string]any{"why": "x"}, code: taskerr.Workload,
+			message: []string{"fails: Error: bad input: x at ", "testdata/tasks.js:24:"},
+		},
 		{name: "rejects", code: taskerr.Workload, message: []string{"rejects: RangeError: async failure at ", "testdata/tasks.js:29:"}},
 		{name: "stuck", code: taskerr.Workload, message: []string{"stuck: returned a promise that can never settle"}},
 		{name: "opens", code: taskerr.Workload, message: []string{"open() is not available in a pool worker", "tasks.js:55:"}},
 		{name: "notAFunction", code: taskerr.Workload, message: []string{`the export "notAFunction" is not a function`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			v, err := run(ctx, t, reg, tc.name, tc.params)
 			if tc.code == "" {
 				require.NoError(t, err)
@@ -180,10 +211,14 @@ func TestExports(t *testing.T) {
 // TestTimeoutInterruptsAndTheWorkerServesAgain: an endless loop (sync, or
 // after an await) stops when its context ends, and the same runtime serves
 // the next task: the module is not evaluated again.
+//
+//nolint:tparallel // the cases take turns on one runtime, which serves on after each
 func TestTimeoutInterruptsAndTheWorkerServesAgain(t *testing.T) {
+	t.Parallel()
 	_, reg := newRegistry(t, nil)
 	first, err := run(context.Background(), t, reg, "state", nil)
 	require.NoError(t, err)
+	//nolint:paralleltest // the cases take turns on one runtime
 	for _, name := range []string{"spin", "spinLater"} {
 		t.Run(name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
@@ -207,6 +242,7 @@ func TestTimeoutInterruptsAndTheWorkerServesAgain(t *testing.T) {
 // TestTopLevelRunsOncePerWorker: tasks on at most n goroutines at once make
 // at most n runtimes, and each runs the module's top level once.
 func TestTopLevelRunsOncePerWorker(t *testing.T) {
+	t.Parallel()
 	_, reg := newRegistry(t, nil)
 	const workers, tasks = 3, 60
 	var mu sync.Mutex
@@ -237,6 +273,7 @@ func TestTopLevelRunsOncePerWorker(t *testing.T) {
 }
 
 func TestTopLevelThrowFailsEveryTask(t *testing.T) {
+	t.Parallel()
 	dir := writeModule(t, map[string]string{"main.js": "export function f() { return 1; }\n\nthrow new Error('no table');\n"})
 	m, err := Load(dir+"/main.js", readOS)
 	require.NoError(t, err, "a top-level throw is not a load error: nothing runs at load")
@@ -251,6 +288,7 @@ func TestTopLevelThrowFailsEveryTask(t *testing.T) {
 }
 
 func TestTopLevelAwait(t *testing.T) {
+	t.Parallel()
 	dir := writeModule(t, map[string]string{"main.js": "const table = await new Promise((r) => setTimeout(() => r([1, 2, 3]), 5));\n" +
 		"export function sum() { return table.reduce((a, b) => a + b, 0); }\n"})
 	m, err := Load(dir+"/main.js", readOS)
@@ -263,6 +301,7 @@ func TestTopLevelAwait(t *testing.T) {
 }
 
 func TestConsoleGoesToTheLogWithTheWorker(t *testing.T) {
+	t.Parallel()
 	log, hook := logtest.NewNullLogger()
 	_, reg := newRegistry(t, log.WithField("pool", "p"))
 	_, err := run(context.Background(), t, reg, "log", map[string]any{"who": "a test"})
@@ -278,6 +317,7 @@ func TestConsoleGoesToTheLogWithTheWorker(t *testing.T) {
 // TestReExports: exports re-exported from other files (export * from,
 // export { g as h } from) are workloads too.
 func TestReExports(t *testing.T) {
+	t.Parallel()
 	dir := writeModule(t, map[string]string{
 		"main.js":  "export * from './a.js';\nexport { g as h } from './lib/b.js';\nexport function own() { return 'own'; }\n",
 		"a.js":     "export function f() { return 'f'; }\n",
@@ -298,6 +338,7 @@ func TestReExports(t *testing.T) {
 // TestTimersAndTextCodecs: setInterval and clearInterval, clearTimeout,
 // timer arguments, and TextDecoder, inside an async export.
 func TestTimersAndTextCodecs(t *testing.T) {
+	t.Parallel()
 	dir := writeModule(t, map[string]string{"main.js": `
 export async function ticks({ n }) {
   let count = 0;
@@ -325,6 +366,7 @@ export function decode({ bytes }) { return new TextDecoder().decode(new Uint8Arr
 
 // TestK6Encoding: k6/encoding works in a worker as in a VU.
 func TestK6Encoding(t *testing.T) {
+	t.Parallel()
 	dir := writeModule(t, map[string]string{"main.js": `
 import encoding, { b64encode, b64decode } from 'k6/encoding';
 export function codec({ text }) {
@@ -355,6 +397,7 @@ export function bad() { return b64decode('!!!'); }
 // TestLoadBoundsTheSources: a module and its imports over MaxSources are an
 // error, since they travel in one frame to every worker process.
 func TestLoadBoundsTheSources(t *testing.T) {
+	t.Parallel()
 	big := "export function f() {}\n// " + strings.Repeat("x", MaxSources) + "\n"
 	_, err := Load("/m.js", func(string) ([]byte, error) { return []byte(big), nil })
 	require.ErrorContains(t, err, "module /m.js: it and its imports are over 4194304 bytes together")

@@ -48,12 +48,12 @@ func (l *loop) install() error {
 			return l.rt.ToValue(l.schedule(fn, delay, repeat, args))
 		}
 	}
-	clear := func(call sobek.FunctionCall) sobek.Value {
+	clearTimer := func(call sobek.FunctionCall) sobek.Value {
 		l.clear(call.Argument(0).ToInteger())
 		return sobek.Undefined()
 	}
 	for name, fn := range map[string]any{
-		"setTimeout": set(false), "setInterval": set(true), "clearTimeout": clear, "clearInterval": clear,
+		"setTimeout": set(false), "setInterval": set(true), "clearTimeout": clearTimer, "clearInterval": clearTimer,
 	} {
 		if err := l.rt.Set(name, fn); err != nil {
 			return err
@@ -68,8 +68,7 @@ func (l *loop) schedule(fn sobek.Callable, delay time.Duration, repeat bool, arg
 	defer l.mu.Unlock()
 	l.nextID++
 	id, gen := l.nextID, l.gen
-	var fire func()
-	fire = func() {
+	fire := func() {
 		l.post(gen, func() error {
 			l.mu.Lock()
 			t, live := l.timers[id]

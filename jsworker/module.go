@@ -100,7 +100,7 @@ func Decode(b []byte) (*Module, error) {
 
 // Wire is the module as a JSON object: {"main": path, "sources": {path: text}}.
 func (m *Module) Wire() json.RawMessage {
-	b, _ := json.Marshal(m) // strings only: cannot fail
+	b, _ := json.Marshal(m) //nolint:errchkjson // strings only: cannot fail
 	return b
 }
 
@@ -154,8 +154,10 @@ type records struct {
 // parse parses every source afresh: records hold per-runtime state once
 // evaluated, so each worker runtime gets its own.
 func (m *Module) parse() (*records, error) {
-	rs := &records{byPath: make(map[string]*sobek.SourceTextModuleRecord, len(m.Sources)),
-		paths: make(map[sobek.ModuleRecord]string, len(m.Sources))}
+	rs := &records{
+		byPath: make(map[string]*sobek.SourceTextModuleRecord, len(m.Sources)),
+		paths:  make(map[sobek.ModuleRecord]string, len(m.Sources)),
+	}
 	for file, src := range m.Sources {
 		rec, err := sobek.ParseModule(file, src, rs.resolve)
 		if err != nil {
@@ -202,10 +204,12 @@ func resolve(from, spec string) (string, error) {
 	case builtinPath(spec) != "":
 		return builtinPath(spec), nil
 	case spec == "k6" || strings.HasPrefix(spec, "k6/"):
-		return "", fmt.Errorf("%s imports %q, which cannot work in a pool worker: a worker runs outside any VU, so k6's modules that need one are not there "+
-			"(a worker module may import local files and k6/encoding, and use the globals console, setTimeout, setInterval, TextEncoder and TextDecoder)", from, spec)
+		return "", fmt.Errorf("%s imports %q, which cannot work in a pool worker: a worker runs outside any VU, "+
+			"so k6's modules that need one are not there (a worker module may import local files and k6/encoding, "+
+			"and use the globals console, setTimeout, setInterval, TextEncoder and TextDecoder)", from, spec)
 	}
-	return "", fmt.Errorf("%s imports %q: a pool worker module can import only local files, as ./x.js, ../x.js or /abs/x.js", from, spec)
+	return "", fmt.Errorf("%s imports %q: a pool worker module can import only local files, "+
+		"as ./x.js, ../x.js or /abs/x.js", from, spec)
 }
 
 // syntaxError keeps sobek's message ("SyntaxError: file: Line l:c ..."),

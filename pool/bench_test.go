@@ -2,6 +2,7 @@ package pool
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 	"sync"
 	"testing"
@@ -17,7 +18,7 @@ func benchPool(b *testing.B, cfg Config) *Pool {
 		cfg.Name = b.Name()
 	}
 	if cfg.Kind == Process {
-		cfg.Command = []string{osArgs0()}
+		cfg.Command = []string{os.Args[0]}
 		cfg.SameRegistry = true
 	}
 	p, err := New(cfg)
@@ -130,5 +131,3 @@ func BenchmarkRawPrimes(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tasks/s")
 }
-
-func osArgs0() string { return testBinary }

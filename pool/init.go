@@ -36,7 +36,7 @@ type boundInit struct {
 func bindInit(cfg *Config) (*boundInit, error) {
 	in := cfg.Init
 	if in == nil {
-		return nil, nil
+		return nil, nil //nolint:nilnil // no init: nothing to bind, and nothing wrong
 	}
 	b := &boundInit{name: in.Workload}
 	if in.Workload == "" {
@@ -55,7 +55,7 @@ func bindInit(cfg *Config) (*boundInit, error) {
 	if cfg.Kind == Process && len(in.Params) > 0 {
 		params, err := json.Marshal(in.Params)
 		if err != nil {
-			return nil, fmt.Errorf("init: params cannot be sent to a worker process: %s", err)
+			return nil, fmt.Errorf("init: params cannot be sent to a worker process: %w", err)
 		}
 		b.params = params
 	}
@@ -97,7 +97,8 @@ func (p *Pool) initProcess(w *ipc.Worker) error {
 		return fmt.Errorf("worker pid %d does not offer %q (it offers: %s)", w.PID(), p.init.name, offered(w))
 	}
 	c := ipc.NewCall()
-	if err := w.Send(c, ipc.Request{Workload: p.init.name, Params: p.init.params, Timeout: p.cfg.StartTimeout}); err != nil {
+	req := ipc.Request{Workload: p.init.name, Params: p.init.params, Timeout: p.cfg.StartTimeout}
+	if err := w.Send(c, req); err != nil {
 		return err
 	}
 	timer := time.NewTimer(p.cfg.StartTimeout)

@@ -3,6 +3,7 @@ package pool
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,7 +16,7 @@ import (
 
 // initsRun counts t.init's runs in this process: the thread pools' inits in
 // the test binary, or one worker process's own.
-var initsRun atomic.Int64
+var initsRun atomic.Int64 //nolint:gochecknoglobals // counted by t.init in whichever process runs it
 
 // TestInitRunsOncePerWorker: every worker runs the init once before its
 // first task, growth by Resize included (thread pool), and every new worker
@@ -90,8 +91,10 @@ func TestInitIsCheckedAtNew(t *testing.T) {
 		t.Run(c.want, func(t *testing.T) {
 			t.Parallel()
 			for _, kind := range []Kind{Thread, Process} {
-				cfg := Config{Kind: kind, Name: "bad-init", Workers: 1, Registry: testRegistry, Init: c.init,
-					Command: []string{testBinary}, SameRegistry: true}
+				cfg := Config{
+					Kind: kind, Name: "bad-init", Workers: 1, Registry: testRegistry, Init: c.init,
+					Command: []string{os.Args[0]}, SameRegistry: true,
+				}
 				_, err := New(cfg)
 				require.Error(t, err, kind)
 				assert.Equal(t, taskerr.InvalidArgument, taskerr.CodeOf(err))

@@ -9,6 +9,7 @@ package pool
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -127,7 +128,7 @@ func (c *Config) normalize() error {
 	}
 	if c.Logger == nil {
 		l := logrus.New()
-		l.Out = discard{}
+		l.Out = io.Discard
 		c.Logger = l
 	}
 	if c.Kind == Thread {
@@ -164,10 +165,6 @@ func checkWorkers(field string, n int) error {
 	}
 	return nil
 }
-
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 // Stats is a consistent snapshot of a pool's counters: at every moment
 // Submitted == Completed + Failed + Queued + Busy. A settled task counts in
@@ -296,11 +293,7 @@ func (p *Pool) addWorker() {
 		w = newProcSeat(p)
 	}
 	p.workers = append(p.workers, w)
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		w.run()
-	}()
+	p.wg.Go(w.run)
 }
 
 // Started reports whether the workers have been started.
@@ -368,7 +361,7 @@ func (p *Pool) Submit(t *Task) {
 	if p.closed.Load() || p.draining.Load() {
 		p.led.enter()
 		t.Workers = p.Size()
-		t.settle(nil, p.closedError(), 0)
+		t.fail(p.closedError(), 0)
 		return
 	}
 	p.Start()
@@ -377,7 +370,7 @@ func (p *Pool) Submit(t *Task) {
 	capacity := int64(p.Size() * p.cfg.Concurrency)
 	if !p.led.admit(t, int64(*p.cfg.MaxQueue)+capacity) {
 		t.Workers = p.Size()
-		t.settle(nil, taskerr.New(taskerr.QueueFull,
+		t.fail(taskerr.New(taskerr.QueueFull,
 			"%s pool %q: queue is full (maxQueue %d, all %d workers busy): %s was not run",
 			p.cfg.Kind, p.cfg.Name, *p.cfg.MaxQueue, p.Size(), t.Workload), 0)
 		return
@@ -392,7 +385,8 @@ func (p *Pool) Submit(t *Task) {
 
 func (p *Pool) closedError() *taskerr.Error {
 	if p.draining.Load() && !p.closed.Load() {
-		return taskerr.New(taskerr.PoolClosed, "%s pool %q is draining (close({ drain: true })) and takes no new task", p.cfg.Kind, p.cfg.Name)
+		return taskerr.New(taskerr.PoolClosed,
+			"%s pool %q is draining (close({ drain: true })) and takes no new task", p.cfg.Kind, p.cfg.Name)
 	}
 	return taskerr.New(taskerr.PoolClosed, "%s pool %q is closed", p.cfg.Kind, p.cfg.Name)
 }

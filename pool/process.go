@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -346,8 +346,9 @@ type workerValue struct {
 // timedOut runs when t's timer fires: t fails with TimeoutError at once, and
 // its request is abandoned (unless t settled first).
 func (sl *procSlot) timedOut(t *Task) {
-	after := fmt.Sprintf("the worker was sent a cancel and is killed unless it answers within %s", sl.run.seat.p.cfg.cancelGrace)
-	if ok, _ := t.settle(nil, sl.timeoutError(t, after), t.timeout); ok {
+	after := fmt.Sprintf("the worker was sent a cancel and is killed unless it answers within %s",
+		sl.run.seat.p.cfg.cancelGrace)
+	if ok, _ := t.fail(sl.timeoutError(t, after), t.timeout); ok {
 		sl.abandon(t, fmt.Sprintf("task %s timed out after %s", t.Workload, t.timeout))
 	}
 }
@@ -391,7 +392,8 @@ func (sl *procSlot) crashed(t *Task, err *taskerr.Error) *taskerr.Error {
 	if p.closed.Load() {
 		return p.closedWhileRunning(t)
 	}
-	return taskerr.New(taskerr.WorkerCrashed, "process pool %q: %s was running when %s", p.cfg.Name, t.Workload, err.Message)
+	return taskerr.New(taskerr.WorkerCrashed, "process pool %q: %s was running when %s",
+		p.cfg.Name, t.Workload, err.Message)
 }
 
 func (p *Pool) closedWhileRunning(t *Task) *taskerr.Error {
@@ -403,7 +405,7 @@ func offered(w *ipc.Worker) string {
 	for _, info := range w.Workloads() {
 		names = append(names, info.Name)
 	}
-	sort.Strings(names)
+	slices.Sort(names)
 	return strings.Join(names, ", ")
 }
 
@@ -414,7 +416,7 @@ func (p *Pool) workerConfig() ipc.Config {
 	for k := range p.cfg.Env {
 		keys = append(keys, k)
 	}
-	sort.Strings(keys)
+	slices.Sort(keys)
 	for _, k := range keys {
 		env = append(env, k+"="+p.cfg.Env[k])
 	}

@@ -51,6 +51,7 @@ func pidOf(t *testing.T, p *Pool) int {
 	return int(task.Value.(float64))
 }
 
+//nolint:paralleltest // counts this binary's worker processes in /proc, where other tests' workers would show
 func TestProcessPoolRunsWorkloads(t *testing.T) {
 	p := newPool(t, Config{Kind: Process, Workers: 2})
 	task := run(t, p, "cpu.primes", map[string]any{"limit": 20000.0})
@@ -72,11 +73,12 @@ func TestProcessPoolRunsWorkloads(t *testing.T) {
 	requireNoWorkers(t)
 }
 
+//nolint:paralleltest // timing-sensitive: asserts that 8 sleeps overlap on one worker
 func TestProcessConcurrencyPipelines(t *testing.T) {
 	p := newPool(t, Config{Kind: Process, Workers: 1, Concurrency: 8})
 	run(t, p, "noop", nil) // the worker is up
 	began := time.Now()
-	var chans []chan *Task
+	chans := make([]chan *Task, 0, 8)
 	for range 8 {
 		chans = append(chans, submit(t, p, "io.sleep", map[string]any{"duration": "200ms"}))
 	}
@@ -86,6 +88,7 @@ func TestProcessConcurrencyPipelines(t *testing.T) {
 	assert.Less(t, time.Since(began), 600*time.Millisecond, "8 sleeps in flight at once on one worker")
 }
 
+//nolint:paralleltest // counts this binary's worker processes in /proc, where other tests' workers would show
 func TestWorkerKilledIsReplaced(t *testing.T) {
 	p := newPool(t, Config{Kind: Process, Workers: 2})
 	run(t, p, "noop", nil)
@@ -124,6 +127,7 @@ func TestWorkerKilledIsReplaced(t *testing.T) {
 }
 
 func TestWorkerExitIsReported(t *testing.T) {
+	t.Parallel()
 	p := newPool(t, Config{Kind: Process, Workers: 1})
 	task := run(t, p, "t.exit", nil)
 	assert.Equal(t, taskerr.WorkerCrashed, code(task))
@@ -132,6 +136,7 @@ func TestWorkerExitIsReported(t *testing.T) {
 	assert.Nil(t, run(t, p, "noop", nil).Err, "a replacement serves the next task")
 }
 
+//nolint:paralleltest // timing-sensitive: asserts on how soon the TimeoutError comes
 func TestProcessTimeoutKillsAndReplaces(t *testing.T) {
 	p := newPool(t, Config{Kind: Process, Workers: 1, TaskTimeout: 100 * time.Millisecond})
 	before := pidOf(t, p)
@@ -149,8 +154,9 @@ func TestProcessTimeoutKillsAndReplaces(t *testing.T) {
 }
 
 func TestMaxTasksPerWorkerRecycles(t *testing.T) {
+	t.Parallel()
 	p := newPool(t, Config{Kind: Process, Workers: 1, MaxTasksPerWorker: 3})
-	var pids []int
+	pids := make([]int, 0, 7)
 	for range 7 {
 		pids = append(pids, pidOf(t, p))
 	}
@@ -163,12 +169,13 @@ func TestMaxTasksPerWorkerRecycles(t *testing.T) {
 	assert.Zero(t, p.Stats().Failed, "recycling loses no task")
 }
 
+//nolint:paralleltest // counts this binary's worker processes in /proc, where other tests' workers would show
 func TestProcessResize(t *testing.T) {
 	p := newPool(t, Config{Kind: Process, Workers: 1})
 	run(t, p, "noop", nil)
 	require.NoError(t, p.Resize(4))
 	require.Eventually(t, func() bool { return p.Stats().Live == 4 && len(workerPIDs(t)) == 4 }, 10*time.Second, 10*time.Millisecond)
-	var chans []chan *Task
+	chans := make([]chan *Task, 0, 8)
 	for range 8 {
 		chans = append(chans, submit(t, p, "io.sleep", map[string]any{"duration": "50ms"}))
 	}
@@ -179,6 +186,7 @@ func TestProcessResize(t *testing.T) {
 	require.Eventually(t, func() bool { return p.Stats().Live == 2 && len(workerPIDs(t)) == 2 }, 10*time.Second, 10*time.Millisecond)
 }
 
+//nolint:paralleltest // counts this binary's worker processes in /proc, where other tests' workers would show
 func TestProcessCloseStopsEverything(t *testing.T) {
 	p := newPool(t, Config{Kind: Process, Workers: 2})
 	running := []chan *Task{
@@ -200,9 +208,10 @@ func TestProcessCloseStopsEverything(t *testing.T) {
 }
 
 func TestCommandThatCannotStart(t *testing.T) {
+	t.Parallel()
 	p := newPool(t, Config{Kind: Process, Workers: 2, Command: []string{"/nonexistent/worker"}, StartTimeout: time.Second})
 	began := time.Now()
-	var chans []chan *Task
+	chans := make([]chan *Task, 0, 5)
 	for range 5 {
 		task, err := p.Prepare("noop", nil)
 		require.NoError(t, err)
@@ -220,6 +229,7 @@ func TestCommandThatCannotStart(t *testing.T) {
 }
 
 func TestCustomCommandOffersOnlyItsWorkloads(t *testing.T) {
+	t.Parallel()
 	// The same test binary, but not declared SameRegistry: the pool learns
 	// what it offers from its hello.
 	p := newPool(t, Config{Kind: Process, Workers: 1, Command: []string{os.Args[0]}})
@@ -236,6 +246,7 @@ func TestCustomCommandOffersOnlyItsWorkloads(t *testing.T) {
 }
 
 func TestWorkerEnvironment(t *testing.T) {
+	t.Parallel()
 	p := newPool(t, Config{Kind: Process, Workers: 1, Env: map[string]string{"XK6_TEST_GREETING": "hello"}})
 	assert.Equal(t, "hello", run(t, p, "t.env", map[string]any{"name": "XK6_TEST_GREETING"}).Value)
 	assert.Equal(t, strconv.Itoa(os.Getpid()), run(t, p, "t.env", map[string]any{"name": ipc.WorkerEnv}).Value)

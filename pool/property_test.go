@@ -24,6 +24,8 @@ import (
 // more than admission allows; at the end of each round, that every task
 // settled and the pool still runs workers × concurrency tasks at once.
 // The seed is logged; XK6_POOL_SEED=<seed> replays a run.
+//
+//nolint:paralleltest // counts this binary's worker processes in /proc, where other tests' workers would show
 func TestPropertyEveryTaskInOnePlace(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("XK6_POOL_SEED"); s != "" {
@@ -68,10 +70,10 @@ type tracked struct {
 }
 
 func newModel(t *testing.T, rng *rand.Rand, kind Kind) *model {
-	cfg := Config{Kind: kind, Workers: 1 + rng.IntN(2), MaxQueue: queueOf(rng.IntN(4)), cancelGrace: 100 * time.Millisecond}
+	cfg := Config{Kind: kind, Workers: 1 + rng.IntN(2), MaxQueue: new(rng.IntN(4)), cancelGrace: 100 * time.Millisecond}
 	if kind == Process {
 		cfg.Concurrency = 1 + rng.IntN(2)
-		cfg.Command = []string{testBinary} // not SameRegistry: names are checked against the hello
+		cfg.Command = []string{os.Args[0]} // not SameRegistry: names are checked against the hello
 		cfg.maxFrame = 64 << 10
 	}
 	t.Logf("%s pool: workers %d, concurrency %d, maxQueue %d", kind, cfg.Workers, max(cfg.Concurrency, 1), *cfg.MaxQueue)

@@ -1,6 +1,7 @@
 package pool
 
 import (
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -58,7 +59,7 @@ func requireCapacity(t *testing.T, p *Pool) {
 	}
 	require.Eventually(t, idle, 10*time.Second, time.Millisecond, "abandoned work ends and every worker is up: %+v", &last)
 	n := p.Size() * p.Config().Concurrency
-	var chans []chan *Task
+	chans := make([]chan *Task, 0, n)
 	for range n {
 		chans = append(chans, submit(t, p, "io.sleep", map[string]any{"duration": "400ms"}))
 	}
@@ -74,12 +75,14 @@ func requireCapacity(t *testing.T, p *Pool) {
 	requireAccounted(t, p)
 }
 
-// slotPool is a process pool whose worker is this test binary serving
+// slotPool is a process pool of one worker, which is this test binary serving
 // testRegistry, known to the pool only by its hello (so that a workload it
 // does not offer reaches a worker), with a short grace and frame limit.
-func slotPool(t *testing.T, workers, concurrency int) *Pool {
-	return newPool(t, Config{Kind: Process, Workers: workers, Concurrency: concurrency,
-		Command: []string{testBinary}, cancelGrace: 200 * time.Millisecond, maxFrame: 64 << 10})
+func slotPool(t *testing.T, concurrency int) *Pool {
+	return newPool(t, Config{
+		Kind: Process, Workers: 1, Concurrency: concurrency,
+		Command: []string{os.Args[0]}, cancelGrace: 200 * time.Millisecond, maxFrame: 64 << 10,
+	})
 }
 
 // waitBusy waits until n tasks run.
@@ -93,6 +96,8 @@ func waitBusy(t *testing.T, p *Pool, n int64) {
 // for the task at once; afterwards the pool runs workers × concurrency tasks
 // at once again. The first case is the input: a request refused
 // over the frame limit kept its slot, and the next task never ran.
+//
+//nolint:paralleltest // counts this binary's worker processes in /proc, where other tests' workers would show
 func TestEveryExitFromASlotGivesItBack(t *testing.T) {
 	prepare := func(t *testing.T, p *Pool, name string, params map[string]any, timeout time.Duration) *Task {
 		task, err := p.Prepare(name, params)
@@ -144,7 +149,7 @@ func TestEveryExitFromASlotGivesItBack(t *testing.T) {
 		}},
 		{"VU stopped while queued", taskerr.PoolClosed, false, func(t *testing.T, p *Pool) *Task {
 			n := p.Size() * p.Config().Concurrency
-			var running []chan *Task
+			running := make([]chan *Task, 0, n)
 			for range n {
 				running = append(running, submit(t, p, "io.sleep", map[string]any{"duration": "300ms"}))
 			}
@@ -164,7 +169,7 @@ func TestEveryExitFromASlotGivesItBack(t *testing.T) {
 	for _, conc := range []int{1, 2} {
 		for _, tc := range cases {
 			t.Run(tc.name+"/concurrency "+strconv.Itoa(conc), func(t *testing.T) {
-				p := slotPool(t, 1, conc)
+				p := slotPool(t, conc)
 				require.Nil(t, run(t, p, "noop", nil).Err)
 				task := tc.do(t, p)
 				assert.Equal(t, tc.want, code(task), "%v", task.Err)
@@ -185,8 +190,10 @@ func TestEveryExitFromASlotGivesItBack(t *testing.T) {
 
 // TestCloseGivesEverythingBack: close settles the running and the queued
 // tasks and stats() accounts for all of them at every step.
+//
+//nolint:paralleltest // counts this binary's worker processes in /proc, where other tests' workers would show
 func TestCloseGivesEverythingBack(t *testing.T) {
-	p := slotPool(t, 1, 2)
+	p := slotPool(t, 2)
 	running := []chan *Task{
 		submit(t, p, "io.sleep", map[string]any{"duration": "1h"}),
 		submit(t, p, "t.block", map[string]any{"for": "1h"}),
@@ -207,7 +214,8 @@ func TestCloseGivesEverythingBack(t *testing.T) {
 // two tasks, one task's timeout fails that task only. The worker answers
 // the cancel, so it is kept, and the sibling completes.
 func TestTimeoutSparesItsSiblings(t *testing.T) {
-	p := slotPool(t, 1, 2)
+	t.Parallel()
+	p := slotPool(t, 2)
 	before := pidOf(t, p)
 	slow, err := p.Prepare("io.sleep", map[string]any{"duration": "5s"})
 	require.NoError(t, err)
@@ -227,7 +235,8 @@ func TestTimeoutSparesItsSiblings(t *testing.T) {
 // cancel within the grace is killed; the siblings' errors say which task
 // timed out and that the worker did not answer its cancel.
 func TestUnansweredCancelNamesTheCause(t *testing.T) {
-	p := slotPool(t, 1, 2)
+	t.Parallel()
+	p := slotPool(t, 2)
 	require.Nil(t, run(t, p, "noop", nil).Err)
 	stuck, err := p.Prepare("t.block", map[string]any{"for": "1h"})
 	require.NoError(t, err)
@@ -251,9 +260,11 @@ func TestUnansweredCancelNamesTheCause(t *testing.T) {
 // stopped). Neither counts any more, the queue has room, and the next noop
 // runs once the worker, which did not answer the cancel, is replaced.
 func TestCancelledQueuedTaskFreesItsPlace(t *testing.T) {
+	t.Parallel()
 	for _, kind := range []Kind{Thread, Process} {
 		t.Run(string(kind), func(t *testing.T) {
-			cfg := Config{Kind: kind, Workers: 1, MaxQueue: queueOf(1), cancelGrace: 200 * time.Millisecond}
+			t.Parallel()
+			cfg := Config{Kind: kind, Workers: 1, MaxQueue: new(1), cancelGrace: 200 * time.Millisecond}
 			p := newPool(t, cfg)
 			stuck, err := p.Prepare("t.block", map[string]any{"for": "1s"})
 			require.NoError(t, err)

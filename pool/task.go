@@ -99,22 +99,22 @@ func (t *Task) claim(workers int) bool {
 // start ends the claim: from here on Cancel and timeouts can settle the task.
 func (t *Task) start() { t.state.Store(running) }
 
-// settle records the outcome and calls OnDone, unless the task settled
+// fail settles the task with err and calls OnDone, unless the task settled
 // already. It returns whether it settled the task and the state it was in.
 // run is how long the workload ran (or had run, for a timeout).
-func (t *Task) settle(value any, err *taskerr.Error, run time.Duration) (bool, uint32) {
-	ok, s := t.mark(value, err, run, false)
+func (t *Task) fail(err *taskerr.Error, run time.Duration) (bool, uint32) {
+	ok, s := t.mark(nil, err, run, false)
 	if ok {
 		t.OnDone(t)
 	}
 	return ok, s
 }
 
-// release is settle for whoever is done with t and gives back its place
-// (a worker, or a task taken out of the queue that never reached one): the
-// place goes back in the same step as the count, whether t settles now or
-// settled before. then runs before OnDone: it frees the worker, so that
-// whoever the result wakes finds it free.
+// release settles t with value or err, for whoever is done with it, and
+// gives back its place (a worker, or a task taken out of the queue that never
+// reached one): the place goes back in the same step as the count, whether t
+// settles now or settled before. then runs before OnDone: it frees the
+// worker, so that whoever the result wakes finds it free.
 func (t *Task) release(value any, err *taskerr.Error, run time.Duration, then func()) {
 	ok, _ := t.mark(value, err, run, true)
 	if then != nil {
@@ -170,7 +170,7 @@ func (t *Task) Cancel(err *taskerr.Error) bool {
 	if t.state.Load() == running {
 		ran = time.Since(t.Started)
 	}
-	ok, was := t.settle(nil, err, ran)
+	ok, was := t.fail(err, ran)
 	if !ok || was != running {
 		return ok
 	}

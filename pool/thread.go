@@ -155,14 +155,16 @@ func (w *threadWorker) runTask(t *Task) {
 // execute runs the workload; with a timeout, the task settles on time even
 // if the workload ignores its context (the goroutine stays busy until the
 // workload returns).
-func (w *threadWorker) execute(ctx context.Context, t *Task, timeout time.Duration) (any, *taskerr.Error, time.Duration) {
+func (w *threadWorker) execute(
+	ctx context.Context, t *Task, timeout time.Duration,
+) (any, *taskerr.Error, time.Duration) {
 	timedOut := func() *taskerr.Error {
 		return taskerr.New(taskerr.Timeout, "%s timed out after %s (thread pool %q)", t.Workload, timeout, w.p.cfg.Name)
 	}
 	if timeout > 0 {
 		stop := context.AfterFunc(ctx, func() {
 			if ctx.Err() == context.DeadlineExceeded {
-				t.settle(nil, timedOut(), timeout)
+				t.fail(timedOut(), timeout)
 			}
 		})
 		defer stop()

@@ -30,9 +30,8 @@ func TestMain(m *testing.M) {
 }
 
 // testRegistry holds the built-ins plus workloads that misbehave on purpose.
-// testBinary is this test binary: process pools run it as their worker.
-var testBinary = os.Args[0]
-
+//
+//nolint:gochecknoglobals // the registry this test binary serves as a worker process (TestMain)
 var testRegistry = func() *workload.Registry {
 	r := workload.NewRegistry()
 	for _, s := range workload.Default.List() {
@@ -102,8 +101,6 @@ func newPool(t *testing.T, cfg Config) *Pool {
 	return p
 }
 
-func queueOf(n int) *int { return &n }
-
 // run submits a task and waits for it to settle.
 func run(t *testing.T, p *Pool, name string, params map[string]any) *Task {
 	t.Helper()
@@ -130,6 +127,7 @@ func code(task *Task) taskerr.Code {
 }
 
 func TestThreadPoolRunsWorkloads(t *testing.T) {
+	t.Parallel()
 	p := newPool(t, Config{Kind: Thread, Workers: 2})
 	assert.False(t, p.Started(), "workers start with the first task")
 	task := run(t, p, "cpu.primes", map[string]any{"limit": 20000.0})
@@ -156,6 +154,7 @@ func TestThreadPoolRunsWorkloads(t *testing.T) {
 }
 
 func TestPrepareValidates(t *testing.T) {
+	t.Parallel()
 	p := newPool(t, Config{Kind: Thread, Workers: 1})
 	_, err := p.Prepare("cpu.nope", nil)
 	assert.Equal(t, taskerr.UnknownWorkload, taskerr.CodeOf(err))
@@ -167,12 +166,13 @@ func TestPrepareValidates(t *testing.T) {
 }
 
 func TestBadConfig(t *testing.T) {
+	t.Parallel()
 	for _, cfg := range []Config{
 		{Kind: "fiber"},
 		{Kind: Thread, Workers: -1},
 		{Kind: Thread, Workers: 1025},
-		{Kind: Thread, MaxQueue: queueOf(-1)},
-		{Kind: Thread, MaxQueue: queueOf(MaxQueueLimit + 1)},
+		{Kind: Thread, MaxQueue: new(-1)},
+		{Kind: Thread, MaxQueue: new(MaxQueueLimit + 1)},
 		{Kind: Thread, TaskTimeout: -time.Second},
 		{Kind: Process},
 		{Kind: Process, Command: []string{"x"}, Concurrency: 2000},
@@ -188,8 +188,9 @@ func TestBadConfig(t *testing.T) {
 // TestQueueLimit: maxQueue tasks wait beyond what the workers hold; the next
 // is rejected at once, and every task is accounted for.
 func TestQueueLimit(t *testing.T) {
-	p := newPool(t, Config{Kind: Thread, Workers: 2, MaxQueue: queueOf(3)})
-	var results []chan *Task
+	t.Parallel()
+	p := newPool(t, Config{Kind: Thread, Workers: 2, MaxQueue: new(3)})
+	results := make([]chan *Task, 0, 5)
 	for range 5 { // 2 running + 3 waiting
 		results = append(results, submit(t, p, "t.block", map[string]any{"for": "100ms"}))
 	}
@@ -213,7 +214,8 @@ func TestQueueLimit(t *testing.T) {
 }
 
 func TestZeroQueueAcceptsOnlyWhatWorkersHold(t *testing.T) {
-	p := newPool(t, Config{Kind: Thread, Workers: 2, MaxQueue: queueOf(0)})
+	t.Parallel()
+	p := newPool(t, Config{Kind: Thread, Workers: 2, MaxQueue: new(0)})
 	a := submit(t, p, "io.sleep", map[string]any{"duration": "100ms"})
 	b := submit(t, p, "io.sleep", map[string]any{"duration": "100ms"})
 	c := run(t, p, "noop", nil)
@@ -222,6 +224,7 @@ func TestZeroQueueAcceptsOnlyWhatWorkersHold(t *testing.T) {
 	assert.Nil(t, (<-b).Err)
 }
 
+//nolint:paralleltest // timing-sensitive: asserts on how soon the TimeoutError comes
 func TestThreadTimeout(t *testing.T) {
 	p := newPool(t, Config{Kind: Thread, Workers: 2, TaskTimeout: 50 * time.Millisecond})
 	began := time.Now()
@@ -256,6 +259,7 @@ func TestThreadTimeout(t *testing.T) {
 }
 
 func TestResizeUnderLoadKeepsEveryTask(t *testing.T) {
+	t.Parallel()
 	p := newPool(t, Config{Kind: Thread, Workers: 4})
 	const n = 400
 	var wg sync.WaitGroup
@@ -290,11 +294,13 @@ func TestResizeUnderLoadKeepsEveryTask(t *testing.T) {
 }
 
 // TestResizeScalesConcurrency: io.sleep throughput follows the pool's size.
+//
+//nolint:paralleltest // timing-sensitive: compares the run time of 1 and 16 workers
 func TestResizeScalesConcurrency(t *testing.T) {
 	p := newPool(t, Config{Kind: Thread, Workers: 1})
 	elapsed := func() time.Duration {
 		began := time.Now()
-		var chans []chan *Task
+		chans := make([]chan *Task, 0, 16)
 		for range 16 {
 			chans = append(chans, submit(t, p, "io.sleep", map[string]any{"duration": "50ms"}))
 		}
@@ -311,6 +317,7 @@ func TestResizeScalesConcurrency(t *testing.T) {
 }
 
 func TestCloseRejectsQueuedAndRunning(t *testing.T) {
+	t.Parallel()
 	p := newPool(t, Config{Kind: Thread, Workers: 1})
 	running := submit(t, p, "io.sleep", map[string]any{"duration": "1h"})
 	queued := submit(t, p, "noop", nil)
@@ -330,6 +337,7 @@ func TestCloseRejectsQueuedAndRunning(t *testing.T) {
 }
 
 func TestCancel(t *testing.T) {
+	t.Parallel()
 	p := newPool(t, Config{Kind: Thread, Workers: 1})
 	task, err := p.Prepare("io.sleep", map[string]any{"duration": "1h"})
 	require.NoError(t, err)
@@ -347,7 +355,8 @@ func TestCancel(t *testing.T) {
 
 // TestManySubmitters: every task settles exactly once under contention.
 func TestManySubmitters(t *testing.T) {
-	p := newPool(t, Config{Kind: Thread, Workers: 8, MaxQueue: queueOf(100)})
+	t.Parallel()
+	p := newPool(t, Config{Kind: Thread, Workers: 8, MaxQueue: new(100)})
 	const submitters, each = 16, 2000
 	var settled, full atomic.Int64
 	var wg sync.WaitGroup

@@ -49,8 +49,11 @@ export default async function () {
 // gets the 1,000,000 noop tasks; a thread pool drains noop faster
 // than a script can submit (its queue never fills), so its case uses
 // io.sleep 1ms to back it up.
+//
+//nolint:tparallel // the cases take turns, so that the figure of each (seconds, peak RSS) is its own
 func TestBackpressure(t *testing.T) {
 	t.Parallel()
+	//nolint:paralleltest // the cases take turns (see above)
 	for _, kind := range []string{"thread", "process"} {
 		t.Run(kind, func(t *testing.T) {
 			n := pick(1_000_000, 100_000)
@@ -78,7 +81,7 @@ func TestBackpressure(t *testing.T) {
 			rss := peak()
 			bound := int64(pick(2048, 1024)) << 20
 			assert.Less(t, rss, bound)
-			figure(t, "backpressure "+kind, "%d %s tasks submitted in %.1f s with maxQueue 10000 on 4 workers: %d completed, %d rejected with QueueFullError (counted failed), 0 lost; peak queue %d; k6 peak RSS %d MiB (bound asserted: %d MiB)",
+			figuref(t, "backpressure "+kind, "%d %s tasks submitted in %.1f s with maxQueue 10000 on 4 workers: %d completed, %d rejected with QueueFullError (counted failed), 0 lost; peak queue %d; k6 peak RSS %d MiB (bound asserted: %d MiB)",
 				n, what, got.Seconds, got.OK, got.Full, got.Stats.PeakQueued, rss>>20, bound>>20)
 		})
 	}

@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"testing"
 	"time"
 
@@ -56,7 +55,13 @@ func TestAllowedCommands(t *testing.T) {
 	shReal, err := filepath.EvalSymlinks(sh)
 	require.NoError(t, err)
 	const setting = "XK6_CONCURRENCY_ALLOWED_COMMANDS"
-	onlyBuiltin := "NotAllowedError: new ProcessPool(): option \"command\" (%q) is not allowed: " + setting + " allows only the built-in worker"
+	// onlyBuiltin is the refusal of command, quoted as the error quotes it.
+	onlyBuiltin := func(command string) string {
+		q, err := json.Marshal(command)
+		require.NoError(t, err)
+		return "NotAllowedError: new ProcessPool(): option \"command\" (" + string(q) + ") is not allowed: " +
+			setting + " allows only the built-in worker"
+	}
 	envRefused := `InvalidArgumentError: new ProcessPool(): option "env" cannot set ` + setting
 	cwdRefused := `InvalidArgumentError: new ProcessPool(): option "cwd" is not usable: working directory /no/such/dir does not exist`
 	list := "python3" + string(os.PathListSeparator) + "/usr/bin/env"
@@ -71,11 +76,15 @@ func TestAllowedCommands(t *testing.T) {
 		seen   string
 	}{
 		{name: "unset", python: "constructed", sh: "constructed"},
-		{name: "none", env: []string{setting + "=none"}, python: sprintfQ(onlyBuiltin, python), sh: sprintfQ(onlyBuiltin, "sh"), seen: "none"},
-		{name: "a list", env: []string{setting + "=" + list}, python: "constructed",
-			sh: `NotAllowedError: new ProcessPool(): option "command" ("sh") runs ` + shReal + ", which " + setting + " does not allow (it allows ", seen: list},
-		{name: "none, and -e tries to allow python", env: []string{setting + "=none"}, args: []string{"-e", setting + "=" + python},
-			python: sprintfQ(onlyBuiltin, python), sh: sprintfQ(onlyBuiltin, "sh"), seen: python},
+		{name: "none", env: []string{setting + "=none"}, python: onlyBuiltin(python), sh: onlyBuiltin("sh"), seen: "none"},
+		{
+			name: "a list", env: []string{setting + "=" + list}, python: "constructed",
+			sh: `NotAllowedError: new ProcessPool(): option "command" ("sh") runs ` + shReal + ", which " + setting + " does not allow (it allows ", seen: list,
+		},
+		{
+			name: "none, and -e tries to allow python", env: []string{setting + "=none"}, args: []string{"-e", setting + "=" + python},
+			python: onlyBuiltin(python), sh: onlyBuiltin("sh"), seen: python,
+		},
 		{name: "unset, and -e says none", args: []string{"-e", setting + "=none"}, python: "constructed", sh: "constructed", seen: "none"},
 	}
 	for _, tc := range cases {
@@ -104,13 +113,6 @@ func TestAllowedCommands(t *testing.T) {
 			assert.Contains(t, res.Stderr, "BUILTIN 4", "the built-in worker runs")
 		})
 	}
-}
-
-func sprintfQ(format, arg string) string { return strings.Replace(format, "%q", jsonQuote(arg), 1) }
-
-func jsonQuote(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
 }
 
 // unquoteLog undoes the escaping of k6's logfmt output of a console.log line.

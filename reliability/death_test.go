@@ -112,10 +112,10 @@ func TestWorkerDeathUnderLoad(t *testing.T) {
 		}
 	}
 	slices.Sort(detect)
-	figure(t, "worker death", "%d SIGKILLs in %s (one every 200 ms) to an 8-worker pool under 16 VUs: %d tasks submitted, %d completed + %d failed = %d accounted (stats() and --out json agree), every failure WorkerCrashedError with pid and signal, %d workers replaced, 8 live at the end, none left after k6 exited",
+	figuref(t, "worker death", "%d SIGKILLs in %s (one every 200 ms) to an 8-worker pool under 16 VUs: %d tasks submitted, %d completed + %d failed = %d accounted (stats() and --out json agree), every failure WorkerCrashedError with pid and signal, %d workers replaced, 8 live at the end, none left after k6 exited",
 		len(kills), duration, stats.Submitted, stats.Completed, stats.Failed, stats.Completed+stats.Failed, stats.Restarts)
 	if len(detect) > 0 {
-		figure(t, "time to detect a dead worker", "median %s, max %s (kill to failed task, over %d failures)",
+		figuref(t, "time to detect a dead worker", "median %s, max %s (kill to failed task, over %d failures)",
 			detect[len(detect)/2].Round(time.Microsecond), detect[len(detect)-1].Round(time.Microsecond), len(detect))
 		assert.Less(t, detect[len(detect)/2], 100*time.Millisecond)
 	}
@@ -125,7 +125,7 @@ func TestWorkerDeathUnderLoad(t *testing.T) {
 // returns the rest of it.
 func logged(t *testing.T, stderr, prefix string) string {
 	t.Helper()
-	for _, line := range strings.Split(stderr, "\n") {
+	for line := range strings.SplitSeq(stderr, "\n") {
 		i := strings.Index(line, `msg="`+prefix)
 		if i < 0 {
 			continue

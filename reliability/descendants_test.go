@@ -155,7 +155,7 @@ func TestNoDescendantOutlivesItsWorker(t *testing.T) {
 			entries, err := os.ReadDir(tmp)
 			require.NoError(t, err)
 			assert.Empty(t, entries, "k6's TMPDIR after the run")
-			figure(t, "descendants "+tc.name, "%d worker children, %d gone with their worker while k6 ran, none after it exited; TMPDIR empty", len(helpers), tc.ended)
+			figuref(t, "descendants "+tc.name, "%d worker children, %d gone with their worker while k6 ran, none after it exited; TMPDIR empty", len(helpers), tc.ended)
 		})
 	}
 }
@@ -170,8 +170,9 @@ func readHelpers(t *testing.T, path string) []helper {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
-	var out []helper
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	out := make([]helper, 0, len(lines))
+	for _, line := range lines {
 		f := strings.Fields(line)
 		require.Len(t, f, 3, "line %q", line)
 		pid, err := strconv.Atoi(f[0])
@@ -251,7 +252,7 @@ func TestKilledWorkerLeavesNoFiles(t *testing.T) {
 	entries, err := os.ReadDir(tmp)
 	require.NoError(t, err)
 	assert.Empty(t, entries, "k6's TMPDIR after the run")
-	figure(t, "killed worker's files", "io.file's files of a SIGKILLed worker: gone with the worker; TMPDIR empty after the run")
+	figuref(t, "killed worker's files", "io.file's files of a SIGKILLed worker: gone with the worker; TMPDIR empty after the run")
 }
 
 // leftIn lists the files under tmp (directories aside: a live worker's

@@ -33,14 +33,15 @@ func pick[T any](long, short T) T {
 	return short
 }
 
+//nolint:gochecknoglobals // the figures of the whole run, printed by TestMain
 var figures struct {
 	sync.Mutex
 	lines []string
 }
 
-// figure records a figure of the suite: logged, printed at the end, and
+// figuref records a figure of the suite: logged, printed at the end, and
 // written to $XK6_RELIABILITY_FIGURES when set.
-func figure(t *testing.T, name, format string, args ...any) {
+func figuref(t *testing.T, name, format string, args ...any) {
 	t.Helper()
 	line := fmt.Sprintf("FIGURE %s: %s", name, fmt.Sprintf(format, args...))
 	t.Log(line)
@@ -62,7 +63,7 @@ func TestMain(m *testing.M) {
 		mode = "full"
 	}
 	out := fmt.Sprintf("reliability figures, %s:\n%s\n", mode, strings.Join(figures.lines, "\n"))
-	fmt.Print(out)
+	_, _ = fmt.Fprint(os.Stdout, out)
 	if path := os.Getenv("XK6_RELIABILITY_FIGURES"); path != "" {
 		_ = os.WriteFile(path, []byte(out), 0o644)
 	}

@@ -81,10 +81,10 @@ const good = new ProcessPool({ name: 'good', workers: 1, command: [%q, 'good'] }
 			}
 		}
 		assert.GreaterOrEqual(t, len(pids), 2, "%s: each broken worker was replaced by a new process: %v", mode, results)
-		figure(t, "misbehaving worker "+mode, "%s", results[0])
+		figuref(t, "misbehaving worker "+mode, "%s", results[0])
 	}
 	rss := peak()
-	figure(t, "k6 peak RSS with misbehaving workers", "%d MiB (workers claiming 4 GiB frames among them)", rss>>20)
+	figuref(t, "k6 peak RSS with misbehaving workers", "%d MiB (workers claiming 4 GiB frames among them)", rss>>20)
 	assert.Less(t, rss, int64(400<<20), "k6's memory stays bounded")
 	k6test.RequireNoWorkers(t, k6.Cmd.Process.Pid, 5*time.Second)
 }

@@ -66,7 +66,7 @@ func TestShutdownPaths(t *testing.T) {
 			assert.Equal(t, c.code, res.ExitCode, tail(res.Stderr))
 			k6test.RequireNoWorkers(t, pid, 5*time.Second)
 			if c.code == -1 {
-				figure(t, "shutdown "+c.name, "no worker survived k6 (parent-death signal)")
+				figuref(t, "shutdown "+c.name, "no worker survived k6 (parent-death signal)")
 				return // a killed k6 writes no account and may cut its JSON short
 			}
 			accounts := map[string][3]int{} // submitted, completed, failed
@@ -95,7 +95,7 @@ func TestShutdownPaths(t *testing.T) {
 				assert.Equal(t, a, inJSON[pool], "%s: submitted, completed, failed in the account and in --out json", pool)
 			}
 			completed := map[string]int{"procs": accounts["procs"][1], "threads": accounts["threads"][1]}
-			figure(t, "shutdown "+c.name, "exit code %d, no worker left, accounts balanced (completed: %v; submitted, completed, failed in --out json: %v)",
+			figuref(t, "shutdown "+c.name, "exit code %d, no worker left, accounts balanced (completed: %v; submitted, completed, failed in --out json: %v)",
 				res.ExitCode, completed, inJSON)
 		})
 	}

@@ -77,7 +77,7 @@ export default async function () {
 	assert.Equal(t, n, out.Noop, "every noop after a refused request ran")
 	assert.True(t, out.Stats.accounted(), "%+v", out.Stats)
 	assert.Equal(t, poolStats{Submitted: 2*n + 1, Completed: n + 1, Failed: n, Live: 1}, out.Stats)
-	figure(t, "refused requests", "%d requests refused over the frame limit (InvalidArgumentError), each followed by a noop on the same 1-worker pool: all %d noop ran; stats %+v",
+	figuref(t, "refused requests", "%d requests refused over the frame limit (InvalidArgumentError), each followed by a noop on the same 1-worker pool: all %d noop ran; stats %+v",
 		n, out.Noop, out.Stats)
 }
 
@@ -146,7 +146,7 @@ export default async function () {
 	assert.Equal(t, "ok", p.After, "a replacement serves the next task")
 	assert.EqualValues(t, 1, p.Stats.Restarts)
 	assert.True(t, p.Stats.accounted(), "%+v", p.Stats)
-	figure(t, "timeout siblings", "builtin worker, concurrency 2: %q | sibling %q, %d restarts; Python task ignoring the cancel: sibling %q after %d ms",
+	figuref(t, "timeout siblings", "builtin worker, concurrency 2: %q | sibling %q, %d restarts; Python task ignoring the cancel: sibling %q after %d ms",
 		short(b.Slow), b.Sibling, b.Stats.Restarts, p.Sibling, p.MS)
 }
 
@@ -202,7 +202,7 @@ export function b() {
 	assert.Equal(t, "ok", out.Noop)
 	assert.True(t, out.After.accounted(), "%+v", out.After)
 	assert.EqualValues(t, 1, out.After.Restarts, "the worker that ignored the cancel was replaced")
-	figure(t, "abandoned tasks", "maxQueue 1, a task ignoring cancellation and a queued noop abandoned when k6 stopped the VU: 0.5 s later stats %+v; the next noop %s after %d ms",
+	figuref(t, "abandoned tasks", "maxQueue 1, a task ignoring cancellation and a queued noop abandoned when k6 stopped the VU: 0.5 s later stats %+v; the next noop %s after %d ms",
 		out.Seen, out.Noop, out.MS)
 }
 

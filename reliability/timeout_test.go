@@ -69,6 +69,6 @@ func TestTimeouts(t *testing.T) {
 	assert.Zero(t, out["process cpu.spin"].Stats.Restarts, "the worker answered the cancel: it is kept")
 	assert.Zero(t, out["process io.sleep"].Stats.Restarts, "the worker answered the cancel: it is kept")
 	assert.EqualValues(t, 2, out["process io.sleep"].Stats.Live)
-	figure(t, "timeouts", "taskTimeout 200ms: TimeoutError after %d ms at worst (thread and process pools, cpu.spin and io.sleep); thread workloads return, process workers answer the cancel and are kept (%d restarts)",
+	figuref(t, "timeouts", "taskTimeout 200ms: TimeoutError after %d ms at worst (thread and process pools, cpu.spin and io.sleep); thread workloads return, process workers answer the cancel and are kept (%d restarts)",
 		worst, out["process io.sleep"].Stats.Restarts)
 }

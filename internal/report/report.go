@@ -14,6 +14,7 @@ package report
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -274,84 +275,112 @@ func Compute(data Data, opts Options) *Result {
 		opts.Size = DefaultSize
 	}
 	r := &Result{Options: opts}
+	r.collect(data)
+	r.order()
+	r.tabulate()
+	r.Note = note(data, opts)
+	return r
+}
+
+// cellID is what makes a cell: two sub-metrics with the same one are the
+// same cell.
+type cellID struct {
+	series, workload string
+	size             int
+}
+
+// collect finds the cells among data's sub-metrics, in key order, into
+// r.Cells, and says in r.Skipped why each other sub-metric of TaskMetric is
+// not one.
+func (r *Result) collect(data Data) {
 	keys := make([]string, 0, len(data.Metrics))
 	for k := range data.Metrics {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	type cellID struct {
-		series, workload string
-		size             int
-	}
 	found := map[cellID]int{} // index into r.Cells
 	for _, key := range keys {
 		name, tags, ok := ParseKey(key)
 		if !ok || name != TaskMetric || tags == nil {
 			continue
 		}
-		skip := func(why string) { r.Skipped = append(r.Skipped, key+" ("+why+")") }
-		series, hasSeries := tags[opts.Series]
-		sizeText, hasSize := tags[opts.Size]
-		workload, hasWorkload := tags[WorkloadTag]
-		var missing []string
-		for _, t := range []struct {
-			name string
-			has  bool
-		}{{opts.Series, hasSeries}, {opts.Size, hasSize}, {WorkloadTag, hasWorkload}} {
-			if !t.has {
-				missing = append(missing, t.name)
-			}
-		}
-		if len(missing) > 0 {
-			skip("no " + andList(missing, " and ") + plural(len(missing), " tag", " tags"))
-			continue
-		}
-		size, err := strconv.Atoi(sizeText)
-		if err != nil {
-			skip(fmt.Sprintf("%s %q is not an integer", opts.Size, sizeText))
-			continue
-		}
-		cell, why := newCell(data.Metrics[key], opts)
+		cell, why := r.cellOf(key, tags, data.Metrics[key])
 		if why != "" {
-			skip(why)
+			r.Skipped = append(r.Skipped, key+" ("+why+")")
 			continue
 		}
-		cell.Series, cell.Size, cell.Workload, cell.Key, cell.tags = series, size, workload, key, len(tags)
-		id := cellID{series, workload, size}
-		if i, dup := found[id]; dup {
-			kept := r.Cells[i]
-			if cell.tags < kept.tags {
-				r.Cells[i] = cell
-				r.Skipped = append(r.Skipped, kept.Key+" (the same cell as "+cell.Key+", which has fewer tags)")
-			} else {
-				skip("the same cell as " + kept.Key)
-			}
-			continue
+		r.add(found, cell)
+	}
+}
+
+// cellOf makes the cell of one sub-metric of TaskMetric, or says why it is
+// not a cell.
+func (r *Result) cellOf(key string, tags map[string]string, m Metric) (Cell, string) {
+	opts := r.Options
+	series, hasSeries := tags[opts.Series]
+	sizeText, hasSize := tags[opts.Size]
+	workload, hasWorkload := tags[WorkloadTag]
+	var missing []string
+	for _, t := range []struct {
+		name string
+		has  bool
+	}{{opts.Series, hasSeries}, {opts.Size, hasSize}, {WorkloadTag, hasWorkload}} {
+		if !t.has {
+			missing = append(missing, t.name)
 		}
+	}
+	if len(missing) > 0 {
+		return Cell{}, "no " + andList(missing, " and ") + plural(len(missing), " tag", " tags")
+	}
+	size, err := strconv.Atoi(sizeText)
+	if err != nil {
+		return Cell{}, fmt.Sprintf("%s %q is not an integer", opts.Size, sizeText)
+	}
+	cell, why := newCell(m, opts)
+	if why != "" {
+		return Cell{}, why
+	}
+	cell.Series, cell.Size, cell.Workload, cell.Key, cell.tags = series, size, workload, key, len(tags)
+	return cell, ""
+}
+
+// add appends cell to r.Cells, unless found (cellID to index into r.Cells)
+// holds the same cell: then the one with fewer tags stays, the first by key
+// on a tie, and the other goes to r.Skipped.
+func (r *Result) add(found map[cellID]int, cell Cell) {
+	id := cellID{cell.Series, cell.Workload, cell.Size}
+	i, dup := found[id]
+	switch {
+	case !dup:
 		found[id] = len(r.Cells)
 		r.Cells = append(r.Cells, cell)
+	case cell.tags < r.Cells[i].tags:
+		kept := r.Cells[i]
+		r.Cells[i] = cell
+		r.Skipped = append(r.Skipped, kept.Key+" (the same cell as "+cell.Key+", which has fewer tags)")
+	default:
+		r.Skipped = append(r.Skipped, cell.Key+" (the same cell as "+r.Cells[i].Key+")")
 	}
+}
 
+// order lists the cells' sizes, series and workloads, and sorts the cells
+// by workload, series and size.
+func (r *Result) order() {
 	sizes, series, workloads := map[int]bool{}, map[string]bool{}, map[string]bool{}
 	for _, c := range r.Cells {
 		sizes[c.Size], series[c.Series], workloads[c.Workload] = true, true, true
 	}
-	for s := range sizes {
-		r.Sizes = append(r.Sizes, s)
-	}
-	slices.Sort(r.Sizes)
-	for s := range series {
-		r.Series = append(r.Series, s)
-	}
-	slices.SortFunc(r.Series, seriesCompare)
-	for w := range workloads {
-		r.Workloads = append(r.Workloads, w)
-	}
-	slices.Sort(r.Workloads)
+	r.Sizes = slices.Sorted(maps.Keys(sizes))
+	r.Series = slices.SortedFunc(maps.Keys(series), seriesCompare)
+	r.Workloads = slices.Sorted(maps.Keys(workloads))
 	slices.SortFunc(r.Cells, func(a, b Cell) int {
 		return cmp.Or(cmp.Compare(a.Workload, b.Workload), seriesCompare(a.Series, b.Series), cmp.Compare(a.Size, b.Size))
 	})
+}
 
+// tabulate counts the cells that did not run, finds the base size, and makes
+// the rows.
+func (r *Result) tabulate() {
 	r.Base = -1
 	for _, c := range r.Cells {
 		if !c.Ran {
@@ -367,17 +396,18 @@ func Compute(data Data, opts Options) *Result {
 			}
 		}
 	}
+}
 
+// note says how calls/s was computed.
+func note(data Data, opts Options) string {
 	if opts.Seconds > 0 {
-		r.Note = "calls/s = count / " + fmtSeconds(opts.Seconds) + " per cell"
-	} else {
-		r.Note = "calls/s = k6's rate: count / the whole test run"
-		if data.RunDuration > 0 {
-			r.Note += " (" + fmtSeconds(data.RunDuration.Seconds()) + ")"
-		}
-		r.Note += "; give opts.seconds when each cell ran for a part of it"
+		return "calls/s = count / " + fmtSeconds(opts.Seconds) + " per cell"
 	}
-	return r
+	n := "calls/s = k6's rate: count / the whole test run"
+	if data.RunDuration > 0 {
+		n += " (" + fmtSeconds(data.RunDuration.Seconds()) + ")"
+	}
+	return n + "; give opts.seconds when each cell ran for a part of it"
 }
 
 // newCell reads a cell's numbers from its sub-metric, or says why it is not
