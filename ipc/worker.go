@@ -71,6 +71,13 @@ type Request struct {
 	Params []byte
 	// Timeout is sent as timeout_ms (rounded up); 0 is none.
 	Timeout time.Duration
+	// OnWrite, if not nil, runs once the request is in line to reach the
+	// worker, under the lock that orders the writes: its calls see the
+	// requests in the order the worker reads them (a pool that sends more
+	// than the worker runs at once learns which ones wait). It must be
+	// quick and must not call the Worker. It does not run when Send returns
+	// an error.
+	OnWrite func()
 }
 
 // Response is how a request ended.
@@ -369,7 +376,7 @@ func (w *Worker) Send(c *Call, req Request) error {
 	w.mu.Unlock()
 	// From here on c may settle, and in callback mode be sent again, at any
 	// moment: only the local frame is touched (nothing reads it once written).
-	if err := w.out.write(frame); err != nil {
+	if err := w.out.writeThen(frame, req.OnWrite); err != nil {
 		w.writeFailed(err)
 	}
 	return nil
@@ -539,9 +546,15 @@ type frameWriter struct {
 	waiting atomic.Int32
 }
 
-func (fw *frameWriter) write(frame []byte) error {
+func (fw *frameWriter) write(frame []byte) error { return fw.writeThen(frame, nil) }
+
+// writeThen is write, running then first (if not nil) under the lock.
+func (fw *frameWriter) writeThen(frame []byte, then func()) error {
 	fw.waiting.Add(1)
 	fw.mu.Lock()
+	if then != nil {
+		then()
+	}
 	_, err := fw.bw.Write(frame)
 	if fw.waiting.Add(-1) == 0 && err == nil {
 		err = fw.bw.Flush()
