@@ -423,6 +423,14 @@ class _Server:
         answers whatever happens: the executor would swallow an exception."""
         w = task.workload
         value, error = None, None
+        if task.cancel.is_set():  # cancelled while it waited in the executor's queue (prefetch): never run
+            with self.inflight_lock:
+                del self.inflight[task.id]
+            why = {'cancel': 'cancelled by the pool before it started',
+                   'stopping': 'cancelled because the worker is stopping: its input closed before it started'}
+            self.send_result(task.id, w.name, None, ('WorkloadError', '%s: %s' % (
+                w.name, why.get(task.cancel.reason, 'cancelled before it started'))), 0)
+            return
         start = time.perf_counter_ns()
         if task.timeout_ms is not None:  # the timeout counts from the start of the run, as run_ns does
             task.cancel.deadline = time.monotonic() + task.timeout_ms / 1000
