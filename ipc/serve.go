@@ -170,7 +170,11 @@ func (s *server) unwait(id uint64) *task {
 
 // unrun answers a task that waited and will not run, saying why.
 func (s *server) unrun(t *task, why string) {
-	s.finish(t, false, nil, taskerr.New(taskerr.Workload, "%s: %s", t.spec.Name, why), 0)
+	t.cancel()
+	s.mu.Lock()
+	delete(s.tasks, t.id)
+	s.mu.Unlock()
+	s.writeResult(t.id, t.spec.Name, nil, taskerr.New(taskerr.Workload, "%s: %s", t.spec.Name, why), 0)
 	s.wg.Done()
 }
 
