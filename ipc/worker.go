@@ -2,6 +2,7 @@ package ipc
 
 import (
 	"bufio"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -539,11 +540,27 @@ func (w *Worker) Err() *taskerr.Error {
 
 // frameWriter is a buffered writer shared by many goroutines: each frame is
 // one Write under the mutex, and only the last writer of a burst flushes, so
-// that frames written by goroutines that were waiting share a syscall.
+// that frames written by goroutines that were waiting share a syscall. A
+// hold (the reader has more results in hand, whose callbacks send the next
+// requests) counts as a writer waiting: its release flushes.
 type frameWriter struct {
 	mu      sync.Mutex
 	bw      *bufio.Writer
 	waiting atomic.Int32
+}
+
+// hold defers the flushes of writes until release.
+func (fw *frameWriter) hold() { fw.waiting.Add(1) }
+
+// release ends a hold, flushing what was written meanwhile unless another
+// writer is waiting (it flushes then).
+func (fw *frameWriter) release() error {
+	fw.mu.Lock()
+	defer fw.mu.Unlock()
+	if fw.waiting.Add(-1) == 0 && fw.bw.Buffered() > 0 {
+		return fw.bw.Flush()
+	}
+	return nil
 }
 
 func (fw *frameWriter) write(frame []byte) error { return fw.writeThen(frame, nil) }
@@ -577,7 +594,12 @@ func (w *Worker) readLoop() {
 	// The worker sends its hello before it has read the pool's max_frame,
 	// so the hello may be as large as the default.
 	limit := max(w.maxFrame, DefaultMaxFrame)
-	helloed := false
+	helloed, holding := false, false
+	defer func() {
+		if holding {
+			_ = w.out.release()
+		}
+	}()
 	for {
 		frame, err := ReadFrame(br, buf, limit)
 		if err != nil {
@@ -603,10 +625,36 @@ func (w *Worker) readLoop() {
 			limit = w.maxFrame
 			continue
 		}
-		if !w.handleFrame(frame) {
+		// Results that came in one read are handled with the writes of
+		// their callbacks (the next requests) held, to go out in one.
+		if !holding && frameReady(br) {
+			w.out.hold()
+			holding = true
+		}
+		ok := w.handleFrame(frame)
+		if holding && (!ok || !frameReady(br)) {
+			holding = false
+			if err := w.out.release(); err != nil {
+				w.writeFailed(err)
+			}
+		}
+		if !ok {
 			return
 		}
 	}
+}
+
+// frameReady says whether a whole frame is buffered: reading it does not
+// block. Only then may the reader hold the writes.
+func frameReady(br *bufio.Reader) bool {
+	if br.Buffered() < headerSize {
+		return false
+	}
+	head, err := br.Peek(headerSize) // buffered: it does not block
+	if err != nil {
+		return false
+	}
+	return br.Buffered()-headerSize >= int(binary.BigEndian.Uint32(head))
 }
 
 type helloIn struct {
