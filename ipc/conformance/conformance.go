@@ -435,6 +435,9 @@ func (s *suite) prefetch(t *testing.T) {
 	} else if res.RunNS != nil && time.Duration(*res.RunNS) > first/2 {
 		t.Errorf("request 2 says run_ns %s: it counts its wait behind request 1", time.Duration(*res.RunNS))
 	}
+	if order[3] > order[1] {
+		t.Errorf("request 3, cancelled while it waited, was answered after request 1 ended: answer it at once (the pool kills a worker that does not answer a cancel within its grace)")
+	}
 	if res := results[3]; res.Error == nil || (res.RunNS != nil && *res.RunNS != 0) {
 		t.Errorf("request 3, cancelled while it waited, was not answered with an error and run_ns 0 (not run): %s", res.raw)
 	}
