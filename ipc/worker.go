@@ -52,8 +52,10 @@ type Config struct {
 	// names and removed once the worker is reaped, so that nothing a killed
 	// worker wrote there is left behind.
 	Env []string
-	// Concurrency is the most requests the caller will have in flight on
-	// the worker at once, announced in the hello; 0 means 1.
+	// Concurrency is the most requests the worker runs at once, announced
+	// in the hello; 0 means 1. The caller may have more in flight: the
+	// worker starts them in order as running ones end (PROTOCOL.md,
+	// "Waiting requests"); Request.OnWrite tells the caller that order.
 	Concurrency int
 	// MaxFrame is the largest frame either side may send; 0 means DefaultMaxFrame.
 	MaxFrame int
