@@ -50,8 +50,8 @@ func ServeProcess(reg *workload.Registry) int {
 // hello's concurrency at once (the pool may send more: they wait, in the
 // order they came), and writes their results to out. When in ends cleanly
 // it cancels the tasks in flight, answers the waiting ones without running
-// them, waits for the others, writes their results and returns nil. A frame from in that
-// breaks the protocol ends it the same way, with an error.
+// them, waits for the others, writes their results and returns nil. A frame
+// from in that breaks the protocol ends it the same way, with an error.
 func Serve(in io.Reader, out io.Writer, reg *workload.Registry) error {
 	s := &server{reg: reg, tasks: make(map[uint64]*task)}
 	s.out.bw = bufio.NewWriterSize(out, ioBufSize)
