@@ -255,7 +255,7 @@ func New(cfg Config) (*Pool, error) {
 		// Room for the slots of the largest pool twice over: slots of
 		// workers that ended wait here until purged.
 		free:    make(chan slot, 2*MaxWorkers*cfg.Concurrency),
-		spare:   make(chan slot, 2*MaxWorkers),
+		spare:   make(chan slot, 2*MaxWorkers*PrefetchDepth),
 		closing: make(chan struct{}),
 		stopped: make(chan struct{}),
 	}
