@@ -83,7 +83,7 @@ declare module 'k6/x/concurrency' {
      * exist and be a directory (checked by the constructor). Default: k6's.
      */
     cwd?: string;
-    /** Tasks in flight on one worker process at once, 1 to 1024. Default: 1. */
+    /** Tasks one worker process runs at once, 1 to 1024 (the pool sends it one more, which waits in its input: prefetch). Default: 1. */
     concurrency?: number;
   }
 

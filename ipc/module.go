@@ -19,11 +19,18 @@ const FeatureModule = "module"
 //nolint:gochecknoglobals // a hook the extension sets once, at init, as k6's own modules register
 var LoadModule func(module []byte, base *workload.Registry) (*workload.Registry, error)
 
+// FeaturePrefetch is the feature a worker lists in its hello when it runs
+// at most the hello's `concurrency` requests at once and starts the others
+// in the order it read them: a pool then keeps PrefetchDepth more requests
+// waiting in its input (PROTOCOL.md, "Waiting requests").
+const FeaturePrefetch = "prefetch"
+
+// features are what this binary's worker lists in its hello.
 func features() []string {
 	if LoadModule == nil {
-		return nil
+		return []string{FeaturePrefetch}
 	}
-	return []string{FeatureModule}
+	return []string{FeaturePrefetch, FeatureModule}
 }
 
 // loadModule serves the registry of the module in a pool's hello, if any.

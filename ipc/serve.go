@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,10 +47,12 @@ func ServeProcess(reg *workload.Registry) int {
 }
 
 // Serve runs the worker's side of the protocol: it sends its hello, then
-// runs each request from in concurrently, in its own goroutine, and writes
-// its result to out. When in ends cleanly it cancels the tasks in flight,
-// waits for them, writes their results and returns nil. A frame from in that
-// breaks the protocol ends it the same way, with an error.
+// runs the requests from in, each in its own goroutine, at most the pool
+// hello's concurrency at once (the pool may send more: they wait, in the
+// order they came), and writes their results to out. When in ends cleanly
+// it cancels the tasks in flight, answers the waiting ones without running
+// them, waits for the others, writes their results and returns nil. A frame
+// from in that breaks the protocol ends it the same way, with an error.
 func Serve(in io.Reader, out io.Writer, reg *workload.Registry) error {
 	s := &server{reg: reg, tasks: make(map[uint64]*task)}
 	s.out.bw = bufio.NewWriterSize(out, ioBufSize)
@@ -65,6 +68,7 @@ func Serve(in io.Reader, out io.Writer, reg *workload.Registry) error {
 	go s.read()
 	loopErr := <-s.ended
 	cancel()
+	s.unrunWaiting()
 	s.wg.Wait()
 	if err := s.out.flush(); err != nil {
 		s.writeFailed(err)
@@ -96,6 +100,83 @@ type server struct {
 
 	mu    sync.Mutex
 	tasks map[uint64]*task
+	// limit is the hello's concurrency (0: none said, no limit); active
+	// counts the goroutines running tasks; waiting holds valid runs past
+	// the limit, oldest first.
+	limit   int
+	active  int
+	waiting []*task
+}
+
+// admit says whether t may start now; if not, it waits its turn.
+func (s *server) admit(t *task) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.limit > 0 && s.active >= s.limit {
+		s.waiting = append(s.waiting, t)
+		return false
+	}
+	s.active++
+	return true
+}
+
+// next is the waiting task that the goroutine of a task that ended runs
+// next, or nil: then that goroutine is done.
+func (s *server) next() *task {
+	if s.ctx.Err() != nil { // the input ended: what waits never starts
+		s.unrunWaiting()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.waiting) > 0 {
+		t := s.waiting[0]
+		s.waiting = slices.Delete(s.waiting, 0, 1)
+		return t
+	}
+	s.active--
+	return nil
+}
+
+// work runs t, then the waiting tasks, one after another.
+func (s *server) work(t *task) {
+	for t != nil {
+		t = s.exec(t)
+	}
+}
+
+// unrunWaiting answers every waiting task without running it: the input
+// ended.
+func (s *server) unrunWaiting() {
+	s.mu.Lock()
+	w := s.waiting
+	s.waiting = nil
+	s.mu.Unlock()
+	for _, t := range w {
+		s.unrun(t, "cancelled because the worker is stopping: its input closed before it started")
+	}
+}
+
+// unwait takes the task with id out of the waiting ones, if it is there.
+func (s *server) unwait(id uint64) *task {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, t := range s.waiting {
+		if t.id == id {
+			s.waiting = slices.Delete(s.waiting, i, i+1)
+			return t
+		}
+	}
+	return nil
+}
+
+// unrun answers a task that waited and will not run, saying why.
+func (s *server) unrun(t *task, why string) {
+	t.cancel()
+	s.mu.Lock()
+	delete(s.tasks, t.id)
+	s.mu.Unlock()
+	s.writeResult(t.id, t.spec.Name, nil, taskerr.New(taskerr.Workload, "%s: %s", t.spec.Name, why), 0)
+	s.wg.Done()
 }
 
 type helloOut struct {
@@ -150,9 +231,9 @@ func (s *server) read() {
 			s.ended <- err
 			return
 		}
-		if t != nil {
+		if t != nil && s.admit(t) {
 			go s.read()
-			s.exec(t)
+			s.work(t)
 			return
 		}
 	}
@@ -177,6 +258,10 @@ func (s *server) handle(frame []byte) (*task, error) {
 		return s.run(&m, deepParams)
 	case m.is(TypeCancel):
 		if id, ok := parseUint(m.id); ok {
+			if t := s.unwait(id); t != nil { // answered without running
+				s.unrun(t, "cancelled by the pool before it started")
+				return nil, nil
+			}
 			s.mu.Lock()
 			t := s.tasks[id]
 			s.mu.Unlock()
@@ -188,6 +273,11 @@ func (s *server) handle(frame []byte) (*task, error) {
 	case m.is(TypeHello):
 		if n, ok := parseUint(m.maxFrame); ok && n >= minFrame {
 			s.maxFrame.Store(int64(min(n, math.MaxUint32)))
+		}
+		if n, ok := parseUint(m.concurrency); ok && n >= 1 {
+			s.mu.Lock()
+			s.limit = int(min(n, math.MaxInt32))
+			s.mu.Unlock()
 		}
 		if err := s.loadModule(m.module); err != nil {
 			return nil, err
@@ -275,18 +365,28 @@ func (s *server) run(m *wireMsg, deepParams bool) (*task, error) {
 // exec runs a task and writes its result. It answers even a workload
 // that ends its goroutine without returning (runtime.Goexit, which recover
 // cannot stop) or whose panic escaped Spec.Run.
-func (s *server) exec(t *task) {
+//
+// It returns the waiting task that this goroutine runs next, taken before
+// the result is written: a pool that has the result may count on the room.
+func (s *server) exec(t *task) (next *task) {
 	start := time.Now()
 	returned := false
 	defer func() {
+		goexit := false
 		if !returned {
 			why := "ended its goroutine without returning (runtime.Goexit)"
 			if p := recover(); p != nil {
 				why = fmt.Sprintf("panicked with a %T that could not be reported", p)
+			} else {
+				goexit = true
 			}
+			next = s.next()
 			s.finish(t, false, nil, taskerr.New(taskerr.Workload, "%s: %s", t.spec.Name, why), time.Since(start))
 		}
 		s.wg.Done()
+		if goexit { // this goroutine ends here: another one takes over the waiting tasks
+			go s.work(next)
+		}
 	}()
 	ctx := t.ctx
 	if t.timeout > 0 { // the timeout counts from the start of the run, as run_ns does
@@ -296,7 +396,10 @@ func (s *server) exec(t *task) {
 	}
 	value, err := t.spec.Run(ctx, t.args)
 	returned = true
-	s.finish(t, errors.Is(ctx.Err(), context.DeadlineExceeded), value, err, time.Since(start))
+	runTime := time.Since(start)
+	next = s.next()
+	s.finish(t, errors.Is(ctx.Err(), context.DeadlineExceeded), value, err, runTime)
+	return next
 }
 
 // finish ends a task that ran: it writes its value, or its error worded by

@@ -2,6 +2,7 @@ package ipc
 
 import (
 	"bufio"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -51,8 +52,10 @@ type Config struct {
 	// names and removed once the worker is reaped, so that nothing a killed
 	// worker wrote there is left behind.
 	Env []string
-	// Concurrency is the most requests the caller will have in flight on
-	// the worker at once, announced in the hello; 0 means 1.
+	// Concurrency is the most requests the worker runs at once, announced
+	// in the hello; 0 means 1. The caller may have more in flight: the
+	// worker starts them in order as running ones end (PROTOCOL.md,
+	// "Waiting requests"); Request.OnWrite tells the caller that order.
 	Concurrency int
 	// MaxFrame is the largest frame either side may send; 0 means DefaultMaxFrame.
 	MaxFrame int
@@ -74,6 +77,13 @@ type Request struct {
 	Params []byte
 	// Timeout is sent as timeout_ms (rounded up); 0 is none.
 	Timeout time.Duration
+	// OnWrite, if not nil, runs once the request is in line to reach the
+	// worker, under the lock that orders the writes: its calls see the
+	// requests in the order the worker reads them (a pool that sends more
+	// than the worker runs at once learns which ones wait). It must be
+	// quick and must not call the Worker. It does not run when Send returns
+	// an error.
+	OnWrite func()
 }
 
 // Response is how a request ended.
@@ -158,8 +168,10 @@ type Worker struct {
 	nextID                atomic.Uint64
 
 	// Set by the reader before helloReady is closed, then read-only.
-	infos  []workload.Info
-	offers map[string]struct{}
+	infos []workload.Info
+	// features are what the worker's hello listed (FeaturePrefetch, ...).
+	features []string
+	offers   map[string]struct{}
 
 	helloReady chan struct{}
 	readerDone chan struct{}
@@ -332,6 +344,9 @@ func (w *Worker) PID() int { return w.pid }
 // Workloads is what the worker offers, from its hello. Do not modify it.
 func (w *Worker) Workloads() []workload.Info { return w.infos }
 
+// Has reports whether the worker's hello listed the feature.
+func (w *Worker) Has(feature string) bool { return slices.Contains(w.features, feature) }
+
 // Offers reports whether the worker's hello listed the workload.
 func (w *Worker) Offers(name string) bool {
 	_, ok := w.offers[name]
@@ -377,7 +392,7 @@ func (w *Worker) Send(c *Call, req Request) error {
 	w.mu.Unlock()
 	// From here on c may settle, and in callback mode be sent again, at any
 	// moment: only the local frame is touched (nothing reads it once written).
-	if err := w.out.write(frame); err != nil {
+	if err := w.out.writeThen(frame, req.OnWrite); err != nil {
 		w.writeFailed(err)
 	}
 	return nil
@@ -541,16 +556,38 @@ func (w *Worker) Err() *taskerr.Error {
 
 // frameWriter is a buffered writer shared by many goroutines: each frame is
 // one Write under the mutex, and only the last writer of a burst flushes, so
-// that frames written by goroutines that were waiting share a syscall.
+// that frames written by goroutines that were waiting share a syscall. A
+// hold (the reader has more results in hand, whose callbacks send the next
+// requests) counts as a writer waiting: its release flushes.
 type frameWriter struct {
 	mu      sync.Mutex
 	bw      *bufio.Writer
 	waiting atomic.Int32
 }
 
-func (fw *frameWriter) write(frame []byte) error {
+// hold defers the flushes of writes until release.
+func (fw *frameWriter) hold() { fw.waiting.Add(1) }
+
+// release ends a hold, flushing what was written meanwhile unless another
+// writer is waiting (it flushes then).
+func (fw *frameWriter) release() error {
+	fw.mu.Lock()
+	defer fw.mu.Unlock()
+	if fw.waiting.Add(-1) == 0 && fw.bw.Buffered() > 0 {
+		return fw.bw.Flush()
+	}
+	return nil
+}
+
+func (fw *frameWriter) write(frame []byte) error { return fw.writeThen(frame, nil) }
+
+// writeThen is write, running then first (if not nil) under the lock.
+func (fw *frameWriter) writeThen(frame []byte, then func()) error {
 	fw.waiting.Add(1)
 	fw.mu.Lock()
+	if then != nil {
+		then()
+	}
 	_, err := fw.bw.Write(frame)
 	if fw.waiting.Add(-1) == 0 && err == nil {
 		err = fw.bw.Flush()
@@ -573,7 +610,12 @@ func (w *Worker) readLoop() {
 	// The worker sends its hello before it has read the pool's max_frame,
 	// so the hello may be as large as the default.
 	limit := max(w.maxFrame, DefaultMaxFrame)
-	helloed := false
+	helloed, holding := false, false
+	defer func() {
+		if holding {
+			_ = w.out.release()
+		}
+	}()
 	for {
 		frame, err := ReadFrame(br, buf, limit)
 		if err != nil {
@@ -598,10 +640,36 @@ func (w *Worker) readLoop() {
 			limit = w.maxFrame
 			continue
 		}
-		if !w.handleFrame(frame) {
+		// Results that came in one read are handled with the writes of
+		// their callbacks (the next requests) held, to go out in one.
+		if !holding && frameReady(br) {
+			w.out.hold()
+			holding = true
+		}
+		ok := w.handleFrame(frame)
+		if holding && (!ok || !frameReady(br)) {
+			holding = false
+			if err := w.out.release(); err != nil {
+				w.writeFailed(err)
+			}
+		}
+		if !ok {
 			return
 		}
 	}
+}
+
+// frameReady says whether a whole frame is buffered: reading it does not
+// block. Only then may the reader hold the writes.
+func frameReady(br *bufio.Reader) bool {
+	if br.Buffered() < headerSize {
+		return false
+	}
+	head, err := br.Peek(headerSize) // buffered: it does not block
+	if err != nil {
+		return false
+	}
+	return br.Buffered()-headerSize >= int(binary.BigEndian.Uint32(head))
 }
 
 type helloIn struct {
@@ -654,7 +722,7 @@ func (w *Worker) handleHello(frame []byte) bool {
 	if h.Workloads == nil {
 		h.Workloads = []workload.Info{}
 	}
-	w.infos, w.offers = h.Workloads, offers
+	w.infos, w.offers, w.features = h.Workloads, offers, h.Features
 	w.mu.Lock()
 	w.helloed = true
 	w.mu.Unlock()

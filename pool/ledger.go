@@ -141,16 +141,47 @@ func (l *ledger) claim(t *Task, workers int) bool {
 	return true
 }
 
-// unclaim puts a task that a worker took but could not send back at the
-// head of the queue, place and all; false means it settled meanwhile.
+// prefetch moves a queued task to a worker's input (state sent), where it
+// still counts as waiting; false means it settled already.
+func (l *ledger) prefetch(t *Task, workers int) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !t.state.CompareAndSwap(queued, sent) {
+		return false
+	}
+	t.Workers = workers
+	return true
+}
+
+// begin counts a sent task as started, when its worker starts it; false
+// means it settled already (cancelled while it waited in the worker).
+func (l *ledger) begin(t *Task) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !t.state.CompareAndSwap(sent, running) {
+		return false
+	}
+	t.Started = time.Now()
+	l.waiting--
+	l.busy++
+	return true
+}
+
+// unclaim puts a task that a worker took but never ran (it could not be
+// sent, or waited in a worker that died) back at the head of the queue,
+// place and all; false means it settled meanwhile.
 func (l *ledger) unclaim(t *Task) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if !t.state.CompareAndSwap(running, queued) {
+	switch {
+	case t.state.CompareAndSwap(running, queued):
+		l.busy--
+		l.waiting++
+	case t.state.CompareAndSwap(sent, queued):
+	default:
 		return false
 	}
-	l.busy--
-	l.waiting++
+	t.Started = time.Time{}
 	l.pushLocked(t, true)
 	return true
 }

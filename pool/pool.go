@@ -192,6 +192,10 @@ type Pool struct {
 	cfg  Config
 	led  *ledger   // the queue and the counts
 	free chan slot // free capacity: idle thread workers, or process slots with no request in flight
+	// spare holds each worker process's prefetch slot while it is free:
+	// pump takes it only when no slot in free is left, so a task never
+	// waits in a busy worker's input while another worker is idle.
+	spare chan slot
 
 	closing   chan struct{} // closed by Close: every worker leaves
 	stopped   chan struct{} // closed once every worker has left
@@ -252,6 +256,7 @@ func New(cfg Config) (*Pool, error) {
 		// Room for the slots of the largest pool twice over: slots of
 		// workers that ended wait here until purged.
 		free:    make(chan slot, 2*MaxWorkers*cfg.Concurrency),
+		spare:   make(chan slot, 2*MaxWorkers*PrefetchDepth),
 		closing: make(chan struct{}),
 		stopped: make(chan struct{}),
 	}
@@ -470,10 +475,8 @@ const stuckAfter = 5 * time.Second
 // task never waits while a slot is free.
 func (p *Pool) pump() {
 	for p.led.len() > 0 && !p.closed.Load() {
-		var sl slot
-		select {
-		case sl = <-p.free:
-		default:
+		sl, from := p.freeSlot()
+		if sl == nil {
 			return
 		}
 		if sl.gone() {
@@ -483,23 +486,46 @@ func (p *Pool) pump() {
 			continue
 		}
 		if !sl.gone() {
-			p.free <- sl
+			from <- sl
 		}
+	}
+}
+
+// freeSlot takes a free slot, a spare one only when no other is free and
+// every worker is up (a worker still starting takes the task sooner than a
+// busy one), and says which channel it came from; nil when none is free.
+func (p *Pool) freeSlot() (slot, chan slot) {
+	select {
+	case sl := <-p.free:
+		return sl, p.free
+	default:
+	}
+	if p.live.Load() < int64(p.Size()) {
+		return nil, nil
+	}
+	select {
+	case sl := <-p.spare:
+		return sl, p.spare
+	default:
+		return nil, nil
 	}
 }
 
 // purgeFree drops the free slots of workers that left, so that restarts
 // (one per task, with maxTasksPerWorker: 1) never fill p.free.
 func (p *Pool) purgeFree() {
-	n := len(p.free)
-	for range n {
-		select {
-		case sl := <-p.free:
-			if !sl.gone() {
-				p.free <- sl
+	for _, free := range []chan slot{p.free, p.spare} {
+		n := len(free)
+	purge:
+		for range n {
+			select {
+			case sl := <-free:
+				if !sl.gone() {
+					free <- sl
+				}
+			default:
+				break purge
 			}
-		default:
-			return
 		}
 	}
 }

@@ -24,6 +24,20 @@ import (
 // task and, through pump, sends the next queued task. So a task crosses one
 // goroutine hand-off (reader to whoever waits for it) rather than three:
 // each hand-off that wakes an idle thread costs tens of microseconds.
+//
+// Prefetch: a worker has PrefetchDepth slots beyond its concurrency, so that
+// its next request already waits in its input when a task ends, and it never
+// idles for a round trip between tasks. The worker runs at most concurrency
+// requests at once and starts the others in the order it reads them, so the
+// pool knows which ones wait (workerRun.written, workerRun.settled): those
+// count as queued, in state sent, with no timer, until the request ahead of
+// them settles.
+
+// PrefetchDepth is how many requests a process pool keeps waiting in each
+// worker's input beyond the concurrency it runs, as Python's
+// ProcessPoolExecutor keeps one extra call queued: to workers whose hello
+// lists ipc.FeaturePrefetch, none to others.
+const PrefetchDepth = 1
 
 // procSeat is one unit of a process pool's size: it keeps one worker process
 // running and replaces it when it dies, times out or is recycled.
@@ -75,14 +89,24 @@ func (s *procSeat) run() {
 			continue
 		}
 		failures = 0
-		run := &workerRun{seat: s, w: w, ending: make(chan struct{}), idle: make(chan struct{})}
+		prefetch := 0 // only to a worker that says it runs at most concurrency at once, in order
+		if w.Has(ipc.FeaturePrefetch) {
+			prefetch = PrefetchDepth
+		}
+		run := &workerRun{seat: s, w: w, ending: make(chan struct{}), idle: make(chan struct{}),
+			limit: p.cfg.Concurrency, idleSlots: p.cfg.Concurrency + prefetch, prefetch: prefetch}
 		p.live.Add(1)
 		p.announceUp()
 		s.cur.Store(run)
-		for range p.cfg.Concurrency {
+		for i := range run.idleSlots {
 			sl := &procSlot{run: run}
 			sl.call = ipc.NewCallFunc(sl.done)
-			p.free <- sl
+			sl.onWrite = sl.written
+			if i < run.limit {
+				p.free <- sl
+			} else {
+				p.spare <- sl
+			}
 		}
 		p.pump()
 		ended := run.wait()
@@ -113,6 +137,68 @@ type workerRun struct {
 	endOnce, idleOnce sync.Once
 	recycled          atomic.Bool
 	killedFor         atomic.Pointer[string]
+
+	// mu guards what the pool knows of the worker's own queue: running
+	// is how many of its requests it runs (at most limit), waitq the ones
+	// waiting in its input, in order, idleSlots its slots with no request.
+	mu        sync.Mutex
+	limit     int
+	running   int
+	waitq     []*procSlot
+	idleSlots int
+	prefetch  int // slots beyond concurrency: PrefetchDepth if the worker has FeaturePrefetch, else 0
+}
+
+// written runs when sl's request is in line for the worker, in the order
+// the worker reads requests: the worker starts it at once if it runs fewer
+// than its concurrency, else it waits behind the others.
+func (sl *procSlot) written() {
+	r := sl.run
+	r.mu.Lock()
+	r.idleSlots--
+	if r.running < r.limit {
+		r.running++
+		sl.running = true
+		sl.begin()
+	} else {
+		r.waitq = append(r.waitq, sl)
+	}
+	r.mu.Unlock()
+}
+
+// settled runs when sl's request settles: when it was running, the worker
+// starts the oldest waiting request. It returns where sl goes back: the
+// last free slot of a worker is its spare, used only when no worker has a
+// free slot that runs at once.
+func (r *workerRun) settled(sl *procSlot) chan slot {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if sl.timer != nil {
+		sl.timer.Stop()
+		sl.timer = nil
+	}
+	// A worker that died starts nothing more: what waited in its input
+	// never ran (its results come in order, so a request it started was
+	// promoted by the result before it).
+	dead := sl.call.Err != nil && sl.call.Err.Code == taskerr.WorkerCrashed
+	if sl.running {
+		sl.running = false
+		r.running--
+		for r.running < r.limit && len(r.waitq) > 0 && !dead {
+			next := r.waitq[0]
+			r.waitq = slices.Delete(r.waitq, 0, 1)
+			next.running = true
+			r.running++
+			next.begin()
+		}
+	} else if i := slices.Index(r.waitq, sl); i >= 0 { // answered without running: cancelled, or refused
+		r.waitq = slices.Delete(r.waitq, i, i+1)
+	}
+	r.idleSlots++
+	if r.idleSlots <= r.prefetch {
+		return r.seat.p.spare
+	}
+	return r.seat.p.free
 }
 
 func (r *workerRun) end() { r.endOnce.Do(func() { close(r.ending) }) }
@@ -193,10 +279,28 @@ func (r *workerRun) why(asked bool) string {
 
 // procSlot is one request in flight on a worker process.
 type procSlot struct {
-	run   *workerRun
-	call  *ipc.Call
-	cur   atomic.Pointer[Task]       // the task in flight; written by dispatch, cleared by done
-	grace atomic.Pointer[time.Timer] // runs out CancelGrace after an abandoned request's cancel
+	run     *workerRun
+	call    *ipc.Call
+	onWrite func()                     // written, made once
+	cur     atomic.Pointer[Task]       // the task in flight; written by dispatch, cleared by done
+	grace   atomic.Pointer[time.Timer] // runs out CancelGrace after an abandoned request's cancel
+	// Guarded by run.mu: whether the worker runs the request (else it
+	// waits in its input), and the timer of its task's timeout.
+	running bool
+	timer   *time.Timer
+}
+
+// begin counts the slot's task as started, now that the worker runs it, and
+// starts its timeout; run.mu is held. A task that settled meanwhile (it was
+// cancelled while it waited) has nothing to start.
+func (sl *procSlot) begin() {
+	t := sl.cur.Load()
+	if t == nil || !t.pool.led.begin(t) {
+		return
+	}
+	if t.timeout > 0 {
+		sl.timer = time.AfterFunc(t.timeout, func() { sl.timedOut(t) })
+	}
 }
 
 func (sl *procSlot) gone() bool { return sl.run.isEnding() }
@@ -214,12 +318,11 @@ func (sl *procSlot) dispatch(t *Task) bool {
 		p.led.requeue(t)
 		return false
 	}
-	if !t.claim(p.Size()) { // settled while it was being taken out of the queue
+	t.slot = sl                       // before the task is sent: Cancel reads it from then on
+	if !p.led.prefetch(t, p.Size()) { // settled while it was being taken out of the queue
 		sl.release()
 		return false
 	}
-	t.slot = sl
-	t.start()
 	if err := sl.send(t); err != nil {
 		run.inflight.Add(-1)
 		run.maybeIdle()
@@ -228,6 +331,7 @@ func (sl *procSlot) dispatch(t *Task) bool {
 		if err.Code == taskerr.WorkerCrashed && p.led.unclaim(t) {
 			return false
 		}
+		p.led.begin(t) // refused on its way to the worker: it counts as taken
 		t.release(nil, err, 0, nil)
 		return false
 	}
@@ -254,14 +358,8 @@ func (sl *procSlot) send(t *Task) *taskerr.Error {
 	}
 	t.timeout = timeout
 	sl.cur.Store(t)
-	if timeout > 0 {
-		t.timer = time.AfterFunc(timeout, func() { sl.timedOut(t) })
-	}
-	if err := run.w.Send(sl.call, ipc.Request{Workload: t.Workload, Params: t.params, Timeout: timeout}); err != nil {
+	if err := run.w.Send(sl.call, ipc.Request{Workload: t.Workload, Params: t.params, Timeout: timeout, OnWrite: sl.onWrite}); err != nil {
 		sl.cur.Store(nil)
-		if t.timer != nil {
-			t.timer.Stop()
-		}
 		e := taskerr.From(err)
 		if e.Code == taskerr.WorkerCrashed {
 			run.end()
@@ -288,19 +386,27 @@ func (sl *procSlot) release() {
 func (sl *procSlot) done(*ipc.Call) {
 	p, run := sl.run.seat.p, sl.run
 	t := sl.cur.Swap(nil)
-	if t.timer != nil {
-		t.timer.Stop()
-	}
 	if g := sl.grace.Swap(nil); g != nil {
 		g.Stop()
 	}
+	back := run.settled(sl)
 	value, err, ran := sl.result(t)
 	run.inflight.Add(-1)
+	if err != nil && err.Code == taskerr.WorkerCrashed && t.state.Load() == sent && p.led.unclaim(t) {
+		// It waited in the input of a worker that died, and never ran:
+		// another worker takes it.
+		run.maybeIdle()
+		p.pump()
+		if p.closed.Load() {
+			p.rejectQueued()
+		}
+		return
+	}
 	t.release(value, err, ran, func() {
 		if run.isEnding() {
 			run.maybeIdle()
 		} else {
-			p.free <- sl
+			back <- sl
 			p.pump()
 		}
 	})

@@ -60,6 +60,7 @@ type model struct {
 	p      *Pool
 	tasks  []*tracked
 	maxCap int // slots ever added: the current ones plus those of retired workers still finishing
+	maxRun int // of those, the ones that run a task (the others prefetch)
 	closed bool
 }
 
@@ -78,7 +79,8 @@ func newModel(t *testing.T, rng *rand.Rand, kind Kind) *model {
 	}
 	t.Logf("%s pool: workers %d, concurrency %d, maxQueue %d", kind, cfg.Workers, max(cfg.Concurrency, 1), *cfg.MaxQueue)
 	m := &model{t: t, rng: rng, p: newPool(t, cfg)}
-	m.maxCap = m.p.Size() * m.p.Config().Concurrency
+	m.maxCap = m.p.Size() * slotsPerWorker(m.p.Config())
+	m.maxRun = m.p.Size() * m.p.Config().Concurrency
 	return m
 }
 
@@ -205,7 +207,8 @@ func (m *model) resize() string {
 		return "(closed)"
 	}
 	require.NoError(m.t, err)
-	m.maxCap += max(n-before, 0) * m.p.Config().Concurrency
+	m.maxCap += max(n-before, 0) * slotsPerWorker(m.p.Config())
+	m.maxRun += max(n-before, 0) * m.p.Config().Concurrency
 	return strconv.Itoa(n)
 }
 
@@ -258,6 +261,7 @@ func (m *model) check(step string) {
 	require.LessOrEqual(t, seen, s.Completed+s.Failed, "%s: %+v", step, s)
 	require.GreaterOrEqual(t, s.Abandoned, int64(0), "%s: %+v", step, s)
 	require.LessOrEqual(t, s.Busy+s.Abandoned, int64(m.maxCap), "%s: the workers hold no more than their slots: %+v", step, s)
+	require.LessOrEqual(t, s.Busy, int64(m.maxRun), "%s: the workers run no more than their concurrency: %+v", step, s)
 	require.LessOrEqual(t, s.Queued, *m.p.Config().MaxQueue+m.maxCap, "%s: %+v", step, s)
 	if m.closed {
 		require.Zero(t, s.Queued+int(s.Busy), "%s: a closed pool holds nothing: %+v", step, s)
@@ -280,4 +284,13 @@ func (m *model) finish() {
 	require.Equal(t, s.Submitted, s.Completed+s.Failed, "%+v", s)
 	require.Zero(t, s.Queued+int(s.Busy+s.Abandoned), "%+v", s)
 	requireNoWorkers(t)
+}
+
+// slotsPerWorker is how many requests a worker holds at most: its
+// concurrency, plus the prefetched ones on a process pool.
+func slotsPerWorker(cfg Config) int {
+	if cfg.Kind == Process {
+		return cfg.Concurrency + PrefetchDepth
+	}
+	return cfg.Concurrency
 }

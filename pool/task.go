@@ -22,6 +22,10 @@ const (
 	claiming
 	running
 	settled
+	// sent: a process pool sent the task to a worker that is busy with as
+	// many tasks as its concurrency (prefetch); it counts as queued, with no
+	// timer, until the worker starts it.
+	sent
 )
 
 // Task is one call of a workload. Prepare makes it, the caller sets OnDone,
@@ -61,11 +65,9 @@ type Task struct {
 	// The queue's links, guarded by the pool's ledger.
 	qnext, qprev *Task
 	inQueue      bool
-	// Process pools: the slot the request is in flight on, its timeout and
-	// the timer that enforces it.
+	// Process pools: the slot the request is in flight on, and its timeout.
 	slot    *procSlot
 	timeout time.Duration
-	timer   *time.Timer
 }
 
 // Wait is the time the task spent queued before a worker took it.
@@ -171,7 +173,7 @@ func (t *Task) Cancel(err *taskerr.Error) bool {
 		ran = time.Since(t.Started)
 	}
 	ok, was := t.fail(err, ran)
-	if !ok || was != running {
+	if !ok || (was != running && was != sent) {
 		return ok
 	}
 	if t.cancel != nil {

@@ -25,8 +25,10 @@
 // failure) is written to stderr, which the pool logs, and the worker serves on.
 //
 // Concurrency. Node.js runs JavaScript on one thread. The pool's
-// `concurrency` option is how many requests it keeps in flight on this
-// worker: they overlap while they wait (timers, sockets, files), but
+// `concurrency` option (the hello's) is how many requests run at once on
+// this worker; the pool sends one more, which waits its turn (prefetch), in
+// the order it came. Running requests overlap while they wait (timers,
+// sockets, files), but
 // CPU-bound work blocks the event loop, and everything else with it (other
 // tasks, cancel frames, timeouts) until it returns. For CPU-bound work use
 // more processes (the pool's `workers`).
@@ -139,6 +141,9 @@ class Server {
     this.workloads = workloads;
     this.maxFrame = DEFAULT_MAX_FRAME;
     this.inflight = new Map(); // id -> { abort }
+    this.concurrency = 0; // from the pool's hello; 0: no limit
+    this.running = 0;
+    this.waiting = []; // runs past the concurrency, oldest first: () => start it
     this.chunks = []; // unread input
     this.buffered = 0;
     this.reading = true;
@@ -150,6 +155,9 @@ class Server {
     this.send({
       type: 'hello', protocol: PROTOCOL_VERSION, pid: process.pid,
       workloads: [...this.workloads.values()].map((w) => ({ name: w.name, kind: w.kind, description: w.description, params: w.params })),
+      // It runs at most the hello's concurrency at once, the others in the
+      // order read (PROTOCOL.md, "Waiting requests").
+      features: ['prefetch'],
     });
     this.onData = (chunk) => this.read(chunk);
     this.onEnd = () => this.stop(0, this.buffered > 0
@@ -232,7 +240,8 @@ class Server {
         if (Number.isInteger(message.max_frame) && message.max_frame >= MIN_FRAME) {
           this.maxFrame = Math.min(message.max_frame, 0xFFFFFFFF);
         }
-        break; // concurrency needs nothing here: requests in flight are not bounded by threads
+        if (Number.isInteger(message.concurrency) && message.concurrency >= 1) this.concurrency = message.concurrency;
+        break;
       case 'run':
         this.run(message);
         break;
@@ -276,10 +285,38 @@ class Server {
       return;
     }
     if (!(timeoutMs > 0)) timeoutMs = undefined;
-    this.execute(id, w, params, timeoutMs).catch((e) => { // a last resort: the request is still answered
+    const begin = () => {
+      this.running++;
+      this.execute(id, w, params, timeoutMs).catch((e) => { // a last resort: the request is still answered
+        this.inflight.delete(id);
+        this.sendResult(id, name, undefined, ['WorkloadError', `${name}: could not be answered: ${errorText(e)}`], 0n);
+      }).finally(() => { // a microtask: before the next frame is read
+        this.running--;
+        this.startWaiting();
+      });
+    };
+    if (this.concurrency === 0 || this.running < this.concurrency) {
+      begin();
+      return;
+    }
+    // It waits its turn; a cancel (or the worker stopping) answers it without running it.
+    const abort = (cause) => {
+      this.waiting = this.waiting.filter((b) => b !== begin);
       this.inflight.delete(id);
-      this.sendResult(id, name, undefined, ['WorkloadError', `${name}: could not be answered: ${errorText(e)}`], 0n);
-    });
+      const why = cause === 'cancel' ? 'cancelled by the pool before it started'
+        : 'cancelled because the worker is stopping: its input closed before it started';
+      this.sendResult(id, name, undefined, ['WorkloadError', `${name}: ${why}`], 0n);
+    };
+    this.inflight.set(id, { abort });
+    this.waiting.push(begin);
+  }
+
+  // startWaiting starts the oldest waiting runs while there is room.
+  startWaiting() {
+    while (this.waiting.length > 0 && this.running < this.concurrency) {
+      const begin = this.waiting.shift();
+      begin();
+    }
   }
 
   async execute(id, w, params, timeoutMs) {

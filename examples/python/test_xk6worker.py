@@ -301,6 +301,31 @@ class CancelTest(unittest.TestCase):
         w.close_input()
         self.assertEqual(w.wait(), 0)
 
+    def test_a_prefetched_request_waits_its_turn(self):
+        # The pool keeps one request more than the concurrency in flight: it
+        # waits, its timeout counts from its start, and a cancel (or the end
+        # of the input) answers it without running it (run_ns 0).
+        w = Worker(self, concurrency=1)
+        w.run(1, 'io.sleep', {'duration': '300ms'})
+        w.run(2, 'io.sleep', {'duration': '50ms'}, timeout_ms=200)
+        w.run(3, 'cpu.primes', {'limit': 2000000000})
+        w.send({'type': 'cancel', 'id': 3})
+        results = [w.next() for _ in range(3)]
+        self.assertEqual([r['id'] for r in results], [3, 1, 2], 'the cancel is answered at once; 2 runs after 1')
+        self.assertEqual(results[0]['error'], {'name': 'WorkloadError',
+                                               'message': 'cpu.primes: cancelled by the pool before it started'})
+        self.assertEqual(results[0]['run_ns'], 0)
+        self.assertNotIn('error', results[2])
+        self.assertLess(results[2]['run_ns'], 150_000_000, 'its run_ns counts no wait')
+        w.run(4, 'io.sleep', {'duration': '300ms'})
+        w.run(5, 'cpu.primes', {'limit': 2000000000})
+        time.sleep(0.05)
+        w.close_input()
+        results = {r['id']: r for r in (w.next(), w.next())}
+        self.assertEqual(results[5]['error']['message'],
+                         'cpu.primes: cancelled because the worker is stopping: its input closed before it started')
+        self.assertEqual(w.wait(), 0)
+
     def test_unknown_message_types_are_ignored(self):
         w = Worker(self)
         w.send({'type': 'from-a-later-version', 'id': 1, 'x': [1, {}]})

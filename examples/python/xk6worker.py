@@ -274,10 +274,11 @@ def _log(message):
 
 
 class _Task:
-    __slots__ = ('id', 'workload', 'params', 'cancel', 'timeout_ms')
+    __slots__ = ('id', 'workload', 'params', 'cancel', 'timeout_ms', 'started')
 
     def __init__(self, id, workload, params, cancel, timeout_ms):
         self.id, self.workload, self.params, self.cancel, self.timeout_ms = id, workload, params, cancel, timeout_ms
+        self.started = False  # an executor thread took it; guarded by inflight_lock
 
 
 class _Server:
@@ -296,8 +297,11 @@ class _Server:
     # --- the main loop: read frames until stdin ends ---------------------
 
     def run(self):
+        # prefetch: it runs at most the hello's concurrency at once, the
+        # others in the order read (PROTOCOL.md, "Waiting requests").
         self.send({'type': 'hello', 'protocol': PROTOCOL_VERSION, 'pid': os.getpid(),
-                   'workloads': [w.info() for w in self.workloads.values()]})
+                   'workloads': [w.info() for w in self.workloads.values()],
+                   'features': ['prefetch']})
         code = 0
         try:
             while True:
@@ -363,7 +367,12 @@ class _Server:
             task_id = _request_id(message.get('id'))
             with self.inflight_lock:
                 task = self.inflight.get(task_id)
-            if task is not None:
+                waiting = task is not None and not task.started
+                if waiting:  # in the executor's queue (prefetch): answered now, never run
+                    del self.inflight[task_id]
+            if waiting:
+                self.unrun(task, 'cancelled by the pool before it started')
+            elif task is not None:
                 task.cancel.cancel('cancel')
         # Other types are ignored, for later versions of the protocol.
 
@@ -423,6 +432,16 @@ class _Server:
         answers whatever happens: the executor would swallow an exception."""
         w = task.workload
         value, error = None, None
+        with self.inflight_lock:
+            if self.inflight.get(task.id) is not task:
+                return  # cancelled while it waited in the executor's queue: answered already
+            task.started = True
+            stopping = task.cancel.reason == 'stopping'
+            if stopping:
+                del self.inflight[task.id]
+        if stopping:  # the input ended while it waited: never run
+            self.unrun(task, 'cancelled because the worker is stopping: its input closed before it started')
+            return
         start = time.perf_counter_ns()
         if task.timeout_ms is not None:  # the timeout counts from the start of the run, as run_ns does
             task.cancel.deadline = time.monotonic() + task.timeout_ms / 1000
@@ -440,6 +459,10 @@ class _Server:
         except BaseException as e:  # noqa: B036 - a last resort: the request is still answered
             self.send_result(task.id, w.name, None, ('WorkloadError', '%s: its result could not be sent: %s'
                                                      % (w.name, _error_text(e))), run_ns)
+
+    def unrun(self, task, why):
+        """Answers a task that waited and will not run (run_ns 0)."""
+        self.send_result(task.id, task.workload.name, None, ('WorkloadError', '%s: %s' % (task.workload.name, why)), 0)
 
     @staticmethod
     def failure(task, e):

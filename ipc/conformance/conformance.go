@@ -131,6 +131,7 @@ func Run(t *testing.T, argv []string, opts Options) {
 	t.Run("hello", s.hello)
 	t.Run("round_trip", s.roundTrip)
 	t.Run("pipelining", s.pipelining)
+	t.Run("prefetch", s.prefetch)
 	t.Run("errors", s.errors)
 	t.Run("large_payloads", s.largePayloads)
 	t.Run("timeout", s.timeout)
@@ -404,6 +405,56 @@ func (s *suite) pipelining(t *testing.T) {
 		t.Errorf("%d requests in flight took %s, over %s: the worker does not run them at the same time (concurrency %d)",
 			n, took, limit, n)
 	}
+}
+
+// prefetch: the pool keeps one request more than the hello's concurrency
+// in flight. The worker runs at most concurrency at once and starts the
+// others in the order they came; a waiting request's timeout counts from its
+// start; a cancel of a waiting request is answered without running it
+// (an error, run_ns 0); at the end of the input a waiting request is
+// answered without running it.
+func (s *suite) prefetch(t *testing.T) {
+	const first = 300 * time.Millisecond
+	r := s.startRaw(t)
+	r.handshake(1, ipc.DefaultMaxFrame)
+	r.send(fmt.Sprintf(`{"type":"run","id":1,"workload":%q,"params":%s}`, s.o.Sleep, sleepParams(first)))
+	r.send(fmt.Sprintf(`{"type":"run","id":2,"workload":%q,"params":%s,"timeout_ms":200}`, s.o.Sleep, sleepParams(50*time.Millisecond)))
+	r.send(fmt.Sprintf(`{"type":"run","id":3,"workload":%q,"params":%s}`, s.o.Sleep, sleepParams(time.Hour)))
+	r.send(`{"type":"cancel","id":3}`)
+	order := map[uint64]int{}
+	results := map[uint64]rawResult{}
+	for i := range 3 {
+		res := r.result(first + 2*settle)
+		order[res.ID], results[res.ID] = i, res
+	}
+	if order[2] < order[1] {
+		t.Errorf("request 2 ended before request 1, with concurrency 1: the worker ran them at the same time")
+	}
+	if res := results[2]; res.Error != nil {
+		t.Errorf("request 2 (%s, timeout_ms 200, behind a %s one) failed: %s: its timeout must count from its start",
+			s.o.Sleep, 50*time.Millisecond, res.raw)
+	} else if res.RunNS != nil && time.Duration(*res.RunNS) > first/2 {
+		t.Errorf("request 2 says run_ns %s: it counts its wait behind request 1", time.Duration(*res.RunNS))
+	}
+	if order[3] > order[1] {
+		t.Errorf("request 3, cancelled while it waited, was answered after request 1 ended: answer it at once (the pool kills a worker that does not answer a cancel within its grace)")
+	}
+	if res := results[3]; res.Error == nil || (res.RunNS != nil && *res.RunNS != 0) {
+		t.Errorf("request 3, cancelled while it waited, was not answered with an error and run_ns 0 (not run): %s", res.raw)
+	}
+	r.send(fmt.Sprintf(`{"type":"run","id":4,"workload":%q,"params":%s}`, s.o.Sleep, sleepParams(first)))
+	r.send(fmt.Sprintf(`{"type":"run","id":5,"workload":%q,"params":%s}`, s.o.Sleep, sleepParams(first)))
+	time.Sleep(50 * time.Millisecond)
+	r.closeInput()
+	for range 2 {
+		if res := r.result(first + settle); res.ID == 5 && res.Error == nil {
+			t.Errorf("request 5 waited when the input ended, and was not answered with an error: %s", res.raw)
+		}
+	}
+	if code := r.wait(); code != 0 {
+		t.Errorf("exit status %d after its input ended, want 0", code)
+	}
+	r.cleanStdout()
 }
 
 // errors: an unknown workload and bad params fail the task, not the worker.

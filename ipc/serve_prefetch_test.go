@@ -1,0 +1,83 @@
+package ipc
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+// TestServeRunsAtMostConcurrency: with the hello's concurrency, the worker
+// runs that many requests at once and starts the others in the order they
+// came; a waiting request's timeout counts from its start; a cancel, or the
+// end of the input, answers a waiting request without running it (run_ns 0).
+func TestServeRunsAtMostConcurrency(t *testing.T) {
+	for _, conc := range []int{1, 2} {
+		t.Run(fmt.Sprintf("concurrency %d", conc), func(t *testing.T) {
+			s := serve(t).started()
+			s.send(fmt.Sprintf(`{"type":"hello","protocol":1,"concurrency":%d,"max_frame":16777216}`, conc))
+			// conc stubborn runs of 300ms (they ignore a cancel: a waiting
+			// request that ran would show), then the waiting ones.
+			for i := 1; i <= conc; i++ {
+				s.send(fmt.Sprintf(`{"type":"run","id":%d,"workload":"t.stubborn","params":{"ms":300}}`, i))
+			}
+			waiting, cancelled := conc+1, conc+2
+			s.send(fmt.Sprintf(`{"type":"run","id":%d,"workload":"t.sleep","params":{"ms":50,"v":1},"timeout_ms":200}`, waiting))
+			s.send(fmt.Sprintf(`{"type":"run","id":%d,"workload":"t.stubborn","params":{"ms":300}}`, cancelled))
+			s.send(fmt.Sprintf(`{"type":"cancel","id":%d}`, cancelled))
+			m := s.next()
+			if m.ID != uint64(cancelled) || m.Error == nil || m.RunNS != 0 ||
+				m.Error.Message != "t.stubborn: cancelled by the pool before it started" {
+				t.Fatalf("first answer %+v %+v, want the cancelled waiting request, not run", m, m.Error)
+			}
+			order := []uint64{}
+			results := map[uint64]Message{}
+			for range conc + 1 {
+				m := s.next()
+				order = append(order, m.ID)
+				results[m.ID] = m
+			}
+			if order[conc] != uint64(waiting) {
+				t.Errorf("results in order %v: the waiting request %d ran alongside the %d running ones", order, waiting, conc)
+			}
+			if m := results[uint64(waiting)]; m.Error != nil || time.Duration(m.RunNS) > 150*time.Millisecond {
+				t.Errorf("waiting request: %+v %+v: its timeout and run_ns count from its start", m, m.Error)
+			}
+
+			for i := 1; i <= conc+1; i++ {
+				s.send(fmt.Sprintf(`{"type":"run","id":%d,"workload":"t.stubborn","params":{"ms":100}}`, 10+i))
+			}
+			time.Sleep(20 * time.Millisecond)
+			_ = s.in.Close()
+			results = map[uint64]Message{}
+			for range conc + 1 {
+				m := s.next()
+				results[m.ID] = m
+			}
+			last := results[uint64(10+conc+1)]
+			if last.Error == nil || last.RunNS != 0 ||
+				last.Error.Message != "t.stubborn: cancelled because the worker is stopping: its input closed before it started" {
+				t.Errorf("the request waiting when the input ended: %+v %+v", last, last.Error)
+			}
+			for i := 1; i <= conc; i++ {
+				if m := results[uint64(10+i)]; m.Error != nil {
+					t.Errorf("running request %d: %+v", 10+i, m.Error)
+				}
+			}
+		})
+	}
+}
+
+// TestServeGoexitHandsOverTheQueue: a workload that ends its goroutine with
+// runtime.Goexit is answered, and the request waiting behind it still runs.
+func TestServeGoexitHandsOverTheQueue(t *testing.T) {
+	s := serve(t).started()
+	s.send(`{"type":"hello","protocol":1,"concurrency":1,"max_frame":16777216}`)
+	s.send(`{"type":"run","id":1,"workload":"hostile.throw","params":{"case":"exit"}}`)
+	s.send(`{"type":"run","id":2,"workload":"t.sleep","params":{"ms":1,"v":2}}`)
+	for range 2 {
+		m := s.next()
+		if m.ID == 2 && (m.Error != nil || string(m.Value) != "2") {
+			t.Errorf("the request behind a goexit: %+v %+v", m, m.Error)
+		}
+	}
+}
