@@ -16,21 +16,27 @@ type chartPanel struct {
 	series   []string
 }
 
-var chartPanels = []chartPanel{
-	{"cpu.primes", []string{"thread", "process", "process_tuned"}},
-	{"cpu.primes", []string{"js", "py_thread", "py_process"}},
-	{"io.sleep", []string{"thread", "process"}},
-	{"io.sleep", []string{"py_thread", "py_process"}},
+// chartPanels are the chart's panels, in order.
+func chartPanels() []chartPanel {
+	return []chartPanel{
+		{wlPrimes, []string{"thread", "process", seriesTuned}},
+		{wlPrimes, []string{"js", "py_thread", seriesPyProcess}},
+		{"io.sleep", []string{"thread", "process"}},
+		{"io.sleep", []string{"py_thread", seriesPyProcess}},
+	}
 }
 
-// chartSeries are the series as the chart's legends name them (the
-// report's names for the pool kinds: threads, processes).
-var chartSeries = map[string]string{
-	"thread": "thread", "process": "process", "process_tuned": "tuned processes",
-	"js": "k6 JS", "py_thread": "Python threads", "py_process": "Python processes",
+// chartSeries is a series as the chart's legends name it (the report's
+// names for the pool kinds: threads, processes).
+func chartSeries(s string) string {
+	return map[string]string{
+		"thread": "thread", "process": "process", seriesTuned: "tuned processes",
+		"js": "k6 JS", "py_thread": "Python threads", seriesPyProcess: "Python processes",
+	}[s]
 }
 
-var workloadKinds = map[string]string{"cpu.primes": "cpu", "io.sleep": "io"}
+// workloadKinds are the report's kinds of the charted workloads.
+func workloadKinds() map[string]string { return map[string]string{wlPrimes: "cpu", "io.sleep": "io"} }
 
 // chart draws bench/chart.svg through the extension's report: each panel is
 // handed over as the summary data the report reads (one
@@ -38,15 +44,15 @@ var workloadKinds = map[string]string{"cpu.primes": "cpu", "io.sleep": "io"}
 // its runs).
 func (v *view) chart() string {
 	var charts []report.Data
-	for _, p := range chartPanels {
-		d := report.Data{Metrics: map[string]report.Metric{}, Kinds: workloadKinds}
+	for _, p := range chartPanels() {
+		d := report.Data{Metrics: map[string]report.Metric{}, Kinds: workloadKinds()}
 		for _, s := range p.series {
 			for _, n := range v.Info.Workers {
 				rate := v.Rate(s, p.workload, n)
 				if math.IsNaN(rate) {
 					continue
 				}
-				key := fmt.Sprintf("%s{%s:%s,%s:%d,%s:%s}", report.TaskMetric, report.DefaultSeries, chartSeries[s],
+				key := fmt.Sprintf("%s{%s:%s,%s:%d,%s:%s}", report.TaskMetric, report.DefaultSeries, chartSeries(s),
 					report.DefaultSize, n, report.WorkloadTag, p.workload)
 				d.Metrics[key] = report.Metric{Type: "counter", Values: map[string]float64{"rate": rate}}
 			}

@@ -34,7 +34,7 @@ func fixture() *Results {
 		Build: "make k6", Reps: 3, CellS: 5, Seed: 1, Workers: workers, W: 2, SessionS: 600,
 		Load: &Load{Start: "0.10 0.20 0.30", End: "1.00 1.10 1.20", BusyPct: 60, OwnPct: 50, OthersPct: 10},
 	}}
-	for _, c := range makeCells(families, workers, 2) {
+	for _, c := range makeCells(families(), workers, 2) {
 		cr := CellRuns{Cell: c}
 		for i, x := range around(fixtureRates[c.Series][c.Workload][c.Workers]) {
 			run := Run{Rep: i + 1, PerS: x}
@@ -60,8 +60,10 @@ func fixture() *Results {
 		panic(err)
 	}
 	mem := k6test.Memory{RSS: 32 << 20, Anon: 6 << 20, PSS: 8 << 20}
-	r.Idle = Idle{Pools: true, Workers: 16, WindowS: 5, SettleS: 1, ClkTck: 100, K6Ticks: 4, WorkerTicks: make([]uint64, 16),
-		K6Mem: k6test.Memory{RSS: 40 << 20, Anon: 11 << 20, PSS: 16 << 20}}
+	r.Idle = Idle{
+		Pools: true, Workers: 16, WindowS: 5, SettleS: 1, ClkTck: 100, K6Ticks: 4, WorkerTicks: make([]uint64, 16),
+		K6Mem: k6test.Memory{RSS: 40 << 20, Anon: 11 << 20, PSS: 16 << 20},
+	}
 	for range 16 {
 		r.Idle.WorkerMem = append(r.Idle.WorkerMem, mem)
 	}

@@ -263,7 +263,7 @@ func (s *session) all(ctx context.Context, cfg config, workers []int, ncpu int) 
 		return nil, err
 	}
 	logf("go benchmarks done in %.0f s (%d benchmarks)", time.Since(t0).Seconds(), len(r.Go.Benchmarks))
-	if r.Cells, err = s.runCells(ctx, cfg, makeCells(families, workers, ncpu)); err != nil {
+	if r.Cells, err = s.runCells(ctx, cfg, makeCells(families(), workers, ncpu)); err != nil {
 		return nil, err
 	}
 	logf("idle cost: 16-worker thread and process pools, then k6 without pools")

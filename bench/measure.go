@@ -52,8 +52,10 @@ func (s *session) runK6(ctx context.Context, c Cell) (Run, error) {
 	summary := filepath.Join(s.tmp, "summary.json")
 	_ = os.Remove(summary)
 	secs := s.cell.Seconds()
-	env := []string{"MODE=" + c.Mode, "WORKERS=" + strconv.Itoa(c.Workers), "VUS=" + strconv.Itoa(c.VUs),
-		"DURATION=" + strconv.FormatFloat(secs, 'f', -1, 64), "SUMMARY=" + summary}
+	env := []string{
+		"MODE=" + c.Mode, "WORKERS=" + strconv.Itoa(c.Workers), "VUS=" + strconv.Itoa(c.VUs),
+		"DURATION=" + strconv.FormatFloat(secs, 'f', -1, 64), "SUMMARY=" + summary,
+	}
 	if c.Mode == "pool" {
 		env = append(env, "KIND="+c.Kind, "WORKLOAD="+c.Workload)
 	}
@@ -178,7 +180,7 @@ func (s *session) runPython(ctx context.Context, c Cell) (Run, error) {
 	secs := strconv.FormatFloat(s.cell.Seconds(), 'f', -1, 64)
 	args := []string{filepath.Join(s.procs.root, "bench", "python", "pool_bench.py"), c.Mode, "--executor", c.Kind, "--seconds", secs}
 	if c.Mode == "rate" {
-		args = append(args, "--work", pythonWork[c.Workload], "--workers", strconv.Itoa(c.Workers))
+		args = append(args, "--work", pythonWork(c.Workload), "--workers", strconv.Itoa(c.Workers))
 	}
 	out, err := s.procs.run(ctx, s.cell+slack, "python3", args...)
 	if err != nil {
@@ -190,7 +192,7 @@ func (s *session) runPython(ctx context.Context, c Cell) (Run, error) {
 		USPerRoundTrip float64 `json:"us_per_round_trip"`
 	}
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &res); err != nil || res.PerS == 0 {
-		return Run{}, fmt.Errorf("cell %s: no result from python (%v):\n%s", c.ID(), err, out)
+		return Run{}, fmt.Errorf("cell %s: no result from python (%w):\n%s", c.ID(), err, out)
 	}
 	return Run{PerS: res.PerS, USPerRoundTrip: res.USPerRoundTrip}, nil
 }
