@@ -71,6 +71,7 @@ func main() {
 	if err := run(ctx, root, cfg); err != nil {
 		if ctx.Err() != nil {
 			logf("interrupted; every process of the session was stopped")
+			stop()
 			os.Exit(130)
 		}
 		fail(err)
@@ -160,30 +161,50 @@ func envFloat(getenv func(string) string, name string, def float64) (float64, er
 
 // run measures (unless -report-only) and writes the files.
 func run(ctx context.Context, root string, cfg config) error {
-	r := new(Results)
+	var (
+		r   *Results
+		err error
+	)
 	if cfg.reportOnly {
-		b, err := os.ReadFile(cfg.results)
-		if err != nil {
-			return err
-		}
-		if err := json.Unmarshal(b, r); err != nil {
-			return fmt.Errorf("%s: %w", cfg.results, err)
-		}
+		r, err = readResults(cfg.results)
 	} else {
-		var err error
-		if r, err = measure(ctx, root, cfg); err != nil {
-			return err
-		}
-		b, err := json.MarshalIndent(r, "", " ")
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(cfg.results, append(b, '\n'), 0o644); err != nil {
-			return err
-		}
-		logf("raw results: %s", cfg.results)
+		r, err = measureAndSave(ctx, root, cfg)
+	}
+	if err != nil {
+		return err
 	}
 	return write(r, cfg)
+}
+
+// readResults reads the raw results of an earlier session.
+func readResults(path string) (*Results, error) {
+	b, err := os.ReadFile(path) // #nosec G304 -- the file the user named with -results
+	if err != nil {
+		return nil, err
+	}
+	r := new(Results)
+	if err := json.Unmarshal(b, r); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return r, nil
+}
+
+// measureAndSave runs a session and writes its raw results.
+func measureAndSave(ctx context.Context, root string, cfg config) (*Results, error) {
+	r, err := measure(ctx, root, cfg)
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.MarshalIndent(r, "", " ")
+	if err != nil {
+		return nil, err
+	}
+	// #nosec G306 -- results.json is a file of the repository, read by all.
+	if err := os.WriteFile(cfg.results, append(b, '\n'), 0o644); err != nil {
+		return nil, err
+	}
+	logf("raw results: %s", cfg.results)
+	return r, nil
 }
 
 // write renders BENCHMARKS.md and the chart, and lists the goals.
@@ -196,9 +217,11 @@ func write(r *Results, cfg config) error {
 	if err != nil {
 		return err
 	}
+	// #nosec G306 -- BENCHMARKS.md and the chart are files of the repository, read by all.
 	if err := os.WriteFile(cfg.markdown, []byte(md), 0o644); err != nil {
 		return err
 	}
+	// #nosec G306 -- as above.
 	if err := os.WriteFile(cfg.svg, []byte(svg), 0o644); err != nil {
 		return err
 	}
@@ -222,7 +245,7 @@ func measure(ctx context.Context, root string, cfg config) (*Results, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(tmp)
+	defer func() { _ = os.RemoveAll(tmp) }()
 	// A private copy of k6, so that a rebuild of bin/k6 during the session
 	// cannot mix two binaries into one set of figures.
 	k6 := filepath.Join(tmp, "k6")

@@ -216,7 +216,7 @@ func (v *view) idleTable() *table {
 			rss, anon, pss = append(rss, float64(m.RSS)), append(anon, float64(m.Anon)), append(pss, float64(m.PSS))
 		}
 		ticks := sum(idle.WorkerTicks)
-		total := func(x []float64) float64 { return floatSum(x) }
+		total := floatSum
 		mean := func(x []float64) float64 { return floatSum(x) / float64(n) }
 		r := spread(rss)
 		t.add(fmt.Sprintf("%d worker processes, total", idle.Workers), strconv.FormatUint(ticks, 10), pct(ticks, idle),
