@@ -165,8 +165,7 @@ func (s sizes) of(sweepSizes []int, ncpu int) []int {
 // cell alike and a session can be repeated.
 func order(cells []Cell, seed int64, rep int) []Cell {
 	out := slices.Clone(cells)
-	r := rand.New( // #nosec G404 -- a seeded shuffle, repeatable by design
-		rand.NewPCG(uint64(seed), uint64(rep)))
+	r := rand.New(rand.NewPCG(uint64(seed), uint64(rep))) // #nosec G404 G115 -- a seeded shuffle, repeatable
 	r.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
 	return out
 }

@@ -43,8 +43,9 @@ func workloadKinds() map[string]string { return map[string]string{wlPrimes: "cpu
 // concurrency_tasks{pool_kind,workers,workload} rate per cell, the median of
 // its runs).
 func (v *view) chart() string {
-	var charts []report.Data
-	for _, p := range chartPanels() {
+	panels := chartPanels()
+	charts := make([]report.Data, 0, len(panels))
+	for _, p := range panels {
 		d := report.Data{Metrics: map[string]report.Metric{}, Kinds: workloadKinds()}
 		for _, s := range p.series {
 			for _, n := range v.Info.Workers {

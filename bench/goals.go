@@ -271,8 +271,9 @@ func scaling(series, workload string, decimals int) func(v *view) (float64, stri
 func plateau(series string) func(v *view) (float64, string) {
 	return func(v *view) (float64, string) {
 		low := math.Inf(1)
-		var parts []string
-		for _, n := range v.Beyond() {
+		beyond := v.Beyond()
+		parts := make([]string, 0, len(beyond))
+		for _, n := range beyond {
 			x := ratio(v.Rate(series, wlPrimes, n), v.Rate(series, wlPrimes, v.W()))
 			low = math.Min(low, x) // a missing figure (NaN) makes the goal missed
 			parts = append(parts, fmt.Sprintf("%d: %s", n, fx(x, 2)))

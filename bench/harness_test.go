@@ -14,7 +14,7 @@ func TestParseGoBench(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var names []string
+	names := make([]string, 0, len(got))
 	for _, b := range got {
 		names = append(names, b.Name)
 	}
@@ -121,7 +121,7 @@ func TestOrder(t *testing.T) {
 	t.Parallel()
 	cells := makeCells(families(), []int{1, 2, 4, 8, 16}, 2)
 	ids := func(cs []Cell) []string {
-		var out []string
+		out := make([]string, 0, len(cs))
 		for _, c := range cs {
 			out = append(out, c.ID())
 		}

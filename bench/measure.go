@@ -65,7 +65,8 @@ func (s *session) runK6(ctx context.Context, c Cell) (Run, error) {
 	if c.GOMAXPROCS > 0 {
 		env = append(env, "GOMAXPROCS="+strconv.Itoa(c.GOMAXPROCS))
 	}
-	args := []string{"run", "--quiet", "--no-usage-report"}
+	args := make([]string, 0, 3+2*len(env)+1)
+	args = append(args, "run", "--quiet", "--no-usage-report")
 	for _, e := range env {
 		args = append(args, "-e", e)
 	}

@@ -159,7 +159,7 @@ func (ps *procs) run(ctx context.Context, timeout time.Duration, name string, ar
 func (ps *procs) leftovers() error {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
-	var left []int
+	left := make([]int, 0, len(ps.k6PIDs))
 	for _, pid := range ps.k6PIDs {
 		left = append(left, k6test.WorkersOf(pid)...)
 	}

@@ -102,14 +102,18 @@ func plural(n int, one, many string) string {
 
 // rateTables are the calls/s and the speed-up tables of a workload.
 func (v *view) rateTables(workload string, series []string) (rates, speedups *table) {
-	head, short := []string{"series"}, []string{"series"}
+	head := make([]string, 0, 1+len(v.Info.Workers))
+	short := make([]string, 0, 1+len(v.Info.Workers))
+	head, short = append(head, "series"), append(short, "series")
 	for _, n := range v.Info.Workers {
 		head = append(head, fmt.Sprintf("%d %s", n, plural(n, "worker", "workers")))
 		short = append(short, strconv.Itoa(n))
 	}
 	rates, speedups = newTable(head...), newTable(short...)
 	for _, s := range series {
-		row, sp, ran := []string{seriesName(s)}, []string{seriesName(s)}, false
+		row := make([]string, 0, 1+len(v.Info.Workers))
+		sp := make([]string, 0, 1+len(v.Info.Workers))
+		row, sp, ran := append(row, seriesName(s)), append(sp, seriesName(s)), false
 		for _, n := range v.Info.Workers {
 			vals := v.values(s, workload, n, perS)
 			ran = ran || len(vals) > 0
@@ -211,7 +215,7 @@ func (v *view) idleTable() *table {
 	t.add("k6 with the two pools", strconv.FormatUint(idle.K6Ticks, 10), pct(idle.K6Ticks, idle),
 		mib(float64(idle.K6Mem.RSS)), mib(float64(idle.K6Mem.Anon)), mib(float64(idle.K6Mem.PSS)))
 	if n := len(idle.WorkerMem); n > 0 {
-		var rss, anon, pss []float64
+		rss, anon, pss := make([]float64, 0, n), make([]float64, 0, n), make([]float64, 0, n)
 		for _, m := range idle.WorkerMem {
 			rss, anon, pss = append(rss, float64(m.RSS)), append(anon, float64(m.Anon)), append(pss, float64(m.PSS))
 		}
