@@ -76,7 +76,8 @@ const timesLower = ">= {{fx .T 0}} lower"
 var goals = []goal{
 	{
 		id: "cpu_scale_thread", name: "CPU-bound scaling, thread pool: {{.W}} workers vs 1 (cpu.primes)",
-		figure: scaling("thread", wlPrimes, 2), cmp: atLeast, target: 0.9, per: perW, targetText: ">= {{fx .T 2}} (0.9 x {{.W}})",
+		figure: scaling("thread", wlPrimes, 2), cmp: atLeast, target: 0.9, per: perW,
+		targetText: ">= {{fx .T 2}} (0.9 x {{.W}})",
 	},
 	{
 		id: "cpu_plateau_thread", name: "CPU-bound plateau, thread pool: {{join .Beyond}} workers vs {{.W}}",
@@ -84,7 +85,8 @@ var goals = []goal{
 	},
 	{
 		id: "cpu_scale_process", name: "CPU-bound scaling, process pool: {{.W}} workers vs 1 (cpu.primes)",
-		figure: scaling("process", wlPrimes, 2), cmp: atLeast, target: 0.9, per: perW, targetText: ">= {{fx .T 2}} (0.9 x {{.W}})",
+		figure: scaling("process", wlPrimes, 2), cmp: atLeast, target: 0.9, per: perW,
+		targetText: ">= {{fx .T 2}} (0.9 x {{.W}})",
 	},
 	{
 		id: "cpu_plateau_process", name: "CPU-bound plateau, process pool: {{join .Beyond}} workers vs {{.W}}",
@@ -99,8 +101,10 @@ var goals = []goal{
 		figure: scaling("process", "io.sleep", 1), cmp: atLeast, target: 15.0 / 16, per: perTop, targetText: ">= {{g .T}}x",
 	},
 	{
-		id: "thread_eff", name: "Thread pool efficiency: cpu.primes at {{.W}} workers vs {{.W}} raw goroutines (Go benchmarks)",
-		figure: goVersus("BenchmarkThreadPrimes", "BenchmarkRawPrimes", "tasks/s", 3), cmp: atLeast, target: 0.95, targetText: ">= {{fx .T 2}}",
+		id:     "thread_eff",
+		name:   "Thread pool efficiency: cpu.primes at {{.W}} workers vs {{.W}} raw goroutines (Go benchmarks)",
+		figure: goVersus("BenchmarkThreadPrimes", "BenchmarkRawPrimes", "tasks/s", 3), cmp: atLeast, target: 0.95,
+		targetText: ">= {{fx .T 2}}",
 	},
 	{
 		id: "thread_noop", name: "Thread pool overhead: noop round trip, 1 worker, 1 submitter (Go benchmark)",
@@ -120,19 +124,25 @@ var goals = []goal{
 	},
 	{
 		id: "proc_pipeline", name: "Process pool pipelining: noop tasks/s, 16 in flight per worker vs 1",
-		figure: goVersus("BenchmarkProcessNoop/inflight=16", "BenchmarkProcessNoop/inflight=1", "tasks/s", 1), cmp: atLeast, target: 5, targetText: ">= {{g .T}}x",
+		figure: goVersus("BenchmarkProcessNoop/inflight=16", "BenchmarkProcessNoop/inflight=1", "tasks/s", 1), cmp: atLeast,
+		target: 5, targetText: ">= {{g .T}}x",
 	},
 	{
-		id: "py_process_go", name: "Per-task overhead vs Python: process pool (Go benchmark) vs ProcessPoolExecutor no-op round trip",
-		figure: pythonOverGo(seriesPyProcess, "BenchmarkProcessNoop/inflight=1"), cmp: atLeast, target: 10, targetText: timesLower,
+		id:     "py_process_go",
+		name:   "Per-task overhead vs Python: process pool (Go benchmark) vs ProcessPoolExecutor no-op round trip",
+		figure: pythonOverGo(seriesPyProcess, "BenchmarkProcessNoop/inflight=1"), cmp: atLeast, target: 10,
+		targetText: timesLower,
 	},
 	{
-		id: "py_process_k6", name: "Per-task overhead vs Python: process pool through k6 (runSync, 1 VU) vs ProcessPoolExecutor",
+		id:     "py_process_k6",
+		name:   "Per-task overhead vs Python: process pool through k6 (runSync, 1 VU) vs ProcessPoolExecutor",
 		figure: pythonOverK6(seriesPyProcess, "process"), cmp: atLeast, target: 10, targetText: timesLower,
 	},
 	{
-		id: "py_thread_go", name: "Per-task overhead vs Python: thread pool (Go benchmark) vs ThreadPoolExecutor no-op round trip",
-		figure: pythonOverGo("py_thread", "BenchmarkThreadNoop/workers=1/submitters=1"), cmp: atLeast, target: 10, targetText: timesLower,
+		id:     "py_thread_go",
+		name:   "Per-task overhead vs Python: thread pool (Go benchmark) vs ThreadPoolExecutor no-op round trip",
+		figure: pythonOverGo("py_thread", "BenchmarkThreadNoop/workers=1/submitters=1"), cmp: atLeast, target: 10,
+		targetText: timesLower,
 	},
 	{
 		id: "py_thread_k6", name: "Per-task overhead vs Python: thread pool through k6 (runSync, 1 VU) vs ThreadPoolExecutor",
@@ -144,7 +154,8 @@ var goals = []goal{
 	},
 	{
 		id: "sp_thread_pyprocs", name: "CPU-bound speed-up at {{.W}} workers, thread pool vs Python processes",
-		figure: speedupVersus("thread", seriesPyProcess), cmp: atLeast, target: 0.95, targetText: "matches or beats (>= {{.T}}x of it)",
+		figure: speedupVersus("thread", seriesPyProcess), cmp: atLeast, target: 0.95,
+		targetText: "matches or beats (>= {{.T}}x of it)",
 	},
 	{
 		id: "sp_process_pythreads", name: "CPU-bound speed-up at {{.W}} workers, process pool vs Python threads",
@@ -152,15 +163,20 @@ var goals = []goal{
 	},
 	{
 		id: "sp_process_pyprocs", name: "CPU-bound speed-up at {{.W}} workers, process pool vs Python processes",
-		figure: speedupVersus("process", seriesPyProcess), cmp: atLeast, target: 0.95, targetText: "matches or beats (>= {{.T}}x of it)",
+		figure: speedupVersus("process", seriesPyProcess), cmp: atLeast, target: 0.95,
+		targetText: "matches or beats (>= {{.T}}x of it)",
 	},
 	{
-		id: "idle_workers", name: "Idle pools cost no CPU: {{.Idle.Workers}} idle worker processes over {{printf \"%.0f\" .Idle.WindowS}} s",
+		id:     "idle_workers",
+		name:   "Idle pools cost no CPU: {{.Idle.Workers}} idle worker processes over {{printf \"%.0f\" .Idle.WindowS}} s",
 		figure: idleWorkerTicks, cmp: atMost, target: 0, targetText: "{{.T}} ticks (0 %)",
 	},
 	{
-		id: "idle_k6", name: "Idle pools cost no CPU: k6 with a 16-worker thread and process pool vs k6 without pools, {{printf \"%.0f\" .Idle.WindowS}} s",
-		figure: idleK6Ticks, cmp: atMost, target: 1, targetText: "no more than without pools (+{{.T}} tick of {{tickMs .Idle}} ms tolerance)",
+		id: "idle_k6",
+		name: "Idle pools cost no CPU: k6 with a 16-worker thread and process pool vs k6 without pools, " +
+			`{{printf "%.0f" .Idle.WindowS}} s`,
+		figure: idleK6Ticks, cmp: atMost, target: 1,
+		targetText: "no more than without pools (+{{.T}} tick of {{tickMs .Idle}} ms tolerance)",
 	},
 	{
 		id: "rss", name: "Memory: RSS of a 16-worker process pool, per worker (VmRSS; RssAnon)",
@@ -305,7 +321,8 @@ func throughK6(vus int) func(v *view) (float64, string) {
 }
 
 func pipeVersus(v *view) (float64, string) {
-	pool, pipe := v.Go.median("BenchmarkProcessNoop/inflight=1", "ns/op")/1000, v.Go.median("BenchmarkRawPipeEcho", "ns/op")/1000
+	pool := v.Go.median("BenchmarkProcessNoop/inflight=1", "ns/op") / 1000
+	pipe := v.Go.median("BenchmarkRawPipeEcho", "ns/op") / 1000
 	x := ratio(pool, pipe)
 	return x, fmt.Sprintf("%s vs %s = %s", fmtUS(pool), fmtUS(pipe), fx(x, 2))
 }

@@ -297,7 +297,8 @@ func (s *session) all(ctx context.Context, cfg config, workers []int, ncpu int) 
 	if r.IdleBaseline, err = s.measureIdle(ctx, false); err != nil {
 		return nil, err
 	}
-	logf("idle: k6 %d ticks with pools, %d without; workers %d ticks", r.Idle.K6Ticks, r.IdleBaseline.K6Ticks, sum(r.Idle.WorkerTicks))
+	logf("idle: k6 %d ticks with pools, %d without; workers %d ticks",
+		r.Idle.K6Ticks, r.IdleBaseline.K6Ticks, sum(r.Idle.WorkerTicks))
 	return r, nil
 }
 
@@ -327,7 +328,8 @@ func (s *session) runCells(ctx context.Context, cfg config, cells []Cell) ([]Cel
 				fig = fmtUS(run.USPerRoundTrip) + "/round trip"
 			}
 			left := time.Since(started) / time.Duration(n) * time.Duration(total-n)
-			logf("[%d/%d rep %d/%d] %s: %s (%.1f s; ~%.0f min left)", n, total, rep, cfg.reps, describe(c), fig, run.WallS, left.Minutes())
+			logf("[%d/%d rep %d/%d] %s: %s (%.1f s; ~%.0f min left)",
+				n, total, rep, cfg.reps, describe(c), fig, run.WallS, left.Minutes())
 		}
 	}
 	return out, nil

@@ -179,7 +179,8 @@ func sleepOrDone(p *proc, d time.Duration) bool {
 
 func (s *session) runPython(ctx context.Context, c Cell) (Run, error) {
 	secs := strconv.FormatFloat(s.cell.Seconds(), 'f', -1, 64)
-	args := []string{filepath.Join(s.procs.root, "bench", "python", "pool_bench.py"), c.Mode, "--executor", c.Kind, "--seconds", secs}
+	script := filepath.Join(s.procs.root, "bench", "python", "pool_bench.py")
+	args := []string{script, c.Mode, "--executor", c.Kind, "--seconds", secs}
 	if c.Mode == "rate" {
 		args = append(args, "--work", pythonWork(c.Workload), "--workers", strconv.Itoa(c.Workers))
 	}

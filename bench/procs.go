@@ -47,7 +47,7 @@ func (ps *procs) start(ctx context.Context, isK6 bool, marks []string, name stri
 	for _, m := range marks {
 		p.marks[m] = make(chan struct{})
 	}
-	p.cmd = exec.CommandContext(ctx, name, args...) // #nosec G204 -- the k6 the harness built, or python3 on its own script
+	p.cmd = exec.CommandContext(ctx, name, args...) // #nosec G204 -- the harness's k6, or python3 on its script
 	p.cmd.Dir = ps.root
 	p.cmd.Env = append(withoutWorkerMarker(os.Environ()), "K6_NO_USAGE_REPORT=true", "K6_NO_COLOR=true")
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -79,7 +79,8 @@ func render(r *Results, chartHref string) (markdown, svg string, outcomes []outc
 	}
 	p.CPURates, p.CPUSpeedups = v.rateTables(wlPrimes, cpuSeries())
 	p.IORates, p.IOSpeedups = v.rateTables("io.sleep", ioSeries())
-	p.Overhead, p.CPUTime, p.GoBench, p.Python, p.IdleTable = v.overheadTable(), v.cpuTable(), v.goTable(), v.pythonTable(), v.idleTable()
+	p.Overhead, p.CPUTime, p.GoBench = v.overheadTable(), v.cpuTable(), v.goTable()
+	p.Python, p.IdleTable = v.pythonTable(), v.idleTable()
 
 	fm := template.FuncMap{"div": func(a, b float64) float64 { return a / b }, "mul": func(a, b int) int { return a * b }}
 	t, err := template.New("BENCHMARKS.md").Funcs(funcs()).Funcs(fm).Parse(pageTemplate)
@@ -131,7 +132,9 @@ func (v *view) rateTables(workload string, series []string) (rates, speedups *ta
 func (v *view) overheadTable() *table {
 	t := newTable("cell", "VUs", "calls/s", "µs per call (median)")
 	for _, c := range []struct{ label, series, workload string }{
-		{"thread pool, noop", "thread", "noop"}, {"process pool, noop", "process", "noop"}, {"k6 empty iteration, no pool", "empty", "empty"},
+		{"thread pool, noop", "thread", "noop"},
+		{"process pool, noop", "process", "noop"},
+		{"k6 empty iteration, no pool", "empty", "empty"},
 	} {
 		for _, cr := range v.Cells {
 			if cr.Cell.Series != c.series || cr.Cell.Workload != c.workload {
@@ -203,7 +206,8 @@ func (v *view) pythonTable() *table {
 	t := newTable("executor", "no-op round trip", "per second")
 	for _, s := range []string{"py_thread", seriesPyProcess} {
 		label := strings.TrimPrefix(seriesName(s), "Python ")
-		t.add(label, fmtSpread(v.values(s, "noop", 1, usPerRoundTrip), fmtUS), fmtSpread(v.values(s, "noop", 1, perS), fmtRate))
+		t.add(label, fmtSpread(v.values(s, "noop", 1, usPerRoundTrip), fmtUS),
+			fmtSpread(v.values(s, "noop", 1, perS), fmtRate))
 	}
 	return t
 }
