@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"path/filepath"
@@ -53,7 +54,10 @@ func (s *session) measureIdle(ctx context.Context, pools bool) (Idle, error) {
 	}
 	time.Sleep(idleWindow)
 	after, err := k6test.SampleTree(p.pid())
-	if err != nil || p.exited() || !sameKeys(before.Workers, after.Workers) {
+	if err == nil && (p.exited() || !sameKeys(before.Workers, after.Workers)) {
+		err = errors.New("k6 or a worker is gone")
+	}
+	if err != nil {
 		return Idle{}, fmt.Errorf("idle: a process ended during the measurement (%w):\n%s", err, p.tail())
 	}
 	idle, err := idleOf(p.pid(), before, after)

@@ -193,7 +193,11 @@ func (s *session) runPython(ctx context.Context, c Cell) (Run, error) {
 		PerS           float64 `json:"per_s"`
 		USPerRoundTrip float64 `json:"us_per_round_trip"`
 	}
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &res); err != nil || res.PerS == 0 {
+	err = json.Unmarshal([]byte(lines[len(lines)-1]), &res)
+	if err == nil && res.PerS == 0 {
+		err = errors.New("a rate of 0")
+	}
+	if err != nil {
 		return Run{}, fmt.Errorf("cell %s: no result from python (%w):\n%s", c.ID(), err, out)
 	}
 	return Run{PerS: res.PerS, USPerRoundTrip: res.USPerRoundTrip}, nil
