@@ -425,6 +425,8 @@ func TestInitContextCallsHaveAName(t *testing.T) {
 			try { pool[m]('noop', [{}]); return m + ': no error'; } catch (e) { return m + ': ' + e.name; }
 		});`)
 	got := vu.rt.VU.Runtime().Get("result").Export()
-	assert.Equal(t, []any{"run: InvalidStateError", "runSync: InvalidStateError", "map: InvalidStateError",
-		"mapSettled: InvalidStateError", "start: InvalidStateError"}, got)
+	assert.Equal(t, []any{
+		"run: InvalidStateError", "runSync: InvalidStateError", "map: InvalidStateError",
+		"mapSettled: InvalidStateError", "start: InvalidStateError",
+	}, got)
 }

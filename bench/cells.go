@@ -52,21 +52,63 @@ type family struct {
 	concurrency, gomaxprocs  int
 }
 
-// families is the session's cells. The tuned process pool holds two
+// The names that the families, tables and goals share.
+const (
+	wlPrimes        = "cpu.primes"
+	seriesTuned     = "process_tuned"
+	seriesPyProcess = "py_process"
+)
+
+// families are the session's cells. The tuned process pool holds two
 // requests per worker (concurrency 2, GOMAXPROCS=1), so it gets twice the
 // VUs: as many tasks wait in its queue as in the default pool's.
-var families = []family{
-	{tool: toolK6, series: "thread", mode: "pool", kind: "thread", workloads: []string{"cpu.primes", "io.sleep"}, sizes: sweep, vusPerWorker: 2},
-	{tool: toolK6, series: "process", mode: "pool", kind: "process", workloads: []string{"cpu.primes", "io.sleep"}, sizes: sweep, vusPerWorker: 2},
-	{tool: toolK6, series: "process_tuned", mode: "pool", kind: "process", workloads: []string{"cpu.primes"}, sizes: sweep, vusPerWorker: 4, concurrency: 2, gomaxprocs: 1},
-	{tool: toolK6, series: "thread", mode: "pool", kind: "thread", workloads: []string{"noop"}, sizes: pair, vusPerWorker: 1},
-	{tool: toolK6, series: "process", mode: "pool", kind: "process", workloads: []string{"noop"}, sizes: pair, vusPerWorker: 1},
-	{tool: toolK6, series: "js", mode: "js", workloads: []string{"cpu.primes"}, sizes: sweep, vusPerWorker: 1},
-	{tool: toolK6, series: "empty", mode: "empty", workloads: []string{"empty"}, sizes: cpus, vusPerWorker: 1},
-	{tool: toolPython, series: "py_thread", mode: "rate", kind: "thread", workloads: []string{"cpu.primes", "io.sleep"}, sizes: sweep},
-	{tool: toolPython, series: "py_process", mode: "rate", kind: "process", workloads: []string{"cpu.primes", "io.sleep"}, sizes: sweep},
-	{tool: toolPython, series: "py_thread", mode: "roundtrip", kind: "thread", workloads: []string{"noop"}, sizes: one},
-	{tool: toolPython, series: "py_process", mode: "roundtrip", kind: "process", workloads: []string{"noop"}, sizes: one},
+func families() []family {
+	return []family{
+		{
+			tool: toolK6, series: "thread", mode: "pool", kind: "thread",
+			workloads: []string{wlPrimes, "io.sleep"}, sizes: sweep, vusPerWorker: 2,
+		},
+		{
+			tool: toolK6, series: "process", mode: "pool", kind: "process",
+			workloads: []string{wlPrimes, "io.sleep"}, sizes: sweep, vusPerWorker: 2,
+		},
+		{
+			tool: toolK6, series: seriesTuned, mode: "pool", kind: "process",
+			workloads: []string{wlPrimes}, sizes: sweep, vusPerWorker: 4, concurrency: 2, gomaxprocs: 1,
+		},
+		{
+			tool: toolK6, series: "thread", mode: "pool", kind: "thread",
+			workloads: []string{"noop"}, sizes: pair, vusPerWorker: 1,
+		},
+		{
+			tool: toolK6, series: "process", mode: "pool", kind: "process",
+			workloads: []string{"noop"}, sizes: pair, vusPerWorker: 1,
+		},
+		{
+			tool: toolK6, series: "js", mode: "js",
+			workloads: []string{wlPrimes}, sizes: sweep, vusPerWorker: 1,
+		},
+		{
+			tool: toolK6, series: "empty", mode: "empty",
+			workloads: []string{"empty"}, sizes: cpus, vusPerWorker: 1,
+		},
+		{
+			tool: toolPython, series: "py_thread", mode: "rate", kind: "thread",
+			workloads: []string{wlPrimes, "io.sleep"}, sizes: sweep,
+		},
+		{
+			tool: toolPython, series: seriesPyProcess, mode: "rate", kind: "process",
+			workloads: []string{wlPrimes, "io.sleep"}, sizes: sweep,
+		},
+		{
+			tool: toolPython, series: "py_thread", mode: "roundtrip", kind: "thread",
+			workloads: []string{"noop"}, sizes: one,
+		},
+		{
+			tool: toolPython, series: seriesPyProcess, mode: "roundtrip", kind: "process",
+			workloads: []string{"noop"}, sizes: one,
+		},
+	}
 }
 
 // workerSizes returns the sizes of the sweep: 1, 2, 4, 8, 16 (1, 2, 16 when
@@ -89,8 +131,10 @@ func makeCells(fams []family, sweepSizes []int, ncpu int) []Cell {
 	for _, f := range fams {
 		for _, wl := range f.workloads {
 			for _, n := range f.sizes.of(sweepSizes, ncpu) {
-				c := Cell{Tool: f.tool, Series: f.series, Mode: f.mode, Kind: f.kind, Workload: wl, Workers: n,
-					Concurrency: f.concurrency, GOMAXPROCS: f.gomaxprocs}
+				c := Cell{
+					Tool: f.tool, Series: f.series, Mode: f.mode, Kind: f.kind, Workload: wl, Workers: n,
+					Concurrency: f.concurrency, GOMAXPROCS: f.gomaxprocs,
+				}
 				if f.tool == toolK6 {
 					c.VUs = n * f.vusPerWorker
 				}
@@ -111,8 +155,9 @@ func (s sizes) of(sweepSizes []int, ncpu int) []int {
 		return slices.Compact(v)
 	case one:
 		return []int{1}
+	default:
+		return sweepSizes
 	}
-	return sweepSizes
 }
 
 // order is the cells of one repetition in a shuffled order, seeded by the
@@ -120,29 +165,31 @@ func (s sizes) of(sweepSizes []int, ncpu int) []int {
 // cell alike and a session can be repeated.
 func order(cells []Cell, seed int64, rep int) []Cell {
 	out := slices.Clone(cells)
-	r := rand.New(rand.NewPCG(uint64(seed), uint64(rep)))
+	r := rand.New(rand.NewPCG(uint64(seed), uint64(rep))) // #nosec G404 G115 -- a seeded shuffle, repeatable
 	r.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
 	return out
 }
 
 // describe is a cell as the progress lines name it.
 func describe(c Cell) string {
-	switch {
-	case c.Mode == "pool":
+	switch c.Mode {
+	case "pool":
 		extra := ""
 		if c.Concurrency > 1 {
 			extra = ", tuned"
 		}
 		return fmt.Sprintf("k6 %s pool %s workers=%d vus=%d%s", c.Kind, c.Workload, c.Workers, c.VUs, extra)
-	case c.Mode == "js":
+	case "js":
 		return fmt.Sprintf("k6 JS primes (no pool) vus=%d", c.VUs)
-	case c.Mode == "empty":
+	case "empty":
 		return fmt.Sprintf("k6 empty iteration vus=%d", c.VUs)
-	case c.Mode == "roundtrip":
+	case "roundtrip":
 		return fmt.Sprintf("python %s no-op round trip", c.Kind)
 	}
-	return fmt.Sprintf("python %s %s workers=%d", c.Kind, pythonWork[c.Workload], c.Workers)
+	return fmt.Sprintf("python %s %s workers=%d", c.Kind, pythonWork(c.Workload), c.Workers)
 }
 
 // pythonWork names pool_bench.py's --work for a workload.
-var pythonWork = map[string]string{"cpu.primes": "primes", "io.sleep": "sleep", "noop": "noop"}
+func pythonWork(workload string) string {
+	return map[string]string{wlPrimes: "primes", "io.sleep": "sleep", "noop": "noop"}[workload]
+}

@@ -12,14 +12,16 @@ func around(x float64) []float64 { return []float64{0.9 * x, x, 1.1 * x} }
 
 // fixtureRates are the calls/s of the fixture's cells, by series, workload
 // and worker count.
-var fixtureRates = map[string]map[string]map[int]float64{
-	"thread":        {"cpu.primes": {1: 1000, 2: 2000, 4: 1960}, "io.sleep": {1: 100, 2: 200, 4: 400}, "noop": {1: 100000, 2: 150000}},
-	"process":       {"cpu.primes": {1: 1000, 2: 1500, 4: 1500}, "io.sleep": {1: 100, 2: 190, 4: 350}, "noop": {1: 10000, 2: 16000}},
-	"process_tuned": {"cpu.primes": {1: 1200, 2: 1800, 4: 1700}},
-	"js":            {"cpu.primes": {1: 40, 2: 80, 4: 80}},
-	"empty":         {"empty": {1: 250000, 2: 280000}},
-	"py_thread":     {"cpu.primes": {1: 100, 2: 90, 4: 95}, "io.sleep": {1: 100, 2: 200, 4: 400}, "noop": {1: 25000}},
-	"py_process":    {"cpu.primes": {1: 100, 2: 190, 4: 180}, "io.sleep": {1: 100, 2: 200, 4: 400}, "noop": {1: 5000}},
+func fixtureRates() map[string]map[string]map[int]float64 {
+	return map[string]map[string]map[int]float64{
+		"thread":        {"cpu.primes": {1: 1000, 2: 2000, 4: 1960}, "io.sleep": {1: 100, 2: 200, 4: 400}, "noop": {1: 100000, 2: 150000}},
+		"process":       {"cpu.primes": {1: 1000, 2: 1500, 4: 1500}, "io.sleep": {1: 100, 2: 190, 4: 350}, "noop": {1: 10000, 2: 16000}},
+		"process_tuned": {"cpu.primes": {1: 1200, 2: 1800, 4: 1700}},
+		"js":            {"cpu.primes": {1: 40, 2: 80, 4: 80}},
+		"empty":         {"empty": {1: 250000, 2: 280000}},
+		"py_thread":     {"cpu.primes": {1: 100, 2: 90, 4: 95}, "io.sleep": {1: 100, 2: 200, 4: 400}, "noop": {1: 25000}},
+		"py_process":    {"cpu.primes": {1: 100, 2: 190, 4: 180}, "io.sleep": {1: 100, 2: 200, 4: 400}, "noop": {1: 5000}},
+	}
 }
 
 // fixture is a small session with fixed figures: W = 2, workers 1, 2, 4,
@@ -34,9 +36,10 @@ func fixture() *Results {
 		Build: "make k6", Reps: 3, CellS: 5, Seed: 1, Workers: workers, W: 2, SessionS: 600,
 		Load: &Load{Start: "0.10 0.20 0.30", End: "1.00 1.10 1.20", BusyPct: 60, OwnPct: 50, OthersPct: 10},
 	}}
-	for _, c := range makeCells(families, workers, 2) {
+	rates := fixtureRates()
+	for _, c := range makeCells(families(), workers, 2) {
 		cr := CellRuns{Cell: c}
-		for i, x := range around(fixtureRates[c.Series][c.Workload][c.Workers]) {
+		for i, x := range around(rates[c.Series][c.Workload][c.Workers]) {
 			run := Run{Rep: i + 1, PerS: x}
 			if c.Mode == "roundtrip" {
 				run.USPerRoundTrip = 1e6 / x
@@ -60,8 +63,10 @@ func fixture() *Results {
 		panic(err)
 	}
 	mem := k6test.Memory{RSS: 32 << 20, Anon: 6 << 20, PSS: 8 << 20}
-	r.Idle = Idle{Pools: true, Workers: 16, WindowS: 5, SettleS: 1, ClkTck: 100, K6Ticks: 4, WorkerTicks: make([]uint64, 16),
-		K6Mem: k6test.Memory{RSS: 40 << 20, Anon: 11 << 20, PSS: 16 << 20}}
+	r.Idle = Idle{
+		Pools: true, Workers: 16, WindowS: 5, SettleS: 1, ClkTck: 100, K6Ticks: 4, WorkerTicks: make([]uint64, 16),
+		K6Mem: k6test.Memory{RSS: 40 << 20, Anon: 11 << 20, PSS: 16 << 20},
+	}
 	for range 16 {
 		r.Idle.WorkerMem = append(r.Idle.WorkerMem, mem)
 	}

@@ -14,18 +14,23 @@ import (
 
 // The Go benchmarks of a session: the floors of both pools, and the
 // references they are compared with.
-var (
-	goBenchRegex    = "^(BenchmarkThreadNoop|BenchmarkProcessNoop|BenchmarkRawPipeEcho|BenchmarkFrameRoundTrip|BenchmarkPrimes20000|BenchmarkRawPrimes|BenchmarkThreadPrimes)$"
-	goBenchPackages = []string{"./pool", "./ipc", "./workload"}
-	// goBenchNeeded are the benchmarks the goals read.
-	goBenchNeeded = []string{
-		"BenchmarkThreadNoop/workers=1/submitters=1", "BenchmarkProcessNoop/inflight=1", "BenchmarkProcessNoop/inflight=16",
-		"BenchmarkRawPipeEcho", "BenchmarkFrameRoundTrip", "BenchmarkPrimes20000", "BenchmarkRawPrimes", "BenchmarkThreadPrimes",
+const goBenchRegex = "^(BenchmarkThreadNoop|BenchmarkProcessNoop|BenchmarkRawPipeEcho|BenchmarkFrameRoundTrip|" +
+	"BenchmarkPrimes20000|BenchmarkRawPrimes|BenchmarkThreadPrimes)$"
+
+// goBenchNeeded are the benchmarks the goals read.
+func goBenchNeeded() []string {
+	return []string{
+		"BenchmarkThreadNoop/workers=1/submitters=1", "BenchmarkProcessNoop/inflight=1",
+		"BenchmarkProcessNoop/inflight=16", "BenchmarkRawPipeEcho", "BenchmarkFrameRoundTrip",
+		"BenchmarkPrimes20000", "BenchmarkRawPrimes", "BenchmarkThreadPrimes",
 	}
-)
+}
 
 func goBenchArgs(reps int) []string {
-	return append([]string{"test", "-run", "^$", "-bench", goBenchRegex, "-benchmem", "-count=" + strconv.Itoa(reps)}, goBenchPackages...)
+	return []string{
+		"test", "-run", "^$", "-bench", goBenchRegex, "-benchmem", "-count=" + strconv.Itoa(reps),
+		"./pool", "./ipc", "./workload",
+	}
 }
 
 // runGoBench runs the Go benchmarks in one go test invocation.
@@ -40,7 +45,7 @@ func (s *session) runGoBench(ctx context.Context, reps int) (GoBench, error) {
 		return GoBench{}, err
 	}
 	g := GoBench{Command: "go " + shellJoin(args), Output: out, Benchmarks: results}
-	for _, name := range goBenchNeeded {
+	for _, name := range goBenchNeeded() {
 		if g.find(name) == nil {
 			return GoBench{}, fmt.Errorf("go test did not report %s:\n%s", name, out)
 		}

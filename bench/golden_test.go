@@ -7,6 +7,7 @@ import (
 	"testing"
 )
 
+//nolint:gochecknoglobals // a test flag is registered once, at init.
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // TestRenderGolden renders the fixture's BENCHMARKS.md and compares it with

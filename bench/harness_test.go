@@ -14,12 +14,14 @@ func TestParseGoBench(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var names []string
+	names := make([]string, 0, len(got))
 	for _, b := range got {
 		names = append(names, b.Name)
 	}
-	want := []string{"BenchmarkThreadNoop/workers=1/submitters=1", "BenchmarkProcessNoop/inflight=1", "BenchmarkProcessNoop/inflight=16",
-		"BenchmarkThreadPrimes", "BenchmarkRawPrimes", "BenchmarkFrameRoundTrip", "BenchmarkRawPipeEcho", "BenchmarkPrimes20000"}
+	want := []string{
+		"BenchmarkThreadNoop/workers=1/submitters=1", "BenchmarkProcessNoop/inflight=1", "BenchmarkProcessNoop/inflight=16",
+		"BenchmarkThreadPrimes", "BenchmarkRawPrimes", "BenchmarkFrameRoundTrip", "BenchmarkRawPipeEcho", "BenchmarkPrimes20000",
+	}
 	if !slices.Equal(names, want) {
 		t.Fatalf("benchmarks %q, want %q (in order, without the GOMAXPROCS suffix)", names, want)
 	}
@@ -95,7 +97,7 @@ func TestMakeCells(t *testing.T) {
 			if !slices.Equal(sizes, tc.sizes) {
 				t.Errorf("sizes %v, want %v", sizes, tc.sizes)
 			}
-			cells := makeCells(families, sizes, tc.ncpu)
+			cells := makeCells(families(), sizes, tc.ncpu)
 			if len(cells) != tc.cells {
 				t.Errorf("%d cells, want %d", len(cells), tc.cells)
 			}
@@ -117,9 +119,9 @@ func TestMakeCells(t *testing.T) {
 // for the same seed and repetition, another for another seed.
 func TestOrder(t *testing.T) {
 	t.Parallel()
-	cells := makeCells(families, []int{1, 2, 4, 8, 16}, 2)
+	cells := makeCells(families(), []int{1, 2, 4, 8, 16}, 2)
 	ids := func(cs []Cell) []string {
-		var out []string
+		out := make([]string, 0, len(cs))
 		for _, c := range cs {
 			out = append(out, c.ID())
 		}

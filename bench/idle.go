@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"path/filepath"
@@ -53,8 +54,11 @@ func (s *session) measureIdle(ctx context.Context, pools bool) (Idle, error) {
 	}
 	time.Sleep(idleWindow)
 	after, err := k6test.SampleTree(p.pid())
-	if err != nil || p.exited() || !sameKeys(before.Workers, after.Workers) {
-		return Idle{}, fmt.Errorf("idle: a process ended during the measurement (%v):\n%s", err, p.tail())
+	if err == nil && (p.exited() || !sameKeys(before.Workers, after.Workers)) {
+		err = errors.New("k6 or a worker is gone")
+	}
+	if err != nil {
+		return Idle{}, fmt.Errorf("idle: a process ended during the measurement (%w):\n%s", err, p.tail())
 	}
 	idle, err := idleOf(p.pid(), before, after)
 	if err != nil {
@@ -70,8 +74,10 @@ func (s *session) measureIdle(ctx context.Context, pools bool) (Idle, error) {
 // idleOf is what k6 and its workers used between two samples, and the
 // memory they hold.
 func idleOf(pid int, before, after k6test.TreeCPU) (Idle, error) {
-	idle := Idle{Workers: len(before.Workers), WindowS: idleWindow.Seconds(), SettleS: idleSettle.Seconds(),
-		ClkTck: k6test.UserHZ, K6Ticks: after.K6 - before.K6}
+	idle := Idle{
+		Workers: len(before.Workers), WindowS: idleWindow.Seconds(), SettleS: idleSettle.Seconds(),
+		ClkTck: k6test.UserHZ, K6Ticks: after.K6 - before.K6,
+	}
 	var err error
 	if idle.K6Mem, err = k6test.MemoryOf(pid); err != nil {
 		return Idle{}, fmt.Errorf("idle: memory of k6: %w", err)

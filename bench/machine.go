@@ -91,14 +91,18 @@ func loadSince(m loadMark) *Load {
 	}
 	own := math.Min(100*(ownCPU()-m.own)/total, 100)
 	busyPct := 100 * busy / total
-	return &Load{Start: m.load, End: loadAvg(), BusyPct: busyPct, StealPct: 100 * (now.Steal - m.cpu.Steal) / total,
-		OwnPct: own, OthersPct: math.Max(busyPct-own, 0)}
+	return &Load{
+		Start: m.load, End: loadAvg(), BusyPct: busyPct, StealPct: 100 * (now.Steal - m.cpu.Steal) / total,
+		OwnPct: own, OthersPct: math.Max(busyPct-own, 0),
+	}
 }
 
 // machineInfo describes the machine and the versions of what is measured.
 func machineInfo(ctx context.Context, root, k6 string) Info {
-	info := Info{CPUs: runtime.NumCPU(), OS: "Linux", CPUModel: "unknown",
-		Date: time.Now().UTC().Format("2006-01-02 15:04 UTC")}
+	info := Info{
+		CPUs: runtime.NumCPU(), OS: "Linux", CPUModel: "unknown",
+		Date: time.Now().UTC().Format("2006-01-02 15:04 UTC"),
+	}
 	if fs, err := procfs.NewDefaultFS(); err == nil {
 		if ci, err := fs.CPUInfo(); err == nil && len(ci) > 0 {
 			info.CPUModel = ci[0].ModelName
@@ -111,7 +115,7 @@ func machineInfo(ctx context.Context, root, k6 string) Info {
 		info.Kernel = strings.TrimSpace(string(b))
 	}
 	raw := func(name string, args ...string) string {
-		c := exec.CommandContext(ctx, name, args...)
+		c := exec.CommandContext(ctx, name, args...) // #nosec G204 -- the harness's own fixed commands (k6, python3, git, go)
 		c.Dir = root
 		out, err := c.CombinedOutput()
 		if err != nil {
@@ -124,7 +128,7 @@ func machineInfo(ctx context.Context, root, k6 string) Info {
 	info.K6 = strings.SplitN(cmd(k6, "version"), "\n", 2)[0]
 	info.Python = strings.TrimPrefix(cmd("python3", "-V"), "Python ")
 	info.Commit = cmd("git", "rev-parse", "--short", "HEAD")
-	for _, line := range strings.Split(raw("git", "status", "--porcelain"), "\n") {
+	for line := range strings.SplitSeq(raw("git", "status", "--porcelain"), "\n") {
 		if len(line) > 3 && !strings.HasPrefix(line[3:], "bench/") && line[3:] != "BENCHMARKS.md" {
 			info.Dirty = append(info.Dirty, line[3:])
 		}

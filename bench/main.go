@@ -67,9 +67,11 @@ func main() {
 		fail(err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	defer stop()
-	if err := run(ctx, root, cfg); err != nil {
-		if ctx.Err() != nil {
+	err = run(ctx, root, cfg)
+	interrupted := ctx.Err() != nil
+	stop()
+	if err != nil {
+		if interrupted {
 			logf("interrupted; every process of the session was stopped")
 			os.Exit(130)
 		}
@@ -160,30 +162,50 @@ func envFloat(getenv func(string) string, name string, def float64) (float64, er
 
 // run measures (unless -report-only) and writes the files.
 func run(ctx context.Context, root string, cfg config) error {
-	r := new(Results)
+	var (
+		r   *Results
+		err error
+	)
 	if cfg.reportOnly {
-		b, err := os.ReadFile(cfg.results)
-		if err != nil {
-			return err
-		}
-		if err := json.Unmarshal(b, r); err != nil {
-			return fmt.Errorf("%s: %w", cfg.results, err)
-		}
+		r, err = readResults(cfg.results)
 	} else {
-		var err error
-		if r, err = measure(ctx, root, cfg); err != nil {
-			return err
-		}
-		b, err := json.MarshalIndent(r, "", " ")
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(cfg.results, append(b, '\n'), 0o644); err != nil {
-			return err
-		}
-		logf("raw results: %s", cfg.results)
+		r, err = measureAndSave(ctx, root, cfg)
+	}
+	if err != nil {
+		return err
 	}
 	return write(r, cfg)
+}
+
+// readResults reads the raw results of an earlier session.
+func readResults(path string) (*Results, error) {
+	b, err := os.ReadFile(path) // #nosec G304 -- the file the user named with -results
+	if err != nil {
+		return nil, err
+	}
+	r := new(Results)
+	if err := json.Unmarshal(b, r); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return r, nil
+}
+
+// measureAndSave runs a session and writes its raw results.
+func measureAndSave(ctx context.Context, root string, cfg config) (*Results, error) {
+	r, err := measure(ctx, root, cfg)
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.MarshalIndent(r, "", " ")
+	if err != nil {
+		return nil, err
+	}
+	// #nosec G306 G703 -- results.json, a file of the repository, read by all, where -results says.
+	if err := os.WriteFile(cfg.results, append(b, '\n'), 0o644); err != nil {
+		return nil, err
+	}
+	logf("raw results: %s", cfg.results)
+	return r, nil
 }
 
 // write renders BENCHMARKS.md and the chart, and lists the goals.
@@ -196,9 +218,11 @@ func write(r *Results, cfg config) error {
 	if err != nil {
 		return err
 	}
+	// #nosec G306 G703 -- BENCHMARKS.md and the chart: files of the repository, read by all.
 	if err := os.WriteFile(cfg.markdown, []byte(md), 0o644); err != nil {
 		return err
 	}
+	// #nosec G306 G703 -- as above.
 	if err := os.WriteFile(cfg.svg, []byte(svg), 0o644); err != nil {
 		return err
 	}
@@ -222,7 +246,7 @@ func measure(ctx context.Context, root string, cfg config) (*Results, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(tmp)
+	defer func() { _ = os.RemoveAll(tmp) }()
 	// A private copy of k6, so that a rebuild of bin/k6 during the session
 	// cannot mix two binaries into one set of figures.
 	k6 := filepath.Join(tmp, "k6")
@@ -263,7 +287,7 @@ func (s *session) all(ctx context.Context, cfg config, workers []int, ncpu int) 
 		return nil, err
 	}
 	logf("go benchmarks done in %.0f s (%d benchmarks)", time.Since(t0).Seconds(), len(r.Go.Benchmarks))
-	if r.Cells, err = s.runCells(ctx, cfg, makeCells(families, workers, ncpu)); err != nil {
+	if r.Cells, err = s.runCells(ctx, cfg, makeCells(families(), workers, ncpu)); err != nil {
 		return nil, err
 	}
 	logf("idle cost: 16-worker thread and process pools, then k6 without pools")
@@ -273,7 +297,8 @@ func (s *session) all(ctx context.Context, cfg config, workers []int, ncpu int) 
 	if r.IdleBaseline, err = s.measureIdle(ctx, false); err != nil {
 		return nil, err
 	}
-	logf("idle: k6 %d ticks with pools, %d without; workers %d ticks", r.Idle.K6Ticks, r.IdleBaseline.K6Ticks, sum(r.Idle.WorkerTicks))
+	logf("idle: k6 %d ticks with pools, %d without; workers %d ticks",
+		r.Idle.K6Ticks, r.IdleBaseline.K6Ticks, sum(r.Idle.WorkerTicks))
 	return r, nil
 }
 
@@ -303,7 +328,8 @@ func (s *session) runCells(ctx context.Context, cfg config, cells []Cell) ([]Cel
 				fig = fmtUS(run.USPerRoundTrip) + "/round trip"
 			}
 			left := time.Since(started) / time.Duration(n) * time.Duration(total-n)
-			logf("[%d/%d rep %d/%d] %s: %s (%.1f s; ~%.0f min left)", n, total, rep, cfg.reps, describe(c), fig, run.WallS, left.Minutes())
+			logf("[%d/%d rep %d/%d] %s: %s (%.1f s; ~%.0f min left)",
+				n, total, rep, cfg.reps, describe(c), fig, run.WallS, left.Minutes())
 		}
 	}
 	return out, nil
@@ -317,10 +343,11 @@ func command(cfg config) string {
 	return fmt.Sprintf("go run ./bench -reps %d -cell %s -seed %d", cfg.reps, cfg.cell, cfg.seed)
 }
 
+// copyFile copies the k6 binary (-k6) into the session's directory.
 func copyFile(from, to string) error {
-	b, err := os.ReadFile(from)
+	b, err := os.ReadFile(from) // #nosec G304 -- the k6 binary the user named
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(to, b, 0o755)
+	return os.WriteFile(to, b, 0o755) // #nosec G306 G703 -- an executable, into the session directory
 }

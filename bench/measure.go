@@ -52,8 +52,10 @@ func (s *session) runK6(ctx context.Context, c Cell) (Run, error) {
 	summary := filepath.Join(s.tmp, "summary.json")
 	_ = os.Remove(summary)
 	secs := s.cell.Seconds()
-	env := []string{"MODE=" + c.Mode, "WORKERS=" + strconv.Itoa(c.Workers), "VUS=" + strconv.Itoa(c.VUs),
-		"DURATION=" + strconv.FormatFloat(secs, 'f', -1, 64), "SUMMARY=" + summary}
+	env := []string{
+		"MODE=" + c.Mode, "WORKERS=" + strconv.Itoa(c.Workers), "VUS=" + strconv.Itoa(c.VUs),
+		"DURATION=" + strconv.FormatFloat(secs, 'f', -1, 64), "SUMMARY=" + summary,
+	}
 	if c.Mode == "pool" {
 		env = append(env, "KIND="+c.Kind, "WORKLOAD="+c.Workload)
 	}
@@ -63,7 +65,8 @@ func (s *session) runK6(ctx context.Context, c Cell) (Run, error) {
 	if c.GOMAXPROCS > 0 {
 		env = append(env, "GOMAXPROCS="+strconv.Itoa(c.GOMAXPROCS))
 	}
-	args := []string{"run", "--quiet", "--no-usage-report"}
+	args := make([]string, 0, 3+2*len(env)+1)
+	args = append(args, "run", "--quiet", "--no-usage-report")
 	for _, e := range env {
 		args = append(args, "-e", e)
 	}
@@ -92,7 +95,7 @@ func (s *session) runK6(ctx context.Context, c Cell) (Run, error) {
 // readSummary turns cell.js's summary into a run; every task must have
 // succeeded, one per iteration.
 func readSummary(path string, c Cell, secs float64) (Run, error) {
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(path) // #nosec G304 -- the summary k6 wrote into the session's temporary directory
 	if err != nil {
 		return Run{}, fmt.Errorf("no summary data from k6: %w", err)
 	}
@@ -176,9 +179,10 @@ func sleepOrDone(p *proc, d time.Duration) bool {
 
 func (s *session) runPython(ctx context.Context, c Cell) (Run, error) {
 	secs := strconv.FormatFloat(s.cell.Seconds(), 'f', -1, 64)
-	args := []string{filepath.Join(s.procs.root, "bench", "python", "pool_bench.py"), c.Mode, "--executor", c.Kind, "--seconds", secs}
+	script := filepath.Join(s.procs.root, "bench", "python", "pool_bench.py")
+	args := []string{script, c.Mode, "--executor", c.Kind, "--seconds", secs}
 	if c.Mode == "rate" {
-		args = append(args, "--work", pythonWork[c.Workload], "--workers", strconv.Itoa(c.Workers))
+		args = append(args, "--work", pythonWork(c.Workload), "--workers", strconv.Itoa(c.Workers))
 	}
 	out, err := s.procs.run(ctx, s.cell+slack, "python3", args...)
 	if err != nil {
@@ -189,8 +193,12 @@ func (s *session) runPython(ctx context.Context, c Cell) (Run, error) {
 		PerS           float64 `json:"per_s"`
 		USPerRoundTrip float64 `json:"us_per_round_trip"`
 	}
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &res); err != nil || res.PerS == 0 {
-		return Run{}, fmt.Errorf("cell %s: no result from python (%v):\n%s", c.ID(), err, out)
+	err = json.Unmarshal([]byte(lines[len(lines)-1]), &res)
+	if err == nil && res.PerS == 0 {
+		err = errors.New("a rate of 0")
+	}
+	if err != nil {
+		return Run{}, fmt.Errorf("cell %s: no result from python (%w):\n%s", c.ID(), err, out)
 	}
 	return Run{PerS: res.PerS, USPerRoundTrip: res.USPerRoundTrip}, nil
 }

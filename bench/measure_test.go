@@ -24,7 +24,7 @@ func realSession(t *testing.T) *session {
 // pool's worker is sampled, and no worker is left behind.
 func TestRunCells(t *testing.T) { //nolint:paralleltest // runs k6 and measures CPU time: alone
 	s := realSession(t)
-	for _, c := range []Cell{
+	for _, c := range []Cell{ //nolint:paralleltest // one cell at a time: each measures CPU time
 		{Tool: toolK6, Series: "thread", Mode: "pool", Kind: "thread", Workload: "noop", Workers: 1, VUs: 1},
 		{Tool: toolK6, Series: "process", Mode: "pool", Kind: "process", Workload: "cpu.primes", Workers: 1, VUs: 2},
 		{Tool: toolK6, Series: "process_tuned", Mode: "pool", Kind: "process", Workload: "io.sleep", Workers: 2, VUs: 8, Concurrency: 2, GOMAXPROCS: 1},

@@ -47,7 +47,7 @@ func (ps *procs) start(ctx context.Context, isK6 bool, marks []string, name stri
 	for _, m := range marks {
 		p.marks[m] = make(chan struct{})
 	}
-	p.cmd = exec.CommandContext(ctx, name, args...)
+	p.cmd = exec.CommandContext(ctx, name, args...) // #nosec G204 -- the harness's k6, or python3 on its script
 	p.cmd.Dir = ps.root
 	p.cmd.Env = append(withoutWorkerMarker(os.Environ()), "K6_NO_USAGE_REPORT=true", "K6_NO_COLOR=true")
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -159,7 +159,7 @@ func (ps *procs) run(ctx context.Context, timeout time.Duration, name string, ar
 func (ps *procs) leftovers() error {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
-	var left []int
+	left := make([]int, 0, len(ps.k6PIDs))
 	for _, pid := range ps.k6PIDs {
 		left = append(left, k6test.WorkersOf(pid)...)
 	}

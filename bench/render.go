@@ -14,21 +14,25 @@ import (
 //go:embed BENCHMARKS.md.tmpl
 var pageTemplate string
 
-// seriesNames are the series as the tables name them.
-var seriesNames = map[string]string{
-	"thread":        "thread pool",
-	"process":       "process pool",
-	"process_tuned": "process pool, tuned (concurrency 2, GOMAXPROCS=1)",
-	"js":            "k6 JS, no pool (1 VU per worker)",
-	"py_thread":     "Python ThreadPoolExecutor",
-	"py_process":    "Python ProcessPoolExecutor (fork)",
+// seriesName is a series as the tables name it.
+func seriesName(s string) string {
+	return map[string]string{
+		"thread":        "thread pool",
+		"process":       "process pool",
+		seriesTuned:     "process pool, tuned (concurrency 2, GOMAXPROCS=1)",
+		"js":            "k6 JS, no pool (1 VU per worker)",
+		"py_thread":     "Python ThreadPoolExecutor",
+		seriesPyProcess: "Python ProcessPoolExecutor (fork)",
+	}[s]
 }
 
-// The series of the calls/s tables, in order.
-var (
-	cpuSeries = []string{"thread", "process", "process_tuned", "js", "py_thread", "py_process"}
-	ioSeries  = []string{"thread", "process", "py_thread", "py_process"}
-)
+// cpuSeries are the series of the cpu.primes calls/s tables, in order.
+func cpuSeries() []string {
+	return []string{"thread", "process", seriesTuned, "js", "py_thread", seriesPyProcess}
+}
+
+// ioSeries are the series of the io.sleep calls/s tables, in order.
+func ioSeries() []string { return []string{"thread", "process", "py_thread", seriesPyProcess} }
 
 // table is a markdown table.
 type table struct {
@@ -67,17 +71,19 @@ func render(r *Results, chartHref string) (markdown, svg string, outcomes []outc
 	if err != nil {
 		return "", "", nil, err
 	}
-	p := page{view: v, ChartHref: chartHref, Goals: outcomes, Misses: misses,
+	p := page{
+		view: v, ChartHref: chartHref, Goals: outcomes, Misses: misses,
 		Primes20000:   r.Go.median("BenchmarkPrimes20000", "ns/op") / 1000,
 		ThreadNoopUS:  r.Go.median("BenchmarkThreadNoop/workers=1/submitters=1", "ns/op") / 1000,
 		ProcessNoopUS: r.Go.median("BenchmarkProcessNoop/inflight=1", "ns/op") / 1000,
 	}
-	p.CPURates, p.CPUSpeedups = v.rateTables("cpu.primes", cpuSeries)
-	p.IORates, p.IOSpeedups = v.rateTables("io.sleep", ioSeries)
-	p.Overhead, p.CPUTime, p.GoBench, p.Python, p.IdleTable = v.overheadTable(), v.cpuTable(), v.goTable(), v.pythonTable(), v.idleTable()
+	p.CPURates, p.CPUSpeedups = v.rateTables(wlPrimes, cpuSeries())
+	p.IORates, p.IOSpeedups = v.rateTables("io.sleep", ioSeries())
+	p.Overhead, p.CPUTime, p.GoBench = v.overheadTable(), v.cpuTable(), v.goTable()
+	p.Python, p.IdleTable = v.pythonTable(), v.idleTable()
 
 	fm := template.FuncMap{"div": func(a, b float64) float64 { return a / b }, "mul": func(a, b int) int { return a * b }}
-	t, err := template.New("BENCHMARKS.md").Funcs(funcs).Funcs(fm).Parse(pageTemplate)
+	t, err := template.New("BENCHMARKS.md").Funcs(funcs()).Funcs(fm).Parse(pageTemplate)
 	if err != nil {
 		return "", "", nil, err
 	}
@@ -97,14 +103,18 @@ func plural(n int, one, many string) string {
 
 // rateTables are the calls/s and the speed-up tables of a workload.
 func (v *view) rateTables(workload string, series []string) (rates, speedups *table) {
-	head, short := []string{"series"}, []string{"series"}
+	head := make([]string, 0, 1+len(v.Info.Workers))
+	short := make([]string, 0, 1+len(v.Info.Workers))
+	head, short = append(head, "series"), append(short, "series")
 	for _, n := range v.Info.Workers {
 		head = append(head, fmt.Sprintf("%d %s", n, plural(n, "worker", "workers")))
 		short = append(short, strconv.Itoa(n))
 	}
 	rates, speedups = newTable(head...), newTable(short...)
 	for _, s := range series {
-		row, sp, ran := []string{seriesNames[s]}, []string{seriesNames[s]}, false
+		row := make([]string, 0, 1+len(v.Info.Workers))
+		sp := make([]string, 0, 1+len(v.Info.Workers))
+		row, sp, ran := append(row, seriesName(s)), append(sp, seriesName(s)), false
 		for _, n := range v.Info.Workers {
 			vals := v.values(s, workload, n, perS)
 			ran = ran || len(vals) > 0
@@ -122,7 +132,9 @@ func (v *view) rateTables(workload string, series []string) (rates, speedups *ta
 func (v *view) overheadTable() *table {
 	t := newTable("cell", "VUs", "calls/s", "µs per call (median)")
 	for _, c := range []struct{ label, series, workload string }{
-		{"thread pool, noop", "thread", "noop"}, {"process pool, noop", "process", "noop"}, {"k6 empty iteration, no pool", "empty", "empty"},
+		{"thread pool, noop", "thread", "noop"},
+		{"process pool, noop", "process", "noop"},
+		{"k6 empty iteration, no pool", "empty", "empty"},
 	} {
 		for _, cr := range v.Cells {
 			if cr.Cell.Series != c.series || cr.Cell.Workload != c.workload {
@@ -140,10 +152,10 @@ func (v *view) cpuTable() *table {
 	t.Align[1] = "---"
 	type row struct{ label, series, workload string }
 	rows := []row{
-		{seriesNames["thread"] + ", cpu.primes", "thread", "cpu.primes"},
-		{seriesNames["process"] + ", cpu.primes", "process", "cpu.primes"},
-		{seriesNames["process_tuned"] + ", cpu.primes", "process_tuned", "cpu.primes"},
-		{seriesNames["js"] + ", primes in JS", "js", "cpu.primes"},
+		{seriesName("thread") + ", cpu.primes", "thread", wlPrimes},
+		{seriesName("process") + ", cpu.primes", "process", wlPrimes},
+		{seriesName(seriesTuned) + ", cpu.primes", seriesTuned, wlPrimes},
+		{seriesName("js") + ", primes in JS", "js", wlPrimes},
 		{"thread pool, noop", "thread", "noop"},
 		{"process pool, noop", "process", "noop"},
 		{"k6 empty iteration", "empty", "empty"},
@@ -192,9 +204,10 @@ func (v *view) goTable() *table {
 
 func (v *view) pythonTable() *table {
 	t := newTable("executor", "no-op round trip", "per second")
-	for _, s := range []string{"py_thread", "py_process"} {
-		label := strings.TrimPrefix(seriesNames[s], "Python ")
-		t.add(label, fmtSpread(v.values(s, "noop", 1, usPerRoundTrip), fmtUS), fmtSpread(v.values(s, "noop", 1, perS), fmtRate))
+	for _, s := range []string{"py_thread", seriesPyProcess} {
+		label := strings.TrimPrefix(seriesName(s), "Python ")
+		t.add(label, fmtSpread(v.values(s, "noop", 1, usPerRoundTrip), fmtUS),
+			fmtSpread(v.values(s, "noop", 1, perS), fmtRate))
 	}
 	return t
 }
@@ -206,12 +219,12 @@ func (v *view) idleTable() *table {
 	t.add("k6 with the two pools", strconv.FormatUint(idle.K6Ticks, 10), pct(idle.K6Ticks, idle),
 		mib(float64(idle.K6Mem.RSS)), mib(float64(idle.K6Mem.Anon)), mib(float64(idle.K6Mem.PSS)))
 	if n := len(idle.WorkerMem); n > 0 {
-		var rss, anon, pss []float64
+		rss, anon, pss := make([]float64, 0, n), make([]float64, 0, n), make([]float64, 0, n)
 		for _, m := range idle.WorkerMem {
 			rss, anon, pss = append(rss, float64(m.RSS)), append(anon, float64(m.Anon)), append(pss, float64(m.PSS))
 		}
 		ticks := sum(idle.WorkerTicks)
-		total := func(x []float64) float64 { return floatSum(x) }
+		total := floatSum
 		mean := func(x []float64) float64 { return floatSum(x) / float64(n) }
 		r := spread(rss)
 		t.add(fmt.Sprintf("%d worker processes, total", idle.Workers), strconv.FormatUint(ticks, 10), pct(ticks, idle),

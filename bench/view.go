@@ -48,8 +48,9 @@ func (v *view) runs(series, workload string, workers int) []Run {
 
 // values returns one figure of every run of a cell.
 func (v *view) values(series, workload string, workers int, of func(Run) float64) []float64 {
-	var out []float64
-	for _, r := range v.runs(series, workload, workers) {
+	runs := v.runs(series, workload, workers)
+	out := make([]float64, 0, len(runs))
+	for _, r := range runs {
 		out = append(out, of(r))
 	}
 	return out

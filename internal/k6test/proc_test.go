@@ -15,7 +15,7 @@ import (
 // count its CPU time.
 func TestSampleTree(t *testing.T) {
 	t.Parallel()
-	child := exec.Command("sh", "-c", "while :; do :; done")
+	child := exec.CommandContext(t.Context(), "sh", "-c", "while :; do :; done")
 	child.Env = append(os.Environ(), ipc.WorkerEnv+"="+strconv.Itoa(os.Getpid()))
 	if err := child.Start(); err != nil {
 		t.Fatal(err)
@@ -54,7 +54,7 @@ func TestSampleTree(t *testing.T) {
 
 func TestSampleTreeOfNoProcess(t *testing.T) {
 	t.Parallel()
-	cmd := exec.Command("true")
+	cmd := exec.CommandContext(t.Context(), "true")
 	if err := cmd.Run(); err != nil {
 		t.Fatal(err)
 	}

@@ -30,9 +30,11 @@ func ChartSVG(title, footnote string, opts Options, charts ...Data) string {
 	width, height := ChartColumns*panelW, head+float64(rows)*panelH+foot
 
 	var b strings.Builder
-	fmt.Fprintf(&b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\">\n", width, height, width, height)
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" viewBox="0 0 %.0f %.0f">`+"\n",
+		width, height, width, height)
 	// The page sizes a panel to its column; here each panel has its own box.
-	fmt.Fprintf(&b, "<style><![CDATA[%s svg { font-family: var(--font); }\nsvg svg.chart { width: %.0fpx; height: %.0fpx; }\n]]></style>\n", css, panelW, panelH)
+	fmt.Fprintf(&b, "<style><![CDATA[%s svg { font-family: var(--font); }\n"+
+		"svg svg.chart { width: %.0fpx; height: %.0fpx; }\n]]></style>\n", css, panelW, panelH)
 	fmt.Fprintf(&b, "<rect width=\"%.0f\" height=\"%.0f\" fill=\"#ffffff\"></rect>\n", width, height)
 	fmt.Fprintf(&b, "<text class=\"panel-title\" x=\"16\" y=\"34\">%s</text>\n", esc(title))
 	for i, p := range panels {

@@ -2,6 +2,7 @@ package report
 
 import (
 	"encoding/xml"
+	"errors"
 	"io"
 	"math"
 	"strings"
@@ -38,7 +39,7 @@ func TestChartSVG(t *testing.T) {
 	d := xml.NewDecoder(strings.NewReader(svg))
 	for {
 		tok, err := d.Token()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		require.NoError(t, err, "ChartSVG is not well-formed XML:\n%s", svg)
@@ -60,10 +61,14 @@ func TestChartSVG(t *testing.T) {
 	// Two columns: the third panel starts the second row, below the title.
 	assert.Equal(t, []string{"0,56", "600,56", "0,436"}, panels)
 	assert.ElementsMatch(t, []bar{
-		{"thread", "1", "cpu.primes", "1000"}, {"thread", "2", "cpu.primes", "2000"},
-		{"process", "1", "cpu.primes", "900"}, {"process", "2", "cpu.primes", "1500"},
-		{"Python threads", "1", "cpu.primes", "100"}, {"Python threads", "2", "cpu.primes", "90"},
-		{"thread", "1", "io.sleep", "100"}, {"thread", "16", "io.sleep", "1600"},
+		{"thread", "1", "cpu.primes", "1000"},
+		{"thread", "2", "cpu.primes", "2000"},
+		{"process", "1", "cpu.primes", "900"},
+		{"process", "2", "cpu.primes", "1500"},
+		{"Python threads", "1", "cpu.primes", "100"},
+		{"Python threads", "2", "cpu.primes", "90"},
+		{"thread", "1", "io.sleep", "100"},
+		{"thread", "16", "io.sleep", "1600"},
 	}, bars, "each panel has only its own series")
 	assert.Contains(t, svg, `width="1200" height="846"`)
 	assert.Contains(t, svg, "calls &amp; workers")
@@ -77,8 +82,13 @@ func TestFormatRate(t *testing.T) {
 		in   float64
 		want string
 	}{
-		{0.26, "0.3"}, {95.44, "95.4"}, {100, "100"}, {999.6, "1,000"}, {5534.2, "5,534"},
-		{1234567, "1,234,567"}, {math.NaN(), "-"},
+		{0.26, "0.3"},
+		{95.44, "95.4"},
+		{100, "100"},
+		{999.6, "1,000"},
+		{5534.2, "5,534"},
+		{1234567, "1,234,567"},
+		{math.NaN(), "-"},
 	} {
 		t.Run(tc.want, func(t *testing.T) {
 			t.Parallel()
