@@ -21,6 +21,7 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 // results that came together) go out in one write, at the release; without
 // a hold each frame goes out at once.
 func TestFrameWriterHold(t *testing.T) {
+	t.Parallel()
 	out := &countingWriter{}
 	fw := frameWriter{bw: bufio.NewWriterSize(out, ioBufSize)}
 	frame := endFrame(append(beginFrame(nil), `{"type":"run","id":1,"workload":"noop"}`...))
@@ -54,6 +55,7 @@ func TestFrameWriterHold(t *testing.T) {
 // TestFrameReady: the reader holds the writes only while a whole frame is
 // buffered, so that it never waits for the worker with requests held back.
 func TestFrameReady(t *testing.T) {
+	t.Parallel()
 	whole := endFrame(append(beginFrame(nil), `{"type":"result","id":1}`...))
 	cases := []struct {
 		name string
@@ -69,6 +71,7 @@ func TestFrameReady(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			br := bufio.NewReader(bytes.NewReader(c.in))
 			if len(c.in) > 0 {
 				_, _ = br.Peek(1) // fill the buffer, as the previous ReadFrame did

@@ -260,7 +260,7 @@ func (s *server) handle(frame []byte) (*task, error) {
 		if id, ok := parseUint(m.id); ok {
 			if t := s.unwait(id); t != nil { // answered without running
 				s.unrun(t, "cancelled by the pool before it started")
-				return nil, nil
+				return nil, nil //nolint:nilnil // answered here; no task to track
 			}
 			s.mu.Lock()
 			t := s.tasks[id]

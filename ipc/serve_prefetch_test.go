@@ -10,6 +10,8 @@ import (
 // runs that many requests at once and starts the others in the order they
 // came; a waiting request's timeout counts from its start; a cancel, or the
 // end of the input, answers a waiting request without running it (run_ns 0).
+//
+//nolint:paralleltest // timing-sensitive: it checks the order requests run in by their run times
 func TestServeRunsAtMostConcurrency(t *testing.T) {
 	for _, conc := range []int{1, 2} {
 		t.Run(fmt.Sprintf("concurrency %d", conc), func(t *testing.T) {
@@ -29,7 +31,7 @@ func TestServeRunsAtMostConcurrency(t *testing.T) {
 				m.Error.Message != "t.stubborn: cancelled by the pool before it started" {
 				t.Fatalf("first answer %+v %+v, want the cancelled waiting request, not run", m, m.Error)
 			}
-			order := []uint64{}
+			order := make([]uint64, 0, conc+1)
 			results := map[uint64]Message{}
 			for range conc + 1 {
 				m := s.next()
@@ -69,6 +71,8 @@ func TestServeRunsAtMostConcurrency(t *testing.T) {
 
 // TestServeGoexitHandsOverTheQueue: a workload that ends its goroutine with
 // runtime.Goexit is answered, and the request waiting behind it still runs.
+//
+//nolint:paralleltest // timing-sensitive: it checks the order requests run in by their run times
 func TestServeGoexitHandsOverTheQueue(t *testing.T) {
 	s := serve(t).started()
 	s.send(`{"type":"hello","protocol":1,"concurrency":1,"max_frame":16777216}`)

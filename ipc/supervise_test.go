@@ -50,7 +50,15 @@ func withSupervisionWorkloads(reg *workload.Registry) *workload.Registry {
 		// Whether the sleep carries the marker is read here: on some paths
 		// it is killed before the test could look.
 		pid := strconv.Itoa(sleep.Process.Pid)
-		marked := hasMarkerOf(sleep.Process.Pid, os.Getenv(WorkerEnv))
+		// /proc/<pid>/environ can read empty while the child is between
+		// fork and exec: look again for a moment.
+		marked := false
+		for range 200 {
+			if marked = hasMarkerOf(sleep.Process.Pid, os.Getenv(WorkerEnv)); marked {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
 		line := fmt.Sprintf("%s %t %s", pid, marked, os.TempDir())
 		if err := os.WriteFile(args.String("file"), []byte(line), 0o600); err != nil {
 			return nil, err

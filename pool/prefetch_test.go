@@ -32,6 +32,8 @@ func prepared(t *testing.T, p *Pool, name string, params map[string]any, timeout
 // TestPrefetchedTaskCountsAsQueued: a worker with concurrency 1 gets its
 // next request while it runs one; that request counts as queued, not busy,
 // until it starts, and its wait shows it.
+//
+//nolint:paralleltest // timing-sensitive: it orders requests on one worker by their run times
 func TestPrefetchedTaskCountsAsQueued(t *testing.T) {
 	p := slotPool(t, 1, 1)
 	require.Nil(t, run(t, p, "noop", nil).Err)
@@ -54,6 +56,8 @@ func TestPrefetchedTaskCountsAsQueued(t *testing.T) {
 // TestPrefetchedTaskTimeoutCountsFromItsStart: a prefetched task with a
 // timeout shorter than the task ahead of it still completes: its timer
 // starts when it does, on the pool's side as on the worker's.
+//
+//nolint:paralleltest // timing-sensitive: it orders requests on one worker by their run times
 func TestPrefetchedTaskTimeoutCountsFromItsStart(t *testing.T) {
 	p := slotPool(t, 1, 1)
 	require.Nil(t, run(t, p, "noop", nil).Err)
@@ -73,6 +77,8 @@ func TestPrefetchedTaskTimeoutCountsFromItsStart(t *testing.T) {
 // worker's input sends the protocol cancel; the worker answers it without
 // running it (t.block ignores cancels: had it run, the worker would be
 // killed after the grace).
+//
+//nolint:paralleltest // timing-sensitive: it orders requests on one worker by their run times
 func TestCancelledPrefetchedTaskNeverRuns(t *testing.T) {
 	p := slotPool(t, 1, 1)
 	require.Nil(t, run(t, p, "noop", nil).Err)
@@ -93,6 +99,8 @@ func TestCancelledPrefetchedTaskNeverRuns(t *testing.T) {
 // TestPrefetchedTaskOfADeadWorkerRunsElsewhere: when a worker dies, the task
 // it ran fails with WorkerCrashedError and the one waiting in its input,
 // which never ran, goes to the replacement.
+//
+//nolint:paralleltest // timing-sensitive: it orders requests on one worker by their run times
 func TestPrefetchedTaskOfADeadWorkerRunsElsewhere(t *testing.T) {
 	p := slotPool(t, 1, 1)
 	require.Nil(t, run(t, p, "noop", nil).Err)
@@ -112,6 +120,8 @@ func TestPrefetchedTaskOfADeadWorkerRunsElsewhere(t *testing.T) {
 
 // TestPrefetchNeverHoldsBackATaskFromAnIdleWorker: a task goes to an idle
 // worker before it waits in a busy worker's input.
+//
+//nolint:paralleltest // timing-sensitive: it orders requests on one worker by their run times
 func TestPrefetchNeverHoldsBackATaskFromAnIdleWorker(t *testing.T) {
 	p := slotPool(t, 2, 1)
 	p.Start()

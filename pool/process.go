@@ -93,8 +93,10 @@ func (s *procSeat) run() {
 		if w.Has(ipc.FeaturePrefetch) {
 			prefetch = PrefetchDepth
 		}
-		run := &workerRun{seat: s, w: w, ending: make(chan struct{}), idle: make(chan struct{}),
-			limit: p.cfg.Concurrency, idleSlots: p.cfg.Concurrency + prefetch, prefetch: prefetch}
+		run := &workerRun{
+			seat: s, w: w, ending: make(chan struct{}), idle: make(chan struct{}),
+			limit: p.cfg.Concurrency, idleSlots: p.cfg.Concurrency + prefetch, prefetch: prefetch,
+		}
 		p.live.Add(1)
 		p.announceUp()
 		s.cur.Store(run)
@@ -358,7 +360,8 @@ func (sl *procSlot) send(t *Task) *taskerr.Error {
 	}
 	t.timeout = timeout
 	sl.cur.Store(t)
-	if err := run.w.Send(sl.call, ipc.Request{Workload: t.Workload, Params: t.params, Timeout: timeout, OnWrite: sl.onWrite}); err != nil {
+	req := ipc.Request{Workload: t.Workload, Params: t.params, Timeout: timeout, OnWrite: sl.onWrite}
+	if err := run.w.Send(sl.call, req); err != nil {
 		sl.cur.Store(nil)
 		e := taskerr.From(err)
 		if e.Code == taskerr.WorkerCrashed {

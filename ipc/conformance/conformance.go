@@ -418,7 +418,8 @@ func (s *suite) prefetch(t *testing.T) {
 	r := s.startRaw(t)
 	r.handshake(1, ipc.DefaultMaxFrame)
 	r.send(fmt.Sprintf(`{"type":"run","id":1,"workload":%q,"params":%s}`, s.o.Sleep, sleepParams(first)))
-	r.send(fmt.Sprintf(`{"type":"run","id":2,"workload":%q,"params":%s,"timeout_ms":200}`, s.o.Sleep, sleepParams(50*time.Millisecond)))
+	r.send(fmt.Sprintf(`{"type":"run","id":2,"workload":%q,"params":%s,"timeout_ms":200}`,
+		s.o.Sleep, sleepParams(50*time.Millisecond)))
 	r.send(fmt.Sprintf(`{"type":"run","id":3,"workload":%q,"params":%s}`, s.o.Sleep, sleepParams(time.Hour)))
 	r.send(`{"type":"cancel","id":3}`)
 	order := map[uint64]int{}
@@ -437,7 +438,8 @@ func (s *suite) prefetch(t *testing.T) {
 		t.Errorf("request 2 says run_ns %s: it counts its wait behind request 1", time.Duration(*res.RunNS))
 	}
 	if order[3] > order[1] {
-		t.Errorf("request 3, cancelled while it waited, was answered after request 1 ended: answer it at once (the pool kills a worker that does not answer a cancel within its grace)")
+		t.Errorf("request 3, cancelled while it waited, was answered after request 1 ended: " +
+			"answer it at once (the pool kills a worker that does not answer a cancel within its grace)")
 	}
 	if res := results[3]; res.Error == nil || (res.RunNS != nil && *res.RunNS != 0) {
 		t.Errorf("request 3, cancelled while it waited, was not answered with an error and run_ns 0 (not run): %s", res.raw)
