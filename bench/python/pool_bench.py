@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Python's side of the end-to-end benchmark (bench/run.sh), stdlib only.
+"""Python's side of the end-to-end benchmark (go run ./bench), stdlib only.
 
 The same work as the k6 cells, on concurrent.futures executors:
 
