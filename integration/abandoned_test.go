@@ -21,7 +21,9 @@ func TestAbandonedTasksInOutJSON(t *testing.T) {
 	t.Parallel()
 	res := k6test.Run(t, `
 import { ThreadPool, ProcessPool } from 'k6/x/concurrency';
-const pools = { thread: new ThreadPool({ workers: 4, name: 't' }), process: new ProcessPool({ workers: 2, name: 'p' }) };
+// Four process workers: the two VUs' 1 h tasks hold at most four, so each
+// VU's noop finds a worker whichever VU runs ahead.
+const pools = { thread: new ThreadPool({ workers: 4, name: 't' }), process: new ProcessPool({ workers: 4, name: 'p' }) };
 export const options = {
   scenarios: { a: { executor: 'per-vu-iterations', vus: 2, iterations: 1, maxDuration: '2s', gracefulStop: '0s' } },
 };

@@ -129,7 +129,7 @@ func TestValueFidelityThroughK6(t *testing.T) {
 				want = `{"a":2,"b":1,"c":3}`
 			}
 			assert.Equal(t, []string{want}, got.Issue, "ten calls, one key order")
-			assert.Equal(t, []string{"submitted,completed,failed,queued,peakQueued,busy,workers,live,restarts"}, got.Stats)
+			assert.Equal(t, []string{"submitted,completed,failed,queued,peakQueued,busy,abandoned,workers,live,restarts"}, got.Stats)
 			assert.Equal(t, "InvalidArgumentError: "+echo+": params.a has a lone surrogate U+D800 at index 1; only well-formed Unicode can be passed (String.prototype.toWellFormed() replaces lone surrogates with U+FFFD)", got.Surrogate)
 			assert.Contains(t, got.Deep, "InvalidArgumentError: "+echo+": params.v")
 			assert.Contains(t, got.Deep, "is nested more than 64 levels deep")

@@ -92,14 +92,14 @@ func TestJSModuleOnBothPools(t *testing.T) {
 			assert.Equal(t, "WorkloadError: fails: Error: bad input: a test at "+tasks+":24:9", got["throws"])
 			assert.Equal(t, "WorkloadError: rejects: RangeError: async failure at "+tasks+":29:9", got["rejects"])
 			assert.Contains(t, got["unknown"], `UnknownWorkloadError: unknown workload "nope" (available: cpu.fib,`)
-			assert.Contains(t, got["unknown"], "later, log, noop, notAFunction, opens, primes,")
+			assert.Contains(t, got["unknown"], "later, log, noop, notAFunction, opens, ordered, primes,")
 			assert.Contains(t, got["forbidden"], "WorkloadError: opens: Error: open() is not available in a pool worker")
 			for _, spin := range []string{"spin", "spinLater"} {
 				assert.Contains(t, got[spin], "TimeoutError: "+spin+" timed out after 300ms", spin)
 			}
 			assert.EqualValues(t, 168, got["afterSpin"], "the pool serves on after a timeout")
 			assert.Equal(t, true, got["logged"])
-			assert.Equal(t, []any{"encode", "fails", "later", "log", "notAFunction", "opens", "primes", "rejects", "spin", "spinLater", "state", "stuck"}, got["catalogue"])
+			assert.Equal(t, []any{"encode", "fails", "later", "log", "notAFunction", "opens", "ordered", "primes", "rejects", "spin", "spinLater", "state", "stuck"}, got["catalogue"])
 
 			// The top level ran once in every runtime: loads is 1 in each,
 			// and there are at most as many runtimes as workers (plus the
