@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/k6-concurrency/xk6-concurrency/ipc"
 	"github.com/k6-concurrency/xk6-concurrency/taskerr"
 )
 
@@ -62,6 +63,7 @@ type model struct {
 	maxCap int // slots ever added: the current ones plus those of retired workers still finishing
 	maxRun int // of those, the ones that run a task (the others prefetch)
 	closed bool
+	killed []*ipc.Worker // crashed by the test; finish waits until they are reaped
 }
 
 type tracked struct {
@@ -214,22 +216,23 @@ func (m *model) resize() string {
 
 // crash kills a worker process that is up with SIGKILL.
 func (m *model) crash() string {
-	var pids []int
+	var running []*ipc.Worker
 	m.p.mu.Lock()
 	for _, w := range m.p.workers {
 		if seat, ok := w.(*procSeat); ok {
 			if r := seat.cur.Load(); r != nil && !r.isEnding() {
-				pids = append(pids, r.w.PID())
+				running = append(running, r.w)
 			}
 		}
 	}
 	m.p.mu.Unlock()
-	if len(pids) == 0 {
+	if len(running) == 0 {
 		return "(no worker process)"
 	}
-	pid := pids[m.rng.IntN(len(pids))]
-	_ = syscall.Kill(pid, syscall.SIGKILL)
-	return strconv.Itoa(pid)
+	w := running[m.rng.IntN(len(running))]
+	_ = syscall.Kill(w.PID(), syscall.SIGKILL)
+	m.killed = append(m.killed, w)
+	return strconv.Itoa(w.PID())
 }
 
 func (m *model) pause() string {
@@ -276,6 +279,15 @@ func (m *model) finish() {
 		m.await(tr)
 	}
 	m.check("all settled")
+	// A worker the test killed counts as live until the pool has reaped it;
+	// a probe task sent to it before that would fail with it.
+	for _, w := range m.killed {
+		select {
+		case <-w.Done():
+		case <-time.After(10 * time.Second):
+			t.Fatalf("worker pid %d, killed by the test, was not reaped", w.PID())
+		}
+	}
 	if !m.closed {
 		requireCapacity(t, m.p)
 		m.p.Close()

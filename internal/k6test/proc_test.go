@@ -26,12 +26,21 @@ func TestSampleTree(t *testing.T) {
 	}()
 	pid := child.Process.Pid
 
-	first, err := SampleTree(os.Getpid())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := first.Workers[pid]; !ok {
-		t.Fatalf("the marked child %d is not among the workers %v", pid, first.Workers)
+	// The child's /proc/<pid>/environ reads empty while it is between fork
+	// and exec: sample until it shows.
+	var first TreeCPU
+	for wait := time.Now().Add(5 * time.Second); ; {
+		var err error
+		if first, err = SampleTree(os.Getpid()); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := first.Workers[pid]; ok {
+			break
+		}
+		if time.Now().After(wait) {
+			t.Fatalf("the marked child %d is not among the workers %v", pid, first.Workers)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
