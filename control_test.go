@@ -17,7 +17,22 @@ import (
 // would make them.
 //
 //nolint:gochecknoglobals // a test table
-var kinds = []struct{ name, ctor string }{{"thread", "ThreadPool"}, {"process", "ProcessPool"}}
+var kinds = []poolKind{{"thread", "ThreadPool"}, {"process", "ProcessPool"}}
+
+// poolKind is a kind of pool and its constructor's name.
+type poolKind struct{ name, ctor string }
+
+// poolVU is a root and a VU, out of its init context, whose init context made
+// `pool`: a pool of kind k named prefix-<kind>, with the options opts (the
+// entries of a JavaScript object). It returns the pool's name too.
+func poolVU(t *testing.T, k poolKind, prefix, opts string) (*RootModule, *testVU, string) {
+	t.Helper()
+	root, vu := newRootVU(t)
+	name := prefix + "-" + k.name
+	vu.init(fmt.Sprintf(`const pool = new concurrency.%s({ %s, name: %q });`, k.ctor, opts, name))
+	vu.toVU()
+	return root, vu, name
+}
 
 // newRootVU is a module root, closed when the test ends, and one VU of it.
 func newRootVU(t *testing.T) (*RootModule, *testVU) {
@@ -86,10 +101,7 @@ func TestAbortQueuedAndRunning(t *testing.T) {
 	for _, k := range kinds {
 		t.Run(k.name, func(t *testing.T) {
 			t.Parallel()
-			root, vu := newRootVU(t)
-			name := "abort-" + k.name
-			vu.init(fmt.Sprintf(`const pool = new concurrency.%s({ workers: 1, name: %q });`, k.ctor, name))
-			vu.toVU()
+			root, vu, name := poolVU(t, k, "abort", "workers: 1")
 			got := vu.run(`
 				globalThis.result = {};
 				(async () => {
@@ -133,10 +145,7 @@ func TestMapFailsWell(t *testing.T) {
 	for _, k := range kinds {
 		t.Run(k.name, func(t *testing.T) {
 			t.Parallel()
-			_, vu := newRootVU(t)
-			name := "mapfail-" + k.name
-			vu.init(fmt.Sprintf(`const pool = new concurrency.%s({ workers: 1, name: %q });`, k.ctor, name))
-			vu.toVU()
+			_, vu, _ := poolVU(t, k, "mapfail", "workers: 1")
 			got := vu.run(`
 				globalThis.result = {};
 				(async () => {
@@ -241,10 +250,7 @@ func TestDrainAndStart(t *testing.T) {
 	for _, k := range kinds {
 		t.Run(k.name, func(t *testing.T) {
 			t.Parallel()
-			root, vu := newRootVU(t)
-			name := "drain-" + k.name
-			vu.init(fmt.Sprintf(`const pool = new concurrency.%s({ workers: 2, name: %q });`, k.ctor, name))
-			vu.toVU()
+			root, vu, name := poolVU(t, k, "drain", "workers: 2")
 			got := vu.run(`
 				globalThis.result = {};
 				(async () => {
