@@ -951,9 +951,7 @@ func checkOutcomes(t *testing.T, pool string, cases []badCase, got []any) {
 
 func TestBadInput(t *testing.T) {
 	t.Parallel()
-	root := New()
-	closeAllOnCleanup(t, root)
-	vu := newTestVU(t, root)
+	root, vu := newRootVU(t)
 	vu.init(`
 		const pool = new concurrency.ThreadPool({ name: 'bi-thread', workers: 2 });
 		const procs = new concurrency.ProcessPool({ name: 'bi-proc', workers: 1 });
@@ -991,9 +989,7 @@ func TestBadInput(t *testing.T) {
 // bad inputs; they show where undefined stands.)
 func TestUndefinedIsAbsent(t *testing.T) {
 	t.Parallel()
-	root := New()
-	closeAllOnCleanup(t, root)
-	vu := newTestVU(t, root)
+	root, vu := newRootVU(t)
 	var code strings.Builder
 	code.WriteString("globalThis.result = [];\n")
 	for _, kind := range []pool.Kind{pool.Thread, pool.Process} {
@@ -1109,9 +1105,7 @@ func TestWorkerCommandIsArgv(t *testing.T) {
 	argv, err := json.Marshal(append([]string{python, "-c", pyWorker}, args...))
 	require.NoError(t, err)
 
-	root := New()
-	closeAllOnCleanup(t, root)
-	vu := newTestVU(t, root)
+	_, vu := newRootVU(t)
 	vu.init(fmt.Sprintf(`
 		const literal = new concurrency.ProcessPool({ name: 'argv', workers: 1, command: %s });
 		const line = new concurrency.ProcessPool({ name: 'line', workers: 1, command: [%s] });
@@ -1186,9 +1180,7 @@ func TestWorkerMarkerCannotBeSet(t *testing.T) {
 	argv, err := json.Marshal([]string{python, "-c", pyWorker})
 	require.NoError(t, err)
 
-	root := New()
-	closeAllOnCleanup(t, root)
-	vu := newTestVU(t, root)
+	_, vu := newRootVU(t)
 	vu.init(fmt.Sprintf(`
 		const py = new concurrency.ProcessPool({ name: 'marker-py', workers: 1, command: %s, env: %s });
 		const k6 = new concurrency.ProcessPool({ name: 'marker-k6', workers: 1, env: %s });
@@ -1216,9 +1208,7 @@ func TestWorkerMarkerCannotBeSet(t *testing.T) {
 // 2^32-1 items used to stall the VU while a million holes were read).
 func TestHugeSparseArray(t *testing.T) {
 	t.Parallel()
-	root := New()
-	closeAllOnCleanup(t, root)
-	vu := newTestVU(t, root)
+	_, vu := newRootVU(t)
 	vu.init(`const pool = new concurrency.ThreadPool({ name: 'sparse', workers: 1 });`)
 	vu.toVU()
 	got := vu.run(`
@@ -1241,9 +1231,7 @@ func TestHugeSparseArray(t *testing.T) {
 // goes past are accepted.
 func TestOptionLimitsAreInclusive(t *testing.T) {
 	t.Parallel()
-	root := New()
-	closeAllOnCleanup(t, root)
-	vu := newTestVU(t, root)
+	root, vu := newRootVU(t)
 	// cwd must exist: a directory whose path has exactly maxPathLen bytes.
 	longDir := t.TempDir()
 	for left := maxPathLen - len(longDir); left > 0; left = maxPathLen - len(longDir) {

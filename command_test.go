@@ -150,9 +150,7 @@ func TestCommandPolicyThroughJS(t *testing.T) {
 	saved := operatorPolicy
 	operatorPolicy = parsePolicy("none", true)
 	t.Cleanup(func() { operatorPolicy = saved })
-	root := New()
-	closeAllOnCleanup(t, root)
-	vu := newTestVU(t, root)
+	_, vu := newRootVU(t)
 	vu.init(`
 		globalThis.refused = '';
 		try { new concurrency.ProcessPool({ name: 'py', workers: 1, command: ['python3', 'worker.py'] }); }

@@ -34,14 +34,6 @@ func poolVU(t *testing.T, k poolKind, prefix, opts string) (*RootModule, *testVU
 	return root, vu, name
 }
 
-// newRootVU is a module root, closed when the test ends, and one VU of it.
-func newRootVU(t *testing.T) (*RootModule, *testVU) {
-	t.Helper()
-	root := New()
-	closeAllOnCleanup(t, root)
-	return root, newTestVU(t, root)
-}
-
 // requireSettled checks the account of a pool once nothing is in flight.
 func requireSettled(t *testing.T, root *RootModule, name string) pool.Stats {
 	t.Helper()

@@ -98,9 +98,7 @@ func TestValuesFromWorkers(t *testing.T) {
 		t.Run(w.name, func(t *testing.T) {
 			t.Parallel()
 			interpreter := k6test.Interpreter(t, w.interpreter)
-			root := New()
-			closeAllOnCleanup(t, root)
-			vu := newTestVU(t, root)
+			_, vu := newRootVU(t)
 			vu.init(fmt.Sprintf(`const pool = new concurrency.ProcessPool({ workers: 1, command: [%q, %q] });`, interpreter, w.worker))
 			vu.toVU()
 			got := vu.run(`

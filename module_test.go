@@ -111,11 +111,17 @@ func closeAllOnCleanup(t *testing.T, root *RootModule) {
 	t.Cleanup(func() { root.closeAll(logrus.New()) })
 }
 
-func TestRunRunSyncMapValues(t *testing.T) {
-	t.Parallel()
+// newRootVU is a module root, closed when the test ends, and one VU of it.
+func newRootVU(t *testing.T) (*RootModule, *testVU) {
+	t.Helper()
 	root := New()
 	closeAllOnCleanup(t, root)
-	vu := newTestVU(t, root)
+	return root, newTestVU(t, root)
+}
+
+func TestRunRunSyncMapValues(t *testing.T) {
+	t.Parallel()
+	_, vu := newRootVU(t)
 	vu.init(`const pool = new concurrency.ThreadPool({ workers: 4 });`)
 	vu.toVU()
 	got := vu.run(`
@@ -141,9 +147,7 @@ func TestRunRunSyncMapValues(t *testing.T) {
 
 func TestPropertiesAndDefaults(t *testing.T) {
 	t.Parallel()
-	root := New()
-	closeAllOnCleanup(t, root)
-	vu := newTestVU(t, root)
+	root, vu := newRootVU(t)
 	vu.init(`
 		const a = new concurrency.ThreadPool();
 		const b = new concurrency.ThreadPool({ workers: 8 });
@@ -192,9 +196,7 @@ func TestSharedAcrossVUs(t *testing.T) {
 
 func TestErrorsHaveNames(t *testing.T) {
 	t.Parallel()
-	root := New()
-	closeAllOnCleanup(t, root)
-	vu := newTestVU(t, root)
+	_, vu := newRootVU(t)
 	vu.init(`
 		const pool = new concurrency.ThreadPool({ workers: 1, maxQueue: 0, name: 'errs' });
 		const timed = new concurrency.ThreadPool({ workers: 2, taskTimeout: '50ms', name: 'timed' });
@@ -313,9 +315,7 @@ func TestBadOptions(t *testing.T) {
 
 func TestResize(t *testing.T) {
 	t.Parallel()
-	root := New()
-	closeAllOnCleanup(t, root)
-	vu := newTestVU(t, root)
+	_, vu := newRootVU(t)
 	vu.init(`const pool = new concurrency.ThreadPool({ workers: 4, name: 'ramp' }); pool.resize(2);`)
 	vu.toVU()
 	got := vu.run(`
@@ -368,9 +368,7 @@ func TestResize(t *testing.T) {
 
 func TestMetricsAndTags(t *testing.T) {
 	t.Parallel()
-	root := New()
-	closeAllOnCleanup(t, root)
-	vu := newTestVU(t, root)
+	_, vu := newRootVU(t)
 	vu.init(`const pool = new concurrency.ThreadPool({ workers: 3, name: 'm' });`)
 	vu.toVU()
 	vu.run(`(async () => {
@@ -413,9 +411,7 @@ func TestMetricsAndTags(t *testing.T) {
 
 func TestFailedTaskMetrics(t *testing.T) {
 	t.Parallel()
-	root := New()
-	closeAllOnCleanup(t, root)
-	vu := newTestVU(t, root)
+	_, vu := newRootVU(t)
 	vu.init(`const pool = new concurrency.ThreadPool({ workers: 1, taskTimeout: '20ms', name: 'f' });`)
 	vu.toVU()
 	vu.run(`(async () => { try { await pool.run('io.sleep', { duration: '1s' }); } catch (e) {} })();`)
@@ -434,9 +430,7 @@ func TestFailedTaskMetrics(t *testing.T) {
 
 func TestInitContextRestrictions(t *testing.T) {
 	t.Parallel()
-	root := New()
-	closeAllOnCleanup(t, root)
-	vu := newTestVU(t, root)
+	root, vu := newRootVU(t)
 	for _, code := range []string{
 		`new concurrency.ThreadPool({ name: 'i' }).run('noop')`,
 		`new concurrency.ThreadPool({ name: 'i' }).runSync('noop')`,
@@ -472,9 +466,7 @@ func TestWorkloadsCatalogue(t *testing.T) {
 
 func TestAbandonedWhenVUStops(t *testing.T) {
 	t.Parallel()
-	root := New()
-	closeAllOnCleanup(t, root)
-	vu := newTestVU(t, root)
+	root, vu := newRootVU(t)
 	vu.init(`const pool = new concurrency.ThreadPool({ workers: 1, name: 'a' });`)
 	vu.toVU()
 	// k6 cancels the VU's context when a scenario's graceful stop runs out;
@@ -534,9 +526,7 @@ func TestCloseAllAtTestEnd(t *testing.T) {
 // binary is the worker (see TestMain), as the k6 binary is in production.
 func TestProcessPoolThroughJS(t *testing.T) {
 	t.Parallel()
-	root := New()
-	closeAllOnCleanup(t, root)
-	vu := newTestVU(t, root)
+	_, vu := newRootVU(t)
 	vu.init(`const procs = new concurrency.ProcessPool({ workers: 2, name: 'js-procs', taskTimeout: '2s' });`)
 	vu.toVU()
 	got := vu.run(`

@@ -76,9 +76,7 @@ func TestValueFidelity(t *testing.T) {
 		t.Run(w.name, func(t *testing.T) {
 			t.Parallel()
 			interpreter := k6test.Interpreter(t, w.interpreter)
-			root := New()
-			closeAllOnCleanup(t, root)
-			vu := newTestVU(t, root)
+			_, vu := newRootVU(t)
 			vu.init(fmt.Sprintf(`const pool = new concurrency.ProcessPool({ workers: 1, command: [%q, %q] });`, interpreter, w.worker) + fidelityJS)
 			vu.toVU()
 			got := vu.run(fmt.Sprintf(`
@@ -119,9 +117,7 @@ func TestUncarriableValuesRefused(t *testing.T) {
 	for _, ctor := range []string{`new concurrency.ThreadPool({ workers: 1 })`, `new concurrency.ProcessPool({ workers: 1 })`} {
 		t.Run(strings.TrimSuffix(strings.TrimPrefix(strings.Fields(ctor)[1], "concurrency."), "({"), func(t *testing.T) {
 			t.Parallel()
-			root := New()
-			closeAllOnCleanup(t, root)
-			vu := newTestVU(t, root)
+			root, vu := newRootVU(t)
 			vu.init(`const pool = ` + ctor + `;` + fidelityJS)
 			vu.toVU()
 			for _, c := range cases {
@@ -171,9 +167,7 @@ func poolNameOf(root *RootModule) string {
 // a Go workload's map (sorted).
 func TestJSObjectsKeyOrder(t *testing.T) {
 	t.Parallel()
-	root := New()
-	closeAllOnCleanup(t, root)
-	vu := newTestVU(t, root)
+	_, vu := newRootVU(t)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("hello")) }))
 	t.Cleanup(srv.Close)
 	vu.init(`const pool = new concurrency.ThreadPool({ workers: 2, name: 'order' });`)
@@ -217,9 +211,7 @@ func TestJSObjectsKeyOrder(t *testing.T) {
 // element that failed, in its message and as err.index.
 func TestMapRejectionNamesIndex(t *testing.T) {
 	t.Parallel()
-	root := New()
-	closeAllOnCleanup(t, root)
-	vu := newTestVU(t, root)
+	_, vu := newRootVU(t)
 	vu.init(`const pool = new concurrency.ThreadPool({ workers: 4 });`)
 	vu.toVU()
 	got := vu.run(`
