@@ -7,15 +7,10 @@ import (
 	"github.com/spf13/cobra"
 	"go.k6.io/k6/v2/cmd/state"
 
+	"github.com/k6-concurrency/xk6-concurrency/concurrency"
 	"github.com/k6-concurrency/xk6-concurrency/ipc"
 	"github.com/k6-concurrency/xk6-concurrency/workload"
 )
-
-// workerCommand is the hidden k6 subcommand a worker process runs.
-const workerCommand = "concurrency-worker"
-
-// workerArgv is how a process pool starts the k6 binary at exe as a worker.
-func workerArgv(exe string) []string { return []string{exe, "x", workerCommand} }
 
 // enterWorkerMode routes a process started as a worker to the worker command,
 // whatever its arguments. It checks the environment variable in init(),
@@ -26,7 +21,7 @@ func enterWorkerMode() {
 	if os.Getenv(ipc.WorkerEnv) == "" || len(os.Args) == 0 {
 		return
 	}
-	os.Args = []string{os.Args[0], "x", workerCommand}
+	os.Args = []string{os.Args[0], "x", concurrency.WorkerCommand}
 	// k6 v2 looks up its extension catalog (over the network, up to 10 s,
 	// with a line on stderr) for every `k6 x` command; a worker is one of
 	// this binary's own subcommands and never needs it.
@@ -37,7 +32,7 @@ func enterWorkerMode() {
 // of a process pool, serving every workload registered in this binary.
 func newWorkerCommand(*state.GlobalState) *cobra.Command {
 	return &cobra.Command{
-		Use:    workerCommand,
+		Use:    concurrency.WorkerCommand,
 		Short:  "Serve tasks for an xk6-concurrency process pool (started by the pool, not by hand)",
 		Hidden: true,
 		Args:   cobra.ArbitraryArgs,

@@ -1,7 +1,7 @@
 // Package report turns k6's end-of-test summary data into the
 // calls-per-second report of the extension: a text table for the terminal
 // and one self-contained HTML page with a chart. It works on plain Go data
-// (see Data) and has no k6 or JavaScript imports; the root package reads the
+// (see Data) and has no k6 or JavaScript imports; package concurrency reads the
 // JavaScript values and hands them over.
 //
 // A cell of the report is one (series, size, workload) sub-metric of
@@ -21,27 +21,29 @@ import (
 	"strings"
 	"time"
 
+	"github.com/k6-concurrency/xk6-concurrency/internal/names"
 	"github.com/k6-concurrency/xk6-concurrency/taskerr"
 )
 
-// The metric and tags the report reads (the extension's own names).
+// The metric and tags the report reads (the extension's own names, from
+// internal/names).
 const (
-	TaskMetric  = "concurrency_tasks"
-	WorkloadTag = "workload"
+	TaskMetric  = names.MetricTasks
+	WorkloadTag = names.TagWorkload
 	// DefaultSeries and DefaultSize are the tags that make a cell's series
 	// and size unless the options say otherwise.
-	DefaultSeries = "pool_kind"
-	DefaultSize   = "workers"
+	DefaultSeries = names.TagPoolKind
+	DefaultSize   = names.TagWorkers
 )
 
 // DigestTrends and the two metrics after them make the digest below the table.
 //
 //nolint:gochecknoglobals // a constant table
-var DigestTrends = []string{"concurrency_task_duration", "concurrency_task_wait", "concurrency_task_overhead"}
+var DigestTrends = []string{names.MetricTaskDuration, names.MetricTaskWait, names.MetricTaskOverhead}
 
 const (
-	digestTasks  = "concurrency_tasks"
-	digestFailed = "concurrency_task_failed"
+	digestTasks  = names.MetricTasks
+	digestFailed = names.MetricTaskFailed
 )
 
 // Data is what the report reads from k6's handleSummary data, plus what the

@@ -7,30 +7,8 @@ import (
 	"go.k6.io/k6/v2/js/modules"
 	"go.k6.io/k6/v2/metrics"
 
+	"github.com/k6-concurrency/xk6-concurrency/internal/names"
 	"github.com/k6-concurrency/xk6-concurrency/pool"
-)
-
-// Names of the metrics the extension adds to k6's pipeline.
-const (
-	metricTasks        = "concurrency_tasks"
-	metricTaskDuration = "concurrency_task_duration"
-	metricTaskWait     = "concurrency_task_wait"
-	metricTaskOverhead = "concurrency_task_overhead"
-	metricTaskFailed   = "concurrency_task_failed"
-	metricPoolWorkers  = "concurrency_pool_workers"
-	// The state of a started pool over time (see gauges.go).
-	metricPoolQueued      = "concurrency_pool_queued"
-	metricPoolBusy        = "concurrency_pool_busy"
-	metricPoolLive        = "concurrency_pool_live"
-	metricPoolUtilization = "concurrency_pool_utilization"
-)
-
-// Tags every sample of the extension carries, besides the VU's own tags.
-const (
-	tagPool     = "pool"
-	tagPoolKind = "pool_kind"
-	tagWorkload = "workload"
-	tagWorkers  = "workers"
 )
 
 // taskMetrics are the extension's metrics in one test's registry.
@@ -49,16 +27,16 @@ func registerMetrics(registry *metrics.Registry) (*taskMetrics, error) {
 		typ  metrics.MetricType
 		vt   []metrics.ValueType
 	}{
-		{&m.tasks, metricTasks, metrics.Counter, nil},
-		{&m.duration, metricTaskDuration, metrics.Trend, []metrics.ValueType{metrics.Time}},
-		{&m.wait, metricTaskWait, metrics.Trend, []metrics.ValueType{metrics.Time}},
-		{&m.overhead, metricTaskOverhead, metrics.Trend, []metrics.ValueType{metrics.Time}},
-		{&m.failed, metricTaskFailed, metrics.Rate, nil},
-		{&m.workers, metricPoolWorkers, metrics.Gauge, nil},
-		{&m.queued, metricPoolQueued, metrics.Gauge, nil},
-		{&m.busy, metricPoolBusy, metrics.Gauge, nil},
-		{&m.live, metricPoolLive, metrics.Gauge, nil},
-		{&m.utilization, metricPoolUtilization, metrics.Gauge, nil},
+		{&m.tasks, names.MetricTasks, metrics.Counter, nil},
+		{&m.duration, names.MetricTaskDuration, metrics.Trend, []metrics.ValueType{metrics.Time}},
+		{&m.wait, names.MetricTaskWait, metrics.Trend, []metrics.ValueType{metrics.Time}},
+		{&m.overhead, names.MetricTaskOverhead, metrics.Trend, []metrics.ValueType{metrics.Time}},
+		{&m.failed, names.MetricTaskFailed, metrics.Rate, nil},
+		{&m.workers, names.MetricPoolWorkers, metrics.Gauge, nil},
+		{&m.queued, names.MetricPoolQueued, metrics.Gauge, nil},
+		{&m.busy, names.MetricPoolBusy, metrics.Gauge, nil},
+		{&m.live, names.MetricPoolLive, metrics.Gauge, nil},
+		{&m.utilization, names.MetricPoolUtilization, metrics.Gauge, nil},
 	} {
 		metric, err := registry.NewMetric(def.name, def.typ, def.vt...)
 		if err != nil {
@@ -94,12 +72,12 @@ func (c tagCache) get(base *metrics.TagSet, p *pool.Pool, workloadName string, w
 	if len(c) >= maxCachedTagSets {
 		clear(c)
 	}
-	tags := base.With(tagPool, key.pool).With(tagPoolKind, string(p.Config().Kind))
+	tags := base.With(names.TagPool, key.pool).With(names.TagPoolKind, string(p.Config().Kind))
 	if workloadName != "" {
-		tags = tags.With(tagWorkload, workloadName)
+		tags = tags.With(names.TagWorkload, workloadName)
 	}
 	if workers > 0 {
-		tags = tags.With(tagWorkers, strconv.Itoa(workers))
+		tags = tags.With(names.TagWorkers, strconv.Itoa(workers))
 	}
 	c[key] = tags
 	return tags

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/k6-concurrency/xk6-concurrency/internal/names"
 	"github.com/k6-concurrency/xk6-concurrency/taskerr"
 	"github.com/k6-concurrency/xk6-concurrency/workload"
 )
@@ -18,28 +19,25 @@ import (
 // types file has no workload list, so workloads are checked in the README).
 func TestDocsCoverTheAPI(t *testing.T) {
 	t.Parallel()
-	readme, err := os.ReadFile("README.md")
+	readme, err := os.ReadFile("../README.md")
 	require.NoError(t, err)
-	types, err := os.ReadFile("index.d.ts")
+	types, err := os.ReadFile("../index.d.ts")
 	require.NoError(t, err)
 	docs := map[string]string{"README.md": string(readme), "index.d.ts": string(types)}
 
-	names := slices.Concat(commonOptions, processOptions, []string{
+	words := slices.Concat(commonOptions, processOptions, []string{
 		"run", "runSync", "map", "mapSettled", "asCompleted", "start", "resize", "stats", "close",
 		"workloads", "ThreadPool", "ProcessPool", "AbortController", "AbortSignal", "signal", "tags", "drain",
 	})
 	for _, c := range taskerr.Codes {
-		names = append(names, string(c))
+		words = append(words, string(c))
 	}
 	for file, text := range docs {
-		for _, n := range names {
+		for _, n := range words {
 			assert.True(t, strings.Contains(text, n), "%s does not mention %q", file, n)
 		}
 	}
-	for _, m := range []string{
-		metricTasks, metricTaskDuration, metricTaskWait, metricTaskOverhead, metricTaskFailed, metricPoolWorkers,
-		metricPoolQueued, metricPoolBusy, metricPoolLive, metricPoolUtilization,
-	} {
+	for _, m := range names.Metrics() {
 		assert.Contains(t, docs["README.md"], "`"+m+"`", "README.md lists metric %s", m)
 		assert.Contains(t, docs["index.d.ts"], m)
 	}

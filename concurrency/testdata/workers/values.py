@@ -6,7 +6,7 @@ says so, and deep nesting, which k6 must hand to JavaScript as it is
 import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', '..', 'examples', 'python'))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', '..', '..', 'examples', 'python'))
 
 from xk6worker import serve, workload  # noqa: E402
 

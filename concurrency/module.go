@@ -1,8 +1,10 @@
-// Package concurrency is the k6 extension `k6/x/concurrency`: a thread pool
-// (goroutines) and a process pool (worker subprocesses) for k6 scripts, whose
-// every task lands in k6's metrics. This file is the k6 face: options in,
-// promises and metrics out. Scheduling lives in package pool, the wire
-// protocol in ipc, the task catalogue in workload.
+// Package concurrency is the JavaScript face of the k6 extension
+// `k6/x/concurrency`: a thread pool (goroutines) and a process pool (worker
+// subprocesses) for k6 scripts, whose every task lands in k6's metrics.
+// It takes options in and gives promises and metrics out; scheduling lives
+// in package pool, the wire protocol in ipc, the task catalogue in workload.
+// The repository's root package registers it with k6 (as xk6-sql's
+// register.go does) and holds the worker mode of the k6 binary.
 package concurrency
 
 import (
@@ -17,7 +19,6 @@ import (
 	"github.com/sirupsen/logrus"
 	"go.k6.io/k6/v2/js/common"
 	"go.k6.io/k6/v2/js/modules"
-	"go.k6.io/k6/v2/subcommand"
 
 	"github.com/k6-concurrency/xk6-concurrency/pool"
 	"github.com/k6-concurrency/xk6-concurrency/taskerr"
@@ -26,12 +27,6 @@ import (
 
 // ImportPath is the module's JavaScript import path.
 const ImportPath = "k6/x/concurrency"
-
-func init() {
-	enterWorkerMode()
-	modules.Register(ImportPath, New())
-	subcommand.RegisterExtension(workerCommand, newWorkerCommand)
-}
 
 // RootModule is the extension in one k6 process: it holds the pools, which
 // every VU shares, and closes them when the test ends.

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/k6-concurrency/xk6-concurrency/internal/k6test"
+	"github.com/k6-concurrency/xk6-concurrency/internal/names"
 )
 
 // echoWorkers are the workers with an echo here: the Python and Node
@@ -25,8 +26,8 @@ import (
 //
 //nolint:gochecknoglobals // a test table
 var echoWorkers = []struct{ name, interpreter, worker string }{
-	{"python", "python3", "examples/python/worker.py"},
-	{"node", "node", "examples/node/worker.js"},
+	{"python", "python3", "../examples/python/worker.py"},
+	{"node", "node", "../examples/node/worker.js"},
 }
 
 // fidelityJS defines the values of the round trip and how to compare them:
@@ -264,9 +265,9 @@ func TestAbandonedTasksCounted(t *testing.T) {
 	var tasks, failed float64
 	for _, s := range vu.drain() {
 		switch s.Metric.Name {
-		case metricTasks:
+		case names.MetricTasks:
 			tasks += s.Value
-		case metricTaskFailed:
+		case names.MetricTaskFailed:
 			failed += s.Value
 		}
 	}

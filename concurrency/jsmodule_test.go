@@ -19,7 +19,7 @@ func moduleVU(t *testing.T, root *RootModule, extra map[string]string) *testVU {
 	vu := newTestVU(t, root)
 	fs := fsext.NewMemMapFs()
 	for _, name := range []string{"tasks.js", "lib/primes.js"} {
-		b, err := os.ReadFile(filepath.Join("jsworker", "testdata", name))
+		b, err := os.ReadFile(filepath.Join("..", "jsworker", "testdata", name))
 		require.NoError(t, err)
 		require.NoError(t, fsext.WriteFile(fs, "/scripts/"+name, b, 0o644))
 	}

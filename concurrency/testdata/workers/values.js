@@ -3,7 +3,7 @@
 // says so, and deep nesting, which k6 must hand to JavaScript as it is
 // (TestValuesFromWorkers).
 const path = require('path');
-const { workload, serve } = require(path.join(__dirname, '..', '..', 'examples', 'node', 'xk6worker'));
+const { workload, serve } = require(path.join(__dirname, '..', '..', '..', 'examples', 'node', 'xk6worker'));
 
 workload('surrogates', { kind: 'io' }, () => ({ lone: 'x\ud800y', low: '\udc00', pair: '\u{1F600}', 'k\udfff': [1, '\ud83d'] }));
 

@@ -16,6 +16,7 @@ import (
 	"go.k6.io/k6/v2/lib"
 	"go.k6.io/k6/v2/metrics"
 
+	"github.com/k6-concurrency/xk6-concurrency/internal/names"
 	"github.com/k6-concurrency/xk6-concurrency/ipc"
 	"github.com/k6-concurrency/xk6-concurrency/workload"
 )
@@ -355,10 +356,10 @@ func TestResize(t *testing.T) {
 	// The gauge shows the ramp: 2 at start, then 1, then 16.
 	var sizes []float64
 	for _, s := range vu.drain() {
-		if s.Metric.Name == metricPoolWorkers {
+		if s.Metric.Name == names.MetricPoolWorkers {
 			sizes = append(sizes, s.Value)
-			pool, _ := s.Tags.Get(tagPool)
-			kind, _ := s.Tags.Get(tagPoolKind)
+			pool, _ := s.Tags.Get(names.TagPool)
+			kind, _ := s.Tags.Get(names.TagPoolKind)
 			assert.Equal(t, "ramp", pool)
 			assert.Equal(t, "thread", kind)
 		}
@@ -384,26 +385,26 @@ func TestMetricsAndTags(t *testing.T) {
 			continue
 		}
 		tags := s.Tags.Map()
-		assert.Equal(t, "m", tags[tagPool])
-		assert.Equal(t, "thread", tags[tagPoolKind])
-		assert.Equal(t, "3", tags[tagWorkers])
+		assert.Equal(t, "m", tags[names.TagPool])
+		assert.Equal(t, "thread", tags[names.TagPoolKind])
+		assert.Equal(t, "3", tags[names.TagWorkers])
 		assert.Equal(t, "default", tags["scenario"], "the VU's own tags are kept")
-		k := key{s.Metric.Name, tags[tagWorkload]}
+		k := key{s.Metric.Name, tags[names.TagWorkload]}
 		count[k]++
 		values[k] = append(values[k], s.Value)
 	}
 	// Two sleeps, and two primes calls of which one was invalid and never ran.
 	// (An invalid call is rejected before it becomes a task: no samples.)
-	assert.Equal(t, 2, count[key{metricTasks, "io.sleep"}])
-	assert.Equal(t, 1, count[key{metricTasks, "cpu.primes"}])
-	assert.Equal(t, []float64{0, 0}, values[key{metricTaskFailed, "io.sleep"}])
-	for _, d := range values[key{metricTaskDuration, "io.sleep"}] {
+	assert.Equal(t, 2, count[key{names.MetricTasks, "io.sleep"}])
+	assert.Equal(t, 1, count[key{names.MetricTasks, "cpu.primes"}])
+	assert.Equal(t, []float64{0, 0}, values[key{names.MetricTaskFailed, "io.sleep"}])
+	for _, d := range values[key{names.MetricTaskDuration, "io.sleep"}] {
 		assert.GreaterOrEqual(t, d, 30.0)
 		assert.Less(t, d, 1000.0)
 	}
-	assert.Len(t, values[key{metricTaskWait, "io.sleep"}], 2)
-	assert.Len(t, values[key{metricTaskOverhead, "io.sleep"}], 2)
-	for _, o := range values[key{metricTaskOverhead, "io.sleep"}] {
+	assert.Len(t, values[key{names.MetricTaskWait, "io.sleep"}], 2)
+	assert.Len(t, values[key{names.MetricTaskOverhead, "io.sleep"}], 2)
+	for _, o := range values[key{names.MetricTaskOverhead, "io.sleep"}] {
 		assert.GreaterOrEqual(t, o, 0.0)
 		assert.Less(t, o, 50.0)
 	}
@@ -418,9 +419,9 @@ func TestFailedTaskMetrics(t *testing.T) {
 	var failed, tasks []float64
 	for _, s := range vu.drain() {
 		switch s.Metric.Name {
-		case metricTaskFailed:
+		case names.MetricTaskFailed:
 			failed = append(failed, s.Value)
-		case metricTasks:
+		case names.MetricTasks:
 			tasks = append(tasks, s.Value)
 		}
 	}
@@ -554,7 +555,7 @@ func TestProcessPoolThroughJS(t *testing.T) {
 
 	kinds := map[string]bool{}
 	for _, s := range vu.drain() {
-		if kind, ok := s.Tags.Get(tagPoolKind); ok {
+		if kind, ok := s.Tags.Get(names.TagPoolKind); ok {
 			kinds[kind] = true
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/k6-concurrency/xk6-concurrency/internal/names"
 	"github.com/k6-concurrency/xk6-concurrency/pool"
 )
 
@@ -324,25 +325,25 @@ func TestPoolGauges(t *testing.T) {
 	series := map[string][]float64{}
 	for _, s := range vu.drain() {
 		name := s.Metric.Name
-		if name != metricPoolQueued && name != metricPoolBusy && name != metricPoolLive && name != metricPoolUtilization {
+		if name != names.MetricPoolQueued && name != names.MetricPoolBusy && name != names.MetricPoolLive && name != names.MetricPoolUtilization {
 			continue
 		}
-		p, _ := s.Tags.Get(tagPool)
-		kind, _ := s.Tags.Get(tagPoolKind)
+		p, _ := s.Tags.Get(names.TagPool)
+		kind, _ := s.Tags.Get(names.TagPoolKind)
 		require.Equal(t, "gauged", p, "an idle pool that never started has no samples")
 		require.Equal(t, "thread", kind)
 		series[name] = append(series[name], s.Value)
 	}
-	for _, name := range []string{metricPoolQueued, metricPoolBusy, metricPoolLive, metricPoolUtilization} {
+	for _, name := range []string{names.MetricPoolQueued, names.MetricPoolBusy, names.MetricPoolLive, names.MetricPoolUtilization} {
 		require.GreaterOrEqual(t, len(series[name]), 3, "%s sampled on change: %v", name, series[name])
 	}
-	assert.Contains(t, series[metricPoolQueued], 4.0, "6 tasks on 2 workers: 4 queued at first")
-	assert.Contains(t, series[metricPoolBusy], 2.0)
-	assert.Contains(t, series[metricPoolUtilization], 1.0)
+	assert.Contains(t, series[names.MetricPoolQueued], 4.0, "6 tasks on 2 workers: 4 queued at first")
+	assert.Contains(t, series[names.MetricPoolBusy], 2.0)
+	assert.Contains(t, series[names.MetricPoolUtilization], 1.0)
 	last := func(name string) float64 { return series[name][len(series[name])-1] }
-	assert.Zero(t, last(metricPoolBusy), "the last sample is after close")
-	assert.Zero(t, last(metricPoolLive))
-	assert.Zero(t, last(metricPoolQueued))
+	assert.Zero(t, last(names.MetricPoolBusy), "the last sample is after close")
+	assert.Zero(t, last(names.MetricPoolLive))
+	assert.Zero(t, last(names.MetricPoolQueued))
 }
 
 // TestForeignSignal accepts any object in AbortSignal's shape, as a global
