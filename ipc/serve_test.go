@@ -32,7 +32,7 @@ func testRegistry() *workload.Registry {
 	ms := workload.Param{Name: "ms", Type: workload.Int, Min: 0, Max: 3600000}
 	add("t.echo", workload.CPU, func(_ context.Context, args workload.Args) (any, error) {
 		return args.Raw(), nil
-	}, workload.RawParams(), workload.Describe("returns its params"))
+	}, workload.RawParams(), workload.WithDescription("returns its params"))
 	add("t.noop", workload.CPU, func(context.Context, workload.Args) (any, error) { return nil, nil })
 	add("t.sleep", workload.IO, func(ctx context.Context, args workload.Args) (any, error) {
 		t := time.NewTimer(time.Duration(args.Int("ms")) * time.Millisecond)

@@ -32,7 +32,7 @@ type host struct {
 func (m *Module) Registry(base *workload.Registry, log logrus.FieldLogger) (*workload.Registry, error) {
 	reg := workload.NewRegistry()
 	for _, s := range base.List() {
-		opts := []workload.Option{workload.Describe(s.Description), workload.WithParams(s.Params...)}
+		opts := []workload.Option{workload.WithDescription(s.Description), workload.WithParams(s.Params...)}
 		if s.Raw {
 			opts = append(opts, workload.RawParams())
 		}
@@ -46,7 +46,7 @@ func (m *Module) Registry(base *workload.Registry, log logrus.FieldLogger) (*wor
 			return nil, fmt.Errorf("module %s exports %q, which is a built-in workload's name: rename the export", m.Main, name)
 		}
 		err := reg.Add(name, workload.JS, h.run(name), workload.RawParams(),
-			workload.Describe(fmt.Sprintf("export %s of %s, run in a JavaScript runtime of each worker.", name, m.Name())))
+			workload.WithDescription(fmt.Sprintf("export %s of %s, run in a JavaScript runtime of each worker.", name, m.Name())))
 		if err != nil {
 			return nil, err
 		}

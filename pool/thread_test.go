@@ -35,7 +35,7 @@ func TestMain(m *testing.M) {
 var testRegistry = func() *workload.Registry {
 	r := workload.NewRegistry()
 	for _, s := range workload.Default.List() {
-		opts := []workload.Option{workload.Describe(s.Description), workload.WithParams(s.Params...)}
+		opts := []workload.Option{workload.WithDescription(s.Description), workload.WithParams(s.Params...)}
 		if s.Raw {
 			opts = append(opts, workload.RawParams())
 		}

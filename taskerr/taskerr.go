@@ -51,6 +51,11 @@ var Codes = []Code{
 	WorkerStart, NotAllowed, InvalidState,
 }
 
+// Error makes a Code the sentinel of its class, for errors.Is, as pond's
+// ErrQueueFull is: errors.Is(err, taskerr.Timeout) holds for any *Error of
+// class Timeout in err's chain, wrapped or not.
+func (c Code) Error() string { return string(c) }
+
 // Valid reports whether c is one of Codes.
 func (c Code) Valid() bool {
 	return slices.Contains(Codes, c)
@@ -64,6 +69,13 @@ type Error struct {
 
 // Error returns the message without the class, as JavaScript's Error.message does.
 func (e *Error) Error() string { return e.Message }
+
+// Is reports whether target is e's class (a Code), so that errors.Is
+// matches a failure by class whatever its message.
+func (e *Error) Is(target error) bool {
+	c, ok := target.(Code)
+	return ok && c == e.Code
+}
 
 // New returns a classified error with a formatted message.
 func New(code Code, format string, args ...any) *Error {

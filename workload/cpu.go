@@ -15,19 +15,19 @@ import (
 
 func init() {
 	Register("cpu.primes", CPU, primes,
-		Describe("Counts the primes below limit by trial division (deliberately not a sieve)."),
+		WithDescription("Counts the primes below limit by trial division (deliberately not a sieve)."),
 		WithParams(Param{
 			Name: "limit", Type: Int, Doc: "Count the primes strictly below this.",
 			Default: int64(20000), Min: 2, Max: 2147483647,
 		}))
 	Register("cpu.fib", CPU, fib,
-		Describe("Computes the nth Fibonacci number by naive double recursion."),
+		WithDescription("Computes the nth Fibonacci number by naive double recursion."),
 		WithParams(Param{
 			Name: "n", Type: Int, Doc: "Which Fibonacci number (fib(0)=0, fib(1)=1).",
 			Default: int64(25), Min: 0, Max: 78,
 		}))
 	Register("cpu.sha256", CPU, sha256Rounds,
-		Describe("Hashes a bytes-long buffer (byte i = i mod 256) with SHA-256, rounds times, chaining digests."),
+		WithDescription("Hashes a bytes-long buffer (byte i = i mod 256) with SHA-256, rounds times, chaining digests."),
 		WithParams(
 			Param{
 				Name: "bytes", Type: Int, Doc: "Size of the buffer hashed in every round.",
@@ -38,13 +38,13 @@ func init() {
 				Default: int64(1), Min: 1, Max: 1000000,
 			}))
 	Register("cpu.spin", CPU, spin,
-		Describe("Keeps one core busy (no sleeping) for duration."),
+		WithDescription("Keeps one core busy (no sleeping) for duration."),
 		WithParams(Param{
 			Name: "duration", Type: Duration, Doc: "How long to spin.",
 			Default: 10 * time.Millisecond, Min: 0, Max: dayMs,
 		}))
 	Register("cpu.matmul", CPU, matmul,
-		Describe("Multiplies two fixed n×n float64 matrices and sums the product."),
+		WithDescription("Multiplies two fixed n×n float64 matrices and sums the product."),
 		WithParams(Param{
 			Name: "n", Type: Int, Doc: "Rows and columns of the matrices.",
 			Default: int64(64), Min: 1, Max: 1024,

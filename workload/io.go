@@ -23,13 +23,13 @@ import (
 
 func init() {
 	Register("io.sleep", IO, sleep,
-		Describe("Waits for duration without using the CPU."),
+		WithDescription("Waits for duration without using the CPU."),
 		WithParams(Param{
 			Name: "duration", Type: Duration, Doc: "How long to wait.",
 			Default: 10 * time.Millisecond, Min: 0, Max: dayMs,
 		}))
 	Register("io.http", IO, httpRequest,
-		Describe("Makes one HTTP request and reads the whole response."),
+		WithDescription("Makes one HTTP request and reads the whole response."),
 		WithParams(
 			Param{
 				Name: "url", Type: String, Doc: "The http:// or https:// URL to request.",
@@ -45,7 +45,7 @@ func init() {
 				Default: 10 * time.Second, Min: 1, Max: 10 * 60 * 1000,
 			}))
 	Register("io.file", IO, fileIO,
-		Describe("Writes a new file, or reads a cached one, of bytes bytes in a private temporary directory."),
+		WithDescription("Writes a new file, or reads a cached one, of bytes bytes in a private temporary directory."),
 		WithParams(
 			Param{
 				Name: "op", Type: String, Doc: `"write" or "read".`, Default: "write",
@@ -55,7 +55,7 @@ func init() {
 				Name: "bytes", Type: Int, Doc: "Size of the file.", Default: int64(4096),
 				Min: 0, Max: 256 << 20,
 			}))
-	Register("noop", IO, noop, Describe("Does nothing, to measure the pool's own overhead."))
+	Register("noop", IO, noop, WithDescription("Does nothing, to measure the pool's own overhead."))
 }
 
 func noop(context.Context, Args) (any, error) { return nil, nil }

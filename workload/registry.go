@@ -50,8 +50,13 @@ type Spec struct {
 // Option adds to a Spec at registration.
 type Option func(*Spec)
 
-// Describe sets the one-line description shown in the catalogue.
-func Describe(text string) Option { return func(s *Spec) { s.Description = text } }
+// WithDescription sets the one-line description shown in the catalogue.
+func WithDescription(text string) Option { return func(s *Spec) { s.Description = text } }
+
+// Describe is WithDescription, under the name it had first.
+//
+// Deprecated: use WithDescription, which matches WithParams.
+func Describe(text string) Option { return WithDescription(text) }
 
 // WithParams declares the params a workload accepts.
 func WithParams(params ...Param) Option {

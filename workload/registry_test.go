@@ -251,7 +251,7 @@ func TestRawParams(t *testing.T) {
 	t.Parallel()
 	r := NewRegistry()
 	if err := r.Add("raw", IO, func(_ context.Context, args Args) (any, error) { return args.Raw(), nil },
-		RawParams(), Describe("Free-form.")); err != nil {
+		RawParams(), WithDescription("Free-form.")); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.Add("raw.reads", IO, func(_ context.Context, args Args) (any, error) { return args.Int("n"), nil },

@@ -144,7 +144,7 @@ func registry() *workload.Registry {
 	}
 	must(reg.Add("t.echo", workload.CPU, func(_ context.Context, args workload.Args) (any, error) {
 		return args.Raw(), nil
-	}, workload.RawParams(), workload.Describe("returns its params")))
+	}, workload.RawParams(), workload.WithDescription("returns its params")))
 	must(reg.Add("t.sleep", workload.IO, func(ctx context.Context, args workload.Args) (any, error) {
 		t := time.NewTimer(time.Duration(args.Int("ms")) * time.Millisecond)
 		defer t.Stop()
@@ -157,18 +157,18 @@ func registry() *workload.Registry {
 	}, workload.WithParams(
 		workload.Param{Name: "ms", Type: workload.Int, Min: 0, Max: 3600000},
 		workload.Param{Name: "v", Type: workload.Int}),
-		workload.Describe("sleeps ms milliseconds and returns v")))
+		workload.WithDescription("sleeps ms milliseconds and returns v")))
 	must(reg.Add("t.fail", workload.CPU, func(context.Context, workload.Args) (any, error) {
 		return nil, errors.New("boom")
-	}, workload.Describe("fails")))
+	}, workload.WithDescription("fails")))
 	must(reg.Add("t.print", workload.CPU, func(context.Context, workload.Args) (any, error) {
 		fmt.Println("t.print: this went to stdout") //nolint:forbidigo // the stray print under test
 		return true, nil
-	}, workload.Describe("prints to stdout")))
+	}, workload.WithDescription("prints to stdout")))
 	must(reg.Add("t.crash", workload.CPU, func(context.Context, workload.Args) (any, error) {
 		fmt.Fprintln(os.Stderr, "t.crash: exiting with status 3")
 		os.Exit(3)
 		return nil, nil
-	}, workload.Describe("exits the worker with status 3")))
+	}, workload.WithDescription("exits the worker with status 3")))
 	return reg
 }

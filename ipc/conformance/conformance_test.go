@@ -148,7 +148,7 @@ func brokenRegistry(mode string) *workload.Registry {
 				return s.Fn(ctx, a) //nolint:contextcheck // this mode drops the pool's cancel on purpose
 			}
 		}
-		must(r.Add(s.Name, s.Kind, fn, workload.Describe(s.Description), workload.WithParams(s.Params...)))
+		must(r.Add(s.Name, s.Kind, fn, workload.WithDescription(s.Description), workload.WithParams(s.Params...)))
 	}
 	if mode == "nan-as-null" { // what the Node.js library did before issue 17
 		must(r.Add("hostile.return", workload.CPU, func(context.Context, workload.Args) (any, error) {
@@ -166,7 +166,7 @@ func brokenRegistry(mode string) *workload.Registry {
 			delete(v, "nested")
 		}
 		return v, nil
-	}, workload.RawParams(), workload.Describe("Returns its params unchanged.")))
+	}, workload.RawParams(), workload.WithDescription("Returns its params unchanged.")))
 	return r
 }
 

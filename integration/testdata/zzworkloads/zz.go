@@ -20,13 +20,13 @@ func init() {
 		fmt.Println("zz.hello printed to stdout") //nolint:forbidigo // the stray print under test
 		fmt.Fprintln(os.Stderr, "zz.hello says hi from pid", os.Getpid())
 		return "hello, " + a.String("name"), nil
-	}, workload.Describe("Greets; registered by another extension."),
+	}, workload.WithDescription("Greets; registered by another extension."),
 		workload.WithParams(workload.Param{Name: "name", Type: workload.String, Default: "world"}))
 	// An echo, as the conformance suite (ipc/conformance) wants for its
 	// large-payload checks: the k6 binary in worker mode then passes all of it.
 	workload.Register("zz.echo", workload.IO, func(_ context.Context, a workload.Args) (any, error) {
 		return a.Raw(), nil
-	}, workload.Describe("Returns its params unchanged; registered by another extension."), workload.RawParams())
+	}, workload.WithDescription("Returns its params unchanged; registered by another extension."), workload.RawParams())
 	// And the hostile workloads, which a worker must answer and survive.
 	if err := hostile.Register(workload.Default, "zz."); err != nil {
 		panic(err)

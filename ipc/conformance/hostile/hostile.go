@@ -26,11 +26,11 @@ const Huge = 20 << 20
 func Register(reg *workload.Registry, prefix string) error {
 	kase := workload.Param{Name: "case", Type: workload.String, Required: true}
 	if err := reg.Add(prefix+"hostile.throw", workload.CPU, throw, workload.WithParams(kase),
-		workload.Describe("Fails in a way that is hard to report (the conformance suite's hostile checks).")); err != nil {
+		workload.WithDescription("Fails in a way that is hard to report (the conformance suite's hostile checks).")); err != nil {
 		return err
 	}
 	return reg.Add(prefix+"hostile.return", workload.CPU, ret, workload.WithParams(kase),
-		workload.Describe("Returns a value JSON cannot carry unchanged (the conformance suite's hostile checks)."))
+		workload.WithDescription("Returns a value JSON cannot carry unchanged (the conformance suite's hostile checks)."))
 }
 
 // unprintable panics when asked for its text.
