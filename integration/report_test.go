@@ -22,6 +22,7 @@ import (
 	"golang.org/x/net/html"
 
 	"github.com/k6-concurrency/xk6-concurrency/internal/k6test"
+	"github.com/k6-concurrency/xk6-concurrency/internal/procs"
 )
 
 // reportScript is a short threads-vs-processes run: thread and process
@@ -288,23 +289,7 @@ func runChromium(t *testing.T, bin string, args ...string) []byte {
 // are still there after a grace period, and fails the test if any remains.
 func reapChromium(t *testing.T, dir string) {
 	t.Helper()
-	marker := []byte(dir + "/")
-	holders := func() []int {
-		var pids []int
-		procs, _ := filepath.Glob("/proc/[0-9]*")
-		for _, p := range procs {
-			pid, _ := strconv.Atoi(filepath.Base(p))
-			if pid == os.Getpid() || !k6test.Running(pid) {
-				continue
-			}
-			cmdline, _ := os.ReadFile(p + "/cmdline")
-			environ, _ := os.ReadFile(p + "/environ")
-			if bytes.Contains(cmdline, marker) || bytes.Contains(environ, marker) {
-				pids = append(pids, pid)
-			}
-		}
-		return pids
-	}
+	holders := func() []int { return procs.Mentioning(dir + "/") }
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		left := holders()

@@ -3,11 +3,10 @@
 package ipc
 
 import (
-	"bytes"
 	"os"
-	"path/filepath"
-	"strconv"
 	"time"
+
+	"github.com/k6-concurrency/xk6-concurrency/internal/procs"
 )
 
 // Strays are scanned for until none is left: a SIGKILLed process takes a
@@ -25,9 +24,9 @@ const (
 // environment is read again through that pidfd's process, so that a pid
 // reused in between is never signalled.
 func killStrays(id string) {
-	mark := []byte("\x00" + WorkerIDEnv + "=" + id + "\x00")
+	entry := WorkerIDEnv + "=" + id
 	for round := range strayRounds {
-		pids := strays(mark)
+		pids := procs.WithEnv(entry)
 		if len(pids) == 0 {
 			return
 		}
@@ -39,35 +38,10 @@ func killStrays(id string) {
 			if err != nil {
 				continue
 			}
-			if carries(pid, mark) {
+			if procs.HasEnv(pid, entry) {
 				_ = p.Kill()
 			}
 			_ = p.Release()
 		}
 	}
-}
-
-// strays lists the processes that carry mark.
-func strays(mark []byte) []int {
-	dirs, _ := filepath.Glob("/proc/[0-9]*")
-	self := os.Getpid()
-	var pids []int
-	for _, d := range dirs {
-		pid, err := strconv.Atoi(filepath.Base(d))
-		if err != nil || pid == self || !carries(pid, mark) {
-			continue
-		}
-		pids = append(pids, pid)
-	}
-	return pids
-}
-
-// carries reports whether process pid's environment holds mark (which
-// starts with a NUL: the environment gets one in front).
-func carries(pid int, mark []byte) bool {
-	env, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
-	if err != nil || len(env) == 0 {
-		return false
-	}
-	return bytes.Contains(append([]byte{0}, env...), mark)
 }

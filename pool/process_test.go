@@ -1,10 +1,8 @@
 package pool
 
 import (
-	"bytes"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"syscall"
 	"testing"
@@ -13,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/k6-concurrency/xk6-concurrency/internal/procs"
 	"github.com/k6-concurrency/xk6-concurrency/ipc"
 	"github.com/k6-concurrency/xk6-concurrency/taskerr"
 )
@@ -21,21 +20,7 @@ import (
 // this process's pid: the workers of this test binary's pools.
 func workerPIDs(t *testing.T) []int {
 	t.Helper()
-	marker := []byte(ipc.WorkerEnv + "=" + strconv.Itoa(os.Getpid()) + "\x00")
-	dirs, _ := filepath.Glob("/proc/[0-9]*")
-	var pids []int
-	for _, d := range dirs {
-		env, err := os.ReadFile(d + "/environ")
-		if err != nil || !bytes.Contains(env, marker) {
-			continue
-		}
-		if stat, err := os.ReadFile(d + "/stat"); err == nil && bytes.Contains(stat, []byte(") Z ")) {
-			continue // a zombie its parent has not reaped yet is not running
-		}
-		pid, _ := strconv.Atoi(filepath.Base(d))
-		pids = append(pids, pid)
-	}
-	return pids
+	return procs.WithEnv(ipc.WorkerEnv + "=" + strconv.Itoa(os.Getpid()))
 }
 
 func requireNoWorkers(t *testing.T) {

@@ -51,11 +51,6 @@ var Codes = []Code{
 	WorkerStart, NotAllowed, InvalidState,
 }
 
-// Error makes a Code the sentinel of its class, for errors.Is, as pond's
-// ErrQueueFull is: errors.Is(err, taskerr.Timeout) holds for any *Error of
-// class Timeout in err's chain, wrapped or not.
-func (c Code) Error() string { return string(c) }
-
 // Valid reports whether c is one of Codes.
 func (c Code) Valid() bool {
 	return slices.Contains(Codes, c)
@@ -70,11 +65,41 @@ type Error struct {
 // Error returns the message without the class, as JavaScript's Error.message does.
 func (e *Error) Error() string { return e.Message }
 
-// Is reports whether target is e's class (a Code), so that errors.Is
-// matches a failure by class whatever its message.
+// The sentinels of the classes, for errors.Is, as pond's ErrQueueFull:
+// errors.Is(err, taskerr.ErrTimeout) holds for any *Error of class Timeout
+// in err's chain, whatever its message.
+var (
+	ErrInvalidArgument = &Error{Code: InvalidArgument}
+	ErrUnknownWorkload = &Error{Code: UnknownWorkload}
+	ErrWorkload        = &Error{Code: Workload}
+	ErrTimeout         = &Error{Code: Timeout}
+	ErrWorkerCrashed   = &Error{Code: WorkerCrashed}
+	ErrQueueFull       = &Error{Code: QueueFull}
+	ErrPoolClosed      = &Error{Code: PoolClosed}
+	ErrAborted         = &Error{Code: Aborted}
+	ErrWorkerStart     = &Error{Code: WorkerStart}
+	ErrNotAllowed      = &Error{Code: NotAllowed}
+	ErrInvalidState    = &Error{Code: InvalidState}
+)
+
+// Is reports whether target is the sentinel of e's class (a *Error with no
+// message), so that errors.Is matches a failure by class.
 func (e *Error) Is(target error) bool {
-	c, ok := target.(Code)
-	return ok && c == e.Code
+	t, ok := target.(*Error)
+	return ok && t.Message == "" && t.Code == e.Code
+}
+
+// Sentinel returns the sentinel of class c (ErrTimeout for Timeout, ...).
+func Sentinel(c Code) *Error {
+	for _, s := range []*Error{
+		ErrInvalidArgument, ErrUnknownWorkload, ErrWorkload, ErrTimeout, ErrWorkerCrashed, ErrQueueFull,
+		ErrPoolClosed, ErrAborted, ErrWorkerStart, ErrNotAllowed, ErrInvalidState,
+	} {
+		if s.Code == c {
+			return s
+		}
+	}
+	return &Error{Code: c}
 }
 
 // New returns a classified error with a formatted message.

@@ -7,31 +7,36 @@ import (
 	"testing"
 )
 
-// TestErrorsIs: a Code is the sentinel of its class, through wrapping, and
-// matches no other class; From keeps the class of what it classifies.
+// TestErrorsIs: each class has a sentinel that errors.Is matches through
+// wrapping, and that matches no other class; From keeps the class of what it
+// classifies.
 func TestErrorsIs(t *testing.T) {
 	t.Parallel()
 	for _, code := range Codes {
 		t.Run(string(code), func(t *testing.T) {
 			t.Parallel()
 			err := fmt.Errorf("submitting: %w", New(code, "what went wrong"))
-			if !errors.Is(err, code) {
-				t.Fatalf("errors.Is(%v, %s) = false", err, code)
+			sentinel := Sentinel(code)
+			if sentinel.Code != code || sentinel.Message != "" || sentinel != Sentinel(code) {
+				t.Fatalf("Sentinel(%s) = %#v, want one *Error of that class with no message", code, sentinel)
+			}
+			if !errors.Is(err, sentinel) {
+				t.Fatalf("errors.Is(%v, the sentinel of %s) = false", err, code)
 			}
 			for _, other := range Codes {
-				if other != code && errors.Is(err, other) {
-					t.Errorf("errors.Is(%s error, %s) = true", code, other)
+				if other != code && errors.Is(err, Sentinel(other)) {
+					t.Errorf("errors.Is(%s error, the sentinel of %s) = true", code, other)
 				}
 			}
-			if errors.Is(errors.New(string(code)), code) {
-				t.Errorf("a plain error with the class's text matches %s", code)
+			if errors.Is(err, New(code, "another message")) {
+				t.Errorf("a %s error matches another error of its class with a message: only sentinels match by class", code)
 			}
 		})
 	}
-	if !errors.Is(From(context.DeadlineExceeded), Timeout) {
+	if !errors.Is(From(context.DeadlineExceeded), ErrTimeout) {
 		t.Error("From(context.DeadlineExceeded) is not a Timeout")
 	}
-	if !errors.Is(From(errors.New("boom")), Workload) {
+	if !errors.Is(From(errors.New("boom")), ErrWorkload) {
 		t.Error("From(an unclassified error) is not a Workload failure")
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/k6-concurrency/xk6-concurrency/internal/procs"
 	"github.com/k6-concurrency/xk6-concurrency/ipc"
 )
 
@@ -311,10 +312,7 @@ func (p *Process) WaitForOutput(tb testing.TB, s string, timeout time.Duration) 
 
 // Running reports whether the process pid exists and is not a zombie (a
 // container whose init does not reap orphans keeps dead workers as zombies).
-func Running(pid int) bool {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	return err == nil && !bytes.Contains(stat, []byte(") Z "))
-}
+func Running(pid int) bool { return procs.Running(pid) }
 
 // Stderr returns what k6 wrote to stderr so far.
 func (p *Process) Stderr() string { return p.stderr.String() }
@@ -387,41 +385,10 @@ func ReadPoints(tb testing.TB, path string) []Point {
 // WorkersOf lists the running processes that carry the worker marker of the
 // process pid: the workers of that k6, even after they were reparented.
 // Zombies are not running and are left out.
-func WorkersOf(pid int) []int {
-	marker := []byte(ipc.WorkerEnv + "=" + strconv.Itoa(pid) + "\x00")
-	dirs, _ := filepath.Glob("/proc/[0-9]*")
-	var pids []int
-	for _, d := range dirs {
-		env, err := os.ReadFile(d + "/environ") // #nosec G304 -- a /proc entry, read only
-		if err != nil || !bytes.Contains(env, marker) {
-			continue
-		}
-		n, _ := strconv.Atoi(filepath.Base(d))
-		if Running(n) {
-			pids = append(pids, n)
-		}
-	}
-	return pids
-}
+func WorkersOf(pid int) []int { return procs.WithEnv(ipc.WorkerEnv + "=" + strconv.Itoa(pid)) }
 
 // AllWorkers lists every running process that carries the worker marker.
-func AllWorkers() []int {
-	dirs, _ := filepath.Glob("/proc/[0-9]*")
-	var pids []int
-	for _, d := range dirs {
-		env, err := os.ReadFile(d + "/environ") // #nosec G304 -- a /proc entry, read only
-		if err != nil || !bytes.Contains(env, []byte(ipc.WorkerEnv+"=")) {
-			continue
-		}
-		// #nosec G304 -- a /proc entry, read only
-		if stat, err := os.ReadFile(d + "/stat"); err != nil || bytes.Contains(stat, []byte(") Z ")) {
-			continue
-		}
-		n, _ := strconv.Atoi(filepath.Base(d))
-		pids = append(pids, n)
-	}
-	return pids
-}
+func AllWorkers() []int { return procs.WithEnvKey(ipc.WorkerEnv) }
 
 // WaitForWorkers waits until pid has n workers running and returns them.
 func WaitForWorkers(tb testing.TB, pid, n int, timeout time.Duration) []int {
@@ -477,11 +444,10 @@ func (b *lockedBuffer) String() string {
 // the returned func gives the last value read, in bytes.
 func (p *Process) WatchPeakRSS() func() int64 {
 	var peak atomic.Int64
-	path := fmt.Sprintf("/proc/%d/status", p.Cmd.Process.Pid)
 	go func() {
 		for !p.Exited() {
-			if n := readStatusKB(path, "VmHWM:"); n > 0 {
-				peak.Store(n * 1024)
+			if m, err := procs.MemoryOf(p.Cmd.Process.Pid); err == nil && m.Peak > 0 {
+				peak.Store(int64(m.Peak)) //nolint:gosec // bytes of memory fit in int64
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
@@ -491,21 +457,11 @@ func (p *Process) WatchPeakRSS() func() int64 {
 
 // RSS returns the resident set (VmRSS) of a process in bytes, 0 if it is gone.
 func RSS(pid int) int64 {
-	return readStatusKB(fmt.Sprintf("/proc/%d/status", pid), "VmRSS:") * 1024
-}
-
-func readStatusKB(path, field string) int64 {
-	b, err := os.ReadFile(path) // #nosec G304 -- a /proc status file, read only
+	m, err := procs.MemoryOf(pid)
 	if err != nil {
 		return 0
 	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if strings.HasPrefix(line, field) {
-			n, _ := strconv.ParseInt(strings.Fields(line)[1], 10, 64)
-			return n
-		}
-	}
-	return 0
+	return int64(m.RSS) //nolint:gosec // bytes of memory fit in int64
 }
 
 // Interpreter finds a language's interpreter (python3, node) on PATH. A

@@ -1,15 +1,13 @@
 package k6test
 
 import (
-	"fmt"
 	"time"
 
-	"github.com/prometheus/procfs"
+	"github.com/k6-concurrency/xk6-concurrency/internal/procs"
 )
 
-// UserHZ is the unit of the CPU times in /proc: USER_HZ clock ticks per
-// second, 100 on Linux whatever the kernel's HZ (procfs assumes the same).
-const UserHZ = 100
+// UserHZ is the unit of the CPU times: clock ticks per second.
+const UserHZ = procs.UserHZ
 
 // TreeCPU is the CPU time (utime+stime, in clock ticks) of a k6 and of each
 // of its worker processes at one moment.
@@ -46,42 +44,12 @@ func (t TreeCPU) Since(earlier TreeCPU) (k6, workers uint64) {
 	return t.K6 - earlier.K6, workers
 }
 
-// ProcessCPU returns the CPU time (utime+stime) of a process in clock ticks.
-func ProcessCPU(pid int) (uint64, error) {
-	p, err := procfs.NewProc(pid)
-	if err != nil {
-		return 0, err
-	}
-	st, err := p.Stat()
-	if err != nil {
-		return 0, err
-	}
-	if st.State == "Z" {
-		return 0, fmt.Errorf("process %d is a zombie", pid)
-	}
-	return uint64(st.UTime + st.STime), nil
-}
+// ProcessCPU returns the CPU time (utime+stime) of a running process in
+// clock ticks (procs.CPU).
+func ProcessCPU(pid int) (uint64, error) { return procs.CPU(pid) }
 
-// Memory is a process's resident memory, in bytes: VmRSS and RssAnon from
-// /proc/<pid>/status, and PSS from smaps_rollup (which shares the pages of a
-// binary mapped by several processes among them).
-type Memory struct {
-	RSS, Anon, PSS uint64
-}
+// Memory is a process's memory, in bytes (procs.Memory).
+type Memory = procs.Memory
 
-// MemoryOf reads the resident memory of a process.
-func MemoryOf(pid int) (Memory, error) {
-	p, err := procfs.NewProc(pid)
-	if err != nil {
-		return Memory{}, err
-	}
-	st, err := p.NewStatus()
-	if err != nil {
-		return Memory{}, err
-	}
-	roll, err := p.ProcSMapsRollup()
-	if err != nil {
-		return Memory{}, err
-	}
-	return Memory{RSS: st.VmRSS, Anon: st.RssAnon, PSS: roll.Pss}, nil
-}
+// MemoryOf reads the memory of a process (procs.MemoryOf).
+func MemoryOf(pid int) (Memory, error) { return procs.MemoryOf(pid) }
