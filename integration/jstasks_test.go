@@ -111,10 +111,65 @@ func TestJSModuleOnBothPools(t *testing.T) {
 				runtimes[st["id"].(float64)] = true
 			}
 			assert.LessOrEqual(t, len(runtimes), 2)
-			assert.Regexp(t, regexp.MustCompile(`msg="hello from `+kind+`( \(runtime \d\))?"[^\n]* pool=js`), res.Stderr)
+			assert.Regexp(t, regexp.MustCompile(`level=info msg="hello from `+kind+`" pool=js source=console worker=\d+\n`), res.Stderr)
 		})
 	}
 }
+
+// TestJSModuleConsoleOnBothPools: console lines of a thread-pool worker and
+// of a process-pool worker reach k6's log alike: at their level, with the
+// fields pool, worker (the worker's number, or the worker process's pid)
+// and source=console, an object as JSON and a newline inside the message.
+func TestJSModuleConsoleOnBothPools(t *testing.T) {
+	t.Parallel()
+	script := `
+import { ThreadPool, ProcessPool } from 'k6/x/concurrency';
+const pools = { thread: new ThreadPool({ name: 'jsthread', workers: 1, module: './speak.js' }),
+  process: new ProcessPool({ name: 'jsprocess', workers: 1, module: './speak.js' }) };
+export const options = { iterations: 1 };
+export function setup() {
+  for (const kind of Object.keys(pools)) pools[kind].runSync('speak', { kind });
+}
+export default function () {}
+`
+	speak := "export function speak({ kind }) {\n" +
+		"  console.log('said on', kind, { n: 1 });\n  console.info('informed on', kind);\n" +
+		"  console.warn('warned on', kind);\n  console.error('two\\nlines on', kind);\n  console.debug('debugged on', kind);\n" +
+		"  return true;\n}\n"
+	dir := jsTasksDir(t, script, map[string]string{"speak.js": speak})
+	res := k6test.Start(t, "run", "--quiet", "--verbose", "--log-format", "logfmt", filepath.Join(dir, "script.js")).Wait(time.Minute)
+	require.Equal(t, 0, res.ExitCode, "stderr:\n%s", res.Stderr)
+	workers := map[string]string{}
+	for _, kind := range []string{"thread", "process"} {
+		for _, want := range []struct{ level, msg string }{
+			{"info", `said on ` + kind + ` {\"n\":1}`},
+			{"info", `informed on ` + kind},
+			{"warning", `warned on ` + kind},
+			{"error", `two\nlines on ` + kind},
+			{"debug", `debugged on ` + kind},
+		} {
+			re := regexp.MustCompile(`level=` + want.level + ` msg="` + regexp.QuoteMeta(want.msg) + `" pool=js` + kind +
+				` source=console worker=(\d+)\n`)
+			m := re.FindStringSubmatch(res.Stderr)
+			if !assert.NotNil(t, m, "no line %s in k6's log:\n%s", re, res.Stderr) {
+				continue
+			}
+			if w, seen := workers[kind]; seen {
+				assert.Equal(t, w, m[1], "one worker said all of %s's lines", kind)
+			}
+			workers[kind] = m[1]
+		}
+	}
+	assert.Equal(t, "1", workers["thread"], "the thread pool's first worker")
+	if pid, err := strconv.Atoi(workers["process"]); assert.NoError(t, err) {
+		assert.Greater(t, pid, 1, "the worker process's pid")
+	}
+	assert.NotContains(t, res.Stderr, jsworkerConsolePrefix, "a console line went to the log undecoded")
+}
+
+// jsworkerConsolePrefix is jsworker.ConsolePrefix: a console line of a
+// worker process on its stderr.
+const jsworkerConsolePrefix = "xk6-concurrency console "
 
 // TestJSModuleConstructionErrors: what is wrong with the module's files
 // throws in the init context, naming the file and the line.
@@ -191,7 +246,7 @@ export function handleSummary(data) { return { 'summary.json': JSON.stringify(da
 			assert.EqualValues(t, 4, v, "built-in workloads still run")
 			continue
 		}
-		assert.Regexp(t, `^WorkloadError: f: module .*/broken.js failed in worker \d at its top level: Error: no table at .*/broken.js:3:7$`, v)
+		assert.Regexp(t, `^WorkloadError: f: module .*/broken.js failed in worker (pid )?\d+ at its top level: Error: no table at .*/broken.js:3:7$`, v)
 	}
 }
 

@@ -3,6 +3,7 @@ package jsworker
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -283,7 +284,8 @@ func TestTopLevelThrowFailsEveryTask(t *testing.T) {
 		_, err := run(context.Background(), t, reg, "f", nil)
 		require.Error(t, err)
 		assert.Equal(t, taskerr.Workload, taskerr.CodeOf(err))
-		assert.Contains(t, err.Error(), "failed in worker 1 at its top level: Error: no table at "+dir+"/main.js:3:")
+		// outside a thread pool, as in a worker process: the worker is the process
+		assert.Contains(t, err.Error(), fmt.Sprintf("failed in worker pid %d at its top level: Error: no table at %s/main.js:3:", os.Getpid(), dir))
 	}
 }
 
@@ -310,7 +312,8 @@ func TestConsoleGoesToTheLogWithTheWorker(t *testing.T) {
 	require.NotNil(t, e)
 	assert.Equal(t, "hello from a test", e.Message)
 	assert.Equal(t, "p", e.Data["pool"])
-	assert.Equal(t, 1, e.Data["worker"])
+	assert.Equal(t, os.Getpid(), e.Data["worker"], "outside a thread pool, as in a worker process: the pid")
+	assert.Equal(t, "console", e.Data["source"])
 	assert.True(t, strings.HasPrefix(e.Level.String(), "info"))
 }
 
