@@ -205,8 +205,8 @@ func resolve(from, spec string) (string, error) {
 		return builtinPath(spec), nil
 	case spec == "k6" || strings.HasPrefix(spec, "k6/"):
 		return "", fmt.Errorf("%s imports %q, which cannot work in a pool worker: a worker runs outside any VU, "+
-			"so k6's modules that need one are not there (a worker module may import local files and k6/encoding, "+
-			"and use the globals console, setTimeout, setInterval, TextEncoder and TextDecoder)", from, spec)
+			"so k6's modules that need one are not there (a worker module may import local files, k6/encoding and "+
+			"k6/crypto, and use the globals console, setTimeout, setInterval, TextEncoder, TextDecoder and crypto)", from, spec)
 	}
 	return "", fmt.Errorf("%s imports %q: a pool worker module can import only local files, "+
 		"as ./x.js, ../x.js or /abs/x.js", from, spec)
