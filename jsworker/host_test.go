@@ -172,3 +172,25 @@ func runtimeGC() {
 	runtime.GC()
 	runtime.GC()
 }
+
+// TestInitRunsInTheWorkersRuntime: a thread pool's init that is an export
+// runs in the runtime the worker's tasks then use: one load per worker.
+func TestInitRunsInTheWorkersRuntime(t *testing.T) {
+	t.Parallel()
+	dir := writeModule(t, map[string]string{"main.js": holdModule})
+	m, err := Load(dir+"/main.js", readOS)
+	require.NoError(t, err)
+	log, hook := logtest.NewNullLogger()
+	reg, h, err := m.registry(workload.Default, log)
+	require.NoError(t, err)
+	p, err := pool.New(pool.Config{
+		Name: "p", Kind: pool.Thread, Workers: 2, Registry: reg,
+		Init: &pool.Init{Workload: "hold", Params: map[string]any{"ms": 1}},
+	})
+	require.NoError(t, err)
+	defer p.Close()
+	holdAll(t, p, 2)
+	holdAll(t, p, 2)
+	assert.Equal(t, []int{1, 2}, loads(hook), "the init and the tasks of a worker share its runtime")
+	assert.Equal(t, 2, h.runtimes())
+}
