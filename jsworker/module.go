@@ -165,15 +165,7 @@ func (m *Module) parse() (*records, error) {
 		}
 		rs.byPath[file], rs.paths[rec] = rec, file
 	}
-	for name, src := range builtinSources {
-		file := builtinPrefix + name
-		rec, err := sobek.ParseModule(file, src, rs.resolve)
-		if err != nil {
-			return nil, err
-		}
-		rs.byPath[file], rs.paths[rec] = rec, file
-	}
-	return rs, nil
+	return rs, nil // the built-in modules are parsed when imported (resolve): most modules import none
 }
 
 // resolve is sobek's HostResolveImportedModuleFunc over the parsed records.
@@ -184,6 +176,12 @@ func (rs *records) resolve(referrer any, spec string) (sobek.ModuleRecord, error
 		return nil, err
 	}
 	rec, ok := rs.byPath[dep]
+	if name, builtin := strings.CutPrefix(dep, builtinPrefix); !ok && builtin {
+		if rec, err = sobek.ParseModule(dep, builtinSources[name], rs.resolve); err != nil {
+			return nil, err
+		}
+		rs.byPath[dep], rs.paths[rec], ok = rec, dep, true
+	}
 	if !ok {
 		return nil, fmt.Errorf("%s imports %q (%s), which was not read with the module", rs.paths[from], spec, dep)
 	}
