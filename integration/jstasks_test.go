@@ -167,6 +167,45 @@ export default function () {}
 	assert.NotContains(t, res.Stderr, jsworkerConsolePrefix, "a console line went to the log undecoded")
 }
 
+// TestJSModuleWebAPIsOnBothPools: k6/encoding, k6/crypto, TextEncoder and
+// the crypto global work in the workers of both pools of the real k6, and
+// crypto.subtle says it is not there.
+func TestJSModuleWebAPIsOnBothPools(t *testing.T) {
+	t.Parallel()
+	script := `
+import { ThreadPool, ProcessPool } from 'k6/x/concurrency';
+const pools = [new ThreadPool({ workers: 1, module: './apis.js' }), new ProcessPool({ workers: 1, module: './apis.js' })];
+export const options = { iterations: 1 };
+export function setup() {
+  return pools.map((p) => {
+    let subtle = 'no error';
+    try { p.runSync('subtle'); } catch (e) { subtle = e.name + ': ' + e.message; }
+    return { apis: p.runSync('apis'), subtle };
+  });
+}
+export default function () {}
+export function handleSummary(data) { return { 'summary.json': JSON.stringify(data) }; }
+`
+	apis := "import { sha256, hmac } from 'k6/crypto';\nimport { b64encode } from 'k6/encoding';\n" +
+		"export function apis() {\n  return { sha: sha256('abc', 'hex'), mac: hmac('sha1', 'k', 'd', 'base64'),\n" +
+		"    b64: b64encode(new TextEncoder().encode('hé').buffer), uuid: crypto.randomUUID().length,\n" +
+		"    random: crypto.getRandomValues(new Uint8Array(4)).length };\n}\n" +
+		"export function subtle() { return crypto.subtle; }\n"
+	dir := jsTasksDir(t, script, map[string]string{"apis.js": apis})
+	res := k6test.Start(t, "run", "--quiet", filepath.Join(dir, "script.js")).Wait(time.Minute)
+	require.Equal(t, 0, res.ExitCode, "stderr:\n%s", res.Stderr)
+	got := readSummary(t, res)["setup_data"].([]any)
+	require.Len(t, got, 2)
+	for i, kind := range []string{"thread", "process"} {
+		g := got[i].(map[string]any)
+		assert.Equal(t, map[string]any{
+			"sha": "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", "mac": "K5DkHnwMyOL3XAKRDDiZzEaLoxY=",
+			"b64": "aMOp", "uuid": 36.0, "random": 4.0,
+		}, g["apis"], kind)
+		assert.Contains(t, g["subtle"], "WorkloadError: subtle: Error: crypto.subtle is not available in a pool worker", kind)
+	}
+}
+
 // jsworkerConsolePrefix is jsworker.ConsolePrefix: a console line of a
 // worker process on its stderr.
 const jsworkerConsolePrefix = "xk6-concurrency console "
