@@ -28,8 +28,7 @@ type host struct {
 	mu       sync.Mutex
 	byWorker map[int]*worker // thread pools: each worker's runtime, by pool.WorkerID
 	idle     []*worker       // worker processes: runtimes no task holds
-	made     int
-	failed   error // the module threw at its top level: every task fails with it
+	failed   error           // the module threw at its top level: every task fails with it
 }
 
 // Registry returns base's workloads plus one workload of kind js per export
@@ -109,7 +108,6 @@ func (h *host) get(ctx context.Context) (*worker, error) {
 		h.mu.Unlock()
 		return w, nil
 	}
-	h.made++
 	if !thread {
 		// The worker process, as the pool's messages name it ("worker pid
 		// N"); its runtimes (one per request in flight) share the number.
