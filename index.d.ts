@@ -55,10 +55,24 @@ declare module 'k6/x/concurrency' {
      * A JavaScript module file whose exported functions become workloads of
      * this pool: `pool.run('primes', params)` calls `export function primes(params)`
      * (sync or async) in a runtime of each worker's own, which runs the
-     * module's top level once. Relative to the script, as open() is; read
-     * with the local files it imports in the init context, so `k6 archive`
-     * carries them. Missing files, syntax errors and imports of k6 modules
-     * other than `k6/encoding` throw `InvalidArgumentError` here. Default: none.
+     * module's top level once (a thread pool's worker keeps its runtime until
+     * `resize` retires it; a new worker loads the module afresh). Relative to
+     * the script, as open() is; read with the local files it imports in the
+     * init context, so `k6 archive` carries them.
+     *
+     * A worker runtime offers the ECMAScript built-ins, imports of local
+     * files, `console` (to k6's log at its level, with the fields `pool`,
+     * `worker` and `source=console`; `worker` is the worker's number on a
+     * thread pool, the worker process's pid on a process pool), `setTimeout`,
+     * `setInterval`, `clearTimeout`, `clearInterval`, promises, `TextEncoder`,
+     * `TextDecoder`, the `crypto` global's `getRandomValues` and `randomUUID`,
+     * and the modules `k6/encoding` (`b64encode`, `b64decode`) and `k6/crypto`
+     * (every function of k6's: the hashes, `createHash`, `hmac`, `createHMAC`,
+     * `randomBytes`, `hexEncode`). Missing files, syntax errors and imports of
+     * any other k6 module (`k6/http`, `k6/execution`, `k6/crypto/x509`, ...)
+     * throw `InvalidArgumentError` here, naming the file and the import;
+     * `open()` and `crypto.subtle` throw when used, naming themselves.
+     * Default: none.
      */
     module?: string;
   }

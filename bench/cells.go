@@ -22,6 +22,8 @@ type Cell struct {
 	VUs         int    `json:"vus,omitempty"`
 	Concurrency int    `json:"concurrency,omitempty"`
 	GOMAXPROCS  int    `json:"gomaxprocs,omitempty"`
+	// Module is the pool's `module` (cell.js's MODULE), for the JS cells.
+	Module string `json:"module,omitempty"`
 }
 
 // ID names a cell uniquely: series, workload and workers tell cells apart.
@@ -50,6 +52,7 @@ type family struct {
 	sizes                    sizes
 	vusPerWorker             int // k6 only
 	concurrency, gomaxprocs  int
+	module                   string // the pool's module (jscells.go)
 }
 
 // The names that the families, tables and goals share.
@@ -63,7 +66,7 @@ const (
 // requests per worker (concurrency 2, GOMAXPROCS=1), so it gets twice the
 // VUs: as many tasks wait in its queue as in the default pool's.
 func families() []family {
-	return []family{
+	return append([]family{
 		{
 			tool: toolK6, series: "thread", mode: "pool", kind: "thread",
 			workloads: []string{wlPrimes, "io.sleep"}, sizes: sweep, vusPerWorker: 2,
@@ -108,7 +111,7 @@ func families() []family {
 			tool: toolPython, series: seriesPyProcess, mode: "roundtrip", kind: "process",
 			workloads: []string{"noop"}, sizes: one,
 		},
-	}
+	}, jsFamilies()...)
 }
 
 // workerSizes returns the sizes of the sweep: 1, 2, 4, 8, 16 (1, 2, 16 when
@@ -133,7 +136,7 @@ func makeCells(fams []family, sweepSizes []int, ncpu int) []Cell {
 			for _, n := range f.sizes.of(sweepSizes, ncpu) {
 				c := Cell{
 					Tool: f.tool, Series: f.series, Mode: f.mode, Kind: f.kind, Workload: wl, Workers: n,
-					Concurrency: f.concurrency, GOMAXPROCS: f.gomaxprocs,
+					Concurrency: f.concurrency, GOMAXPROCS: f.gomaxprocs, Module: f.module,
 				}
 				if f.tool == toolK6 {
 					c.VUs = n * f.vusPerWorker
@@ -177,6 +180,9 @@ func describe(c Cell) string {
 		extra := ""
 		if c.Concurrency > 1 {
 			extra = ", tuned"
+		}
+		if c.Module != "" {
+			extra += ", module " + c.Module
 		}
 		return fmt.Sprintf("k6 %s pool %s workers=%d vus=%d%s", c.Kind, c.Workload, c.Workers, c.VUs, extra)
 	case "js":

@@ -21,13 +21,15 @@ func fixtureRates() map[string]map[string]map[int]float64 {
 		"empty":         {"empty": {1: 250000, 2: 280000}},
 		"py_thread":     {"cpu.primes": {1: 100, 2: 90, 4: 95}, "io.sleep": {1: 100, 2: 200, 4: 400}, "noop": {1: 25000}},
 		"py_process":    {"cpu.primes": {1: 100, 2: 190, 4: 180}, "io.sleep": {1: 100, 2: 200, 4: 400}, "noop": {1: 5000}},
+		"thread_js":     {"primes": {1: 50, 2: 98}, "nothing": {1: 80000}},
+		"process_js":    {"primes": {1: 50, 2: 80}},
 	}
 }
 
 // fixture is a small session with fixed figures: W = 2, workers 1, 2, 4,
-// three runs per cell. 7 of its 23 goals are missed: cpu_scale_process,
-// io_process, thread_k6_1, py_process_go, py_process_k6, py_thread_k6 and
-// sp_process_pyprocs.
+// three runs per cell. 8 of its 28 goals are missed: cpu_scale_process,
+// io_process, thread_k6_1, py_process_go, py_process_k6, py_thread_k6,
+// sp_process_pyprocs and js_scale_process.
 func fixture() *Results {
 	workers := []int{1, 2, 4}
 	r := &Results{Info: Info{
@@ -69,6 +71,15 @@ func fixture() *Results {
 	}
 	for range 16 {
 		r.Idle.WorkerMem = append(r.Idle.WorkerMem, mem)
+	}
+	// JS workers: 60 MiB with 1, plus 512 KiB (400 KiB anonymous) per added
+	// worker, 0.9x, 1x and 1.1x of it
+	for i, x := range around(1) {
+		r.JSMemory = append(r.JSMemory, JSMemory{
+			Rep: i + 1, Base: 1, Grown: 65,
+			Before: k6test.Memory{RSS: 60 << 20, Anon: 30 << 20},
+			After:  k6test.Memory{RSS: 60<<20 + uint64(x*64*512*1024), Anon: 30<<20 + uint64(x*64*400*1024)},
+		})
 	}
 	r.IdleBaseline = Idle{Workers: 0, WindowS: 5, SettleS: 1, ClkTck: 100, K6Ticks: 4, K6Mem: k6test.Memory{RSS: 39 << 20, Anon: 10 << 20, PSS: 39 << 20}}
 	return r
@@ -112,4 +123,10 @@ BenchmarkPrimes20000-2                               	    3000	    340000 ns/op	
 BenchmarkPrimes20000-2                               	    3000	    360000 ns/op	       8 B/op	       1 allocs/op
 PASS
 ok  	github.com/k6-concurrency/xk6-concurrency/workload	3.2s
+pkg: github.com/k6-concurrency/xk6-concurrency/jsworker
+BenchmarkJSWorkerMemory-2                            	      30	  30000000 ns/op	     73728 bytes/worker	 4000000 B/op	   50000 allocs/op
+BenchmarkJSWorkerMemory-2                            	      30	  31000000 ns/op	     75776 bytes/worker	 4000000 B/op	   50000 allocs/op
+BenchmarkJSWorkerMemory-2                            	      30	  29000000 ns/op	     71680 bytes/worker	 4000000 B/op	   50000 allocs/op
+PASS
+ok  	github.com/k6-concurrency/xk6-concurrency/jsworker	4.1s
 `

@@ -67,8 +67,11 @@ type goalData struct {
 	T float64
 }
 
-// timesLower is the target text of the goals on Python's overhead.
-const timesLower = ">= {{fx .T 0}} lower"
+// The target texts that several goals share.
+const (
+	timesLower = ">= {{fx .T 0}} lower"          // Python's overhead
+	timesW     = ">= {{fx .T 2}} (0.9 x {{.W}})" // CPU-bound scaling
+)
 
 // goals are the project's targets, in the order of the table.
 //
@@ -77,7 +80,7 @@ var goals = []goal{
 	{
 		id: "cpu_scale_thread", name: "CPU-bound scaling, thread pool: {{.W}} workers vs 1 (cpu.primes)",
 		figure: scaling("thread", wlPrimes, 2), cmp: atLeast, target: 0.9, per: perW,
-		targetText: ">= {{fx .T 2}} (0.9 x {{.W}})",
+		targetText: timesW,
 	},
 	{
 		id: "cpu_plateau_thread", name: "CPU-bound plateau, thread pool: {{join .Beyond}} workers vs {{.W}}",
@@ -86,7 +89,7 @@ var goals = []goal{
 	{
 		id: "cpu_scale_process", name: "CPU-bound scaling, process pool: {{.W}} workers vs 1 (cpu.primes)",
 		figure: scaling("process", wlPrimes, 2), cmp: atLeast, target: 0.9, per: perW,
-		targetText: ">= {{fx .T 2}} (0.9 x {{.W}})",
+		targetText: timesW,
 	},
 	{
 		id: "cpu_plateau_process", name: "CPU-bound plateau, process pool: {{join .Beyond}} workers vs {{.W}}",
@@ -181,6 +184,31 @@ var goals = []goal{
 	{
 		id: "rss", name: "Memory: RSS of a 16-worker process pool, per worker (VmRSS; RssAnon)",
 		figure: workerRSS, cmp: above, target: 0, targetText: "stated",
+	},
+	// The script's own JavaScript as tasks (issue 13; jscells.go).
+	{
+		id: "js_scale_thread", name: "JS export scaling, thread pool: {{.W}} workers vs 1 (a prime count in JS)",
+		figure: scaling(seriesThreadJS, wlJSPrimes, 2), cmp: atLeast, target: 0.9, per: perW,
+		targetText: timesW,
+	},
+	{
+		id: "js_scale_process", name: "JS export scaling, process pool: {{.W}} workers vs 1 (a prime count in JS)",
+		figure: scaling(seriesProcessJS, wlJSPrimes, 2), cmp: atLeast, target: 0.9, per: perW,
+		targetText: timesW,
+	},
+	{
+		id:     "js_vs_vus",
+		name:   "JS export through the thread pool ({{.W}} workers) vs the same function called directly in {{.W}} k6 VUs",
+		figure: jsVersusVUs, cmp: atLeast, target: 0.9, targetText: ">= {{fx .T 1}}",
+	},
+	{
+		id: "js_overhead", name: "Per-task overhead of a JS export beside the Go noop (thread pool, 1 worker, runSync, 1 VU)",
+		figure: jsOverhead, cmp: above, target: 0, targetText: "stated",
+	},
+	{
+		id:     "js_memory",
+		name:   "Memory per JS worker (runtime and module): its live heap (Go benchmark), k6's VmRSS growth per added worker",
+		figure: jsMemory, cmp: above, target: 0, targetText: "stated",
 	},
 }
 

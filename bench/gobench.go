@@ -15,7 +15,7 @@ import (
 // The Go benchmarks of a session: the floors of both pools, and the
 // references they are compared with.
 const goBenchRegex = "^(BenchmarkThreadNoop|BenchmarkProcessNoop|BenchmarkRawPipeEcho|BenchmarkFrameRoundTrip|" +
-	"BenchmarkPrimes20000|BenchmarkRawPrimes|BenchmarkThreadPrimes)$"
+	"BenchmarkPrimes20000|BenchmarkRawPrimes|BenchmarkThreadPrimes|" + jsGoBench + ")$"
 
 // goBenchNeeded are the benchmarks the goals read.
 func goBenchNeeded() []string {
@@ -29,7 +29,7 @@ func goBenchNeeded() []string {
 func goBenchArgs(reps int) []string {
 	return []string{
 		"test", "-run", "^$", "-bench", goBenchRegex, "-benchmem", "-count=" + strconv.Itoa(reps),
-		"./pool", "./ipc", "./workload",
+		"./pool", "./ipc", "./workload", "./jsworker",
 	}
 }
 

@@ -6,8 +6,10 @@
 //	go run ./bench -reps 5 -cell 10s  steadier figures
 //	go run ./bench -seed 7            another shuffled order of the cells
 //	go run ./bench -report-only       BENCHMARKS.md and bench/chart.svg again from bench/results.json
+//	go run ./bench -only 'js' -results /tmp/r.json -markdown /tmp/B.md -svg /tmp/c.svg
+//	                                  only the steps and cells whose names match
 //
-// The variables REPS, CELL (seconds), QUICK and SEED set the flags'
+// The variables REPS, CELL (seconds), QUICK, SEED and ONLY set the flags'
 // defaults, so that `QUICK=1 make bench` works.
 //
 // One session runs the Go benchmarks (one go test invocation), then every
@@ -15,7 +17,8 @@
 // (seeded) order so that drift of the machine hits every cell alike: k6 with
 // a thread or a process pool (bench/k6/cell.js), k6 without a pool, and
 // Python's executors (bench/python/pool_bench.py). Then it measures what
-// idle pools cost (bench/k6/idle.js). It writes the raw results
+// idle pools cost (bench/k6/idle.js) and what a JavaScript worker's runtime
+// takes (bench/k6/jsmem.js). It writes the raw results
 // (bench/results.json), BENCHMARKS.md from BENCHMARKS.md.tmpl, and
 // bench/chart.svg through internal/report. Progress goes to stderr. Every
 // process it starts is stopped on Ctrl-C, and no k6 worker is left behind.
@@ -31,7 +34,9 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -49,6 +54,7 @@ type config struct {
 	k6         string
 	build      string
 	reportOnly bool
+	only       *regexp.Regexp // nil: everything
 	results    string
 	markdown   string
 	svg        string
@@ -113,6 +119,8 @@ func parseFlags(root string, args []string, getenv func(string) string, out io.W
 	fs.StringVar(&cfg.k6, "k6", filepath.Join(root, "bin", "k6"), "the k6 binary with the extension (make k6 builds it)")
 	fs.StringVar(&cfg.build, "build", "make k6", "how the k6 binary was built, for BENCHMARKS.md")
 	fs.BoolVar(&cfg.reportOnly, "report-only", false, "render BENCHMARKS.md and the chart from -results without measuring")
+	only := fs.String("only", getenv("ONLY"), "a regular expression: run only the cells whose ID "+
+		"(series/workload/workers) and the steps ("+strings.Join(steps(), ", ")+") whose name it matches (ONLY)")
 	fs.StringVar(&cfg.results, "results", filepath.Join(root, "bench", "results.json"), "the raw results")
 	fs.StringVar(&cfg.markdown, "markdown", filepath.Join(root, "BENCHMARKS.md"), "the report")
 	fs.StringVar(&cfg.svg, "svg", filepath.Join(root, "bench", "chart.svg"), "the chart")
@@ -121,6 +129,13 @@ func parseFlags(root string, args []string, getenv func(string) string, out io.W
 	}
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if *only != "" {
+		re, err := regexp.Compile(*only)
+		if err != nil {
+			return cfg, fmt.Errorf("-only: %w", err)
+		}
+		cfg.only = re
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -277,28 +292,52 @@ func measure(ctx context.Context, root string, cfg config) (*Results, error) {
 	return r, nil
 }
 
-// all runs the Go benchmarks, the cells and the idle measurements.
+// The steps of a session beside the cells, as -only names them.
+const (
+	stepGo       = "go-bench"
+	stepIdle     = "idle"
+	stepJSMemory = "js-memory"
+)
+
+func steps() []string { return []string{stepGo, stepIdle, stepJSMemory} }
+
+// runs reports whether -only lets the step or cell named name run.
+func (cfg config) runs(name string) bool { return cfg.only == nil || cfg.only.MatchString(name) }
+
+// all runs the Go benchmarks, the cells, the idle measurements and the JS
+// memory measurement (those -only lets run).
 func (s *session) all(ctx context.Context, cfg config, workers []int, ncpu int) (*Results, error) {
 	r := &Results{}
-	logf("go benchmarks: go %s", shellJoin(goBenchArgs(cfg.reps)))
-	t0 := time.Now()
 	var err error
-	if r.Go, err = s.runGoBench(ctx, cfg.reps); err != nil {
+	if cfg.runs(stepGo) {
+		logf("go benchmarks: go %s", shellJoin(goBenchArgs(cfg.reps)))
+		t0 := time.Now()
+		if r.Go, err = s.runGoBench(ctx, cfg.reps); err != nil {
+			return nil, err
+		}
+		logf("go benchmarks done in %.0f s (%d benchmarks)", time.Since(t0).Seconds(), len(r.Go.Benchmarks))
+	}
+	cells := slices.DeleteFunc(makeCells(families(), workers, ncpu), func(c Cell) bool { return !cfg.runs(c.ID()) })
+	if r.Cells, err = s.runCells(ctx, cfg, cells); err != nil {
 		return nil, err
 	}
-	logf("go benchmarks done in %.0f s (%d benchmarks)", time.Since(t0).Seconds(), len(r.Go.Benchmarks))
-	if r.Cells, err = s.runCells(ctx, cfg, makeCells(families(), workers, ncpu)); err != nil {
-		return nil, err
+	if cfg.runs(stepIdle) {
+		logf("idle cost: 16-worker thread and process pools, then k6 without pools")
+		if r.Idle, err = s.measureIdle(ctx, true); err != nil {
+			return nil, err
+		}
+		if r.IdleBaseline, err = s.measureIdle(ctx, false); err != nil {
+			return nil, err
+		}
+		logf("idle: k6 %d ticks with pools, %d without; workers %d ticks",
+			r.Idle.K6Ticks, r.IdleBaseline.K6Ticks, sum(r.Idle.WorkerTicks))
 	}
-	logf("idle cost: 16-worker thread and process pools, then k6 without pools")
-	if r.Idle, err = s.measureIdle(ctx, true); err != nil {
-		return nil, err
+	if cfg.runs(stepJSMemory) {
+		logf("js memory: a thread pool with a module, %d then %d JS workers", jsMemBase, jsMemGrown)
+		if r.JSMemory, err = s.runJSMemory(ctx, cfg.reps); err != nil {
+			return nil, err
+		}
 	}
-	if r.IdleBaseline, err = s.measureIdle(ctx, false); err != nil {
-		return nil, err
-	}
-	logf("idle: k6 %d ticks with pools, %d without; workers %d ticks",
-		r.Idle.K6Ticks, r.IdleBaseline.K6Ticks, sum(r.Idle.WorkerTicks))
 	return r, nil
 }
 
@@ -337,10 +376,14 @@ func (s *session) runCells(ctx context.Context, cfg config, cells []Cell) ([]Cel
 
 // command is the session's command line as BENCHMARKS.md shows it.
 func command(cfg config) string {
-	if cfg.quick {
-		return fmt.Sprintf("go run ./bench -quick -reps %d -cell %s -seed %d", cfg.reps, cfg.cell, cfg.seed)
+	only := ""
+	if cfg.only != nil {
+		only = " -only " + shellJoin([]string{cfg.only.String()})
 	}
-	return fmt.Sprintf("go run ./bench -reps %d -cell %s -seed %d", cfg.reps, cfg.cell, cfg.seed)
+	if cfg.quick {
+		return fmt.Sprintf("go run ./bench -quick -reps %d -cell %s -seed %d%s", cfg.reps, cfg.cell, cfg.seed, only)
+	}
+	return fmt.Sprintf("go run ./bench -reps %d -cell %s -seed %d%s", cfg.reps, cfg.cell, cfg.seed, only)
 }
 
 // copyFile copies the k6 binary (-k6) into the session's directory.

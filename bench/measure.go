@@ -62,6 +62,9 @@ func (s *session) runK6(ctx context.Context, c Cell) (Run, error) {
 	if c.Concurrency > 0 {
 		env = append(env, "CONCURRENCY="+strconv.Itoa(c.Concurrency))
 	}
+	if c.Module != "" {
+		env = append(env, "MODULE="+c.Module)
+	}
 	if c.GOMAXPROCS > 0 {
 		env = append(env, "GOMAXPROCS="+strconv.Itoa(c.GOMAXPROCS))
 	}

@@ -21,6 +21,8 @@ func seriesName(s string) string {
 		"process":       "process pool",
 		seriesTuned:     "process pool, tuned (concurrency 2, GOMAXPROCS=1)",
 		"js":            "k6 JS, no pool (1 VU per worker)",
+		seriesThreadJS:  "thread pool, JS export",
+		seriesProcessJS: "process pool, JS export",
 		"py_thread":     "Python ThreadPoolExecutor",
 		seriesPyProcess: "Python ProcessPoolExecutor (fork)",
 	}[s]
@@ -58,7 +60,12 @@ type page struct {
 	Misses                                        string
 	CPURates, CPUSpeedups, IORates, IOSpeedups    *table
 	Overhead, CPUTime, GoBench, Python, IdleTable *table
+	JSRates, JSOverhead, JSMemory                 *table
 	Primes20000, ThreadNoopUS, ProcessNoopUS      float64
+	// The JS memory measurement's sizes and settling time (s), as run.
+	JSMemBase, JSMemGrown int
+	JSMemSettle           float64
+	JSHeap                string // BenchmarkJSWorkerMemory's bytes/worker, in KiB; "" when it did not run
 }
 
 // render returns BENCHMARKS.md, the chart and the goals' outcomes.
@@ -81,8 +88,16 @@ func render(r *Results, chartHref string) (markdown, svg string, outcomes []outc
 	p.IORates, p.IOSpeedups = v.rateTables("io.sleep", ioSeries())
 	p.Overhead, p.CPUTime, p.GoBench = v.overheadTable(), v.cpuTable(), v.goTable()
 	p.Python, p.IdleTable = v.pythonTable(), v.idleTable()
+	p.JSRates, p.JSOverhead, p.JSMemory = v.jsRateTable(), v.jsOverheadTable(), v.jsMemoryTable()
+	p.JSMemBase, p.JSMemGrown, p.JSMemSettle = jsMemBase, jsMemGrown, jsMemSettle.Seconds()
+	if heap := r.Go.find(jsGoBench); heap != nil {
+		p.JSHeap = fmtSpread(heap.Values["bytes/worker"], kib)
+	}
 
-	fm := template.FuncMap{"div": func(a, b float64) float64 { return a / b }, "mul": func(a, b int) int { return a * b }}
+	fm := template.FuncMap{
+		"div": func(a, b float64) float64 { return a / b }, "mul": func(a, b int) int { return a * b },
+		"sub": func(a, b int) int { return a - b },
+	}
 	t, err := template.New("BENCHMARKS.md").Funcs(funcs()).Funcs(fm).Parse(pageTemplate)
 	if err != nil {
 		return "", "", nil, err

@@ -17,6 +17,7 @@ type Results struct {
 	Cells        []CellRuns `json:"cells"`
 	Idle         Idle       `json:"idle"`
 	IdleBaseline Idle       `json:"idle_baseline"`
+	JSMemory     []JSMemory `json:"js_memory,omitempty"` // jscells.go
 }
 
 // Info describes the machine, the versions and the session.

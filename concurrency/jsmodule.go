@@ -85,6 +85,7 @@ func (j *jsModule) configure(cfg *pool.Config) {
 	if cfg.Kind == pool.Process {
 		cfg.Module = j.mod.Wire()
 		cfg.SameRegistry = true
+		cfg.Stderr = jsworker.LogStderrLine // the workers' console lines, at their level, with their fields
 	}
 }
 
@@ -101,7 +102,8 @@ func (h *poolHandle) workloads(sobek.FunctionCall) sobek.Value {
 }
 
 // loadWorkerModule is ipc.LoadModule in a worker process: the module's
-// console writes to standard error, which the pool puts in k6's log.
+// console writes its lines to standard error, where the pool reads them
+// back into k6's log (jsworker.LogStderrLine).
 func loadWorkerModule(raw []byte, base *workload.Registry) (*workload.Registry, error) {
 	m, err := jsworker.Decode(raw)
 	if err != nil {
@@ -109,19 +111,7 @@ func loadWorkerModule(raw []byte, base *workload.Registry) (*workload.Registry, 
 	}
 	log := logrus.New()
 	log.Out = os.Stderr
-	log.Formatter = consoleLine{}
-	log.Level = logrus.DebugLevel
+	log.Formatter = jsworker.ConsoleFormatter{}
+	log.Level = logrus.DebugLevel // the pool's logger decides what it shows
 	return m.Registry(base, log)
-}
-
-// consoleLine formats a worker process's console line for the pool's log:
-// the message, after the level unless it is info.
-type consoleLine struct{}
-
-func (consoleLine) Format(e *logrus.Entry) ([]byte, error) {
-	prefix := ""
-	if e.Level != logrus.InfoLevel {
-		prefix = "console." + e.Level.String() + ": "
-	}
-	return []byte(fmt.Sprintf("%s%s (runtime %v)\n", prefix, e.Message, e.Data["worker"])), nil
 }

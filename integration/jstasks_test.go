@@ -111,10 +111,104 @@ func TestJSModuleOnBothPools(t *testing.T) {
 				runtimes[st["id"].(float64)] = true
 			}
 			assert.LessOrEqual(t, len(runtimes), 2)
-			assert.Regexp(t, regexp.MustCompile(`msg="hello from `+kind+`( \(runtime \d\))?"[^\n]* pool=js`), res.Stderr)
+			assert.Regexp(t, regexp.MustCompile(`level=info msg="hello from `+kind+`" pool=js source=console worker=\d+\n`), res.Stderr)
 		})
 	}
 }
+
+// TestJSModuleConsoleOnBothPools: console lines of a thread-pool worker and
+// of a process-pool worker reach k6's log alike: at their level, with the
+// fields pool, worker (the worker's number, or the worker process's pid)
+// and source=console, an object as JSON and a newline inside the message.
+func TestJSModuleConsoleOnBothPools(t *testing.T) {
+	t.Parallel()
+	script := `
+import { ThreadPool, ProcessPool } from 'k6/x/concurrency';
+const pools = { thread: new ThreadPool({ name: 'jsthread', workers: 1, module: './speak.js' }),
+  process: new ProcessPool({ name: 'jsprocess', workers: 1, module: './speak.js' }) };
+export const options = { iterations: 1 };
+export function setup() {
+  for (const kind of Object.keys(pools)) pools[kind].runSync('speak', { kind });
+}
+export default function () {}
+`
+	speak := "export function speak({ kind }) {\n" +
+		"  console.log('said on', kind, { n: 1 });\n  console.info('informed on', kind);\n" +
+		"  console.warn('warned on', kind);\n  console.error('two\\nlines on', kind);\n  console.debug('debugged on', kind);\n" +
+		"  return true;\n}\n"
+	dir := jsTasksDir(t, script, map[string]string{"speak.js": speak})
+	res := k6test.Start(t, "run", "--quiet", "--verbose", "--log-format", "logfmt", filepath.Join(dir, "script.js")).Wait(time.Minute)
+	require.Equal(t, 0, res.ExitCode, "stderr:\n%s", res.Stderr)
+	workers := map[string]string{}
+	for _, kind := range []string{"thread", "process"} {
+		for _, want := range []struct{ level, msg string }{
+			{"info", `said on ` + kind + ` {\"n\":1}`},
+			{"info", `informed on ` + kind},
+			{"warning", `warned on ` + kind},
+			{"error", `two\nlines on ` + kind},
+			{"debug", `debugged on ` + kind},
+		} {
+			re := regexp.MustCompile(`level=` + want.level + ` msg="` + regexp.QuoteMeta(want.msg) + `" pool=js` + kind +
+				` source=console worker=(\d+)\n`)
+			m := re.FindStringSubmatch(res.Stderr)
+			if !assert.NotNil(t, m, "no line %s in k6's log:\n%s", re, res.Stderr) {
+				continue
+			}
+			if w, seen := workers[kind]; seen {
+				assert.Equal(t, w, m[1], "one worker said all of %s's lines", kind)
+			}
+			workers[kind] = m[1]
+		}
+	}
+	assert.Equal(t, "1", workers["thread"], "the thread pool's first worker")
+	if pid, err := strconv.Atoi(workers["process"]); assert.NoError(t, err) {
+		assert.Greater(t, pid, 1, "the worker process's pid")
+	}
+	assert.NotContains(t, res.Stderr, jsworkerConsolePrefix, "a console line went to the log undecoded")
+}
+
+// TestJSModuleWebAPIsOnBothPools: k6/encoding, k6/crypto, TextEncoder and
+// the crypto global work in the workers of both pools of the real k6, and
+// crypto.subtle says it is not there.
+func TestJSModuleWebAPIsOnBothPools(t *testing.T) {
+	t.Parallel()
+	script := `
+import { ThreadPool, ProcessPool } from 'k6/x/concurrency';
+const pools = [new ThreadPool({ workers: 1, module: './apis.js' }), new ProcessPool({ workers: 1, module: './apis.js' })];
+export const options = { iterations: 1 };
+export function setup() {
+  return pools.map((p) => {
+    let subtle = 'no error';
+    try { p.runSync('subtle'); } catch (e) { subtle = e.name + ': ' + e.message; }
+    return { apis: p.runSync('apis'), subtle };
+  });
+}
+export default function () {}
+export function handleSummary(data) { return { 'summary.json': JSON.stringify(data) }; }
+`
+	apis := "import { sha256, hmac } from 'k6/crypto';\nimport { b64encode } from 'k6/encoding';\n" +
+		"export function apis() {\n  return { sha: sha256('abc', 'hex'), mac: hmac('sha1', 'k', 'd', 'base64'),\n" +
+		"    b64: b64encode(new TextEncoder().encode('hé').buffer), uuid: crypto.randomUUID().length,\n" +
+		"    random: crypto.getRandomValues(new Uint8Array(4)).length };\n}\n" +
+		"export function subtle() { return crypto.subtle; }\n"
+	dir := jsTasksDir(t, script, map[string]string{"apis.js": apis})
+	res := k6test.Start(t, "run", "--quiet", filepath.Join(dir, "script.js")).Wait(time.Minute)
+	require.Equal(t, 0, res.ExitCode, "stderr:\n%s", res.Stderr)
+	got := readSummary(t, res)["setup_data"].([]any)
+	require.Len(t, got, 2)
+	for i, kind := range []string{"thread", "process"} {
+		g := got[i].(map[string]any)
+		assert.Equal(t, map[string]any{
+			"sha": "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", "mac": "K5DkHnwMyOL3XAKRDDiZzEaLoxY=",
+			"b64": "aMOp", "uuid": 36.0, "random": 4.0,
+		}, g["apis"], kind)
+		assert.Contains(t, g["subtle"], "WorkloadError: subtle: Error: crypto.subtle is not available in a pool worker", kind)
+	}
+}
+
+// jsworkerConsolePrefix is jsworker.ConsolePrefix: a console line of a
+// worker process on its stderr.
+const jsworkerConsolePrefix = "xk6-concurrency console "
 
 // TestJSModuleConstructionErrors: what is wrong with the module's files
 // throws in the init context, naming the file and the line.
@@ -191,7 +285,7 @@ export function handleSummary(data) { return { 'summary.json': JSON.stringify(da
 			assert.EqualValues(t, 4, v, "built-in workloads still run")
 			continue
 		}
-		assert.Regexp(t, `^WorkloadError: f: module .*/broken.js failed in worker \d at its top level: Error: no table at .*/broken.js:3:7$`, v)
+		assert.Regexp(t, `^WorkloadError: f: module .*/broken.js failed in worker (pid )?\d+ at its top level: Error: no table at .*/broken.js:3:7$`, v)
 	}
 }
 

@@ -27,6 +27,7 @@ var builtinSources = map[string]string{
 		"export function b64encode(input, encoding) { return e.b64encode(input, encoding); }\n" +
 		"export function b64decode(input, encoding, format) { return e.b64decode(input, encoding, format); }\n" +
 		"export default { b64encode, b64decode };\n",
+	"k6/crypto": cryptoSource(), // crypto.go
 }
 
 // builtinPath is the records' path of a built-in module, or "".
@@ -62,7 +63,15 @@ func defineBuiltins(rt *sobek.Runtime) error {
 	}); err != nil {
 		return err
 	}
-	return rt.GlobalObject().DefineDataProperty(encodingGlobal, enc, sobek.FLAG_FALSE, sobek.FLAG_FALSE, sobek.FLAG_FALSE)
+	if err := hide(rt, encodingGlobal, enc); err != nil {
+		return err
+	}
+	return defineCrypto(rt)
+}
+
+// hide defines a global the built-in modules read, hidden from enumeration.
+func hide(rt *sobek.Runtime, name string, v *sobek.Object) error {
+	return rt.GlobalObject().DefineDataProperty(name, v, sobek.FLAG_FALSE, sobek.FLAG_FALSE, sobek.FLAG_FALSE)
 }
 
 // b64 is k6/encoding's encoding by name: std (the default), rawstd, url, rawurl.

@@ -3,6 +3,7 @@ package jsworker
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -283,7 +284,8 @@ func TestTopLevelThrowFailsEveryTask(t *testing.T) {
 		_, err := run(context.Background(), t, reg, "f", nil)
 		require.Error(t, err)
 		assert.Equal(t, taskerr.Workload, taskerr.CodeOf(err))
-		assert.Contains(t, err.Error(), "failed in worker 1 at its top level: Error: no table at "+dir+"/main.js:3:")
+		// outside a thread pool, as in a worker process: the worker is the process
+		assert.Contains(t, err.Error(), fmt.Sprintf("failed in worker pid %d at its top level: Error: no table at %s/main.js:3:", os.Getpid(), dir))
 	}
 }
 
@@ -310,7 +312,8 @@ func TestConsoleGoesToTheLogWithTheWorker(t *testing.T) {
 	require.NotNil(t, e)
 	assert.Equal(t, "hello from a test", e.Message)
 	assert.Equal(t, "p", e.Data["pool"])
-	assert.Equal(t, 1, e.Data["worker"])
+	assert.Equal(t, os.Getpid(), e.Data["worker"], "outside a thread pool, as in a worker process: the pid")
+	assert.Equal(t, "console", e.Data["source"])
 	assert.True(t, strings.HasPrefix(e.Level.String(), "info"))
 }
 
@@ -401,4 +404,73 @@ func TestLoadBoundsTheSources(t *testing.T) {
 	big := "export function f() {}\n// " + strings.Repeat("x", MaxSources) + "\n"
 	_, err := Load("/m.js", func(string) ([]byte, error) { return []byte(big), nil })
 	require.ErrorContains(t, err, "module /m.js: it and its imports are over 4194304 bytes together")
+}
+
+// TestK6Crypto: k6/crypto and the crypto global work in a worker as in a
+// VU (the digests are the usual test vectors); crypto.subtle and
+// k6/crypto/x509 are not there, and say so.
+func TestK6Crypto(t *testing.T) {
+	t.Parallel()
+	dir := writeModule(t, map[string]string{"main.js": `
+import crypto, { sha256, md5, hmac, createHash, createHMAC, randomBytes, hexEncode } from 'k6/crypto';
+export function hashes() {
+  const h = createHash('sha1');
+  h.update('ab');
+  h.update(new Uint8Array([99]).buffer);
+  const m = createHMAC('sha256', 'key');
+  m.update('The quick brown fox jumps over the lazy dog');
+  return {
+    sha256: sha256('abc', 'hex'), md5: md5('', 'base64'), md4: crypto.md4('abc', 'hex'),
+    ripemd160: crypto.ripemd160('abc', 'hex'), sha512_256: crypto.sha512_256('abc', 'base64rawurl'),
+    sha1: h.digest('hex'), hmac: m.digest('hex'),
+    hmacShort: hmac('md5', 'key', 'The quick brown fox jumps over the lazy dog', 'hex'),
+    binary: hexEncode(sha256('abc', 'binary')),
+    random: randomBytes(16).byteLength,
+  };
+}
+export function globals() {
+  const a = new Uint32Array(8);
+  globalThis.crypto.getRandomValues(a);
+  const uuid = globalThis.crypto.randomUUID();
+  return { nonZero: a.some((x) => x !== 0), uuid: /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(uuid) };
+}
+export function badAlgorithm() { return createHash('sha3'); }
+export function badEncoding() { return sha256('abc', 'latin1'); }
+export function floats() { return globalThis.crypto.getRandomValues(new Float64Array(2)); }
+export function tooMany() { return globalThis.crypto.getRandomValues(new Uint8Array(65537)); }
+export function subtle() { return globalThis.crypto.subtle; }
+`})
+	m, err := Load(dir+"/main.js", readOS)
+	require.NoError(t, err)
+	reg, err := m.Registry(workload.Default, logrus.New())
+	require.NoError(t, err)
+	v, err := run(context.Background(), t, reg, "hashes", nil)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]any{
+		"sha256":     "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+		"md5":        "1B2M2Y8AsgTpgAmY7PhCfg==",
+		"md4":        "a448017aaf21d8525fc10ae87aa6729d",
+		"ripemd160":  "8eb208f7e05d987a9b044a8e98c6b087f15a0bfc",
+		"sha512_256": "UwSOJoGUHvmbLim3a0x9q-TC0MY0_G1G4OLxMQfnryM",
+		"sha1":       "a9993e364706816aba3e25717850c26c9cd0d89d",
+		"hmac":       "f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8",
+		"hmacShort":  "80070713463e7749b90c2dc24911e275",
+		"binary":     "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+		"random":     16.0,
+	}, v)
+	v, err = run(context.Background(), t, reg, "globals", nil)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]any{"nonZero": true, "uuid": true}, v)
+	for name, want := range map[string]string{
+		"badAlgorithm": `TypeError: invalid algorithm: "sha3" (md4, md5, sha1, sha256,`,
+		"badEncoding":  `TypeError: invalid output encoding: "latin1"`,
+		"floats":       "TypeError: crypto.getRandomValues: the argument must be an integer typed array",
+		"tooMany":      "65537 bytes asked for, over the limit of 65536 (QuotaExceededError)",
+		"subtle":       "Error: crypto.subtle is not available in a pool worker: k6's Web Crypto API is internal to k6",
+	} {
+		_, err := run(context.Background(), t, reg, name, nil)
+		assert.ErrorContains(t, err, want, name)
+	}
+	_, err = Load(writeModule(t, map[string]string{"x.js": "import x509 from 'k6/crypto/x509';\nexport function f() {}\n"})+"/x.js", readOS)
+	assert.ErrorContains(t, err, `imports "k6/crypto/x509", which cannot work in a pool worker`)
 }

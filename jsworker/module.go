@@ -165,15 +165,7 @@ func (m *Module) parse() (*records, error) {
 		}
 		rs.byPath[file], rs.paths[rec] = rec, file
 	}
-	for name, src := range builtinSources {
-		file := builtinPrefix + name
-		rec, err := sobek.ParseModule(file, src, rs.resolve)
-		if err != nil {
-			return nil, err
-		}
-		rs.byPath[file], rs.paths[rec] = rec, file
-	}
-	return rs, nil
+	return rs, nil // the built-in modules are parsed when imported (resolve): most modules import none
 }
 
 // resolve is sobek's HostResolveImportedModuleFunc over the parsed records.
@@ -184,6 +176,12 @@ func (rs *records) resolve(referrer any, spec string) (sobek.ModuleRecord, error
 		return nil, err
 	}
 	rec, ok := rs.byPath[dep]
+	if name, builtin := strings.CutPrefix(dep, builtinPrefix); !ok && builtin {
+		if rec, err = sobek.ParseModule(dep, builtinSources[name], rs.resolve); err != nil {
+			return nil, err
+		}
+		rs.byPath[dep], rs.paths[rec], ok = rec, dep, true
+	}
 	if !ok {
 		return nil, fmt.Errorf("%s imports %q (%s), which was not read with the module", rs.paths[from], spec, dep)
 	}
@@ -205,8 +203,8 @@ func resolve(from, spec string) (string, error) {
 		return builtinPath(spec), nil
 	case spec == "k6" || strings.HasPrefix(spec, "k6/"):
 		return "", fmt.Errorf("%s imports %q, which cannot work in a pool worker: a worker runs outside any VU, "+
-			"so k6's modules that need one are not there (a worker module may import local files and k6/encoding, "+
-			"and use the globals console, setTimeout, setInterval, TextEncoder and TextDecoder)", from, spec)
+			"so k6's modules that need one are not there (a worker module may import local files, k6/encoding and "+
+			"k6/crypto, and use the globals console, setTimeout, setInterval, TextEncoder, TextDecoder and crypto)", from, spec)
 	}
 	return "", fmt.Errorf("%s imports %q: a pool worker module can import only local files, "+
 		"as ./x.js, ../x.js or /abs/x.js", from, spec)

@@ -43,7 +43,7 @@ func newWorker(ctx context.Context, m *Module, id int, log logrus.FieldLogger) (
 	rt := sobek.New()
 	rt.SetFieldNameMapper(common.FieldNameMapper{})
 	w := &worker{rt: rt, loop: newLoop(rt), fns: make(map[string]sobek.Callable)}
-	if err := w.globals(log.WithField("worker", id)); err != nil {
+	if err := w.globals(log.WithFields(logrus.Fields{"worker": id, "source": "console"})); err != nil {
 		return nil, err
 	}
 	recs, err := m.parse()
@@ -98,32 +98,6 @@ func (w *worker) globals(log logrus.FieldLogger) error {
 		}
 		panic(e)
 	})
-}
-
-// newConsole is a console whose lines go to log, at their level.
-func newConsole(rt *sobek.Runtime, log logrus.FieldLogger) *sobek.Object {
-	c := rt.NewObject()
-	line := func(call sobek.FunctionCall) string {
-		parts := make([]string, len(call.Arguments))
-		for i, a := range call.Arguments {
-			parts[i] = a.String()
-			if o, ok := a.(*sobek.Object); ok && o.ClassName() != "Error" {
-				if b, err := json.Marshal(o.Export()); err == nil {
-					parts[i] = string(b)
-				}
-			}
-		}
-		return strings.Join(parts, " ")
-	}
-	for name, out := range map[string]func(...any){
-		"log": log.Info, "info": log.Info, "debug": log.Debug, "warn": log.Warn, "error": log.Error,
-	} {
-		_ = c.Set(name, func(call sobek.FunctionCall) sobek.Value {
-			out(line(call))
-			return sobek.Undefined()
-		})
-	}
-	return c
 }
 
 // errInterrupted is what a runtime is interrupted with when its task's

@@ -69,10 +69,11 @@ func (p *Pool) initFailed(err error) *taskerr.Error {
 		p.cfg.Kind, p.cfg.Name, p.init.name, err.Error())
 }
 
-// initThread runs the init workload on a thread worker, bounded by the
-// pool's taskTimeout (if any) and by the pool closing.
-func (p *Pool) initThread(stop <-chan struct{}) error {
-	ctx, cancel := context.WithCancel(context.Background())
+// initThread runs the init workload on a thread worker (base is the
+// worker's context), bounded by the pool's taskTimeout (if any) and by the
+// pool closing.
+func (p *Pool) initThread(base context.Context, stop <-chan struct{}) error {
+	ctx, cancel := context.WithCancel(base)
 	defer cancel()
 	if p.cfg.TaskTimeout > 0 {
 		ctx, cancel = context.WithTimeout(ctx, p.cfg.TaskTimeout)

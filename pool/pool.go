@@ -97,6 +97,9 @@ type Config struct {
 
 	// Logger receives worker restarts and worker processes' stderr. Default: discarded.
 	Logger logrus.FieldLogger
+	// Stderr, if not nil, logs a line of a worker process's stderr to log
+	// (Logger with the pool's name); by default it is log.Info(line).
+	Stderr func(log logrus.FieldLogger, line string)
 
 	// Tests only: CancelGrace and the frame limit, shortened.
 	cancelGrace time.Duration
@@ -204,9 +207,10 @@ type Pool struct {
 	startOnce sync.Once
 	started   atomic.Bool
 
-	mu      sync.Mutex // guards workers and size
-	workers []worker
-	size    atomic.Int64
+	mu        sync.Mutex // guards workers and size
+	workers   []worker
+	size      atomic.Int64
+	threadIDs atomic.Int64 // numbers the thread workers (WorkerID)
 
 	live, restarts atomic.Int64
 	upMu           sync.Mutex

@@ -544,6 +544,12 @@ func (p *Pool) workerConfig() ipc.Config {
 		StartTimeout: p.cfg.StartTimeout,
 		MaxFrame:     p.cfg.maxFrame,
 		Module:       p.cfg.Module,
-		Stderr:       func(line string) { log.Info(line) },
+		Stderr: func(line string) {
+			if p.cfg.Stderr != nil {
+				p.cfg.Stderr(log, line)
+			} else {
+				log.Info(line)
+			}
+		},
 	}
 }

@@ -13,6 +13,7 @@ import (
 // While idle it is a free slot: pump hands it a task through its inbox.
 type threadWorker struct {
 	p        *Pool
+	id       int // WorkerID: 1, 2, ... in the order the pool made its workers
 	stop     chan struct{}
 	stopOnce sync.Once
 	inbox    chan *Task // holds at most one task: a worker is free once at a time
@@ -20,13 +21,61 @@ type threadWorker struct {
 
 	mu      sync.Mutex // orders dispatch with leaving
 	leaving bool
+	atExit  []func() // AtWorkerExit's functions, run when the worker leaves
+}
+
+// workerKey is the context key of the thread worker running a task.
+type workerKey struct{}
+
+// WorkerID returns the number of the thread-pool worker running the task
+// (or the init) whose context is ctx: 1, 2, ... in the order the pool made
+// its workers, never reused, so a worker that replaces one retired by Resize
+// has a new number. It returns false outside a thread pool's workload.
+func WorkerID(ctx context.Context) (int, bool) {
+	w, ok := ctx.Value(workerKey{}).(*threadWorker)
+	if !ok {
+		return 0, false
+	}
+	return w.id, true
+}
+
+// AtWorkerExit registers fn to run once the thread-pool worker running the
+// task of ctx leaves the pool (Resize retired it, or the pool closed), after
+// its last task returned: state a workload keeps per worker (a JavaScript
+// runtime) is released with the worker. It returns false, and fn never runs,
+// outside a thread pool's workload. fn must not block.
+func AtWorkerExit(ctx context.Context, fn func()) bool {
+	w, ok := ctx.Value(workerKey{}).(*threadWorker)
+	if !ok {
+		return false
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.atExit = append(w.atExit, fn)
+	return true
+}
+
+// context is the base of the contexts of the worker's tasks and init.
+func (w *threadWorker) context() context.Context {
+	return context.WithValue(context.Background(), workerKey{}, w)
+}
+
+// exit runs the AtWorkerExit functions; the worker runs no more tasks.
+func (w *threadWorker) exit() {
+	w.mu.Lock()
+	fns := w.atExit
+	w.atExit = nil
+	w.mu.Unlock()
+	for _, fn := range fns {
+		fn()
+	}
 }
 
 // newThreadWorker returns a worker that is free at once, before its
 // goroutine runs, so that a pool's first tasks do not count as queued.
 // With an init, it is free only once its init has run (see run).
 func newThreadWorker(p *Pool) *threadWorker {
-	w := &threadWorker{p: p, stop: make(chan struct{}), inbox: make(chan *Task, 1)}
+	w := &threadWorker{p: p, id: int(p.threadIDs.Add(1)), stop: make(chan struct{}), inbox: make(chan *Task, 1)}
 	if p.init == nil {
 		p.free <- w
 	}
@@ -43,6 +92,7 @@ func (w *threadWorker) abandon() {
 
 func (w *threadWorker) run() {
 	p := w.p
+	defer w.exit() // a worker whose init never succeeded leaves here
 	if p.init != nil && !w.initialize() {
 		return
 	}
@@ -69,7 +119,7 @@ func (w *threadWorker) run() {
 func (w *threadWorker) initialize() bool {
 	p := w.p
 	for failures := 1; ; failures++ {
-		err := p.initThread(w.stop)
+		err := p.initThread(w.context(), w.stop)
 		if err == nil {
 			p.free <- w
 			p.pump()
@@ -96,6 +146,7 @@ func (w *threadWorker) leave() {
 	default:
 	}
 	w.p.purgeFree()
+	w.exit() // before the worker stops counting as live
 }
 
 func (w *threadWorker) gone() bool {
@@ -124,9 +175,9 @@ func (w *threadWorker) dispatch(t *Task) bool {
 	}
 	t.timeout = timeout
 	if timeout > 0 {
-		t.ctx, t.cancel = context.WithTimeout(context.Background(), timeout)
+		t.ctx, t.cancel = context.WithTimeout(w.context(), timeout)
 	} else {
-		t.ctx, t.cancel = context.WithCancel(context.Background())
+		t.ctx, t.cancel = context.WithCancel(w.context())
 	}
 	t.start()
 	w.inbox <- t // never blocks: a free worker's inbox is empty

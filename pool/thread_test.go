@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -383,4 +384,61 @@ func TestManySubmitters(t *testing.T) {
 	assert.EqualValues(t, submitters*each, s.Submitted)
 	assert.Equal(t, s.Submitted, s.Completed+s.Failed)
 	assert.Equal(t, full.Load(), s.Failed)
+}
+
+// TestWorkerIDAndAtWorkerExit: a thread workload learns which worker runs
+// it; what it registers with AtWorkerExit runs once that worker has left
+// (Resize down, Close), and a worker made by growing has a new number.
+func TestWorkerIDAndAtWorkerExit(t *testing.T) {
+	t.Parallel()
+	reg := workload.NewRegistry()
+	var mu sync.Mutex
+	exited, registered := map[int]int{}, map[int]bool{}
+	must(reg.Add("t.who", workload.IO, func(ctx context.Context, a workload.Args) (any, error) {
+		id, ok := WorkerID(ctx)
+		if !ok {
+			return nil, errors.New("no worker in the context")
+		}
+		mu.Lock()
+		first := !registered[id]
+		registered[id] = true
+		mu.Unlock()
+		if first && !AtWorkerExit(ctx, func() { mu.Lock(); exited[id]++; mu.Unlock() }) {
+			return nil, errors.New("AtWorkerExit refused")
+		}
+		time.Sleep(a.Duration("hold")) // the tasks of one batch take a worker each
+		return id, nil
+	}, workload.WithParams(workload.Param{Name: "hold", Type: workload.Duration, Default: time.Duration(0)})))
+	p := newPool(t, Config{Kind: Thread, Workers: 3, Registry: reg})
+	ids := func(n int) []int {
+		chans := make([]chan *Task, n)
+		for i := range chans {
+			chans[i] = submit(t, p, "t.who", map[string]any{"hold": "50ms"})
+		}
+		out := make([]int, 0, n)
+		for _, c := range chans {
+			task := <-c
+			require.Nil(t, task.Err)
+			out = append(out, task.Value.(int))
+		}
+		slices.Sort(out)
+		return out
+	}
+	assert.Equal(t, []int{1, 2, 3}, ids(3))
+	require.NoError(t, p.Resize(1))
+	for p.Stats().Live != 1 { // the retired workers leave after AtWorkerExit's functions ran
+		time.Sleep(time.Millisecond)
+	}
+	mu.Lock()
+	assert.Equal(t, map[int]int{2: 1, 3: 1}, exited, "the newest workers were retired")
+	mu.Unlock()
+	require.NoError(t, p.Resize(2))
+	assert.Equal(t, []int{1, 4}, ids(2), "a new worker has a new number")
+	p.Close()
+	mu.Lock()
+	assert.Equal(t, map[int]int{1: 1, 2: 1, 3: 1, 4: 1}, exited, "closing runs them for every worker, once")
+	mu.Unlock()
+	_, ok := WorkerID(context.Background())
+	assert.False(t, ok)
+	assert.False(t, AtWorkerExit(context.Background(), func() { t.Error("ran outside a worker") }))
 }

@@ -5,16 +5,21 @@
 // reads them.
 //
 //   MODE      pool   a ThreadPool or ProcessPool (KIND) runs WORKLOAD via runSync
-//             js     no pool: the JavaScript prime count in the iteration
+//             js     no pool: the JavaScript prime count in the iteration (the
+//                    countPrimes of examples/js/primes.js, which tasks.js's
+//                    primes export calls in a pool's workers)
 //             empty  no pool: an empty iteration (k6's own ceiling)
 //   KIND      thread | process
-//   WORKLOAD  cpu.primes | io.sleep | noop
+//   WORKLOAD  cpu.primes | io.sleep | noop, or with MODULE an export of it:
+//             primes | nothing
+//   MODULE    the pool's `module` (relative to this script): ./tasks.js
 //   WORKERS   pool size (pool mode)
 //   VUS       VUs of the constant-vus scenario
 //   CONCURRENCY, GOMAXPROCS  process pool tuning (the "tuned" series)
 //   DURATION  seconds the scenario runs
 //   SUMMARY   where handleSummary writes the summary data
 import { ThreadPool, ProcessPool } from 'k6/x/concurrency';
+import { countPrimes } from '../../examples/js/primes.js';
 
 const MODE = __ENV.MODE || 'pool';
 const KIND = __ENV.KIND || 'thread';
@@ -23,6 +28,7 @@ const WORKERS = Number(__ENV.WORKERS || 1);
 const VUS = Number(__ENV.VUS || 1);
 const DURATION = Number(__ENV.DURATION || 5);
 const CONCURRENCY = Number(__ENV.CONCURRENCY || 1);
+const MODULE = __ENV.MODULE || '';
 const LIMIT = 20000;
 const EXPECTED_PRIMES = 2262; // primes below 20000
 
@@ -30,15 +36,18 @@ const PARAMS = {
   'cpu.primes': { limit: LIMIT },
   'io.sleep': { duration: '10ms' },
   noop: undefined,
+  primes: { limit: LIMIT }, // tasks.js
+  nothing: undefined, // tasks.js
 }[WORKLOAD];
 
 let pool = null;
 if (MODE === 'pool') {
   const name = `bench-${KIND}-${WORKERS}`;
+  const opts = { name, workers: WORKERS };
+  if (MODULE) opts.module = MODULE;
   if (KIND === 'thread') {
-    pool = new ThreadPool({ name, workers: WORKERS });
+    pool = new ThreadPool(opts);
   } else {
-    const opts = { name, workers: WORKERS };
     if (CONCURRENCY !== 1) opts.concurrency = CONCURRENCY;
     if (__ENV.GOMAXPROCS) opts.env = { GOMAXPROCS: __ENV.GOMAXPROCS };
     pool = new ProcessPool(opts);
@@ -87,24 +96,6 @@ async function warmUp() {
   if (s.failed !== 0) throw new Error(`warm-up: ${s.failed} tasks failed`);
 }
 
-function countPrimes(limit) {
-  // The same trial division as workload/cpu.go's cpu.primes: 2, then every
-  // odd candidate divided by the odd numbers up to its square root.
-  if (limit <= 2) return 0;
-  let count = 1;
-  for (let n = 3; n < limit; n += 2) {
-    let prime = true;
-    for (let d = 3; d * d <= n; d += 2) {
-      if (n % d === 0) {
-        prime = false;
-        break;
-      }
-    }
-    if (prime) count++;
-  }
-  return count;
-}
-
 export function js() {
   const n = countPrimes(LIMIT);
   if (n !== EXPECTED_PRIMES) throw new Error(`counted ${n} primes below ${LIMIT}, want ${EXPECTED_PRIMES}`);
@@ -114,7 +105,9 @@ export function empty() {}
 
 export function poolIter() {
   const v = pool.runSync(WORKLOAD, PARAMS);
-  if (WORKLOAD === 'cpu.primes' && v !== EXPECTED_PRIMES) throw new Error(`cpu.primes returned ${v}, want ${EXPECTED_PRIMES}`);
+  if ((WORKLOAD === 'cpu.primes' || WORKLOAD === 'primes') && v !== EXPECTED_PRIMES) {
+    throw new Error(`${WORKLOAD} returned ${v}, want ${EXPECTED_PRIMES}`);
+  }
 }
 
 export function handleSummary(data) {
@@ -127,6 +120,7 @@ export function handleSummary(data) {
     vus: VUS,
     duration_s: DURATION,
     concurrency: CONCURRENCY,
+    module: MODULE,
     tasks: pick('concurrency_tasks{scenario:bench}'),
     failed: pick('concurrency_task_failed{scenario:bench}'),
     iterations: pick('iterations{scenario:bench}'),
