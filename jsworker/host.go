@@ -57,8 +57,8 @@ func (m *Module) registry(base *workload.Registry, log logrus.FieldLogger) (*wor
 			return nil, nil, fmt.Errorf("module %s exports %q, which is a built-in workload's name: rename the export",
 				m.Main, name)
 		}
-		err := reg.Add(name, workload.JS, h.run(name), workload.RawParams(),
-			workload.WithDescription(fmt.Sprintf("export %s of %s, run in a JavaScript runtime of each worker.", name, m.Name())))
+		desc := fmt.Sprintf("export %s of %s, run in a JavaScript runtime of each worker.", name, m.Name())
+		err := reg.Add(name, workload.JS, h.run(name), workload.RawParams(), workload.WithDescription(desc))
 		if err != nil {
 			return nil, nil, err
 		}

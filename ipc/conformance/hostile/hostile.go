@@ -25,8 +25,8 @@ const Huge = 20 << 20
 // their names ("" or, say, "zz.").
 func Register(reg *workload.Registry, prefix string) error {
 	kase := workload.Param{Name: "case", Type: workload.String, Required: true}
-	if err := reg.Add(prefix+"hostile.throw", workload.CPU, throw, workload.WithParams(kase),
-		workload.WithDescription("Fails in a way that is hard to report (the conformance suite's hostile checks).")); err != nil {
+	desc := workload.WithDescription("Fails in a way that is hard to report (the conformance suite's hostile checks).")
+	if err := reg.Add(prefix+"hostile.throw", workload.CPU, throw, workload.WithParams(kase), desc); err != nil {
 		return err
 	}
 	return reg.Add(prefix+"hostile.return", workload.CPU, ret, workload.WithParams(kase),
