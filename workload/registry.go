@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/k6-concurrency/xk6-concurrency/schema"
 	"github.com/k6-concurrency/xk6-concurrency/taskerr"
 )
 
@@ -45,6 +46,9 @@ type Spec struct {
 	// untouched (Args.Raw) and Func validates them itself.
 	Raw bool
 	Fn  Func
+
+	// schema is Params as bound, made at registration.
+	schema *schema.Schema
 }
 
 // Option adds to a Spec at registration.
@@ -198,7 +202,7 @@ type Info struct {
 func (s *Spec) Info() Info {
 	params := make(map[string]ParamInfo, len(s.Params))
 	for _, p := range s.Params {
-		params[p.Name] = p.info()
+		params[p.Name] = p.Info()
 	}
 	return Info{Name: s.Name, Kind: s.Kind, Params: params, Description: s.Description}
 }
