@@ -281,10 +281,10 @@ var (
 		{Name: "signal", Type: schema.Any, Nullable: true, Doc: "An AbortSignal that cancels the call's tasks."},
 	}
 	callSchema = schema.Schema{Noun: "option", Params: callParams}
-	mapSchema  = schema.Schema{Noun: "option", Params: slices.Concat(callParams, []schema.Param{{
-		Name: "chunkSize", Type: schema.Int, Min: 1, Max: pool.MaxQueueLimit,
-		Doc: "How many of paramsArray's items one task carries (reserved: every task carries one for now).",
-	}})}
+	// mapParams are the options of the methods that take a paramsArray
+	// only. (chunkSize, an Int with Min 1, is to come here.)
+	mapParams   = []schema.Param{}
+	mapSchema   = schema.Schema{Noun: "option", Params: slices.Concat(callParams, mapParams)}
 	closeSchema = schema.Schema{Name: "close()", Noun: "option", Params: []schema.Param{
 		{Name: "drain", Type: schema.Bool, Doc: "Let queued and running tasks finish before the workers stop."},
 		{Name: "timeout", Type: schema.Duration, Doc: "Bounds a drain; 0 is none."},

@@ -178,8 +178,11 @@ func (c *Config) Validate() error {
 		p schema.Param
 		v any
 	}{
-		{WorkersParam, c.Workers}, {MaxQueueParam, *c.MaxQueue}, {TaskTimeoutParam, c.TaskTimeout},
-		{StartTimeoutParam, c.StartTimeout}, {MaxTasksPerWorkerParam, c.MaxTasksPerWorker},
+		{WorkersParam, c.Workers},
+		{MaxQueueParam, *c.MaxQueue},
+		{TaskTimeoutParam, c.TaskTimeout},
+		{StartTimeoutParam, c.StartTimeout},
+		{MaxTasksPerWorkerParam, c.MaxTasksPerWorker},
 		{ConcurrencyParam, c.Concurrency},
 	}
 	for _, ck := range checks {
@@ -196,7 +199,7 @@ func (c *Config) Validate() error {
 // check checks v, a Config field, against p; field names it in the error.
 func check(field string, p schema.Param, v any) error {
 	if _, err := p.Value(v); err != nil {
-		return fmt.Errorf("%s %s, got %v", field, err, v)
+		return fmt.Errorf("%s %w, got %v", field, err, v)
 	}
 	return nil
 }

@@ -126,7 +126,7 @@ func (e *bindError) top(noun string) string {
 // nested formats e for an object inside a param: `key "x" must be ...`.
 func (e *bindError) nested() string {
 	if e.unknown != "" {
-		return fmt.Sprintf("has unknown key %q (%s)", e.key, strings.Replace(e.unknown, "params", "keys", 1))
+		return fmt.Sprintf("has unknown key %q (%s)", e.key, e.unknown)
 	}
 	return fmt.Sprintf("key %q %s", e.key, e.tail())
 }
@@ -241,6 +241,7 @@ func (p Param) goValue(v value) any {
 		return time.Duration(v.num)
 	case Number:
 		return v.num
+	case Strings, StringMap, Object, Any:
 	}
 	return v.any
 }

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/k6-concurrency/xk6-concurrency/taskerr"
@@ -191,6 +192,7 @@ func (p Param) Describe() string {
 			return "must be an object { " + fieldList(p.Fields) + " }"
 		}
 		return "must be an object"
+	case Any:
 	}
 	return "must be a " + string(p.Type)
 }
@@ -211,17 +213,14 @@ func (p Param) describeString() string {
 
 // fieldList is "workload, params?": an object's keys, optional ones marked.
 func fieldList(fields []Param) string {
-	s := ""
+	names := make([]string, len(fields))
 	for i, f := range fields {
-		if i > 0 {
-			s += ", "
-		}
-		s += f.Name
+		names[i] = f.Name
 		if !f.Required {
-			s += "?"
+			names[i] += "?"
 		}
 	}
-	return s
+	return strings.Join(names, ", ")
 }
 
 func checkType(t Type) error {

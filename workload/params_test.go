@@ -114,7 +114,7 @@ func goodValues(p Param) []any {
 	case Int:
 		return []any{p.Min, p.Max, math.Floor((p.Min + p.Max) / 2), json.Number(fmt.Sprint(int64(p.Min))), int64(p.Max)}
 	case Duration:
-		return []any{p.Min, p.Max, fmt.Sprintf("%vms", p.Min), time.Duration(p.Max*float64(time.Millisecond)).String(), "1s", 1000.0}
+		return []any{p.Min, p.Max, fmt.Sprintf("%vms", p.Min), time.Duration(p.Max * float64(time.Millisecond)).String(), "1s", 1000.0}
 	case String:
 		if len(p.Enum) > 0 {
 			vals := make([]any, len(p.Enum))
