@@ -835,38 +835,18 @@ func methodCases(t *testing.T) []badCase {
 		})
 	}
 
-	// resize.
-	for _, v := range []jsVal{
-		{"0", `0`},
-		{"-1", `-1`},
-		{"1e9", `1e9`},
-		{"1.5", `1.5`},
-		{"'8'", `'8'`},
-		{"NaN", `NaN`},
-		{"no argument", ``},
-		{"undefined", `undefined`},
-		{"null", `null`},
-		{"true", `true`},
-		{"object", `{}`},
-		{"[8]", `[8]`},
-		{"function", `() => 8`},
-		{"Symbol", `Symbol('8')`},
-		{"BigInt", `8n`},
-		{"Infinity", `Infinity`},
-		{"-Infinity", `-Infinity`},
-		{"max+1", jsNum(pool.MaxWorkers + 1)},
-		{"2**53+1", `2**53+1`},
-		{"1e300", `1e300`},
-		{"-0", `-0`},
-		{"Number.MIN_VALUE", `Number.MIN_VALUE`},
-		{"Date", `new Date(8)`},
-		{"over-long string", `'8'.repeat(100000)`},
-	} {
+	// resize: the bad values of pool.WorkersParam, which it reads, and
+	// what only a call can pass.
+	resizeVals := append(badValues(pool.WorkersParam), []jsVal{
+		{"no argument", ``}, {"undefined", `undefined`}, {"-0", `-0`}, {"Date", `new Date(8)`}, {"BigInt", `8n`},
+		{"numeric string", `'8'`}, {"over-long numeric string", `'8'.repeat(100000)`},
+	}...)
+	for i, v := range resizeVals {
 		cases = append(cases, badCase{
 			what:    "resize(" + v.label + ")",
 			call:    fmt.Sprintf("p => p.resize(%s)", v.js),
-			needles: [][]string{oneOf("resize(workers)"), oneOf("workers must be an integer from 1 to 1024")},
-			shared:  true,
+			needles: [][]string{oneOf("resize(workers)"), oneOf("workers " + pool.WorkersParam.Describe())},
+			shared:  i%3 == 0,
 		})
 	}
 	return cases
