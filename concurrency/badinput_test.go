@@ -838,8 +838,13 @@ func methodCases(t *testing.T) []badCase {
 	// resize: the bad values of pool.WorkersParam, which it reads, and
 	// what only a call can pass.
 	resizeVals := append(badValues(pool.WorkersParam), []jsVal{
-		{"no argument", ``}, {"undefined", `undefined`}, {"-0", `-0`}, {"Date", `new Date(8)`}, {"BigInt", `8n`},
-		{"numeric string", `'8'`}, {"over-long numeric string", `'8'.repeat(100000)`},
+		{"no argument", ``},
+		{"undefined", `undefined`},
+		{"-0", `-0`},
+		{"Date", `new Date(8)`},
+		{"BigInt", `8n`},
+		{"numeric string", `'8'`},
+		{"over-long numeric string", `'8'.repeat(100000)`},
 	}...)
 	for i, v := range resizeVals {
 		cases = append(cases, badCase{
