@@ -138,25 +138,10 @@ func parsePoolOptions(kind pool.Kind, raw map[string]any) (poolOptions, error) {
 	if err != nil {
 		return poolOptions{}, err
 	}
-	bad := func(key string, err error) error {
-		return taskerr.New(taskerr.InvalidArgument, "%s: option %q %s", sch.Name, key, err)
+	cfg, err := configOf(kind, args)
+	if err != nil {
+		return poolOptions{}, taskerr.New(taskerr.InvalidArgument, "%s: option \"cwd\" %s", sch.Name, err)
 	}
-	cfg := pool.Config{Kind: kind, Workers: int(args.Int("workers")), TaskTimeout: args.Duration("taskTimeout")}
-	if args.Has("maxQueue") {
-		q := int(args.Int("maxQueue"))
-		cfg.MaxQueue = &q
-	}
-	if kind == pool.Process {
-		cfg.MaxTasksPerWorker = int(args.Int("maxTasksPerWorker"))
-		cfg.Env, cfg.Command = args.StringMap("env"), args.Strings("command")
-		cfg.StartTimeout, cfg.Concurrency = args.Duration("startTimeout"), int(args.Int("concurrency"))
-		if args.Has("cwd") {
-			if cfg.Dir, err = resolveCwd(args.String("cwd")); err != nil {
-				return poolOptions{}, bad("cwd", err)
-			}
-		}
-	}
-	cfg.SetDefaults()
 	o := poolOptions{
 		Kind: kind, Name: args.String("name"), Workers: cfg.Workers, MaxQueue: *cfg.MaxQueue,
 		TaskTimeout: cfg.TaskTimeout, Module: args.String("module"),
@@ -180,6 +165,30 @@ func parsePoolOptions(kind pool.Kind, raw map[string]any) (poolOptions, error) {
 		o.Name = fmt.Sprintf("%s-%d", kind, o.Workers)
 	}
 	return o, nil
+}
+
+// configOf copies the bound options into a pool's configuration, with the
+// pool's defaults, and resolves cwd (the only error).
+func configOf(kind pool.Kind, args schema.Args) (pool.Config, error) {
+	cfg := pool.Config{Kind: kind, Workers: int(args.Int("workers")), TaskTimeout: args.Duration("taskTimeout")}
+	if args.Has("maxQueue") {
+		q := int(args.Int("maxQueue"))
+		cfg.MaxQueue = &q
+	}
+	if kind == pool.Process {
+		cfg.MaxTasksPerWorker = int(args.Int("maxTasksPerWorker"))
+		cfg.Env, cfg.Command = args.StringMap("env"), args.Strings("command")
+		cfg.StartTimeout, cfg.Concurrency = args.Duration("startTimeout"), int(args.Int("concurrency"))
+		if args.Has("cwd") {
+			dir, err := resolveCwd(args.String("cwd"))
+			if err != nil {
+				return cfg, err
+			}
+			cfg.Dir = dir
+		}
+	}
+	cfg.SetDefaults()
+	return cfg, nil
 }
 
 // checkInit checks an init's workload and params against this binary's
