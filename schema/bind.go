@@ -56,7 +56,8 @@ func (s *Schema) Check() error { return checkParams(s.Params) }
 
 func checkParams(params []Param) error {
 	seen := make(map[string]bool, len(params))
-	for _, p := range params {
+	for i := range params {
+		p := &params[i]
 		if p.Name == "" || seen[p.Name] {
 			return fmt.Errorf("param name %q is empty or repeated", p.Name)
 		}
@@ -77,12 +78,18 @@ func checkParams(params []Param) error {
 	return nil
 }
 
-// value holds one bound param; numbers and strings without boxing them in an
-// interface, since a workload's params are bound on every task's path.
+// value is one converted param.
 type value struct {
+	slot
+	any any // Strings, StringMap, Object, Any
+}
+
+// slot holds one bound param; numbers and strings without boxing them in an
+// interface, and in 32 bytes, since a workload's params are bound on every
+// task's path. The other kinds' values are in Args.ext.
+type slot struct {
 	num float64 // Int, Number (Int values are integral), Bool (1: true), Duration in nanoseconds
 	str string
-	any any  // Strings, StringMap, Object, Any
 	set bool // given by the caller rather than defaulted
 }
 
@@ -91,7 +98,8 @@ type value struct {
 // a bug in the reader (Spec.Run turns a workload's panic into an error).
 type Args struct {
 	s    *Schema
-	vals []value
+	vals []slot
+	ext  *[]any // by param, for the kinds that slot does not hold; nil when there are none (a pointer: a Task holds Args)
 	raw  map[string]any
 }
 
@@ -148,8 +156,9 @@ func (s *Schema) bind(raw map[string]any) (Args, *bindError) {
 			return Args{}, &bindError{key: key, unknown: s.list()}
 		}
 	}
-	args.vals = make([]value, len(s.Params))
-	for i, p := range s.Params {
+	args.vals = make([]slot, len(s.Params))
+	for i := range s.Params {
+		p := &s.Params[i] // not copied: Bind is on every task's path
 		given, ok := raw[p.Name]
 		if ok && given == nil && p.Nullable {
 			ok = false
@@ -159,8 +168,8 @@ func (s *Schema) bind(raw map[string]any) (Args, *bindError) {
 				return Args{}, &bindError{key: p.Name, reason: "is required (" + p.Describe() + ")"}
 			}
 			if p.Default != nil {
-				args.vals[i], _ = p.convert(p.Default)
-				args.vals[i].set = false
+				v, _ := p.convert(p.Default)
+				args.store(i, v)
 			}
 			continue
 		}
@@ -169,9 +178,20 @@ func (s *Schema) bind(raw map[string]any) (Args, *bindError) {
 			return Args{}, &bindError{key: p.Name, reason: err.Error(), given: given, hasVal: true}
 		}
 		v.set = true
-		args.vals[i] = v
+		args.store(i, v)
 	}
 	return args, nil
+}
+
+func (a *Args) store(i int, v value) {
+	a.vals[i] = v.slot
+	if v.any != nil {
+		if a.ext == nil {
+			ext := make([]any, len(a.vals))
+			a.ext = &ext
+		}
+		(*a.ext)[i] = v.any
+	}
 }
 
 func (s *Schema) index(name string) int {
@@ -202,7 +222,7 @@ const errBadValue = paramError("bad value")
 
 // Value converts and checks one value against p, as Bind does for a key: the
 // value in p's Go type, or an error that says what a valid value is.
-func (p Param) Value(v any) (any, error) {
+func (p *Param) Value(v any) (any, error) {
 	val, err := p.convert(v)
 	if err != nil {
 		return nil, err
@@ -212,7 +232,7 @@ func (p Param) Value(v any) (any, error) {
 
 // convert turns a caller's value (from JavaScript, JSON or Go) into a bound
 // value, and applies the param's Check.
-func (p Param) convert(v any) (value, error) {
+func (p *Param) convert(v any) (value, error) {
 	val, err := p.convertType(v)
 	if errors.Is(err, errBadValue) {
 		// Described only now: Bind is on every task's path and must not
@@ -229,7 +249,7 @@ func (p Param) convert(v any) (value, error) {
 }
 
 // goValue is a bound value in the param's Go type.
-func (p Param) goValue(v value) any {
+func (p *Param) goValue(v value) any {
 	switch p.Type {
 	case Int:
 		return int64(v.num)
@@ -246,7 +266,7 @@ func (p Param) goValue(v value) any {
 	return v.any
 }
 
-func (p Param) convertType(v any) (value, error) {
+func (p *Param) convertType(v any) (value, error) {
 	switch p.Type {
 	case Int, Number:
 		return p.convertNumber(v)
@@ -257,14 +277,14 @@ func (p Param) convertType(v any) (value, error) {
 		if !ok || !p.goodString(s) || (len(p.Enum) > 0 && !slices.Contains(p.Enum, s)) {
 			return value{}, errBadValue
 		}
-		return value{str: s}, nil
+		return value{slot: slot{str: s}}, nil
 	case Bool:
 		b, ok := v.(bool)
 		if !ok {
 			return value{}, errBadValue
 		}
 		if b {
-			return value{num: 1}, nil
+			return value{slot: slot{num: 1}}, nil
 		}
 		return value{}, nil
 	case Strings:
@@ -286,12 +306,12 @@ func (p Param) convertType(v any) (value, error) {
 	return value{}, paramError("has unknown type " + string(p.Type))
 }
 
-func (p Param) goodString(s string) bool {
+func (p *Param) goodString(s string) bool {
 	return len(s) <= p.Limit() && (!p.NonEmpty || s != "") && (!p.NoNUL || !strings.ContainsRune(s, 0))
 }
 
 // convertNumber is convertType for Int and Number.
-func (p Param) convertNumber(v any) (value, error) {
+func (p *Param) convertNumber(v any) (value, error) {
 	f, ok := toFloat(v)
 	if !ok || math.IsNaN(f) || math.IsInf(f, 0) ||
 		(p.Type == Int && (f != math.Trunc(f) || math.Abs(f) > maxExactInt)) {
@@ -300,10 +320,10 @@ func (p Param) convertNumber(v any) (value, error) {
 	if (p.Bounded() && (f < p.Min || f > p.Max)) || (p.Positive && f <= 0) {
 		return value{}, errBadValue
 	}
-	return value{num: f}, nil
+	return value{slot: slot{num: f}}, nil
 }
 
-func (p Param) convertDuration(v any) (value, error) {
+func (p *Param) convertDuration(v any) (value, error) {
 	d, err := ParseDuration(v)
 	if err != nil {
 		return value{}, errBadValue
@@ -312,10 +332,10 @@ func (p Param) convertDuration(v any) (value, error) {
 	if (p.Bounded() && (ms < p.Min || ms > p.Max)) || (p.Positive && d <= 0) {
 		return value{}, errBadValue
 	}
-	return value{num: float64(d)}, nil
+	return value{slot: slot{num: float64(d)}}, nil
 }
 
-func (p Param) convertStrings(v any) (value, error) {
+func (p *Param) convertStrings(v any) (value, error) {
 	var list []any
 	switch x := v.(type) {
 	case []any:
@@ -348,7 +368,7 @@ func anySlice(s []string) []any {
 	return out
 }
 
-func (p Param) convertStringMap(v any) (value, error) {
+func (p *Param) convertStringMap(v any) (value, error) {
 	m, ok := v.(map[string]any)
 	if !ok {
 		if sm, ok := v.(map[string]string); ok { // a Go caller's, or a Default
@@ -384,7 +404,7 @@ func (p Param) convertStringMap(v any) (value, error) {
 }
 
 // scalar is a StringMap's value as a string.
-func (p Param) scalar(v any) (string, bool) {
+func (p *Param) scalar(v any) (string, bool) {
 	switch x := v.(type) {
 	case string:
 		return x, true
@@ -396,7 +416,7 @@ func (p Param) scalar(v any) (string, bool) {
 	return "", false
 }
 
-func (p Param) convertObject(v any) (value, error) {
+func (p *Param) convertObject(v any) (value, error) {
 	m, ok := v.(map[string]any)
 	if !ok {
 		return value{}, errBadValue
@@ -421,7 +441,11 @@ func (a Args) at(name string, want ...Type) value {
 		panic(fmt.Sprintf("%s reads %s %q as %s, but it is declared %s",
 			a.s.Name, a.s.noun(), name, typeNames(want), a.s.Params[i].Type))
 	}
-	return a.vals[i]
+	v := value{slot: a.vals[i]}
+	if a.ext != nil {
+		v.any = (*a.ext)[i]
+	}
+	return v
 }
 
 // typeNames formats types as "[int number]" without letting ts escape, so

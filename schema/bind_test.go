@@ -132,7 +132,7 @@ func TestValue(t *testing.T) {
 	require.EqualError(t, err, "must be an integer from 1 to 4")
 	_, err = p.Value(nil)
 	require.Error(t, err)
-	d, err := Param{Type: Duration}.Value(1500 * time.Millisecond)
+	d, err := (&Param{Type: Duration}).Value(1500 * time.Millisecond)
 	require.NoError(t, err)
 	assert.Equal(t, 1500*time.Millisecond, d)
 }

@@ -114,7 +114,7 @@ type ParamInfo struct {
 }
 
 // Info describes the param for a catalogue.
-func (p Param) Info() ParamInfo {
+func (p *Param) Info() ParamInfo {
 	info := ParamInfo{Type: p.Type, Description: p.Doc, Required: p.Required, Values: p.Enum}
 	if p.Default != nil {
 		info.Default = p.Default
@@ -132,10 +132,10 @@ func (p Param) Info() ParamInfo {
 }
 
 // Bounded reports whether Min and Max bound the param.
-func (p Param) Bounded() bool { return p.Min != 0 || p.Max != 0 }
+func (p *Param) Bounded() bool { return p.Min != 0 || p.Max != 0 }
 
 // Limit is the longest valid string of a String param, or item of a Strings.
-func (p Param) Limit() int {
+func (p *Param) Limit() int {
 	if p.MaxLen == 0 {
 		return defaultMaxLen
 	}
@@ -146,7 +146,7 @@ func msDuration(ms float64) time.Duration { return time.Duration(ms * float64(ti
 
 // Describe says what a valid value looks like, as the tail of an error:
 // "must be an integer from 1 to 1024".
-func (p Param) Describe() string {
+func (p *Param) Describe() string {
 	if p.Want != "" {
 		return p.Want
 	}
@@ -197,7 +197,7 @@ func (p Param) Describe() string {
 	return "must be a " + string(p.Type)
 }
 
-func (p Param) describeString() string {
+func (p *Param) describeString() string {
 	if len(p.Enum) > 0 {
 		return fmt.Sprintf("must be one of %q", p.Enum)
 	}

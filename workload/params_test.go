@@ -303,7 +303,7 @@ func TestBindTypes(t *testing.T) {
 		{"d", -1.0},
 		{"d", math.Inf(1)},
 		{"s", 5.0},
-		{"s", strings.Repeat("s", (Param{}).Limit()+1)},
+		{"s", strings.Repeat("s", (&Param{}).Limit()+1)},
 		{"even", 3.0},
 		{"even", 2.5},
 	} {

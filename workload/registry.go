@@ -1,6 +1,7 @@
 // Package workload is the catalogue of tasks that pools run: a registry that
 // any Go code linked into the binary can add to, the built-in CPU-bound and
-// I/O-bound workloads, and the validation of their params. It knows nothing of
+// I/O-bound workloads, and the binding of their params (declared with package
+// schema, whose Param, Type and Args it re-exports). It knows nothing of
 // k6 or of pools: the same registry serves the thread pool in the k6 process
 // and the worker processes of a process pool.
 package workload

@@ -541,8 +541,9 @@ func Thresholds(fn string, spec map[string]any) (map[string][]string, error) {
 	slices.Sort(tags)
 	values := make([][]string, len(tags))
 	total := 1
+	tagName := tagParam("", "")
 	for i, tag := range tags {
-		if _, err := tagParam("", "").Value(tag); err != nil {
+		if _, err := tagName.Value(tag); err != nil {
 			return nil, invalid("%s(): spec key %q is not a tag name (a non-empty string without , : { } or quotes)", fn, tag)
 		}
 		list, ok := spec[tag].([]any)
