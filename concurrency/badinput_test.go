@@ -33,7 +33,10 @@ import (
 // throw (constructors, runSync, resize) or reject (run, map) an Error named
 // InvalidArgumentError (UnknownWorkloadError for unknown workload names)
 // whose message names what was wrong, must not become a task, and must leave
-// the pool working.
+// the pool working. The bad values come from the declarations (the schemas of
+// options.go, pool's params, report.OptionsSchema, the workloads' params), so
+// an option added there is tried here. Each outcome is a subtest, and a line
+// of testdata/badinput.golden that a reviewer can read; -update rewrites it.
 
 // jsVal is a JavaScript expression and what to call it in a failure.
 type jsVal struct{ label, js string }

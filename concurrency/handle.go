@@ -295,7 +295,8 @@ func (h *poolHandle) resize(call sobek.FunctionCall) sobek.Value {
 	if err != nil {
 		throw(rt, taskerr.New(taskerr.InvalidArgument, "resize(workers): workers %s, got %s", err, describeJS(arg)))
 	}
-	if err := h.p.Resize(int(f.(int64))); err != nil { //nolint:forcetypeassert // an Int param's Value is an int64
+	workers, _ := f.(int64) // an Int param's value
+	if err := h.p.Resize(int(workers)); err != nil {
 		throw(rt, err)
 	}
 	if h.p.Started() {
