@@ -180,13 +180,13 @@ func TestCwdIsCheckedAtConstruction(t *testing.T) {
 		{file, "working directory " + file + " is not a directory"},
 	}
 	for _, tc := range cases {
-		_, err := parsePoolOptions("process", map[string]any{"cwd": tc.cwd, "command": []any{"python3", "worker.py"}}, 1)
+		_, err := parsePoolOptions("process", map[string]any{"cwd": tc.cwd, "command": []any{"python3", "worker.py"}})
 		var e *taskerr.Error
 		require.True(t, errors.As(err, &e), "cwd %q: %v", tc.cwd, err)
 		assert.Equal(t, taskerr.InvalidArgument, e.Code)
 		assert.Contains(t, e.Message, tc.want)
 	}
-	o, err := parsePoolOptions("process", map[string]any{"cwd": "."}, 1)
+	o, err := parsePoolOptions("process", map[string]any{"cwd": "."})
 	require.NoError(t, err)
 	assert.Equal(t, wd, o.Cwd, "a relative cwd is resolved from k6's working directory")
 }

@@ -2,7 +2,6 @@ package concurrency
 
 import (
 	"os"
-	"slices"
 	"strings"
 	"testing"
 
@@ -10,6 +9,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/k6-concurrency/xk6-concurrency/internal/names"
+	"github.com/k6-concurrency/xk6-concurrency/internal/report"
+	"github.com/k6-concurrency/xk6-concurrency/pool"
+	"github.com/k6-concurrency/xk6-concurrency/schema"
 	"github.com/k6-concurrency/xk6-concurrency/taskerr"
 	"github.com/k6-concurrency/xk6-concurrency/workload"
 )
@@ -25,10 +27,17 @@ func TestDocsCoverTheAPI(t *testing.T) {
 	require.NoError(t, err)
 	docs := map[string]string{"README.md": string(readme), "index.d.ts": string(types)}
 
-	words := slices.Concat(commonOptions, processOptions, []string{
+	// Every option of every schema the JS face binds.
+	var words []string
+	for _, sch := range []*schema.Schema{
+		poolSchemas[pool.Process], callSchemaOf("run"), callSchemaOf("map"), &closeSchema, &report.OptionsSchema,
+	} {
+		words = append(words, sch.Names()...)
+	}
+	words = append(words, []string{
 		"run", "runSync", "map", "mapSettled", "asCompleted", "start", "resize", "stats", "close",
-		"workloads", "ThreadPool", "ProcessPool", "AbortController", "AbortSignal", "signal", "tags", "drain",
-	})
+		"workloads", "ThreadPool", "ProcessPool", "AbortController", "AbortSignal",
+	}...)
 	for _, c := range taskerr.Codes {
 		words = append(words, string(c))
 	}

@@ -287,16 +287,16 @@ func (h *poolHandle) runSync(call sobek.FunctionCall) sobek.Value {
 func (h *poolHandle) resize(call sobek.FunctionCall) sobek.Value {
 	rt := h.mi.vu.Runtime()
 	arg := call.Argument(0)
-	f, ok := arg.Export().(int64)
-	if !ok {
-		throw(rt, taskerr.New(taskerr.InvalidArgument, "resize(workers): workers must be an integer from 1 to %d, got %s",
-			pool.MaxWorkers, describeJS(arg)))
+	var n any
+	if sobek.IsNumber(arg) { // not a string, a Date or an object, which Export turns into one
+		n = arg.Export()
 	}
-	if f < 1 || f > pool.MaxWorkers {
-		throw(rt, taskerr.New(taskerr.InvalidArgument, "resize(workers): workers must be an integer from 1 to %d, got %d",
-			pool.MaxWorkers, f))
+	f, err := pool.WorkersParam.Value(n)
+	if err != nil {
+		throw(rt, taskerr.New(taskerr.InvalidArgument, "resize(workers): workers %s, got %s", err, describeJS(arg)))
 	}
-	if err := h.p.Resize(int(f)); err != nil {
+	workers, _ := f.(int64) // an Int param's value
+	if err := h.p.Resize(int(workers)); err != nil {
 		throw(rt, err)
 	}
 	if h.p.Started() {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/grafana/sobek"
 	"github.com/sirupsen/logrus"
@@ -30,15 +29,6 @@ func init() {
 type jsModule struct {
 	mod *jsworker.Module
 	reg *workload.Registry
-}
-
-func parseModulePath(v any) (string, error) {
-	s, ok := v.(string)
-	if !ok || s == "" || len(s) > maxPathLen || strings.ContainsRune(s, 0) {
-		return "", fmt.Errorf("must be the path of a JavaScript module file, such as './tasks.js', got %s",
-			taskerr.Describe(v))
-	}
-	return s, nil
 }
 
 // loadModule reads the module of o (if any) and every local file it imports

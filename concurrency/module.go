@@ -243,7 +243,7 @@ func (mi *ModuleInstance) newPool(kind pool.Kind, call sobek.ConstructorCall) *s
 				taskerr.Describe(v)))
 		}
 	}
-	opts, err := parsePoolOptions(kind, raw, mi.root.numCPU)
+	opts, err := parsePoolOptions(kind, raw)
 	if err != nil {
 		throw(rt, err)
 	}

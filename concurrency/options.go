@@ -4,17 +4,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
+	"maps"
 	"os"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/k6-concurrency/xk6-concurrency/internal/names"
 	"github.com/k6-concurrency/xk6-concurrency/ipc"
 	"github.com/k6-concurrency/xk6-concurrency/pool"
+	"github.com/k6-concurrency/xk6-concurrency/schema"
 	"github.com/k6-concurrency/xk6-concurrency/taskerr"
 	"github.com/k6-concurrency/xk6-concurrency/workload"
 )
@@ -59,91 +59,106 @@ func (o poolOptions) String() string {
 
 func (o poolOptions) equal(other poolOptions) bool { return o.String() == other.String() }
 
-//nolint:gochecknoglobals // constant tables
-var (
-	commonOptions  = []string{"name", "workers", "maxQueue", "taskTimeout", "init", "module"}
-	processOptions = []string{"maxTasksPerWorker", "env", "startTimeout", "command", "cwd", "concurrency"}
-	envName        = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-)
-
-// maxPathLen bounds cwd, and maxArgLen each command item and each env entry
-// (NAME=value), as Linux does (PATH_MAX, MAX_ARG_STRLEN, counting the NUL):
-// a longer one could never start a worker.
+// maxPathLen bounds cwd and module, and maxArgLen each command item and each
+// env entry (NAME=value), as Linux does (PATH_MAX, MAX_ARG_STRLEN, counting
+// the NUL): a longer one could never start a worker.
 const (
 	maxPathLen = 4096 - 1
 	maxArgLen  = 128<<10 - 1
 )
 
-// parsePoolOptions reads the options object of `new ThreadPool(...)` or
-// `new ProcessPool(...)`. Every error is InvalidArgument and names the option.
+// The options of the pool constructors, declared once: parsePoolOptions binds
+// them, and the bad-input and docs tests derive their cases from them. The
+// limits of the numbers are pool's (pool.WorkersParam and the others).
 //
-//nolint:cyclop // a case per option, until issue 12's schema (item 1) replaces it
-func parsePoolOptions(kind pool.Kind, raw map[string]any, numCPU int) (poolOptions, error) {
-	ctor := map[pool.Kind]string{pool.Thread: "ThreadPool", pool.Process: "ProcessPool"}[kind]
-	o := poolOptions{Kind: kind, Workers: numCPU, MaxQueue: pool.DefaultMaxQueue}
+//nolint:gochecknoglobals // constant declarations (a struct cannot be const)
+var (
+	commonParams = []schema.Param{
+		{
+			Name: "name", Type: schema.String, NonEmpty: true, MaxLen: 200,
+			Doc: "The pool's name: pools are shared by name across VUs. Default: kind-workers.",
+		},
+		pool.WorkersParam, pool.MaxQueueParam, pool.TaskTimeoutParam,
+		{
+			Name: "init", Type: schema.Object, Doc: "A workload that runs once on every worker before its first task.",
+			Want: "must be an object { workload, params? }",
+			Fields: []schema.Param{
+				{
+					Name: "workload", Type: schema.String, NonEmpty: true, Required: true,
+					Want: "must be a workload's name such as 'cpu.primes'",
+				},
+				{Name: "params", Type: schema.Object, Nullable: true},
+			},
+		},
+		{
+			Name: "module", Type: schema.String, NonEmpty: true, NoNUL: true, MaxLen: maxPathLen,
+			Doc:  "A JavaScript module whose exports are the pool's workloads.",
+			Want: "must be the path of a JavaScript module file, such as './tasks.js'",
+		},
+	}
+	processParams = []schema.Param{
+		pool.MaxTasksPerWorkerParam,
+		{
+			Name: "env", Type: schema.StringMap, Scalars: true, NoNUL: true, Check: checkEnv,
+			Doc:  "Environment variables added to the worker processes'.",
+			Want: "must be an object of environment variables",
+		},
+		pool.StartTimeoutParam,
+		{
+			Name: "command", Type: schema.Strings, NonEmpty: true, NoNUL: true, MaxLen: maxArgLen, Check: checkCommand,
+			Doc:  "The worker's argv, run without a shell. Default: this k6 in worker mode.",
+			Want: "must be a non-empty array of strings (argv, run without a shell)",
+		},
+		{
+			Name: "cwd", Type: schema.String, NonEmpty: true, NoNUL: true, MaxLen: maxPathLen,
+			Doc:  "The worker processes' working directory, relative to k6's.",
+			Want: fmt.Sprintf("must be a directory path of at most %d bytes", maxPathLen),
+		},
+		pool.ConcurrencyParam,
+	}
+	// poolSchemas are the options of each constructor.
+	poolSchemas = map[pool.Kind]*schema.Schema{
+		pool.Thread:  {Name: "new ThreadPool()", Noun: "option", Params: commonParams},
+		pool.Process: {Name: "new ProcessPool()", Noun: "option", Params: slices.Concat(commonParams, processParams)},
+	}
+	envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+)
+
+// parsePoolOptions reads the options object of `new ThreadPool(...)` or
+// `new ProcessPool(...)`: bind, then copy, with the pool's defaults. Every
+// error is InvalidArgument and names the option.
+func parsePoolOptions(kind pool.Kind, raw map[string]any) (poolOptions, error) {
+	sch := poolSchemas[kind]
+	for _, p := range processParams {
+		if _, ok := raw[p.Name]; ok && kind == pool.Thread {
+			return poolOptions{}, taskerr.New(taskerr.InvalidArgument, "%s: option %q is for ProcessPool only", sch.Name, p.Name)
+		}
+	}
+	args, err := sch.Bind(raw)
+	if err != nil {
+		return poolOptions{}, err
+	}
+	cfg, err := configOf(kind, args)
+	if err != nil {
+		return poolOptions{}, taskerr.New(taskerr.InvalidArgument, "%s: option \"cwd\" %s", sch.Name, err)
+	}
+	o := poolOptions{
+		Kind: kind, Name: args.String("name"), Workers: cfg.Workers, MaxQueue: *cfg.MaxQueue,
+		TaskTimeout: cfg.TaskTimeout, Module: args.String("module"),
+	}
 	if kind == pool.Process {
-		o.StartTimeout = pool.DefaultStartTimeout
-		o.Concurrency = 1
+		o.MaxTasksPerWorker, o.Env, o.Command, o.Cwd = cfg.MaxTasksPerWorker, cfg.Env, cfg.Command, cfg.Dir
+		o.StartTimeout, o.Concurrency = cfg.StartTimeout, cfg.Concurrency
 	}
-	known := commonOptions
-	if kind == pool.Process {
-		known = append(append([]string{}, commonOptions...), processOptions...)
-	}
-	bad := func(format string, a ...any) error {
-		return taskerr.New(taskerr.InvalidArgument, "new "+ctor+"(): "+format, a...)
-	}
-	keys := make([]string, 0, len(raw))
-	for k := range raw {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, key := range keys {
-		v := raw[key]
-		if kind == pool.Thread && slices.Contains(processOptions, key) {
-			return o, bad("option %q is for ProcessPool only", key)
-		}
-		var err error
-		switch key {
-		case "name":
-			o.Name, err = parseName(v)
-		case "workers":
-			o.Workers, err = intIn(v, 1, pool.MaxWorkers)
-		case "maxQueue":
-			o.MaxQueue, err = intIn(v, 0, pool.MaxQueueLimit)
-		case "taskTimeout":
-			o.TaskTimeout, err = workload.ParseDuration(v)
-		case "module":
-			o.Module, err = parseModulePath(v)
-		case "startTimeout":
-			o.StartTimeout, err = workload.ParseDuration(v)
-			if err == nil && o.StartTimeout <= 0 {
-				err = fmt.Errorf("must be a positive duration, got %s", taskerr.Describe(v))
-			}
-		case "maxTasksPerWorker":
-			o.MaxTasksPerWorker, err = intIn(v, 0, math.MaxInt32)
-		case "concurrency":
-			o.Concurrency, err = intIn(v, 1, pool.MaxConcurrency)
-		case "env":
-			o.Env, err = parseEnv(v)
-		case "command":
-			o.Command, err = parseCommand(v)
-		case "init":
-			o.Init, err = parseInit(v)
-		case "cwd":
-			o.Cwd, err = parseCwd(v)
-		default:
-			return o, bad("unknown option %q (options: %s)", key, strings.Join(known, ", "))
-		}
-		if err != nil {
-			return o, bad("option %q %s", key, err)
-		}
+	if in := args.Object("init"); in.Has("workload") {
+		o.Init = &pool.Init{Workload: in.String("workload"), Params: in.Map("params")}
 	}
 	// A module's exports are checked by pool.New, once the module is loaded.
 	if o.Init != nil && o.Module == "" && (kind == pool.Thread || len(o.Command) == 0) {
 		// This binary's workloads: checked here, so that the error names the
 		// option as every other option's does (pool.New checks it again).
 		if err := checkInit(o.Init); err != nil {
-			return o, bad("option %q: %s", "init", err)
+			return o, taskerr.New(taskerr.InvalidArgument, "%s: option %q: %s", sch.Name, "init", err)
 		}
 	}
 	if o.Name == "" {
@@ -152,22 +167,28 @@ func parsePoolOptions(kind pool.Kind, raw map[string]any, numCPU int) (poolOptio
 	return o, nil
 }
 
-// parseName reads the name option.
-func parseName(v any) (string, error) {
-	s, ok := v.(string)
-	if !ok || s == "" || len(s) > 200 {
-		return s, fmt.Errorf("must be a non-empty string of at most 200 characters, got %s", taskerr.Describe(v))
+// configOf copies the bound options into a pool's configuration, with the
+// pool's defaults, and resolves cwd (the only error).
+func configOf(kind pool.Kind, args schema.Args) (pool.Config, error) {
+	cfg := pool.Config{Kind: kind, Workers: int(args.Int("workers")), TaskTimeout: args.Duration("taskTimeout")}
+	if args.Has("maxQueue") {
+		q := int(args.Int("maxQueue"))
+		cfg.MaxQueue = &q
 	}
-	return s, nil
-}
-
-// parseCwd reads the cwd option: a directory, resolved as resolveCwd says.
-func parseCwd(v any) (string, error) {
-	s, ok := v.(string)
-	if !ok || s == "" || len(s) > maxPathLen || strings.ContainsRune(s, 0) {
-		return s, fmt.Errorf("must be a directory path of at most %d bytes, got %s", maxPathLen, taskerr.Describe(v))
+	if kind == pool.Process {
+		cfg.MaxTasksPerWorker = int(args.Int("maxTasksPerWorker"))
+		cfg.Env, cfg.Command = args.StringMap("env"), args.Strings("command")
+		cfg.StartTimeout, cfg.Concurrency = args.Duration("startTimeout"), int(args.Int("concurrency"))
+		if args.Has("cwd") {
+			dir, err := resolveCwd(args.String("cwd"))
+			if err != nil {
+				return cfg, err
+			}
+			cfg.Dir = dir
+		}
 	}
-	return resolveCwd(s)
+	cfg.SetDefaults()
+	return cfg, nil
 }
 
 // checkInit checks an init's workload and params against this binary's
@@ -209,64 +230,31 @@ func (o poolOptions) config() (pool.Config, error) {
 	return cfg, nil
 }
 
-func intIn(v any, lo, hi int) (int, error) {
-	f, ok := v.(float64)
-	if !ok || f != math.Trunc(f) || f < float64(lo) || f > float64(hi) {
-		return 0, fmt.Errorf("must be an integer from %d to %d, got %s", lo, hi, taskerr.Describe(v))
-	}
-	return int(f), nil
-}
-
-func parseEnv(v any) (map[string]string, error) {
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("must be an object of environment variables, got %s", taskerr.Describe(v))
-	}
-	env := make(map[string]string, len(m))
-	for k, val := range m {
+// checkEnv checks env's names, and the length of each entry.
+func checkEnv(v any) error {
+	env, _ := v.(map[string]string)
+	names := slices.Sorted(maps.Keys(env))
+	for _, k := range names {
 		if !envName.MatchString(k) || len(k) >= maxArgLen {
-			return nil, fmt.Errorf("has %s, which is not an environment variable name", taskerr.Describe(k))
+			return fmt.Errorf("has %s, which is not an environment variable name", taskerr.Describe(k))
 		}
 		if k == ipc.WorkerEnv {
-			return nil, fmt.Errorf("cannot set %s: the pool sets it to mark its workers", ipc.WorkerEnv)
+			return fmt.Errorf("cannot set %s: the pool sets it to mark its workers", ipc.WorkerEnv)
 		}
-		switch x := val.(type) {
-		case string:
-			if strings.ContainsRune(x, 0) {
-				return nil, fmt.Errorf("value of %s contains a NUL byte", k)
-			}
-			env[k] = x
-		case float64:
-			env[k] = strconv.FormatFloat(x, 'f', -1, 64)
-		case bool:
-			env[k] = strconv.FormatBool(x)
-		default:
-			return nil, fmt.Errorf("value of %s must be a string, number or boolean, got %s", k, taskerr.Describe(val))
-		}
-		if len(k)+1+len(env[k]) > maxArgLen {
-			return nil, fmt.Errorf("entry %s=... is %d bytes; an entry (name=value) may have at most %d",
-				taskerr.Describe(k), len(k)+1+len(env[k]), maxArgLen)
+		if n := len(k) + 1 + len(env[k]); n > maxArgLen {
+			return fmt.Errorf("entry %s=... is %d bytes; an entry (name=value) may have at most %d",
+				taskerr.Describe(k), n, maxArgLen)
 		}
 	}
-	return env, nil
+	return nil
 }
 
-func parseCommand(v any) ([]string, error) {
-	list, ok := v.([]any)
-	if !ok || len(list) == 0 {
-		return nil, fmt.Errorf("must be a non-empty array of strings (argv, run without a shell), got %s",
-			taskerr.Describe(v))
+// checkCommand checks that command names a program.
+func checkCommand(v any) error {
+	if argv, _ := v.([]string); len(argv) > 0 && argv[0] == "" {
+		return errors.New("item 0, the program, must not be empty")
 	}
-	argv := make([]string, len(list))
-	for i, a := range list {
-		s, ok := a.(string)
-		if !ok || (i == 0 && s == "") || len(s) > maxArgLen || strings.ContainsRune(s, 0) {
-			return nil, fmt.Errorf("item %d must be a string of at most %d bytes (argv, run without a shell), got %s", i,
-				maxArgLen, taskerr.Describe(a))
-		}
-		argv[i] = s
-	}
-	return argv, nil
+	return nil
 }
 
 // callOptions are the per-call options of run, runSync and map.
@@ -285,53 +273,61 @@ type callOptions struct {
 //nolint:gochecknoglobals // a constant table
 var reservedTags = []string{names.TagPool, names.TagPoolKind, names.TagWorkload, names.TagWorkers, "group", "scenario"}
 
-func parseCallOptions(method string, raw map[string]any) (callOptions, error) {
-	var o callOptions
-	for k, v := range raw {
-		bad := func(format string, a ...any) error {
-			return taskerr.New(taskerr.InvalidArgument, "%s(): option %q "+format, append([]any{method, k}, a...)...)
-		}
-		switch k {
-		case "timeout":
-			d, err := workload.ParseDuration(v)
-			if err != nil {
-				return o, bad("%s", err)
-			}
-			o.Timeout = d
-		case "tags":
-			tags, err := parseTags(v)
-			if err != nil {
-				return o, bad("%s", err)
-			}
-			o.Tags = tags
-		default:
-			return o, taskerr.New(taskerr.InvalidArgument, "%s(): unknown option %q in opts (options: timeout, tags, signal)",
-				method, k)
-		}
+// The per-call options, declared once: of run and runSync, and of the methods
+// that take a paramsArray (map, mapSettled, asCompleted).
+//
+//nolint:gochecknoglobals // constant declarations (a struct cannot be const)
+var (
+	callParams = []schema.Param{
+		{Name: "timeout", Type: schema.Duration, Doc: "Bounds each task of the call, from its submission; 0 is none."},
+		{
+			Name: "tags", Type: schema.StringMap, Check: checkTags,
+			Doc:  "Tags added to every sample of the call's tasks, as k6's params.tags.",
+			Want: "must be an object of string tag values",
+		},
+		// Read by the JS face (parseSignal) before binding: an AbortSignal
+		// is not JSON. Here it is null at most.
+		{Name: "signal", Type: schema.Any, Nullable: true, Doc: "An AbortSignal that cancels the call's tasks."},
 	}
-	return o, nil
+	callSchema = schema.Schema{Noun: "option", Params: callParams}
+	// mapParams are the options of the methods that take a paramsArray
+	// only. (chunkSize, an Int with Min 1, is to come here.)
+	mapParams   = []schema.Param{}
+	mapSchema   = schema.Schema{Noun: "option", Params: slices.Concat(callParams, mapParams)}
+	closeSchema = schema.Schema{Name: "close()", Noun: "option", Params: []schema.Param{
+		{Name: "drain", Type: schema.Bool, Doc: "Let queued and running tasks finish before the workers stop."},
+		{Name: "timeout", Type: schema.Duration, Doc: "Bounds a drain; 0 is none."},
+	}}
+)
+
+// callSchemaOf is the per-call options' schema of method.
+func callSchemaOf(method string) *schema.Schema {
+	s := callSchema
+	if method == "map" || method == "mapSettled" || method == "asCompleted" {
+		s = mapSchema
+	}
+	s.Name = method + "()"
+	return &s
 }
 
-// parseTags reads opts.tags: an object of string values, none of them under
-// a reserved key.
-func parseTags(v any) (map[string]string, error) {
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("must be an object of string tag values, got %s", taskerr.Describe(v))
+func parseCallOptions(method string, raw map[string]any) (callOptions, error) {
+	args, err := callSchemaOf(method).Bind(raw)
+	if err != nil {
+		return callOptions{}, err
 	}
-	tags := make(map[string]string, len(m))
-	for k, val := range m {
+	return callOptions{Timeout: args.Duration("timeout"), Tags: args.StringMap("tags")}, nil
+}
+
+// checkTags refuses reserved tag keys, and the empty key.
+func checkTags(v any) error {
+	tags, _ := v.(map[string]string)
+	for _, k := range slices.Sorted(maps.Keys(tags)) {
 		if k == "" || slices.Contains(reservedTags, k) {
-			return nil, fmt.Errorf("cannot set tag %s: the extension or k6 sets it (reserved: %s)",
+			return fmt.Errorf("cannot set tag %s: the extension or k6 sets it (reserved: %s)",
 				taskerr.Describe(k), strings.Join(reservedTags, ", "))
 		}
-		s, ok := val.(string)
-		if !ok {
-			return nil, fmt.Errorf("tag %s must be a string, got %s", taskerr.Describe(k), taskerr.Describe(val))
-		}
-		tags[k] = s
 	}
-	return tags, nil
+	return nil
 }
 
 // closeOptions are the options of close().
@@ -343,59 +339,13 @@ type closeOptions struct {
 }
 
 func parseCloseOptions(raw map[string]any) (closeOptions, error) {
-	var o closeOptions
-	for k, v := range raw {
-		var err error
-		switch k {
-		case "drain":
-			b, ok := v.(bool)
-			if !ok {
-				err = fmt.Errorf("must be true or false, got %s", taskerr.Describe(v))
-			}
-			o.Drain = b
-		case "timeout":
-			o.Timeout, err = workload.ParseDuration(v)
-		default:
-			return o, taskerr.New(taskerr.InvalidArgument, "close(): unknown option %q in opts (options: drain, timeout)", k)
-		}
-		if err != nil {
-			return o, taskerr.New(taskerr.InvalidArgument, "close(): option %q %s", k, err)
-		}
+	args, err := closeSchema.Bind(raw)
+	if err != nil {
+		return closeOptions{}, err
 	}
+	o := closeOptions{Drain: args.Bool("drain"), Timeout: args.Duration("timeout")}
 	if o.Timeout > 0 && !o.Drain {
 		return o, taskerr.New(taskerr.InvalidArgument, "close(): option \"timeout\" bounds a drain; set drain: true with it")
 	}
 	return o, nil
-}
-
-// parseInit reads the init option: { workload, params? }. The pool checks the
-// workload and its params when it is made (pool.New), as it checks a task's.
-func parseInit(v any) (*pool.Init, error) {
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("must be an object { workload, params? }, got %s", taskerr.Describe(v))
-	}
-	in := &pool.Init{}
-	for k, x := range m {
-		switch k {
-		case "workload":
-			name, ok := x.(string)
-			if !ok || name == "" {
-				return nil, fmt.Errorf("workload must be a workload's name such as 'cpu.primes', got %s", taskerr.Describe(x))
-			}
-			in.Workload = name
-		case "params":
-			params, ok := x.(map[string]any)
-			if !ok && x != nil {
-				return nil, fmt.Errorf("params must be an object, got %s", taskerr.Describe(x))
-			}
-			in.Params = params
-		default:
-			return nil, fmt.Errorf("has unknown key %q (keys: workload, params)", k)
-		}
-	}
-	if in.Workload == "" {
-		return nil, fmt.Errorf("must name its workload: { workload: 'name', params: {...} }")
-	}
-	return in, nil
 }

@@ -4,6 +4,7 @@ import (
 	"math"
 	"reflect"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/grafana/sobek"
@@ -75,7 +76,8 @@ func reportArgs(rt *sobek.Runtime, fn string, call sobek.FunctionCall) (report.D
 		var ok bool
 		if raw, ok = v.(map[string]any); !ok {
 			throw(rt, taskerr.New(taskerr.InvalidArgument,
-				"%s(): opts must be an object (options: title, series, size, seconds), got %s", fn, taskerr.Describe(v)))
+				"%s(): opts must be an object (options: %s), got %s", fn, strings.Join(report.OptionNames, ", "),
+				taskerr.Describe(v)))
 		}
 	}
 	opts, err := report.ParseOptions(fn, raw)

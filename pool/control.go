@@ -22,18 +22,14 @@ const pollEvery = 2 * time.Millisecond
 // WaitLive starts the workers (if they are not running yet) and waits until
 // as many are live as the pool's size. It fails with WorkerStart as soon as
 // a worker's latest start failed (no worker came up since), or when they are not all
-// live within the start timeout (DefaultStartTimeout for thread pools, whose
-// init is their start) and a second; with PoolClosed if the pool closes
+// live within the start timeout (for thread pools too, whose init is their
+// start) and a second; with PoolClosed if the pool closes
 // first, and with ctx's error if ctx ends first.
 func (p *Pool) WaitLive(ctx context.Context) error {
 	p.Start()
 	tick := time.NewTicker(pollEvery)
 	defer tick.Stop()
-	limit := p.cfg.StartTimeout
-	if limit <= 0 {
-		limit = DefaultStartTimeout
-	}
-	deadline := time.NewTimer(limit + time.Second)
+	deadline := time.NewTimer(p.cfg.StartTimeout + time.Second)
 	defer deadline.Stop()
 	for {
 		if f := p.startFailure.Load(); f != nil && f.at.UnixNano() > p.lastUp.Load() {
@@ -50,7 +46,7 @@ func (p *Pool) WaitLive(ctx context.Context) error {
 			return ctx.Err()
 		case <-deadline.C:
 			return taskerr.New(taskerr.WorkerStart, "%s pool %q: only %d of %d workers came up within %s",
-				p.cfg.Kind, p.cfg.Name, p.live.Load(), p.Size(), limit+time.Second)
+				p.cfg.Kind, p.cfg.Name, p.live.Load(), p.Size(), p.cfg.StartTimeout+time.Second)
 		case <-tick.C:
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/k6-concurrency/xk6-concurrency/schema"
 	"github.com/k6-concurrency/xk6-concurrency/taskerr"
 	"github.com/k6-concurrency/xk6-concurrency/workload"
 )
@@ -82,7 +84,8 @@ type Config struct {
 	Dir string
 	// Env is added to this process's environment for the worker.
 	Env map[string]string
-	// StartTimeout bounds a worker's start and handshake. Default: DefaultStartTimeout.
+	// StartTimeout bounds a worker's start and handshake (a thread pool's
+	// init, in WaitLive). Default: DefaultStartTimeout.
 	StartTimeout time.Duration
 	// MaxTasksPerWorker recycles a worker after that many tasks; 0 is never.
 	MaxTasksPerWorker int
@@ -106,25 +109,54 @@ type Config struct {
 	maxFrame    int
 }
 
-func (c *Config) normalize() error {
-	if c.Kind != Thread && c.Kind != Process {
-		return fmt.Errorf("kind must be %q or %q, got %q", Thread, Process, c.Kind)
+// The params of a pool's options: the one declaration of their limits. New
+// checks a Config against them, and the JS face binds a script's options with
+// the same values, so that both say the same.
+//
+//nolint:gochecknoglobals // constant declarations (a struct cannot be const)
+var (
+	WorkersParam = schema.Param{
+		Name: "workers", Type: schema.Int, Min: 1, Max: MaxWorkers,
+		Doc: "The pool's size: goroutines, or worker processes. Default: the number of CPUs.",
 	}
+	MaxQueueParam = schema.Param{
+		Name: "maxQueue", Type: schema.Int, Min: 0, Max: MaxQueueLimit,
+		Doc: "How many tasks may wait for a worker; one more is rejected with QueueFullError. Default: 10000.",
+	}
+	TaskTimeoutParam = schema.Param{
+		Name: "taskTimeout", Type: schema.Duration,
+		Doc: "How long a task may run once a worker took it; 0 is none.",
+	}
+	StartTimeoutParam = schema.Param{
+		Name: "startTimeout", Type: schema.Duration, Positive: true,
+		Doc: "How long a worker process gets to start and say hello. Default: 10s.",
+	}
+	MaxTasksPerWorkerParam = schema.Param{
+		Name: "maxTasksPerWorker", Type: schema.Int, Min: 0, Max: math.MaxInt32,
+		Doc: "Recycle a worker process after that many tasks; 0 is never.",
+	}
+	ConcurrencyParam = schema.Param{
+		Name: "concurrency", Type: schema.Int, Min: 1, Max: MaxConcurrency,
+		Doc: "How many tasks are in flight on one worker process. Default: 1.",
+	}
+)
+
+// SetDefaults fills in the fields left at their zero value that have a
+// default: the one place each default is applied.
+func (c *Config) SetDefaults() {
 	if c.Workers == 0 {
 		c.Workers = runtime.NumCPU()
-	}
-	if err := checkWorkers("workers", c.Workers); err != nil {
-		return err
 	}
 	if c.MaxQueue == nil {
 		q := DefaultMaxQueue
 		c.MaxQueue = &q
 	}
-	if *c.MaxQueue < 0 || *c.MaxQueue > MaxQueueLimit {
-		return fmt.Errorf("maxQueue must be from 0 to %d, got %d", MaxQueueLimit, *c.MaxQueue)
+	if c.StartTimeout == 0 {
+		// A thread pool's init is its start: WaitLive bounds it too.
+		c.StartTimeout = DefaultStartTimeout
 	}
-	if c.TaskTimeout < 0 {
-		return fmt.Errorf("taskTimeout must not be negative, got %s", c.TaskTimeout)
+	if c.Concurrency == 0 || c.Kind == Thread {
+		c.Concurrency = 1 // a goroutine runs one task at a time
 	}
 	if c.Registry == nil {
 		c.Registry = workload.Default
@@ -134,37 +166,43 @@ func (c *Config) normalize() error {
 		l.Out = io.Discard
 		c.Logger = l
 	}
-	if c.Kind == Thread {
-		c.Concurrency = 1 // a goroutine runs one task at a time
-		return nil
-	}
-	if len(c.Command) == 0 || c.Command[0] == "" {
-		return fmt.Errorf("command must name the worker program")
-	}
-	if c.StartTimeout == 0 {
-		c.StartTimeout = DefaultStartTimeout
-	}
-	if c.StartTimeout < 0 {
-		return fmt.Errorf("startTimeout must be positive, got %s", c.StartTimeout)
-	}
-	if c.MaxTasksPerWorker < 0 {
-		return fmt.Errorf("maxTasksPerWorker must not be negative, got %d", c.MaxTasksPerWorker)
-	}
-	if c.Concurrency == 0 {
-		c.Concurrency = 1
-	}
 	if c.cancelGrace == 0 {
 		c.cancelGrace = CancelGrace
 	}
-	if c.Concurrency < 1 || c.Concurrency > MaxConcurrency {
-		return fmt.Errorf("concurrency must be from 1 to %d, got %d", MaxConcurrency, c.Concurrency)
+}
+
+// Validate checks a Config whose defaults are set (SetDefaults): the limits
+// of WorkersParam and the others, and that a process pool has a command.
+func (c *Config) Validate() error {
+	if c.Kind != Thread && c.Kind != Process {
+		return fmt.Errorf("kind must be %q or %q, got %q", Thread, Process, c.Kind)
+	}
+	checks := []struct {
+		p schema.Param
+		v any
+	}{
+		{WorkersParam, c.Workers},
+		{MaxQueueParam, *c.MaxQueue},
+		{TaskTimeoutParam, c.TaskTimeout},
+		{StartTimeoutParam, c.StartTimeout},
+		{MaxTasksPerWorkerParam, c.MaxTasksPerWorker},
+		{ConcurrencyParam, c.Concurrency},
+	}
+	for _, ck := range checks {
+		if err := check(ck.p.Name, ck.p, ck.v); err != nil {
+			return err
+		}
+	}
+	if c.Kind == Process && (len(c.Command) == 0 || c.Command[0] == "") {
+		return fmt.Errorf("command must name the worker program")
 	}
 	return nil
 }
 
-func checkWorkers(field string, n int) error {
-	if n < 1 || n > MaxWorkers {
-		return fmt.Errorf("%s must be from 1 to %d, got %d", field, MaxWorkers, n)
+// check checks v, a Config field, against p; field names it in the error.
+func check(field string, p schema.Param, v any) error {
+	if _, err := p.Value(v); err != nil {
+		return fmt.Errorf("%s %w, got %v", field, err, v)
 	}
 	return nil
 }
@@ -246,7 +284,8 @@ type slot interface {
 // New checks cfg and returns a pool with no worker running yet: workers start
 // with the first task (or Start).
 func New(cfg Config) (*Pool, error) {
-	if err := cfg.normalize(); err != nil {
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
 		return nil, taskerr.New(taskerr.InvalidArgument, "%s pool %q: %s", cfg.Kind, cfg.Name, err)
 	}
 	init, err := bindInit(&cfg)
@@ -312,7 +351,7 @@ func (p *Pool) Started() bool { return p.started.Load() }
 // the pool has started); shrinking retires the newest workers after the task
 // they have in hand. Queued tasks stay queued either way.
 func (p *Pool) Resize(n int) error {
-	if err := checkWorkers("resize(workers)", n); err != nil {
+	if err := check("resize(workers)", WorkersParam, n); err != nil {
 		return taskerr.New(taskerr.InvalidArgument, "%s pool %q: %s", p.cfg.Kind, p.cfg.Name, err)
 	}
 	p.mu.Lock()

@@ -58,13 +58,16 @@ type Task struct {
 	args   workload.Args
 	params []byte // JSON, for process pools
 
-	pool   *Pool
-	state  atomic.Uint32
-	cancel context.CancelFunc // thread pools: stops the workload
-	ctx    context.Context    // thread pools: the workload's, made when a worker takes the task
+	pool  *Pool
+	state atomic.Uint32
+	// inQueue is guarded by the pool's ledger, as the queue's links are. It
+	// sits next to state, in what would be padding, so that a Task stays
+	// within its 320-byte allocation size class.
+	inQueue bool
+	cancel  context.CancelFunc // thread pools: stops the workload
+	ctx     context.Context    // thread pools: the workload's, made when a worker takes the task
 	// The queue's links, guarded by the pool's ledger.
 	qnext, qprev *Task
-	inQueue      bool
 	// Process pools: the slot the request is in flight on, and its timeout.
 	slot    *procSlot
 	timeout time.Duration

@@ -66,7 +66,7 @@ func checkBound(t *testing.T, spec *Spec, raw map[string]any, args Args, data []
 		return
 	}
 	for key := range raw {
-		if spec.param(key) < 0 {
+		if !slices.ContainsFunc(spec.Params, func(p Param) bool { return p.Name == key }) {
 			t.Fatalf("%s.Bind(%s) accepted the unknown param %q", spec.Name, data, key)
 		}
 	}
@@ -90,7 +90,7 @@ func checkBound(t *testing.T, spec *Spec, raw map[string]any, args Args, data []
 		switch p.Type {
 		case Int:
 			n := args.Int(p.Name)
-			if f := args.Float(p.Name); float64(n) != f || f != math.Trunc(f) || math.Abs(f) > maxExactInt {
+			if f := args.Float(p.Name); float64(n) != f || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
 				t.Fatalf("%s.Bind(%s): %s = %d, as a float %v", spec.Name, data, p.Name, n, f)
 			}
 			inBounds(p, float64(n))
@@ -108,11 +108,7 @@ func checkBound(t *testing.T, spec *Spec, raw map[string]any, args Args, data []
 			goValue = d
 		case String:
 			s := args.String(p.Name)
-			maxLen := p.MaxLen
-			if maxLen == 0 {
-				maxLen = defaultMaxLen
-			}
-			if len(s) > maxLen || (len(p.Enum) > 0 && !slices.Contains(p.Enum, s)) {
+			if len(s) > p.Limit() || (len(p.Enum) > 0 && !slices.Contains(p.Enum, s)) {
 				t.Fatalf("%s.Bind(%s): %s = %.40q, not a valid value", spec.Name, data, p.Name, s)
 			}
 			goValue = s
@@ -127,8 +123,7 @@ func checkBound(t *testing.T, spec *Spec, raw map[string]any, args Args, data []
 			}
 		}
 		if !given && p.Default != nil {
-			want, _ := p.convert(p.Default)
-			if got := p.goValue(want); got != goValue {
+			if got, _ := p.Value(p.Default); got != goValue {
 				t.Fatalf("%s.Bind(%s): %s = %v, want its default %v", spec.Name, data, p.Name, goValue, got)
 			}
 		}

@@ -93,10 +93,7 @@ func badValues(p Param) []any {
 		}
 		return bad
 	case String:
-		maxLen := p.MaxLen
-		if maxLen == 0 {
-			maxLen = defaultMaxLen
-		}
+		maxLen := p.Limit()
 		bad := append(slices.Clone(common), 5.0, 0.0, true, strings.Repeat("x", maxLen+1))
 		if len(p.Enum) > 0 {
 			flipped := strings.ToLower(p.Enum[0])
@@ -117,7 +114,7 @@ func goodValues(p Param) []any {
 	case Int:
 		return []any{p.Min, p.Max, math.Floor((p.Min + p.Max) / 2), json.Number(fmt.Sprint(int64(p.Min))), int64(p.Max)}
 	case Duration:
-		return []any{p.Min, p.Max, fmt.Sprintf("%vms", p.Min), msDuration(p.Max).String(), "1s", 1000.0}
+		return []any{p.Min, p.Max, fmt.Sprintf("%vms", p.Min), time.Duration(p.Max * float64(time.Millisecond)).String(), "1s", 1000.0}
 	case String:
 		if len(p.Enum) > 0 {
 			vals := make([]any, len(p.Enum))
@@ -221,8 +218,8 @@ func TestBindAccepts(t *testing.T) {
 				}
 				switch p.Type {
 				case Int:
-					f, _ := toFloat(v)
-					if got := args.Int(p.Name); got != int64(f) {
+					want, _ := p.Value(v)
+					if got := args.Int(p.Name); got != want {
 						t.Errorf("%s.Bind({%s: %v}): Int = %d", spec.Name, p.Name, v, got)
 					}
 				case Duration:
@@ -306,7 +303,7 @@ func TestBindTypes(t *testing.T) {
 		{"d", -1.0},
 		{"d", math.Inf(1)},
 		{"s", 5.0},
-		{"s", strings.Repeat("s", defaultMaxLen+1)},
+		{"s", strings.Repeat("s", (&Param{}).Limit()+1)},
 		{"even", 3.0},
 		{"even", 2.5},
 	} {

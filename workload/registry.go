@@ -1,6 +1,7 @@
 // Package workload is the catalogue of tasks that pools run: a registry that
 // any Go code linked into the binary can add to, the built-in CPU-bound and
-// I/O-bound workloads, and the validation of their params. It knows nothing of
+// I/O-bound workloads, and the binding of their params (declared with package
+// schema, whose Param, Type and Args it re-exports). It knows nothing of
 // k6 or of pools: the same registry serves the thread pool in the k6 process
 // and the worker processes of a process pool.
 package workload
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/k6-concurrency/xk6-concurrency/schema"
 	"github.com/k6-concurrency/xk6-concurrency/taskerr"
 )
 
@@ -45,6 +47,9 @@ type Spec struct {
 	// untouched (Args.Raw) and Func validates them itself.
 	Raw bool
 	Fn  Func
+
+	// schema is Params as bound, made at registration.
+	schema *schema.Schema
 }
 
 // Option adds to a Spec at registration.
@@ -203,7 +208,7 @@ type Info struct {
 func (s *Spec) Info() Info {
 	params := make(map[string]ParamInfo, len(s.Params))
 	for _, p := range s.Params {
-		params[p.Name] = p.info()
+		params[p.Name] = p.Info()
 	}
 	return Info{Name: s.Name, Kind: s.Kind, Params: params, Description: s.Description}
 }

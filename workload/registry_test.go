@@ -335,12 +335,12 @@ func TestRun(t *testing.T) {
 		{
 			add("undeclared", func(_ context.Context, args Args) (any, error) { return args.Int("nope"), nil },
 				WithParams(Param{Name: "n", Type: Int})),
-			taskerr.Workload, `undeclared panicked: workload undeclared reads param "nope" that it does not declare...`,
+			taskerr.Workload, `undeclared panicked: undeclared reads param "nope" that it does not declare...`,
 		},
 		{
 			add("wrong.type", func(_ context.Context, args Args) (any, error) { return args.String("n"), nil },
 				WithParams(Param{Name: "n", Type: Int})),
-			taskerr.Workload, `wrong.type panicked: workload wrong.type reads param "n" as [string], but it is declared int...`,
+			taskerr.Workload, `wrong.type panicked: wrong.type reads param "n" as [string], but it is declared int...`,
 		},
 	} {
 		args, err := tc.spec.Bind(nil)

@@ -13,6 +13,7 @@ package report
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -22,6 +23,7 @@ import (
 	"time"
 
 	"github.com/k6-concurrency/xk6-concurrency/internal/names"
+	"github.com/k6-concurrency/xk6-concurrency/schema"
 	"github.com/k6-concurrency/xk6-concurrency/taskerr"
 )
 
@@ -92,43 +94,47 @@ type Options struct {
 	Seconds float64
 }
 
+// OptionsSchema declares the options of report.text and report.html;
+// ParseOptions binds it, under the name of the function called.
+//
+//nolint:gochecknoglobals // a constant declaration (a struct cannot be const)
+var OptionsSchema = schema.Schema{Noun: "option", Params: []schema.Param{
+	{
+		Name: "title", Type: schema.String, MaxLen: 500, Doc: "Shown above the table and as the page's heading.",
+		Want: "must be a string of at most 500 characters",
+	},
+	tagParam("series", "The tag whose values are compared (the bars of one group). Default: "+DefaultSeries+"."),
+	tagParam("size", "The integer tag along the x axis (the groups). Default: "+DefaultSize+"."),
+	{
+		Name: "seconds", Type: schema.Any, Parse: seconds,
+		Doc: "How long each cell ran (a number of seconds, or a duration like \"7s\"): calls/s is then count / seconds.",
+	},
+}}
+
 // OptionNames lists the options ParseOptions knows.
 //
 //nolint:gochecknoglobals // a constant table
-var OptionNames = []string{"title", "series", "size", "seconds"}
+var OptionNames = OptionsSchema.Names()
 
 // ParseOptions reads the options object of report.text or report.html (fn
 // names the function in error messages). Every error is InvalidArgument and
 // names the option.
 func ParseOptions(fn string, raw map[string]any) (Options, error) {
-	o := Options{Series: DefaultSeries, Size: DefaultSize}
-	keys := make([]string, 0, len(raw))
-	for k := range raw {
-		keys = append(keys, k)
+	sch := OptionsSchema
+	sch.Name = fn + "()"
+	args, err := sch.Bind(raw)
+	if err != nil {
+		return Options{}, err
 	}
-	slices.Sort(keys)
-	for _, key := range keys {
-		v := raw[key]
-		var err error
-		switch key {
-		case "title":
-			s, ok := v.(string)
-			if !ok || len(s) > 500 {
-				err = fmt.Errorf("must be a string of at most 500 characters, got %s", taskerr.Describe(v))
-			}
-			o.Title = strings.TrimSpace(s)
-		case "series":
-			o.Series, err = tagName(v)
-		case "size":
-			o.Size, err = tagName(v)
-		case "seconds":
-			o.Seconds, err = seconds(v)
-		default:
-			return o, invalid("%s(): unknown option %q in opts (options: %s)", fn, key, strings.Join(OptionNames, ", "))
-		}
-		if err != nil {
-			return o, invalid("%s(): option %q %s", fn, key, err)
-		}
+	o := Options{Title: strings.TrimSpace(args.String("title")), Series: DefaultSeries, Size: DefaultSize}
+	if args.Has("series") {
+		o.Series = args.String("series")
+	}
+	if args.Has("size") {
+		o.Size = args.String("size")
+	}
+	if s, ok := args.Any("seconds").(float64); ok {
+		o.Seconds = s
 	}
 	switch {
 	case o.Series == o.Size:
@@ -140,16 +146,27 @@ func ParseOptions(fn string, raw map[string]any) (Options, error) {
 	return o, nil
 }
 
-func tagName(v any) (string, error) {
-	s, ok := v.(string)
-	if !ok || s == "" || len(s) > 100 || s != strings.TrimSpace(s) || strings.ContainsAny(s, ",:{}\"'") {
-		return "", fmt.Errorf("must be a tag name (a non-empty string without , : { } or quotes), got %s",
-			taskerr.Describe(v))
+const tagNameWant = "must be a tag name (a non-empty string without , : { } or quotes)"
+
+// tagParam declares an option that names a tag.
+func tagParam(name, doc string) schema.Param {
+	return schema.Param{
+		Name: name, Type: schema.String, MaxLen: 100, NonEmpty: true, Check: checkTagName, Want: tagNameWant, Doc: doc,
 	}
-	return s, nil
 }
 
-func seconds(v any) (float64, error) {
+// checkTagName refuses what k6 cannot read back from a sub-metric's name.
+func checkTagName(v any) error {
+	s, _ := v.(string)
+	if s != strings.TrimSpace(s) || strings.ContainsAny(s, ",:{}\"'") {
+		return errors.New(tagNameWant)
+	}
+	return nil
+}
+
+// seconds reads the seconds option: a positive number of seconds, or a
+// duration.
+func seconds(v any) (any, error) {
 	var s float64
 	switch x := v.(type) {
 	case float64:
@@ -157,14 +174,14 @@ func seconds(v any) (float64, error) {
 	case string:
 		d, err := time.ParseDuration(x)
 		if err != nil {
-			return 0, fmt.Errorf("must be a number of seconds or a duration like \"7s\", got %s", taskerr.Describe(v))
+			return 0, errors.New("must be a number of seconds or a duration like \"7s\"")
 		}
 		s = d.Seconds()
 	default:
-		return 0, fmt.Errorf("must be a number of seconds or a duration like \"7s\", got %s", taskerr.Describe(v))
+		return 0, errors.New("must be a number of seconds or a duration like \"7s\"")
 	}
 	if !(s > 0) || math.IsInf(s, 0) {
-		return 0, fmt.Errorf("must be a positive number of seconds (how long each cell ran), got %s", taskerr.Describe(v))
+		return 0, errors.New("must be a positive number of seconds (how long each cell ran)")
 	}
 	return s, nil
 }
@@ -524,8 +541,9 @@ func Thresholds(fn string, spec map[string]any) (map[string][]string, error) {
 	slices.Sort(tags)
 	values := make([][]string, len(tags))
 	total := 1
+	tagName := tagParam("", "")
 	for i, tag := range tags {
-		if _, err := tagName(tag); err != nil {
+		if _, err := tagName.Value(tag); err != nil {
 			return nil, invalid("%s(): spec key %q is not a tag name (a non-empty string without , : { } or quotes)", fn, tag)
 		}
 		list, ok := spec[tag].([]any)
