@@ -1,7 +1,6 @@
 package concurrency
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 
