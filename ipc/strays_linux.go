@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -26,6 +27,8 @@ const (
 // reused in between is never signalled.
 func killStrays(id string) {
 	mark := []byte("\x00" + WorkerIDEnv + "=" + id + "\x00")
+	var killed []int
+	defer func() { awaitDeath(killed) }()
 	for round := range strayRounds {
 		pids := strays(mark)
 		if len(pids) == 0 {
@@ -39,12 +42,34 @@ func killStrays(id string) {
 			if err != nil {
 				continue
 			}
-			if carries(pid, mark) {
-				_ = p.Kill()
+			if carries(pid, mark) && p.Kill() == nil {
+				killed = append(killed, pid)
 			}
 			_ = p.Release()
 		}
 	}
+}
+
+// awaitDeath waits, at most strayRounds pauses in all, until none of pids
+// runs: a stray stops carrying the mark (its environment reads empty) as it
+// starts to exit, a moment before it is dead.
+func awaitDeath(pids []int) {
+	for range strayRounds {
+		if !slices.ContainsFunc(pids, isRunning) {
+			return
+		}
+		time.Sleep(strayPause)
+	}
+}
+
+// isRunning reports whether process pid exists and is not a zombie.
+func isRunning(pid int) bool {
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(stat, ')')
+	return i >= 0 && i+2 < len(stat) && stat[i+2] != 'Z' && stat[i+2] != 'X'
 }
 
 // strays lists the processes that carry mark.
