@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -113,8 +114,8 @@ func TestFrameTooSmall(t *testing.T) {
 	}
 }
 
+//nolint:paralleltest // counts the whole process's allocations: no other test may run meanwhile
 func TestFrameHugeClaimDoesNotAllocate(t *testing.T) {
-	t.Parallel()
 	data := header(0xFFFFFFFF)
 	var before, after runtime.MemStats
 	runtime.GC()
@@ -310,5 +311,22 @@ func BenchmarkFrameRoundTrip(b *testing.B) {
 		if id, ok := parseUint(m.id); !ok || id != uint64(i+1) {
 			b.Fatal("bad id")
 		}
+	}
+}
+
+// TestWireMsgParseDepthLimit: at the nesting limit of JSON decoders (10000
+// levels), parse accepts exactly what encoding/json accepts, since Serve
+// tells a run whose params nest past it from a broken frame.
+func TestWireMsgParseDepthLimit(t *testing.T) {
+	t.Parallel()
+	for _, levels := range []int{9998, 9999, 10000, 10001} {
+		t.Run(strconv.Itoa(levels), func(t *testing.T) {
+			t.Parallel()
+			frame := []byte(`{"type":"run","params":` + strings.Repeat("[", levels-1) + strings.Repeat("]", levels-1) + `}`)
+			var m wireMsg
+			if err, valid := m.parse(frame), json.Valid(frame); (err == nil) != valid {
+				t.Fatalf("parse: %v; json.Valid: %v", err, valid)
+			}
+		})
 	}
 }
