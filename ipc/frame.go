@@ -3,6 +3,10 @@
 // It holds both sides: Start, Worker and Call are the pool's side, which
 // spawns a worker process and pipelines requests to it; Serve and
 // ServeProcess are the worker's side, which runs workloads from a registry.
+// A Worker is two parts: a process under supervision (process.go: pipes,
+// process group, stdin close then SIGTERM then SIGKILL, reaping, strays,
+// stderr), and a protocol client over its stdin and stdout that knows
+// nothing of processes (client.go: hello, requests, cancels, results).
 package ipc
 
 import (
