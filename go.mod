@@ -3,6 +3,7 @@ module github.com/k6-concurrency/xk6-concurrency
 go 1.26.8
 
 require (
+	github.com/go-json-experiment/json v0.0.0-20250211171154-1ae217ad3535
 	github.com/grafana/sobek v0.0.0-20260727154728-7781506a890f
 	github.com/grafana/sobek-webapi-encoding v0.1.0
 	github.com/sirupsen/logrus v1.9.3
@@ -38,7 +39,6 @@ require (
 	github.com/davecgh/go-spew v1.1.1 // indirect
 	github.com/evanw/esbuild v0.28.1 // indirect
 	github.com/fatih/color v1.19.0 // indirect
-	github.com/go-json-experiment/json v0.0.0-20250211171154-1ae217ad3535 // indirect
 	github.com/go-logr/logr v1.4.4 // indirect
 	github.com/go-logr/stdr v1.2.2 // indirect
 	github.com/go-sourcemap/sourcemap v2.1.4+incompatible // indirect

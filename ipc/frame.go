@@ -3,14 +3,21 @@
 // It holds both sides: Start, Worker and Call are the pool's side, which
 // spawns a worker process and pipelines requests to it; Serve and
 // ServeProcess are the worker's side, which runs workloads from a registry.
+// A Worker is two parts: a process under supervision (process.go: pipes,
+// process group, stdin close then SIGTERM then SIGKILL, reaping, strays,
+// stderr), and a protocol client over its stdin and stdout that knows
+// nothing of processes (client.go: hello, requests, cancels, results).
 package ipc
 
 import (
+	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+	"sync"
+	"sync/atomic"
 )
 
 // ProtocolVersion is the version of PROTOCOL.md both sides speak.
@@ -158,3 +165,51 @@ func ReadFrame(r io.Reader, buf []byte, limit int) ([]byte, error) {
 }
 
 func clone(b []byte) []byte { return append([]byte(nil), b...) }
+
+// frameWriter is a buffered writer shared by many goroutines: each frame is
+// one Write under the mutex, and only the last writer of a burst flushes, so
+// that frames written by goroutines that were waiting share a syscall. A
+// hold (the reader has more results in hand, whose callbacks send the next
+// requests) counts as a writer waiting: its release flushes.
+type frameWriter struct {
+	mu      sync.Mutex
+	bw      *bufio.Writer
+	waiting atomic.Int32
+}
+
+// hold defers the flushes of writes until release.
+func (fw *frameWriter) hold() { fw.waiting.Add(1) }
+
+// release ends a hold, flushing what was written meanwhile unless another
+// writer is waiting (it flushes then).
+func (fw *frameWriter) release() error {
+	fw.mu.Lock()
+	defer fw.mu.Unlock()
+	if fw.waiting.Add(-1) == 0 && fw.bw.Buffered() > 0 {
+		return fw.bw.Flush()
+	}
+	return nil
+}
+
+func (fw *frameWriter) write(frame []byte) error { return fw.writeThen(frame, nil) }
+
+// writeThen is write, running then first (if not nil) under the lock.
+func (fw *frameWriter) writeThen(frame []byte, then func()) error {
+	fw.waiting.Add(1)
+	fw.mu.Lock()
+	if then != nil {
+		then()
+	}
+	_, err := fw.bw.Write(frame)
+	if fw.waiting.Add(-1) == 0 && err == nil {
+		err = fw.bw.Flush()
+	}
+	fw.mu.Unlock()
+	return err
+}
+
+func (fw *frameWriter) flush() error {
+	fw.mu.Lock()
+	defer fw.mu.Unlock()
+	return fw.bw.Flush()
+}

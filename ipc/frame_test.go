@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -113,8 +114,8 @@ func TestFrameTooSmall(t *testing.T) {
 	}
 }
 
+//nolint:paralleltest // counts the whole process's allocations: no other test may run meanwhile
 func TestFrameHugeClaimDoesNotAllocate(t *testing.T) {
-	t.Parallel()
 	data := header(0xFFFFFFFF)
 	var before, after runtime.MemStats
 	runtime.GC()
@@ -311,4 +312,119 @@ func BenchmarkFrameRoundTrip(b *testing.B) {
 			b.Fatal("bad id")
 		}
 	}
+}
+
+// TestWireMsgParseDepthLimit: at the nesting limit of JSON decoders (10000
+// levels), parse accepts exactly what encoding/json accepts, since Serve
+// tells a run whose params nest past it from a broken frame.
+func TestWireMsgParseDepthLimit(t *testing.T) {
+	t.Parallel()
+	for _, levels := range []int{9998, 9999, 10000, 10001} {
+		t.Run(strconv.Itoa(levels), func(t *testing.T) {
+			t.Parallel()
+			frame := []byte(`{"type":"run","params":` + strings.Repeat("[", levels-1) + strings.Repeat("]", levels-1) + `}`)
+			var m wireMsg
+			if err, valid := m.parse(frame), json.Valid(frame); (err == nil) != valid {
+				t.Fatalf("parse: %v; json.Valid: %v", err, valid)
+			}
+		})
+	}
+}
+
+//nolint:gochecknoglobals // constant test frames
+var decodeFrames = []struct{ name, frame string }{
+	{"run", `{"type":"run","id":123456,"workload":"cpu.primes","params":{"limit":20000},"timeout_ms":5000}`},
+	{"result", `{"type":"result","id":123456,"value":{"count":2262,"first":[2,3,5,7,11,13,17,19,23,29]},"run_ns":431000}`},
+	{"error", `{"type":"result","id":123456,"error":{"name":"InvalidArgumentError","message":"cpu.primes: param \"limit\" must be an integer"},"run_ns":1200}`},
+}
+
+// BenchmarkFrameDecode decodes the frames each side reads most: a run (the
+// worker), a result with a value and a result with an error (the pool).
+func BenchmarkFrameDecode(b *testing.B) {
+	for _, f := range decodeFrames {
+		b.Run(f.name, func(b *testing.B) {
+			b.ReportAllocs()
+			frame := []byte(f.frame)
+			var m wireMsg
+			for range b.N {
+				if err := m.parse(frame); err != nil {
+					b.Fatal(err)
+				}
+				if id, ok := parseUint(m.id); !ok || id != 123456 {
+					b.Fatal("bad id")
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkFrameDecodeEncodingJSON decodes the frames of BenchmarkFrameDecode
+// with encoding/json into raw fields: the other codec wireMsg.parse could
+// use, measured next to it.
+func BenchmarkFrameDecodeEncodingJSON(b *testing.B) {
+	type rawFields struct {
+		Type      json.RawMessage `json:"type"`
+		ID        json.RawMessage `json:"id"`
+		Workload  json.RawMessage `json:"workload"`
+		Params    json.RawMessage `json:"params"`
+		TimeoutMS json.RawMessage `json:"timeout_ms"`
+		Value     json.RawMessage `json:"value"`
+		Error     json.RawMessage `json:"error"`
+		RunNS     json.RawMessage `json:"run_ns"`
+	}
+	for _, f := range decodeFrames {
+		b.Run(f.name, func(b *testing.B) {
+			b.ReportAllocs()
+			frame := []byte(f.frame)
+			for range b.N {
+				var m rawFields
+				if err := json.Unmarshal(frame, &m); err != nil {
+					b.Fatal(err)
+				}
+				if id, ok := parseUint(m.ID); !ok || id != 123456 {
+					b.Fatal("bad id")
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkFrameEncode encodes a run and a result as frames, with the
+// encoders this package uses (appendRun, appendResult) and with
+// encoding/json's Marshal of a Message, measured side by side.
+func BenchmarkFrameEncode(b *testing.B) {
+	params := json.RawMessage(`{"limit":20000}`)
+	value := json.RawMessage(`{"count":2262,"first":[2,3,5,7,11,13,17,19,23,29]}`)
+	b.Run("run/append", func(b *testing.B) {
+		b.ReportAllocs()
+		var buf []byte
+		for i := range b.N {
+			buf = appendRun(buf, uint64(i+1), "cpu.primes", params, 5000)
+		}
+	})
+	b.Run("run/encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := range b.N {
+			m := Message{Type: TypeRun, ID: uint64(i + 1), Workload: "cpu.primes", Params: params, TimeoutMS: 5000}
+			if _, err := json.Marshal(&m); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("result/append", func(b *testing.B) {
+		b.ReportAllocs()
+		var buf []byte
+		for i := range b.N {
+			buf = appendResult(buf, uint64(i+1), value, nil, 431000)
+		}
+	})
+	b.Run("result/encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := range b.N {
+			m := Message{Type: TypeResult, ID: uint64(i + 1), Value: value, RunNS: 431000}
+			if _, err := json.Marshal(&m); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -1,13 +1,19 @@
 package ipc
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"unicode/utf8"
+
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/k6-concurrency/xk6-concurrency/taskerr"
 	"github.com/k6-concurrency/xk6-concurrency/workload"
@@ -23,8 +29,10 @@ const (
 
 // Message is any protocol message, with the JSON names of PROTOCOL.md; each
 // type uses some of the fields. It is for tools and tests that speak the
-// protocol with encoding/json; this package's own hot paths encode and decode
-// run, result and cancel messages by hand.
+// protocol with encoding/json. This package's own hot paths encode run,
+// result and cancel messages by hand, without allocating, and decode every
+// frame with jsontext (github.com/go-json-experiment/json) in one pass that
+// validates it and finds its fields as spans of the frame (wireMsg).
 type Message struct {
 	Type string `json:"type"`
 
@@ -76,58 +84,75 @@ type wireMsg struct {
 	module                                                  []byte
 }
 
+// wireOptions make jsontext accept what encoding/json accepts, as the
+// protocol's other implementations do: duplicate names (the last one
+// counts) and strings that are not UTF-8.
+//
+//nolint:gochecknoglobals // constant options
+var wireOptions = []jsontext.Options{jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true)}
+
+// wireDecoder is a jsontext.Decoder reading a frame in place: over a
+// bytes.Buffer it hands out values as spans of the frame, without copying.
+type wireDecoder struct {
+	buf bytes.Buffer
+	jsontext.Decoder
+}
+
+//nolint:gochecknoglobals // decoders shared by every reader of the process
+var wireDecoders = sync.Pool{New: func() any { return new(wireDecoder) }}
+
+// decoderFor returns a decoder over frame; put it back with release.
+func decoderFor(frame []byte) *wireDecoder {
+	d := wireDecoders.Get().(*wireDecoder) //nolint:forcetypeassert // the pool holds only *wireDecoder
+	d.buf = *bytes.NewBuffer(frame)
+	d.Reset(&d.buf, wireOptions...)
+	return d
+}
+
+// release returns d to the pool, holding no frame.
+func (d *wireDecoder) release() {
+	d.buf = bytes.Buffer{}
+	d.Reset(&d.buf)
+	wireDecoders.Put(d)
+}
+
 // parse checks that frame is one JSON object and finds its fields. The
-// error says what is wrong with the frame.
+// error says what is wrong with the frame; then m is empty.
 func (m *wireMsg) parse(frame []byte) error {
 	*m = wireMsg{}
-	if !json.Valid(frame) {
-		var v any
-		err := json.Unmarshal(frame, &v)
-		if err == nil {
-			err = fmt.Errorf("invalid JSON")
-		}
-		return fmt.Errorf("a frame that is not valid JSON (%w): %s", err, snippet(frame))
+	err := m.scan(frame)
+	if err != nil {
+		*m = wireMsg{}
 	}
-	i := skipSpace(frame, 0)
-	if frame[i] != '{' {
+	return err
+}
+
+func (m *wireMsg) scan(frame []byte) error {
+	d := decoderFor(frame)
+	defer d.release()
+	if d.PeekKind() != '{' {
+		if !jsontext.Value(frame).IsValid(wireOptions...) {
+			return notJSON(frame)
+		}
 		return fmt.Errorf("a frame that is not a JSON object: %s", snippet(frame))
 	}
-	it := objIter{d: frame, i: i + 1}
-	for {
-		key, val, ok := it.next()
-		if !ok {
-			break
+	if _, err := d.ReadToken(); err != nil {
+		return notJSON(frame)
+	}
+	for d.PeekKind() == '"' {
+		name, err := d.ReadValue()
+		if err != nil {
+			return notJSON(frame)
 		}
-		var k string
-		if hasBackslash(key) {
-			k, _ = unquote(key)
+		val, err := d.ReadValue()
+		if err != nil {
+			return notJSON(frame)
 		}
-		switch {
-		case match(key, k, "type"):
-			m.typ = val
-		case match(key, k, "id"):
-			m.id = val
-		case match(key, k, "workload"):
-			m.workload = val
-		case match(key, k, "params"):
-			m.params = val
-		case match(key, k, "timeout_ms"):
-			m.timeoutMS = val
-		case match(key, k, "value"):
-			m.value = val
-		case match(key, k, "error"):
-			m.err = val
-		case match(key, k, "run_ns"):
-			m.runNS = val
-		case match(key, k, "protocol"):
-			m.protocol = val
-		case match(key, k, "concurrency"):
-			m.concurrency = val
-		case match(key, k, "max_frame"):
-			m.maxFrame = val
-		case match(key, k, "module"):
-			m.module = val
-		}
+		m.set(name, val)
+	}
+	// The closing brace, then nothing but white space.
+	if _, err := d.ReadToken(); err != nil || !isSpace(d.UnreadBuffer()) {
+		return notJSON(frame)
 	}
 	if m.typ == nil {
 		return fmt.Errorf("a message without a type: %s", snippet(frame))
@@ -138,18 +163,72 @@ func (m *wireMsg) parse(frame []byte) error {
 	return nil
 }
 
-// match compares a raw key (quotes stripped) with name; unescaped is the key
-// decoded when it holds escapes.
-func match(raw []byte, unescaped, name string) bool {
-	if unescaped != "" {
-		return unescaped == name
+// set keeps val if name (a quoted JSON string) names a field of wireMsg.
+func (m *wireMsg) set(name, val []byte) {
+	var dst *[]byte
+	switch string(fieldName(name)) {
+	case `"type"`:
+		dst = &m.typ
+	case `"id"`:
+		dst = &m.id
+	case `"workload"`:
+		dst = &m.workload
+	case `"params"`:
+		dst = &m.params
+	case `"timeout_ms"`:
+		dst = &m.timeoutMS
+	case `"value"`:
+		dst = &m.value
+	case `"error"`:
+		dst = &m.err
+	case `"run_ns"`:
+		dst = &m.runNS
+	case `"protocol"`:
+		dst = &m.protocol
+	case `"concurrency"`:
+		dst = &m.concurrency
+	case `"max_frame"`:
+		dst = &m.maxFrame
+	case `"module"`:
+		dst = &m.module
+	default:
+		return
 	}
-	return string(raw) == name
+	*dst = val
+}
+
+// fieldName is a quoted name with its escapes decoded (still quoted), for a
+// switch on the field names; a name without escapes is returned as it is,
+// so that the switch allocates nothing.
+func fieldName(name []byte) []byte {
+	if !slices.Contains(name, '\\') {
+		return name
+	}
+	s, err := jsontext.AppendUnquote([]byte{'"'}, name)
+	if err != nil {
+		return nil
+	}
+	return append(s, '"')
+}
+
+// notJSON is parse's error for a frame that is not valid JSON, with what
+// jsontext says is wrong.
+func notJSON(frame []byte) error {
+	err := jsontext.NewDecoder(bytes.NewReader(frame), wireOptions...).SkipValue()
+	if err == nil {
+		err = errors.New("more than one JSON value")
+	}
+	return fmt.Errorf("a frame that is not valid JSON (%s): %s",
+		strings.TrimPrefix(err.Error(), "jsontext: "), snippet(frame))
+}
+
+func isSpace(b []byte) bool {
+	return len(bytes.TrimLeft(b, " \t\r\n")) == 0
 }
 
 // is reports whether the message's type is t.
 func (m *wireMsg) is(t string) bool {
-	if len(m.typ) >= 2 && !hasBackslash(m.typ) {
+	if len(m.typ) >= 2 && !slices.Contains(m.typ, '\\') {
 		return string(m.typ[1:len(m.typ)-1]) == t
 	}
 	s, _ := unquote(m.typ)
@@ -173,29 +252,19 @@ func snippet(frame []byte) string {
 
 func isNull(v []byte) bool { return v == nil || string(v) == "null" }
 
-// unquote decodes a JSON string token (quotes included), or a key's bytes
-// between its quotes when they hold escapes.
+// unquote decodes a JSON string token (quotes included).
 func unquote(v []byte) (string, bool) {
-	if len(v) >= 2 && v[0] == '"' {
-		if !hasBackslash(v) {
-			return string(v[1 : len(v)-1]), true
-		}
-		var s string
-		if err := json.Unmarshal(v, &s); err == nil {
-			return s, true
-		}
+	if len(v) < 2 || v[0] != '"' {
 		return "", false
 	}
-	// a key: requote it.
-	var s string
-	if err := json.Unmarshal(append(append([]byte{'"'}, v...), '"'), &s); err == nil {
-		return s, true
+	if !slices.Contains(v, '\\') {
+		return string(v[1 : len(v)-1]), true
 	}
-	return "", false
-}
-
-func hasBackslash(v []byte) bool {
-	return slices.Contains(v, '\\')
+	s, err := jsontext.AppendUnquote(nil, v)
+	if err != nil {
+		return "", false
+	}
+	return string(s), true
 }
 
 // parseUint reads a JSON number that must be a non-negative integer (an
@@ -233,32 +302,6 @@ func parseNumber(v []byte) (float64, bool) {
 	return f, err == nil
 }
 
-// objIter walks the members of a JSON object that json.Valid accepted.
-type objIter struct {
-	d []byte
-	i int // after '{' or after a member
-}
-
-func (it *objIter) next() (key, val []byte, ok bool) {
-	d, i := it.d, skipSpace(it.d, it.i)
-	if i < len(d) && d[i] == ',' {
-		i = skipSpace(d, i+1)
-	}
-	if i >= len(d) || d[i] != '"' {
-		it.i = len(d)
-		return nil, nil, false
-	}
-	ks := i
-	i = skipString(d, i)
-	key = d[ks+1 : i-1]
-	i = skipSpace(d, i)
-	i = skipSpace(d, i+1) // ':'
-	vs := i
-	i = skipValue(d, i)
-	it.i = i
-	return key, d[vs:i], true
-}
-
 func skipSpace(d []byte, i int) int {
 	for i < len(d) {
 		switch d[i] {
@@ -284,44 +327,6 @@ func skipString(d []byte, i int) int {
 		}
 	}
 	return len(d)
-}
-
-// skipValue returns the index after the value starting at d[i].
-func skipValue(d []byte, i int) int {
-	if i >= len(d) {
-		return i
-	}
-	switch d[i] {
-	case '"':
-		return skipString(d, i)
-	case '{', '[':
-		depth := 0
-		for i < len(d) {
-			switch d[i] {
-			case '"':
-				i = skipString(d, i)
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1
-				}
-			}
-			i++
-		}
-		return i
-	default:
-		for i < len(d) {
-			switch d[i] {
-			case ',', '}', ']', ' ', '\t', '\n', '\r':
-				return i
-			}
-			i++
-		}
-		return i
-	}
 }
 
 // Encoding. Frames are built with their 4-byte length prefix in place, so a

@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // MaxDepth is how deeply a value (params or a result's value) may nest
@@ -44,9 +46,8 @@ func encodeValue(value any) (js []byte, reason string) {
 	if !bytes.Contains(js, []byte(`\ufffd`)) {
 		return js, ""
 	}
-	if i := replacedString(js); i >= 0 {
+	if path, isKey, found := replacedPath(js); found {
 		what := "a string"
-		path, isKey := jsonPath(js, i)
 		if isKey {
 			what = "a key"
 		}
@@ -233,103 +234,123 @@ func jsonDepth(js []byte) int {
 	return deepest
 }
 
-// replacedString returns the offset of the first string in js (as
-// json.Marshal writes it) that holds the escape \ufffd, which json.Marshal
-// writes only in place of bytes that are not UTF-8; -1 if there is none.
-func replacedString(js []byte) int {
-	for i := 0; i < len(js); i++ {
-		if js[i] != '"' {
-			continue
-		}
-		end := skipString(js, i)
-		for j := i + 1; j < end-1; j++ {
-			if js[j] == '\\' {
-				if strings.HasPrefix(string(js[j:min(j+6, end)]), `\ufffd`) {
-					return i
-				}
-				j++
+// replacedPath finds the first string in js (as json.Marshal writes it)
+// that holds the escape \ufffd, which json.Marshal writes only in place of
+// bytes that are not UTF-8, and names where it is: the path of the value it
+// is, or of the object whose key it is (isKey).
+func replacedPath(js []byte) (path string, isKey, found bool) {
+	d := decoderFor(js)
+	defer d.release()
+	for {
+		var err error
+		switch d.PeekKind() {
+		case 0: // the end
+			return "", false, false
+		case '{', '}', '[', ']':
+			_, err = d.ReadToken()
+		default:
+			var v jsontext.Value
+			v, err = d.ReadValue()
+			if err == nil && v.Kind() == '"' && hasReplacement(v) {
+				at, isKey := d.where()
+				return at.String(), isKey, true
 			}
 		}
-		i = end - 1
+		if err != nil {
+			return "", false, false
+		}
 	}
-	return -1
 }
 
-// jsonPath names where the string token at offset off of js is: the path of
-// the value it is, or of the object whose key it is (isKey).
-func jsonPath(js []byte, off int) (path string, isKey bool) {
-	if p, isKey, ok := findPath(js, skipSpace(js, 0), off, pathNode{}); ok {
-		return p.String(), isKey
+// hasReplacement reports whether the string token s holds the escape \ufffd.
+func hasReplacement(s []byte) bool {
+	for j := 0; j < len(s); j++ {
+		if s[j] == '\\' {
+			if bytes.HasPrefix(s[j:], []byte(`\ufffd`)) {
+				return true
+			}
+			j++
+		}
 	}
-	return "value", false
+	return false
 }
 
-func findPath(js []byte, i, off int, at pathNode) (p pathNode, isKey, ok bool) {
-	if i == off {
-		return at, false, true
-	}
-	end := skipValue(js, i)
-	if off < i || off >= end {
-		return at, false, false
-	}
-	switch js[i] {
-	case '{':
-		it := objIter{d: js, i: i + 1}
-		for {
-			key, val, ok := it.next()
-			if !ok {
-				return at, false, false
-			}
-			if offsetOf(js, key)-1 == off {
-				return at, true, true
-			}
-			k, _ := unquote(key)
-			if p, isKey, ok := findPath(js, offsetOf(js, val), off, at.child(k)); ok {
-				return p, isKey, true
-			}
+// where is the path of the value d read last, or, when that was an object
+// member's name, of the object (isKey).
+func (d *wireDecoder) where() (at pathNode, isKey bool) {
+	depth := d.StackDepth()
+	kind, n := d.StackIndex(depth)
+	isKey = kind == '{' && n%2 == 1
+	level := 1
+	for tok := range d.StackPointer().Tokens() {
+		if isKey && level == depth {
+			break
 		}
-	case '[':
-		j := skipSpace(js, i+1)
-		for n := 0; j < end && js[j] != ']'; n++ {
-			if p, isKey, ok := findPath(js, j, off, at.elem(n)); ok {
-				return p, isKey, true
-			}
-			j = skipSpace(js, skipValue(js, j))
-			if j < end && js[j] == ',' {
-				j = skipSpace(js, j+1)
-			}
+		if kind, _ := d.StackIndex(level); kind == '[' {
+			i, _ := strconv.Atoi(tok)
+			at = at.elem(i)
+		} else {
+			at = at.child(tok)
 		}
+		level++
 	}
-	return at, false, false
+	return at, isKey
 }
 
 // withoutParams returns a copy of frame, a JSON object nested too deeply for
-// encoding/json, with its "params" member's value replaced by null; ok is
+// a JSON decoder, with its "params" member's value replaced by null; ok is
 // false when the frame is no such object or nests too deeply elsewhere.
 func withoutParams(frame []byte) (shallow []byte, ok bool) {
 	if jsonDepth(frame) <= MaxDepth {
 		return nil, false
 	}
-	i := skipSpace(frame, 0)
-	if i >= len(frame) || frame[i] != '{' {
+	d := decoderFor(frame)
+	defer d.release()
+	if tok, err := d.ReadToken(); err != nil || tok.Kind() != '{' {
 		return nil, false
 	}
-	it := objIter{d: frame, i: i + 1}
-	for {
-		key, val, more := it.next()
-		if !more {
+	for d.PeekKind() == '"' {
+		name, err := d.ReadValue()
+		if err != nil {
 			return nil, false
 		}
-		if k, _ := unquote(key); k == "params" && len(val) > 0 {
-			start := offsetOf(frame, val)
-			shallow = append(append(append(shallow, frame[:start]...), "null"...), frame[start+len(val):]...)
+		if string(fieldName(name)) == `"params"` {
+			start := skipSpace(frame, int(d.InputOffset()))
+			if start < len(frame) && frame[start] == ':' {
+				start = skipSpace(frame, start+1)
+			}
+			if start >= len(frame) || (frame[start] != '{' && frame[start] != '[') {
+				return nil, false // params that nest too deeply are an array or an object
+			}
+			end := containerEnd(frame, start)
+			shallow = append(append(append(shallow, frame[:start]...), "null"...), frame[end:]...)
 			return shallow, jsonDepth(shallow) <= MaxDepth
 		}
+		if _, err := d.ReadValue(); err != nil {
+			return nil, false
+		}
 	}
+	return nil, false
 }
 
-// offsetOf is where part, a sub-slice of js, starts in js.
-func offsetOf(js, part []byte) int { return cap(js) - cap(part) }
+// containerEnd returns the index after the array or object that starts at
+// js[i].
+func containerEnd(js []byte, i int) int {
+	depth := 0
+	for ; i < len(js); i++ {
+		switch js[i] {
+		case '"':
+			i = skipString(js, i) - 1
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth--; depth == 0 {
+				return i + 1
+			}
+		}
+	}
+	return len(js)
+}
 
 // panicText renders a panic's value. fmt re-panics when the value's Error or
 // String method panics while it renders that method's panic, so such a

@@ -4,6 +4,7 @@ package ipc
 
 import (
 	"os"
+	"slices"
 	"time"
 
 	"github.com/k6-concurrency/xk6-concurrency/internal/procs"
@@ -25,6 +26,8 @@ const (
 // reused in between is never signalled.
 func killStrays(id string) {
 	entry := WorkerIDEnv + "=" + id
+	var killed []int
+	defer func() { awaitDeath(killed) }()
 	for round := range strayRounds {
 		pids := procs.WithEnv(entry)
 		if len(pids) == 0 {
@@ -38,10 +41,22 @@ func killStrays(id string) {
 			if err != nil {
 				continue
 			}
-			if procs.HasEnv(pid, entry) {
-				_ = p.Kill()
+			if procs.HasEnv(pid, entry) && p.Kill() == nil {
+				killed = append(killed, pid)
 			}
 			_ = p.Release()
 		}
+	}
+}
+
+// awaitDeath waits, at most strayRounds pauses in all, until none of pids
+// runs: a stray stops carrying the mark (its environment reads empty) as it
+// starts to exit, a moment before it is dead.
+func awaitDeath(pids []int) {
+	for range strayRounds {
+		if !slices.ContainsFunc(pids, procs.Running) {
+			return
+		}
+		time.Sleep(strayPause)
 	}
 }

@@ -31,47 +31,44 @@ func newWorkerID() string {
 // signal sends sig to the worker's process group, or to the worker alone
 // where there are no groups. Nothing is sent once the worker is reaped: its
 // pid, and so its group's id, may then belong to another process.
-func (w *Worker) signal(sig syscall.Signal) bool {
-	w.sigMu.Lock()
-	defer w.sigMu.Unlock()
-	if w.reaped {
+func (p *process) signal(sig syscall.Signal) bool {
+	p.sigMu.Lock()
+	defer p.sigMu.Unlock()
+	if p.reaped {
 		return false
 	}
-	if signalGroup(w.pid, sig) == nil {
+	if signalGroup(p.pid, sig) == nil {
 		return true
 	}
 	if sig == syscall.SIGKILL {
-		return w.cmd.Process.Kill() == nil
+		return p.cmd.Process.Kill() == nil
 	}
-	return w.cmd.Process.Signal(sig) == nil
+	return p.cmd.Process.Signal(sig) == nil
 }
-
-// kill SIGKILLs the worker and its process group.
-func (w *Worker) kill() { w.signal(syscall.SIGKILL) }
 
 // sweepGroup SIGKILLs what is left of the worker's process group after the
 // worker exited, and marks the group as no longer ours to signal.
-func (w *Worker) sweepGroup() {
-	w.sigMu.Lock()
-	defer w.sigMu.Unlock()
-	if !w.reaped {
-		_ = signalGroup(w.pid, syscall.SIGKILL)
+func (p *process) sweepGroup() {
+	p.sigMu.Lock()
+	defer p.sigMu.Unlock()
+	if !p.reaped {
+		_ = signalGroup(p.pid, syscall.SIGKILL)
 	}
-	w.reaped = true
+	p.reaped = true
 }
 
 // reap waits for the worker to exit, kills what is left of its group, and
 // reaps it. Where the exit can be awaited without reaping (Linux), the group
 // is killed while the worker's pid is still held by its zombie, so the
 // group's id cannot have been reused; elsewhere it is killed just after.
-func (w *Worker) reap() {
-	zombie := waitExited(w.pid)
+func (p *process) reap() {
+	zombie := waitExited(p.pid)
 	if zombie {
-		w.sweepGroup()
+		p.sweepGroup()
 	}
-	_ = w.cmd.Wait()
+	_ = p.cmd.Wait()
 	if !zombie {
-		w.sweepGroup()
+		p.sweepGroup()
 	}
 }
 

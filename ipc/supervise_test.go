@@ -188,7 +188,7 @@ func TestPrivateTemp(t *testing.T) {
 		t.Errorf("with TMPDIR missing: dir %q, env %q", dir, got)
 	}
 	w := start(t, func() Config { c := selfConfig(); c.Env = append(c.Env, "TMPDIR="+base); return c }())
-	r := do(t, w, NewCall(), "t.env", `{"name":"TMPDIR"}`, 0)
+	r := do(t, w, NewCall(), "t.env", `{"name":"TMPDIR"}`)
 	got, _ := strconv.Unquote(string(r.Value))
 	if r.Err != nil || filepath.Dir(got) != base {
 		t.Fatalf("the worker's TMPDIR is %s (%v), want a directory in %s", r.Value, r.Err, base)

@@ -140,14 +140,15 @@ func MemoryOf(pid int) (Memory, error) {
 	return m, nil
 }
 
-// stat reads /proc/<pid>/stat of a running process; a zombie is errZombie.
+// stat reads /proc/<pid>/stat of a running process; a zombie (or a dead
+// process not yet gone) is errZombie.
 func stat(pid int) (procfs.ProcStat, error) {
 	p, err := procfs.NewProc(pid)
 	if err != nil {
 		return procfs.ProcStat{}, err
 	}
 	st, err := p.Stat()
-	if err == nil && st.State == "Z" {
+	if err == nil && (st.State == "Z" || st.State == "X") { // X: dead, about to go
 		err = errZombie
 	}
 	return st, err
