@@ -1,7 +1,6 @@
 package ipc
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/k6-concurrency/xk6-concurrency/internal/procs"
 	"github.com/k6-concurrency/xk6-concurrency/workload"
 )
 
@@ -54,7 +54,7 @@ func withSupervisionWorkloads(reg *workload.Registry) *workload.Registry {
 		// fork and exec: look again for a moment.
 		marked := false
 		for range 200 {
-			if marked = hasMarkerOf(sleep.Process.Pid, os.Getenv(WorkerEnv)); marked {
+			if marked = procs.HasEnv(sleep.Process.Pid, WorkerEnv+"="+os.Getenv(WorkerEnv)); marked {
 				break
 			}
 			time.Sleep(5 * time.Millisecond)
@@ -160,7 +160,7 @@ func testDescendant(t *testing.T, then string, escape bool, end func(*Worker), w
 	} else if w.Err() != nil {
 		t.Errorf("Err = %v after a Close the worker obeyed", w.Err())
 	}
-	if procAlive(sleepPID) {
+	if procs.Running(sleepPID) {
 		t.Errorf("its child sleep pid %d outlived the worker", sleepPID)
 		_ = syscall.Kill(sleepPID, syscall.SIGKILL)
 	}
@@ -217,12 +217,6 @@ func waitForPID(t *testing.T, file string) (pid int, marked bool, tmp string) {
 	}
 	t.Fatalf("no pid in %s", file)
 	return 0, false, ""
-}
-
-// hasMarkerOf reports whether pid carries the worker marker of pool pid pool.
-func hasMarkerOf(pid int, pool string) bool {
-	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
-	return err == nil && bytes.Contains(env, []byte(WorkerEnv+"="+pool+"\x00"))
 }
 
 func names(entries []os.DirEntry) []string {

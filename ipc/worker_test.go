@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/k6-concurrency/xk6-concurrency/internal/procs"
 	"github.com/k6-concurrency/xk6-concurrency/taskerr"
 )
 
@@ -163,29 +164,10 @@ func assertReaped(t testing.TB, pid int) {
 	if runtime.GOOS != "linux" {
 		return
 	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return // gone
-	}
-	state, ppid := procStat(b)
-	if ppid == os.Getpid() {
+	if ppid, err := procs.Parent(pid); err == nil && ppid == os.Getpid() {
+		state, _ := procs.State(pid)
 		t.Errorf("pid %d is still our child (state %s)", pid, state)
 	}
-}
-
-// procStat reads the state and parent pid from /proc/<pid>/stat.
-func procStat(b []byte) (state string, ppid int) {
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return "", 0
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 2 {
-		return "", 0
-	}
-	ppid, _ = strconv.Atoi(f[1])
-	return f[0], ppid
 }
 
 var pidRe = regexp.MustCompile(`pid (\d+)`)
@@ -301,12 +283,6 @@ func TestWorkerSIGKILL(t *testing.T) {
 	<-w.Done()
 	wantCrash(t, w.Err(), pid, "killed by signal SIGKILL")
 	assertReaped(t, w.PID())
-	if _, err := os.Stat(fmt.Sprintf("/proc/%d", w.PID())); err == nil && runtime.GOOS == "linux" {
-		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", w.PID()))
-		if _, ppid := procStat(b); ppid == os.Getpid() {
-			t.Error("zombie left behind")
-		}
-	}
 	if err := w.Send(c, Request{Workload: "t.noop"}); err == nil {
 		t.Error("Send on a dead worker succeeded")
 	} else {
@@ -642,7 +618,7 @@ func TestPdeathsig(t *testing.T) {
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
-		if workerPID > 0 && procAlive(workerPID) {
+		if workerPID > 0 && procs.Running(workerPID) {
 			_ = syscall.Kill(workerPID, syscall.SIGKILL)
 		}
 	})
@@ -653,7 +629,7 @@ func TestPdeathsig(t *testing.T) {
 	if _, err := fmt.Sscanf(line, "WORKER %d", &workerPID); err != nil {
 		t.Fatalf("line %q: %v", line, err)
 	}
-	if !procAlive(workerPID) {
+	if !procs.Running(workerPID) {
 		t.Fatalf("worker %d is not running", workerPID)
 	}
 	if err := cmd.Process.Kill(); err != nil {
@@ -661,22 +637,12 @@ func TestPdeathsig(t *testing.T) {
 	}
 	_ = cmd.Wait()
 	deadline := time.Now().Add(2 * time.Second)
-	for procAlive(workerPID) {
+	for procs.Running(workerPID) {
 		if time.Now().After(deadline) {
 			t.Fatalf("worker %d outlived its parent by 2s", workerPID)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-// procAlive reports whether pid runs (a zombie is dead).
-func procAlive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	state, _ := procStat(b)
-	return state != "Z" && state != "X"
 }
 
 //nolint:paralleltest // goleak counts every goroutine of the test process

@@ -30,9 +30,14 @@ func Running(pid int) bool {
 	return err == nil
 }
 
-// Parent returns the parent pid of a running process.
+// Parent returns the parent pid of process pid, a zombie's too (a zombie
+// is a child its parent has not reaped yet).
 func Parent(pid int) (int, error) {
-	st, err := stat(pid)
+	p, err := procfs.NewProc(pid)
+	if err != nil {
+		return 0, err
+	}
+	st, err := p.Stat()
 	return st.PPID, err
 }
 
