@@ -141,6 +141,18 @@ func (l *ledger) claim(t *Task, workers int) bool {
 	return true
 }
 
+// runningFor is how long t has run, 0 unless it runs. It reads Started
+// under the lock that claim and begin write it under: a worker may start t
+// (state, then Started) while a caller cancels it.
+func (l *ledger) runningFor(t *Task) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if t.state.Load() != running {
+		return 0
+	}
+	return time.Since(t.Started)
+}
+
 // prefetch moves a queued task to a worker's input (state sent), where it
 // still counts as waiting; false means it settled already.
 func (l *ledger) prefetch(t *Task, workers int) bool {

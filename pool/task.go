@@ -171,11 +171,7 @@ func (t *Task) SetParams(params []byte) {
 // queue at once. It is for callers that no longer need the result, such as a
 // VU that k6 stopped.
 func (t *Task) Cancel(err *taskerr.Error) bool {
-	var ran time.Duration
-	if t.state.Load() == running {
-		ran = time.Since(t.Started)
-	}
-	ok, was := t.fail(err, ran)
+	ok, was := t.fail(err, t.pool.led.runningFor(t))
 	if !ok || (was != running && was != sent) {
 		return ok
 	}
