@@ -19,6 +19,10 @@ const (
 	TypeRun    = "run"
 	TypeResult = "result"
 	TypeCancel = "cancel"
+	// TypeBatch carries several runs (pool to worker) or several results
+	// (worker to pool) in one frame, between sides whose hellos list
+	// FeatureBatch.
+	TypeBatch = "batch"
 )
 
 // Message is any protocol message, with the JSON names of PROTOCOL.md; each
@@ -35,7 +39,7 @@ type Message struct {
 	PID         int             `json:"pid,omitempty"`         // worker to pool
 	Workloads   []workload.Info `json:"workloads,omitempty"`   // worker to pool
 	Module      json.RawMessage `json:"module,omitempty"`      // pool to worker: see FeatureModule
-	Features    []string        `json:"features,omitempty"`    // worker to pool
+	Features    []string        `json:"features,omitempty"`    // both ways: FeaturePrefetch, FeatureBatch, ...
 
 	// run, result, cancel
 	ID uint64 `json:"id,omitempty"`
@@ -49,6 +53,10 @@ type Message struct {
 	Value json.RawMessage `json:"value,omitempty"`
 	Error *WireError      `json:"error,omitempty"`
 	RunNS int64           `json:"run_ns,omitempty"`
+
+	// batch: run messages (pool to worker) or result messages (worker to pool)
+	Requests []Message `json:"requests,omitempty"`
+	Results  []Message `json:"results,omitempty"`
 }
 
 // WireError is a result's error.
@@ -74,6 +82,7 @@ type wireMsg struct {
 	typ, id, workload, params, timeoutMS, value, err, runNS []byte
 	protocol, concurrency, maxFrame                         []byte
 	module                                                  []byte
+	features, requests, results                             []byte
 }
 
 // parse checks that frame is one JSON object and finds its fields. The
@@ -88,8 +97,15 @@ func (m *wireMsg) parse(frame []byte) error {
 		}
 		return fmt.Errorf("a frame that is not valid JSON (%w): %s", err, snippet(frame))
 	}
+	return m.parseValid(frame)
+}
+
+// parseValid is parse for a frame (or an item of a batch) that json.Valid
+// accepted already.
+func (m *wireMsg) parseValid(frame []byte) error {
+	*m = wireMsg{}
 	i := skipSpace(frame, 0)
-	if frame[i] != '{' {
+	if i >= len(frame) || frame[i] != '{' {
 		return fmt.Errorf("a frame that is not a JSON object: %s", snippet(frame))
 	}
 	it := objIter{d: frame, i: i + 1}
@@ -127,6 +143,12 @@ func (m *wireMsg) parse(frame []byte) error {
 			m.maxFrame = val
 		case match(key, k, "module"):
 			m.module = val
+		case match(key, k, "features"):
+			m.features = val
+		case match(key, k, "requests"):
+			m.requests = val
+		case match(key, k, "results"):
+			m.results = val
 		}
 	}
 	if m.typ == nil {

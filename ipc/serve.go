@@ -97,6 +97,9 @@ type server struct {
 	maxFrame atomic.Int64
 	wg       sync.WaitGroup
 	writeErr atomic.Pointer[error]
+	// batchOut says the pool's hello lists FeatureBatch: the results of a
+	// batch's items may reach it together.
+	batchOut atomic.Bool
 
 	mu    sync.Mutex
 	tasks map[uint64]*task
@@ -139,8 +142,10 @@ func (s *server) next() *task {
 
 // work runs t, then the waiting tasks, one after another.
 func (s *server) work(t *task) {
+	h := resultHold{s: s}
+	defer h.release()
 	for t != nil {
-		t = s.exec(t)
+		t = s.exec(t, &h)
 	}
 }
 
@@ -231,7 +236,7 @@ func (s *server) read() {
 			s.ended <- err
 			return
 		}
-		if t != nil && s.admit(t) {
+		if t != nil {
 			go s.read()
 			s.work(t)
 			return
@@ -239,8 +244,9 @@ func (s *server) read() {
 	}
 }
 
-// handle handles one frame from the pool: it returns the task a run
-// message starts, if any; an error is a protocol error.
+// handle handles one frame from the pool: it returns the task that a run
+// message (or a batch) starts now, if any, for the reading goroutine to run;
+// an error is a protocol error.
 func (s *server) handle(frame []byte) (*task, error) {
 	var m wireMsg
 	deepParams := false
@@ -255,7 +261,13 @@ func (s *server) handle(frame []byte) (*task, error) {
 	}
 	switch {
 	case m.is(TypeRun):
-		return s.run(&m, deepParams)
+		t, err := s.run(&m, deepParams)
+		if t != nil && !s.admit(t) {
+			t = nil // it waits its turn
+		}
+		return t, err
+	case m.is(TypeBatch):
+		return s.batch(&m)
 	case m.is(TypeCancel):
 		if id, ok := parseUint(m.id); ok {
 			if t := s.unwait(id); t != nil { // answered without running
@@ -279,6 +291,7 @@ func (s *server) handle(frame []byte) (*task, error) {
 			s.limit = int(min(n, math.MaxInt32))
 			s.mu.Unlock()
 		}
+		s.batchOut.Store(listsFeature(m.features, FeatureBatch))
 		if err := s.loadModule(m.module); err != nil {
 			return nil, err
 		}
@@ -296,6 +309,9 @@ type task struct {
 	timeout time.Duration
 	// cancelled says a cancel frame cancelled the task.
 	cancelled atomic.Bool
+	// batched says the task came in a batch: its result may be held while
+	// the goroutine runs the next one (resultHold).
+	batched bool
 }
 
 // run validates a run message. Failures before the workload runs are
@@ -368,7 +384,7 @@ func (s *server) run(m *wireMsg, deepParams bool) (*task, error) {
 //
 // It returns the waiting task that this goroutine runs next, taken before
 // the result is written: a pool that has the result may count on the room.
-func (s *server) exec(t *task) (next *task) {
+func (s *server) exec(t *task, h *resultHold) (next *task) {
 	start := time.Now()
 	returned := false
 	defer func() {
@@ -398,7 +414,14 @@ func (s *server) exec(t *task) (next *task) {
 	returned = true
 	runTime := time.Since(start)
 	next = s.next()
+	keep := next != nil && next.batched && t.batched && s.batchOut.Load()
+	if keep {
+		h.hold() // until this goroutine runs something else than a batch's next item, or the hold's timer
+	}
 	s.finish(t, errors.Is(ctx.Err(), context.DeadlineExceeded), value, err, runTime)
+	if !keep {
+		h.release()
+	}
 	return next
 }
 

@@ -292,8 +292,8 @@ func Start(cfg Config) (*Worker, error) {
 	go w.stderrLoop()
 	go w.waitLoop()
 
-	hello := fmt.Appendf(beginFrame(nil), `{"type":"hello","protocol":%d,"concurrency":%d,"max_frame":%d}`,
-		ProtocolVersion, cfg.Concurrency, cfg.MaxFrame)
+	hello := fmt.Appendf(beginFrame(nil), `{"type":"hello","protocol":%d,"concurrency":%d,"max_frame":%d,"features":["%s"]}`,
+		ProtocolVersion, cfg.Concurrency, cfg.MaxFrame, FeatureBatch)
 	hello = appendModule(hello, cfg.Module)
 	_ = w.out.write(endFrame(hello)) // a worker that is gone already is reported below
 
@@ -738,6 +738,9 @@ func (w *Worker) handleFrame(frame []byte) bool {
 		w.stop(causeProtocol, "sent "+err.Error())
 		return false
 	}
+	if m.is(TypeBatch) {
+		return w.handleBatch(&m)
+	}
 	if !m.is(TypeResult) {
 		if m.is(TypeHello) {
 			w.stop(causeProtocol, "sent a second hello")
@@ -746,6 +749,12 @@ func (w *Worker) handleFrame(frame []byte) bool {
 		}
 		return false
 	}
+	return w.handleResult(&m, frame)
+}
+
+// handleResult handles a result message (frame is its text); false means the
+// worker broke the protocol and is being killed.
+func (w *Worker) handleResult(m *wireMsg, frame []byte) bool {
 	id, ok := parseUint(m.id)
 	if !ok || id == 0 {
 		w.stop(causeProtocol, fmt.Sprintf("sent a result without a valid id: %s", snippet(frame)))
