@@ -592,7 +592,14 @@ func methodCases(t *testing.T) []badCase {
 		for _, v := range badValues(target{typ: workload.Duration}) {
 			add("timeout: "+v.label, "{ timeout: ("+v.js+") }", oneOf(`"timeout"`, "opts.timeout"))
 		}
-		for _, k := range []string{"timeot", "Timeout", "TIMEOUT", "taskTimeout", "", "__proto__x", "Signal", "abort"} {
+		if mapLike(m.name) {
+			for _, v := range badValues(target{typ: workload.Int, lo: 1, hi: pool.MaxQueueLimit}) {
+				add("chunkSize: "+v.label, "{ chunkSize: ("+v.js+") }", oneOf(`"chunkSize"`, "opts.chunkSize"))
+			}
+		} else {
+			add("chunkSize", "{ chunkSize: 2 }", oneOf(`"chunkSize"`), oneOf("unknown option"))
+		}
+		for _, k := range []string{"timeot", "Timeout", "TIMEOUT", "taskTimeout", "", "__proto__x", "Signal", "abort", "chunksize"} {
 			add(fmt.Sprintf("unknown opt %q", k), fmt.Sprintf("{ %s: 100 }", jsStr(k)), oneOf(jsStr(k)), oneOf("unknown option"))
 		}
 		for _, v := range append(notJSONExcept("null"),

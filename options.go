@@ -282,6 +282,15 @@ type callOptions struct {
 	Tags map[string]string
 	// Signal cancels the call's tasks when it aborts; nil is none.
 	Signal *signalRef
+	// ChunkSize is map's, mapSettled's and asCompleted's chunkSize: the most
+	// tasks of the call that travel to a process worker together; 0 is
+	// automatic (pool.AutoChunkSize).
+	ChunkSize int
+}
+
+// mapLike says whether a method takes chunkSize.
+func mapLike(method string) bool {
+	return method == "map" || method == "mapSettled" || method == "asCompleted"
 }
 
 // reservedTags are the tag keys a call may not set: the extension's own,
@@ -309,9 +318,23 @@ func parseCallOptions(method string, raw map[string]any) (callOptions, error) {
 				return o, bad("%s", err)
 			}
 			o.Tags = tags
+		case "chunkSize":
+			if !mapLike(method) {
+				return o, taskerr.New(taskerr.InvalidArgument,
+					"%s(): unknown option %q in opts (options: timeout, tags, signal; chunkSize is map's)", method, k)
+			}
+			n, err := intIn(v, 1, pool.MaxQueueLimit)
+			if err != nil {
+				return o, bad("%s", err)
+			}
+			o.ChunkSize = n
 		default:
-			return o, taskerr.New(taskerr.InvalidArgument, "%s(): unknown option %q in opts (options: timeout, tags, signal)",
-				method, k)
+			options := "timeout, tags, signal"
+			if mapLike(method) {
+				options += ", chunkSize"
+			}
+			return o, taskerr.New(taskerr.InvalidArgument, "%s(): unknown option %q in opts (options: %s)",
+				method, k, options)
 		}
 	}
 	return o, nil
