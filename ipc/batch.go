@@ -267,6 +267,7 @@ func (s *server) batch(m *wireMsg) (*task, error) {
 	}
 	var first *task
 	var item wireMsg
+	id := new([]byte) // marks the tasks of this batch
 	for {
 		v, ok := it.next()
 		if !ok {
@@ -286,7 +287,7 @@ func (s *server) batch(m *wireMsg) (*task, error) {
 		if t == nil {
 			continue // answered at once: it takes no turn
 		}
-		t.batched = true
+		t.batch = id
 		switch {
 		case !s.admit(t):
 		case first == nil:
@@ -298,9 +299,11 @@ func (s *server) batch(m *wireMsg) (*task, error) {
 }
 
 // resultHold keeps the results of one work goroutine in the output buffer
-// while it runs, at once, the next item of a batch, so that the results of
-// items run back to back reach the pool in one write rather than one wake-up
-// each: until the goroutine has nothing to run next, or batchHoldMax.
+// while it runs, at once, the next item of the same batch, so that the
+// results of items run back to back reach the pool in one write rather than
+// one wake-up each: until the goroutine runs something else (the end of the
+// batch: the pool may then send the next one while the worker runs what it
+// has), or batchHoldMax.
 type resultHold struct {
 	s     *server
 	mu    sync.Mutex

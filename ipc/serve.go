@@ -309,9 +309,10 @@ type task struct {
 	timeout time.Duration
 	// cancelled says a cancel frame cancelled the task.
 	cancelled atomic.Bool
-	// batched says the task came in a batch: its result may be held while
-	// the goroutine runs the next one (resultHold).
-	batched bool
+	// batch is the batch frame the task came in (nil: a frame of its
+	// own): its result may be held while the goroutine runs the next item
+	// of the same batch (resultHold).
+	batch *[]byte
 }
 
 // run validates a run message. Failures before the workload runs are
@@ -414,7 +415,7 @@ func (s *server) exec(t *task, h *resultHold) (next *task) {
 	returned = true
 	runTime := time.Since(start)
 	next = s.next()
-	keep := next != nil && next.batched && t.batched && s.batchOut.Load()
+	keep := next != nil && t.batch != nil && next.batch == t.batch && s.batchOut.Load()
 	if keep {
 		h.hold() // until this goroutine runs something else than a batch's next item, or the hold's timer
 	}
