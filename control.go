@@ -193,8 +193,8 @@ func (h *poolHandle) prepareMap(method string, call sobek.FunctionCall, optsAt i
 	}
 	n := list.Get("length").ToInteger()
 	if n > int64(pool.MaxQueueLimit) {
-		return nil, submission{}, 0, taskerr.New(taskerr.InvalidArgument, "%s(): paramsArray has %d items; at most %d", method,
-			n, pool.MaxQueueLimit)
+		return nil, submission{}, 0, taskerr.New(taskerr.InvalidArgument, "%s(): paramsArray has %d items; at most %d",
+			method, n, pool.MaxQueueLimit)
 	}
 	tasks := make([]*pool.Task, n)
 	for i := range n {

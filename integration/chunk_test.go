@@ -61,8 +61,10 @@ export default async function () {
 		}
 		count[p.Tags["name"]][p.Metric]++
 	}
-	for _, m := range []string{"concurrency_tasks", "concurrency_task_failed", "concurrency_task_duration",
-		"concurrency_task_wait", "concurrency_task_overhead"} {
+	for _, m := range []string{
+		"concurrency_tasks", "concurrency_task_failed", "concurrency_task_duration",
+		"concurrency_task_wait", "concurrency_task_overhead",
+	} {
 		assert.Equal(t, 300, count["chunked"][m], "%s: one sample per task of the chunked map", m)
 	}
 	assert.Equal(t, 60, count["failing"]["concurrency_tasks"], "one sample per task of the failing map")

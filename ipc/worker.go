@@ -292,7 +292,8 @@ func Start(cfg Config) (*Worker, error) {
 	go w.stderrLoop()
 	go w.waitLoop()
 
-	hello := fmt.Appendf(beginFrame(nil), `{"type":"hello","protocol":%d,"concurrency":%d,"max_frame":%d,"features":["%s"]}`,
+	hello := fmt.Appendf(beginFrame(nil),
+		`{"type":"hello","protocol":%d,"concurrency":%d,"max_frame":%d,"features":["%s"]}`,
 		ProtocolVersion, cfg.Concurrency, cfg.MaxFrame, FeatureBatch)
 	hello = appendModule(hello, cfg.Module)
 	_ = w.out.write(endFrame(hello)) // a worker that is gone already is reported below

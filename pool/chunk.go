@@ -1,6 +1,8 @@
 package pool
 
 import (
+	"slices"
+
 	"github.com/k6-concurrency/xk6-concurrency/ipc"
 	"github.com/k6-concurrency/xk6-concurrency/taskerr"
 )
@@ -120,8 +122,8 @@ func (sl *procSlot) dispatchChunk(t *Task, more []*Task) bool {
 	if run.isEnding() { // raced with the worker's end: they go back to the queue, in order
 		run.inflight.Add(-n)
 		run.maybeIdle()
-		for i := len(all) - 1; i >= 0; i-- {
-			p.led.requeue(all[i])
+		for _, x := range slices.Backward(all) {
+			p.led.requeue(x)
 		}
 		return false
 	}

@@ -86,7 +86,8 @@ func TestChunkHoldingABadRequest(t *testing.T) {
 func TestChunkOfADeadWorker(t *testing.T) {
 	p := slotPool(t, 1, 1)
 	require.Nil(t, run(t, p, "noop", nil).Err)
-	tasks := []*Task{prepared(t, p, "t.pid", nil, 0), prepared(t, p, "io.sleep", map[string]any{"duration": "1h"}, 0)}
+	tasks := make([]*Task, 0, 7)
+	tasks = append(tasks, prepared(t, p, "t.pid", nil, 0), prepared(t, p, "io.sleep", map[string]any{"duration": "1h"}, 0))
 	for range 5 {
 		tasks = append(tasks, prepared(t, p, "t.pid", nil, 0))
 	}

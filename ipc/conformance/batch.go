@@ -30,11 +30,11 @@ func (s *suite) batch(t *testing.T) {
 }
 
 // runJSON is a run message's JSON.
-func runJSON(id int, workload, params string, extra string) string {
+func runJSON(id int, workload, params string) string {
 	if params == "" {
 		params = "{}"
 	}
-	return fmt.Sprintf(`{"type":"run","id":%d,"workload":%q,"params":%s%s}`, id, workload, params, extra)
+	return fmt.Sprintf(`{"type":"run","id":%d,"workload":%q,"params":%s}`, id, workload, params)
 }
 
 // batchJSON is a batch message of the runs.
@@ -59,14 +59,14 @@ func (r *rawWorker) results(n int, within time.Duration) map[uint64]rawResult {
 func (s *suite) batchMixed(t *testing.T) {
 	r := s.startRaw(t)
 	r.handshakeBatch(2, ipc.DefaultMaxFrame)
-	r.send(runJSON(1, s.o.Noop, "", ""))
+	r.send(runJSON(1, s.o.Noop, ""))
 	runs := make([]string, 0, 10)
 	for id := 2; id <= 11; id++ {
-		runs = append(runs, runJSON(id, s.o.Sleep, `{"duration":"1ms"}`, ""))
+		runs = append(runs, runJSON(id, s.o.Sleep, `{"duration":"1ms"}`))
 	}
 	r.send(batchJSON(runs...))
-	r.send(runJSON(12, s.o.Noop, "", ""))
-	r.send(batchJSON(runJSON(13, s.o.Noop, "", "")))
+	r.send(runJSON(12, s.o.Noop, ""))
+	r.send(batchJSON(runJSON(13, s.o.Noop, "")))
 	got := r.results(13, settle)
 	for id := uint64(1); id <= 13; id++ {
 		if res, ok := got[id]; !ok {
@@ -86,14 +86,14 @@ func (s *suite) batchBadRequest(t *testing.T) {
 	r := s.startRaw(t)
 	r.handshakeBatch(1, ipc.DefaultMaxFrame)
 	const unknown = "conformance.no-such-workload"
-	r.send(runJSON(1, s.o.Sleep, `{"duration":"soon"}`, ""))
+	r.send(runJSON(1, s.o.Sleep, `{"duration":"soon"}`))
 	lone := r.result(settle)
 	r.send(batchJSON(
-		runJSON(2, s.o.Noop, "", ""),
-		runJSON(3, s.o.Sleep, `{"duration":"soon"}`, ""),
-		runJSON(4, unknown, "", ""),
-		runJSON(5, s.o.Noop, `[1,2]`, ""),
-		runJSON(6, s.o.Sleep, `{"duration":"1ms"}`, ""),
+		runJSON(2, s.o.Noop, ""),
+		runJSON(3, s.o.Sleep, `{"duration":"soon"}`),
+		runJSON(4, unknown, ""),
+		runJSON(5, s.o.Noop, `[1,2]`),
+		runJSON(6, s.o.Sleep, `{"duration":"1ms"}`),
 	))
 	got := r.results(5, settle)
 	if res := got[3]; res.Error == nil || lone.Error == nil || *res.Error != *lone.Error {
@@ -176,7 +176,7 @@ func (s *suite) batchNotNegotiated(t *testing.T) {
 	r.handshake(1, ipc.DefaultMaxFrame)
 	runs := make([]string, 0, 8)
 	for id := 1; id <= 8; id++ {
-		runs = append(runs, runJSON(id, s.o.Noop, "", ""))
+		runs = append(runs, runJSON(id, s.o.Noop, ""))
 	}
 	r.send(batchJSON(runs...))
 	for id, res := range r.results(8, settle) {
