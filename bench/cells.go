@@ -22,6 +22,8 @@ type Cell struct {
 	VUs         int    `json:"vus,omitempty"`
 	Concurrency int    `json:"concurrency,omitempty"`
 	GOMAXPROCS  int    `json:"gomaxprocs,omitempty"`
+	// Chunk is a map cell's chunk size (cells_map.go).
+	Chunk int `json:"chunk,omitempty"`
 }
 
 // ID names a cell uniquely: series, workload and workers tell cells apart.
@@ -41,6 +43,7 @@ const (
 	pair               // 1 and 2
 	cpus               // 1, 2 and W
 	one                // 1
+	two                // 2
 )
 
 // family is a row of the cell table: the same cell at several sizes and workloads.
@@ -50,6 +53,7 @@ type family struct {
 	sizes                    sizes
 	vusPerWorker             int // k6 only
 	concurrency, gomaxprocs  int
+	chunk                    int // map cells
 }
 
 // The names that the families, tables and goals share.
@@ -63,7 +67,7 @@ const (
 // requests per worker (concurrency 2, GOMAXPROCS=1), so it gets twice the
 // VUs: as many tasks wait in its queue as in the default pool's.
 func families() []family {
-	return []family{
+	return append([]family{
 		{
 			tool: toolK6, series: "thread", mode: "pool", kind: "thread",
 			workloads: []string{wlPrimes, "io.sleep"}, sizes: sweep, vusPerWorker: 2,
@@ -108,7 +112,7 @@ func families() []family {
 			tool: toolPython, series: seriesPyProcess, mode: "roundtrip", kind: "process",
 			workloads: []string{"noop"}, sizes: one,
 		},
-	}
+	}, mapFamilies()...)
 }
 
 // workerSizes returns the sizes of the sweep: 1, 2, 4, 8, 16 (1, 2, 16 when
@@ -133,10 +137,10 @@ func makeCells(fams []family, sweepSizes []int, ncpu int) []Cell {
 			for _, n := range f.sizes.of(sweepSizes, ncpu) {
 				c := Cell{
 					Tool: f.tool, Series: f.series, Mode: f.mode, Kind: f.kind, Workload: wl, Workers: n,
-					Concurrency: f.concurrency, GOMAXPROCS: f.gomaxprocs,
+					Concurrency: f.concurrency, GOMAXPROCS: f.gomaxprocs, Chunk: f.chunk,
 				}
 				if f.tool == toolK6 {
-					c.VUs = n * f.vusPerWorker
+					c.VUs = max(n*f.vusPerWorker, 1)
 				}
 				cells = append(cells, c)
 			}
@@ -155,6 +159,8 @@ func (s sizes) of(sweepSizes []int, ncpu int) []int {
 		return slices.Compact(v)
 	case one:
 		return []int{1}
+	case two:
+		return []int{2}
 	default:
 		return sweepSizes
 	}
@@ -173,6 +179,8 @@ func order(cells []Cell, seed int64, rep int) []Cell {
 // describe is a cell as the progress lines name it.
 func describe(c Cell) string {
 	switch c.Mode {
+	case modeMap:
+		return describeMap(c)
 	case "pool":
 		extra := ""
 		if c.Concurrency > 1 {

@@ -66,7 +66,12 @@ func TestGoals(t *testing.T) {
 		"sp_process_pyprocs":   {Goal: "CPU-bound speed-up at 2 workers, process pool vs Python processes", Figure: "1.50x vs 1.90x", Target: "matches or beats (>= 0.95x of it)"},
 		"idle_workers":         {Goal: "Idle pools cost no CPU: 16 idle worker processes over 5 s", Figure: "0 ticks (0.00 % of a CPU)", Target: "0 ticks (0 %)", Met: true},
 		"idle_k6":              {Goal: "Idle pools cost no CPU: k6 with a 16-worker thread and process pool vs k6 without pools, 5 s", Figure: "4 vs 4 ticks (0.80 % vs 0.80 %)", Target: "no more than without pools (+1 tick of 10 ms tolerance)", Met: true},
-		"rss":                  {Goal: "Memory: RSS of a 16-worker process pool, per worker (VmRSS; RssAnon)", Figure: "512.0 MiB total, 32.0 MiB per worker (6.0 MiB of it anonymous); k6 40.0 MiB", Target: "stated", Met: true},
+		"map_process": {
+			Goal:   "Fine-grained tasks: map of 100,000 noop, 2 workers, process pool (automatic chunkSize) vs thread pool",
+			Figure: "380,000 vs 400,000 tasks/s = 0.95x (chunkSize 1: 90,000; Python: ProcessPoolExecutor.map 2,000,000 with chunksize 12500, 9,000 with 1; multiprocessing.Pool.map 6,000,000)",
+			Target: ">= 0.9x", Met: true,
+		},
+		"rss": {Goal: "Memory: RSS of a 16-worker process pool, per worker (VmRSS; RssAnon)", Figure: "512.0 MiB total, 32.0 MiB per worker (6.0 MiB of it anonymous); k6 40.0 MiB", Target: "stated", Met: true},
 	}
 	if len(outcomes) != len(goals) || len(outcomes) != len(want) {
 		t.Fatalf("%d outcomes of %d goals, want %d", len(outcomes), len(goals), len(want))
@@ -125,7 +130,7 @@ func TestMissesParagraph(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"7 of 23 goals were not met in this run.",
+		"7 of 24 goals were not met in this run.",
 		"Other processes kept the machine's CPUs 10 % busy during this session (this benchmark: 50 %",
 		// the process pool's explanation with its figures: tuned 1,800 at W, 1.50x its own 1 worker, 1.80x the default's
 		"made 1,800 calls/s at 2 workers (1.50x its own 1 worker, 1.80x the default pool's 1 worker) against 1,500 calls/s (1.50x)",
