@@ -1,8 +1,15 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
 	"strconv"
+	"strings"
 )
 
 // Issue 14's cells: map() of mapTasks noop tasks on 2 workers, through k6
@@ -116,4 +123,42 @@ func mapRun(sum k6Summary, run Run) (Run, error) {
 	}
 	run.PerS = run.Tasks / (ms / 1000)
 	return run, nil
+}
+
+// measureOnly runs the cells of the series -only names (every repetition,
+// shuffled as a session's are) and prints their runs as JSON on stdout: a
+// partial session, to measure a few cells without the 17 minutes of a whole
+// one. It writes no file of the repository.
+func measureOnly(ctx context.Context, root string, cfg config) error {
+	want := strings.Split(cfg.only, ",")
+	var cells []Cell
+	for _, c := range makeCells(families(), workerSizes(cfg.quick, runtime.NumCPU()), runtime.NumCPU()) {
+		if slices.Contains(want, c.Series) {
+			cells = append(cells, c)
+		}
+	}
+	if len(cells) == 0 {
+		return fmt.Errorf("-only %q names no series of the cell table", cfg.only)
+	}
+	tmp, err := os.MkdirTemp("", "xk6-concurrency-bench-")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = os.RemoveAll(tmp) }()
+	k6 := filepath.Join(tmp, "k6")
+	if err := copyFile(cfg.k6, k6); err != nil {
+		return err
+	}
+	ps := &procs{root: root}
+	s := &session{procs: ps, k6: k6, tmp: tmp, cell: cfg.cell}
+	runs, err := s.runCells(ctx, cfg, cells)
+	if left := ps.leftovers(); err == nil {
+		err = left
+	}
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", " ")
+	return enc.Encode(runs)
 }

@@ -49,6 +49,7 @@ type config struct {
 	k6         string
 	build      string
 	reportOnly bool
+	only       string
 	results    string
 	markdown   string
 	svg        string
@@ -113,6 +114,9 @@ func parseFlags(root string, args []string, getenv func(string) string, out io.W
 	fs.StringVar(&cfg.k6, "k6", filepath.Join(root, "bin", "k6"), "the k6 binary with the extension (make k6 builds it)")
 	fs.StringVar(&cfg.build, "build", "make k6", "how the k6 binary was built, for BENCHMARKS.md")
 	fs.BoolVar(&cfg.reportOnly, "report-only", false, "render BENCHMARKS.md and the chart from -results without measuring")
+	fs.StringVar(&cfg.only, "only", getenv("ONLY"),
+		"run only the cells of these series (comma-separated, e.g. map_thread,map_process), without the Go benchmarks, "+
+			"the idle measurements or the report (ONLY)")
 	fs.StringVar(&cfg.results, "results", filepath.Join(root, "bench", "results.json"), "the raw results")
 	fs.StringVar(&cfg.markdown, "markdown", filepath.Join(root, "BENCHMARKS.md"), "the report")
 	fs.StringVar(&cfg.svg, "svg", filepath.Join(root, "bench", "chart.svg"), "the chart")
@@ -166,6 +170,9 @@ func run(ctx context.Context, root string, cfg config) error {
 		r   *Results
 		err error
 	)
+	if cfg.only != "" {
+		return measureOnly(ctx, root, cfg)
+	}
 	if cfg.reportOnly {
 		r, err = readResults(cfg.results)
 	} else {

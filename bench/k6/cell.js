@@ -40,10 +40,12 @@ const PARAMS = {
 let pool = null;
 if (MODE === 'pool' || MODE === 'map') {
   const name = `bench-${KIND}-${WORKERS}`;
+  // A map cell's call of MAP_N tasks is queued at once.
+  const maxQueue = MODE === 'map' ? { maxQueue: MAP_N } : {};
   if (KIND === 'thread') {
-    pool = new ThreadPool({ name, workers: WORKERS });
+    pool = new ThreadPool({ name, workers: WORKERS, ...maxQueue });
   } else {
-    const opts = { name, workers: WORKERS };
+    const opts = { name, workers: WORKERS, ...maxQueue };
     if (CONCURRENCY !== 1) opts.concurrency = CONCURRENCY;
     if (__ENV.GOMAXPROCS) opts.env = { GOMAXPROCS: __ENV.GOMAXPROCS };
     pool = new ProcessPool(opts);
