@@ -1,6 +1,7 @@
 package concurrency
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -144,17 +145,23 @@ func (h *poolHandle) mapLike(method string, call sobek.FunctionCall, optsAt int,
 // submitChunked submits a map-like call's tasks as submitAsync does each
 // one, all together, so that a process pool may send them to its workers in
 // chunks of chunkSize (0: automatic); settled gets each task with its index.
+// One watch of the VU's context serves the whole call: one per task costs a
+// child of that context each, a map entry that a call of 100,000 tasks makes
+// expensive to add and to remove.
 func (h *poolHandle) submitChunked(tasks []*pool.Task, sub submission, chunkSize int, settled func(int, *pool.Task)) {
 	if chunkSize == 0 {
 		chunkSize = h.p.AutoChunkSize(len(tasks))
 	}
-	stops := make([]func() bool, len(tasks))
+	var stopWatching func() bool
+	remaining := len(tasks) // on the event loop
 	for i, t := range tasks {
 		enqueue := h.mi.vu.RegisterCallback()
 		stopAbort := h.mi.onAbort(sub.signal, t)
 		t.OnDone = func(t *pool.Task) {
 			enqueue(func() error {
-				stops[i]()
+				if remaining--; remaining == 0 {
+					stopWatching()
+				}
 				stopAbort()
 				h.mi.pushTask(h.p, t, sub.tags)
 				settled(i, t)
@@ -165,10 +172,12 @@ func (h *poolHandle) submitChunked(tasks []*pool.Task, sub submission, chunkSize
 	h.start()
 	h.p.SubmitChunked(tasks, chunkSize)
 	// Watch only once SubmitChunked is done with them: a cancel may come at
-	// once. The callbacks that read stops run on this event loop, after.
-	for i, t := range tasks {
-		stops[i] = watchVU(h.mi.vu.Context(), t)
-	}
+	// once. The callbacks that stop it run on this event loop, after.
+	stopWatching = context.AfterFunc(h.mi.vu.Context(), func() {
+		for _, t := range tasks {
+			t.Cancel(vuStopped(t.Workload)) // a settled one stays as it is
+		}
+	})
 }
 
 // prepareMap reads (workload, paramsArray, ..., opts) and returns the tasks,

@@ -120,7 +120,15 @@ func (s *server) admit(t *task) bool {
 		return false
 	}
 	s.active++
+	t.begin(s.ctx)
 	return true
+}
+
+// begin gives a task that starts its context; s.mu is held. A waiting task
+// has none: thousands of them waiting (a batch) would each be a child of
+// s.ctx, an entry to add and remove.
+func (t *task) begin(parent context.Context) {
+	t.ctx, t.cancel = context.WithCancel(parent)
 }
 
 // next is the waiting task that the goroutine of a task that ended runs
@@ -133,7 +141,11 @@ func (s *server) next() *task {
 	defer s.mu.Unlock()
 	if len(s.waiting) > 0 {
 		t := s.waiting[0]
-		s.waiting = slices.Delete(s.waiting, 0, 1)
+		// Off the front without moving the rest: a batch's waiting runs
+		// can be thousands, and this runs for each of them.
+		s.waiting[0] = nil
+		s.waiting = s.waiting[1:]
+		t.begin(s.ctx)
 		return t
 	}
 	s.active--
@@ -176,7 +188,6 @@ func (s *server) unwait(id uint64) *task {
 
 // unrun answers a task that waited and will not run, saying why.
 func (s *server) unrun(t *task, why string) {
-	t.cancel()
 	s.mu.Lock()
 	delete(s.tasks, t.id)
 	s.mu.Unlock()
@@ -275,11 +286,14 @@ func (s *server) handle(frame []byte) (*task, error) {
 				return nil, nil //nolint:nilnil // answered here; no task to track
 			}
 			s.mu.Lock()
-			t := s.tasks[id]
-			s.mu.Unlock()
-			if t != nil {
+			var cancel context.CancelFunc
+			if t := s.tasks[id]; t != nil { // it runs: it has its context (begin)
 				t.cancelled.Store(true)
-				t.cancel()
+				cancel = t.cancel
+			}
+			s.mu.Unlock()
+			if cancel != nil {
+				cancel()
 			}
 		}
 	case m.is(TypeHello):
@@ -301,8 +315,8 @@ func (s *server) handle(frame []byte) (*task, error) {
 
 // task is a validated run, ready to run.
 type task struct {
-	ctx     context.Context
-	cancel  context.CancelFunc
+	ctx     context.Context    // set when it starts (begin), under s.mu
+	cancel  context.CancelFunc // as ctx
 	id      uint64
 	spec    *workload.Spec
 	args    workload.Args
@@ -371,7 +385,6 @@ func (s *server) run(m *wireMsg, deepParams bool) (*task, error) {
 		return fail(err)
 	}
 	t := &task{id: id, spec: spec, args: args, timeout: timeout}
-	t.ctx, t.cancel = context.WithCancel(s.ctx) // a cancel frame may come before the task starts
 	s.mu.Lock()
 	s.tasks[id] = t
 	s.mu.Unlock()

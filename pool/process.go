@@ -189,7 +189,10 @@ func (r *workerRun) settled(sl *procSlot) {
 		r.running--
 		for r.running < r.limit && len(r.waitq) > 0 && !dead {
 			next := r.waitq[0]
-			r.waitq = slices.Delete(r.waitq, 0, 1)
+			// Off the front without moving the rest: a chunk's waiting
+			// requests can be thousands, and this runs for each of them.
+			r.waitq[0] = nil
+			r.waitq = r.waitq[1:]
 			next.running = true
 			r.running++
 			next.begin()
