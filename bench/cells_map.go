@@ -64,14 +64,18 @@ func mapChunk(c Cell) int {
 
 // mapK6Env is the cell.js environment of a map cell.
 func mapK6Env(c Cell) []string {
-	return []string{"KIND=" + c.Kind, "WORKLOAD=" + c.Workload, "MAP_N=" + strconv.Itoa(mapTasks),
-		"CHUNK=" + strconv.Itoa(mapChunk(c))}
+	return []string{
+		"KIND=" + c.Kind, "WORKLOAD=" + c.Workload, "MAP_N=" + strconv.Itoa(mapTasks),
+		"CHUNK=" + strconv.Itoa(mapChunk(c)),
+	}
 }
 
 // mapPythonArgs are pool_bench.py's arguments of a map cell, after the mode.
 func mapPythonArgs(c Cell) []string {
-	return []string{"--executor", c.Kind, "--work", pythonWork(c.Workload), "--workers", strconv.Itoa(c.Workers),
-		"--n", strconv.Itoa(mapTasks), "--chunksize", strconv.Itoa(mapChunk(c))}
+	return []string{
+		"--executor", c.Kind, "--work", pythonWork(c.Workload), "--workers", strconv.Itoa(c.Workers),
+		"--n", strconv.Itoa(mapTasks), "--chunksize", strconv.Itoa(mapChunk(c)),
+	}
 }
 
 // describeMap is a map cell as the progress lines name it.
