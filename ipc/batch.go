@@ -1,6 +1,7 @@
 package ipc
 
 import (
+	"bytes"
 	"fmt"
 	"sync"
 	"time"
@@ -87,10 +88,13 @@ func listsFeature(features []byte, name string) bool {
 // refuses them all. calls and reqs have the same length.
 func (w *Worker) SendBatch(calls []*Call, reqs []Request) (errs []error) {
 	errs = make([]error, len(reqs))
-	frames := make([][]byte, len(reqs)) // each request's run frame; nil if refused
+	frames := make([][]byte, len(reqs)) // each request's run frame, in its call's buffer; nil if refused
 	for i, req := range reqs {
 		frames[i], errs[i] = w.encodeRun(calls[i], req)
 	}
+	// Packed before any call is registered: once one is, it may settle
+	// (its worker dies) and be sent again, reusing its buffer.
+	out, thens := w.batchFrames(frames, reqs)
 	w.mu.Lock()
 	if w.stopping {
 		err := w.goneLocked()
@@ -109,8 +113,7 @@ func (w *Worker) SendBatch(calls []*Call, reqs []Request) (errs []error) {
 	}
 	w.mu.Unlock()
 	// From here on a call may settle, and be sent again, at any moment:
-	// only the local frames are touched.
-	out, thens := w.batchFrames(frames, reqs)
+	// only the packed frames are touched.
 	if err := w.out.writeAllThen(out, thens); err != nil {
 		w.writeFailed(err)
 	}
@@ -141,8 +144,7 @@ func (w *Worker) encodeRun(c *Call, req Request) ([]byte, error) {
 	if cap(frame) > 1<<20 {
 		c.buf = nil
 	}
-	// A copy: the call's buffer is its next request's once it settles.
-	return append([]byte(nil), frame...), nil
+	return frame, nil
 }
 
 // batchFrames packs the run frames (nil ones skipped) into what goes out:
@@ -158,7 +160,7 @@ func (w *Worker) batchFrames(frames [][]byte, reqs []Request) (out [][]byte, the
 	if !w.Has(FeatureBatch) {
 		for _, f := range frames {
 			if f != nil {
-				out = append(out, f)
+				out = append(out, bytes.Clone(f)) // the call's buffer is its next request's once it settles
 			}
 		}
 		return out, thens
@@ -170,7 +172,7 @@ func (w *Worker) batchFrames(frames [][]byte, reqs []Request) (out [][]byte, the
 		switch items {
 		case 0:
 		case 1:
-			out = append(out, first)
+			out = append(out, bytes.Clone(first))
 		default:
 			out = append(out, endFrame(append(cur, batchTail...)))
 		}
@@ -185,7 +187,8 @@ func (w *Worker) batchFrames(frames [][]byte, reqs []Request) (out [][]byte, the
 			flush()
 		}
 		if items == 0 {
-			cur = append(beginFrame(nil), batchRequestsHead...)
+			cur = append(beginFrame(make([]byte, 0, min(batchSizeHint(frames), headerSize+w.maxFrame))),
+				batchRequestsHead...)
 			first = f
 		} else {
 			cur = append(cur, ',')
@@ -195,6 +198,15 @@ func (w *Worker) batchFrames(frames [][]byte, reqs []Request) (out [][]byte, the
 	}
 	flush()
 	return out, thens
+}
+
+// batchSizeHint is the size of a batch frame of all of frames, for its buffer.
+func batchSizeHint(frames [][]byte) int {
+	n := headerSize + len(batchRequestsHead) + len(batchTail)
+	for _, f := range frames {
+		n += len(f) + 1 - headerSize
+	}
+	return n
 }
 
 // writeAllThen writes frames as one burst, running thens first, in order,

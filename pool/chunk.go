@@ -92,13 +92,34 @@ func (sl *procSlot) chunkOf(t *Task) []*Task {
 	return p.led.popChunk(g, n)
 }
 
-// newExtra makes a slot for a task that joins a chunk whose first task is on
-// lead.
+// newExtra gives a slot for a task that joins a chunk whose first task is on
+// lead: one that an earlier chunk's task left (recycleExtra), or a new one.
 func newExtra(lead *procSlot) *procSlot {
-	x := &procSlot{run: lead.run, lead: lead}
+	r := lead.run
+	r.mu.Lock()
+	if n := len(r.extras); n > 0 {
+		x := r.extras[n-1]
+		r.extras[n-1] = nil
+		r.extras = r.extras[:n-1]
+		r.mu.Unlock()
+		x.lead = lead
+		return x
+	}
+	r.mu.Unlock()
+	x := &procSlot{run: r, lead: lead}
 	x.call = ipc.NewCallFunc(x.done)
 	x.onWrite = x.written
 	return x
+}
+
+// recycleExtra keeps an extra slot whose request settled for the next
+// chunk: a chunk of thousands of tasks would otherwise allocate a slot, a
+// call and its callbacks for each.
+func (r *workerRun) recycleExtra(x *procSlot) {
+	r.mu.Lock()
+	x.lead = nil
+	r.extras = append(r.extras, x)
+	r.mu.Unlock()
 }
 
 // owner is the free slot that a request rides on: the slot itself, or the

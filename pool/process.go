@@ -149,6 +149,9 @@ type workerRun struct {
 	waitq     []*procSlot
 	idleSlots int
 	prefetch  int // slots beyond concurrency: PrefetchDepth if the worker has FeaturePrefetch, else 0
+	// extras are chunks' extra slots whose requests settled, for the next
+	// chunks (newExtra).
+	extras []*procSlot
 }
 
 // written runs when sl's request is in line for the worker, in the order
@@ -434,10 +437,16 @@ func (sl *procSlot) done(*ipc.Call) {
 		return
 	}
 	t.release(value, err, ran, func() {
-		switch o := sl.owner(); {
-		case run.isEnding():
+		o := sl.owner()
+		if run.isEnding() {
 			run.maybeIdle()
-		case o.members.Add(-1) == 0: // the last request of o's chunk: o is free
+			return
+		}
+		last := o.members.Add(-1) == 0
+		if sl != o {
+			run.recycleExtra(sl)
+		}
+		if last { // the last request of o's chunk: o is free
 			run.freed(o) <- o
 			p.pump()
 		}
