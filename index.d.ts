@@ -122,6 +122,22 @@ declare module 'k6/x/concurrency' {
     signal?: AbortSignal;
   }
 
+  /** Options of `map`, `mapSettled` and `asCompleted`. */
+  export interface MapOptions extends CallOptions {
+    /**
+     * The most tasks of the call that travel to a process worker together,
+     * in one `batch` frame (to workers whose hello lists `batch`: the
+     * k6, Python and Node workers do), as Python's `Pool.map(chunksize)`.
+     * A positive integer up to 1,000,000. Default: `ceil(n / (4 * workers))`
+     * for `n` tasks, as `multiprocessing.Pool.map`'s; a chunk never holds
+     * more than an equal share of the tasks still queued, so it never holds
+     * back a task that another worker could start. Each task keeps its own
+     * result, error, timeout, cancel and samples; on a thread pool (and to
+     * other workers) it changes nothing but speed.
+     */
+    chunkSize?: number;
+  }
+
   /**
    * A snapshot of a pool's counters. `submitted == completed + failed + queued + busy` at every moment.
    * A plain object whose keys always come in this order.
@@ -168,9 +184,9 @@ declare module 'k6/x/concurrency' {
      * tasks that have not started (`AbortError`); running ones finish and
      * their results are dropped.
      */
-    map<T = unknown>(workload: string, paramsArray: Params[], opts?: CallOptions): Promise<T[]>;
+    map<T = unknown>(workload: string, paramsArray: Params[], opts?: MapOptions): Promise<T[]>;
     /** Like `map`, but resolves with every outcome in input order, in `Promise.allSettled`'s shape; rejects only for bad arguments. */
-    mapSettled<T = unknown>(workload: string, paramsArray: Params[], opts?: CallOptions): Promise<SettledResult<T>[]>;
+    mapSettled<T = unknown>(workload: string, paramsArray: Params[], opts?: MapOptions): Promise<SettledResult<T>[]>;
     /**
      * Calls `callback(result, index)` on the VU's event loop as each task
      * settles, in completion order; resolves once all have settled. A
@@ -178,7 +194,7 @@ declare module 'k6/x/concurrency' {
      * other tasks. Its return value is not awaited.
      */
     asCompleted<T = unknown>(workload: string, paramsArray: Params[],
-      callback: (result: SettledResult<T>, index: number) => void, opts?: CallOptions): Promise<void>;
+      callback: (result: SettledResult<T>, index: number) => void, opts?: MapOptions): Promise<void>;
     /** Starts the workers; resolves once every one is live, rejects with `WorkerStartError` if one cannot start. Not in the init context. */
     start(): Promise<void>;
     /** Changes the number of workers (1 to 1024) without dropping queued tasks. */
@@ -241,10 +257,10 @@ declare module 'k6/x/concurrency' {
     readonly workers: number;
     run<T = unknown>(workload: string, params?: Params, opts?: CallOptions): Promise<T>;
     runSync<T = unknown>(workload: string, params?: Params, opts?: CallOptions): T;
-    map<T = unknown>(workload: string, paramsArray: Params[], opts?: CallOptions): Promise<T[]>;
-    mapSettled<T = unknown>(workload: string, paramsArray: Params[], opts?: CallOptions): Promise<SettledResult<T>[]>;
+    map<T = unknown>(workload: string, paramsArray: Params[], opts?: MapOptions): Promise<T[]>;
+    mapSettled<T = unknown>(workload: string, paramsArray: Params[], opts?: MapOptions): Promise<SettledResult<T>[]>;
     asCompleted<T = unknown>(workload: string, paramsArray: Params[],
-      callback: (result: SettledResult<T>, index: number) => void, opts?: CallOptions): Promise<void>;
+      callback: (result: SettledResult<T>, index: number) => void, opts?: MapOptions): Promise<void>;
     start(): Promise<void>;
     resize(workers: number): void;
     stats(): PoolStats;
@@ -260,10 +276,10 @@ declare module 'k6/x/concurrency' {
     readonly workers: number;
     run<T = unknown>(workload: string, params?: Params, opts?: CallOptions): Promise<T>;
     runSync<T = unknown>(workload: string, params?: Params, opts?: CallOptions): T;
-    map<T = unknown>(workload: string, paramsArray: Params[], opts?: CallOptions): Promise<T[]>;
-    mapSettled<T = unknown>(workload: string, paramsArray: Params[], opts?: CallOptions): Promise<SettledResult<T>[]>;
+    map<T = unknown>(workload: string, paramsArray: Params[], opts?: MapOptions): Promise<T[]>;
+    mapSettled<T = unknown>(workload: string, paramsArray: Params[], opts?: MapOptions): Promise<SettledResult<T>[]>;
     asCompleted<T = unknown>(workload: string, paramsArray: Params[],
-      callback: (result: SettledResult<T>, index: number) => void, opts?: CallOptions): Promise<void>;
+      callback: (result: SettledResult<T>, index: number) => void, opts?: MapOptions): Promise<void>;
     start(): Promise<void>;
     resize(workers: number): void;
     stats(): PoolStats;

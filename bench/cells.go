@@ -24,6 +24,8 @@ type Cell struct {
 	GOMAXPROCS  int    `json:"gomaxprocs,omitempty"`
 	// Module is the pool's `module` (cell.js's MODULE), for the JS cells.
 	Module string `json:"module,omitempty"`
+	// Chunk is a map cell's chunk size (cells_map.go).
+	Chunk int `json:"chunk,omitempty"`
 }
 
 // ID names a cell uniquely: series, workload and workers tell cells apart.
@@ -43,6 +45,7 @@ const (
 	pair               // 1 and 2
 	cpus               // 1, 2 and W
 	one                // 1
+	two                // 2
 )
 
 // family is a row of the cell table: the same cell at several sizes and workloads.
@@ -53,6 +56,7 @@ type family struct {
 	vusPerWorker             int // k6 only
 	concurrency, gomaxprocs  int
 	module                   string // the pool's module (jscells.go)
+	chunk                    int    // map cells
 }
 
 // The names that the families, tables and goals share.
@@ -111,7 +115,7 @@ func families() []family {
 			tool: toolPython, series: seriesPyProcess, mode: "roundtrip", kind: "process",
 			workloads: []string{"noop"}, sizes: one,
 		},
-	}, jsFamilies()...)
+	}, slices.Concat(jsFamilies(), mapFamilies())...)
 }
 
 // workerSizes returns the sizes of the sweep: 1, 2, 4, 8, 16 (1, 2, 16 when
@@ -136,10 +140,10 @@ func makeCells(fams []family, sweepSizes []int, ncpu int) []Cell {
 			for _, n := range f.sizes.of(sweepSizes, ncpu) {
 				c := Cell{
 					Tool: f.tool, Series: f.series, Mode: f.mode, Kind: f.kind, Workload: wl, Workers: n,
-					Concurrency: f.concurrency, GOMAXPROCS: f.gomaxprocs, Module: f.module,
+					Concurrency: f.concurrency, GOMAXPROCS: f.gomaxprocs, Module: f.module, Chunk: f.chunk,
 				}
 				if f.tool == toolK6 {
-					c.VUs = n * f.vusPerWorker
+					c.VUs = max(n*f.vusPerWorker, 1)
 				}
 				cells = append(cells, c)
 			}
@@ -158,6 +162,8 @@ func (s sizes) of(sweepSizes []int, ncpu int) []int {
 		return slices.Compact(v)
 	case one:
 		return []int{1}
+	case two:
+		return []int{2}
 	default:
 		return sweepSizes
 	}
@@ -176,6 +182,8 @@ func order(cells []Cell, seed int64, rep int) []Cell {
 // describe is a cell as the progress lines name it.
 func describe(c Cell) string {
 	switch c.Mode {
+	case modeMap:
+		return describeMap(c)
 	case "pool":
 		extra := ""
 		if c.Concurrency > 1 {

@@ -46,6 +46,9 @@ type k6Summary struct {
 	Tasks      map[string]float64 `json:"tasks"`
 	Failed     map[string]float64 `json:"failed"`
 	Iterations map[string]float64 `json:"iterations"`
+	// map cells: the time spent in map calls and their tasks.
+	MapMS    map[string]float64 `json:"map_ms"`
+	MapTasks map[string]float64 `json:"map_tasks"`
 }
 
 func (s *session) runK6(ctx context.Context, c Cell) (Run, error) {
@@ -58,6 +61,9 @@ func (s *session) runK6(ctx context.Context, c Cell) (Run, error) {
 	}
 	if c.Mode == "pool" {
 		env = append(env, "KIND="+c.Kind, "WORKLOAD="+c.Workload)
+	}
+	if c.Mode == modeMap {
+		env = append(env, mapK6Env(c)...)
 	}
 	if c.Concurrency > 0 {
 		env = append(env, "CONCURRENCY="+strconv.Itoa(c.Concurrency))
@@ -107,6 +113,9 @@ func readSummary(path string, c Cell, secs float64) (Run, error) {
 		return Run{}, fmt.Errorf("summary data: %w", err)
 	}
 	run := Run{Iterations: sum.Iterations["count"]}
+	if c.Mode == modeMap {
+		return mapRun(sum, run)
+	}
 	if c.Mode != "pool" {
 		if run.Iterations == 0 {
 			return Run{}, errors.New("no iterations")
@@ -186,6 +195,9 @@ func (s *session) runPython(ctx context.Context, c Cell) (Run, error) {
 	args := []string{script, c.Mode, "--executor", c.Kind, "--seconds", secs}
 	if c.Mode == "rate" {
 		args = append(args, "--work", pythonWork(c.Workload), "--workers", strconv.Itoa(c.Workers))
+	}
+	if c.Mode == modeMap {
+		args = append([]string{script, c.Mode, "--seconds", secs}, mapPythonArgs(c)...)
 	}
 	out, err := s.procs.run(ctx, s.cell+slack, "python3", args...)
 	if err != nil {

@@ -699,7 +699,10 @@ func methodCases(t *testing.T) []badCase {
 				add(p.Name+": "+v.label, fmt.Sprintf("{ %s: (%s) }", p.Name, v.js), oneOf(jsStr(p.Name), "opts."+p.Name))
 			}
 		}
-		for _, k := range []string{"timeot", "Timeout", "TIMEOUT", "taskTimeout", "", "__proto__x", "Signal", "abort"} {
+		if !slices.Contains(callSchemaOf(m.name).Names(), "chunkSize") { // map's only
+			add("chunkSize", "{ chunkSize: 2 }", oneOf(`"chunkSize"`), oneOf("unknown option"))
+		}
+		for _, k := range []string{"timeot", "Timeout", "TIMEOUT", "taskTimeout", "", "__proto__x", "Signal", "abort", "chunksize"} {
 			add(fmt.Sprintf("unknown opt %q", k), fmt.Sprintf("{ %s: 100 }", jsStr(k)), oneOf(jsStr(k)), oneOf("unknown option"))
 		}
 		for _, v := range append(notJSONExcept("null"),

@@ -1,6 +1,7 @@
 package concurrency
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -120,7 +121,7 @@ func (h *poolHandle) mapLike(method string, call sobek.FunctionCall, optsAt int,
 			return rt.ToValue(promise)
 		}
 	}
-	tasks, sub, err := h.prepareMap(method, call, optsAt)
+	tasks, sub, chunk, err := h.prepareMap(method, call, optsAt)
 	if err == nil && len(tasks) > 0 {
 		err = sub.abortedAlready(tasks[0].Workload)
 	}
@@ -137,52 +138,90 @@ func (h *poolHandle) mapLike(method string, call sobek.FunctionCall, optsAt int,
 		return rt.ToValue(promise)
 	}
 	each := start(tasks, resolve, reject)
-	for i, t := range tasks {
-		h.submitAsync(t, sub, func(t *pool.Task) { each(i, t) })
-	}
+	h.submitChunked(tasks, sub, chunk, each)
 	return rt.ToValue(promise)
 }
 
+// submitChunked submits a map-like call's tasks as submitAsync does each
+// one, all together, so that a process pool may send them to its workers in
+// chunks of chunkSize (0: automatic); settled gets each task with its index.
+// One watch of the VU's context serves the whole call: one per task costs a
+// child of that context each, a map entry that a call of 100,000 tasks makes
+// expensive to add and to remove.
+func (h *poolHandle) submitChunked(tasks []*pool.Task, sub submission, chunkSize int, settled func(int, *pool.Task)) {
+	if chunkSize == 0 {
+		chunkSize = h.p.AutoChunkSize(len(tasks))
+	}
+	var stopWatching func() bool
+	remaining := len(tasks) // on the event loop
+	for i, t := range tasks {
+		enqueue := h.mi.vu.RegisterCallback()
+		stopAbort := h.mi.onAbort(sub.signal, t)
+		t.OnDone = func(t *pool.Task) {
+			enqueue(func() error {
+				if remaining--; remaining == 0 {
+					stopWatching()
+				}
+				stopAbort()
+				h.mi.pushTask(h.p, t, sub.tags)
+				settled(i, t)
+				return nil
+			})
+		}
+	}
+	h.start()
+	h.p.SubmitChunked(tasks, chunkSize)
+	// Watch only once SubmitChunked is done with them: a cancel may come at
+	// once. The callbacks that stop it run on this event loop, after.
+	stopWatching = context.AfterFunc(h.mi.vu.Context(), func() {
+		for _, t := range tasks {
+			t.Cancel(vuStopped(t.Workload)) // a settled one stays as it is
+		}
+	})
+}
+
 // prepareMap reads (workload, paramsArray, ..., opts) and returns the tasks,
-// every element validated before any task is submitted.
-func (h *poolHandle) prepareMap(method string, call sobek.FunctionCall, optsAt int) ([]*pool.Task, submission, error) {
+// every element validated before any task is submitted, and opts.chunkSize.
+func (h *poolHandle) prepareMap(method string, call sobek.FunctionCall, optsAt int) ([]*pool.Task, submission, int,
+	error,
+) {
 	rt := h.mi.vu.Runtime()
 	name, err := workloadArg(method, call.Argument(0))
 	if err != nil {
-		return nil, submission{}, err
+		return nil, submission{}, 0, err
 	}
 	list, ok := call.Argument(1).(*sobek.Object)
 	if !ok || list.ClassName() != "Array" {
-		return nil, submission{}, taskerr.New(taskerr.InvalidArgument,
+		return nil, submission{}, 0, taskerr.New(taskerr.InvalidArgument,
 			"%s(workload, paramsArray, ...): paramsArray must be an array of params objects, got %s",
 			method, describeJS(call.Argument(1)))
 	}
 	opts, err := h.callOptions(method, call.Argument(optsAt))
 	if err != nil {
-		return nil, submission{}, err
+		return nil, submission{}, 0, err
 	}
 	n := list.Get("length").ToInteger()
 	if n > int64(pool.MaxQueueLimit) {
-		return nil, submission{}, taskerr.New(taskerr.InvalidArgument, "%s(): paramsArray has %d items; at most %d", method,
-			n, pool.MaxQueueLimit)
+		return nil, submission{}, 0, taskerr.New(taskerr.InvalidArgument, "%s(): paramsArray has %d items; at most %d",
+			method, n, pool.MaxQueueLimit)
 	}
 	tasks := make([]*pool.Task, n)
 	for i := range n {
 		params, text, err := paramsArg(rt, name, list.Get(fmt.Sprint(i)), fmt.Sprintf("paramsArray[%d]", i))
 		if err != nil {
-			return nil, submission{}, &elementError{err: taskerr.From(err), index: int(i)}
+			return nil, submission{}, 0, &elementError{err: taskerr.From(err), index: int(i)}
 		}
 		t, err := h.p.Prepare(name, params)
 		if err != nil {
 			// A new error, not a wrapped one: scripts see the class and the
 			// message of the *taskerr.Error that jsError finds.
-			return nil, submission{}, &elementError{err: taskerr.From(err), method: method, index: int(i)}
+			return nil, submission{}, 0, &elementError{err: taskerr.From(err), method: method, index: int(i)}
 		}
 		t.SetParams(text)
 		t.Timeout = opts.Timeout
 		tasks[i] = t
 	}
-	return tasks, h.submission(opts), nil
+	return tasks, h.submission(opts), opts.ChunkSize, nil
 }
 
 // cancelTasks cancels the tasks not settled yet with the error made for

@@ -265,6 +265,10 @@ type callOptions struct {
 	Tags map[string]string
 	// Signal cancels the call's tasks when it aborts; nil is none.
 	Signal *signalRef
+	// ChunkSize is map's, mapSettled's and asCompleted's chunkSize: the most
+	// tasks of the call that travel to a process worker together; 0 is
+	// automatic (pool.AutoChunkSize).
+	ChunkSize int
 }
 
 // reservedTags are the tag keys a call may not set: the extension's own,
@@ -290,9 +294,12 @@ var (
 		{Name: "signal", Type: schema.Any, Nullable: true, Doc: "An AbortSignal that cancels the call's tasks."},
 	}
 	callSchema = schema.Schema{Noun: "option", Params: callParams}
-	// mapParams are the options of the methods that take a paramsArray
-	// only. (chunkSize, an Int with Min 1, is to come here.)
-	mapParams   = []schema.Param{}
+	// mapParams are the options of the methods that take a paramsArray only.
+	mapParams = []schema.Param{{
+		Name: "chunkSize", Type: schema.Int, Min: 1, Max: pool.MaxQueueLimit,
+		Doc: "The most tasks of the call that travel to a process worker together; by default " +
+			"ceil(n / (4 × workers)), as multiprocessing.Pool.map's chunksize.",
+	}}
 	mapSchema   = schema.Schema{Noun: "option", Params: slices.Concat(callParams, mapParams)}
 	closeSchema = schema.Schema{Name: "close()", Noun: "option", Params: []schema.Param{
 		{Name: "drain", Type: schema.Bool, Doc: "Let queued and running tasks finish before the workers stop."},
@@ -315,7 +322,11 @@ func parseCallOptions(method string, raw map[string]any) (callOptions, error) {
 	if err != nil {
 		return callOptions{}, err
 	}
-	return callOptions{Timeout: args.Duration("timeout"), Tags: args.StringMap("tags")}, nil
+	o := callOptions{Timeout: args.Duration("timeout"), Tags: args.StringMap("tags")}
+	if args.Has("chunkSize") {
+		o.ChunkSize = int(args.Int("chunkSize"))
+	}
+	return o, nil
 }
 
 // checkTags refuses reserved tag keys, and the empty key.

@@ -168,8 +168,9 @@ func newClient(in io.Reader, out io.Writer, cfg clientConfig, onFault func(fault
 // reported to onFault, and so is the peer's answer, or its lack of one.
 func (c *client) start() {
 	go c.read()
-	hello := fmt.Appendf(beginFrame(nil), `{"type":"hello","protocol":%d,"concurrency":%d,"max_frame":%d}`,
-		ProtocolVersion, c.cfg.Concurrency, c.cfg.MaxFrame)
+	hello := fmt.Appendf(beginFrame(nil),
+		`{"type":"hello","protocol":%d,"concurrency":%d,"max_frame":%d,"features":["%s"]}`,
+		ProtocolVersion, c.cfg.Concurrency, c.cfg.MaxFrame, FeatureBatch)
 	c.write(endFrame(appendModule(hello, c.cfg.Module)))
 }
 
@@ -199,32 +200,16 @@ func (c *client) writeFailed(err error) {
 // send sends req as call's request, with a fresh id: see Worker.Send. Its
 // errors are refuse's, and errShut once the client is shut.
 func (c *client) send(call *Call, req Request) error {
-	call.Response = Response{}
-	id := c.nextID.Add(1)
-	call.id.Store(id)
-	if req.Params != nil && !isObject(req.Params) {
-		return call.refuse(taskerr.New(taskerr.InvalidArgument, "%s: params must be a JSON object", req.Workload))
-	}
-	var timeoutMS int64
-	if req.Timeout > 0 {
-		timeoutMS = int64((req.Timeout + time.Millisecond - 1) / time.Millisecond)
-	}
-	frame := appendRun(call.buf, id, req.Workload, req.Params, timeoutMS)
-	if n := len(frame) - headerSize; n > c.cfg.MaxFrame {
-		return call.refuse(taskerr.New(taskerr.InvalidArgument,
-			"%s: params of %d bytes make a request of %d bytes, over the %d-byte frame limit",
-			req.Workload, len(req.Params), n, c.cfg.MaxFrame))
-	}
-	call.buf = frame
-	if cap(frame) > 1<<20 {
-		call.buf = nil // the next request gets a fresh buffer
+	frame, err := c.encodeRun(call, req)
+	if frame == nil {
+		return err
 	}
 	c.mu.Lock()
 	if c.shut {
 		c.mu.Unlock()
 		return errShut
 	}
-	c.calls[id] = call
+	c.calls[call.ID()] = call
 	c.mu.Unlock()
 	// From here on call may settle, and in callback mode be sent again, at
 	// any moment: only the local frame is touched (nothing reads it once written).
@@ -232,6 +217,33 @@ func (c *client) send(call *Call, req Request) error {
 		c.writeFailed(err)
 	}
 	return nil
+}
+
+// encodeRun gives call a fresh id and returns req's run frame, in call's
+// buffer; or nil and refuse's error for a request it refuses (params that
+// are not an object, or a frame over the limit).
+func (c *client) encodeRun(call *Call, req Request) ([]byte, error) {
+	call.Response = Response{}
+	id := c.nextID.Add(1)
+	call.id.Store(id)
+	if req.Params != nil && !isObject(req.Params) {
+		return nil, call.refuse(taskerr.New(taskerr.InvalidArgument, "%s: params must be a JSON object", req.Workload))
+	}
+	var timeoutMS int64
+	if req.Timeout > 0 {
+		timeoutMS = int64((req.Timeout + time.Millisecond - 1) / time.Millisecond)
+	}
+	frame := appendRun(call.buf, id, req.Workload, req.Params, timeoutMS)
+	if n := len(frame) - headerSize; n > c.cfg.MaxFrame {
+		return nil, call.refuse(taskerr.New(taskerr.InvalidArgument,
+			"%s: params of %d bytes make a request of %d bytes, over the %d-byte frame limit",
+			req.Workload, len(req.Params), n, c.cfg.MaxFrame))
+	}
+	call.buf = frame
+	if cap(frame) > 1<<20 {
+		call.buf = nil // the next request gets a fresh buffer
+	}
+	return frame, nil
 }
 
 // cancel sends a cancel for request id, if it is in flight: best effort.
@@ -412,6 +424,9 @@ func (c *client) handleFrame(frame []byte) bool {
 		c.onFault(faultProtocol, "sent "+err.Error())
 		return false
 	}
+	if m.is(TypeBatch) {
+		return c.handleBatch(&m)
+	}
 	if !m.is(TypeResult) {
 		if m.is(TypeHello) {
 			c.onFault(faultProtocol, "sent a second hello")
@@ -420,7 +435,13 @@ func (c *client) handleFrame(frame []byte) bool {
 		}
 		return false
 	}
-	id, resp, why := decodeResult(&m, frame)
+	return c.handleResult(&m, frame)
+}
+
+// handleResult settles the call of a result message (frame is its text);
+// false means the peer broke the protocol, which was reported.
+func (c *client) handleResult(m *wireMsg, frame []byte) bool {
+	id, resp, why := decodeResult(m, frame)
 	if why != "" {
 		c.onFault(faultProtocol, why)
 		return false

@@ -25,6 +25,10 @@ const (
 	TypeRun    = "run"
 	TypeResult = "result"
 	TypeCancel = "cancel"
+	// TypeBatch carries several runs (pool to worker) or several results
+	// (worker to pool) in one frame, between sides whose hellos list
+	// FeatureBatch.
+	TypeBatch = "batch"
 )
 
 // Message is any protocol message, with the JSON names of PROTOCOL.md; each
@@ -43,7 +47,7 @@ type Message struct {
 	PID         int             `json:"pid,omitempty"`         // worker to pool
 	Workloads   []workload.Info `json:"workloads,omitempty"`   // worker to pool
 	Module      json.RawMessage `json:"module,omitempty"`      // pool to worker: see FeatureModule
-	Features    []string        `json:"features,omitempty"`    // worker to pool
+	Features    []string        `json:"features,omitempty"`    // both ways: FeaturePrefetch, FeatureBatch, ...
 
 	// run, result, cancel
 	ID uint64 `json:"id,omitempty"`
@@ -57,6 +61,10 @@ type Message struct {
 	Value json.RawMessage `json:"value,omitempty"`
 	Error *WireError      `json:"error,omitempty"`
 	RunNS int64           `json:"run_ns,omitempty"`
+
+	// batch: run messages (pool to worker) or result messages (worker to pool)
+	Requests []Message `json:"requests,omitempty"`
+	Results  []Message `json:"results,omitempty"`
 }
 
 // WireError is a result's error.
@@ -82,6 +90,7 @@ type wireMsg struct {
 	typ, id, workload, params, timeoutMS, value, err, runNS []byte
 	protocol, concurrency, maxFrame                         []byte
 	module                                                  []byte
+	features, requests, results                             []byte
 }
 
 // wireOptions make jsontext accept what encoding/json accepts, as the
@@ -191,6 +200,12 @@ func (m *wireMsg) set(name, val []byte) {
 		dst = &m.maxFrame
 	case `"module"`:
 		dst = &m.module
+	case `"features"`:
+		dst = &m.features
+	case `"requests"`:
+		dst = &m.requests
+	case `"results"`:
+		dst = &m.results
 	default:
 		return
 	}

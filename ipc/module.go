@@ -28,9 +28,9 @@ const FeaturePrefetch = "prefetch"
 // features are what this binary's worker lists in its hello.
 func features() []string {
 	if LoadModule == nil {
-		return []string{FeaturePrefetch}
+		return []string{FeaturePrefetch, FeatureBatch}
 	}
-	return []string{FeaturePrefetch, FeatureModule}
+	return []string{FeaturePrefetch, FeatureBatch, FeatureModule}
 }
 
 // loadModule serves the registry of the module in a pool's hello, if any.

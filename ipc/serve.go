@@ -97,6 +97,9 @@ type server struct {
 	maxFrame atomic.Int64
 	wg       sync.WaitGroup
 	writeErr atomic.Pointer[error]
+	// batchOut says the pool's hello lists FeatureBatch: the results of a
+	// batch's items may reach it together.
+	batchOut atomic.Bool
 
 	mu    sync.Mutex
 	tasks map[uint64]*task
@@ -117,7 +120,15 @@ func (s *server) admit(t *task) bool {
 		return false
 	}
 	s.active++
+	t.begin(s.ctx)
 	return true
+}
+
+// begin gives a task that starts its context; s.mu is held. A waiting task
+// has none: thousands of them waiting (a batch) would each be a child of
+// s.ctx, an entry to add and remove.
+func (t *task) begin(parent context.Context) {
+	t.ctx, t.cancel = context.WithCancel(parent)
 }
 
 // next is the waiting task that the goroutine of a task that ended runs
@@ -130,7 +141,11 @@ func (s *server) next() *task {
 	defer s.mu.Unlock()
 	if len(s.waiting) > 0 {
 		t := s.waiting[0]
-		s.waiting = slices.Delete(s.waiting, 0, 1)
+		// Off the front without moving the rest: a batch's waiting runs
+		// can be thousands, and this runs for each of them.
+		s.waiting[0] = nil
+		s.waiting = s.waiting[1:]
+		t.begin(s.ctx)
 		return t
 	}
 	s.active--
@@ -139,8 +154,10 @@ func (s *server) next() *task {
 
 // work runs t, then the waiting tasks, one after another.
 func (s *server) work(t *task) {
+	h := resultHold{s: s}
+	defer h.release()
 	for t != nil {
-		t = s.exec(t)
+		t = s.exec(t, &h)
 	}
 }
 
@@ -171,7 +188,6 @@ func (s *server) unwait(id uint64) *task {
 
 // unrun answers a task that waited and will not run, saying why.
 func (s *server) unrun(t *task, why string) {
-	t.cancel()
 	s.mu.Lock()
 	delete(s.tasks, t.id)
 	s.mu.Unlock()
@@ -231,7 +247,7 @@ func (s *server) read() {
 			s.ended <- err
 			return
 		}
-		if t != nil && s.admit(t) {
+		if t != nil {
 			go s.read()
 			s.work(t)
 			return
@@ -239,8 +255,9 @@ func (s *server) read() {
 	}
 }
 
-// handle handles one frame from the pool: it returns the task a run
-// message starts, if any; an error is a protocol error.
+// handle handles one frame from the pool: it returns the task that a run
+// message (or a batch) starts now, if any, for the reading goroutine to run;
+// an error is a protocol error.
 func (s *server) handle(frame []byte) (*task, error) {
 	var m wireMsg
 	deepParams := false
@@ -255,7 +272,13 @@ func (s *server) handle(frame []byte) (*task, error) {
 	}
 	switch {
 	case m.is(TypeRun):
-		return s.run(&m, deepParams)
+		t, err := s.run(&m, deepParams)
+		if t != nil && !s.admit(t) {
+			t = nil // it waits its turn
+		}
+		return t, err
+	case m.is(TypeBatch):
+		return s.batch(&m)
 	case m.is(TypeCancel):
 		if id, ok := parseUint(m.id); ok {
 			if t := s.unwait(id); t != nil { // answered without running
@@ -263,11 +286,14 @@ func (s *server) handle(frame []byte) (*task, error) {
 				return nil, nil //nolint:nilnil // answered here; no task to track
 			}
 			s.mu.Lock()
-			t := s.tasks[id]
-			s.mu.Unlock()
-			if t != nil {
+			var cancel context.CancelFunc
+			if t := s.tasks[id]; t != nil { // it runs: it has its context (begin)
 				t.cancelled.Store(true)
-				t.cancel()
+				cancel = t.cancel
+			}
+			s.mu.Unlock()
+			if cancel != nil {
+				cancel()
 			}
 		}
 	case m.is(TypeHello):
@@ -279,6 +305,7 @@ func (s *server) handle(frame []byte) (*task, error) {
 			s.limit = int(min(n, math.MaxInt32))
 			s.mu.Unlock()
 		}
+		s.batchOut.Store(listsFeature(m.features, FeatureBatch))
 		if err := s.loadModule(m.module); err != nil {
 			return nil, err
 		}
@@ -288,14 +315,18 @@ func (s *server) handle(frame []byte) (*task, error) {
 
 // task is a validated run, ready to run.
 type task struct {
-	ctx     context.Context
-	cancel  context.CancelFunc
+	ctx     context.Context    // set when it starts (begin), under s.mu
+	cancel  context.CancelFunc // as ctx
 	id      uint64
 	spec    *workload.Spec
 	args    workload.Args
 	timeout time.Duration
 	// cancelled says a cancel frame cancelled the task.
 	cancelled atomic.Bool
+	// batch is the batch frame the task came in (nil: a frame of its
+	// own): its result may be held while the goroutine runs the next item
+	// of the same batch (resultHold).
+	batch *[]byte
 }
 
 // run validates a run message. Failures before the workload runs are
@@ -354,7 +385,6 @@ func (s *server) run(m *wireMsg, deepParams bool) (*task, error) {
 		return fail(err)
 	}
 	t := &task{id: id, spec: spec, args: args, timeout: timeout}
-	t.ctx, t.cancel = context.WithCancel(s.ctx) // a cancel frame may come before the task starts
 	s.mu.Lock()
 	s.tasks[id] = t
 	s.mu.Unlock()
@@ -368,7 +398,7 @@ func (s *server) run(m *wireMsg, deepParams bool) (*task, error) {
 //
 // It returns the waiting task that this goroutine runs next, taken before
 // the result is written: a pool that has the result may count on the room.
-func (s *server) exec(t *task) (next *task) {
+func (s *server) exec(t *task, h *resultHold) (next *task) {
 	start := time.Now()
 	returned := false
 	defer func() {
@@ -398,7 +428,14 @@ func (s *server) exec(t *task) (next *task) {
 	returned = true
 	runTime := time.Since(start)
 	next = s.next()
+	keep := next != nil && t.batch != nil && next.batch == t.batch && s.batchOut.Load()
+	if keep {
+		h.hold() // until this goroutine runs something else than a batch's next item, or the hold's timer
+	}
 	s.finish(t, errors.Is(ctx.Err(), context.DeadlineExceeded), value, err, runTime)
+	if !keep {
+		h.release()
+	}
 	return next
 }
 

@@ -2,6 +2,7 @@ package pool
 
 import (
 	"fmt"
+	"sync"
 	"testing"
 )
 
@@ -39,5 +40,52 @@ func BenchmarkNoopMap(b *testing.B) {
 				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tasks/s")
 			})
 		}
+	}
+}
+
+// BenchmarkMapNoopChunks: map calls of 10,000 noop tasks on 2 workers, as
+// SubmitChunked gets them from map(): the thread pool, and a process pool
+// without chunks (chunkSize 1), with chunks of 16, and with the automatic
+// chunk size (ceil(n / (4 * workers)), 1,250 here), side by side.
+func BenchmarkMapNoopChunks(b *testing.B) {
+	const call = 10_000
+	queue := call
+	for _, c := range []struct {
+		name  string
+		kind  Kind
+		chunk int // 0: AutoChunkSize
+	}{{"thread", Thread, 1}, {"process/chunkSize=1", Process, 1}, {"process/chunkSize=16", Process, 16}, {"process/chunkSize=auto", Process, 0}} {
+		b.Run(c.name, func(b *testing.B) {
+			p := benchPool(b, Config{Kind: c.kind, Workers: 2, MaxQueue: &queue})
+			size := c.chunk
+			if size == 0 {
+				size = p.AutoChunkSize(call)
+			}
+			var wg sync.WaitGroup
+			onDone := func(t *Task) {
+				if t.Err != nil {
+					panic(t.Err)
+				}
+				wg.Done()
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for left := b.N; left > 0; left -= call {
+				tasks := make([]*Task, min(left, call))
+				for i := range tasks {
+					t, err := p.Prepare("noop", nil)
+					if err != nil {
+						panic(err)
+					}
+					t.OnDone = onDone
+					tasks[i] = t
+				}
+				wg.Add(len(tasks))
+				p.SubmitChunked(tasks, size)
+				wg.Wait()
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tasks/s")
+		})
 	}
 }

@@ -11,8 +11,12 @@ import (
 // knowing whether a task has started, waiting for the workers, and closing
 // once the backlog is done.
 
-// Queued reports whether no worker has taken t yet (and it has not settled).
-func (t *Task) Queued() bool { return t.state.Load() == queued }
+// Queued reports whether no worker has started t yet (and it has not
+// settled): it waits in the queue, or in a worker process's input.
+func (t *Task) Queued() bool {
+	s := t.state.Load()
+	return s == queued || s == sent
+}
 
 // pollEvery is how often WaitLive and Drain look at the counters: they are
 // rare calls, so they poll rather than put a notification on every task's

@@ -405,12 +405,20 @@ func (p *Pool) Prepare(name string, params map[string]any) (*Task, error) {
 // pool settles the task at once, with QueueFull or PoolClosed. t.OnDone must
 // be set.
 func (p *Pool) Submit(t *Task) {
+	if p.enqueue(t) {
+		p.dispatchQueued()
+	}
+}
+
+// enqueue admits t into the queue, or settles it at once with QueueFull or
+// PoolClosed and returns false.
+func (p *Pool) enqueue(t *Task) bool {
 	t.Submitted = time.Now()
 	if p.closed.Load() || p.draining.Load() {
 		p.led.enter()
 		t.Workers = p.Size()
 		t.fail(p.closedError(), 0)
-		return
+		return false
 	}
 	p.Start()
 	// Admission counts places, not queued tasks, so that the limit does not
@@ -421,10 +429,15 @@ func (p *Pool) Submit(t *Task) {
 		t.fail(taskerr.New(taskerr.QueueFull,
 			"%s pool %q: queue is full (maxQueue %d, all %d workers busy): %s was not run",
 			p.cfg.Kind, p.cfg.Name, *p.cfg.MaxQueue, p.Size(), t.Workload), 0)
-		return
+		return false
 	}
+	return true
+}
+
+// dispatchQueued offers what was queued to the free workers.
+func (p *Pool) dispatchQueued() {
 	p.pump()
-	p.led.notePeak(capacity)
+	p.led.notePeak(int64(p.Size() * p.cfg.Concurrency))
 	// Close may have drained the queue between the check above and the admission.
 	if p.closed.Load() {
 		p.rejectQueued()

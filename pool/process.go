@@ -149,6 +149,9 @@ type workerRun struct {
 	waitq     []*procSlot
 	idleSlots int
 	prefetch  int // slots beyond concurrency: PrefetchDepth if the worker has FeaturePrefetch, else 0
+	// extras are chunks' extra slots whose requests settled, for the next
+	// chunks (newExtra).
+	extras []*procSlot
 }
 
 // written runs when sl's request is in line for the worker, in the order
@@ -157,7 +160,10 @@ type workerRun struct {
 func (sl *procSlot) written() {
 	r := sl.run
 	r.mu.Lock()
-	r.idleSlots--
+	if o := sl.owner(); !o.counted { // the first request of o's chunk (or o's only one) takes o
+		o.counted = true
+		r.idleSlots--
+	}
 	if r.running < r.limit {
 		r.running++
 		sl.running = true
@@ -169,10 +175,8 @@ func (sl *procSlot) written() {
 }
 
 // settled runs when sl's request settles: when it was running, the worker
-// starts the oldest waiting request. It returns where sl goes back: the
-// last free slot of a worker is its spare, used only when no worker has a
-// free slot that runs at once.
-func (r *workerRun) settled(sl *procSlot) chan slot {
+// starts the oldest waiting request.
+func (r *workerRun) settled(sl *procSlot) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if sl.timer != nil {
@@ -188,7 +192,10 @@ func (r *workerRun) settled(sl *procSlot) chan slot {
 		r.running--
 		for r.running < r.limit && len(r.waitq) > 0 && !dead {
 			next := r.waitq[0]
-			r.waitq = slices.Delete(r.waitq, 0, 1)
+			// Off the front without moving the rest: a chunk's waiting
+			// requests can be thousands, and this runs for each of them.
+			r.waitq[0] = nil
+			r.waitq = r.waitq[1:]
 			next.running = true
 			r.running++
 			next.begin()
@@ -196,11 +203,31 @@ func (r *workerRun) settled(sl *procSlot) chan slot {
 	} else if i := slices.Index(r.waitq, sl); i >= 0 { // answered without running: cancelled, or refused
 		r.waitq = slices.Delete(r.waitq, i, i+1)
 	}
-	r.idleSlots++
+}
+
+// freed counts the free slot o as idle again, once every request it carried
+// (its chunk's) has settled, and returns where it goes back: the last free
+// slot of a worker is its spare, used only when no worker has a free slot
+// that runs at once.
+func (r *workerRun) freed(o *procSlot) chan slot {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if o.counted {
+		o.counted = false
+		r.idleSlots++
+	}
 	if r.idleSlots <= r.prefetch {
 		return r.seat.p.spare
 	}
 	return r.seat.p.free
+}
+
+// wasWritten says whether a request on the free slot o reached the worker's
+// input.
+func (r *workerRun) wasWritten(o *procSlot) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return o.counted
 }
 
 func (r *workerRun) end() { r.endOnce.Do(func() { close(r.ending) }) }
@@ -290,6 +317,15 @@ type procSlot struct {
 	// waits in its input), and the timer of its task's timeout.
 	running bool
 	timer   *time.Timer
+	// counted says the slot is taken in the worker's idleSlots (guarded by
+	// run.mu): from its first request's write to its last one's end.
+	counted bool
+
+	// Chunks: an extra slot carries a task of the chunk whose first task
+	// rides on lead; a free slot counts the requests of its chunk (1 for
+	// a lone task) in members, and comes back when the last one settles.
+	lead    *procSlot
+	members atomic.Int32
 }
 
 // begin counts the slot's task as started, now that the worker runs it, and
@@ -320,6 +356,11 @@ func (sl *procSlot) dispatch(t *Task) bool {
 		p.led.requeue(t)
 		return false
 	}
+	if more := sl.chunkOf(t); len(more) > 0 {
+		run.inflight.Add(-1)
+		return sl.dispatchChunk(t, more)
+	}
+	sl.members.Store(1)
 	t.slot = sl                       // before the task is sent: Cancel reads it from then on
 	if !p.led.prefetch(t, p.Size()) { // settled while it was being taken out of the queue
 		sl.release()
@@ -343,24 +384,14 @@ func (sl *procSlot) dispatch(t *Task) bool {
 // send writes t's request, or says why it was not sent.
 func (sl *procSlot) send(t *Task) *taskerr.Error {
 	p, run := sl.run.seat.p, sl.run
-	if t.spec == nil && !run.w.Offers(t.Workload) {
-		return taskerr.New(taskerr.UnknownWorkload, "process pool %q: worker %v pid %d does not offer %q (it offers: %s)",
-			p.cfg.Name, p.cfg.Command, run.w.PID(), t.Workload, offered(run.w))
-	}
-	if p.closed.Load() {
-		return p.closedWhileRunning(t)
+	req, e := sl.prepare(t)
+	if e != nil {
+		return e
 	}
 	if limit := int64(p.cfg.MaxTasksPerWorker); limit > 0 && run.served.Add(1) >= limit {
 		run.recycled.Store(true)
 		run.end() // this is its last task
 	}
-	timeout := t.Timeout
-	if timeout <= 0 {
-		timeout = p.cfg.TaskTimeout
-	}
-	t.timeout = timeout
-	sl.cur.Store(t)
-	req := ipc.Request{Workload: t.Workload, Params: t.params, Timeout: timeout, OnWrite: sl.onWrite}
 	if err := run.w.Send(sl.call, req); err != nil {
 		sl.cur.Store(nil)
 		e := taskerr.From(err)
@@ -392,7 +423,7 @@ func (sl *procSlot) done(*ipc.Call) {
 	if g := sl.grace.Swap(nil); g != nil {
 		g.Stop()
 	}
-	back := run.settled(sl)
+	run.settled(sl)
 	value, err, ran := sl.result(t)
 	run.inflight.Add(-1)
 	if err != nil && err.Code == taskerr.WorkerCrashed && t.state.Load() == sent && p.led.unclaim(t) {
@@ -406,10 +437,17 @@ func (sl *procSlot) done(*ipc.Call) {
 		return
 	}
 	t.release(value, err, ran, func() {
+		o := sl.owner()
 		if run.isEnding() {
 			run.maybeIdle()
-		} else {
-			back <- sl
+			return
+		}
+		last := o.members.Add(-1) == 0
+		if sl != o {
+			run.recycleExtra(sl)
+		}
+		if last { // the last request of o's chunk: o is free
+			run.freed(o) <- o
 			p.pump()
 		}
 	})

@@ -71,6 +71,9 @@ type Task struct {
 	// Process pools: the slot the request is in flight on, and its timeout.
 	slot    *procSlot
 	timeout time.Duration
+	// group marks the tasks of one call that may travel in one chunk
+	// (SubmitChunked); nil for a task on its own.
+	group *chunkGroup
 }
 
 // Wait is the time the task spent queued before a worker took it.

@@ -5,6 +5,8 @@
 // reads them.
 //
 //   MODE      pool   a ThreadPool or ProcessPool (KIND) runs WORKLOAD via runSync
+//             map    the pool runs map() calls of MAP_N WORKLOAD tasks, chunkSize
+//                    CHUNK (0: automatic), one after another, in 1 VU
 //             js     no pool: the JavaScript prime count in the iteration (the
 //                    countPrimes of examples/js/primes.js, which tasks.js's
 //                    primes export calls in a pool's workers)
@@ -19,6 +21,7 @@
 //   DURATION  seconds the scenario runs
 //   SUMMARY   where handleSummary writes the summary data
 import { ThreadPool, ProcessPool } from 'k6/x/concurrency';
+import { Counter } from 'k6/metrics';
 import { countPrimes } from '../../examples/js/primes.js';
 
 const MODE = __ENV.MODE || 'pool';
@@ -29,6 +32,8 @@ const VUS = Number(__ENV.VUS || 1);
 const DURATION = Number(__ENV.DURATION || 5);
 const CONCURRENCY = Number(__ENV.CONCURRENCY || 1);
 const MODULE = __ENV.MODULE || '';
+const MAP_N = Number(__ENV.MAP_N || 100000);
+const CHUNK = Number(__ENV.CHUNK || 0);
 const LIMIT = 20000;
 const EXPECTED_PRIMES = 2262; // primes below 20000
 
@@ -41,10 +46,12 @@ const PARAMS = {
 }[WORKLOAD];
 
 let pool = null;
-if (MODE === 'pool') {
+if (MODE === 'pool' || MODE === 'map') {
   const name = `bench-${KIND}-${WORKERS}`;
   const opts = { name, workers: WORKERS };
   if (MODULE) opts.module = MODULE;
+  // A map cell's call of MAP_N tasks is queued at once.
+  if (MODE === 'map') opts.maxQueue = MAP_N;
   if (KIND === 'thread') {
     pool = new ThreadPool(opts);
   } else {
@@ -64,13 +71,15 @@ export const options = {
       vus: VUS,
       duration: `${DURATION}s`,
       gracefulStop: '30s', // a task in flight at the end finishes; none is abandoned
-      exec: { pool: 'poolIter', js: 'js', empty: 'empty' }[MODE],
+      exec: { pool: 'poolIter', js: 'js', empty: 'empty', map: 'mapIter' }[MODE],
     },
   },
   thresholds: {
     'concurrency_tasks{scenario:bench}': ['count>=0'],
     'concurrency_task_failed{scenario:bench}': ['rate>=0'],
     'iterations{scenario:bench}': ['count>=0'],
+    'bench_map_ms{scenario:bench}': ['count>=0'],
+    'bench_map_tasks{scenario:bench}': ['count>=0'],
   },
   setupTimeout: '120s',
   summaryTrendStats: ['avg', 'med', 'p(95)'],
@@ -103,6 +112,19 @@ export function js() {
 
 export function empty() {}
 
+// map cells: the time spent in map() calls and their tasks, so that the rate
+// counts neither setup nor the wait for the scenario's end.
+const mapMs = new Counter('bench_map_ms');
+const mapTasks = new Counter('bench_map_tasks');
+const MAP_PARAMS = MODE === 'map' ? Array.from({ length: MAP_N }, () => PARAMS || {}) : [];
+
+export async function mapIter() {
+  const started = Date.now();
+  const values = await pool.map(WORKLOAD, MAP_PARAMS, CHUNK > 0 ? { chunkSize: CHUNK } : undefined);
+  mapMs.add(Date.now() - started);
+  mapTasks.add(values.length);
+}
+
 export function poolIter() {
   const v = pool.runSync(WORKLOAD, PARAMS);
   if ((WORKLOAD === 'cpu.primes' || WORKLOAD === 'primes') && v !== EXPECTED_PRIMES) {
@@ -124,6 +146,8 @@ export function handleSummary(data) {
     tasks: pick('concurrency_tasks{scenario:bench}'),
     failed: pick('concurrency_task_failed{scenario:bench}'),
     iterations: pick('iterations{scenario:bench}'),
+    map_ms: pick('bench_map_ms{scenario:bench}'),
+    map_tasks: pick('bench_map_tasks{scenario:bench}'),
     iterations_all: pick('iterations'),
     tasks_all: pick('concurrency_tasks'),
     task_duration: pick('concurrency_task_duration'),

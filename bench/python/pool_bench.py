@@ -9,6 +9,11 @@ The same work as the k6 cells, on concurrent.futures executors:
   roundtrip  --executor thread|process --seconds S
              one worker; submits one no-op, waits for its result, repeats for
              S seconds; reports microseconds per round trip
+  map        --executor process|mp --work noop --workers W --n N --chunksize C --seconds S
+             map calls of N tasks, one after another, for S seconds (at
+             least one): ProcessPoolExecutor.map(chunksize=C), or with mp
+             multiprocessing.Pool.map (C 0: its default chunksize); reports
+             tasks per second over the time spent in the calls
 
 ProcessPoolExecutor uses the 'fork' start method (Linux's default in Python
 3.11), passed explicitly so that the figure does not change with the default.
@@ -116,21 +121,57 @@ def roundtrip(kind, seconds):
     return {"round_trips": n, "elapsed_s": elapsed, "us_per_round_trip": elapsed / n * 1e6, "per_s": n / elapsed}
 
 
+def map_rate(kind, work, workers, n, chunksize, seconds):
+    fns = [WORK[work]] * n
+    if kind == "mp":
+        pool = multiprocessing.get_context("fork").Pool(workers)
+        call = (lambda: pool.map(_call0, fns, chunksize or None))  # noqa: E731
+    else:
+        pool = make_executor("process", workers)
+        call = (lambda: list(pool.map(_call0, fns, chunksize=max(chunksize, 1))))  # noqa: E731
+    try:
+        tasks, spent = 0, 0.0
+        deadline = time.perf_counter() + seconds
+        while tasks == 0 or time.perf_counter() < deadline:
+            start = time.perf_counter()
+            got = call()
+            spent += time.perf_counter() - start
+            if len(got) != n:
+                raise SystemExit(f"map returned {len(got)} values, want {n}")
+            tasks += n
+    finally:
+        if kind == "mp":
+            pool.close()
+            pool.join()
+        else:
+            pool.shutdown()
+    return {"completed": tasks, "elapsed_s": spent, "per_s": tasks / spent, "n": n, "chunksize": chunksize}
+
+
+def _call0(fn):
+    """Calls fn: map's function, so that the work's function goes by name."""
+    return fn()
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["rate", "roundtrip"])
-    ap.add_argument("--executor", choices=["thread", "process"], required=True)
+    ap.add_argument("mode", choices=["rate", "roundtrip", "map"])
+    ap.add_argument("--executor", choices=["thread", "process", "mp"], required=True)
+    ap.add_argument("--n", type=int, default=100000)
+    ap.add_argument("--chunksize", type=int, default=0)
     ap.add_argument("--work", choices=sorted(WORK), default="primes")
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--seconds", type=float, default=5.0)
     a = ap.parse_args()
     if a.mode == "rate":
         out = rate(a.executor, a.work, a.workers, a.seconds)
+    elif a.mode == "map":
+        out = map_rate(a.executor, a.work, a.workers, a.n, a.chunksize, a.seconds)
     else:
         out = roundtrip(a.executor, a.seconds)
-    out.update(mode=a.mode, executor=a.executor, work=a.work if a.mode == "rate" else "noop",
-               workers=a.workers if a.mode == "rate" else 1, python=sys.version.split()[0],
-               start_method="fork" if a.executor == "process" else None)
+    out.update(mode=a.mode, executor=a.executor, work=a.work if a.mode != "roundtrip" else "noop",
+               workers=a.workers if a.mode != "roundtrip" else 1, python=sys.version.split()[0],
+               start_method="fork" if a.executor != "thread" else None)
     json.dump(out, sys.stdout)
     sys.stdout.write("\n")
 

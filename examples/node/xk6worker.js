@@ -149,6 +149,13 @@ class Server {
     this.reading = true;
     this.writeFailed = false; // the pool stopped reading stdout
     this.writeOut = protocolOutput();
+    // batch: the pool's hello lists it (it reads results in batches); the
+    // results of batches wait in held until the event loop's next turn (or
+    // the next frame written), to go out together in one batch frame.
+    this.batchOut = false;
+    this.held = [];
+    this.heldBytes = 0;
+    this.flushHeld = () => this.flush();
   }
 
   start() {
@@ -157,7 +164,8 @@ class Server {
       workloads: [...this.workloads.values()].map((w) => ({ name: w.name, kind: w.kind, description: w.description, params: w.params })),
       // It runs at most the hello's concurrency at once, the others in the
       // order read (PROTOCOL.md, "Waiting requests").
-      features: ['prefetch'],
+      // It reads runs in batches (PROTOCOL.md, "batch").
+      features: ['prefetch', 'batch'],
     });
     this.onData = (chunk) => this.read(chunk);
     this.onEnd = () => this.stop(0, this.buffered > 0
@@ -241,10 +249,22 @@ class Server {
           this.maxFrame = Math.min(message.max_frame, 0xFFFFFFFF);
         }
         if (Number.isInteger(message.concurrency) && message.concurrency >= 1) this.concurrency = message.concurrency;
+        this.batchOut = Array.isArray(message.features) && message.features.includes('batch');
         break;
       case 'run':
         this.run(message);
         break;
+      case 'batch': { // runs, in order, as if each came in a frame of its own
+        const { requests } = message;
+        if (!Array.isArray(requests)) throw new ProtocolError(`a batch without a requests array: ${snippet(frame)}`);
+        for (const item of requests) {
+          if (item === null || typeof item !== 'object' || item.type !== 'run') {
+            throw new ProtocolError(`a batch holding something else than a run: ${JSON.stringify(item).slice(0, 64)}`);
+          }
+        }
+        for (const item of requests) this.run(item, true);
+        break;
+      }
       case 'cancel': {
         const task = this.inflight.get(message.id);
         if (task) task.abort('cancel');
@@ -254,7 +274,7 @@ class Server {
     }
   }
 
-  run(message) {
+  run(message, batched = false) {
     const received = process.hrtime.bigint();
     const id = message.id;
     if (!Number.isInteger(id) || id <= 0 || id >= MAX_ID) {
@@ -267,7 +287,8 @@ class Server {
       throw new ProtocolError(`run ${id} with a timeout_ms that is not a number: ${JSON.stringify(timeoutMs)}`);
     }
     if (this.inflight.has(id)) throw new ProtocolError(`run ${id} while a run with that id is in flight`);
-    const fail = (errorName, text) => this.sendResult(id, name, undefined, [errorName, text], process.hrtime.bigint() - received);
+    const fail = (errorName, text) => this.sendResult(id, name, undefined, [errorName, text], process.hrtime.bigint() - received,
+      batched);
 
     const w = this.workloads.get(name);
     if (!w) {
@@ -287,9 +308,9 @@ class Server {
     if (!(timeoutMs > 0)) timeoutMs = undefined;
     const begin = () => {
       this.running++;
-      this.execute(id, w, params, timeoutMs).catch((e) => { // a last resort: the request is still answered
+      this.execute(id, w, params, timeoutMs, batched).catch((e) => { // a last resort: the request is still answered
         this.inflight.delete(id);
-        this.sendResult(id, name, undefined, ['WorkloadError', `${name}: could not be answered: ${errorText(e)}`], 0n);
+        this.sendResult(id, name, undefined, ['WorkloadError', `${name}: could not be answered: ${errorText(e)}`], 0n, batched);
       }).finally(() => { // a microtask: before the next frame is read
         this.running--;
         this.startWaiting();
@@ -305,7 +326,7 @@ class Server {
       this.inflight.delete(id);
       const why = cause === 'cancel' ? 'cancelled by the pool before it started'
         : 'cancelled because the worker is stopping: its input closed before it started';
-      this.sendResult(id, name, undefined, ['WorkloadError', `${name}: ${why}`], 0n);
+      this.sendResult(id, name, undefined, ['WorkloadError', `${name}: ${why}`], 0n, batched);
     };
     this.inflight.set(id, { abort });
     this.waiting.push(begin);
@@ -319,7 +340,7 @@ class Server {
     }
   }
 
-  async execute(id, w, params, timeoutMs) {
+  async execute(id, w, params, timeoutMs, batched) {
     const controller = new AbortController();
     const start = process.hrtime.bigint();
     // The timeout counts from the start of the run, as run_ns does.
@@ -358,10 +379,10 @@ class Server {
     const runNs = process.hrtime.bigint() - start;
     clearTimeout(timer);
     this.inflight.delete(id);
-    this.sendResult(id, w.name, value, error, runNs);
+    this.sendResult(id, w.name, value, error, runNs, batched);
   }
 
-  sendResult(id, name, value, error, runNs) {
+  sendResult(id, name, value, error, runNs, batched = false) {
     const message = { type: 'result', id, run_ns: Number(runNs > 0n ? runNs : 0n) };
     let payload;
     try {
@@ -374,18 +395,43 @@ class Server {
       payload = encode(message, undefined, ['WorkloadError',
         `${name}: its result of ${payload.length} bytes is over the ${this.maxFrame}-byte frame limit`]);
     }
-    this.writeFrame(payload);
+    if (!batched || !this.batchOut) {
+      this.writeFrame(payload);
+      return;
+    }
+    if (this.heldBytes + payload.length + 32 > this.maxFrame) this.flush();
+    if (this.held.length === 0) setImmediate(this.flushHeld);
+    this.held.push(payload);
+    this.heldBytes += payload.length + 1;
+  }
+
+  // flush writes the held results: one batch frame, or a result frame for one.
+  flush() {
+    const held = this.held;
+    if (held.length === 0) return;
+    this.held = [];
+    this.heldBytes = 0;
+    this.writeRaw(held.length === 1 ? held[0]
+      : Buffer.concat([Buffer.from('{"type":"batch","results":['), ...held.flatMap((p, i) => (i > 0 ? [COMMA, p] : [p])),
+        Buffer.from(']}')]));
   }
 
   send(message) { this.writeFrame(Buffer.from(JSON.stringify(message))); }
 
   writeFrame(payload) {
+    this.flush(); // in order: what was held first
+    this.writeRaw(payload);
+  }
+
+  writeRaw(payload) {
     if (this.writeFailed) return;
     const head = Buffer.alloc(4);
     head.writeUInt32BE(payload.length, 0);
     this.writeOut(Buffer.concat([head, payload]));
   }
 }
+
+const COMMA = Buffer.from(',');
 
 function encode(message, value, error) {
   if (error) return Buffer.from(JSON.stringify({ ...message, error: { name: error[0], message: error[1] } }));

@@ -35,13 +35,15 @@ class Worker:
     """A worker process on pipes. Frames it writes are parsed by a thread into
     a queue; anything on stdout that is not a frame fails the test."""
 
-    def __init__(self, test, script=WORKER, env=None, hello=True, concurrency=1, max_frame=16 << 20, argv=None):
+    def __init__(self, test, script=WORKER, env=None, hello=True, concurrency=1, max_frame=16 << 20, argv=None,
+                 features=None):
         self.test = test
         full_env = dict(os.environ, XK6_CONCURRENCY_WORKER=str(os.getpid()), PYTHONPATH=HERE)
         full_env.update(env or {})
         self.proc = subprocess.Popen(argv or [sys.executable, script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, env=full_env, cwd=HERE)
         self.frames = queue.Queue()
+        self.batch_frames = []  # the results of each batch frame, as ids
         self.stdout_error = None
         self.stderr_lines = []
         threading.Thread(target=self._read_stdout, daemon=True).start()
@@ -50,7 +52,10 @@ class Worker:
         test.addCleanup(self.kill)
         if hello:
             self.hello = self.next()
-            self.send({'type': 'hello', 'protocol': 1, 'concurrency': concurrency, 'max_frame': max_frame})
+            hello = {'type': 'hello', 'protocol': 1, 'concurrency': concurrency, 'max_frame': max_frame}
+            if features is not None:
+                hello['features'] = features
+            self.send(hello)
 
     def _read_stdout(self):
         out = self.proc.stdout
@@ -61,10 +66,17 @@ class Worker:
             payload = out.read(int.from_bytes(header, 'big')) if len(header) == 4 else b''
             try:
                 message = json.loads(payload)
-                assert isinstance(message, dict) and message.get('type') in ('hello', 'result')
+                assert isinstance(message, dict) and message.get('type') in ('hello', 'result', 'batch')
+                if message['type'] == 'batch':
+                    assert len(message['results']) > 1 and all(r['type'] == 'result' for r in message['results'])
             except Exception:  # noqa: BLE001
                 self.stdout_error = 'stdout has something that is not a frame: %r' % (header + payload)[:80]
                 break
+            if message['type'] == 'batch':
+                self.batch_frames.append([r['id'] for r in message['results']])
+                for r in message['results']:
+                    self.frames.put(r)
+                continue
             self.frames.put(message)
         self.frames.put(None)  # the end of stdout
 
@@ -330,6 +342,93 @@ class CancelTest(unittest.TestCase):
         w = Worker(self)
         w.send({'type': 'from-a-later-version', 'id': 1, 'x': [1, {}]})
         self.assertNotIn('error', w.call(1, 'noop'))
+
+
+def run_message(id, name, params=None, **extra):
+    message = {'type': 'run', 'id': id, 'workload': name}
+    if params is not None:
+        message['params'] = params
+    message.update(extra)
+    return message
+
+
+class BatchTest(unittest.TestCase):
+    """The batch message (PROTOCOL.md, "batch"): several runs in one frame,
+    and the results of a batch in one frame to a pool whose hello lists it."""
+
+    # The results of a batch wait for one another as long as it takes, so
+    # that which frame each one comes in does not depend on timing.
+    HOLD = {'XK6WORKER_BATCH_HOLD_MS': '600000'}
+
+    def test_hello_lists_batch(self):
+        w = Worker(self)
+        self.assertIn('batch', w.hello['features'])
+
+    def test_a_batch_runs_in_order_and_answers_in_one_frame(self):
+        w = Worker(self, features=['batch'], env=self.HOLD)
+        lone = w.call(1, 'cpu.primes', {'limit': -1})
+        w.send({'type': 'batch', 'requests': [
+            run_message(2, 'cpu.primes', {'limit': 10}),
+            run_message(3, 'cpu.primes', {'limit': -1}),
+            run_message(4, 'no.such'),
+            run_message(5, 'echo', {'a': [1, 2]}),
+        ]})
+        results = {r['id']: r for r in (w.next() for _ in range(4))}
+        self.assertEqual(len(w.batch_frames), 1, 'the results of the batch came in one frame')
+        self.assertEqual(sorted(w.batch_frames[0]), [2, 3, 4, 5])
+        self.assertEqual(results[2]['value'], 4)
+        self.assertEqual(results[3]['error'], lone['error'], 'a bad run in a batch fails as a lone one does')
+        self.assertEqual(results[4]['error']['name'], 'UnknownWorkloadError')
+        self.assertEqual(results[5]['value'], {'a': [1, 2]})
+        w.close_input()
+        self.assertEqual(w.wait(), 0)
+
+    def test_mixed_batched_and_lone_runs(self):
+        w = Worker(self, features=['batch'], concurrency=2)
+        w.run(1, 'noop')
+        w.send({'type': 'batch', 'requests': [run_message(i, 'cpu.primes', {'limit': 100}) for i in range(2, 12)]})
+        w.run(12, 'noop')
+        w.send({'type': 'batch', 'requests': [run_message(13, 'noop')]})
+        results = {r['id']: r for r in (w.next() for _ in range(13))}
+        self.assertEqual(sorted(results), list(range(1, 14)), 'every run answered once')
+        self.assertTrue(all('error' not in r for r in results.values()), results)
+        self.assertEqual([results[i]['value'] for i in range(2, 12)], [25] * 10)
+        w.close_input()
+        self.assertEqual(w.wait(), 0)
+
+    def test_no_batch_of_results_to_a_pool_that_does_not_read_them(self):
+        w = Worker(self, env=self.HOLD)
+        w.send({'type': 'batch', 'requests': [run_message(i, 'noop') for i in range(1, 6)]})
+        self.assertEqual(sorted(w.next()['id'] for _ in range(5)), [1, 2, 3, 4, 5])
+        self.assertEqual(w.batch_frames, [])
+        w.close_input()
+        self.assertEqual(w.wait(), 0)
+
+    def test_items_keep_their_cancel_and_timeout(self):
+        w = Worker(self, features=['batch'], concurrency=1)
+        w.send({'type': 'batch', 'requests': [
+            run_message(1, 'io.sleep', {'duration': '300ms'}),
+            run_message(2, 'io.sleep', {'duration': '50ms'}, timeout_ms=200),
+            run_message(3, 'cpu.primes', {'limit': 2000000000}),
+            run_message(4, 'io.sleep', {'duration': '10s'}, timeout_ms=100),
+        ]})
+        w.send({'type': 'cancel', 'id': 3})
+        results = {r['id']: r for r in (w.next() for _ in range(4))}
+        self.assertNotIn('error', results[1])
+        self.assertNotIn('error', results[2], 'its timeout counts from its own start')
+        self.assertEqual(results[3]['error']['message'], 'cpu.primes: cancelled by the pool before it started')
+        self.assertEqual(results[3]['run_ns'], 0)
+        self.assertEqual(results[4]['error']['name'], 'TimeoutError')
+        w.close_input()
+        self.assertEqual(w.wait(), 0)
+
+    def test_a_malformed_batch_is_a_protocol_error(self):
+        for bad in ({'type': 'batch'}, {'type': 'batch', 'requests': {}},
+                    {'type': 'batch', 'requests': [{'type': 'cancel', 'id': 1}]}):
+            w = Worker(self, features=['batch'])
+            w.send(bad)
+            self.assertEqual(w.wait(), 1, bad)
+            self.assertIn('batch', '\n'.join(w.stderr_lines))
 
 
 class EOFTest(unittest.TestCase):

@@ -274,11 +274,27 @@ def _log(message):
 
 
 class _Task:
-    __slots__ = ('id', 'workload', 'params', 'cancel', 'timeout_ms', 'started')
+    __slots__ = ('id', 'workload', 'params', 'cancel', 'timeout_ms', 'started', 'batch')
 
-    def __init__(self, id, workload, params, cancel, timeout_ms):
+    def __init__(self, id, workload, params, cancel, timeout_ms, batch=None):
         self.id, self.workload, self.params, self.cancel, self.timeout_ms = id, workload, params, cancel, timeout_ms
         self.started = False  # an executor thread took it; guarded by inflight_lock
+        self.batch = batch  # the _Batch it came in, or None
+
+
+class _Batch:
+    """The runs of one batch frame that are not answered yet: while some are,
+    the results of the others may wait to go out together (BATCH_HOLD)."""
+    __slots__ = ('left',)
+
+    def __init__(self):
+        self.left = 0  # guarded by _Server.write_lock
+
+
+# How long a result of a batch may wait for the other results of its batch,
+# so that they reach the pool in one frame: at most this, in seconds
+# (XK6WORKER_BATCH_HOLD_MS changes it, for tests).
+BATCH_HOLD = float(os.environ.get('XK6WORKER_BATCH_HOLD_MS', '1')) / 1000
 
 
 class _Server:
@@ -293,6 +309,14 @@ class _Server:
         self.executor = None  # created with the first run, sized by the pool's hello
         self.inflight = {}  # id -> _Task
         self.inflight_lock = threading.Lock()
+        # batch: the pool's hello lists it (it reads results in batches);
+        # held are result payloads waiting to go out in one batch frame,
+        # since held_since (guarded by write_lock); the flusher thread sends
+        # them after BATCH_HOLD at most.
+        self.batch_out = False
+        self.held, self.held_since = [], 0.0
+        self.held_cond = threading.Condition(self.write_lock)
+        self.flusher = None
 
     # --- the main loop: read frames until stdin ends ---------------------
 
@@ -301,7 +325,7 @@ class _Server:
         # others in the order read (PROTOCOL.md, "Waiting requests").
         self.send({'type': 'hello', 'protocol': PROTOCOL_VERSION, 'pid': os.getpid(),
                    'workloads': [w.info() for w in self.workloads.values()],
-                   'features': ['prefetch']})
+                   'features': ['prefetch', 'batch']})
         code = 0
         try:
             while True:
@@ -318,6 +342,8 @@ class _Server:
                 task.cancel.cancel('stopping')
         if self.executor is not None:
             self.executor.shutdown(wait=True)
+        with self.write_lock:
+            self.flush_held()
         try:
             self.output.flush()
         except OSError:
@@ -363,6 +389,18 @@ class _Server:
             self.hello(message)
         elif kind == 'run':
             self.start(message)
+        elif kind == 'batch':
+            requests = message.get('requests')
+            if not isinstance(requests, list):
+                raise ProtocolError('a batch without a requests array: %r' % frame[:64])
+            batch = _Batch()
+            for item in requests:
+                if not isinstance(item, dict) or item.get('type') != 'run':
+                    raise ProtocolError('a batch holding something else than a run: %r' % (item,))
+            with self.write_lock:
+                batch.left = len(requests)
+            for item in requests:  # in order, as if each came in a frame of its own
+                self.start(item, batch)
         elif kind == 'cancel':
             task_id = _request_id(message.get('id'))
             with self.inflight_lock:
@@ -377,6 +415,8 @@ class _Server:
         # Other types are ignored, for later versions of the protocol.
 
     def hello(self, message):
+        features = message.get('features')
+        self.batch_out = isinstance(features, list) and 'batch' in features
         concurrency, max_frame = message.get('concurrency'), message.get('max_frame')
         if _is_int(concurrency) and concurrency >= 1:
             self.concurrency = concurrency
@@ -385,7 +425,7 @@ class _Server:
 
     # --- one run request -------------------------------------------------
 
-    def start(self, message):
+    def start(self, message, batch=None):
         received = time.perf_counter_ns()
         task_id = _request_id(message.get('id'))
         if task_id is None:
@@ -402,7 +442,7 @@ class _Server:
 
         # Failures before the workload runs are answered at once.
         def fail(error_name, text):
-            self.send_result(task_id, name, None, (error_name, text), time.perf_counter_ns() - received)
+            self.send_result(task_id, name, None, (error_name, text), time.perf_counter_ns() - received, batch)
 
         w = self.workloads.get(name)
         if w is None:
@@ -420,7 +460,7 @@ class _Server:
             return
         if timeout_ms is not None and timeout_ms <= 0:
             timeout_ms = None
-        task = _Task(task_id, w, params, CancelEvent(), timeout_ms)
+        task = _Task(task_id, w, params, CancelEvent(), timeout_ms, batch)
         with self.inflight_lock:
             self.inflight[task_id] = task
         if self.executor is None:
@@ -455,14 +495,15 @@ class _Server:
         with self.inflight_lock:
             del self.inflight[task.id]
         try:
-            self.send_result(task.id, w.name, value, error, run_ns)
+            self.send_result(task.id, w.name, value, error, run_ns, task.batch)
         except BaseException as e:  # noqa: B036 - a last resort: the request is still answered
             self.send_result(task.id, w.name, None, ('WorkloadError', '%s: its result could not be sent: %s'
-                                                     % (w.name, _error_text(e))), run_ns)
+                                                     % (w.name, _error_text(e))), run_ns, task.batch)
 
     def unrun(self, task, why):
         """Answers a task that waited and will not run (run_ns 0)."""
-        self.send_result(task.id, task.workload.name, None, ('WorkloadError', '%s: %s' % (task.workload.name, why)), 0)
+        self.send_result(task.id, task.workload.name, None, ('WorkloadError', '%s: %s' % (task.workload.name, why)), 0,
+                         task.batch)
 
     @staticmethod
     def failure(task, e):
@@ -480,7 +521,7 @@ class _Server:
 
     # --- writing ---------------------------------------------------------
 
-    def send_result(self, task_id, name, value, error, run_ns):
+    def send_result(self, task_id, name, value, error, run_ns, batch=None):
         message = {'type': 'result', 'id': task_id, 'run_ns': max(run_ns, 0)}
         if error is None and value is not None:
             message['value'] = value
@@ -505,21 +546,65 @@ class _Server:
         if len(payload) > self.max_frame:
             payload = _encode(message, ('WorkloadError', '%s: its result of %d bytes is over the %d-byte frame limit'
                                         % (name, len(payload), self.max_frame)))
-        self.write_frame(payload)
+        if batch is None or not self.batch_out:
+            self.write_frame(payload)
+            return
+        with self.write_lock:
+            batch.left -= 1
+            if sum(len(p) + 1 for p in self.held) + len(payload) + 32 > self.max_frame:
+                self.flush_held()
+            if not self.held:
+                self.held_since = time.monotonic()
+            self.held.append(payload)
+            if batch.left == 0:  # the last of its batch: what is held goes now
+                self.flush_held()
+                return
+            if self.flusher is None:
+                self.flusher = threading.Thread(target=self.flush_loop, name='xk6worker-flush', daemon=True)
+                self.flusher.start()
+            self.held_cond.notify()
+
+    def flush_held(self):
+        """Writes the held results, as one batch frame (or one result frame
+        for one); write_lock is held."""
+        held, self.held = self.held, []
+        if not held:
+            return
+        if len(held) == 1:
+            self.write_frame_locked(held[0])
+            return
+        self.write_frame_locked(b'{"type":"batch","results":[' + b','.join(held) + b']}')
+
+    def flush_loop(self):
+        """Sends what is held once it is BATCH_HOLD old: a result never waits
+        longer than that for the rest of its batch."""
+        with self.write_lock:
+            while True:
+                while not self.held:
+                    self.held_cond.wait()
+                left = self.held_since + BATCH_HOLD - time.monotonic()
+                if left > 0:
+                    self.held_cond.wait(left)
+                    continue
+                self.flush_held()
 
     def send(self, message):
         self.write_frame(json.dumps(message, separators=(',', ':')).encode())
 
     def write_frame(self, payload):
         with self.write_lock:
-            if self.write_failed:
-                return
-            try:
-                self.output.write(len(payload).to_bytes(4, 'big'))
-                self.output.write(payload)
-                self.output.flush()
-            except OSError:  # the pool closed its end: it is going away
-                self.write_failed = True
+            self.flush_held()  # in order: what was held first
+            self.write_frame_locked(payload)
+
+    def write_frame_locked(self, payload):
+        if self.write_failed:
+            return
+        try:
+            self.output.write(len(payload).to_bytes(4, 'big'))
+            self.output.write(payload)
+            self.output.flush()
+        except OSError:  # the pool closed its end: it is going away
+            self.write_failed = True
 
 
 def _encode(message, error):

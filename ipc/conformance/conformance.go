@@ -55,6 +55,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -132,6 +133,7 @@ func Run(t *testing.T, argv []string, opts Options) {
 	t.Run("round_trip", s.roundTrip)
 	t.Run("pipelining", s.pipelining)
 	t.Run("prefetch", s.prefetch)
+	t.Run("batch", s.batch)
 	t.Run("errors", s.errors)
 	t.Run("large_payloads", s.largePayloads)
 	t.Run("timeout", s.timeout)
@@ -781,11 +783,18 @@ type rawWorker struct {
 	readErr error // why stdout stopped being frames; read once frames is closed
 	stderr  *syncBuffer
 	exited  chan struct{}
+	// acceptsBatch says the pool's hello listed "batch"; batches counts
+	// the batch frames read (by readLoop).
+	acceptsBatch atomic.Bool
+	batches      int
 }
 
 type rawFrame struct {
 	raw []byte
 	typ string
+	// batch numbers the batch frame a result came in (from 1; 0: a frame
+	// of its own).
+	batch int
 }
 
 // rawResult is a result frame.
@@ -871,6 +880,12 @@ func (r *rawWorker) readLoop(out *os.File) {
 		if err := json.Unmarshal(b, &m); err != nil || len(bytes.TrimSpace(b)) == 0 || bytes.TrimSpace(b)[0] != '{' {
 			r.readErr = fmt.Errorf("stdout has a frame that is not a JSON object: %q", clip(b))
 			return
+		}
+		if m.Type != nil && *m.Type == ipc.TypeBatch {
+			if r.readErr = r.batchResults(b); r.readErr != nil {
+				return
+			}
+			continue
 		}
 		if m.Type == nil || (*m.Type != "hello" && *m.Type != "result") {
 			r.readErr = fmt.Errorf("stdout has a frame that is neither a hello nor a result: %q", clip(b))
