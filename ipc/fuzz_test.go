@@ -3,7 +3,6 @@ package ipc
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -17,7 +16,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/k6-concurrency/xk6-concurrency/workload"
+	"github.com/k6-concurrency/xk6-concurrency/internal/testworkload"
 )
 
 // Fuzz targets for what a worker or a pool reads from the other side, which
@@ -308,41 +307,6 @@ func checkAccessors(t *testing.T, data []byte, m *wireMsg) {
 	_ = isObject(data)
 }
 
-// serveRegistry is what FuzzServe serves: quick workloads, each of a kind of
-// outcome.
-func serveRegistry() *workload.Registry {
-	reg := workload.NewRegistry()
-	must := func(err error) {
-		if err != nil {
-			panic(err)
-		}
-	}
-	must(reg.Add("t.echo", workload.CPU, func(_ context.Context, args workload.Args) (any, error) {
-		return args.Raw(), nil
-	}, workload.RawParams()))
-	must(reg.Add("t.noop", workload.CPU, func(context.Context, workload.Args) (any, error) { return nil, nil }))
-	must(reg.Add("t.sleep", workload.IO, func(ctx context.Context, args workload.Args) (any, error) {
-		tm := time.NewTimer(time.Duration(args.Int("ms")) * time.Millisecond)
-		defer tm.Stop()
-		select {
-		case <-tm.C:
-			return args.Int("ms"), nil
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}, workload.WithParams(workload.Param{Name: "ms", Type: workload.Int, Min: 0, Max: 20})))
-	must(reg.Add("t.fail", workload.CPU, func(context.Context, workload.Args) (any, error) {
-		return nil, errors.New("boom")
-	}))
-	must(reg.Add("t.panic", workload.CPU, func(context.Context, workload.Args) (any, error) {
-		panic("kaboom")
-	}))
-	must(reg.Add("t.badvalue", workload.CPU, func(context.Context, workload.Args) (any, error) {
-		return math.NaN(), nil
-	}))
-	return reg
-}
-
 func FuzzServe(f *testing.F) {
 	// The input is frames' payloads, one a line; a first byte of 0 makes the
 	// rest a raw stream instead (length prefixes and all).
@@ -366,7 +330,7 @@ func FuzzServe(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	reg := serveRegistry()
+	reg := testworkload.Harmless()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var input []byte
 		runs := map[uint64]int{} // how many runs carry each id

@@ -17,18 +17,18 @@ func TestServeRunsAtMostConcurrency(t *testing.T) {
 		t.Run(fmt.Sprintf("concurrency %d", conc), func(t *testing.T) {
 			s := serve(t).started()
 			s.send(fmt.Sprintf(`{"type":"hello","protocol":1,"concurrency":%d,"max_frame":16777216}`, conc))
-			// conc stubborn runs of 300ms (they ignore a cancel: a waiting
+			// conc t.block runs of 300ms (they ignore a cancel: a waiting
 			// request that ran would show), then the waiting ones.
 			for i := 1; i <= conc; i++ {
-				s.send(fmt.Sprintf(`{"type":"run","id":%d,"workload":"t.stubborn","params":{"ms":300}}`, i))
+				s.send(fmt.Sprintf(`{"type":"run","id":%d,"workload":"t.block","params":{"for":"300ms"}}`, i))
 			}
 			waiting, cancelled := conc+1, conc+2
 			s.send(fmt.Sprintf(`{"type":"run","id":%d,"workload":"t.sleep","params":{"ms":50,"v":1},"timeout_ms":200}`, waiting))
-			s.send(fmt.Sprintf(`{"type":"run","id":%d,"workload":"t.stubborn","params":{"ms":300}}`, cancelled))
+			s.send(fmt.Sprintf(`{"type":"run","id":%d,"workload":"t.block","params":{"for":"300ms"}}`, cancelled))
 			s.send(fmt.Sprintf(`{"type":"cancel","id":%d}`, cancelled))
 			m := s.next()
 			if m.ID != uint64(cancelled) || m.Error == nil || m.RunNS != 0 ||
-				m.Error.Message != "t.stubborn: cancelled by the pool before it started" {
+				m.Error.Message != "t.block: cancelled by the pool before it started" {
 				t.Fatalf("first answer %+v %+v, want the cancelled waiting request, not run", m, m.Error)
 			}
 			order := make([]uint64, 0, conc+1)
@@ -46,7 +46,7 @@ func TestServeRunsAtMostConcurrency(t *testing.T) {
 			}
 
 			for i := 1; i <= conc+1; i++ {
-				s.send(fmt.Sprintf(`{"type":"run","id":%d,"workload":"t.stubborn","params":{"ms":100}}`, 10+i))
+				s.send(fmt.Sprintf(`{"type":"run","id":%d,"workload":"t.block","params":{"for":"100ms"}}`, 10+i))
 			}
 			time.Sleep(20 * time.Millisecond)
 			_ = s.in.Close()
@@ -57,7 +57,7 @@ func TestServeRunsAtMostConcurrency(t *testing.T) {
 			}
 			last := results[uint64(10+conc+1)]
 			if last.Error == nil || last.RunNS != 0 ||
-				last.Error.Message != "t.stubborn: cancelled because the worker is stopping: its input closed before it started" {
+				last.Error.Message != "t.block: cancelled because the worker is stopping: its input closed before it started" {
 				t.Errorf("the request waiting when the input ended: %+v %+v", last, last.Error)
 			}
 			for i := 1; i <= conc; i++ {

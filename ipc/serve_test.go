@@ -2,9 +2,7 @@ package ipc
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -16,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/k6-concurrency/xk6-concurrency/internal/testworkload"
 	"github.com/k6-concurrency/xk6-concurrency/ipc/conformance/hostile"
 	"github.com/k6-concurrency/xk6-concurrency/workload"
 )
@@ -23,63 +22,10 @@ import (
 // testRegistry is what the tests serve, in process (Serve over pipes) and in
 // the test binary re-executed as a worker (TestMain).
 func testRegistry() *workload.Registry {
-	reg := workload.NewRegistry()
-	add := func(name string, kind workload.Kind, fn workload.Func, opts ...workload.Option) {
-		if err := reg.Add(name, kind, fn, opts...); err != nil {
-			panic(err)
-		}
-	}
-	ms := workload.Param{Name: "ms", Type: workload.Int, Min: 0, Max: 3600000}
-	add("t.echo", workload.CPU, func(_ context.Context, args workload.Args) (any, error) {
-		return args.Raw(), nil
-	}, workload.RawParams(), workload.WithDescription("returns its params"))
-	add("t.noop", workload.CPU, func(context.Context, workload.Args) (any, error) { return nil, nil })
-	add("t.sleep", workload.IO, func(ctx context.Context, args workload.Args) (any, error) {
-		t := time.NewTimer(time.Duration(args.Int("ms")) * time.Millisecond)
-		defer t.Stop()
-		select {
-		case <-t.C:
-			return args.Int("v"), nil
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}, workload.WithParams(ms, workload.Param{Name: "v", Type: workload.Int}))
-	add("t.stubborn", workload.IO, func(_ context.Context, args workload.Args) (any, error) {
-		time.Sleep(time.Duration(args.Int("ms")) * time.Millisecond) // ignores ctx on purpose
-		return "done", nil
-	}, workload.WithParams(ms))
-	add("t.fail", workload.CPU, func(context.Context, workload.Args) (any, error) {
-		return nil, errors.New("boom")
-	})
-	add("t.panic", workload.CPU, func(context.Context, workload.Args) (any, error) {
-		panic("kaboom")
-	})
-	add("t.badvalue", workload.CPU, func(context.Context, workload.Args) (any, error) {
-		return func() {}, nil
-	})
-	add("t.big", workload.CPU, func(_ context.Context, args workload.Args) (any, error) {
-		return strings.Repeat("x", int(args.Int("n"))), nil
-	}, workload.WithParams(workload.Param{Name: "n", Type: workload.Int, Required: true}))
-	add("t.env", workload.CPU, func(_ context.Context, args workload.Args) (any, error) {
-		return os.Getenv(args.String("name")), nil
-	}, workload.WithParams(workload.Param{Name: "name", Type: workload.String, Required: true}))
-	add("t.print", workload.CPU, func(context.Context, workload.Args) (any, error) {
-		fmt.Println("t.print: this went to stdout") //nolint:forbidigo // the stray print under test
-		return true, nil
-	})
-	add("t.longline", workload.CPU, func(context.Context, workload.Args) (any, error) {
-		fmt.Fprintln(os.Stderr, strings.Repeat("y", 100<<10))
-		fmt.Fprintln(os.Stderr, "after the long line")
-		return true, nil
-	})
+	reg := testworkload.New()
 	if err := hostile.Register(reg, ""); err != nil {
 		panic(err)
 	}
-	add("t.crash", workload.CPU, func(context.Context, workload.Args) (any, error) {
-		fmt.Fprintln(os.Stderr, "t.crash: exiting with status 3")
-		os.Exit(3)
-		return nil, nil
-	})
 	return reg
 }
 
@@ -312,7 +258,7 @@ func TestServeCancel(t *testing.T) {
 //nolint:paralleltest // timing-sensitive: closes the input while tasks run
 func TestServeEOFWaitsForTasks(t *testing.T) {
 	s := serve(t).started()
-	s.send(`{"type":"run","id":1,"workload":"t.stubborn","params":{"ms":200}}`)
+	s.send(`{"type":"run","id":1,"workload":"t.block","params":{"for":"200ms"}}`)
 	s.send(`{"type":"run","id":2,"workload":"t.sleep","params":{"ms":10000}}`)
 	time.Sleep(20 * time.Millisecond) // both are running
 	start := time.Now()

@@ -477,7 +477,7 @@ func TestWorkerCloseSIGTERMWithTaskInFlight(t *testing.T) {
 	}
 	w := start(t, selfConfig())
 	c := NewCall()
-	if err := w.Send(c, Request{Workload: "t.stubborn", Params: []byte(`{"ms":30000}`)}); err != nil {
+	if err := w.Send(c, Request{Workload: "t.block", Params: []byte(`{"for":"30s"}`)}); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(50 * time.Millisecond)

@@ -5,11 +5,9 @@
 // Its first argument chooses what it does:
 //
 //	good               serve the protocol (ipc.ServeProcess) with the test
-//	                   workloads t.echo (returns its params), t.sleep (sleeps
-//	                   param ms, honouring cancellation, and returns param v),
-//	                   t.fail (fails with "t.fail: boom"), t.print (prints to
-//	                   stdout, which lands on stderr) and t.crash (writes
-//	                   "t.crash: exiting with status 3" to stderr and exits 3)
+//	                   workloads of internal/testworkload: t.echo, t.sleep,
+//	                   t.fail, t.print (prints to stdout, which lands on
+//	                   stderr), t.crash (exits 3) and the others
 //	garbage            write 4 KiB of random bytes to stdout (the first byte
 //	                   has its top bit set, so the length prefix claims over
 //	                   2 GiB), then wait for stdin to end
@@ -32,9 +30,7 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -43,6 +39,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/k6-concurrency/xk6-concurrency/internal/testworkload"
 	"github.com/k6-concurrency/xk6-concurrency/ipc"
 	"github.com/k6-concurrency/xk6-concurrency/workload"
 )
@@ -68,7 +65,7 @@ func main() {
 	}
 	switch os.Args[1] {
 	case "good":
-		os.Exit(ipc.ServeProcess(registry()))
+		os.Exit(ipc.ServeProcess(testworkload.New()))
 	case "garbage":
 		b := make([]byte, 4096)
 		for i := range b {
@@ -133,42 +130,4 @@ func main() {
 func waitForEOF() {
 	_, _ = io.Copy(io.Discard, os.Stdin)
 	os.Exit(0)
-}
-
-func registry() *workload.Registry {
-	reg := workload.NewRegistry()
-	must := func(err error) {
-		if err != nil {
-			panic(err)
-		}
-	}
-	must(reg.Add("t.echo", workload.CPU, func(_ context.Context, args workload.Args) (any, error) {
-		return args.Raw(), nil
-	}, workload.RawParams(), workload.WithDescription("returns its params")))
-	must(reg.Add("t.sleep", workload.IO, func(ctx context.Context, args workload.Args) (any, error) {
-		t := time.NewTimer(time.Duration(args.Int("ms")) * time.Millisecond)
-		defer t.Stop()
-		select {
-		case <-t.C:
-			return args.Int("v"), nil
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}, workload.WithParams(
-		workload.Param{Name: "ms", Type: workload.Int, Min: 0, Max: 3600000},
-		workload.Param{Name: "v", Type: workload.Int}),
-		workload.WithDescription("sleeps ms milliseconds and returns v")))
-	must(reg.Add("t.fail", workload.CPU, func(context.Context, workload.Args) (any, error) {
-		return nil, errors.New("boom")
-	}, workload.WithDescription("fails")))
-	must(reg.Add("t.print", workload.CPU, func(context.Context, workload.Args) (any, error) {
-		fmt.Println("t.print: this went to stdout") //nolint:forbidigo // the stray print under test
-		return true, nil
-	}, workload.WithDescription("prints to stdout")))
-	must(reg.Add("t.crash", workload.CPU, func(context.Context, workload.Args) (any, error) {
-		fmt.Fprintln(os.Stderr, "t.crash: exiting with status 3")
-		os.Exit(3)
-		return nil, nil
-	}, workload.WithDescription("exits the worker with status 3")))
-	return reg
 }
