@@ -62,15 +62,21 @@ func (mi *ModuleInstance) sampleGauges(p *pool.Pool) {
 			sample(m.live, float64(v.live)), sample(m.utilization, v.utilization),
 		}})
 	}
+	done := make(chan struct{})
+	mi.root.mu.Lock()
+	mi.root.samplers = append(mi.root.samplers, done)
+	mi.root.mu.Unlock()
 	go func() {
+		defer close(done)
 		tick := time.NewTicker(gaugePoll)
 		defer tick.Stop()
 		last, lastAt := gaugesOf(p), time.Now()
 		push(ctx, last)
+	sampling:
 		for !p.Closed() {
 			select {
 			case <-ctx.Done():
-				return
+				break sampling
 			case <-tick.C:
 			}
 			if v := gaugesOf(p); v != last || time.Since(lastAt) >= gaugeEvery {
@@ -78,7 +84,9 @@ func (mi *ModuleInstance) sampleGauges(p *pool.Pool) {
 				last, lastAt = v, time.Now()
 			}
 		}
-		final, cancel := context.WithTimeout(ctx, finalPush)
+		// The last sample, once the pool is closed (at the test's end,
+		// closeAll waits for it while k6 still reads samples).
+		final, cancel := context.WithTimeout(context.WithoutCancel(ctx), finalPush)
 		defer cancel()
 		push(final, gaugesOf(p))
 	}()

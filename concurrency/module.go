@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/grafana/sobek"
 	"github.com/sirupsen/logrus"
@@ -38,12 +39,17 @@ type RootModule struct {
 	// ctx ends when the test does; the pools' gauge samplers push with it.
 	ctx  context.Context
 	stop context.CancelFunc
+	// samplers are the gauge samplers' done channels: closeAll waits for
+	// their last samples before the test's end lets k6 stop reading them.
+	samplers []chan struct{}
 }
 
 // sharedPool is a pool and the options that made it.
 type sharedPool struct {
 	pool *pool.Pool
 	opts poolOptions
+	// accounted: its account was logged (once, at the test's end).
+	accounted bool
 }
 
 // New returns the root module; k6 calls NewModuleInstance on it for every VU.
@@ -166,28 +172,42 @@ func eventTypes[T interface {
 	return found, missing
 }
 
-// closeAll closes every pool at once, waits until their workers are gone,
-// and logs the account of each pool that ran anything.
+// closeAll closes every pool at once, waits until their workers are gone
+// and their gauges' last samples are pushed, and logs once the account of
+// each pool that ran anything, closed by the script or not.
 func (r *RootModule) closeAll(logger logrus.FieldLogger) {
 	r.mu.Lock()
 	pools := make([]*pool.Pool, 0, len(r.pools))
+	var account []*pool.Pool
 	for _, sp := range r.pools {
 		pools = append(pools, sp.pool)
+		if !sp.accounted {
+			sp.accounted = true
+			account = append(account, sp.pool)
+		}
 	}
+	samplers := r.samplers
 	r.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, p := range pools {
-		wg.Go(func() {
-			first := !p.Closed()
-			p.Close()
-			if s := p.Stats(); first && s.Submitted > 0 {
-				logger.WithField("pool", p.Config().Name).Infof(
-					"%s pool %q closed: %d tasks submitted, %d completed, %d failed, %d worker restarts",
-					p.Config().Kind, p.Config().Name, s.Submitted, s.Completed, s.Failed, s.Restarts)
-			}
-		})
+		wg.Go(p.Close)
 	}
 	wg.Wait()
+	for _, p := range account {
+		if s := p.Stats(); s.Submitted > 0 {
+			logger.WithField("pool", p.Config().Name).Infof(
+				"%s pool %q closed: %d tasks submitted, %d completed, %d failed, %d worker restarts",
+				p.Config().Kind, p.Config().Name, s.Submitted, s.Completed, s.Failed, s.Restarts)
+		}
+	}
+	deadline := time.After(gaugePoll + 2*finalPush)
+	for _, done := range samplers {
+		select {
+		case <-done:
+		case <-deadline:
+			return
+		}
+	}
 }
 
 // sharedPoolFor returns the pool of that name, creating it on first use.

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,4 +81,55 @@ export default async function () {
 		assert.GreaterOrEqual(t, busy[pool], 1.0, "pool %s: its workers were seen busy", pool)
 	}
 	k6test.RequireNoWorkers(t, k6.Cmd.Process.Pid, 5*time.Second)
+}
+
+// TestGaugesEndAtZero: whether the script closes a pool or k6 closes it at
+// the test's end, each gauge's last sample in --out json is that of the
+// closed pool (nothing queued, busy or live), and each pool's account is
+// logged once.
+func TestGaugesEndAtZero(t *testing.T) {
+	t.Parallel()
+	res := k6test.Run(t, `
+import { ThreadPool, ProcessPool } from 'k6/x/concurrency';
+
+const pools = [
+  new ThreadPool({ workers: 2, name: 't-open' }), new ProcessPool({ workers: 2, name: 'p-open' }),
+  new ThreadPool({ workers: 2, name: 't-closed' }), new ProcessPool({ workers: 2, name: 'p-closed' }),
+];
+export const options = { iterations: 1 };
+
+export default async function () {
+  await Promise.all(pools.map((p) => p.map('io.sleep', [1, 2, 3, 4].map(() => ({ duration: '50ms' })))));
+  await pools[2].close();
+  await pools[3].close();
+}
+`, 2*time.Minute, "--out", "json=out.json")
+	require.Equal(t, 0, res.ExitCode, "stderr:\n%s", res.Stderr)
+
+	type key struct{ pool, metric string }
+	last := map[key]k6test.Point{}
+	for _, p := range k6test.ReadPoints(t, filepath.Join(res.Dir, "out.json")) {
+		switch p.Metric {
+		case "concurrency_pool_queued", "concurrency_pool_busy", "concurrency_pool_live", "concurrency_pool_utilization":
+			k := key{p.Tags["pool"], p.Metric}
+			if prev, ok := last[k]; !ok || !p.Time.Before(prev.Time) {
+				last[k] = p
+			}
+		}
+	}
+	for _, pool := range []string{"t-open", "p-open", "t-closed", "p-closed"} {
+		for _, m := range []string{"concurrency_pool_queued", "concurrency_pool_busy", "concurrency_pool_live", "concurrency_pool_utilization"} {
+			p, ok := last[key{pool, m}]
+			if assert.True(t, ok, "pool %s: %s in --out json", pool, m) {
+				assert.Zero(t, p.Value, "pool %s: the last sample of %s", pool, m)
+			}
+		}
+		accounts := 0
+		for line := range strings.Lines(res.Stderr) {
+			if strings.Contains(line, "closed: 4 tasks submitted, 4 completed") && strings.HasSuffix(strings.TrimSpace(line), "pool="+pool) {
+				accounts++
+			}
+		}
+		assert.Equal(t, 1, accounts, "pool %s: its account logged once; stderr:\n%s", pool, res.Stderr)
+	}
 }
