@@ -209,7 +209,7 @@ declare module 'k6/x/concurrency' {
      * that wait. Idempotent.
      */
     close(opts?: CloseOptions): Promise<void>;
-    /** What this pool runs: the built-in workloads and, with `module`, its exports (kind `'js'`). */
+    /** What this pool runs: the built-in workloads and, with `module`, its exports (kind `'js'`). Throws `InvalidArgumentError` on a `command` pool (its catalogue is its workers' hello). */
     workloads(): WorkloadInfo[];
   }
 
@@ -389,7 +389,7 @@ declare module 'k6/x/concurrency' {
    * - `QueueFullError`: `maxQueue` tasks were waiting already;
    * - `PoolClosedError`: the pool was closed, or k6 stopped the VU, before the task finished;
    * - `AbortError`: the task was cancelled by `opts.signal`, or by a `map` that failed or an `asCompleted` callback that threw;
-   * - `WorkerStartError`: `start()` found that a worker could not start;
+   * - `WorkerStartError`: `start()`, or a task while no worker is up: a worker could not start, or its `init` failed;
    * - `InvalidStateError`: `run`, `runSync`, the map family or `start` called in the init context;
    * - `NotAllowedError`: `new ProcessPool()` names a program the operator's
    *   `XK6_CONCURRENCY_ALLOWED_COMMANDS` does not allow.
