@@ -97,9 +97,10 @@ func (s *procSeat) run() {
 			seat: s, w: w, ending: make(chan struct{}), idle: make(chan struct{}),
 			limit: p.cfg.Concurrency, idleSlots: p.cfg.Concurrency + prefetch, prefetch: prefetch,
 		}
-		p.live.Add(1)
-		p.announceUp()
 		s.cur.Store(run)
+		// Its slots are free before it counts as live: once every worker
+		// is live, pump takes spare slots, and none may be taken while
+		// this worker's real ones are not in free yet.
 		for i := range run.idleSlots {
 			sl := &procSlot{run: run}
 			sl.call = ipc.NewCallFunc(sl.done)
@@ -110,6 +111,8 @@ func (s *procSeat) run() {
 				p.spare <- sl
 			}
 		}
+		p.live.Add(1)
+		p.announceUp()
 		p.pump()
 		ended := run.wait()
 		p.live.Add(-1)
@@ -419,6 +422,10 @@ func (sl *procSlot) release() {
 // already: timed out or cancelled, and this is the worker's answer).
 func (sl *procSlot) done(*ipc.Call) {
 	p, run := sl.run.seat.p, sl.run
+	// The slot is in hand from before its task settles (Stats shows the
+	// worker free) until it is back in free: no task takes a spare slot
+	// meanwhile. Letting go, this goroutine looks at the queue again.
+	p.inHand.Add(1)
 	t := sl.cur.Swap(nil)
 	if g := sl.grace.Swap(nil); g != nil {
 		g.Stop()
@@ -430,6 +437,7 @@ func (sl *procSlot) done(*ipc.Call) {
 		// It waited in the input of a worker that died, and never ran:
 		// another worker takes it.
 		run.maybeIdle()
+		p.inHand.Add(-1)
 		p.pump()
 		if p.closed.Load() {
 			p.rejectQueued()
@@ -448,9 +456,10 @@ func (sl *procSlot) done(*ipc.Call) {
 		}
 		if last { // the last request of o's chunk: o is free
 			run.freed(o) <- o
-			p.pump()
 		}
 	})
+	p.inHand.Add(-1)
+	p.pump()
 }
 
 // result reads the worker's response to t.
