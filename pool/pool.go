@@ -242,6 +242,11 @@ type Pool struct {
 	// queue again once it lets go, so pump takes a spare slot only when
 	// inHand is 0: a real slot in hand would run the task at once.
 	inHand atomic.Int64
+	// serving counts the worker processes whose slots are in the free
+	// lists and that take tasks (up, and not ending): until it is the
+	// pool's size, a worker coming up will have a real slot for the task
+	// sooner than a busy worker's prefetch slot would start it.
+	serving atomic.Int64
 
 	closing   chan struct{} // closed by Close: every worker leaves
 	stopped   chan struct{} // closed once every worker has left
@@ -554,8 +559,8 @@ func (p *Pool) pump() {
 }
 
 // freeSlot takes a free slot, a spare one only when no other is free or in
-// hand (inHand) and every worker is up (a worker still starting takes the
-// task sooner than a busy one), and says which channel it came from; nil
+// hand (inHand) and every worker is serving (a worker still starting takes
+// the task sooner than a busy one), and says which channel it came from; nil
 // when none is free. A slot from free counts in inHand until pump lets go.
 func (p *Pool) freeSlot() (slot, chan slot) {
 	p.inHand.Add(1) // before the receive: nobody sees free empty and inHand 0 while the slot is in hand
@@ -564,7 +569,7 @@ func (p *Pool) freeSlot() (slot, chan slot) {
 		return sl, p.free
 	default:
 	}
-	if p.inHand.Add(-1) > 0 || p.live.Load() < int64(p.Size()) {
+	if p.inHand.Add(-1) > 0 || p.serving.Load() < int64(p.Size()) {
 		// A slot in hand goes back to free, or to a task, and its
 		// holder looks at the queue again; a worker that comes up pumps.
 		return nil, nil

@@ -98,9 +98,9 @@ func (s *procSeat) run() {
 			limit: p.cfg.Concurrency, idleSlots: p.cfg.Concurrency + prefetch, prefetch: prefetch,
 		}
 		s.cur.Store(run)
-		// Its slots are free before it counts as live: once every worker
-		// is live, pump takes spare slots, and none may be taken while
-		// this worker's real ones are not in free yet.
+		// Its slots are free before it counts as serving: once every
+		// worker serves, pump takes spare slots, and none may be taken
+		// while this worker's real ones are not in free yet.
 		for i := range run.idleSlots {
 			sl := &procSlot{run: run}
 			sl.call = ipc.NewCallFunc(sl.done)
@@ -112,6 +112,7 @@ func (s *procSeat) run() {
 			}
 		}
 		p.live.Add(1)
+		p.serving.Add(1) // until end
 		p.announceUp()
 		p.pump()
 		ended := run.wait()
@@ -233,7 +234,14 @@ func (r *workerRun) wasWritten(o *procSlot) bool {
 	return o.counted
 }
 
-func (r *workerRun) end() { r.endOnce.Do(func() { close(r.ending) }) }
+// end stops the run taking tasks, once: from then on it does not count as
+// serving, even while it finishes what it holds.
+func (r *workerRun) end() {
+	r.endOnce.Do(func() {
+		close(r.ending)
+		r.seat.p.serving.Add(-1)
+	})
+}
 
 func (r *workerRun) isEnding() bool {
 	select {
