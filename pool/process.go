@@ -32,6 +32,15 @@ import (
 // pool knows which ones wait (workerRun.written, workerRun.settled): those
 // count as queued, in state sent, with no timer, until the request ahead of
 // them settles.
+//
+// A task goes to a prefetch slot (Pool.spare) only when no worker has a real
+// slot for it: none in the free list, none in hand (Pool.inHand: taken by
+// another dispatcher, or on its way back from a result) and no worker
+// starting (Pool.serving). So a prefetched task waits only behind tasks
+// that were running on every worker when it was sent. It is not taken back
+// when another worker frees up later, as Python's executor does not take
+// back its queued call: the wait is at most one task's run, and a take-back
+// would cost a cancel round trip on every worker that empties first.
 
 // PrefetchDepth is how many requests a process pool keeps waiting in each
 // worker's input beyond the concurrency it runs, as Python's
