@@ -552,7 +552,7 @@ func (p *Pool) pump() {
 				from <- sl
 			}
 		}
-		if from == p.free {
+		if from == p.free && p.cfg.Kind == Process {
 			p.inHand.Add(-1) // then the loop looks at the queue again
 		}
 	}
@@ -563,6 +563,14 @@ func (p *Pool) pump() {
 // the task sooner than a busy one), and says which channel it came from; nil
 // when none is free. A slot from free counts in inHand until pump lets go.
 func (p *Pool) freeSlot() (slot, chan slot) {
+	if p.cfg.Kind != Process { // no spare slots: nothing to weigh
+		select {
+		case sl := <-p.free:
+			return sl, p.free
+		default:
+			return nil, nil
+		}
+	}
 	p.inHand.Add(1) // before the receive: nobody sees free empty and inHand 0 while the slot is in hand
 	select {
 	case sl := <-p.free:

@@ -439,10 +439,15 @@ func (sl *procSlot) release() {
 // already: timed out or cancelled, and this is the worker's answer).
 func (sl *procSlot) done(*ipc.Call) {
 	p, run := sl.run.seat.p, sl.run
-	// The slot is in hand from before its task settles (Stats shows the
-	// worker free) until it is back in free: no task takes a spare slot
-	// meanwhile. Letting go, this goroutine looks at the queue again.
-	p.inHand.Add(1)
+	// A request whose end frees its slot (the last of its chunk: one
+	// reader settles a worker's requests, one at a time) holds the slot in
+	// hand from before its task settles (Stats shows the worker free) until
+	// it is back in free: no task takes a spare slot meanwhile. Letting go,
+	// this goroutine looks at the queue again.
+	frees := sl.owner().members.Load() == 1
+	if frees {
+		p.inHand.Add(1)
+	}
 	t := sl.cur.Swap(nil)
 	if g := sl.grace.Swap(nil); g != nil {
 		g.Stop()
@@ -454,7 +459,9 @@ func (sl *procSlot) done(*ipc.Call) {
 		// It waited in the input of a worker that died, and never ran:
 		// another worker takes it.
 		run.maybeIdle()
-		p.inHand.Add(-1)
+		if frees {
+			p.inHand.Add(-1)
+		}
 		p.pump()
 		if p.closed.Load() {
 			p.rejectQueued()
@@ -473,10 +480,15 @@ func (sl *procSlot) done(*ipc.Call) {
 		}
 		if last { // the last request of o's chunk: o is free
 			run.freed(o) <- o
+			if !frees {
+				p.pump()
+			}
 		}
 	})
-	p.inHand.Add(-1)
-	p.pump()
+	if frees {
+		p.inHand.Add(-1)
+		p.pump()
+	}
 }
 
 // result reads the worker's response to t.
