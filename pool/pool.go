@@ -237,6 +237,16 @@ type Pool struct {
 	// pump takes it only when no slot in free is left, so a task never
 	// waits in a busy worker's input while another worker is idle.
 	spare chan slot
+	// inHand counts the slots out of free that may go back to it: taken by
+	// pump, or on their way back from a result. Each holder looks at the
+	// queue again once it lets go, so pump takes a spare slot only when
+	// inHand is 0: a real slot in hand would run the task at once.
+	inHand atomic.Int64
+	// serving counts the worker processes whose slots are in the free
+	// lists and that take tasks (up, and not ending): until it is the
+	// pool's size, a worker coming up will have a real slot for the task
+	// sooner than a busy worker's prefetch slot would start it.
+	serving atomic.Int64
 
 	closing   chan struct{} // closed by Close: every worker leaves
 	stopped   chan struct{} // closed once every worker has left
@@ -535,28 +545,41 @@ func (p *Pool) pump() {
 		if sl == nil {
 			return
 		}
-		if sl.gone() {
-			continue // a slot of a worker on its way out: dropped
-		}
-		if t := p.led.pop(); t != nil && sl.dispatch(t) {
-			continue
-		}
+		// A slot of a worker on its way out is dropped; one whose task
+		// did not go goes back.
 		if !sl.gone() {
-			from <- sl
+			if t := p.led.pop(); (t == nil || !sl.dispatch(t)) && !sl.gone() {
+				from <- sl
+			}
+		}
+		if from == p.free && p.cfg.Kind == Process {
+			p.inHand.Add(-1) // then the loop looks at the queue again
 		}
 	}
 }
 
-// freeSlot takes a free slot, a spare one only when no other is free and
-// every worker is up (a worker still starting takes the task sooner than a
-// busy one), and says which channel it came from; nil when none is free.
+// freeSlot takes a free slot, a spare one only when no other is free or in
+// hand (inHand) and every worker is serving (a worker still starting takes
+// the task sooner than a busy one), and says which channel it came from; nil
+// when none is free. A slot from free counts in inHand until pump lets go.
 func (p *Pool) freeSlot() (slot, chan slot) {
+	if p.cfg.Kind != Process { // no spare slots: nothing to weigh
+		select {
+		case sl := <-p.free:
+			return sl, p.free
+		default:
+			return nil, nil
+		}
+	}
+	p.inHand.Add(1) // before the receive: nobody sees free empty and inHand 0 while the slot is in hand
 	select {
 	case sl := <-p.free:
 		return sl, p.free
 	default:
 	}
-	if p.live.Load() < int64(p.Size()) {
+	if p.inHand.Add(-1) > 0 || p.serving.Load() < int64(p.Size()) {
+		// A slot in hand goes back to free, or to a task, and its
+		// holder looks at the queue again; a worker that comes up pumps.
 		return nil, nil
 	}
 	select {

@@ -32,6 +32,15 @@ import (
 // pool knows which ones wait (workerRun.written, workerRun.settled): those
 // count as queued, in state sent, with no timer, until the request ahead of
 // them settles.
+//
+// A task goes to a prefetch slot (Pool.spare) only when no worker has a real
+// slot for it: none in the free list, none in hand (Pool.inHand: taken by
+// another dispatcher, or on its way back from a result) and no worker
+// starting (Pool.serving). So a prefetched task waits only behind tasks
+// that were running on every worker when it was sent. It is not taken back
+// when another worker frees up later, as Python's executor does not take
+// back its queued call: the wait is at most one task's run, and a take-back
+// would cost a cancel round trip on every worker that empties first.
 
 // PrefetchDepth is how many requests a process pool keeps waiting in each
 // worker's input beyond the concurrency it runs, as Python's
@@ -97,9 +106,10 @@ func (s *procSeat) run() {
 			seat: s, w: w, ending: make(chan struct{}), idle: make(chan struct{}),
 			limit: p.cfg.Concurrency, idleSlots: p.cfg.Concurrency + prefetch, prefetch: prefetch,
 		}
-		p.live.Add(1)
-		p.announceUp()
 		s.cur.Store(run)
+		// Its slots are free before it counts as serving: once every
+		// worker serves, pump takes spare slots, and none may be taken
+		// while this worker's real ones are not in free yet.
 		for i := range run.idleSlots {
 			sl := &procSlot{run: run}
 			sl.call = ipc.NewCallFunc(sl.done)
@@ -110,6 +120,9 @@ func (s *procSeat) run() {
 				p.spare <- sl
 			}
 		}
+		p.live.Add(1)
+		p.serving.Add(1) // until end
+		p.announceUp()
 		p.pump()
 		ended := run.wait()
 		p.live.Add(-1)
@@ -230,7 +243,14 @@ func (r *workerRun) wasWritten(o *procSlot) bool {
 	return o.counted
 }
 
-func (r *workerRun) end() { r.endOnce.Do(func() { close(r.ending) }) }
+// end stops the run taking tasks, once: from then on it does not count as
+// serving, even while it finishes what it holds.
+func (r *workerRun) end() {
+	r.endOnce.Do(func() {
+		close(r.ending)
+		r.seat.p.serving.Add(-1)
+	})
+}
 
 func (r *workerRun) isEnding() bool {
 	select {
@@ -419,6 +439,15 @@ func (sl *procSlot) release() {
 // already: timed out or cancelled, and this is the worker's answer).
 func (sl *procSlot) done(*ipc.Call) {
 	p, run := sl.run.seat.p, sl.run
+	// A request whose end frees its slot (the last of its chunk: one
+	// reader settles a worker's requests, one at a time) holds the slot in
+	// hand from before its task settles (Stats shows the worker free) until
+	// it is back in free: no task takes a spare slot meanwhile. Letting go,
+	// this goroutine looks at the queue again.
+	frees := sl.owner().members.Load() == 1
+	if frees {
+		p.inHand.Add(1)
+	}
 	t := sl.cur.Swap(nil)
 	if g := sl.grace.Swap(nil); g != nil {
 		g.Stop()
@@ -430,6 +459,9 @@ func (sl *procSlot) done(*ipc.Call) {
 		// It waited in the input of a worker that died, and never ran:
 		// another worker takes it.
 		run.maybeIdle()
+		if frees {
+			p.inHand.Add(-1)
+		}
 		p.pump()
 		if p.closed.Load() {
 			p.rejectQueued()
@@ -448,9 +480,15 @@ func (sl *procSlot) done(*ipc.Call) {
 		}
 		if last { // the last request of o's chunk: o is free
 			run.freed(o) <- o
-			p.pump()
+			if !frees {
+				p.pump()
+			}
 		}
 	})
+	if frees {
+		p.inHand.Add(-1)
+		p.pump()
+	}
 }
 
 // result reads the worker's response to t.
