@@ -65,7 +65,8 @@ func (mi *ModuleInstance) loadModule(o *poolOptions) error {
 
 // configure makes the pool run the module: its catalogue, and for process
 // pools the module sent to every worker, whose tasks are checked against the
-// catalogue before they are sent.
+// catalogue before they are sent (sharedPoolFor sends their console lines to
+// k6's log, knowing the logger).
 func (j *jsModule) configure(cfg *pool.Config) {
 	if j == nil {
 		return
@@ -74,7 +75,6 @@ func (j *jsModule) configure(cfg *pool.Config) {
 	if cfg.Kind == pool.Process {
 		cfg.Module = j.mod.Wire()
 		cfg.SameRegistry = true
-		cfg.Stderr = jsworker.LogStderrLine // the workers' console lines, at their level, with their fields
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"go.k6.io/k6/v2/js/common"
 	"go.k6.io/k6/v2/js/modules"
 
+	"github.com/k6-concurrency/xk6-concurrency/jsworker"
 	"github.com/k6-concurrency/xk6-concurrency/pool"
 	"github.com/k6-concurrency/xk6-concurrency/taskerr"
 	"github.com/k6-concurrency/xk6-concurrency/workload"
@@ -208,7 +209,12 @@ func (r *RootModule) sharedPoolFor(opts poolOptions, logger logrus.FieldLogger) 
 	if err != nil {
 		return nil, err
 	}
-	cfg.Logger = logger
+	cfg.Logger = newSlogLogger(logger)
+	if opts.js != nil && cfg.Kind == pool.Process {
+		// A JS worker's console lines, at their level, with their fields.
+		console := logger.WithField("pool", cfg.Name)
+		cfg.Stderr = func(line string) { jsworker.LogStderrLine(console, line) }
+	}
 	p, err := pool.New(cfg)
 	if err != nil {
 		return nil, err

@@ -9,14 +9,12 @@ package pool
 import (
 	"encoding/json"
 	"fmt"
-	"io"
+	"log/slog"
 	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/sirupsen/logrus"
 
 	"github.com/k6-concurrency/xk6-concurrency/schema"
 	"github.com/k6-concurrency/xk6-concurrency/taskerr"
@@ -98,11 +96,14 @@ type Config struct {
 	// Init, if not nil, runs once on every worker before its first task.
 	Init *Init
 
-	// Logger receives worker restarts and worker processes' stderr. Default: discarded.
-	Logger logrus.FieldLogger
-	// Stderr, if not nil, logs a line of a worker process's stderr to log
-	// (Logger with the pool's name); by default it is log.Info(line).
-	Stderr func(log logrus.FieldLogger, line string)
+	// Logger receives worker restarts, failed starts and worker processes'
+	// stderr, with the attribute "pool" (the pool's name) and others such as
+	// "pid". Default: discarded.
+	Logger *slog.Logger
+	// Stderr, if not nil, takes each line of a worker process's stderr in
+	// place of the default, Logger.Info(line) with the pool's name: the JS
+	// face logs a JS worker's console lines at their own level this way.
+	Stderr func(line string)
 
 	// Tests only: CancelGrace and the frame limit, shortened.
 	cancelGrace time.Duration
@@ -162,9 +163,7 @@ func (c *Config) SetDefaults() {
 		c.Registry = workload.Default
 	}
 	if c.Logger == nil {
-		l := logrus.New()
-		l.Out = io.Discard
-		c.Logger = l
+		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	if c.cancelGrace == 0 {
 		c.cancelGrace = CancelGrace
@@ -501,9 +500,9 @@ func (p *Pool) Close() {
 		close(p.closing)
 		running := p.led.snapshot().busy
 		if queued := p.rejectQueued(); queued > 0 || running > 0 {
-			p.cfg.Logger.WithField("pool", p.cfg.Name).Warnf(
+			p.cfg.Logger.Warn(fmt.Sprintf(
 				"%s pool %q closed with work pending: %d queued tasks rejected and %d running tasks stopped (PoolClosedError)",
-				p.cfg.Kind, p.cfg.Name, queued, running)
+				p.cfg.Kind, p.cfg.Name, queued, running), "pool", p.cfg.Name, "queued", queued, "running", running)
 		}
 		for _, w := range workers {
 			w.abandon()
@@ -516,8 +515,9 @@ func (p *Pool) Close() {
 	select {
 	case <-p.stopped:
 	case <-time.After(stuckAfter):
-		p.cfg.Logger.Warnf("%s pool %q: %d workloads ignore their cancelled context and are still running",
-			p.cfg.Kind, p.cfg.Name, p.led.snapshot().held)
+		held := p.led.snapshot().held
+		p.cfg.Logger.Warn(fmt.Sprintf("%s pool %q: %d workloads ignore their cancelled context and are still running",
+			p.cfg.Kind, p.cfg.Name, held), "pool", p.cfg.Name, "held", held)
 	}
 }
 

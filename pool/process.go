@@ -82,7 +82,7 @@ func (s *procSeat) run() {
 		if err != nil {
 			failures++
 			p.noteStartFailure(failed)
-			p.cfg.Logger.WithField("pool", p.cfg.Name).Warnf("worker did not start: %s", failed.Message)
+			p.cfg.Logger.Warn("worker did not start: "+failed.Message, "pool", p.cfg.Name)
 			if !p.waitUntilUp(s.stop, failed) || !p.sleepUnless(s.stop, backoff(failures)) {
 				return
 			}
@@ -116,7 +116,8 @@ func (s *procSeat) run() {
 		p.purgeFree()
 		if ended != "" {
 			p.restarts.Add(1)
-			p.cfg.Logger.WithField("pool", p.cfg.Name).Warnf("worker pid %d %s; starting a replacement", w.PID(), ended)
+			p.cfg.Logger.Warn(fmt.Sprintf("worker pid %d %s; starting a replacement", w.PID(), ended),
+				"pool", p.cfg.Name, "pid", w.PID())
 		}
 	}
 }
@@ -573,7 +574,7 @@ func (p *Pool) workerConfig() ipc.Config {
 	if _, chosen := p.cfg.Env["GOMAXPROCS"]; p.cfg.SameRegistry && !chosen && os.Getenv("GOMAXPROCS") == "" {
 		env = append(env, "GOMAXPROCS="+strconv.Itoa(min(p.cfg.Concurrency, runtime.NumCPU())))
 	}
-	log := p.cfg.Logger.WithField("pool", p.cfg.Name)
+	log := p.cfg.Logger.With("pool", p.cfg.Name)
 	return ipc.Config{
 		Argv:         p.cfg.Command,
 		Dir:          p.cfg.Dir,
@@ -584,7 +585,7 @@ func (p *Pool) workerConfig() ipc.Config {
 		Module:       p.cfg.Module,
 		Stderr: func(line string) {
 			if p.cfg.Stderr != nil {
-				p.cfg.Stderr(log, line)
+				p.cfg.Stderr(line)
 			} else {
 				log.Info(line)
 			}

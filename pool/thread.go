@@ -127,7 +127,7 @@ func (w *threadWorker) initialize() bool {
 		}
 		failed := p.initFailed(err)
 		p.noteStartFailure(failed)
-		p.cfg.Logger.WithField("pool", p.cfg.Name).Warnf("worker did not start: %s", failed.Message)
+		p.cfg.Logger.Warn("worker did not start: "+failed.Message, "pool", p.cfg.Name)
 		if !p.waitUntilUp(w.stop, failed) || !p.sleepUnless(w.stop, backoff(failures)) {
 			return false
 		}
