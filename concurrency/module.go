@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/grafana/sobek"
 	"github.com/sirupsen/logrus"
@@ -45,6 +46,8 @@ type RootModule struct {
 type sharedPool struct {
 	pool *pool.Pool
 	opts poolOptions
+	// announced: the pool's first samples (workers, gauges) were pushed.
+	announced atomic.Bool
 }
 
 // New returns the root module; k6 calls NewModuleInstance on it for every VU.
@@ -260,7 +263,7 @@ func (mi *ModuleInstance) newPool(kind pool.Kind, call sobek.ConstructorCall) *s
 	if err != nil {
 		throw(rt, err)
 	}
-	h := &poolHandle{mi: mi, p: sp.pool}
+	h := &poolHandle{mi: mi, sp: sp, p: sp.pool}
 	if err := h.define(call.This); err != nil {
 		throw(rt, err)
 	}

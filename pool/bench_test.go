@@ -50,12 +50,12 @@ func roundTrips(b *testing.B, p *Pool, submitters int, name string, params map[s
 			done := make(chan *Task, 1)
 			onDone := func(t *Task) { done <- t }
 			for range n {
-				t, err := p.Prepare(name, params)
+				t, err := p.prepareTest(name, params)
 				if err != nil {
 					panic(err)
 				}
 				t.OnDone = onDone
-				p.Submit(t)
+				p.submit(t)
 				if t := <-done; t.Err != nil {
 					panic(t.Err)
 				}

@@ -26,13 +26,10 @@ import (
 // chunkGroup marks the tasks of one call that may share a chunk.
 type chunkGroup struct{ size int }
 
-// SubmitChunked submits tasks, as Submit would one by one (but queues them
-// all before any is dispatched), as the tasks of one call that a process pool may send to a worker in chunks of at most
-// chunkSize (see AutoChunkSize). A thread pool, a chunkSize of 1, workers
-// whose hello does not list ipc.FeatureBatch and pools with
-// MaxTasksPerWorker send them one by one: then chunkSize changes nothing but
-// speed.
-func (p *Pool) SubmitChunked(tasks []*Task, chunkSize int) {
+// submitChunked submits tasks, as submit would one by one (but queues them
+// all before any is dispatched), as the tasks of one call that a process
+// pool may send to a worker in chunks of at most chunkSize: see SubmitAll.
+func (p *Pool) submitChunked(tasks []*Task, chunkSize int) {
 	if chunkSize > 1 && p.cfg.Kind == Process && p.cfg.MaxTasksPerWorker == 0 {
 		g := &chunkGroup{size: chunkSize}
 		for _, t := range tasks {

@@ -374,12 +374,13 @@ func (p *Pool) Resize(n int) error {
 	return nil
 }
 
-// Prepare validates a call of a workload and returns a task ready for
-// Submit. Errors are InvalidArgument or UnknownWorkload and name the workload
-// and the param. A process pool whose workers are another program checks the
-// name against the worker's hello instead, when the task reaches a worker.
-func (p *Pool) Prepare(name string, params map[string]any) (*Task, error) {
-	t := &Task{Workload: name, pool: p}
+// prepare validates a call of a workload (see Submit) and returns its task,
+// number i of its call, with o applied, ready for submit.
+func (p *Pool) prepare(name string, params map[string]any, o *submitOptions, i int) (*Task, error) {
+	t := &Task{Workload: name, pool: p, Timeout: o.timeout}
+	if onDone := o.onDone; onDone != nil {
+		t.OnDone = func(t *Task) { onDone(i, t) }
+	}
 	if p.cfg.Kind == Thread || p.cfg.SameRegistry {
 		spec, err := p.cfg.Registry.Lookup(name)
 		if err != nil {
@@ -391,6 +392,10 @@ func (p *Pool) Prepare(name string, params map[string]any) (*Task, error) {
 		t.spec = spec
 	}
 	if p.cfg.Kind == Process && len(params) > 0 {
+		if len(o.paramsJSON) > 0 {
+			t.params = o.paramsJSON
+			return t, nil
+		}
 		b, err := json.Marshal(params)
 		if err != nil {
 			return nil, taskerr.New(taskerr.InvalidArgument, "%s: params cannot be sent to a worker process: %s", name, err)
@@ -400,10 +405,8 @@ func (p *Pool) Prepare(name string, params map[string]any) (*Task, error) {
 	return t, nil
 }
 
-// Submit queues a prepared task. It never blocks: a full queue or a closed
-// pool settles the task at once, with QueueFull or PoolClosed. t.OnDone must
-// be set.
-func (p *Pool) Submit(t *Task) {
+// submit queues a prepared task: see Submit.
+func (p *Pool) submit(t *Task) {
 	if p.enqueue(t) {
 		p.dispatchQueued()
 	}

@@ -198,11 +198,11 @@ func TestCommandThatCannotStart(t *testing.T) {
 	began := time.Now()
 	chans := make([]chan *Task, 0, 5)
 	for range 5 {
-		task, err := p.Prepare("noop", nil)
+		task, err := p.prepareTest("noop", nil)
 		require.NoError(t, err)
 		done := make(chan *Task, 1)
 		task.OnDone = func(t *Task) { done <- t }
-		p.Submit(task)
+		p.submit(task)
 		chans = append(chans, done)
 	}
 	for _, c := range chans {

@@ -143,7 +143,7 @@ func (m *model) submit() string {
 		)
 	}
 	c := calls[m.rng.IntN(len(calls))]
-	task, err := m.p.Prepare(c.name, c.params)
+	task, err := m.p.prepareTest(c.name, c.params)
 	require.NoError(m.t, err)
 	task.Timeout = c.timeout
 	if c.raw != nil {
@@ -156,7 +156,7 @@ func (m *model) submit() string {
 		}
 	}
 	m.tasks = append(m.tasks, tr)
-	m.p.Submit(task)
+	m.p.submit(task)
 	return fmt.Sprintf("%s %v timeout %s", c.name, c.params["duration"], c.timeout)
 }
 

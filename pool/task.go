@@ -28,14 +28,15 @@ const (
 	sent
 )
 
-// Task is one call of a workload. Prepare makes it, the caller sets OnDone,
-// Submit runs it; the result fields are valid once OnDone is called.
+// Task is one call of a workload, made and queued by Pool.Submit (or
+// SubmitAll); the result fields are valid once OnDone is called.
 type Task struct {
 	// Workload is the workload's name.
 	Workload string
-	// Timeout overrides the pool's TaskTimeout when positive.
+	// Timeout overrides the pool's TaskTimeout when positive (WithTimeout).
 	Timeout time.Duration
-	// OnDone is called exactly once, from any goroutine, when the task settles.
+	// OnDone is called exactly once, from any goroutine, when the task
+	// settles (the OnDone option).
 	OnDone func(*Task)
 
 	// Value is the workload's result: what the Go function returned, or what
@@ -72,7 +73,7 @@ type Task struct {
 	slot    *procSlot
 	timeout time.Duration
 	// group marks the tasks of one call that may travel in one chunk
-	// (SubmitChunked); nil for a task on its own.
+	// (SubmitAll); nil for a task on its own.
 	group *chunkGroup
 }
 
@@ -155,15 +156,6 @@ func (t *Task) mark(value any, err *taskerr.Error, run time.Duration, release bo
 			}
 		}
 		return won, s
-	}
-}
-
-// SetParams replaces the JSON text a process pool sends as the task's
-// params with the caller's encoding of the same value (Prepare's map has no
-// key order). It does nothing on a thread pool or for empty params.
-func (t *Task) SetParams(params []byte) {
-	if t.pool.cfg.Kind == Process && len(t.params) > 0 {
-		t.params = params
 	}
 }
 
