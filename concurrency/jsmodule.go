@@ -73,8 +73,8 @@ func (j *jsModule) configure(cfg *pool.Config) {
 	}
 	cfg.Registry = j.reg
 	if cfg.Kind == pool.Process {
-		cfg.Module = j.mod.Wire()
-		cfg.SameRegistry = true
+		cfg.Process.Module = j.mod.Wire()
+		cfg.Process.SameRegistry = true
 	}
 }
 
@@ -83,9 +83,9 @@ func (j *jsModule) configure(cfg *pool.Config) {
 func (h *poolHandle) workloads(sobek.FunctionCall) sobek.Value {
 	rt := h.mi.vu.Runtime()
 	cfg := h.p.Config()
-	if cfg.Kind == pool.Process && !cfg.SameRegistry {
+	if cfg.Kind == pool.Process && !cfg.Process.SameRegistry {
 		throw(rt, taskerr.New(taskerr.InvalidArgument,
-			"workloads(): pool %q runs %v, whose catalogue is in its workers' hello (see PROTOCOL.md)", cfg.Name, cfg.Command))
+			"workloads(): pool %q runs %v, whose catalogue is in its workers' hello (see PROTOCOL.md)", cfg.Name, cfg.Process.Command))
 	}
 	return h.mi.catalogue(cfg.Registry)
 }

@@ -216,7 +216,7 @@ func (r *RootModule) sharedPoolFor(opts poolOptions, logger logrus.FieldLogger) 
 	if opts.js != nil && cfg.Kind == pool.Process {
 		// A JS worker's console lines, at their level, with their fields.
 		console := logger.WithField("pool", cfg.Name)
-		cfg.Stderr = func(line string) { jsworker.LogStderrLine(console, line) }
+		cfg.Process.Stderr = func(line string) { jsworker.LogStderrLine(console, line) }
 	}
 	p, err := pool.New(cfg)
 	if err != nil {

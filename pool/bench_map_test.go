@@ -14,7 +14,7 @@ func BenchmarkNoopMap(b *testing.B) {
 		for _, conc := range []int{1, 4} {
 			b.Run(fmt.Sprintf("%s/workers=2/concurrency=%d", kind, conc), func(b *testing.B) {
 				queue := 10_000
-				p := benchPool(b, Config{Kind: kind, Workers: 2, Concurrency: conc, MaxQueue: &queue})
+				p := benchPool(b, Config{Kind: kind, Workers: 2, Process: ProcessConfig{Concurrency: conc}, MaxQueue: &queue})
 				outstanding := make(chan struct{}, queue)
 				onDone := func(t *Task) {
 					if t.Err != nil {

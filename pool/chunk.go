@@ -30,7 +30,7 @@ type chunkGroup struct{ size int }
 // all before any is dispatched), as the tasks of one call that a process
 // pool may send to a worker in chunks of at most chunkSize: see SubmitAll.
 func (p *Pool) submitChunked(tasks []*Task, chunkSize int) {
-	if chunkSize > 1 && p.cfg.Kind == Process && p.cfg.MaxTasksPerWorker == 0 {
+	if chunkSize > 1 && p.cfg.Kind == Process && p.cfg.Process.MaxTasksPerWorker == 0 {
 		g := &chunkGroup{size: chunkSize}
 		for _, t := range tasks {
 			t.group = g
@@ -214,7 +214,7 @@ func (sl *procSlot) prepare(t *Task) (ipc.Request, *taskerr.Error) {
 	if t.spec == nil && !run.w.Offers(t.Workload) {
 		return ipc.Request{}, taskerr.New(taskerr.UnknownWorkload,
 			"process pool %q: worker %v pid %d does not offer %q (it offers: %s)",
-			p.cfg.Name, p.cfg.Command, run.w.PID(), t.Workload, offered(run.w))
+			p.cfg.Name, p.cfg.Process.Command, run.w.PID(), t.Workload, offered(run.w))
 	}
 	if p.closed.Load() {
 		return ipc.Request{}, p.closedWhileRunning(t)

@@ -70,8 +70,28 @@ type Config struct {
 	// (SameRegistry). Default: workload.Default.
 	Registry *workload.Registry
 
-	// Process pools only.
+	// StartTimeout bounds a worker process's start and handshake, and a
+	// thread pool's init (in WaitLive). Default: DefaultStartTimeout.
+	StartTimeout time.Duration
+	// Process is what only a process pool reads; a thread pool ignores it.
+	Process ProcessConfig
 
+	// Init, if not nil, runs once on every worker before its first task.
+	Init *Init
+
+	// Logger receives worker restarts, failed starts and worker processes'
+	// stderr, with the attribute "pool" (the pool's name) and others such as
+	// "pid". Default: discarded.
+	Logger *slog.Logger
+
+	// Tests only: CancelGrace and the frame limit, shortened.
+	cancelGrace time.Duration
+	maxFrame    int
+}
+
+// ProcessConfig is the part of a Config that only a process pool reads:
+// the worker program and how each worker process runs.
+type ProcessConfig struct {
 	// Command is the worker's argv. Required.
 	Command []string
 	// SameRegistry says the worker serves Registry (it is this same binary),
@@ -82,32 +102,20 @@ type Config struct {
 	Dir string
 	// Env is added to this process's environment for the worker.
 	Env map[string]string
-	// StartTimeout bounds a worker's start and handshake (a thread pool's
-	// init, in WaitLive). Default: DefaultStartTimeout.
-	StartTimeout time.Duration
-	// MaxTasksPerWorker recycles a worker after that many tasks; 0 is never.
+	// MaxTasksPerWorker recycles a worker process after that many tasks; 0 is never.
 	MaxTasksPerWorker int
-	// Concurrency is how many tasks are in flight on one worker process. Default: 1.
+	// Concurrency is how many tasks are in flight on one worker process.
+	// Default: 1, which SetDefaults also sets for a thread pool (a
+	// goroutine runs one task at a time), so that the pool's capacity is
+	// Workers * Concurrency for both kinds.
 	Concurrency int
 	// Module is a JavaScript module (jsworker.Module.Wire) that every worker
 	// process loads from the pool's hello; nil is none.
 	Module json.RawMessage
-
-	// Init, if not nil, runs once on every worker before its first task.
-	Init *Init
-
-	// Logger receives worker restarts, failed starts and worker processes'
-	// stderr, with the attribute "pool" (the pool's name) and others such as
-	// "pid". Default: discarded.
-	Logger *slog.Logger
 	// Stderr, if not nil, takes each line of a worker process's stderr in
 	// place of the default, Logger.Info(line) with the pool's name: the JS
 	// face logs a JS worker's console lines at their own level this way.
 	Stderr func(line string)
-
-	// Tests only: CancelGrace and the frame limit, shortened.
-	cancelGrace time.Duration
-	maxFrame    int
 }
 
 // The params of a pool's options: the one declaration of their limits. New
@@ -156,8 +164,8 @@ func (c *Config) SetDefaults() {
 		// A thread pool's init is its start: WaitLive bounds it too.
 		c.StartTimeout = DefaultStartTimeout
 	}
-	if c.Concurrency == 0 || c.Kind == Thread {
-		c.Concurrency = 1 // a goroutine runs one task at a time
+	if c.Process.Concurrency == 0 || c.Kind == Thread {
+		c.Process.Concurrency = 1 // a goroutine runs one task at a time
 	}
 	if c.Registry == nil {
 		c.Registry = workload.Default
@@ -184,15 +192,15 @@ func (c *Config) Validate() error {
 		{MaxQueueParam, *c.MaxQueue},
 		{TaskTimeoutParam, c.TaskTimeout},
 		{StartTimeoutParam, c.StartTimeout},
-		{MaxTasksPerWorkerParam, c.MaxTasksPerWorker},
-		{ConcurrencyParam, c.Concurrency},
+		{MaxTasksPerWorkerParam, c.Process.MaxTasksPerWorker},
+		{ConcurrencyParam, c.Process.Concurrency},
 	}
 	for _, ck := range checks {
 		if err := check(ck.p.Name, ck.p, ck.v); err != nil {
 			return err
 		}
 	}
-	if c.Kind == Process && (len(c.Command) == 0 || c.Command[0] == "") {
+	if c.Kind == Process && (len(c.Process.Command) == 0 || c.Process.Command[0] == "") {
 		return fmt.Errorf("command must name the worker program")
 	}
 	return nil
@@ -297,7 +305,7 @@ func New(cfg Config) (*Pool, error) {
 		led:  newLedger(),
 		// Room for the slots of the largest pool twice over: slots of
 		// workers that ended wait here until purged.
-		free:    make(chan slot, 2*MaxWorkers*cfg.Concurrency),
+		free:    make(chan slot, 2*MaxWorkers*cfg.Process.Concurrency),
 		spare:   make(chan slot, 2*MaxWorkers*PrefetchDepth),
 		closing: make(chan struct{}),
 		stopped: make(chan struct{}),
@@ -381,7 +389,7 @@ func (p *Pool) prepare(name string, params map[string]any, o *submitOptions, i i
 	if onDone := o.onDone; onDone != nil {
 		t.OnDone = func(t *Task) { onDone(i, t) }
 	}
-	if p.cfg.Kind == Thread || p.cfg.SameRegistry {
+	if p.cfg.Kind == Thread || p.cfg.Process.SameRegistry {
 		spec, err := p.cfg.Registry.Lookup(name)
 		if err != nil {
 			return nil, err
@@ -425,7 +433,7 @@ func (p *Pool) enqueue(t *Task) bool {
 	p.Start()
 	// Admission counts places, not queued tasks, so that the limit does not
 	// depend on whether an idle worker has taken its task yet.
-	capacity := int64(p.Size() * p.cfg.Concurrency)
+	capacity := int64(p.Size() * p.cfg.Process.Concurrency)
 	if !p.led.admit(t, int64(*p.cfg.MaxQueue)+capacity) {
 		t.Workers = p.Size()
 		t.fail(taskerr.New(taskerr.QueueFull,
@@ -439,7 +447,7 @@ func (p *Pool) enqueue(t *Task) bool {
 // dispatchQueued offers what was queued to the free workers.
 func (p *Pool) dispatchQueued() {
 	p.pump()
-	p.led.notePeak(int64(p.Size() * p.cfg.Concurrency))
+	p.led.notePeak(int64(p.Size() * p.cfg.Process.Concurrency))
 	// Close may have drained the queue between the check above and the admission.
 	if p.closed.Load() {
 		p.rejectQueued()

@@ -95,7 +95,7 @@ func (s *procSeat) run() {
 		}
 		run := &workerRun{
 			seat: s, w: w, ending: make(chan struct{}), idle: make(chan struct{}),
-			limit: p.cfg.Concurrency, idleSlots: p.cfg.Concurrency + prefetch, prefetch: prefetch,
+			limit: p.cfg.Process.Concurrency, idleSlots: p.cfg.Process.Concurrency + prefetch, prefetch: prefetch,
 		}
 		p.live.Add(1)
 		p.announceUp()
@@ -299,7 +299,7 @@ func (r *workerRun) why(asked bool) string {
 	case asked:
 		return ""
 	case r.recycled.Load():
-		return fmt.Sprintf("was recycled after %d tasks (maxTasksPerWorker)", r.seat.p.cfg.MaxTasksPerWorker)
+		return fmt.Sprintf("was recycled after %d tasks (maxTasksPerWorker)", r.seat.p.cfg.Process.MaxTasksPerWorker)
 	case r.w.Err() != nil:
 		return "failed: " + r.w.Err().Message
 	default:
@@ -389,7 +389,7 @@ func (sl *procSlot) send(t *Task) *taskerr.Error {
 	if e != nil {
 		return e
 	}
-	if limit := int64(p.cfg.MaxTasksPerWorker); limit > 0 && run.served.Add(1) >= limit {
+	if limit := int64(p.cfg.Process.MaxTasksPerWorker); limit > 0 && run.served.Add(1) >= limit {
 		run.recycled.Store(true)
 		run.end() // this is its last task
 	}
@@ -560,32 +560,32 @@ func offered(w *ipc.Worker) string {
 // workerConfig is how every worker process of the pool is started.
 func (p *Pool) workerConfig() ipc.Config {
 	env := os.Environ()
-	keys := make([]string, 0, len(p.cfg.Env))
-	for k := range p.cfg.Env {
+	keys := make([]string, 0, len(p.cfg.Process.Env))
+	for k := range p.cfg.Process.Env {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		env = append(env, k+"="+p.cfg.Env[k])
+		env = append(env, k+"="+p.cfg.Process.Env[k])
 	}
 	// A Go worker runs at most Concurrency tasks at once; more Ps than that
 	// only make its scheduler wake idle threads (tens of microseconds each
 	// on a busy machine) around every task. Unless someone chose already.
-	if _, chosen := p.cfg.Env["GOMAXPROCS"]; p.cfg.SameRegistry && !chosen && os.Getenv("GOMAXPROCS") == "" {
-		env = append(env, "GOMAXPROCS="+strconv.Itoa(min(p.cfg.Concurrency, runtime.NumCPU())))
+	if _, chosen := p.cfg.Process.Env["GOMAXPROCS"]; p.cfg.Process.SameRegistry && !chosen && os.Getenv("GOMAXPROCS") == "" {
+		env = append(env, "GOMAXPROCS="+strconv.Itoa(min(p.cfg.Process.Concurrency, runtime.NumCPU())))
 	}
 	log := p.cfg.Logger.With("pool", p.cfg.Name)
 	return ipc.Config{
-		Argv:         p.cfg.Command,
-		Dir:          p.cfg.Dir,
+		Argv:         p.cfg.Process.Command,
+		Dir:          p.cfg.Process.Dir,
 		Env:          env,
-		Concurrency:  p.cfg.Concurrency,
+		Concurrency:  p.cfg.Process.Concurrency,
 		StartTimeout: p.cfg.StartTimeout,
 		MaxFrame:     p.cfg.maxFrame,
-		Module:       p.cfg.Module,
+		Module:       p.cfg.Process.Module,
 		Stderr: func(line string) {
-			if p.cfg.Stderr != nil {
-				p.cfg.Stderr(line)
+			if p.cfg.Process.Stderr != nil {
+				p.cfg.Process.Stderr(line)
 			} else {
 				log.Info(line)
 			}

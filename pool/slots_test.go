@@ -58,7 +58,7 @@ func requireCapacity(t *testing.T, p *Pool) {
 		return last.Busy == 0 && last.Queued == 0 && last.Abandoned == 0 && last.Live == int64(p.Size())
 	}
 	require.Eventually(t, idle, 10*time.Second, time.Millisecond, "abandoned work ends and every worker is up: %+v", &last)
-	n := p.Size() * p.Config().Concurrency
+	n := p.Size() * p.Config().Process.Concurrency
 	chans := make([]chan *Task, 0, n)
 	for range n {
 		chans = append(chans, submit(t, p, "io.sleep", map[string]any{"duration": "400ms"}))
@@ -80,8 +80,8 @@ func requireCapacity(t *testing.T, p *Pool) {
 // does not offer reaches a worker), with a short grace and frame limit.
 func slotPool(t *testing.T, workers, concurrency int) *Pool {
 	return newPool(t, Config{
-		Kind: Process, Workers: workers, Concurrency: concurrency,
-		Command: []string{os.Args[0]}, cancelGrace: 200 * time.Millisecond, maxFrame: 64 << 10,
+		Kind: Process, Workers: workers, Process: ProcessConfig{Concurrency: concurrency, Command: []string{os.Args[0]}},
+		cancelGrace: 200 * time.Millisecond, maxFrame: 64 << 10,
 	})
 }
 
@@ -148,7 +148,7 @@ func TestEveryExitFromASlotGivesItBack(t *testing.T) {
 			return await(t, c)
 		}},
 		{"VU stopped while queued", taskerr.PoolClosed, false, func(t *testing.T, p *Pool) *Task {
-			n := p.Size() * p.Config().Concurrency
+			n := p.Size() * p.Config().Process.Concurrency
 			running := make([]chan *Task, 0, n)
 			for range n {
 				running = append(running, submit(t, p, "io.sleep", map[string]any{"duration": "300ms"}))

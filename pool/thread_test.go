@@ -89,9 +89,9 @@ func newPool(t *testing.T, cfg Config) *Pool {
 	if cfg.Registry == nil {
 		cfg.Registry = testRegistry
 	}
-	if cfg.Kind == Process && cfg.Command == nil {
-		cfg.Command = []string{os.Args[0]}
-		cfg.SameRegistry = true
+	if cfg.Kind == Process && cfg.Process.Command == nil {
+		cfg.Process.Command = []string{os.Args[0]}
+		cfg.Process.SameRegistry = true
 	}
 	if cfg.Name == "" {
 		cfg.Name = t.Name()
@@ -176,9 +176,9 @@ func TestBadConfig(t *testing.T) {
 		{Kind: Thread, MaxQueue: new(MaxQueueLimit + 1)},
 		{Kind: Thread, TaskTimeout: -time.Second},
 		{Kind: Process},
-		{Kind: Process, Command: []string{"x"}, Concurrency: 2000},
-		{Kind: Process, Command: []string{"x"}, MaxTasksPerWorker: -1},
-		{Kind: Process, Command: []string{"x"}, StartTimeout: -1},
+		{Kind: Process, Process: ProcessConfig{Command: []string{"x"}, Concurrency: 2000}},
+		{Kind: Process, Process: ProcessConfig{Command: []string{"x"}, MaxTasksPerWorker: -1}},
+		{Kind: Process, Process: ProcessConfig{Command: []string{"x"}}, StartTimeout: -1},
 	} {
 		_, err := New(cfg)
 		require.Error(t, err, "%+v", cfg)
