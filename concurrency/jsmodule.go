@@ -85,7 +85,8 @@ func (h *poolHandle) workloads(sobek.FunctionCall) sobek.Value {
 	cfg := h.p.Config()
 	if cfg.Kind == pool.Process && !cfg.Process.SameRegistry {
 		throw(rt, taskerr.New(taskerr.InvalidArgument,
-			"workloads(): pool %q runs %v, whose catalogue is in its workers' hello (see PROTOCOL.md)", cfg.Name, cfg.Process.Command))
+			"workloads(): pool %q runs %v, whose catalogue is in its workers' hello (see PROTOCOL.md)",
+			cfg.Name, cfg.Process.Command))
 	}
 	return h.mi.catalogue(cfg.Registry)
 }

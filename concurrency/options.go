@@ -147,8 +147,9 @@ func parsePoolOptions(kind pool.Kind, raw map[string]any) (poolOptions, error) {
 		TaskTimeout: cfg.TaskTimeout, Module: args.String("module"),
 	}
 	if kind == pool.Process {
-		o.MaxTasksPerWorker, o.Env, o.Command, o.Cwd = cfg.Process.MaxTasksPerWorker, cfg.Process.Env, cfg.Process.Command, cfg.Process.Dir
-		o.StartTimeout, o.Concurrency = cfg.StartTimeout, cfg.Process.Concurrency
+		pc := cfg.Process
+		o.MaxTasksPerWorker, o.Env, o.Command, o.Cwd = pc.MaxTasksPerWorker, pc.Env, pc.Command, pc.Dir
+		o.StartTimeout, o.Concurrency = cfg.StartTimeout, pc.Concurrency
 	}
 	if in := args.Object("init"); in.Has("workload") {
 		o.Init = &pool.Init{Workload: in.String("workload"), Params: in.Map("params")}

@@ -571,7 +571,8 @@ func (p *Pool) workerConfig() ipc.Config {
 	// A Go worker runs at most Concurrency tasks at once; more Ps than that
 	// only make its scheduler wake idle threads (tens of microseconds each
 	// on a busy machine) around every task. Unless someone chose already.
-	if _, chosen := p.cfg.Process.Env["GOMAXPROCS"]; p.cfg.Process.SameRegistry && !chosen && os.Getenv("GOMAXPROCS") == "" {
+	_, chosen := p.cfg.Process.Env["GOMAXPROCS"]
+	if p.cfg.Process.SameRegistry && !chosen && os.Getenv("GOMAXPROCS") == "" {
 		env = append(env, "GOMAXPROCS="+strconv.Itoa(min(p.cfg.Process.Concurrency, runtime.NumCPU())))
 	}
 	log := p.cfg.Logger.With("pool", p.cfg.Name)
