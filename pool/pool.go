@@ -4,6 +4,18 @@
 // queued task, timeouts, and an exact account of every task submitted. The
 // package knows nothing of JavaScript or of k6's metrics: it takes prepared
 // tasks and settles each one exactly once through its OnDone callback.
+//
+// Words, one for each meaning of "worker":
+//   - worker: one unit of a pool's size (Config.Workers, Stats.Workers,
+//     Resize): a goroutine in a thread pool, a seat in a process pool.
+//   - seat (procSeat): a process pool's worker; it keeps one worker process
+//     running and replaces it when it dies, times out or is recycled.
+//   - worker process (ipc.Worker): an operating-system process running a
+//     worker program; Stats.Live counts those past their handshake, and
+//     Stats.Restarts those replaced.
+//   - run (workerRun): one worker process's life in its seat, from its start
+//     to its end; a seat goes through a run per restart.
+//   - slot: room for one task on a worker (see slot).
 package pool
 
 import (
@@ -58,7 +70,8 @@ const (
 type Config struct {
 	Name string
 	Kind Kind
-	// Workers is the pool's size: goroutines, or worker processes. Default: runtime.NumCPU().
+	// Workers is the pool's size: goroutines, or seats that keep a worker
+	// process running each. Default: runtime.NumCPU().
 	Workers int
 	// MaxQueue bounds the tasks waiting for a worker; one more is rejected
 	// with QueueFull. A pointer so that 0 (no waiting at all) can be asked for.
@@ -231,7 +244,7 @@ type Stats struct {
 	// at most, then the worker is killed). They take room from the queue.
 	Abandoned int64 `json:"abandoned"`
 	Workers   int   `json:"workers"`  // the pool's size
-	Live      int64 `json:"live"`     // workers up now: goroutines, or processes past their handshake
+	Live      int64 `json:"live"`     // workers up now: goroutines, or seats whose worker process is past its handshake
 	Restarts  int64 `json:"restarts"` // worker processes replaced after a crash, timeout or recycle
 }
 
@@ -268,7 +281,8 @@ type Pool struct {
 	wg sync.WaitGroup // every worker goroutine
 }
 
-// worker is one unit of a pool's size: a goroutine, or a seat for a process.
+// worker is one unit of a pool's size: a goroutine (threadWorker), or a seat
+// (procSeat).
 type worker interface {
 	run()     // the worker's loop; returns once retired or the pool closes
 	retire()  // finish the task in hand, take no more, go away

@@ -45,14 +45,14 @@ type procSeat struct {
 	p        *Pool
 	stop     chan struct{}
 	stopOnce sync.Once
-	cur      atomic.Pointer[workerRun] // the latest worker, for tests
+	cur      atomic.Pointer[workerRun] // the latest run, for tests
 }
 
 func newProcSeat(p *Pool) *procSeat { return &procSeat{p: p, stop: make(chan struct{})} }
 
 func (s *procSeat) retire() { s.stopOnce.Do(func() { close(s.stop) }) }
 
-// abandon does nothing: the seat notices the pool closing and closes its worker.
+// abandon does nothing: the seat notices the pool closing and closes its worker process.
 func (s *procSeat) abandon() {}
 
 func (s *procSeat) leaving() bool {
