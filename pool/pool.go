@@ -399,9 +399,9 @@ func (p *Pool) Resize(n int) error {
 // prepare validates a call of a workload (see Submit) and returns its task,
 // number i of its call, with o applied, ready for submit.
 func (p *Pool) prepare(name string, params map[string]any, o *submitOptions, i int) (*Task, error) {
-	t := &Task{Workload: name, pool: p, Timeout: o.timeout}
-	if onDone := o.onDone; onDone != nil {
-		t.OnDone = func(t *Task) { onDone(i, t) }
+	t := &Task{Workload: name, pool: p, Timeout: o.timeout, OnDone: o.onDone}
+	if each := o.onEachDone; each != nil {
+		t.OnDone = func(t *Task) { each(i, t) }
 	}
 	if p.cfg.Kind == Thread || p.cfg.Process.SameRegistry {
 		spec, err := p.cfg.Registry.Lookup(name)

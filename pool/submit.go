@@ -15,7 +15,8 @@ type Option func(*submitOptions)
 type submitOptions struct {
 	timeout    time.Duration
 	paramsJSON []byte
-	onDone     func(i int, t *Task)
+	onDone     func(*Task)
+	onEachDone func(i int, t *Task)
 	chunkSize  int
 }
 
@@ -37,12 +38,13 @@ func WithParamsJSON(b []byte) Option {
 // goroutine, when it settles: the task's result fields are valid then. It
 // is required.
 func OnDone(fn func(*Task)) Option {
-	return func(o *submitOptions) { o.onDone = func(_ int, t *Task) { fn(t) } }
+	return func(o *submitOptions) { o.onDone = fn }
 }
 
-// OnEachDone is OnDone for SubmitAll, with the task's index in its calls.
+// OnEachDone is OnDone for SubmitAll, with the task's index in its calls;
+// given with OnDone, it takes its place.
 func OnEachDone(fn func(i int, t *Task)) Option {
-	return func(o *submitOptions) { o.onDone = fn }
+	return func(o *submitOptions) { o.onEachDone = fn }
 }
 
 // WithChunkSize lets SubmitAll send its tasks to a process pool's workers
@@ -133,8 +135,8 @@ func bindOptions(opts []Option) (submitOptions, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if o.onDone == nil {
-		return o, taskerr.New(taskerr.InvalidArgument, "pool.Submit: the OnDone option is required")
+	if o.onDone == nil && o.onEachDone == nil {
+		return o, taskerr.New(taskerr.InvalidArgument, "pool.Submit: the OnDone (or OnEachDone) option is required")
 	}
 	return o, nil
 }
