@@ -103,7 +103,7 @@ declare module 'k6/x/concurrency' {
 
   /** Options of one call. */
   export interface CallOptions {
-    /** Overrides the pool's `taskTimeout` for this call. */
+    /** Overrides the pool's `taskTimeout` for this call; 0: no timeout. */
     timeout?: Duration;
     /**
      * Tags added to every sample of the call's tasks, as k6's `params.tags`

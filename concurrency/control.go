@@ -121,10 +121,7 @@ func (h *poolHandle) mapLike(method string, call sobek.FunctionCall, optsAt int,
 			return rt.ToValue(promise)
 		}
 	}
-	tasks, sub, chunk, err := h.prepareMap(method, call, optsAt)
-	if err == nil && len(tasks) > 0 {
-		err = sub.abortedAlready(tasks[0].Workload)
-	}
+	m, err := h.prepareMap(method, call, optsAt)
 	if ee, ok := errors.AsType[*elementError](err); ok {
 		_ = reject(ee.js(rt))
 		return rt.ToValue(promise)
@@ -133,95 +130,130 @@ func (h *poolHandle) mapLike(method string, call sobek.FunctionCall, optsAt int,
 		_ = reject(jsError(rt, err))
 		return rt.ToValue(promise)
 	}
-	if len(tasks) == 0 {
+	if len(m.calls) == 0 {
 		_ = resolve(rt.NewArray())
 		return rt.ToValue(promise)
 	}
-	each := start(tasks, resolve, reject)
-	h.submitChunked(tasks, sub, chunk, each)
+	var each func(int, *pool.Task) // set once the tasks are submitted: it runs on this event loop, after
+	tasks, err := h.submitAll(m, func(i int, t *pool.Task) { each(i, t) })
+	if ee, ok := errors.AsType[*elementError](err); ok {
+		_ = reject(ee.js(rt))
+		return rt.ToValue(promise)
+	}
+	if err != nil {
+		_ = reject(jsError(rt, err))
+		return rt.ToValue(promise)
+	}
+	each = start(tasks, resolve, reject)
 	return rt.ToValue(promise)
 }
 
-// submitChunked submits a map-like call's tasks as submitAsync does each
-// one, all together, so that a process pool may send them to its workers in
-// chunks of chunkSize (0: automatic); settled gets each task with its index.
-// One watch of the VU's context serves the whole call: one per task costs a
-// child of that context each, a map entry that a call of 100,000 tasks makes
-// expensive to add and to remove.
-func (h *poolHandle) submitChunked(tasks []*pool.Task, sub submission, chunkSize int, settled func(int, *pool.Task)) {
-	if chunkSize == 0 {
-		chunkSize = h.p.AutoChunkSize(len(tasks))
+// mapCall is a map-like call, read and not yet submitted.
+type mapCall struct {
+	method string
+	name   string
+	calls  []pool.Call
+	sub    submission
+	opts   callOptions
+}
+
+// submitAll submits a map-like call's tasks as submitAsync does each one,
+// all together, so that a process pool may send them to its workers in
+// chunks of opts.chunkSize (0: automatic); settled gets each task with its
+// index. One watch of the VU's context serves the whole call: one per task
+// costs a child of that context each, a map entry that a call of 100,000
+// tasks makes expensive to add and to remove.
+func (h *poolHandle) submitAll(m mapCall, settled func(int, *pool.Task)) ([]*pool.Task, error) {
+	enqueues := make([]func(func() error), len(m.calls))
+	for i := range enqueues {
+		enqueues[i] = h.mi.vu.RegisterCallback()
 	}
+	// Set once SubmitAll returns: the callbacks run on this event loop, after.
 	var stopWatching func() bool
-	remaining := len(tasks) // on the event loop
-	for i, t := range tasks {
-		enqueue := h.mi.vu.RegisterCallback()
-		stopAbort := h.mi.onAbort(sub.signal, t)
-		t.OnDone = func(t *pool.Task) {
-			enqueue(func() error {
+	stopAborts := make([]func(), len(m.calls))
+	remaining := len(m.calls) // on the event loop
+	tasks, err := h.p.SubmitAll(m.name, m.calls, pool.WithTimeout(m.opts.Timeout), pool.WithChunkSize(m.opts.ChunkSize),
+		pool.OnEachDone(func(i int, t *pool.Task) {
+			enqueues[i](func() error {
 				if remaining--; remaining == 0 {
 					stopWatching()
 				}
-				stopAbort()
-				h.mi.pushTask(h.p, t, sub.tags)
+				stopAborts[i]()
+				h.mi.pushTask(h.p, t, m.sub.tags)
 				settled(i, t)
 				return nil
 			})
+		}))
+	if err != nil {
+		for _, enqueue := range enqueues {
+			enqueue(func() error { return nil }) // the event loop waits for no callback
 		}
+		if ce, ok := errors.AsType[*pool.CallError](err); ok {
+			// A new error, not a wrapped one: scripts see the class and the
+			// message of the *taskerr.Error that jsError finds.
+			return nil, &elementError{err: taskerr.From(ce.Err), method: m.method, index: ce.Index}
+		}
+		return nil, err
 	}
-	h.start()
-	h.p.SubmitChunked(tasks, chunkSize)
-	// Watch only once SubmitChunked is done with them: a cancel may come at
-	// once. The callbacks that stop it run on this event loop, after.
+	h.announce()
+	for i, t := range tasks {
+		stopAborts[i] = h.mi.onAbort(m.sub.signal, t)
+	}
+	// Watch only once SubmitAll is done with them: a cancel may come at once.
 	stopWatching = context.AfterFunc(h.mi.vu.Context(), func() {
 		for _, t := range tasks {
 			t.Cancel(vuStopped(t.Workload)) // a settled one stays as it is
 		}
 	})
+	return tasks, nil
 }
 
-// prepareMap reads (workload, paramsArray, ..., opts) and returns the tasks,
-// every element validated before any task is submitted, and opts.chunkSize.
-func (h *poolHandle) prepareMap(method string, call sobek.FunctionCall, optsAt int) ([]*pool.Task, submission, int,
-	error,
-) {
+// prepareMap reads (workload, paramsArray, ..., opts): every element is
+// converted, and checked by the pool if the call's signal is aborted already
+// (the pool's checks speak first, as in prepare), before any task is
+// submitted; SubmitAll checks them otherwise.
+func (h *poolHandle) prepareMap(method string, call sobek.FunctionCall, optsAt int) (mapCall, error) {
 	rt := h.mi.vu.Runtime()
 	name, err := workloadArg(method, call.Argument(0))
 	if err != nil {
-		return nil, submission{}, 0, err
+		return mapCall{}, err
 	}
 	list, ok := call.Argument(1).(*sobek.Object)
 	if !ok || list.ClassName() != "Array" {
-		return nil, submission{}, 0, taskerr.New(taskerr.InvalidArgument,
+		return mapCall{}, taskerr.New(taskerr.InvalidArgument,
 			"%s(workload, paramsArray, ...): paramsArray must be an array of params objects, got %s",
 			method, describeJS(call.Argument(1)))
 	}
 	opts, err := h.callOptions(method, call.Argument(optsAt))
 	if err != nil {
-		return nil, submission{}, 0, err
+		return mapCall{}, err
 	}
 	n := list.Get("length").ToInteger()
 	if n > int64(pool.MaxQueueLimit) {
-		return nil, submission{}, 0, taskerr.New(taskerr.InvalidArgument, "%s(): paramsArray has %d items; at most %d",
+		return mapCall{}, taskerr.New(taskerr.InvalidArgument, "%s(): paramsArray has %d items; at most %d",
 			method, n, pool.MaxQueueLimit)
 	}
-	tasks := make([]*pool.Task, n)
+	calls := make([]pool.Call, n)
 	for i := range n {
 		params, text, err := paramsArg(rt, name, list.Get(fmt.Sprint(i)), fmt.Sprintf("paramsArray[%d]", i))
 		if err != nil {
-			return nil, submission{}, 0, &elementError{err: taskerr.From(err), index: int(i)}
+			return mapCall{}, &elementError{err: taskerr.From(err), index: int(i)}
 		}
-		t, err := h.p.Prepare(name, params)
-		if err != nil {
-			// A new error, not a wrapped one: scripts see the class and the
-			// message of the *taskerr.Error that jsError finds.
-			return nil, submission{}, 0, &elementError{err: taskerr.From(err), method: method, index: int(i)}
-		}
-		t.SetParams(text)
-		t.Timeout = opts.Timeout
-		tasks[i] = t
+		calls[i] = pool.Call{Params: params, JSON: text}
 	}
-	return tasks, h.submission(opts), opts.ChunkSize, nil
+	m := mapCall{method: method, name: name, calls: calls, sub: h.submission(opts), opts: opts}
+	if n == 0 {
+		return m, nil
+	}
+	if aborted := m.sub.abortedAlready(name); aborted != nil {
+		for i, c := range calls {
+			if err := h.p.Validate(name, c.Params); err != nil {
+				return mapCall{}, &elementError{err: taskerr.From(err), method: method, index: i}
+			}
+		}
+		return mapCall{}, aborted
+	}
+	return m, nil
 }
 
 // cancelTasks cancels the tasks not settled yet with the error made for

@@ -429,3 +429,46 @@ func TestInitContextCallsHaveAName(t *testing.T) {
 		"mapSettled: InvalidStateError", "start: InvalidStateError",
 	}, got)
 }
+
+// TestCallTimeoutZeroAndWorkersTag: a call's timeout: 0 runs its tasks with
+// no timeout, in place of the pool's taskTimeout; and a task settled while
+// queued (aborted, or rejected by close) carries the workers tag as every
+// other sample does.
+func TestCallTimeoutZeroAndWorkersTag(t *testing.T) {
+	t.Parallel()
+	for _, k := range kinds {
+		t.Run(k.name, func(t *testing.T) {
+			t.Parallel()
+			_, vu, _ := poolVU(t, k, "timeout0", "workers: 1, taskTimeout: '50ms'")
+			got := vu.run(`
+				globalThis.result = {};
+				(async () => {
+					const outcome = (p) => p.then(() => 'ok', (e) => e.name);
+					result.pools = await outcome(pool.run('io.sleep', { duration: '200ms' }));
+					result.none = await outcome(pool.run('io.sleep', { duration: '200ms' }, { timeout: 0 }));
+					result.noneMap = await outcome(pool.map('io.sleep', [{ duration: '200ms' }], { timeout: '0s' }));
+					const c = new concurrency.AbortController();
+					const running = outcome(pool.run('io.sleep', { duration: '10s' }, { timeout: 0, signal: c.signal }));
+					const queued = [1, 2].map(() => outcome(pool.run('noop', {}, { signal: c.signal })));
+					await new Promise((r) => setTimeout(r, 100));
+					c.abort();
+					result.aborted = [await running, ...(await Promise.all(queued))];
+				})();
+			`).Export().(map[string]any)
+			assert.Equal(t, "TimeoutError", got["pools"], "the pool's taskTimeout")
+			assert.Equal(t, "ok", got["none"], "timeout: 0 is none")
+			assert.Equal(t, "ok", got["noneMap"], "timeout: '0s' on map is none")
+			assert.Equal(t, []any{"AbortError", "AbortError", "AbortError"}, got["aborted"])
+			tasks := 0
+			for _, smp := range vu.drain() {
+				if smp.Metric.Name != names.MetricTasks {
+					continue
+				}
+				tasks++
+				w, ok := smp.Tags.Get(names.TagWorkers)
+				assert.True(t, ok && w == "1", "a %s sample without workers=1: %v", smp.Metric.Name, smp.Tags.Map())
+			}
+			assert.Equal(t, 6, tasks)
+		})
+	}
+}

@@ -32,7 +32,7 @@ type gaugeValues struct {
 
 func gaugesOf(p *pool.Pool) gaugeValues {
 	s := p.Stats()
-	slots := float64(s.Workers * p.Config().Concurrency)
+	slots := float64(s.Workers * p.Config().Process.Concurrency)
 	return gaugeValues{queued: int64(s.Queued), busy: s.Busy, live: s.Live, utilization: float64(s.Busy) / slots}
 }
 

@@ -1,6 +1,8 @@
 package concurrency
 
 import (
+	"time"
+
 	"github.com/grafana/sobek"
 	"go.k6.io/k6/v2/js/common"
 
@@ -13,6 +15,7 @@ import (
 // VU through its event loop (RegisterCallback) before touching JavaScript.
 type poolHandle struct {
 	mi *ModuleInstance
+	sp *sharedPool
 	p  *pool.Pool
 }
 
@@ -66,28 +69,44 @@ type submission struct {
 	signal *signalRef
 }
 
-// prepare reads (workload, params, opts) and returns the task and its submission.
-func (h *poolHandle) prepare(method string, call sobek.FunctionCall) (*pool.Task, submission, error) {
+// taskCall is one task of a script's call, read and not yet submitted.
+type taskCall struct {
+	name    string
+	params  map[string]any
+	text    []byte // params as JSON, in the script's key order
+	timeout time.Duration
+}
+
+// options are the pool options that submit a taskCall.
+func (c taskCall) options(onDone pool.Option) []pool.Option {
+	return []pool.Option{pool.WithParamsJSON(c.text), pool.WithTimeout(c.timeout), onDone}
+}
+
+// prepare reads (workload, params, opts) and returns the call and its
+// submission. A signal aborted already is an AbortError, once the call has
+// passed the pool's checks, which are the first to speak, as a fetch()'s are.
+func (h *poolHandle) prepare(method string, call sobek.FunctionCall) (taskCall, submission, error) {
 	rt := h.mi.vu.Runtime()
 	name, err := workloadArg(method, call.Argument(0))
 	if err != nil {
-		return nil, submission{}, err
+		return taskCall{}, submission{}, err
 	}
 	params, text, err := paramsArg(rt, name, call.Argument(1), "params")
 	if err != nil {
-		return nil, submission{}, err
+		return taskCall{}, submission{}, err
 	}
 	opts, err := h.callOptions(method, call.Argument(2))
 	if err != nil {
-		return nil, submission{}, err
+		return taskCall{}, submission{}, err
 	}
-	t, err := h.p.Prepare(name, params)
-	if err != nil {
-		return nil, submission{}, err
+	c, sub := taskCall{name: name, params: params, text: text, timeout: opts.Timeout}, h.submission(opts)
+	if aborted := sub.abortedAlready(name); aborted != nil {
+		if err := h.p.Validate(name, params); err != nil {
+			return taskCall{}, submission{}, err
+		}
+		return taskCall{}, submission{}, aborted
 	}
-	t.SetParams(text)
-	t.Timeout = opts.Timeout
-	return t, h.submission(opts), nil
+	return c, sub, nil
 }
 
 // submission takes the tags in force now, with the call's own.
@@ -196,9 +215,17 @@ func (h *poolHandle) inVU(method string) error {
 	return nil
 }
 
-// start starts the pool's workers with its first task and records its size.
+// start starts the pool's workers (pool.start()) and records its size.
 func (h *poolHandle) start() {
-	if h.p.Start() {
+	h.p.Start()
+	h.announce()
+}
+
+// announce pushes the pool's first samples once its workers have started,
+// whoever started them: pool.start(), or the first task (Submit starts the
+// pool). Once per pool.
+func (h *poolHandle) announce() {
+	if h.p.Started() && h.sp.announced.CompareAndSwap(false, true) {
 		h.mi.pushWorkers(h.p)
 		h.mi.sampleGauges(h.p)
 	}
@@ -211,32 +238,31 @@ func (h *poolHandle) run(call sobek.FunctionCall) sobek.Value {
 	if err := h.inVU("run"); err != nil {
 		throw(rt, err)
 	}
-	t, sub, err := h.prepare("run", call)
+	c, sub, err := h.prepare("run", call)
 	if err == nil {
-		err = sub.abortedAlready(t.Workload)
+		err = h.submitAsync(c, sub, func(t *pool.Task) {
+			if t.Err != nil {
+				_ = reject(jsError(rt, t.Err))
+				return
+			}
+			_ = resolve(h.mi.resultToJS(t))
+		})
 	}
 	if err != nil {
 		_ = reject(jsError(rt, err))
-		return rt.ToValue(promise)
 	}
-	h.submitAsync(t, sub, func(t *pool.Task) {
-		if t.Err != nil {
-			_ = reject(jsError(rt, t.Err))
-			return
-		}
-		_ = resolve(h.mi.resultToJS(t))
-	})
 	return rt.ToValue(promise)
 }
 
-// submitAsync submits t and calls settled on the VU's event loop once it
-// settles, after pushing its metrics. Until then, the submission's signal
-// and the VU's end cancel it.
-func (h *poolHandle) submitAsync(t *pool.Task, sub submission, settled func(*pool.Task)) {
+// submitAsync submits c and calls settled on the VU's event loop once its
+// task settles, after pushing its metrics. Until then, the submission's
+// signal and the VU's end cancel it. The error is the pool's refusal of c.
+func (h *poolHandle) submitAsync(c taskCall, sub submission, settled func(*pool.Task)) error {
 	enqueue := h.mi.vu.RegisterCallback()
+	// Set once Submit returns: the callback runs on this event loop, after.
 	var stopWatching func() bool
-	stopAbort := h.mi.onAbort(sub.signal, t)
-	t.OnDone = func(t *pool.Task) {
+	var stopAbort func()
+	t, err := h.p.Submit(c.name, c.params, c.options(pool.OnDone(func(t *pool.Task) {
 		enqueue(func() error {
 			stopWatching()
 			stopAbort()
@@ -244,11 +270,15 @@ func (h *poolHandle) submitAsync(t *pool.Task, sub submission, settled func(*poo
 			settled(t)
 			return nil
 		})
+	}))...)
+	if err != nil {
+		enqueue(func() error { return nil }) // the event loop waits for no callback
+		return err
 	}
-	h.start()
-	h.p.Submit(t)
-	// Watch only once Submit is done with t: a cancel may come at once.
+	h.announce()
+	stopAbort = h.mi.onAbort(sub.signal, t)
 	stopWatching = watchVU(h.mi.vu.Context(), t)
+	return nil
 }
 
 // runSync is `pool.runSync(workload, params?, opts?)`: the value, blocking
@@ -259,17 +289,16 @@ func (h *poolHandle) runSync(call sobek.FunctionCall) sobek.Value {
 	if err := h.inVU("runSync"); err != nil {
 		throw(rt, err)
 	}
-	t, sub, err := h.prepare("runSync", call)
-	if err == nil {
-		err = sub.abortedAlready(t.Workload)
-	}
+	c, sub, err := h.prepare("runSync", call)
 	if err != nil {
 		throw(rt, err)
 	}
 	done := h.mi.syncDone
-	t.OnDone = func(t *pool.Task) { done <- t }
-	h.start()
-	h.p.Submit(t)
+	t, err := h.p.Submit(c.name, c.params, c.options(pool.OnDone(func(t *pool.Task) { done <- t }))...)
+	if err != nil {
+		throw(rt, err)
+	}
+	h.announce()
 	select {
 	case <-done:
 	case <-h.mi.vu.Context().Done():

@@ -65,16 +65,16 @@ func (mi *ModuleInstance) loadModule(o *poolOptions) error {
 
 // configure makes the pool run the module: its catalogue, and for process
 // pools the module sent to every worker, whose tasks are checked against the
-// catalogue before they are sent.
+// catalogue before they are sent (sharedPoolFor sends their console lines to
+// k6's log, knowing the logger).
 func (j *jsModule) configure(cfg *pool.Config) {
 	if j == nil {
 		return
 	}
 	cfg.Registry = j.reg
 	if cfg.Kind == pool.Process {
-		cfg.Module = j.mod.Wire()
-		cfg.SameRegistry = true
-		cfg.Stderr = jsworker.LogStderrLine // the workers' console lines, at their level, with their fields
+		cfg.Process.Module = j.mod.Wire()
+		cfg.Process.SameRegistry = true
 	}
 }
 
@@ -83,9 +83,10 @@ func (j *jsModule) configure(cfg *pool.Config) {
 func (h *poolHandle) workloads(sobek.FunctionCall) sobek.Value {
 	rt := h.mi.vu.Runtime()
 	cfg := h.p.Config()
-	if cfg.Kind == pool.Process && !cfg.SameRegistry {
+	if cfg.Kind == pool.Process && !cfg.Process.SameRegistry {
 		throw(rt, taskerr.New(taskerr.InvalidArgument,
-			"workloads(): pool %q runs %v, whose catalogue is in its workers' hello (see PROTOCOL.md)", cfg.Name, cfg.Command))
+			"workloads(): pool %q runs %v, whose catalogue is in its workers' hello (see PROTOCOL.md)",
+			cfg.Name, cfg.Process.Command))
 	}
 	return h.mi.catalogue(cfg.Registry)
 }

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/grafana/sobek"
@@ -21,6 +22,7 @@ import (
 	"go.k6.io/k6/v2/js/common"
 	"go.k6.io/k6/v2/js/modules"
 
+	"github.com/k6-concurrency/xk6-concurrency/jsworker"
 	"github.com/k6-concurrency/xk6-concurrency/pool"
 	"github.com/k6-concurrency/xk6-concurrency/taskerr"
 	"github.com/k6-concurrency/xk6-concurrency/workload"
@@ -50,6 +52,8 @@ type sharedPool struct {
 	opts poolOptions
 	// accounted: its account was logged (once, at the test's end).
 	accounted bool
+	// announced: the pool's first samples (workers, gauges) were pushed.
+	announced atomic.Bool
 }
 
 // New returns the root module; k6 calls NewModuleInstance on it for every VU.
@@ -228,7 +232,12 @@ func (r *RootModule) sharedPoolFor(opts poolOptions, logger logrus.FieldLogger) 
 	if err != nil {
 		return nil, err
 	}
-	cfg.Logger = logger
+	cfg.Logger = newSlogLogger(logger)
+	if opts.js != nil && cfg.Kind == pool.Process {
+		// A JS worker's console lines, at their level, with their fields.
+		console := logger.WithField("pool", cfg.Name)
+		cfg.Process.Stderr = func(line string) { jsworker.LogStderrLine(console, line) }
+	}
 	p, err := pool.New(cfg)
 	if err != nil {
 		return nil, err
@@ -274,7 +283,7 @@ func (mi *ModuleInstance) newPool(kind pool.Kind, call sobek.ConstructorCall) *s
 	if err != nil {
 		throw(rt, err)
 	}
-	h := &poolHandle{mi: mi, p: sp.pool}
+	h := &poolHandle{mi: mi, sp: sp, p: sp.pool}
 	if err := h.define(call.This); err != nil {
 		throw(rt, err)
 	}

@@ -147,8 +147,9 @@ func parsePoolOptions(kind pool.Kind, raw map[string]any) (poolOptions, error) {
 		TaskTimeout: cfg.TaskTimeout, Module: args.String("module"),
 	}
 	if kind == pool.Process {
-		o.MaxTasksPerWorker, o.Env, o.Command, o.Cwd = cfg.MaxTasksPerWorker, cfg.Env, cfg.Command, cfg.Dir
-		o.StartTimeout, o.Concurrency = cfg.StartTimeout, cfg.Concurrency
+		pc := cfg.Process
+		o.MaxTasksPerWorker, o.Env, o.Command, o.Cwd = pc.MaxTasksPerWorker, pc.Env, pc.Command, pc.Dir
+		o.StartTimeout, o.Concurrency = cfg.StartTimeout, pc.Concurrency
 	}
 	if in := args.Object("init"); in.Has("workload") {
 		o.Init = &pool.Init{Workload: in.String("workload"), Params: in.Map("params")}
@@ -176,15 +177,15 @@ func configOf(kind pool.Kind, args schema.Args) (pool.Config, error) {
 		cfg.MaxQueue = &q
 	}
 	if kind == pool.Process {
-		cfg.MaxTasksPerWorker = int(args.Int("maxTasksPerWorker"))
-		cfg.Env, cfg.Command = args.StringMap("env"), args.Strings("command")
-		cfg.StartTimeout, cfg.Concurrency = args.Duration("startTimeout"), int(args.Int("concurrency"))
+		cfg.Process.MaxTasksPerWorker = int(args.Int("maxTasksPerWorker"))
+		cfg.Process.Env, cfg.Process.Command = args.StringMap("env"), args.Strings("command")
+		cfg.StartTimeout, cfg.Process.Concurrency = args.Duration("startTimeout"), int(args.Int("concurrency"))
 		if args.Has("cwd") {
 			dir, err := resolveCwd(args.String("cwd"))
 			if err != nil {
 				return cfg, err
 			}
-			cfg.Dir = dir
+			cfg.Process.Dir = dir
 		}
 	}
 	cfg.SetDefaults()
@@ -210,8 +211,10 @@ func (o poolOptions) config() (pool.Config, error) {
 	maxQueue := o.MaxQueue
 	cfg := pool.Config{
 		Name: o.Name, Kind: o.Kind, Workers: o.Workers, MaxQueue: &maxQueue, TaskTimeout: o.TaskTimeout,
-		Dir: o.Cwd, Env: o.Env, StartTimeout: o.StartTimeout, MaxTasksPerWorker: o.MaxTasksPerWorker,
-		Concurrency: o.Concurrency, Command: o.Command, Init: o.Init,
+		StartTimeout: o.StartTimeout, Init: o.Init,
+		Process: pool.ProcessConfig{
+			Dir: o.Cwd, Env: o.Env, MaxTasksPerWorker: o.MaxTasksPerWorker, Concurrency: o.Concurrency, Command: o.Command,
+		},
 	}
 	if o.Kind == pool.Process {
 		if err := operatorPolicy.check(o.Command, o.Cwd, o.Env); err != nil {
@@ -223,8 +226,8 @@ func (o poolOptions) config() (pool.Config, error) {
 		if err != nil {
 			return cfg, fmt.Errorf("cannot find the k6 binary to start workers from: %w", err)
 		}
-		cfg.Command = workerArgv(exe)
-		cfg.SameRegistry = true
+		cfg.Process.Command = workerArgv(exe)
+		cfg.Process.SameRegistry = true
 	}
 	o.js.configure(&cfg)
 	return cfg, nil
@@ -283,7 +286,10 @@ var reservedTags = []string{names.TagPool, names.TagPoolKind, names.TagWorkload,
 //nolint:gochecknoglobals // constant declarations (a struct cannot be const)
 var (
 	callParams = []schema.Param{
-		{Name: "timeout", Type: schema.Duration, Doc: "Bounds each task of the call, from its submission; 0 is none."},
+		{
+			Name: "timeout", Type: schema.Duration,
+			Doc: "Bounds each task of the call once a worker took it, in place of taskTimeout; 0 is none.",
+		},
 		{
 			Name: "tags", Type: schema.StringMap, Check: checkTags,
 			Doc:  "Tags added to every sample of the call's tasks, as k6's params.tags.",
@@ -323,6 +329,9 @@ func parseCallOptions(method string, raw map[string]any) (callOptions, error) {
 		return callOptions{}, err
 	}
 	o := callOptions{Timeout: args.Duration("timeout"), Tags: args.StringMap("tags")}
+	if o.Timeout == 0 && args.Has("timeout") {
+		o.Timeout = pool.NoTimeout // timeout: 0 is none, whatever taskTimeout
+	}
 	if args.Has("chunkSize") {
 		o.ChunkSize = int(args.Int("chunkSize"))
 	}

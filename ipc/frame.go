@@ -7,6 +7,9 @@
 // process group, stdin close then SIGTERM then SIGKILL, reaping, strays,
 // stderr), and a protocol client over its stdin and stdout that knows
 // nothing of processes (client.go: hello, requests, cancels, results).
+// Here "worker" always means a worker process (one start of the worker
+// program); package pool's seats keep one running each, starting a new one
+// when it ends.
 package ipc
 
 import (

@@ -71,18 +71,16 @@ func batch(b *testing.B, p *pool.Pool, name string, params map[string]any, n int
 	var wg sync.WaitGroup
 	began := time.Now()
 	for range n {
-		t, err := p.Prepare(name, params)
-		if err != nil {
-			b.Fatal(err)
-		}
 		wg.Add(1)
-		t.OnDone = func(t *pool.Task) {
+		_, err := p.Submit(name, params, pool.OnDone(func(t *pool.Task) {
 			if t.Err != nil {
 				b.Error(t.Err)
 			}
 			wg.Done()
+		}))
+		if err != nil {
+			b.Fatal(err)
 		}
-		p.Submit(t)
 	}
 	wg.Wait()
 	return time.Since(began)

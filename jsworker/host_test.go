@@ -43,14 +43,12 @@ func holdAll(t *testing.T, p *pool.Pool, n int) {
 	t.Helper()
 	var wg sync.WaitGroup
 	for range n {
-		task, err := p.Prepare("hold", map[string]any{"ms": 100})
-		require.NoError(t, err)
 		wg.Add(1)
-		task.OnDone = func(task *pool.Task) {
+		_, err := p.Submit("hold", map[string]any{"ms": 100}, pool.OnDone(func(task *pool.Task) {
 			assert.Nil(t, task.Err)
 			wg.Done()
-		}
-		p.Submit(task)
+		}))
+		require.NoError(t, err)
 	}
 	wg.Wait()
 }

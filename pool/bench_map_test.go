@@ -14,7 +14,7 @@ func BenchmarkNoopMap(b *testing.B) {
 		for _, conc := range []int{1, 4} {
 			b.Run(fmt.Sprintf("%s/workers=2/concurrency=%d", kind, conc), func(b *testing.B) {
 				queue := 10_000
-				p := benchPool(b, Config{Kind: kind, Workers: 2, Concurrency: conc, MaxQueue: &queue})
+				p := benchPool(b, Config{Kind: kind, Workers: 2, Process: ProcessConfig{Concurrency: conc}, MaxQueue: &queue})
 				outstanding := make(chan struct{}, queue)
 				onDone := func(t *Task) {
 					if t.Err != nil {
@@ -26,12 +26,12 @@ func BenchmarkNoopMap(b *testing.B) {
 				b.ResetTimer()
 				for range b.N {
 					outstanding <- struct{}{}
-					t, err := p.Prepare("noop", nil)
+					t, err := p.prepareTest("noop", nil)
 					if err != nil {
 						panic(err)
 					}
 					t.OnDone = onDone
-					p.Submit(t)
+					p.submit(t)
 				}
 				for range queue {
 					outstanding <- struct{}{}
@@ -44,7 +44,7 @@ func BenchmarkNoopMap(b *testing.B) {
 }
 
 // BenchmarkMapNoopChunks: map calls of 10,000 noop tasks on 2 workers, as
-// SubmitChunked gets them from map(): the thread pool, and a process pool
+// SubmitAll gets them from map(): the thread pool, and a process pool
 // without chunks (chunkSize 1), with chunks of 16, and with the automatic
 // chunk size (ceil(n / (4 * workers)), 1,250 here), side by side.
 func BenchmarkMapNoopChunks(b *testing.B) {
@@ -73,7 +73,7 @@ func BenchmarkMapNoopChunks(b *testing.B) {
 			for left := b.N; left > 0; left -= call {
 				tasks := make([]*Task, min(left, call))
 				for i := range tasks {
-					t, err := p.Prepare("noop", nil)
+					t, err := p.prepareTest("noop", nil)
 					if err != nil {
 						panic(err)
 					}
@@ -81,7 +81,7 @@ func BenchmarkMapNoopChunks(b *testing.B) {
 					tasks[i] = t
 				}
 				wg.Add(len(tasks))
-				p.SubmitChunked(tasks, size)
+				p.submitChunked(tasks, size)
 				wg.Wait()
 			}
 			b.StopTimer()

@@ -18,8 +18,8 @@ func benchPool(b *testing.B, cfg Config) *Pool {
 		cfg.Name = b.Name()
 	}
 	if cfg.Kind == Process {
-		cfg.Command = []string{os.Args[0]}
-		cfg.SameRegistry = true
+		cfg.Process.Command = []string{os.Args[0]}
+		cfg.Process.SameRegistry = true
 	}
 	p, err := New(cfg)
 	if err != nil {
@@ -50,12 +50,12 @@ func roundTrips(b *testing.B, p *Pool, submitters int, name string, params map[s
 			done := make(chan *Task, 1)
 			onDone := func(t *Task) { done <- t }
 			for range n {
-				t, err := p.Prepare(name, params)
+				t, err := p.prepareTest(name, params)
 				if err != nil {
 					panic(err)
 				}
 				t.OnDone = onDone
-				p.Submit(t)
+				p.submit(t)
 				if t := <-done; t.Err != nil {
 					panic(t.Err)
 				}
@@ -84,7 +84,7 @@ func BenchmarkThreadNoop(b *testing.B) {
 func BenchmarkProcessNoop(b *testing.B) {
 	for _, inFlight := range []int{1, 16} {
 		b.Run(fmt.Sprintf("inflight=%d", inFlight), func(b *testing.B) {
-			p := benchPool(b, Config{Kind: Process, Workers: 1, Concurrency: inFlight})
+			p := benchPool(b, Config{Kind: Process, Workers: 1, Process: ProcessConfig{Concurrency: inFlight}})
 			roundTrips(b, p, inFlight, "noop", nil)
 		})
 	}

@@ -26,14 +26,11 @@ import (
 // chunkGroup marks the tasks of one call that may share a chunk.
 type chunkGroup struct{ size int }
 
-// SubmitChunked submits tasks, as Submit would one by one (but queues them
-// all before any is dispatched), as the tasks of one call that a process pool may send to a worker in chunks of at most
-// chunkSize (see AutoChunkSize). A thread pool, a chunkSize of 1, workers
-// whose hello does not list ipc.FeatureBatch and pools with
-// MaxTasksPerWorker send them one by one: then chunkSize changes nothing but
-// speed.
-func (p *Pool) SubmitChunked(tasks []*Task, chunkSize int) {
-	if chunkSize > 1 && p.cfg.Kind == Process && p.cfg.MaxTasksPerWorker == 0 {
+// submitChunked submits tasks, as submit would one by one (but queues them
+// all before any is dispatched), as the tasks of one call that a process
+// pool may send to a worker in chunks of at most chunkSize: see SubmitAll.
+func (p *Pool) submitChunked(tasks []*Task, chunkSize int) {
+	if chunkSize > 1 && p.cfg.Kind == Process && p.cfg.Process.MaxTasksPerWorker == 0 {
 		g := &chunkGroup{size: chunkSize}
 		for _, t := range tasks {
 			t.group = g
@@ -217,15 +214,12 @@ func (sl *procSlot) prepare(t *Task) (ipc.Request, *taskerr.Error) {
 	if t.spec == nil && !run.w.Offers(t.Workload) {
 		return ipc.Request{}, taskerr.New(taskerr.UnknownWorkload,
 			"process pool %q: worker %v pid %d does not offer %q (it offers: %s)",
-			p.cfg.Name, p.cfg.Command, run.w.PID(), t.Workload, offered(run.w))
+			p.cfg.Name, p.cfg.Process.Command, run.w.PID(), t.Workload, offered(run.w))
 	}
 	if p.closed.Load() {
 		return ipc.Request{}, p.closedWhileRunning(t)
 	}
-	timeout := t.Timeout
-	if timeout <= 0 {
-		timeout = p.cfg.TaskTimeout
-	}
+	timeout := p.timeoutOf(t)
 	t.timeout = timeout
 	sl.cur.Store(t)
 	return ipc.Request{Workload: t.Workload, Params: t.params, Timeout: timeout, OnWrite: sl.onWrite}, nil

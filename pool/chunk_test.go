@@ -18,7 +18,7 @@ func submitChunked(p *Pool, tasks []*Task, size int) []chan *Task {
 		done[i] = make(chan *Task, 1)
 		task.OnDone = func(t *Task) { done[i] <- t }
 	}
-	p.SubmitChunked(tasks, size)
+	p.submitChunked(tasks, size)
 	return done
 }
 

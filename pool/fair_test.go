@@ -36,7 +36,7 @@ func TestQueuedTaskGoesToAFreeWorkerNotAPrefetchSlot(t *testing.T) {
 	case <-time.After(settleWithin):
 		require.FailNow(t, "the idle worker's slot never came back to the free list")
 	}
-	next, err := p.Prepare("io.sleep", map[string]any{"duration": "1h"})
+	next, err := p.prepareTest("io.sleep", map[string]any{"duration": "1h"})
 	require.NoError(t, err)
 	nextDone := submitTask(p, next)
 	assert.Equal(t, queued, next.state.Load(), "a real slot is in hand: the task is not sent to a prefetch slot")
@@ -50,7 +50,7 @@ func TestQueuedTaskGoesToAFreeWorkerNotAPrefetchSlot(t *testing.T) {
 	assert.Same(t, held.run, next.slot.run, "the task runs on the worker that was free")
 
 	// Every real slot busy: a task waits in a worker's input, prefetched.
-	third, err := p.Prepare("noop", nil)
+	third, err := p.prepareTest("noop", nil)
 	require.NoError(t, err)
 	thirdDone := submitTask(p, third)
 	assert.Equal(t, sent, third.state.Load(), "with no real slot free, the task is prefetched")

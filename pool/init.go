@@ -42,7 +42,7 @@ func bindInit(cfg *Config) (*boundInit, error) {
 	if in.Workload == "" {
 		return nil, fmt.Errorf("init: workload must name a workload")
 	}
-	if cfg.Kind == Thread || cfg.SameRegistry {
+	if cfg.Kind == Thread || cfg.Process.SameRegistry {
 		spec, err := cfg.Registry.Lookup(in.Workload)
 		if err != nil {
 			return nil, fmt.Errorf("init: %s", taskerr.From(err).Message)

@@ -37,7 +37,7 @@ func TestInitRunsOncePerWorker(t *testing.T) {
 		assert.EqualValues(t, 5, initsRun.Load()-before, "workers added by resize run it too")
 	})
 	t.Run("process", func(t *testing.T) {
-		p := newPool(t, Config{Kind: Process, Workers: 2, MaxTasksPerWorker: 2, Init: &Init{Workload: "t.init"}})
+		p := newPool(t, Config{Kind: Process, Workers: 2, Process: ProcessConfig{MaxTasksPerWorker: 2}, Init: &Init{Workload: "t.init"}})
 		pids := map[float64]bool{}
 		for range 8 {
 			task := run(t, p, "t.inits", nil)
@@ -93,7 +93,7 @@ func TestInitIsCheckedAtNew(t *testing.T) {
 			for _, kind := range []Kind{Thread, Process} {
 				cfg := Config{
 					Kind: kind, Name: "bad-init", Workers: 1, Registry: testRegistry, Init: c.init,
-					Command: []string{os.Args[0]}, SameRegistry: true,
+					Process: ProcessConfig{Command: []string{os.Args[0]}, SameRegistry: true},
 				}
 				_, err := New(cfg)
 				require.Error(t, err, kind)

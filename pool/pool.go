@@ -4,19 +4,29 @@
 // queued task, timeouts, and an exact account of every task submitted. The
 // package knows nothing of JavaScript or of k6's metrics: it takes prepared
 // tasks and settles each one exactly once through its OnDone callback.
+//
+// Words, one for each meaning of "worker":
+//   - worker: one unit of a pool's size (Config.Workers, Stats.Workers,
+//     Resize): a goroutine in a thread pool, a seat in a process pool.
+//   - seat (procSeat): a process pool's worker; it keeps one worker process
+//     running and replaces it when it dies, times out or is recycled.
+//   - worker process (ipc.Worker): an operating-system process running a
+//     worker program; Stats.Live counts those past their handshake, and
+//     Stats.Restarts those replaced.
+//   - run (workerRun): one worker process's life in its seat, from its start
+//     to its end; a seat goes through a run per restart.
+//   - slot: room for one task on a worker (see slot).
 package pool
 
 import (
 	"encoding/json"
 	"fmt"
-	"io"
+	"log/slog"
 	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/sirupsen/logrus"
 
 	"github.com/k6-concurrency/xk6-concurrency/schema"
 	"github.com/k6-concurrency/xk6-concurrency/taskerr"
@@ -60,7 +70,8 @@ const (
 type Config struct {
 	Name string
 	Kind Kind
-	// Workers is the pool's size: goroutines, or worker processes. Default: runtime.NumCPU().
+	// Workers is the pool's size: goroutines, or seats that keep a worker
+	// process running each. Default: runtime.NumCPU().
 	Workers int
 	// MaxQueue bounds the tasks waiting for a worker; one more is rejected
 	// with QueueFull. A pointer so that 0 (no waiting at all) can be asked for.
@@ -72,8 +83,28 @@ type Config struct {
 	// (SameRegistry). Default: workload.Default.
 	Registry *workload.Registry
 
-	// Process pools only.
+	// StartTimeout bounds a worker process's start and handshake, and a
+	// thread pool's init (in WaitLive). Default: DefaultStartTimeout.
+	StartTimeout time.Duration
+	// Process is what only a process pool reads; a thread pool ignores it.
+	Process ProcessConfig
 
+	// Init, if not nil, runs once on every worker before its first task.
+	Init *Init
+
+	// Logger receives worker restarts, failed starts and worker processes'
+	// stderr, with the attribute "pool" (the pool's name) and others such as
+	// "pid". Default: discarded.
+	Logger *slog.Logger
+
+	// Tests only: CancelGrace and the frame limit, shortened.
+	cancelGrace time.Duration
+	maxFrame    int
+}
+
+// ProcessConfig is the part of a Config that only a process pool reads:
+// the worker program and how each worker process runs.
+type ProcessConfig struct {
 	// Command is the worker's argv. Required.
 	Command []string
 	// SameRegistry says the worker serves Registry (it is this same binary),
@@ -84,29 +115,20 @@ type Config struct {
 	Dir string
 	// Env is added to this process's environment for the worker.
 	Env map[string]string
-	// StartTimeout bounds a worker's start and handshake (a thread pool's
-	// init, in WaitLive). Default: DefaultStartTimeout.
-	StartTimeout time.Duration
-	// MaxTasksPerWorker recycles a worker after that many tasks; 0 is never.
+	// MaxTasksPerWorker recycles a worker process after that many tasks; 0 is never.
 	MaxTasksPerWorker int
-	// Concurrency is how many tasks are in flight on one worker process. Default: 1.
+	// Concurrency is how many tasks are in flight on one worker process.
+	// Default: 1, which SetDefaults also sets for a thread pool (a
+	// goroutine runs one task at a time), so that the pool's capacity is
+	// Workers * Concurrency for both kinds.
 	Concurrency int
 	// Module is a JavaScript module (jsworker.Module.Wire) that every worker
 	// process loads from the pool's hello; nil is none.
 	Module json.RawMessage
-
-	// Init, if not nil, runs once on every worker before its first task.
-	Init *Init
-
-	// Logger receives worker restarts and worker processes' stderr. Default: discarded.
-	Logger logrus.FieldLogger
-	// Stderr, if not nil, logs a line of a worker process's stderr to log
-	// (Logger with the pool's name); by default it is log.Info(line).
-	Stderr func(log logrus.FieldLogger, line string)
-
-	// Tests only: CancelGrace and the frame limit, shortened.
-	cancelGrace time.Duration
-	maxFrame    int
+	// Stderr, if not nil, takes each line of a worker process's stderr in
+	// place of the default, Logger.Info(line) with the pool's name: the JS
+	// face logs a JS worker's console lines at their own level this way.
+	Stderr func(line string)
 }
 
 // The params of a pool's options: the one declaration of their limits. New
@@ -155,16 +177,14 @@ func (c *Config) SetDefaults() {
 		// A thread pool's init is its start: WaitLive bounds it too.
 		c.StartTimeout = DefaultStartTimeout
 	}
-	if c.Concurrency == 0 || c.Kind == Thread {
-		c.Concurrency = 1 // a goroutine runs one task at a time
+	if c.Process.Concurrency == 0 || c.Kind == Thread {
+		c.Process.Concurrency = 1 // a goroutine runs one task at a time
 	}
 	if c.Registry == nil {
 		c.Registry = workload.Default
 	}
 	if c.Logger == nil {
-		l := logrus.New()
-		l.Out = io.Discard
-		c.Logger = l
+		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	if c.cancelGrace == 0 {
 		c.cancelGrace = CancelGrace
@@ -185,15 +205,15 @@ func (c *Config) Validate() error {
 		{MaxQueueParam, *c.MaxQueue},
 		{TaskTimeoutParam, c.TaskTimeout},
 		{StartTimeoutParam, c.StartTimeout},
-		{MaxTasksPerWorkerParam, c.MaxTasksPerWorker},
-		{ConcurrencyParam, c.Concurrency},
+		{MaxTasksPerWorkerParam, c.Process.MaxTasksPerWorker},
+		{ConcurrencyParam, c.Process.Concurrency},
 	}
 	for _, ck := range checks {
 		if err := check(ck.p.Name, ck.p, ck.v); err != nil {
 			return err
 		}
 	}
-	if c.Kind == Process && (len(c.Command) == 0 || c.Command[0] == "") {
+	if c.Kind == Process && (len(c.Process.Command) == 0 || c.Process.Command[0] == "") {
 		return fmt.Errorf("command must name the worker program")
 	}
 	return nil
@@ -224,7 +244,7 @@ type Stats struct {
 	// at most, then the worker is killed). They take room from the queue.
 	Abandoned int64 `json:"abandoned"`
 	Workers   int   `json:"workers"`  // the pool's size
-	Live      int64 `json:"live"`     // workers up now: goroutines, or processes past their handshake
+	Live      int64 `json:"live"`     // workers up now: goroutines, or seats whose worker process is past its handshake
 	Restarts  int64 `json:"restarts"` // worker processes replaced after a crash, timeout or recycle
 }
 
@@ -271,7 +291,8 @@ type Pool struct {
 	wg sync.WaitGroup // every worker goroutine
 }
 
-// worker is one unit of a pool's size: a goroutine, or a seat for a process.
+// worker is one unit of a pool's size: a goroutine (threadWorker), or a seat
+// (procSeat).
 type worker interface {
 	run()     // the worker's loop; returns once retired or the pool closes
 	retire()  // finish the task in hand, take no more, go away
@@ -308,7 +329,7 @@ func New(cfg Config) (*Pool, error) {
 		led:  newLedger(),
 		// Room for the slots of the largest pool twice over: slots of
 		// workers that ended wait here until purged.
-		free:    make(chan slot, 2*MaxWorkers*cfg.Concurrency),
+		free:    make(chan slot, 2*MaxWorkers*cfg.Process.Concurrency),
 		spare:   make(chan slot, 2*MaxWorkers*PrefetchDepth),
 		closing: make(chan struct{}),
 		stopped: make(chan struct{}),
@@ -385,13 +406,14 @@ func (p *Pool) Resize(n int) error {
 	return nil
 }
 
-// Prepare validates a call of a workload and returns a task ready for
-// Submit. Errors are InvalidArgument or UnknownWorkload and name the workload
-// and the param. A process pool whose workers are another program checks the
-// name against the worker's hello instead, when the task reaches a worker.
-func (p *Pool) Prepare(name string, params map[string]any) (*Task, error) {
-	t := &Task{Workload: name, pool: p}
-	if p.cfg.Kind == Thread || p.cfg.SameRegistry {
+// prepare validates a call of a workload (see Submit) and returns its task,
+// number i of its call, with o applied, ready for submit.
+func (p *Pool) prepare(name string, params map[string]any, o *submitOptions, i int) (*Task, error) {
+	t := &Task{Workload: name, pool: p, Timeout: o.timeout, OnDone: o.onDone}
+	if each := o.onEachDone; each != nil {
+		t.OnDone = func(t *Task) { each(i, t) }
+	}
+	if p.cfg.Kind == Thread || p.cfg.Process.SameRegistry {
 		spec, err := p.cfg.Registry.Lookup(name)
 		if err != nil {
 			return nil, err
@@ -402,6 +424,10 @@ func (p *Pool) Prepare(name string, params map[string]any) (*Task, error) {
 		t.spec = spec
 	}
 	if p.cfg.Kind == Process && len(params) > 0 {
+		if len(o.paramsJSON) > 0 {
+			t.params = o.paramsJSON
+			return t, nil
+		}
 		b, err := json.Marshal(params)
 		if err != nil {
 			return nil, taskerr.New(taskerr.InvalidArgument, "%s: params cannot be sent to a worker process: %s", name, err)
@@ -411,10 +437,8 @@ func (p *Pool) Prepare(name string, params map[string]any) (*Task, error) {
 	return t, nil
 }
 
-// Submit queues a prepared task. It never blocks: a full queue or a closed
-// pool settles the task at once, with QueueFull or PoolClosed. t.OnDone must
-// be set.
-func (p *Pool) Submit(t *Task) {
+// submit queues a prepared task: see Submit.
+func (p *Pool) submit(t *Task) {
 	if p.enqueue(t) {
 		p.dispatchQueued()
 	}
@@ -424,21 +448,23 @@ func (p *Pool) Submit(t *Task) {
 // PoolClosed and returns false.
 func (p *Pool) enqueue(t *Task) bool {
 	t.Submitted = time.Now()
+	// The size at submission; a worker that takes the task sets it again.
+	// A task that never reaches one (full, closed, aborted) keeps it, so
+	// that every sample carries the workers tag.
+	t.Workers = p.Size()
 	if p.closed.Load() || p.draining.Load() {
 		p.led.enter()
-		t.Workers = p.Size()
 		t.fail(p.closedError(), 0)
 		return false
 	}
 	p.Start()
 	// Admission counts places, not queued tasks, so that the limit does not
 	// depend on whether an idle worker has taken its task yet.
-	capacity := int64(p.Size() * p.cfg.Concurrency)
+	capacity := int64(p.Size() * p.cfg.Process.Concurrency)
 	if !p.led.admit(t, int64(*p.cfg.MaxQueue)+capacity) {
-		t.Workers = p.Size()
 		t.fail(taskerr.New(taskerr.QueueFull,
-			"%s pool %q: queue is full (maxQueue %d, all %d workers busy): %s was not run",
-			p.cfg.Kind, p.cfg.Name, *p.cfg.MaxQueue, p.Size(), t.Workload), 0)
+			"%s pool %q: queue is full (maxQueue %d, beyond the %d tasks its %d workers hold): %s was not run",
+			p.cfg.Kind, p.cfg.Name, *p.cfg.MaxQueue, capacity, p.Size(), t.Workload), 0)
 		return false
 	}
 	return true
@@ -447,7 +473,7 @@ func (p *Pool) enqueue(t *Task) bool {
 // dispatchQueued offers what was queued to the free workers.
 func (p *Pool) dispatchQueued() {
 	p.pump()
-	p.led.notePeak(int64(p.Size() * p.cfg.Concurrency))
+	p.led.notePeak(int64(p.Size() * p.cfg.Process.Concurrency))
 	// Close may have drained the queue between the check above and the admission.
 	if p.closed.Load() {
 		p.rejectQueued()
@@ -462,15 +488,12 @@ func (p *Pool) closedError() *taskerr.Error {
 	return taskerr.New(taskerr.PoolClosed, "%s pool %q is closed", p.cfg.Kind, p.cfg.Name)
 }
 
-// rejectQueued settles every queued task with PoolClosed and says how many.
-func (p *Pool) rejectQueued() (n int) {
+// rejectQueued settles every queued task with PoolClosed.
+func (p *Pool) rejectQueued() {
 	for {
 		t := p.led.pop()
 		if t == nil {
-			return n
-		}
-		if t.state.Load() != settled { // a task whose VU stopped settled already
-			n++
+			return
 		}
 		t.release(nil, taskerr.New(taskerr.PoolClosed,
 			"%s pool %q closed before %s reached a worker", p.cfg.Kind, p.cfg.Name, t.Workload), 0, nil)
@@ -509,11 +532,15 @@ func (p *Pool) Close() {
 	p.mu.Unlock()
 	if first {
 		close(p.closing)
-		running := p.led.snapshot().busy
-		if queued := p.rejectQueued(); queued > 0 || running > 0 {
-			p.cfg.Logger.WithField("pool", p.cfg.Name).Warnf(
+		// Waiting counts the requests waiting in workers' inputs too
+		// (prefetch, chunks): they are rejected with the queue's.
+		c := p.led.snapshot()
+		running, queued := c.busy, c.waiting
+		p.rejectQueued()
+		if queued > 0 || running > 0 {
+			p.cfg.Logger.Warn(fmt.Sprintf(
 				"%s pool %q closed with work pending: %d queued tasks rejected and %d running tasks stopped (PoolClosedError)",
-				p.cfg.Kind, p.cfg.Name, queued, running)
+				p.cfg.Kind, p.cfg.Name, queued, running), "pool", p.cfg.Name, "queued", queued, "running", running)
 		}
 		for _, w := range workers {
 			w.abandon()
@@ -526,8 +553,9 @@ func (p *Pool) Close() {
 	select {
 	case <-p.stopped:
 	case <-time.After(stuckAfter):
-		p.cfg.Logger.Warnf("%s pool %q: %d workloads ignore their cancelled context and are still running",
-			p.cfg.Kind, p.cfg.Name, p.led.snapshot().held)
+		held := p.led.snapshot().held
+		p.cfg.Logger.Warn(fmt.Sprintf("%s pool %q: %d workloads ignore their cancelled context and are still running",
+			p.cfg.Kind, p.cfg.Name, held), "pool", p.cfg.Name, "held", held)
 	}
 }
 

@@ -23,7 +23,7 @@ func prefetched(p *Pool) int {
 
 func prepared(t *testing.T, p *Pool, name string, params map[string]any, timeout time.Duration) *Task {
 	t.Helper()
-	task, err := p.Prepare(name, params)
+	task, err := p.prepareTest(name, params)
 	require.NoError(t, err)
 	task.Timeout = timeout
 	return task

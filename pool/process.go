@@ -54,14 +54,14 @@ type procSeat struct {
 	p        *Pool
 	stop     chan struct{}
 	stopOnce sync.Once
-	cur      atomic.Pointer[workerRun] // the latest worker, for tests
+	cur      atomic.Pointer[workerRun] // the latest run, for tests
 }
 
 func newProcSeat(p *Pool) *procSeat { return &procSeat{p: p, stop: make(chan struct{})} }
 
 func (s *procSeat) retire() { s.stopOnce.Do(func() { close(s.stop) }) }
 
-// abandon does nothing: the seat notices the pool closing and closes its worker.
+// abandon does nothing: the seat notices the pool closing and closes its worker process.
 func (s *procSeat) abandon() {}
 
 func (s *procSeat) leaving() bool {
@@ -91,7 +91,7 @@ func (s *procSeat) run() {
 		if err != nil {
 			failures++
 			p.noteStartFailure(failed)
-			p.cfg.Logger.WithField("pool", p.cfg.Name).Warnf("worker did not start: %s", failed.Message)
+			p.cfg.Logger.Warn("worker did not start: "+failed.Message, "pool", p.cfg.Name)
 			if !p.waitUntilUp(s.stop, failed) || !p.sleepUnless(s.stop, backoff(failures)) {
 				return
 			}
@@ -104,7 +104,7 @@ func (s *procSeat) run() {
 		}
 		run := &workerRun{
 			seat: s, w: w, ending: make(chan struct{}), idle: make(chan struct{}),
-			limit: p.cfg.Concurrency, idleSlots: p.cfg.Concurrency + prefetch, prefetch: prefetch,
+			limit: p.cfg.Process.Concurrency, idleSlots: p.cfg.Process.Concurrency + prefetch, prefetch: prefetch,
 		}
 		s.cur.Store(run)
 		// Its slots are free before it counts as serving: once every
@@ -129,7 +129,8 @@ func (s *procSeat) run() {
 		p.purgeFree()
 		if ended != "" {
 			p.restarts.Add(1)
-			p.cfg.Logger.WithField("pool", p.cfg.Name).Warnf("worker pid %d %s; starting a replacement", w.PID(), ended)
+			p.cfg.Logger.Warn(fmt.Sprintf("worker pid %d %s; starting a replacement", w.PID(), ended),
+				"pool", p.cfg.Name, "pid", w.PID())
 		}
 	}
 }
@@ -318,7 +319,7 @@ func (r *workerRun) why(asked bool) string {
 	case asked:
 		return ""
 	case r.recycled.Load():
-		return fmt.Sprintf("was recycled after %d tasks (maxTasksPerWorker)", r.seat.p.cfg.MaxTasksPerWorker)
+		return fmt.Sprintf("was recycled after %d tasks (maxTasksPerWorker)", r.seat.p.cfg.Process.MaxTasksPerWorker)
 	case r.w.Err() != nil:
 		return "failed: " + r.w.Err().Message
 	default:
@@ -408,7 +409,7 @@ func (sl *procSlot) send(t *Task) *taskerr.Error {
 	if e != nil {
 		return e
 	}
-	if limit := int64(p.cfg.MaxTasksPerWorker); limit > 0 && run.served.Add(1) >= limit {
+	if limit := int64(p.cfg.Process.MaxTasksPerWorker); limit > 0 && run.served.Add(1) >= limit {
 		run.recycled.Store(true)
 		run.end() // this is its last task
 	}
@@ -597,32 +598,33 @@ func offered(w *ipc.Worker) string {
 // workerConfig is how every worker process of the pool is started.
 func (p *Pool) workerConfig() ipc.Config {
 	env := os.Environ()
-	keys := make([]string, 0, len(p.cfg.Env))
-	for k := range p.cfg.Env {
+	keys := make([]string, 0, len(p.cfg.Process.Env))
+	for k := range p.cfg.Process.Env {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		env = append(env, k+"="+p.cfg.Env[k])
+		env = append(env, k+"="+p.cfg.Process.Env[k])
 	}
 	// A Go worker runs at most Concurrency tasks at once; more Ps than that
 	// only make its scheduler wake idle threads (tens of microseconds each
 	// on a busy machine) around every task. Unless someone chose already.
-	if _, chosen := p.cfg.Env["GOMAXPROCS"]; p.cfg.SameRegistry && !chosen && os.Getenv("GOMAXPROCS") == "" {
-		env = append(env, "GOMAXPROCS="+strconv.Itoa(min(p.cfg.Concurrency, runtime.NumCPU())))
+	_, chosen := p.cfg.Process.Env["GOMAXPROCS"]
+	if p.cfg.Process.SameRegistry && !chosen && os.Getenv("GOMAXPROCS") == "" {
+		env = append(env, "GOMAXPROCS="+strconv.Itoa(min(p.cfg.Process.Concurrency, runtime.NumCPU())))
 	}
-	log := p.cfg.Logger.WithField("pool", p.cfg.Name)
+	log := p.cfg.Logger.With("pool", p.cfg.Name)
 	return ipc.Config{
-		Argv:         p.cfg.Command,
-		Dir:          p.cfg.Dir,
+		Argv:         p.cfg.Process.Command,
+		Dir:          p.cfg.Process.Dir,
 		Env:          env,
-		Concurrency:  p.cfg.Concurrency,
+		Concurrency:  p.cfg.Process.Concurrency,
 		StartTimeout: p.cfg.StartTimeout,
 		MaxFrame:     p.cfg.maxFrame,
-		Module:       p.cfg.Module,
+		Module:       p.cfg.Process.Module,
 		Stderr: func(line string) {
-			if p.cfg.Stderr != nil {
-				p.cfg.Stderr(log, line)
+			if p.cfg.Process.Stderr != nil {
+				p.cfg.Process.Stderr(line)
 			} else {
 				log.Info(line)
 			}

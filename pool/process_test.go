@@ -60,7 +60,7 @@ func TestProcessPoolRunsWorkloads(t *testing.T) {
 
 //nolint:paralleltest // timing-sensitive: asserts that 8 sleeps overlap on one worker
 func TestProcessConcurrencyPipelines(t *testing.T) {
-	p := newPool(t, Config{Kind: Process, Workers: 1, Concurrency: 8})
+	p := newPool(t, Config{Kind: Process, Workers: 1, Process: ProcessConfig{Concurrency: 8}})
 	run(t, p, "noop", nil) // the worker is up
 	began := time.Now()
 	chans := make([]chan *Task, 0, 8)
@@ -140,7 +140,7 @@ func TestProcessTimeoutKillsAndReplaces(t *testing.T) {
 
 func TestMaxTasksPerWorkerRecycles(t *testing.T) {
 	t.Parallel()
-	p := newPool(t, Config{Kind: Process, Workers: 1, MaxTasksPerWorker: 3})
+	p := newPool(t, Config{Kind: Process, Workers: 1, Process: ProcessConfig{MaxTasksPerWorker: 3}})
 	pids := make([]int, 0, 7)
 	for range 7 {
 		pids = append(pids, pidOf(t, p))
@@ -194,15 +194,15 @@ func TestProcessCloseStopsEverything(t *testing.T) {
 
 func TestCommandThatCannotStart(t *testing.T) {
 	t.Parallel()
-	p := newPool(t, Config{Kind: Process, Workers: 2, Command: []string{"/nonexistent/worker"}, StartTimeout: time.Second})
+	p := newPool(t, Config{Kind: Process, Workers: 2, Process: ProcessConfig{Command: []string{"/nonexistent/worker"}}, StartTimeout: time.Second})
 	began := time.Now()
 	chans := make([]chan *Task, 0, 5)
 	for range 5 {
-		task, err := p.Prepare("noop", nil)
+		task, err := p.prepareTest("noop", nil)
 		require.NoError(t, err)
 		done := make(chan *Task, 1)
 		task.OnDone = func(t *Task) { done <- t }
-		p.Submit(task)
+		p.submit(task)
 		chans = append(chans, done)
 	}
 	for _, c := range chans {
@@ -217,7 +217,7 @@ func TestCustomCommandOffersOnlyItsWorkloads(t *testing.T) {
 	t.Parallel()
 	// The same test binary, but not declared SameRegistry: the pool learns
 	// what it offers from its hello.
-	p := newPool(t, Config{Kind: Process, Workers: 1, Command: []string{os.Args[0]}})
+	p := newPool(t, Config{Kind: Process, Workers: 1, Process: ProcessConfig{Command: []string{os.Args[0]}}})
 	task := run(t, p, "cpu.primes", map[string]any{"limit": 10.0})
 	require.Nil(t, task.Err)
 	assert.EqualValues(t, 4, task.Value)
@@ -232,7 +232,7 @@ func TestCustomCommandOffersOnlyItsWorkloads(t *testing.T) {
 
 func TestWorkerEnvironment(t *testing.T) {
 	t.Parallel()
-	p := newPool(t, Config{Kind: Process, Workers: 1, Env: map[string]string{"XK6_TEST_GREETING": "hello"}})
+	p := newPool(t, Config{Kind: Process, Workers: 1, Process: ProcessConfig{Env: map[string]string{"XK6_TEST_GREETING": "hello"}}})
 	assert.Equal(t, "hello", run(t, p, "t.env", map[string]any{"name": "XK6_TEST_GREETING"}).Value)
 	assert.Equal(t, strconv.Itoa(os.Getpid()), run(t, p, "t.env", map[string]any{"name": ipc.WorkerEnv}).Value)
 }

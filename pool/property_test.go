@@ -75,14 +75,14 @@ type tracked struct {
 func newModel(t *testing.T, rng *rand.Rand, kind Kind) *model {
 	cfg := Config{Kind: kind, Workers: 1 + rng.IntN(2), MaxQueue: new(rng.IntN(4)), cancelGrace: 100 * time.Millisecond}
 	if kind == Process {
-		cfg.Concurrency = 1 + rng.IntN(2)
-		cfg.Command = []string{os.Args[0]} // not SameRegistry: names are checked against the hello
+		cfg.Process.Concurrency = 1 + rng.IntN(2)
+		cfg.Process.Command = []string{os.Args[0]} // not SameRegistry: names are checked against the hello
 		cfg.maxFrame = 64 << 10
 	}
-	t.Logf("%s pool: workers %d, concurrency %d, maxQueue %d", kind, cfg.Workers, max(cfg.Concurrency, 1), *cfg.MaxQueue)
+	t.Logf("%s pool: workers %d, concurrency %d, maxQueue %d", kind, cfg.Workers, max(cfg.Process.Concurrency, 1), *cfg.MaxQueue)
 	m := &model{t: t, rng: rng, p: newPool(t, cfg)}
 	m.maxCap = m.p.Size() * slotsPerWorker(m.p.Config())
-	m.maxRun = m.p.Size() * m.p.Config().Concurrency
+	m.maxRun = m.p.Size() * m.p.Config().Process.Concurrency
 	return m
 }
 
@@ -143,7 +143,7 @@ func (m *model) submit() string {
 		)
 	}
 	c := calls[m.rng.IntN(len(calls))]
-	task, err := m.p.Prepare(c.name, c.params)
+	task, err := m.p.prepareTest(c.name, c.params)
 	require.NoError(m.t, err)
 	task.Timeout = c.timeout
 	if c.raw != nil {
@@ -156,7 +156,7 @@ func (m *model) submit() string {
 		}
 	}
 	m.tasks = append(m.tasks, tr)
-	m.p.Submit(task)
+	m.p.submit(task)
 	return fmt.Sprintf("%s %v timeout %s", c.name, c.params["duration"], c.timeout)
 }
 
@@ -210,7 +210,7 @@ func (m *model) resize() string {
 	}
 	require.NoError(m.t, err)
 	m.maxCap += max(n-before, 0) * slotsPerWorker(m.p.Config())
-	m.maxRun += max(n-before, 0) * m.p.Config().Concurrency
+	m.maxRun += max(n-before, 0) * m.p.Config().Process.Concurrency
 	return strconv.Itoa(n)
 }
 
@@ -302,7 +302,7 @@ func (m *model) finish() {
 // concurrency, plus the prefetched ones on a process pool.
 func slotsPerWorker(cfg Config) int {
 	if cfg.Kind == Process {
-		return cfg.Concurrency + PrefetchDepth
+		return cfg.Process.Concurrency + PrefetchDepth
 	}
-	return cfg.Concurrency
+	return cfg.Process.Concurrency
 }

@@ -33,7 +33,7 @@ func await(t *testing.T, c chan *Task) *Task {
 func submitTask(p *Pool, task *Task) chan *Task {
 	done := make(chan *Task, 1)
 	task.OnDone = func(t *Task) { done <- t }
-	p.Submit(task)
+	p.submit(task)
 	return done
 }
 
@@ -58,7 +58,7 @@ func requireCapacity(t *testing.T, p *Pool) {
 		return last.Busy == 0 && last.Queued == 0 && last.Abandoned == 0 && last.Live == int64(p.Size())
 	}
 	require.Eventually(t, idle, 10*time.Second, time.Millisecond, "abandoned work ends and every worker is up: %+v", &last)
-	n := p.Size() * p.Config().Concurrency
+	n := p.Size() * p.Config().Process.Concurrency
 	chans := make([]chan *Task, 0, n)
 	for range n {
 		chans = append(chans, submit(t, p, "io.sleep", map[string]any{"duration": "400ms"}))
@@ -80,8 +80,8 @@ func requireCapacity(t *testing.T, p *Pool) {
 // does not offer reaches a worker), with a short grace and frame limit.
 func slotPool(t *testing.T, workers, concurrency int) *Pool {
 	return newPool(t, Config{
-		Kind: Process, Workers: workers, Concurrency: concurrency,
-		Command: []string{os.Args[0]}, cancelGrace: 200 * time.Millisecond, maxFrame: 64 << 10,
+		Kind: Process, Workers: workers, Process: ProcessConfig{Concurrency: concurrency, Command: []string{os.Args[0]}},
+		cancelGrace: 200 * time.Millisecond, maxFrame: 64 << 10,
 	})
 }
 
@@ -100,7 +100,7 @@ func waitBusy(t *testing.T, p *Pool, n int64) {
 //nolint:paralleltest // counts this binary's worker processes in /proc, where other tests' workers would show
 func TestEveryExitFromASlotGivesItBack(t *testing.T) {
 	prepare := func(t *testing.T, p *Pool, name string, params map[string]any, timeout time.Duration) *Task {
-		task, err := p.Prepare(name, params)
+		task, err := p.prepareTest(name, params)
 		require.NoError(t, err)
 		task.Timeout = timeout
 		return task
@@ -148,7 +148,7 @@ func TestEveryExitFromASlotGivesItBack(t *testing.T) {
 			return await(t, c)
 		}},
 		{"VU stopped while queued", taskerr.PoolClosed, false, func(t *testing.T, p *Pool) *Task {
-			n := p.Size() * p.Config().Concurrency
+			n := p.Size() * p.Config().Process.Concurrency
 			running := make([]chan *Task, 0, n)
 			for range n {
 				running = append(running, submit(t, p, "io.sleep", map[string]any{"duration": "300ms"}))
@@ -217,7 +217,7 @@ func TestTimeoutSparesItsSiblings(t *testing.T) {
 	t.Parallel()
 	p := slotPool(t, 1, 2)
 	before := pidOf(t, p)
-	slow, err := p.Prepare("io.sleep", map[string]any{"duration": "5s"})
+	slow, err := p.prepareTest("io.sleep", map[string]any{"duration": "5s"})
 	require.NoError(t, err)
 	slow.Timeout = 200 * time.Millisecond
 	slowDone := submitTask(p, slow)
@@ -238,7 +238,7 @@ func TestUnansweredCancelNamesTheCause(t *testing.T) {
 	t.Parallel()
 	p := slotPool(t, 1, 2)
 	require.Nil(t, run(t, p, "noop", nil).Err)
-	stuck, err := p.Prepare("t.block", map[string]any{"for": "1h"})
+	stuck, err := p.prepareTest("t.block", map[string]any{"for": "1h"})
 	require.NoError(t, err)
 	stuck.Timeout = 200 * time.Millisecond
 	stuckDone := submitTask(p, stuck)
@@ -266,12 +266,12 @@ func TestCancelledQueuedTaskFreesItsPlace(t *testing.T) {
 			t.Parallel()
 			cfg := Config{Kind: kind, Workers: 1, MaxQueue: new(1), cancelGrace: 200 * time.Millisecond}
 			p := newPool(t, cfg)
-			stuck, err := p.Prepare("t.block", map[string]any{"for": "1s"})
+			stuck, err := p.prepareTest("t.block", map[string]any{"for": "1s"})
 			require.NoError(t, err)
 			stuckDone := submitTask(p, stuck)
 			waitBusy(t, p, 1)
 			require.Eventually(t, func() bool { return p.Stats().Live == 1 }, 10*time.Second, time.Millisecond)
-			queued, err := p.Prepare("noop", nil)
+			queued, err := p.prepareTest("noop", nil)
 			require.NoError(t, err)
 			queuedDone := submitTask(p, queued)
 			assert.Equal(t, Stats{Submitted: 2, Queued: 1, PeakQueued: 1, Busy: 1, Workers: 1, Live: 1}, p.Stats())

@@ -28,14 +28,16 @@ const (
 	sent
 )
 
-// Task is one call of a workload. Prepare makes it, the caller sets OnDone,
-// Submit runs it; the result fields are valid once OnDone is called.
+// Task is one call of a workload, made and queued by Pool.Submit (or
+// SubmitAll); the result fields are valid once OnDone is called.
 type Task struct {
 	// Workload is the workload's name.
 	Workload string
-	// Timeout overrides the pool's TaskTimeout when positive.
+	// Timeout overrides the pool's TaskTimeout when positive, and
+	// NoTimeout removes it (WithTimeout).
 	Timeout time.Duration
-	// OnDone is called exactly once, from any goroutine, when the task settles.
+	// OnDone is called exactly once, from any goroutine, when the task
+	// settles (the OnDone option).
 	OnDone func(*Task)
 
 	// Value is the workload's result: what the Go function returned, or what
@@ -72,7 +74,7 @@ type Task struct {
 	slot    *procSlot
 	timeout time.Duration
 	// group marks the tasks of one call that may travel in one chunk
-	// (SubmitChunked); nil for a task on its own.
+	// (SubmitAll); nil for a task on its own.
 	group *chunkGroup
 }
 
@@ -158,15 +160,6 @@ func (t *Task) mark(value any, err *taskerr.Error, run time.Duration, release bo
 	}
 }
 
-// SetParams replaces the JSON text a process pool sends as the task's
-// params with the caller's encoding of the same value (Prepare's map has no
-// key order). It does nothing on a thread pool or for empty params.
-func (t *Task) SetParams(params []byte) {
-	if t.pool.cfg.Kind == Process && len(t.params) > 0 {
-		t.params = params
-	}
-}
-
 // Cancel settles the task with err if it has not settled yet, and stops its
 // work if it is running: a thread pool cancels the workload's context, a
 // process pool sends the worker a cancel for the request and kills the
@@ -185,4 +178,16 @@ func (t *Task) Cancel(err *taskerr.Error) bool {
 		t.slot.abandon(t, fmt.Sprintf("task %s was cancelled (%s)", t.Workload, err.Message))
 	}
 	return true
+}
+
+// timeoutOf is how long t may run once a worker took it: its own Timeout,
+// none for NoTimeout, else the pool's TaskTimeout; 0 is none.
+func (p *Pool) timeoutOf(t *Task) time.Duration {
+	switch {
+	case t.Timeout == NoTimeout:
+		return 0
+	case t.Timeout > 0:
+		return t.Timeout
+	}
+	return p.cfg.TaskTimeout
 }

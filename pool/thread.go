@@ -127,7 +127,7 @@ func (w *threadWorker) initialize() bool {
 		}
 		failed := p.initFailed(err)
 		p.noteStartFailure(failed)
-		p.cfg.Logger.WithField("pool", p.cfg.Name).Warnf("worker did not start: %s", failed.Message)
+		p.cfg.Logger.Warn("worker did not start: "+failed.Message, "pool", p.cfg.Name)
 		if !p.waitUntilUp(w.stop, failed) || !p.sleepUnless(w.stop, backoff(failures)) {
 			return false
 		}
@@ -169,10 +169,7 @@ func (w *threadWorker) dispatch(t *Task) bool {
 		p.led.release()
 		return false
 	}
-	timeout := t.Timeout
-	if timeout <= 0 {
-		timeout = p.cfg.TaskTimeout
-	}
+	timeout := p.timeoutOf(t)
 	t.timeout = timeout
 	if timeout > 0 {
 		t.ctx, t.cancel = context.WithTimeout(w.context(), timeout)

@@ -89,9 +89,9 @@ func newPool(t *testing.T, cfg Config) *Pool {
 	if cfg.Registry == nil {
 		cfg.Registry = testRegistry
 	}
-	if cfg.Kind == Process && cfg.Command == nil {
-		cfg.Command = []string{os.Args[0]}
-		cfg.SameRegistry = true
+	if cfg.Kind == Process && cfg.Process.Command == nil {
+		cfg.Process.Command = []string{os.Args[0]}
+		cfg.Process.SameRegistry = true
 	}
 	if cfg.Name == "" {
 		cfg.Name = t.Name()
@@ -112,11 +112,11 @@ func run(t *testing.T, p *Pool, name string, params map[string]any) *Task {
 // submit prepares and submits a task; the channel gets it once settled.
 func submit(t *testing.T, p *Pool, name string, params map[string]any) chan *Task {
 	t.Helper()
-	task, err := p.Prepare(name, params)
+	task, err := p.prepareTest(name, params)
 	require.NoError(t, err)
 	done := make(chan *Task, 1)
 	task.OnDone = func(t *Task) { done <- t }
-	p.Submit(task)
+	p.submit(task)
 	return done
 }
 
@@ -157,9 +157,9 @@ func TestThreadPoolRunsWorkloads(t *testing.T) {
 func TestPrepareValidates(t *testing.T) {
 	t.Parallel()
 	p := newPool(t, Config{Kind: Thread, Workers: 1})
-	_, err := p.Prepare("cpu.nope", nil)
+	_, err := p.prepareTest("cpu.nope", nil)
 	assert.Equal(t, taskerr.UnknownWorkload, taskerr.CodeOf(err))
-	_, err = p.Prepare("cpu.primes", map[string]any{"limit": "many"})
+	_, err = p.prepareTest("cpu.primes", map[string]any{"limit": "many"})
 	assert.Equal(t, taskerr.InvalidArgument, taskerr.CodeOf(err))
 	assert.Contains(t, err.Error(), `"limit"`)
 	assert.Zero(t, p.Stats().Submitted, "a call rejected for bad arguments is not a task")
@@ -176,9 +176,9 @@ func TestBadConfig(t *testing.T) {
 		{Kind: Thread, MaxQueue: new(MaxQueueLimit + 1)},
 		{Kind: Thread, TaskTimeout: -time.Second},
 		{Kind: Process},
-		{Kind: Process, Command: []string{"x"}, Concurrency: 2000},
-		{Kind: Process, Command: []string{"x"}, MaxTasksPerWorker: -1},
-		{Kind: Process, Command: []string{"x"}, StartTimeout: -1},
+		{Kind: Process, Process: ProcessConfig{Command: []string{"x"}, Concurrency: 2000}},
+		{Kind: Process, Process: ProcessConfig{Command: []string{"x"}, MaxTasksPerWorker: -1}},
+		{Kind: Process, Process: ProcessConfig{Command: []string{"x"}}, StartTimeout: -1},
 	} {
 		_, err := New(cfg)
 		require.Error(t, err, "%+v", cfg)
@@ -250,12 +250,12 @@ func TestThreadTimeout(t *testing.T) {
 	assert.Nil(t, run(t, p, "noop", nil).Err)
 
 	// A per-call timeout overrides the pool's.
-	call, err := p.Prepare("io.sleep", map[string]any{"duration": "80ms"})
+	call, err := p.prepareTest("io.sleep", map[string]any{"duration": "80ms"})
 	require.NoError(t, err)
 	call.Timeout = time.Second
 	done := make(chan *Task, 1)
 	call.OnDone = func(t *Task) { done <- t }
-	p.Submit(call)
+	p.submit(call)
 	assert.Nil(t, (<-done).Err)
 }
 
@@ -266,7 +266,7 @@ func TestResizeUnderLoadKeepsEveryTask(t *testing.T) {
 	var wg sync.WaitGroup
 	var failed atomic.Int64
 	for range n {
-		task, err := p.Prepare("io.sleep", map[string]any{"duration": "2ms"})
+		task, err := p.prepareTest("io.sleep", map[string]any{"duration": "2ms"})
 		require.NoError(t, err)
 		wg.Add(1)
 		task.OnDone = func(t *Task) {
@@ -275,7 +275,7 @@ func TestResizeUnderLoadKeepsEveryTask(t *testing.T) {
 			}
 			wg.Done()
 		}
-		p.Submit(task)
+		p.submit(task)
 	}
 	for _, size := range []int{1, 16, 2, 8, 1, 4} {
 		require.NoError(t, p.Resize(size))
@@ -340,11 +340,11 @@ func TestCloseRejectsQueuedAndRunning(t *testing.T) {
 func TestCancel(t *testing.T) {
 	t.Parallel()
 	p := newPool(t, Config{Kind: Thread, Workers: 1})
-	task, err := p.Prepare("io.sleep", map[string]any{"duration": "1h"})
+	task, err := p.prepareTest("io.sleep", map[string]any{"duration": "1h"})
 	require.NoError(t, err)
 	done := make(chan *Task, 2)
 	task.OnDone = func(t *Task) { done <- t }
-	p.Submit(task)
+	p.submit(task)
 	require.Eventually(t, func() bool { return p.Stats().Busy == 1 }, time.Second, time.Millisecond)
 	assert.True(t, task.Cancel(taskerr.New(taskerr.PoolClosed, "gone")))
 	assert.False(t, task.Cancel(taskerr.New(taskerr.PoolClosed, "again")), "settles once")
@@ -365,7 +365,7 @@ func TestManySubmitters(t *testing.T) {
 		wg.Go(func() {
 			done := make(chan struct{}, 1)
 			for range each {
-				task, _ := p.Prepare("noop", nil)
+				task, _ := p.prepareTest("noop", nil)
 				task.OnDone = func(t *Task) {
 					settled.Add(1)
 					if code(t) == taskerr.QueueFull {
@@ -373,7 +373,7 @@ func TestManySubmitters(t *testing.T) {
 					}
 					done <- struct{}{}
 				}
-				p.Submit(task)
+				p.submit(task)
 				<-done
 			}
 		})
