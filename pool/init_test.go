@@ -68,7 +68,7 @@ func TestInitFails(t *testing.T) {
 			task := run(t, p, "noop", nil)
 			require.NotNil(t, task.Err)
 			assert.Equal(t, taskerr.WorkerStart, task.Err.Code)
-			assert.Contains(t, task.Err.Message, "init (t.fail) failed: t.fail: it failed")
+			assert.Contains(t, task.Err.Message, "init (t.fail) failed: t.fail: boom")
 			s := p.Stats()
 			assert.Equal(t, s.Submitted, s.Completed+s.Failed+int64(s.Queued)+s.Busy, "%+v", s)
 			assert.Zero(t, s.Live)

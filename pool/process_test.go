@@ -49,7 +49,7 @@ func TestProcessPoolRunsWorkloads(t *testing.T) {
 	assert.Equal(t, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", digest.Value)
 	failed := run(t, p, "t.fail", nil)
 	assert.Equal(t, taskerr.Workload, code(failed))
-	assert.Equal(t, "t.fail: it failed", failed.Err.Message)
+	assert.Equal(t, "t.fail: boom", failed.Err.Message)
 	assert.Equal(t, taskerr.Workload, code(run(t, p, "t.panic", nil)))
 
 	require.Eventually(t, func() bool { return p.Stats().Live == 2 }, 5*time.Second, 5*time.Millisecond)
@@ -114,10 +114,10 @@ func TestWorkerKilledIsReplaced(t *testing.T) {
 func TestWorkerExitIsReported(t *testing.T) {
 	t.Parallel()
 	p := newPool(t, Config{Kind: Process, Workers: 1})
-	task := run(t, p, "t.exit", nil)
+	task := run(t, p, "t.crash", nil)
 	assert.Equal(t, taskerr.WorkerCrashed, code(task))
 	assert.Contains(t, task.Err.Message, "exited with status 3")
-	assert.Contains(t, task.Err.Message, "t.exit")
+	assert.Contains(t, task.Err.Message, "t.crash")
 	assert.Nil(t, run(t, p, "noop", nil).Err, "a replacement serves the next task")
 }
 

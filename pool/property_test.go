@@ -136,7 +136,7 @@ func (m *model) submit() string {
 	}
 	if m.p.Config().Kind == Process {
 		calls = append(calls,
-			call{name: "t.exit"}, // the worker crashes
+			call{name: "t.crash"}, // the worker crashes
 			call{name: "t.env", params: map[string]any{"name": strings.Repeat("x", 100<<10)}}, // over the frame limit
 			call{name: "not.offered"},                 // unknown after the hello
 			call{name: "noop", raw: []byte(`[1, 2]`)}, // params that cannot be sent

@@ -131,7 +131,7 @@ func TestEveryExitFromASlotGivesItBack(t *testing.T) {
 			return await(t, submitTask(p, prepare(t, p, "t.block", map[string]any{"for": "1h"}, 100*time.Millisecond)))
 		}},
 		{"crash", taskerr.WorkerCrashed, true, func(t *testing.T, p *Pool) *Task {
-			return await(t, submit(t, p, "t.exit", nil))
+			return await(t, submit(t, p, "t.crash", nil))
 		}},
 		{"cancel while running, the worker answers", taskerr.PoolClosed, false, func(t *testing.T, p *Pool) *Task {
 			task := prepare(t, p, "io.sleep", map[string]any{"duration": "1h"}, 0)

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/k6-concurrency/xk6-concurrency/internal/testworkload"
 	"github.com/k6-concurrency/xk6-concurrency/ipc"
 	"github.com/k6-concurrency/xk6-concurrency/taskerr"
 	"github.com/k6-concurrency/xk6-concurrency/workload"
@@ -30,7 +31,9 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/k6-concurrency/xk6-concurrency/ipc.forkLoop"))
 }
 
-// testRegistry holds the built-ins plus workloads that misbehave on purpose.
+// testRegistry holds the built-ins, the test workloads of
+// internal/testworkload (many misbehave on purpose), and t.init and
+// t.inits, which count the inits run in this process.
 //
 //nolint:gochecknoglobals // the registry this test binary serves as a worker process (TestMain)
 var testRegistry = func() *workload.Registry {
@@ -44,25 +47,7 @@ var testRegistry = func() *workload.Registry {
 			panic(err)
 		}
 	}
-	// t.block ignores its context for `ms` milliseconds: a third-party
-	// workload that does not honour cancellation.
-	must(r.Add("t.block", workload.CPU, func(_ context.Context, a workload.Args) (any, error) {
-		time.Sleep(a.Duration("for"))
-		return "done", nil
-	}, workload.WithParams(workload.Param{Name: "for", Type: workload.Duration, Default: time.Duration(0)})))
-	must(r.Add("t.fail", workload.CPU, func(context.Context, workload.Args) (any, error) {
-		return nil, errors.New("it failed")
-	}))
-	must(r.Add("t.panic", workload.CPU, func(context.Context, workload.Args) (any, error) {
-		panic("boom")
-	}))
-	must(r.Add("t.exit", workload.CPU, func(context.Context, workload.Args) (any, error) {
-		os.Exit(3)
-		return nil, nil
-	}))
-	must(r.Add("t.pid", workload.IO, func(context.Context, workload.Args) (any, error) {
-		return os.Getpid(), nil
-	}))
+	must(testworkload.Register(r)) // t.block, t.fail, t.crash, t.pid, t.env, ...
 	// t.init counts the inits run in this process; t.inits reports the
 	// count and the pid (init_test.go).
 	must(r.Add("t.init", workload.IO, func(context.Context, workload.Args) (any, error) {
@@ -72,9 +57,6 @@ var testRegistry = func() *workload.Registry {
 	must(r.Add("t.inits", workload.IO, func(context.Context, workload.Args) (any, error) {
 		return map[string]any{"pid": os.Getpid(), "inits": initsRun.Load()}, nil
 	}))
-	must(r.Add("t.env", workload.IO, func(_ context.Context, a workload.Args) (any, error) {
-		return os.Getenv(a.String("name")), nil
-	}, workload.WithParams(workload.Param{Name: "name", Type: workload.String, Required: true})))
 	return r
 }()
 
@@ -143,7 +125,7 @@ func TestThreadPoolRunsWorkloads(t *testing.T) {
 
 	failed := run(t, p, "t.fail", nil)
 	assert.Equal(t, taskerr.Workload, code(failed))
-	assert.Equal(t, "t.fail: it failed", failed.Err.Message)
+	assert.Equal(t, "t.fail: boom", failed.Err.Message)
 	panicked := run(t, p, "t.panic", nil)
 	assert.Equal(t, taskerr.Workload, code(panicked))
 	assert.Contains(t, panicked.Err.Message, "boom")
