@@ -103,8 +103,6 @@ var (
 // unencodable finds the first thing in v that json.Marshal cannot encode,
 // and where it is; "" when it finds none. It runs only after json.Marshal
 // failed, to name the place.
-//
-//nolint:gocognit,cyclop // one case per kind of value, as encoding/json has
 func unencodable(v reflect.Value, at pathNode, depth int, onPath map[uintptr]bool) (string, pathNode) {
 	if depth > MaxDepth*4 {
 		return "", at
@@ -143,23 +141,7 @@ func unencodable(v reflect.Value, at pathNode, depth int, onPath map[uintptr]boo
 				onPath)
 		})
 	case reflect.Map:
-		if v.IsNil() {
-			return "", at
-		}
-		kt := v.Type().Key()
-		if kt.Kind() != reflect.String && !kt.Implements(textMarshalerType) && !isIntKind(kt.Kind()) {
-			return "a map with " + kt.String() + " keys, which JSON cannot carry,", at
-		}
-		return within(v.Pointer(), onPath, at, func() (string, pathNode) {
-			keys := v.MapKeys()
-			slices.SortFunc(keys, func(a, b reflect.Value) int { return cmp.Compare(fmt.Sprint(a), fmt.Sprint(b)) })
-			for _, k := range keys {
-				if what, p := unencodable(v.MapIndex(k), at.child(fmt.Sprint(k)), depth+1, onPath); what != "" {
-					return what, p
-				}
-			}
-			return "", at
-		})
+		return unencodableMap(v, at, depth, onPath)
 	case reflect.Slice:
 		if v.IsNil() || v.Type().Elem().Kind() == reflect.Uint8 {
 			return "", at
@@ -168,21 +150,50 @@ func unencodable(v reflect.Value, at pathNode, depth int, onPath map[uintptr]boo
 	case reflect.Array:
 		return elems(v, at, depth, onPath)
 	case reflect.Struct:
-		t := v.Type()
-		for i := range t.NumField() {
-			f := t.Field(i)
-			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-			if !f.IsExported() || name == "-" {
-				continue
-			}
-			if name == "" {
-				name = f.Name
-			}
-			if what, p := unencodable(v.Field(i), at.child(name), depth+1, onPath); what != "" {
+		return fields(v, at, depth, onPath)
+	default: // bools, strings and integers always encode
+	}
+	return "", at
+}
+
+// unencodableMap is unencodable for a map: its keys' type, then its values
+// in the order of their keys.
+func unencodableMap(v reflect.Value, at pathNode, depth int, onPath map[uintptr]bool) (string, pathNode) {
+	if v.IsNil() {
+		return "", at
+	}
+	kt := v.Type().Key()
+	if kt.Kind() != reflect.String && !kt.Implements(textMarshalerType) && !isIntKind(kt.Kind()) {
+		return "a map with " + kt.String() + " keys, which JSON cannot carry,", at
+	}
+	return within(v.Pointer(), onPath, at, func() (string, pathNode) {
+		keys := v.MapKeys()
+		slices.SortFunc(keys, func(a, b reflect.Value) int { return cmp.Compare(fmt.Sprint(a), fmt.Sprint(b)) })
+		for _, k := range keys {
+			if what, p := unencodable(v.MapIndex(k), at.child(fmt.Sprint(k)), depth+1, onPath); what != "" {
 				return what, p
 			}
 		}
-	default: // bools, strings and integers always encode
+		return "", at
+	})
+}
+
+// fields is unencodable for a struct: the fields encoding/json encodes,
+// under their JSON names.
+func fields(v reflect.Value, at pathNode, depth int, onPath map[uintptr]bool) (string, pathNode) {
+	t := v.Type()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if !f.IsExported() || name == "-" {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		if what, p := unencodable(v.Field(i), at.child(name), depth+1, onPath); what != "" {
+			return what, p
+		}
 	}
 	return "", at
 }

@@ -16,8 +16,11 @@ import (
 	"github.com/google/uuid"
 	"github.com/grafana/sobek"
 	"go.k6.io/k6/v2/js/common"
-	"golang.org/x/crypto/md4"       //nolint:staticcheck,gosec // k6/crypto offers md4, as k6's does
-	"golang.org/x/crypto/ripemd160" //nolint:staticcheck,gosec // k6/crypto offers ripemd160, as k6's does
+
+	// #nosec G506 -- k6/crypto offers md4, as k6's does
+	"golang.org/x/crypto/md4" //nolint:staticcheck // deprecated; k6/crypto offers it
+	// #nosec G507 -- k6/crypto offers ripemd160, as k6's does
+	"golang.org/x/crypto/ripemd160" //nolint:staticcheck // deprecated; k6/crypto offers it
 )
 
 // k6/crypto and the crypto global in a worker runtime. k6's own are

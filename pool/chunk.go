@@ -145,10 +145,44 @@ func (sl *procSlot) dispatchChunk(t *Task, more []*Task) bool {
 		}
 		return false
 	}
-	slots := make([]*procSlot, 0, len(all))
-	reqs := make([]ipc.Request, 0, len(all))
-	calls := make([]*ipc.Call, 0, len(all))
-	tasks := make([]*Task, 0, len(all))
+	b := sl.prepareChunk(all)
+	if len(b.tasks) == 0 {
+		run.maybeIdle()
+		return false
+	}
+	sl.members.Store(int32(len(b.tasks))) // #nosec G115 -- at most a queue's length, far below 2^31
+	unsent := b.settleUnsent(run.w.SendBatch(b.calls, b.reqs))
+	run.maybeIdle()
+	if unsent == 0 || sl.members.Add(-unsent) > 0 {
+		return true // the chunk holds sl: its last request to settle frees it
+	}
+	// Nothing of the chunk is in flight any more: sl is free again, given
+	// back here if a request of it was written (its worker counted it).
+	if run.isEnding() || !run.wasWritten(sl) {
+		return false
+	}
+	run.freed(sl) <- sl
+	return true
+}
+
+// chunkBatch is what of a chunk goes to its worker: for each task sent, its
+// slot, request and call.
+type chunkBatch struct {
+	slots []*procSlot
+	reqs  []ipc.Request
+	calls []*ipc.Call
+	tasks []*Task
+}
+
+// prepareChunk moves the tasks of a chunk to sl's worker (the first on sl,
+// the others on extra slots of it), leaving out those that settled
+// meanwhile and failing those that cannot be sent.
+func (sl *procSlot) prepareChunk(all []*Task) chunkBatch {
+	p, run := sl.run.seat.p, sl.run
+	b := chunkBatch{
+		slots: make([]*procSlot, 0, len(all)), reqs: make([]ipc.Request, 0, len(all)),
+		calls: make([]*ipc.Call, 0, len(all)), tasks: make([]*Task, 0, len(all)),
+	}
 	for i, x := range all {
 		xs := sl
 		if i > 0 {
@@ -167,21 +201,23 @@ func (sl *procSlot) dispatchChunk(t *Task, more []*Task) bool {
 			x.release(nil, err, 0, nil)
 			continue
 		}
-		slots, reqs, calls, tasks = append(slots, xs), append(reqs, req), append(calls, xs.call), append(tasks, x)
+		b.slots, b.reqs = append(b.slots, xs), append(b.reqs, req)
+		b.calls, b.tasks = append(b.calls, xs.call), append(b.tasks, x)
 	}
-	if len(tasks) == 0 {
-		run.maybeIdle()
-		return false
-	}
-	sl.members.Store(int32(len(tasks))) //nolint:gosec // at most a queue's length, far below 2^31
-	errs := run.w.SendBatch(calls, reqs)
-	var unsent int32
+	return b
+}
+
+// settleUnsent settles each task whose request SendBatch refused (errs[i]
+// for b.tasks[i]): one that never reached a gone worker goes back to the
+// queue, the others fail; it returns how many were not sent.
+func (b chunkBatch) settleUnsent(errs []error) (unsent int32) {
 	for i, err := range errs {
 		if err == nil {
 			continue
 		}
 		unsent++
-		xs, x := slots[i], tasks[i]
+		xs, x := b.slots[i], b.tasks[i]
+		p, run := xs.run.seat.p, xs.run
 		xs.cur.Store(nil)
 		run.inflight.Add(-1)
 		e := taskerr.From(err)
@@ -195,17 +231,7 @@ func (sl *procSlot) dispatchChunk(t *Task, more []*Task) bool {
 		p.led.begin(x) // refused on its way to the worker: it counts as taken
 		x.release(nil, e, 0, nil)
 	}
-	run.maybeIdle()
-	if unsent == 0 || sl.members.Add(-unsent) > 0 {
-		return true // the chunk holds sl: its last request to settle frees it
-	}
-	// Nothing of the chunk is in flight any more: sl is free again, given
-	// back here if a request of it was written (its worker counted it).
-	if run.isEnding() || !run.wasWritten(sl) {
-		return false
-	}
-	run.freed(sl) <- sl
-	return true
+	return unsent
 }
 
 // prepare is t's request on sl, or the reason it cannot be sent.

@@ -447,7 +447,7 @@ func (p *Process) WatchPeakRSS() func() int64 {
 	go func() {
 		for !p.Exited() {
 			if m, err := procs.MemoryOf(p.Cmd.Process.Pid); err == nil && m.Peak > 0 {
-				peak.Store(int64(m.Peak)) //nolint:gosec // bytes of memory fit in int64
+				peak.Store(int64(m.Peak)) // #nosec G115 -- bytes of memory fit in int64
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
@@ -461,7 +461,7 @@ func RSS(pid int) int64 {
 	if err != nil {
 		return 0
 	}
-	return int64(m.RSS) //nolint:gosec // bytes of memory fit in int64
+	return int64(m.RSS) // #nosec G115 -- bytes of memory fit in int64
 }
 
 // Interpreter finds a language's interpreter (python3, node) on PATH. A
