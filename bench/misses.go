@@ -59,6 +59,24 @@ func explanations() []explanation {
 				"`_wait`, `_overhead`) on top of the iteration's own samples, which are all an empty iteration pays.",
 		},
 		{
+			goals: []string{"js_scale_thread"},
+			text: `JavaScript on the thread pool: k6's own VUs, counting the same primes with the same function directly, ` +
+				`scale {{fx (ratio (.Rate "js" "cpu.primes" .W) (.Rate "js" "cpu.primes" 1)) 2}} from 1 to {{.W}} in ` +
+				`this run (the k6 JS rows), and the thread pool matches them (through the pool against {{.W}} VUs, ` +
+				`above): both are {{.W}} JavaScript runtimes in one k6 process, on {{.W}} CPUs that its Go runtime ` +
+				`(garbage collector, scheduler) and k6's own goroutines share. The process pool, one runtime per ` +
+				`process, scales {{fx (ratio (.Rate "process_js" "primes" .W) (.Rate "process_js" "primes" 1)) 2}}.`,
+		},
+		{
+			goals: []string{"map_process"},
+			text: `Fine-grained map on the process pool: chunks travel in batch frames and results come back in ` +
+				`batches, but k6 still parses every result and builds its value, and every task keeps its own five ` +
+				`samples and its promise's settlement; the thread pool's map ({{rate (.Rate "map_thread" "noop" 2)}} ` +
+				`tasks/s) pays that per-task cost too, and is the ceiling of both pools. Python's pools return a ` +
+				`list of values with no per-task bookkeeping. One frame per task (chunkSize 1) makes ` +
+				`{{rate (.Rate "map_process_chunk1" "noop" 2)}} tasks/s.`,
+		},
+		{
 			goals: []string{"thread_noop"},
 			text: `Thread pool round trip: the submitting goroutine parks and the worker goroutine is woken; when that wakes ` +
 				`an idle OS thread (GOMAXPROCS is the number of CPUs, in the Go benchmark as in k6) the futex wake-up ` +
