@@ -13,7 +13,8 @@ import (
 // While idle it is a free slot: pump hands it a task through its inbox.
 type threadWorker struct {
 	p        *Pool
-	id       int // WorkerID: 1, 2, ... in the order the pool made its workers
+	id       int             // WorkerID: 1, 2, ... in the order the pool made its workers
+	ctx      context.Context // carries the worker (WorkerID, AtWorkerExit); made once
 	stop     chan struct{}
 	stopOnce sync.Once
 	inbox    chan *Task // holds at most one task: a worker is free once at a time
@@ -56,9 +57,7 @@ func AtWorkerExit(ctx context.Context, fn func()) bool {
 }
 
 // context is the base of the contexts of the worker's tasks and init.
-func (w *threadWorker) context() context.Context {
-	return context.WithValue(context.Background(), workerKey{}, w)
-}
+func (w *threadWorker) context() context.Context { return w.ctx }
 
 // exit runs the AtWorkerExit functions; the worker runs no more tasks.
 func (w *threadWorker) exit() {
@@ -76,6 +75,7 @@ func (w *threadWorker) exit() {
 // With an init, it is free only once its init has run (see run).
 func newThreadWorker(p *Pool) *threadWorker {
 	w := &threadWorker{p: p, id: int(p.threadIDs.Add(1)), stop: make(chan struct{}), inbox: make(chan *Task, 1)}
+	w.ctx = context.WithValue(context.Background(), workerKey{}, w) // once: a task's context derives from it
 	if p.init == nil {
 		p.free <- w
 	}
