@@ -124,7 +124,10 @@ export default function () {}
 	}
 	p := got["process"].(map[string]any)
 	assert.Contains(t, p["timeout"], "TimeoutError: cpu.spin timed out after 300ms")
-	assert.Contains(t, p["timeout"], "the worker was sent a cancel")
+	// Who notices the deadline first is a race: the pool's timer (a cancel
+	// is sent) or the worker's own deadline (it answers TimeoutError). Both
+	// keep the worker.
+	assert.Regexp(t, `the worker (was sent a cancel|stopped it)`, p["timeout"])
 	assert.EqualValues(t, 4, p["after"], "the pool serves on after a timeout")
 	stats := p["stats"].(map[string]any)
 	assert.EqualValues(t, 0, stats["restarts"], "the worker answered the cancel: it is kept")
