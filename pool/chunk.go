@@ -245,8 +245,6 @@ func (sl *procSlot) prepare(t *Task) (ipc.Request, *taskerr.Error) {
 	if p.closed.Load() {
 		return ipc.Request{}, p.closedWhileRunning(t)
 	}
-	timeout := p.timeoutOf(t)
-	t.timeout = timeout
 	sl.cur.Store(t)
-	return ipc.Request{Workload: t.Workload, Params: t.params, Timeout: timeout, OnWrite: sl.onWrite}, nil
+	return ipc.Request{Workload: t.Workload, Params: t.params, Timeout: t.timeout(), OnWrite: sl.onWrite}, nil
 }

@@ -357,8 +357,8 @@ func (sl *procSlot) begin() {
 	if t == nil || !t.pool.led.begin(t) {
 		return
 	}
-	if t.timeout > 0 {
-		sl.timer = time.AfterFunc(t.timeout, func() { sl.timedOut(t) })
+	if timeout := t.timeout(); timeout > 0 {
+		sl.timer = time.AfterFunc(timeout, func() { sl.timedOut(t) })
 	}
 }
 
@@ -502,7 +502,7 @@ func (sl *procSlot) result(t *Task) (any, *taskerr.Error, time.Duration) {
 			err = sl.crashed(t, err)
 		case sl.run.seat.p.closed.Load():
 			err = sl.crashed(t, err)
-		case err.Code == taskerr.Timeout && t.timeout > 0:
+		case err.Code == taskerr.Timeout && t.timeout() > 0:
 			// The worker noticed the timeout first and answered: it is
 			// healthy and keeps serving, as when it answers the pool's
 			// cancel, so the outcome never depends on who was faster.
@@ -534,8 +534,8 @@ type workerValue struct {
 func (sl *procSlot) timedOut(t *Task) {
 	after := fmt.Sprintf("the worker was sent a cancel and is killed unless it answers within %s",
 		sl.run.seat.p.cfg.cancelGrace)
-	if ok, _ := t.fail(sl.timeoutError(t, after), t.timeout); ok {
-		sl.abandon(t, fmt.Sprintf("task %s timed out after %s", t.Workload, t.timeout))
+	if ok, _ := t.fail(sl.timeoutError(t, after), t.timeout()); ok {
+		sl.abandon(t, fmt.Sprintf("task %s timed out after %s", t.Workload, t.timeout()))
 	}
 }
 
@@ -543,7 +543,7 @@ func (sl *procSlot) timedOut(t *Task) {
 // what became of it.
 func (sl *procSlot) timeoutError(t *Task, after string) *taskerr.Error {
 	return taskerr.New(taskerr.Timeout, "%s timed out after %s (process pool %q, worker pid %d): %s",
-		t.Workload, t.timeout, sl.run.seat.p.cfg.Name, sl.run.w.PID(), after)
+		t.Workload, t.timeout(), sl.run.seat.p.cfg.Name, sl.run.w.PID(), after)
 }
 
 // abandon gives up on t's request, if it is still in flight on this slot:

@@ -64,15 +64,15 @@ type Task struct {
 	state atomic.Uint32
 	// inQueue is guarded by the pool's ledger, as the queue's links are. It
 	// sits next to state, in what would be padding, so that a Task stays
-	// within its 320-byte allocation size class.
+	// within its 320-byte allocation size class (TestTaskSizeClass); so
+	// does the timeout in force, which timeout() works out when needed.
 	inQueue bool
 	cancel  context.CancelFunc // thread pools: stops the workload
 	ctx     context.Context    // thread pools: the workload's, made when a worker takes the task
 	// The queue's links, guarded by the pool's ledger.
 	qnext, qprev *Task
-	// Process pools: the slot the request is in flight on, and its timeout.
-	slot    *procSlot
-	timeout time.Duration
+	// Process pools: the slot the request is in flight on.
+	slot *procSlot
 	// group marks the tasks of one call that may travel in one chunk
 	// (SubmitAll); nil for a task on its own.
 	group *chunkGroup
@@ -180,14 +180,14 @@ func (t *Task) Cancel(err *taskerr.Error) bool {
 	return true
 }
 
-// timeoutOf is how long t may run once a worker took it: its own Timeout,
+// timeout is how long t may run once a worker took it: its own Timeout,
 // none for NoTimeout, else the pool's TaskTimeout; 0 is none.
-func (p *Pool) timeoutOf(t *Task) time.Duration {
+func (t *Task) timeout() time.Duration {
 	switch {
 	case t.Timeout == NoTimeout:
 		return 0
 	case t.Timeout > 0:
 		return t.Timeout
 	}
-	return p.cfg.TaskTimeout
+	return t.pool.cfg.TaskTimeout
 }

@@ -169,9 +169,7 @@ func (w *threadWorker) dispatch(t *Task) bool {
 		p.led.release()
 		return false
 	}
-	timeout := p.timeoutOf(t)
-	t.timeout = timeout
-	if timeout > 0 {
+	if timeout := t.timeout(); timeout > 0 {
 		t.ctx, t.cancel = context.WithTimeout(w.context(), timeout)
 	} else {
 		t.ctx, t.cancel = context.WithCancel(w.context())
@@ -190,7 +188,7 @@ func (w *threadWorker) runTask(t *Task) {
 	if p.closed.Load() { // Close raced with this worker taking the task
 		err = taskerr.New(taskerr.PoolClosed, "thread pool %q closed before %s reached a worker", p.cfg.Name, t.Workload)
 	} else {
-		value, err, ran = w.execute(t.ctx, t, t.timeout)
+		value, err, ran = w.execute(t.ctx, t, t.timeout())
 	}
 	t.cancel()
 	t.release(value, err, ran, func() {
