@@ -6,13 +6,14 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"io"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/k6-concurrency/xk6-concurrency/taskerr"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // countingWriter counts the writes that reach it: one per syscall on a pipe.
@@ -34,31 +35,21 @@ func TestFrameWriterHold(t *testing.T) {
 	out := &countingWriter{}
 	fw := frameWriter{bw: bufio.NewWriterSize(out, ioBufSize)}
 	frame := endFrame(append(beginFrame(nil), `{"type":"run","id":1,"workload":"noop"}`...))
-	if err := fw.write(frame); err != nil || out.writes != 1 {
-		t.Fatalf("a frame without a hold: %d writes, %v", out.writes, err)
-	}
+	require.NoError(t, fw.write(frame), "a frame without a hold")
+	require.Equal(t, 1, out.writes, "a frame without a hold: writes")
 	fw.hold()
 	for range 3 {
-		if err := fw.write(frame); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, fw.write(frame))
 	}
-	if out.writes != 1 {
-		t.Fatalf("%d writes during a hold, want none", out.writes-1)
-	}
-	if err := fw.release(); err != nil {
-		t.Fatal(err)
-	}
-	if out.writes != 2 || out.Len() != 4*len(frame) {
-		t.Errorf("after the release: %d writes of %d bytes, want 1 more of %d", out.writes-1, out.Len(), 4*len(frame))
-	}
-	if err := fw.release(); err != nil || out.writes != 2 {
-		t.Errorf("a release with nothing written: %d writes, %v", out.writes-2, err)
-	}
+	require.Equal(t, 1, out.writes, "%d writes during a hold, want none", out.writes-1)
+	require.NoError(t, fw.release())
+	assert.Equal(t, 2, out.writes, "after the release: %d writes, want 1 more", out.writes-1)
+	assert.Equal(t, 4*len(frame), out.Len(), "after the release: bytes written")
+	require.NoError(t, fw.release(), "a release with nothing written")
+	assert.Equal(t, 2, out.writes, "a release with nothing written: %d writes", out.writes-2)
 	fw.hold() // a release with nothing to flush writes nothing
-	if err := fw.release(); err != nil || out.writes != 2 {
-		t.Errorf("an empty hold: %d writes, %v", out.writes-2, err)
-	}
+	require.NoError(t, fw.release(), "an empty hold")
+	assert.Equal(t, 2, out.writes, "an empty hold: %d writes", out.writes-2)
 }
 
 // TestFrameReady: the reader holds the writes only while a whole frame is
@@ -85,9 +76,7 @@ func TestFrameReady(t *testing.T) {
 			if len(c.in) > 0 {
 				_, _ = br.Peek(1) // fill the buffer, as the previous ReadFrame did
 			}
-			if got := frameReady(br); got != c.want {
-				t.Errorf("frameReady = %v, want %v", got, c.want)
-			}
+			assert.Equal(t, c.want, frameReady(br), "frameReady")
 		})
 	}
 }
@@ -117,19 +106,14 @@ func TestBatchFramesWithinTheLimit(t *testing.T) {
 		batches := 0
 		for _, f := range out {
 			body := f[headerSize:]
-			if int(binary.BigEndian.Uint32(f)) != len(body) || len(body) > tc.maxFrame {
-				t.Fatalf("%s: a frame of %d bytes (limit %d)", tc.name, len(body), tc.maxFrame)
-			}
+			require.Equal(t, len(body), int(binary.BigEndian.Uint32(f)), "%s: the length prefix of a frame of %d bytes", tc.name, len(body))
+			require.LessOrEqual(t, len(body), tc.maxFrame, "%s: a frame of %d bytes (limit %d)", tc.name, len(body), tc.maxFrame)
 			var m Message
-			if err := json.Unmarshal(body, &m); err != nil {
-				t.Fatalf("%s: %v: %s", tc.name, err, body)
-			}
+			require.NoError(t, json.Unmarshal(body, &m), "%s: %s", tc.name, body)
 			switch m.Type {
 			case TypeBatch:
 				batches++
-				if len(m.Requests) < 2 {
-					t.Errorf("%s: a batch of %d", tc.name, len(m.Requests))
-				}
+				assert.GreaterOrEqual(t, len(m.Requests), 2, "%s: a batch of %d", tc.name, len(m.Requests))
 				for _, r := range m.Requests {
 					ids = append(ids, r.ID)
 				}
@@ -143,14 +127,10 @@ func TestBatchFramesWithinTheLimit(t *testing.T) {
 				want = append(want, uint64(i+1))
 			}
 		}
-		if !slices.Equal(ids, want) {
-			t.Errorf("%s: requests went out as %v", tc.name, ids)
-		}
-		if (batches > 0) != (tc.features != nil) {
-			t.Errorf("%s: %d batch frames", tc.name, batches)
-		}
-		if tc.maxFrame == 400 && batches < 2 {
-			t.Errorf("%s: %d batch frames, want the limit to split them", tc.name, batches)
+		assert.Equal(t, want, ids, "%s: the requests that went out", tc.name)
+		assert.Equal(t, tc.features != nil, batches > 0, "%s: %d batch frames", tc.name, batches)
+		if tc.maxFrame == 400 {
+			assert.GreaterOrEqual(t, batches, 2, "%s: %d batch frames, want the limit to split them", tc.name, batches)
 		}
 	}
 }
@@ -171,40 +151,33 @@ func TestReaderTakesABatchOfResults(t *testing.T) {
 	frame := []byte(`{"type":"batch","results":[{"type":"result","id":2,"value":[2],"run_ns":5},` +
 		`{"type":"result","id":1,"error":{"name":"TimeoutError","message":"t.sleep: timed out"},"run_ns":7},` +
 		`{"type":"result","id":3,"run_ns":1}]}`)
-	if !w.handleFrame(frame) {
-		t.Fatal("a batch of results broke the protocol")
-	}
+	require.True(t, w.handleFrame(frame), "a batch of results broke the protocol")
 	for i, c := range calls {
 		select {
 		case <-c.Done():
 		default:
-			t.Fatalf("call %d did not settle", i+1)
+			require.FailNow(t, "a call did not settle", "call %d", i+1)
 		}
 	}
-	if string(calls[1].Value) != "[2]" || calls[1].Err != nil || calls[1].RunTime != 5 {
-		t.Errorf("call 2: %+v", calls[1].Response)
+	assert.Equal(t, "[2]", string(calls[1].Value), "call 2: %+v", calls[1].Response)
+	assert.Nil(t, calls[1].Err, "call 2: %+v", calls[1].Response)
+	assert.Equal(t, time.Duration(5), calls[1].RunTime, "call 2: %+v", calls[1].Response)
+	if assert.NotNil(t, calls[0].Err, "call 1: %+v", calls[0].Response) {
+		assert.Equal(t, taskerr.Timeout, calls[0].Err.Code, "call 1: %+v", calls[0].Response)
 	}
-	if calls[0].Err == nil || calls[0].Err.Code != taskerr.Timeout || calls[0].RunTime != 7 {
-		t.Errorf("call 1: %+v", calls[0].Response)
-	}
-	if calls[2].Value != nil || calls[2].Err != nil {
-		t.Errorf("call 3: %+v", calls[2].Response)
-	}
-	if len(w.calls) != 0 {
-		t.Errorf("%d calls still in flight", len(w.calls))
-	}
-	if len(faults) != 0 {
-		t.Errorf("faults reported: %q", faults)
-	}
+	assert.Equal(t, time.Duration(7), calls[0].RunTime, "call 1: %+v", calls[0].Response)
+	assert.Nil(t, calls[2].Value, "call 3: %+v", calls[2].Response)
+	assert.Nil(t, calls[2].Err, "call 3: %+v", calls[2].Response)
+	assert.Empty(t, w.calls, "calls still in flight")
+	assert.Empty(t, faults, "faults reported")
 	for _, bad := range []string{
 		`{"type":"batch"}`,
 		`{"type":"batch","results":[{"type":"run","id":1}]}`,
 		`{"type":"batch","results":[{"type":"result","id":99}]}`,
 	} {
 		faults = nil
-		if w.handleFrame([]byte(bad)) || len(faults) != 1 {
-			t.Errorf("%s was taken (faults reported: %q)", bad, faults)
-		}
+		assert.False(t, w.handleFrame([]byte(bad)), "%s was taken", bad)
+		assert.Len(t, faults, 1, "%s: the faults reported", bad)
 	}
 }
 
@@ -229,36 +202,27 @@ func TestServeBatch(t *testing.T) {
 	var order []uint64
 	for range 6 {
 		m := s.next()
-		if _, dup := got[m.ID]; dup {
-			t.Fatalf("a second result for %d", m.ID)
-		}
+		require.NotContains(t, got, m.ID, "a second result for %d", m.ID)
 		got[m.ID] = m
 		if m.Error == nil {
 			order = append(order, m.ID)
 		}
 	}
-	if lone.Error == nil || got[3].Error == nil || *got[3].Error != *lone.Error {
-		t.Errorf("the bad request of the batch: %+v; alone: %+v", got[3].Error, lone.Error)
+	assert.NotNil(t, lone.Error, "the bad request alone")
+	assert.Equal(t, lone.Error, got[3].Error, "the bad request of the batch, and alone")
+	if assert.NotNil(t, got[4].Error, "the unknown workload of the batch") {
+		assert.Equal(t, string(taskerr.UnknownWorkload), got[4].Error.Name, "the unknown workload of the batch")
 	}
-	if got[4].Error == nil || got[4].Error.Name != string(taskerr.UnknownWorkload) {
-		t.Errorf("the unknown workload of the batch: %+v", got[4].Error)
-	}
-	if !slices.Equal(order, []uint64{2, 5, 6, 7}) {
-		t.Errorf("the good requests ended in the order %v, want the order they came in (concurrency 1)", order)
-	}
+	assert.Equal(t, []uint64{2, 5, 6, 7}, order, "the order the good requests ended in, want the order they came in (concurrency 1)")
 	for _, id := range []uint64{2, 5, 6, 7} {
-		if string(got[id].Value) != strconv.FormatUint(id, 10) {
-			t.Errorf("request %d: %s", id, got[id].Value)
-		}
+		assert.Equal(t, strconv.FormatUint(id, 10), string(got[id].Value), "request %d", id)
 	}
 	s.send(`{"type":"batch","requests":[{"type":"cancel","id":1}]}`)
 	select {
 	case err := <-s.done:
 		s.done <- err
-		if err == nil || !strings.Contains(err.Error(), "batch") {
-			t.Errorf("a batch of a cancel: Serve returned %v", err)
-		}
+		require.ErrorContains(t, err, "batch", "a batch of a cancel: Serve returned")
 	case <-time.After(10 * time.Second):
-		t.Error("a batch of a cancel was not a protocol error")
+		assert.Fail(t, "a batch of a cancel was not a protocol error")
 	}
 }

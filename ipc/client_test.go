@@ -3,7 +3,6 @@ package ipc
 import (
 	"bufio"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	"github.com/k6-concurrency/xk6-concurrency/taskerr"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // The client's tests run it in memory, over io.Pipes: against Serve (the
@@ -54,11 +55,9 @@ func dial(t *testing.T, cfg clientConfig) *conn {
 		_ = k.clientOut.Close()
 		select {
 		case err := <-served:
-			if err != nil {
-				t.Errorf("Serve: %v", err)
-			}
+			assert.NoError(t, err, "Serve")
 		case <-time.After(10 * time.Second):
-			t.Error("Serve did not return after its input closed")
+			assert.Fail(t, "Serve did not return after its input closed")
 		}
 	})
 	k.c.start()
@@ -86,7 +85,7 @@ func pipes(t *testing.T, cfg clientConfig) *conn {
 		select {
 		case <-k.c.done:
 		case <-time.After(10 * time.Second):
-			t.Error("the client's reader did not return")
+			assert.Fail(t, "the client's reader did not return")
 		}
 		_ = inR.Close()
 		_ = outR.Close()
@@ -100,9 +99,9 @@ func (k *conn) ready(t *testing.T) {
 	select {
 	case <-k.c.ready:
 	case f := <-k.faults:
-		t.Fatalf("fault before the hello: %+v", f)
+		require.FailNow(t, "fault before the hello", "%+v", f)
 	case <-time.After(10 * time.Second):
-		t.Fatal("no hello within 10s")
+		require.FailNow(t, "no hello within 10s")
 	}
 }
 
@@ -113,7 +112,7 @@ func (k *conn) fault(t *testing.T) fault {
 	case f := <-k.faults:
 		return f
 	case <-time.After(10 * time.Second):
-		t.Fatal("no fault within 10s")
+		require.FailNow(t, "no fault within 10s")
 	}
 	return fault{}
 }
@@ -125,9 +124,7 @@ func (k *conn) do(t *testing.T, c *Call, name, params string, timeout time.Durat
 	if params != "" {
 		p = []byte(params)
 	}
-	if err := k.c.send(c, Request{Workload: name, Params: p, Timeout: timeout}); err != nil {
-		t.Fatalf("send %s: %v", name, err)
-	}
+	require.NoError(t, k.c.send(c, Request{Workload: name, Params: p, Timeout: timeout}), "send %s", name)
 	return k.wait(t, c)
 }
 
@@ -137,9 +134,9 @@ func (k *conn) wait(t *testing.T, c *Call) Response {
 	case <-c.Done():
 		return c.Response
 	case f := <-k.faults:
-		t.Fatalf("fault instead of a response: %+v", f)
+		require.FailNow(t, "fault instead of a response", "%+v", f)
 	case <-time.After(20 * time.Second):
-		t.Fatal("no response within 20s")
+		require.FailNow(t, "no response within 20s")
 	}
 	return Response{}
 }
@@ -147,9 +144,7 @@ func (k *conn) wait(t *testing.T, c *Call) Response {
 // writeFrame writes a frame as the worker.
 func (k *conn) writeFrame(t *testing.T, payload string) {
 	t.Helper()
-	if err := WriteFrame(k.workerOut, []byte(payload)); err != nil {
-		t.Fatalf("writing %s: %v", payload, err)
-	}
+	require.NoError(t, WriteFrame(k.workerOut, []byte(payload)), "writing %s", payload)
 }
 
 // readFrames passes what the client writes to frames, as a worker reads it.
@@ -175,24 +170,16 @@ func TestClientHello(t *testing.T) {
 	t.Parallel()
 	k := dial(t, clientConfig{Concurrency: 3})
 	reg := testRegistry()
-	if len(k.c.infos) != len(reg.Names()) {
-		t.Errorf("hello lists %d workloads, the registry has %d", len(k.c.infos), len(reg.Names()))
-	}
+	assert.Len(t, k.c.infos, len(reg.Names()), "hello lists %d workloads, the registry has %d", len(k.c.infos), len(reg.Names()))
 	for _, n := range reg.Names() {
-		if _, ok := k.c.offers[n]; !ok {
-			t.Errorf("hello lacks %s", n)
-		}
+		assert.Contains(t, k.c.offers, n, "hello lacks %s", n)
 	}
-	if _, ok := k.c.offers["nope"]; ok {
-		t.Error("offers a workload not in the hello")
-	}
-	if !slicesContains(k.c.features, FeaturePrefetch) {
-		t.Errorf("features %q lack %q", k.c.features, FeaturePrefetch)
-	}
+	assert.NotContains(t, k.c.offers, "nope", "offers a workload not in the hello")
+	assert.Contains(t, k.c.features, FeaturePrefetch, "features")
 	// A workload with a description keeps it.
 	for _, info := range k.c.infos {
-		if info.Name == "t.echo" && info.Description != "returns its params" {
-			t.Errorf("t.echo's description %q", info.Description)
+		if info.Name == "t.echo" {
+			assert.Equal(t, "returns its params", info.Description, "t.echo's description")
 		}
 	}
 }
@@ -202,19 +189,14 @@ func TestClientRoundTrip(t *testing.T) {
 	k := dial(t, clientConfig{Concurrency: 8})
 	c := NewCall()
 	r := k.do(t, c, "t.echo", `{"a":1,"s":"x\"y","n":null}`, 0)
-	if r.Err != nil || string(r.Value) != `{"a":1,"n":null,"s":"x\"y"}` {
-		t.Fatalf("echo: %+v %s", r.Err, r.Value)
-	}
-	if r.RunTime <= 0 {
-		t.Errorf("run time %s", r.RunTime)
-	}
+	require.Nil(t, r.Err, "echo")
+	require.Equal(t, `{"a":1,"n":null,"s":"x\"y"}`, string(r.Value), "echo") //nolint:testifylint // byte-exact on purpose: JSONEq would accept the keys in another order
+	assert.Positive(t, r.RunTime, "run time")
 	firstID := c.ID()
-	if r = k.do(t, c, "t.noop", "", 0); r.Err != nil || r.Value != nil {
-		t.Fatalf("noop: %+v %s", r.Err, r.Value)
-	}
-	if c.ID() == firstID {
-		t.Error("a reused call kept its id")
-	}
+	r = k.do(t, c, "t.noop", "", 0)
+	require.Nil(t, r.Err, "noop")
+	require.Nil(t, r.Value, "noop")
+	assert.NotEqual(t, firstID, c.ID(), "a reused call kept its id")
 	cases := []struct {
 		name, params string
 		timeout      time.Duration
@@ -232,9 +214,9 @@ func TestClientRoundTrip(t *testing.T) {
 		t.Run(tc.name+tc.params, func(t *testing.T) {
 			t.Parallel()
 			r := k.do(t, NewCall(), tc.name, tc.params, tc.timeout)
-			if r.Err == nil || r.Err.Code != tc.code || !strings.Contains(r.Err.Message, tc.message) {
-				t.Fatalf("got %+v, want %s containing %q", r.Err, tc.code, tc.message)
-			}
+			require.NotNil(t, r.Err, "want %s containing %q", tc.code, tc.message)
+			require.Equal(t, tc.code, r.Err.Code, "got %+v", r.Err)
+			require.Contains(t, r.Err.Message, tc.message)
 		})
 	}
 }
@@ -249,24 +231,20 @@ func TestClientCallbacks(t *testing.T) {
 	done := make(chan struct{})
 	var call *Call
 	call = NewCallFunc(func(c *Call) {
-		if c.Err != nil || string(c.Value) != strconv.Itoa(int(settled.Load())) {
-			t.Errorf("call %d: %+v %s", settled.Load(), c.Err, c.Value)
-		}
+		assert.Nil(t, c.Err, "call %d", settled.Load())
+		assert.Equal(t, strconv.Itoa(int(settled.Load())), string(c.Value), "call %d", settled.Load())
 		if settled.Add(1) == n {
 			close(done)
 			return
 		}
-		if err := k.c.send(call, Request{Workload: "t.sleep", Params: fmt.Appendf(nil, `{"ms":0,"v":%d}`, settled.Load())}); err != nil {
-			t.Errorf("send from the callback: %v", err)
-		}
+		err := k.c.send(call, Request{Workload: "t.sleep", Params: fmt.Appendf(nil, `{"ms":0,"v":%d}`, settled.Load())})
+		assert.NoError(t, err, "send from the callback")
 	})
-	if err := k.c.send(call, Request{Workload: "t.sleep", Params: []byte(`{"ms":0,"v":0}`)}); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, k.c.send(call, Request{Workload: "t.sleep", Params: []byte(`{"ms":0,"v":0}`)}))
 	select {
 	case <-done:
 	case <-time.After(20 * time.Second):
-		t.Fatalf("%d of %d callbacks", settled.Load(), n)
+		require.FailNow(t, "the callbacks did not all come within 20s", "%d of %d callbacks", settled.Load(), n)
 	}
 }
 
@@ -275,19 +253,17 @@ func TestClientCancel(t *testing.T) {
 	k := dial(t, clientConfig{Concurrency: 2})
 	running, waiting := NewCall(), NewCall()
 	for _, c := range []*Call{running, NewCall(), waiting} {
-		if err := k.c.send(c, Request{Workload: "t.sleep", Params: []byte(`{"ms":60000}`)}); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, k.c.send(c, Request{Workload: "t.sleep", Params: []byte(`{"ms":60000}`)}))
 	}
 	k.c.cancel(waiting.ID()) // the third of two at once: it waits, and is answered without running
 	k.c.cancel(running.ID())
 	k.c.cancel(12345) // not in flight: nothing is sent
-	if r := k.wait(t, waiting); r.Err == nil || !strings.Contains(r.Err.Message, "cancelled by the pool before it started") {
-		t.Fatalf("waiting: %+v", r.Err)
-	}
-	if r := k.wait(t, running); r.Err == nil || !strings.Contains(r.Err.Message, "t.sleep: cancelled by the pool") {
-		t.Fatalf("running: %+v", r.Err)
-	}
+	r := k.wait(t, waiting)
+	require.NotNil(t, r.Err, "waiting")
+	require.Contains(t, r.Err.Message, "cancelled by the pool before it started", "waiting")
+	r = k.wait(t, running)
+	require.NotNil(t, r.Err, "running")
+	require.Contains(t, r.Err.Message, "t.sleep: cancelled by the pool", "running")
 }
 
 func TestClientPipelined(t *testing.T) {
@@ -296,14 +272,12 @@ func TestClientPipelined(t *testing.T) {
 	calls := make([]*Call, 64)
 	for i := range calls {
 		calls[i] = NewCall()
-		if err := k.c.send(calls[i], Request{Workload: "t.sleep", Params: fmt.Appendf(nil, `{"ms":1,"v":%d}`, i)}); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, k.c.send(calls[i], Request{Workload: "t.sleep", Params: fmt.Appendf(nil, `{"ms":1,"v":%d}`, i)}))
 	}
 	for i, c := range calls {
-		if r := k.wait(t, c); r.Err != nil || string(r.Value) != strconv.Itoa(i) {
-			t.Errorf("call %d: %+v %s", i, r.Err, r.Value)
-		}
+		r := k.wait(t, c)
+		assert.Nil(t, r.Err, "call %d", i)
+		assert.Equal(t, strconv.Itoa(i), string(r.Value), "call %d", i)
 	}
 }
 
@@ -312,27 +286,27 @@ func TestClientFrameLimits(t *testing.T) {
 	k := dial(t, clientConfig{MaxFrame: 1024})
 	c := NewCall()
 	r := k.do(t, c, "t.echo", `{"s":"`+strings.Repeat("z", 2000)+`"}`, 0)
-	if r.Err == nil || r.Err.Code != taskerr.InvalidArgument || !strings.Contains(r.Err.Message, "over the 1024-byte frame limit") {
-		t.Fatalf("big request: %+v", r.Err)
-	}
+	require.NotNil(t, r.Err, "big request")
+	require.Equal(t, taskerr.InvalidArgument, r.Err.Code, "big request: %+v", r.Err)
+	require.Contains(t, r.Err.Message, "over the 1024-byte frame limit", "big request")
 	r = k.do(t, c, "t.big", `{"n":2000}`, 0)
-	if r.Err == nil || r.Err.Code != taskerr.Workload || !strings.Contains(r.Err.Message, "over the 1024-byte frame limit") {
-		t.Fatalf("big result: %+v", r.Err)
-	}
+	require.NotNil(t, r.Err, "big result")
+	require.Equal(t, taskerr.Workload, r.Err.Code, "big result: %+v", r.Err)
+	require.Contains(t, r.Err.Message, "over the 1024-byte frame limit", "big result")
 	r = k.do(t, c, "t.echo", `[1]`, 0)
-	if r.Err == nil || r.Err.Code != taskerr.InvalidArgument {
-		t.Fatalf("params not an object: %+v", r.Err)
-	}
-	if r = k.do(t, c, "t.big", `{"n":10}`, 0); r.Err != nil || string(r.Value) != `"xxxxxxxxxx"` {
-		t.Fatalf("small result: %+v %s", r.Err, r.Value)
-	}
+	require.NotNil(t, r.Err, "params not an object")
+	require.Equal(t, taskerr.InvalidArgument, r.Err.Code, "params not an object: %+v", r.Err)
+	r = k.do(t, c, "t.big", `{"n":10}`, 0)
+	require.Nil(t, r.Err, "small result")
+	require.Equal(t, `"xxxxxxxxxx"`, string(r.Value), "small result")
 	// A call in callback mode gets the refusal as send's error, not a callback.
 	called := false
 	cb := NewCallFunc(func(*Call) { called = true })
 	err := k.c.send(cb, Request{Workload: "t.echo", Params: []byte(`[1]`)})
-	if e, ok := errors.AsType[*taskerr.Error](err); !ok || e.Code != taskerr.InvalidArgument || called {
-		t.Fatalf("callback mode: %v, called %v", err, called)
-	}
+	var e *taskerr.Error
+	require.ErrorAs(t, err, &e, "callback mode")
+	require.Equal(t, taskerr.InvalidArgument, e.Code, "callback mode: %v", err)
+	require.False(t, called, "callback mode: the callback was called")
 }
 
 // TestClientLenient: a result with an error name PROTOCOL.md does not list,
@@ -351,25 +325,24 @@ func TestClientLenient(t *testing.T) {
 		`{"type":"result","id":%d,"value":null,"error":null}`,
 		`{"type":"result","id":%d,"error":{"name":"TimeoutError"},"run_ns":-3}`,
 	} {
-		if err := k.c.send(c, Request{Workload: "t.echo"}); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, k.c.send(c, Request{Workload: "t.echo"}))
 		<-frames
 		k.writeFrame(t, fmt.Sprintf(result, c.ID()))
 		r := k.wait(t, c)
 		switch i {
 		case 0:
-			if r.Err == nil || r.Err.Code != taskerr.Workload || r.Err.Message != "t.x: bad" || r.RunTime != 1500 || r.Value != nil {
-				t.Fatalf("%d: got %+v", i, r)
-			}
+			require.Equal(t, &taskerr.Error{Code: taskerr.Workload, Message: "t.x: bad"}, r.Err, "%d: got %+v", i, r)
+			require.Equal(t, time.Duration(1500), r.RunTime, "%d: got %+v", i, r)
+			require.Nil(t, r.Value, "%d: got %+v", i, r)
 		case 1:
-			if r.Err != nil || r.Value != nil || r.RunTime != 0 {
-				t.Fatalf("%d: got %+v", i, r)
-			}
+			require.Nil(t, r.Err, "%d: got %+v", i, r)
+			require.Nil(t, r.Value, "%d: got %+v", i, r)
+			require.Zero(t, r.RunTime, "%d: got %+v", i, r)
 		case 2:
-			if r.Err == nil || r.Err.Code != taskerr.Timeout || !strings.Contains(r.Err.Message, "gave no message") || r.RunTime != 0 {
-				t.Fatalf("%d: got %+v", i, r)
-			}
+			require.NotNil(t, r.Err, "%d: got %+v", i, r)
+			require.Equal(t, taskerr.Timeout, r.Err.Code, "%d: got %+v", i, r)
+			require.Contains(t, r.Err.Message, "gave no message", "%d: got %+v", i, r)
+			require.Zero(t, r.RunTime, "%d: got %+v", i, r)
 		}
 	}
 }
@@ -449,31 +422,26 @@ func TestClientProtocolErrors(t *testing.T) {
 				select {
 				case <-k.c.ready:
 				case <-time.After(10 * time.Second):
-					t.Fatal("no hello")
+					require.FailNow(t, "no hello")
 				}
 				// The fault may come first: then send refuses.
 				err := k.c.send(call, Request{Workload: "t.echo"})
-				if err != nil && !errors.Is(err, errShut) {
-					t.Fatal(err)
+				if err != nil {
+					require.ErrorIs(t, err, errShut)
 				}
 				sent = err == nil
 			}
 			f := k.fault(t)
-			if f.kind != tc.kind || !strings.Contains(f.detail, tc.want) {
-				t.Fatalf("fault %d %q, want %d containing %q", f.kind, f.detail, tc.kind, tc.want)
-			}
+			require.Equal(t, tc.kind, f.kind, "fault %q", f.detail)
+			require.Contains(t, f.detail, tc.want, "fault of kind %d", f.kind)
 			<-k.c.done // one fault per reader: it has returned
 			k.c.abandon("gone")
 			k.c.abandon("gone again")
-			if n, want := settled.Load(), map[bool]int32{true: 1}[sent]; n != want {
-				t.Errorf("the call settled %d times, want %d", n, want)
-			}
-			if err := k.c.send(NewCall(), Request{Workload: "t.echo"}); !errors.Is(err, errShut) {
-				t.Errorf("send after abandon: %v", err)
-			}
+			assert.Equal(t, map[bool]int32{true: 1}[sent], settled.Load(), "how many times the call settled")
+			require.ErrorIs(t, k.c.send(NewCall(), Request{Workload: "t.echo"}), errShut, "send after abandon")
 			select {
 			case f := <-k.faults:
-				t.Errorf("a second fault: %+v", f)
+				assert.Fail(t, "a second fault", "%+v", f)
 			default:
 			}
 		})
@@ -502,13 +470,9 @@ func TestClientPeerGone(t *testing.T) {
 					mu.Lock()
 					settled[c]++
 					mu.Unlock()
-					if c.Err == nil || c.Err.Code != taskerr.WorkerCrashed || c.Err.Message != "worker gone" {
-						t.Errorf("settled with %+v", c.Err)
-					}
+					assert.Equal(t, &taskerr.Error{Code: taskerr.WorkerCrashed, Message: "worker gone"}, c.Err, "settled with %+v", c.Err)
 				})
-				if err := k.c.send(calls[i], Request{Workload: "t.echo"}); err != nil {
-					t.Fatal(err)
-				}
+				require.NoError(t, k.c.send(calls[i], Request{Workload: "t.echo"}))
 				<-frames
 			}
 			want := faultEOF
@@ -519,9 +483,8 @@ func TestClientPeerGone(t *testing.T) {
 				k.c.cancel(calls[0].ID()) // the write fails
 				want = faultWrite
 			}
-			if f := k.fault(t); f.kind != want {
-				t.Fatalf("fault %+v, want kind %d", f, want)
-			}
+			f := k.fault(t)
+			require.Equal(t, want, f.kind, "fault %+v", f)
 			var wg sync.WaitGroup
 			for range 3 { // abandon races itself: still once each
 				wg.Go(func() { k.c.abandon("worker gone") })
@@ -530,13 +493,9 @@ func TestClientPeerGone(t *testing.T) {
 			mu.Lock()
 			defer mu.Unlock()
 			for i, c := range calls {
-				if settled[c] != 1 {
-					t.Errorf("call %d settled %d times", i, settled[c])
-				}
+				assert.Equal(t, 1, settled[c], "how many times call %d settled", i)
 			}
-			if err := k.c.send(NewCall(), Request{Workload: "t.echo"}); !errors.Is(err, errShut) {
-				t.Errorf("send after abandon: %v", err)
-			}
+			assert.ErrorIs(t, k.c.send(NewCall(), Request{Workload: "t.echo"}), errShut, "send after abandon")
 		})
 	}
 }
@@ -552,32 +511,28 @@ func TestClientServeGoesAway(t *testing.T) {
 	k.ready(t)
 	calls := []*Call{NewCall(), NewCall(), NewCall()}
 	for _, c := range calls {
-		if err := k.c.send(c, Request{Workload: "t.sleep", Params: []byte(`{"ms":60000}`)}); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, k.c.send(c, Request{Workload: "t.sleep", Params: []byte(`{"ms":60000}`)}))
 	}
 	_ = k.workerOut.Close()
-	if f := k.fault(t); f.kind != faultEOF {
-		t.Fatalf("fault %+v", f)
-	}
+	f := k.fault(t)
+	require.Equal(t, faultEOF, f.kind, "fault %+v", f)
 	k.c.abandon("worker gone")
 	for i, c := range calls {
-		if r := k.wait(t, c); r.Err == nil || r.Err.Message != "worker gone" {
-			t.Errorf("call %d: %+v", i, r.Err)
+		r := k.wait(t, c)
+		if assert.NotNil(t, r.Err, "call %d", i) {
+			assert.Equal(t, "worker gone", r.Err.Message, "call %d", i)
 		}
 		select {
 		case <-c.Done():
-			t.Errorf("call %d settled twice", i)
+			assert.Fail(t, "a call settled twice", "call %d", i)
 		default:
 		}
 	}
 	_ = k.clientOut.Close()
 	select {
 	case err := <-served: // its results could not be written
-		if err == nil || !strings.Contains(err.Error(), "writing results") {
-			t.Errorf("Serve: %v", err)
-		}
+		require.ErrorContains(t, err, "writing results", "Serve")
 	case <-time.After(10 * time.Second):
-		t.Fatal("Serve did not return once its input ended")
+		require.FailNow(t, "Serve did not return once its input ended")
 	}
 }

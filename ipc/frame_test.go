@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/k6-concurrency/xk6-concurrency/taskerr"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestFrameRoundTrip(t *testing.T) {
@@ -29,24 +31,18 @@ func TestFrameRoundTrip(t *testing.T) {
 			p[j] = byte(rand.UintN(256))
 		}
 		payloads[i] = p
-		if err := WriteFrame(&stream, p); err != nil {
-			t.Fatalf("WriteFrame(%d bytes): %v", n, err)
-		}
+		require.NoError(t, WriteFrame(&stream, p), "WriteFrame(%d bytes)", n)
 	}
 	var buf []byte
 	for i, want := range payloads {
 		got, err := ReadFrame(&stream, buf, 1<<20)
-		if err != nil {
-			t.Fatalf("frame %d (%d bytes): %v", i, len(want), err)
-		}
-		if !bytes.Equal(got, want) {
-			t.Fatalf("frame %d (%d bytes): payload differs", i, len(want))
-		}
+		require.NoError(t, err, "frame %d (%d bytes)", i, len(want))
+		// Not require.Equal: its diff of megabytes of random bytes says no more.
+		require.True(t, bytes.Equal(got, want), "frame %d (%d bytes): payload differs", i, len(want))
 		buf = got
 	}
-	if _, err := ReadFrame(&stream, buf, 1<<20); !errors.Is(err, io.EOF) {
-		t.Fatalf("after the last frame: got %v, want io.EOF", err)
-	}
+	_, err := ReadFrame(&stream, buf, 1<<20)
+	require.ErrorIs(t, err, io.EOF, "after the last frame")
 }
 
 // A writer without AvailableBuffer gets the frame in one Write (small) or two.
@@ -62,20 +58,16 @@ func TestWriteFramePlainWriter(t *testing.T) {
 	for _, n := range []int{2, 1000, 64 << 10, 64<<10 + 1, 300 << 10} {
 		var w plainWriter
 		p := bytes.Repeat([]byte{'x'}, n)
-		if err := WriteFrame(&w, p); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, WriteFrame(&w, p))
 		wantWrites := 1
 		if n > 64<<10 {
 			wantWrites = 2
 		}
-		if w.writes != wantWrites {
-			t.Errorf("%d bytes: %d writes, want %d", n, w.writes, wantWrites)
-		}
+		assert.Equal(t, wantWrites, w.writes, "%d bytes: writes", n)
 		got, err := ReadFrame(&w.buf, nil, n)
-		if err != nil || !bytes.Equal(got, p) {
-			t.Fatalf("%d bytes: read back %d bytes, err %v", n, len(got), err)
-		}
+		require.NoError(t, err, "%d bytes", n)
+		// Not require.Equal: its diff of up to 300 KiB of x's says no more.
+		require.True(t, bytes.Equal(got, p), "%d bytes: read back %d bytes", n, len(got))
 	}
 }
 
@@ -86,18 +78,19 @@ func TestFrameMax(t *testing.T) {
 	const limit = 1000
 	var stream bytes.Buffer
 	_ = WriteFrame(&stream, bytes.Repeat([]byte{'a'}, limit))
-	if got, err := ReadFrame(&stream, nil, limit); err != nil || len(got) != limit {
-		t.Fatalf("a frame of exactly the limit: %d bytes, %v", len(got), err)
-	}
+	got, err := ReadFrame(&stream, nil, limit)
+	require.NoError(t, err, "a frame of exactly the limit")
+	require.Len(t, got, limit, "a frame of exactly the limit")
 	_ = WriteFrame(&stream, bytes.Repeat([]byte{'a'}, limit+1))
-	_, err := ReadFrame(&stream, nil, limit)
+	_, err = ReadFrame(&stream, nil, limit)
 	var fe *FrameError
-	if !errors.As(err, &fe) || fe.Kind != FrameTooLarge || fe.Size != limit+1 || fe.Limit != limit {
-		t.Fatalf("limit+1: got %#v", err)
-	}
-	if msg := err.Error(); !strings.Contains(msg, "1001") || !strings.Contains(msg, "1000") {
-		t.Errorf("message %q should name the size and the limit", msg)
-	}
+	require.ErrorAs(t, err, &fe, "limit+1")
+	require.Equal(t, FrameTooLarge, fe.Kind, "limit+1: got %#v", err)
+	require.Equal(t, int64(limit+1), fe.Size, "limit+1: got %#v", err)
+	require.Equal(t, limit, fe.Limit, "limit+1: got %#v", err)
+	msg := err.Error()
+	assert.Contains(t, msg, "1001", "the message should name the size")
+	assert.Contains(t, msg, "1000", "the message should name the limit")
 }
 
 func TestFrameTooSmall(t *testing.T) {
@@ -105,12 +98,10 @@ func TestFrameTooSmall(t *testing.T) {
 	for _, n := range []uint32{0, 1} {
 		_, err := ReadFrame(bytes.NewReader(append(header(n), 'x')), nil, 100)
 		var fe *FrameError
-		if !errors.As(err, &fe) || fe.Kind != FrameTooSmall || fe.Size != int64(n) {
-			t.Fatalf("size %d: got %v", n, err)
-		}
-		if !strings.Contains(err.Error(), "too small") {
-			t.Errorf("message %q", err)
-		}
+		require.ErrorAs(t, err, &fe, "size %d", n)
+		require.Equal(t, FrameTooSmall, fe.Kind, "size %d: got %v", n, err)
+		require.Equal(t, int64(n), fe.Size, "size %d: got %v", n, err)
+		assert.ErrorContains(t, err, "too small")
 	}
 }
 
@@ -124,58 +115,53 @@ func TestFrameHugeClaimDoesNotAllocate(t *testing.T) {
 	for range 100 {
 		_, err := ReadFrame(bytes.NewReader(data), buf, DefaultMaxFrame)
 		var fe *FrameError
-		if !errors.As(err, &fe) || fe.Kind != FrameTooLarge || fe.Size != 0xFFFFFFFF {
-			t.Fatalf("got %v", err)
-		}
+		require.ErrorAs(t, err, &fe)
+		require.Equal(t, FrameTooLarge, fe.Kind, "got %v", err)
+		require.Equal(t, int64(0xFFFFFFFF), fe.Size, "got %v", err)
 	}
 	runtime.ReadMemStats(&after)
-	if d := after.TotalAlloc - before.TotalAlloc; d >= 1<<20 {
-		t.Fatalf("100 reads of a 4 GiB claim allocated %d bytes", d)
-	}
+	d := after.TotalAlloc - before.TotalAlloc
+	require.Less(t, d, uint64(1<<20), "100 reads of a 4 GiB claim allocated %d bytes", d)
 	_, err := ReadFrame(bytes.NewReader(data), nil, DefaultMaxFrame)
-	if msg := err.Error(); !strings.Contains(msg, "4294967295") || !strings.Contains(msg, "16777216") {
-		t.Errorf("message %q should name the claimed size and the limit", msg)
-	}
+	msg := err.Error()
+	assert.Contains(t, msg, "4294967295", "the message should name the claimed size")
+	assert.Contains(t, msg, "16777216", "the message should name the limit")
 }
 
 func TestFrameTruncated(t *testing.T) {
 	t.Parallel()
 	var fe *FrameError
 	_, err := ReadFrame(bytes.NewReader([]byte{0, 0}), nil, 100)
-	if !errors.As(err, &fe) || fe.Kind != FrameTruncated || !fe.Header || fe.Got != 2 {
-		t.Fatalf("truncated header: got %v", err)
-	}
-	if !strings.Contains(err.Error(), "2 of the 4 length bytes") {
-		t.Errorf("message %q", err)
-	}
+	require.ErrorAs(t, err, &fe, "truncated header")
+	require.Equal(t, FrameTruncated, fe.Kind, "truncated header: got %v", err)
+	require.True(t, fe.Header, "truncated header: got %v", err)
+	require.Equal(t, 2, fe.Got, "truncated header: got %v", err)
+	require.ErrorContains(t, err, "2 of the 4 length bytes")
 	_, err = ReadFrame(bytes.NewReader(append(header(100), make([]byte, 10)...)), nil, 1000)
-	if !errors.As(err, &fe) || fe.Kind != FrameTruncated || fe.Header || fe.Got != 10 || fe.Size != 100 {
-		t.Fatalf("truncated body: got %v", err)
-	}
-	if !strings.Contains(err.Error(), "90 missing") {
-		t.Errorf("message %q should say how many bytes were missing", err)
-	}
+	require.ErrorAs(t, err, &fe, "truncated body")
+	require.Equal(t, FrameTruncated, fe.Kind, "truncated body: got %v", err)
+	require.False(t, fe.Header, "truncated body: got %v", err)
+	require.Equal(t, 10, fe.Got, "truncated body: got %v", err)
+	require.Equal(t, int64(100), fe.Size, "truncated body: got %v", err)
+	require.ErrorContains(t, err, "90 missing", "the message should say how many bytes were missing")
 	// A header and no body at all.
 	_, err = ReadFrame(bytes.NewReader(header(5)), nil, 1000)
-	if !errors.As(err, &fe) || fe.Kind != FrameTruncated || fe.Got != 0 {
-		t.Fatalf("missing body: got %v", err)
-	}
+	require.ErrorAs(t, err, &fe, "missing body")
+	require.Equal(t, FrameTruncated, fe.Kind, "missing body: got %v", err)
+	require.Zero(t, fe.Got, "missing body: got %v", err)
 }
 
 func TestFrameEOF(t *testing.T) {
 	t.Parallel()
-	if _, err := ReadFrame(bytes.NewReader(nil), nil, 100); !errors.Is(err, io.EOF) {
-		t.Fatalf("empty stream: got %v, want io.EOF", err)
-	}
+	_, err := ReadFrame(bytes.NewReader(nil), nil, 100)
+	require.ErrorIs(t, err, io.EOF, "empty stream")
 }
 
 func TestFrameReaderError(t *testing.T) {
 	t.Parallel()
 	boom := errors.New("boom")
 	_, err := ReadFrame(io.MultiReader(bytes.NewReader(header(10)), &errReader{boom}), nil, 100)
-	if !errors.Is(err, boom) {
-		t.Fatalf("got %v, want the reader's error", err)
-	}
+	require.ErrorIs(t, err, boom, "want the reader's error")
 }
 
 type errReader struct{ err error }
@@ -187,19 +173,19 @@ func TestWireMsgParse(t *testing.T) {
 	frame := []byte(` { "run_ns" : 12.0e3, "value" : {"a": "}\"]", "b": [1, {"c": null}]},
 		"\u0074ype": "result", "id": 17, "extra": [true, false, "x"], "error": null } `)
 	var m wireMsg
-	if err := m.parse(frame); err != nil {
-		t.Fatal(err)
-	}
-	if !m.is(TypeResult) || string(m.id) != "17" || string(m.value) != `{"a": "}\"]", "b": [1, {"c": null}]}` ||
-		string(m.runNS) != "12.0e3" || !isNull(m.err) {
-		t.Fatalf("parsed %+v", m)
-	}
-	if id, ok := parseUint(m.id); !ok || id != 17 {
-		t.Errorf("id %d %v", id, ok)
-	}
-	if ns, ok := parseNumber(m.runNS); !ok || ns != 12000 {
-		t.Errorf("run_ns %v %v", ns, ok)
-	}
+	require.NoError(t, m.parse(frame))
+	require.True(t, m.is(TypeResult), "parsed %+v", m)
+	require.Equal(t, "17", string(m.id), "parsed %+v", m)
+	//nolint:testifylint // byte-exact on purpose: the span of the frame, spaces and all, which JSONEq would not check
+	require.Equal(t, `{"a": "}\"]", "b": [1, {"c": null}]}`, string(m.value), "parsed %+v", m)
+	require.Equal(t, "12.0e3", string(m.runNS), "parsed %+v", m)
+	require.True(t, isNull(m.err), "parsed %+v", m)
+	id, ok := parseUint(m.id)
+	assert.True(t, ok, "id %s", m.id)
+	assert.Equal(t, uint64(17), id, "id")
+	ns, ok := parseNumber(m.runNS)
+	assert.True(t, ok, "run_ns %s", m.runNS)
+	assert.InDelta(t, 12000, ns, 0, "run_ns")
 	for frame, want := range map[string]string{
 		`{"type": "result", oops`: "not valid JSON",
 		`[1,2]`:                   "not a JSON object",
@@ -207,24 +193,20 @@ func TestWireMsgParse(t *testing.T) {
 		`{"id": 1}`:               "without a type",
 		`{"type": 1}`:             "type is not a string",
 	} {
-		err := m.parse([]byte(frame))
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("%s: got %v, want %q", frame, err, want)
-		}
+		assert.ErrorContains(t, m.parse([]byte(frame)), want, "%s", frame)
 	}
 }
 
 func TestParseUint(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]uint64{"0": 0, "17": 17, "17.0": 17, "1.7e1": 17, "9007199254740991": 1<<53 - 1} {
-		if got, ok := parseUint([]byte(in)); !ok || got != want {
-			t.Errorf("%s: %d %v", in, got, ok)
-		}
+		got, ok := parseUint([]byte(in))
+		assert.True(t, ok, "%s: refused", in)
+		assert.Equal(t, want, got, "%s", in)
 	}
 	for _, in := range []string{"", "-1", "1.5", "x", "1e400", "99999999999999999999999"} {
-		if _, ok := parseUint([]byte(in)); ok {
-			t.Errorf("%s: accepted", in)
-		}
+		_, ok := parseUint([]byte(in))
+		assert.False(t, ok, "%s: accepted", in)
 	}
 }
 
@@ -233,13 +215,9 @@ func TestAppendString(t *testing.T) {
 	for _, s := range []string{"", "plain", `q"uo\te`, "new\nline\ttab\r\x00\x1f", "ünï€😀", "\xff bad utf8 \xc3", "<&>\u2028"} {
 		b := appendString(nil, s)
 		var got string
-		if err := json.Unmarshal(b, &got); err != nil {
-			t.Fatalf("%q encoded as %s: %v", s, b, err)
-		}
+		require.NoError(t, json.Unmarshal(b, &got), "%q encoded as %s", s, b)
 		want := strings.ToValidUTF8(s, "\ufffd")
-		if got != want {
-			t.Errorf("%q: round trip gave %q", s, got)
-		}
+		assert.Equal(t, want, got, "%q: round trip", s)
 	}
 }
 
@@ -247,28 +225,25 @@ func TestEncodedMessagesDecode(t *testing.T) {
 	t.Parallel()
 	run := appendRun(nil, 42, "w\"x", []byte(`{"limit": 5}`), 1500)
 	var m Message
-	if err := json.Unmarshal(run[headerSize:], &m); err != nil {
-		t.Fatal(err)
-	}
-	if m.Type != TypeRun || m.ID != 42 || m.Workload != "w\"x" || string(m.Params) != `{"limit": 5}` || m.TimeoutMS != 1500 {
-		t.Fatalf("run decoded as %+v", m)
-	}
-	if n := binary.BigEndian.Uint32(run); int(n) != len(run)-headerSize {
-		t.Fatalf("length prefix %d for %d bytes", n, len(run)-headerSize)
-	}
+	require.NoError(t, json.Unmarshal(run[headerSize:], &m))
+	require.Equal(t, TypeRun, m.Type, "run decoded as %+v", m)
+	require.Equal(t, uint64(42), m.ID, "run decoded as %+v", m)
+	require.Equal(t, "w\"x", m.Workload, "run decoded as %+v", m)
+	require.Equal(t, `{"limit": 5}`, string(m.Params), "run decoded as %+v", m)
+	require.Equal(t, int64(1500), m.TimeoutMS, "run decoded as %+v", m)
+	require.Equal(t, uint32(len(run)-headerSize), binary.BigEndian.Uint32(run), "length prefix")
 	m = Message{}
 	res := appendResult(nil, 7, nil, taskerr.New(taskerr.Timeout, "t: took \"long\""), 99)
-	if err := json.Unmarshal(res[headerSize:], &m); err != nil {
-		t.Fatal(err)
-	}
-	if m.Type != TypeResult || m.ID != 7 || m.Error == nil || m.Error.Name != "TimeoutError" || m.Error.Message != `t: took "long"` || m.RunNS != 99 {
-		t.Fatalf("result decoded as %+v", m)
-	}
+	require.NoError(t, json.Unmarshal(res[headerSize:], &m))
+	require.Equal(t, TypeResult, m.Type, "result decoded as %+v", m)
+	require.Equal(t, uint64(7), m.ID, "result decoded as %+v", m)
+	require.Equal(t, &WireError{Name: "TimeoutError", Message: `t: took "long"`}, m.Error, "result decoded as %+v", m)
+	require.Equal(t, int64(99), m.RunNS, "result decoded as %+v", m)
 	m = Message{}
 	cancel := appendCancel(nil, 9)
-	if err := json.Unmarshal(cancel[headerSize:], &m); err != nil || m.Type != TypeCancel || m.ID != 9 {
-		t.Fatalf("cancel decoded as %+v, %v", m, err)
-	}
+	require.NoError(t, json.Unmarshal(cancel[headerSize:], &m), "cancel decoded as %+v", m)
+	require.Equal(t, TypeCancel, m.Type, "cancel decoded as %+v", m)
+	require.Equal(t, uint64(9), m.ID, "cancel decoded as %+v", m)
 }
 
 func TestWireCode(t *testing.T) {
@@ -278,9 +253,7 @@ func TestWireCode(t *testing.T) {
 		"WorkloadError": taskerr.Workload, "TimeoutError": taskerr.Timeout,
 		"WorkerCrashedError": taskerr.Workload, "ValueError": taskerr.Workload, "": taskerr.Workload,
 	} {
-		if got := wireCode(name); got != want {
-			t.Errorf("%q: %s, want %s", name, got, want)
-		}
+		assert.Equal(t, want, wireCode(name), "%q", name)
 	}
 }
 
@@ -324,9 +297,8 @@ func TestWireMsgParseDepthLimit(t *testing.T) {
 			t.Parallel()
 			frame := []byte(`{"type":"run","params":` + strings.Repeat("[", levels-1) + strings.Repeat("]", levels-1) + `}`)
 			var m wireMsg
-			if err, valid := m.parse(frame), json.Valid(frame); (err == nil) != valid {
-				t.Fatalf("parse: %v; json.Valid: %v", err, valid)
-			}
+			err, valid := m.parse(frame), json.Valid(frame)
+			require.Equal(t, valid, err == nil, "parse: %v; json.Valid: %v", err, valid)
 		})
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/k6-concurrency/xk6-concurrency/internal/testworkload"
+	"github.com/stretchr/testify/require"
 )
 
 // Fuzz targets for what a worker or a pool reads from the other side, which
@@ -83,21 +84,17 @@ func FuzzReadFrame(f *testing.F) {
 			pos := 0
 			for {
 				got, err := readFrameChecked(t, r, buf, maxFrame, data[pos:])
-				if r.largest > max(maxFrame, headerSize) {
-					t.Fatalf("ReadFrame(max %d) asked for a %d-byte read: it allocated beyond the limit", maxFrame, r.largest)
-				}
+				require.LessOrEqual(t, r.largest, max(maxFrame, headerSize),
+					"ReadFrame(max %d) asked for a %d-byte read: it allocated beyond the limit", maxFrame, r.largest)
 				if err != nil {
 					checkFrameError(t, err, data[pos:], maxFrame)
 					break
 				}
-				if len(got) > maxFrame || len(got) < minFrame {
-					t.Fatalf("ReadFrame(max %d) returned a frame of %d bytes", maxFrame, len(got))
-				}
+				require.LessOrEqual(t, len(got), maxFrame, "ReadFrame(max %d) returned a frame of %d bytes", maxFrame, len(got))
+				require.GreaterOrEqual(t, len(got), minFrame, "ReadFrame(max %d) returned a frame of %d bytes", maxFrame, len(got))
 				// The frame re-encodes to the bytes it came from.
 				want := data[pos : pos+headerSize+len(got)]
-				if re := frame(string(got)); !bytes.Equal(re, want) {
-					t.Fatalf("frame re-encodes to %x, the stream had %x", re, want)
-				}
+				require.Equal(t, want, frame(string(got)), "the frame re-encodes to other bytes than the stream had")
 				pos += headerSize + len(got)
 				if reuse {
 					buf = got
@@ -124,10 +121,9 @@ func readFrameChecked(t *testing.T, r io.Reader, buf []byte, maxFrame int, rest 
 		runtime.ReadMemStats(&before)
 		_, _ = ReadFrame(bytes.NewReader(rest), nil, maxFrame)
 		runtime.ReadMemStats(&after)
-		if n2 := after.TotalAlloc - before.TotalAlloc; n2 > uint64(maxFrame)+32<<10 {
-			t.Fatalf("ReadFrame(max %d) allocated %d and %d bytes for a frame claiming %d bytes",
-				maxFrame, n, n2, binary.BigEndian.Uint32(rest))
-		}
+		n2 := after.TotalAlloc - before.TotalAlloc
+		require.LessOrEqual(t, n2, uint64(maxFrame)+32<<10, "ReadFrame(max %d) allocated %d and %d bytes for a frame claiming %d bytes",
+			maxFrame, n, n2, binary.BigEndian.Uint32(rest))
 	}
 	return got, err
 }
@@ -137,38 +133,34 @@ func readFrameChecked(t *testing.T, r io.Reader, buf []byte, maxFrame int, rest 
 func checkFrameError(t *testing.T, err error, rest []byte, maxFrame int) {
 	t.Helper()
 	if len(rest) == 0 {
-		if !errors.Is(err, io.EOF) {
-			t.Fatalf("at the end of the stream: %v, want io.EOF", err)
-		}
+		require.ErrorIs(t, err, io.EOF, "at the end of the stream")
 		return
 	}
 	var fe *FrameError
-	if !errors.As(err, &fe) {
-		t.Fatalf("error %v (%T), want a *FrameError", err, err)
-	}
+	require.ErrorAs(t, err, &fe, "error %v (%T), want a *FrameError", err, err)
 	_ = fe.Error()
 	if len(rest) < headerSize {
-		if fe.Kind != FrameTruncated || !fe.Header || fe.Got != len(rest) {
-			t.Fatalf("stream ends %d bytes into a header: %+v", len(rest), fe)
-		}
+		require.Equal(t, FrameTruncated, fe.Kind, "stream ends %d bytes into a header: %+v", len(rest), fe)
+		require.True(t, fe.Header, "stream ends %d bytes into a header: %+v", len(rest), fe)
+		require.Equal(t, len(rest), fe.Got, "stream ends %d bytes into a header: %+v", len(rest), fe)
 		return
 	}
 	n := int64(binary.BigEndian.Uint32(rest))
 	switch {
 	case n > int64(maxFrame):
-		if fe.Kind != FrameTooLarge || fe.Size != n || fe.Limit != maxFrame {
-			t.Fatalf("frame of %d bytes over %d: %+v", n, maxFrame, fe)
-		}
+		require.Equal(t, FrameTooLarge, fe.Kind, "frame of %d bytes over %d: %+v", n, maxFrame, fe)
+		require.Equal(t, n, fe.Size, "frame of %d bytes over %d: %+v", n, maxFrame, fe)
+		require.Equal(t, maxFrame, fe.Limit, "frame of %d bytes over %d: %+v", n, maxFrame, fe)
 	case n < minFrame:
-		if fe.Kind != FrameTooSmall || fe.Size != n {
-			t.Fatalf("frame of %d bytes: %+v", n, fe)
-		}
+		require.Equal(t, FrameTooSmall, fe.Kind, "frame of %d bytes: %+v", n, fe)
+		require.Equal(t, n, fe.Size, "frame of %d bytes: %+v", n, fe)
 	case int64(len(rest)-headerSize) < n:
-		if fe.Kind != FrameTruncated || fe.Header || fe.Size != n || fe.Got != len(rest)-headerSize {
-			t.Fatalf("frame of %d bytes with %d there: %+v", n, len(rest)-headerSize, fe)
-		}
+		require.Equal(t, FrameTruncated, fe.Kind, "frame of %d bytes with %d there: %+v", n, len(rest)-headerSize, fe)
+		require.False(t, fe.Header, "frame of %d bytes with %d there: %+v", n, len(rest)-headerSize, fe)
+		require.Equal(t, n, fe.Size, "frame of %d bytes with %d there: %+v", n, len(rest)-headerSize, fe)
+		require.Equal(t, len(rest)-headerSize, fe.Got, "frame of %d bytes with %d there: %+v", n, len(rest)-headerSize, fe)
 	default:
-		t.Fatalf("a whole frame of %d bytes within %d failed: %v", n, maxFrame, err)
+		require.FailNow(t, "a whole frame within the limit failed", "a whole frame of %d bytes within %d failed: %v", n, maxFrame, err)
 	}
 }
 
@@ -208,17 +200,12 @@ func FuzzParseMessage(f *testing.F) {
 		var typ string
 		hasType := isObject && json.Unmarshal(generic["type"], &typ) == nil && generic["type"][0] == '"'
 		if err != nil {
-			if hasType {
-				t.Fatalf("parse(%q) = %v, but it is an object with the type %q", data, err, typ)
-			}
+			require.False(t, hasType, "parse(%q) = %v, but it is an object with the type %q", data, err, typ)
 			return
 		}
-		if !json.Valid(data) || !isObject {
-			t.Fatalf("parse accepted %q, which is not a JSON object", data)
-		}
-		if !hasType {
-			t.Fatalf("parse accepted %q, which has no string type", data)
-		}
+		require.True(t, json.Valid(data), "parse accepted %q, which is not a JSON object", data)
+		require.True(t, isObject, "parse accepted %q, which is not a JSON object", data)
+		require.True(t, hasType, "parse accepted %q, which has no string type", data)
 
 		// The type, and each field, is what encoding/json finds (with
 		// exact, case-sensitive names; the last of duplicates wins in both).
@@ -227,31 +214,21 @@ func FuzzParseMessage(f *testing.F) {
 		// the bytes of a string without escapes as they are. (No type or
 		// workload name is invalid UTF-8, so that cannot change a match.)
 		if utf8.Valid(generic["type"]) {
-			if got := m.typeName(); got != typ {
-				t.Fatalf("parse(%q): type %q, encoding/json says %q", data, got, typ)
-			}
+			require.Equal(t, typ, m.typeName(), "parse(%q): the type encoding/json finds", data)
 			for _, want := range []string{TypeHello, TypeRun, TypeResult, TypeCancel, typ, typ + "x", ""} {
-				if m.is(want) != (want == typ) {
-					t.Fatalf("parse(%q): is(%q) = %v with type %q", data, want, m.is(want), typ)
-				}
+				require.Equal(t, want == typ, m.is(want), "parse(%q): is(%q) with type %q", data, want, typ)
 			}
 		}
 		for _, name := range []string{TypeHello, TypeRun, TypeResult, TypeCancel} {
-			if m.is(name) != (typ == name) {
-				t.Fatalf("parse(%q): is(%q) = %v with type %q", data, name, m.is(name), typ)
-			}
+			require.Equal(t, typ == name, m.is(name), "parse(%q): is(%q) with type %q", data, name, typ)
 		}
 		for name, got := range wireFields(&m) {
 			want, ok := generic[name]
 			if !ok {
-				if got != nil {
-					t.Fatalf("parse(%q): field %s = %q, but encoding/json finds none", data, name, got)
-				}
+				require.Nil(t, got, "parse(%q): field %s = %q, but encoding/json finds none", data, name, got)
 				continue
 			}
-			if !bytes.Equal(got, want) {
-				t.Fatalf("parse(%q): field %s = %q, encoding/json finds %q", data, name, got, want)
-			}
+			require.Equal(t, []byte(want), got, "parse(%q): field %s = %q, encoding/json finds %q", data, name, got, want)
 		}
 		checkAccessors(t, data, &m)
 	})
@@ -269,37 +246,35 @@ func checkAccessors(t *testing.T, data []byte, m *wireMsg) {
 		// the protocol has no number: parseUint rightly refuses it.
 		if !bytes.Equal(v, []byte("null")) && json.Unmarshal(v, &u) == nil && u < 1<<63 {
 			// Integers in JSON's own syntax are read exactly.
-			if !ok || n != u {
-				t.Fatalf("parse(%q): parseUint(%s) = %d, %v; encoding/json reads %d", data, v, n, ok, u)
-			}
+			require.True(t, ok, "parse(%q): parseUint(%s) refused; encoding/json reads %d", data, v, u)
+			require.Equal(t, u, n, "parse(%q): parseUint(%s); encoding/json reads %d", data, v, u)
 		}
 		var f float64
 		if ok {
-			if err := json.Unmarshal(v, &f); err != nil || f < 0 || f != math.Trunc(f) {
-				t.Fatalf("parse(%q): parseUint(%s) = %d, but encoding/json reads %v (%v)", data, v, n, f, err)
-			}
-			if d := math.Abs(float64(n) - f); d > f*1e-15 {
-				t.Fatalf("parse(%q): parseUint(%s) = %d, encoding/json reads %v", data, v, n, f)
-			}
+			err := json.Unmarshal(v, &f)
+			require.NoError(t, err, "parse(%q): parseUint(%s) = %d, but encoding/json does not read it", data, v, n)
+			require.GreaterOrEqual(t, f, 0.0, "parse(%q): parseUint(%s) = %d, but encoding/json reads %v", data, v, n, f)
+			require.InDelta(t, math.Trunc(f), f, 0, "parse(%q): parseUint(%s) = %d, but encoding/json reads %v", data, v, n, f)
+			d := math.Abs(float64(n) - f)
+			require.LessOrEqual(t, d, f*1e-15, "parse(%q): parseUint(%s) = %d, encoding/json reads %v", data, v, n, f)
 		}
 	}
 	for _, v := range [][]byte{m.timeoutMS, m.runNS} {
 		n, ok := parseNumber(v)
 		var f float64
 		jsonErr := json.Unmarshal(v, &f)
-		if v != nil && v[0] != 'n' && (jsonErr == nil) != ok {
+		if v != nil && v[0] != 'n' {
 			// (null decodes into a float64 without error, as no change)
-			t.Fatalf("parse(%q): parseNumber(%s) = %v, %v; encoding/json: %v, %v", data, v, n, ok, f, jsonErr)
+			require.Equal(t, jsonErr == nil, ok, "parse(%q): parseNumber(%s) = %v, %v; encoding/json: %v, %v", data, v, n, ok, f, jsonErr)
 		}
-		if ok && jsonErr == nil && n != f {
-			t.Fatalf("parse(%q): parseNumber(%s) = %v, encoding/json reads %v", data, v, n, f)
+		if ok && jsonErr == nil {
+			require.InDelta(t, f, n, 0, "parse(%q): parseNumber(%s) = %v, encoding/json reads %v", data, v, n, f)
 		}
 	}
 	if s, ok := unquote(m.workload); ok && len(m.workload) > 0 && m.workload[0] == '"' && utf8.Valid(m.workload) {
 		var want string
-		if err := json.Unmarshal(m.workload, &want); err != nil || s != want {
-			t.Fatalf("parse(%q): workload %q, encoding/json reads %q (%v)", data, s, want, err)
-		}
+		require.NoError(t, json.Unmarshal(m.workload, &want), "parse(%q): workload %q", data, s)
+		require.Equal(t, want, s, "parse(%q): the workload encoding/json reads", data)
 	}
 	if !isNull(m.err) {
 		var we WireError
@@ -380,15 +355,13 @@ func FuzzServe(f *testing.F) {
 		select {
 		case <-served: //nolint:errcheck // Serve may refuse hostile input; its output is checked below
 		case <-timeout.C:
-			t.Fatalf("Serve did not return within 5s of the end of its input %q", input)
+			require.FailNow(t, "Serve did not return within 5s of the end of its input", "input %q", input)
 		}
 		select {
 		case err := <-results:
-			if err != nil {
-				t.Fatalf("input %q: %v", input, err)
-			}
+			require.NoError(t, err, "input %q", input)
 		case <-timeout.C:
-			t.Fatalf("the output did not end within 5s of Serve's return")
+			require.FailNow(t, "the output did not end within 5s of Serve's return")
 		}
 	})
 }

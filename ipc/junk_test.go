@@ -2,13 +2,14 @@ package ipc
 
 import (
 	"bufio"
-	"errors"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/k6-concurrency/xk6-concurrency/taskerr"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestJunkMessage: whatever a worker sends that is not a frame, the error
@@ -41,12 +42,8 @@ func TestJunkMessage(t *testing.T) {
 			br := bufio.NewReader(strings.NewReader(tc.in))
 			_, err := ReadFrame(br, nil, DefaultMaxFrame)
 			var fe *FrameError
-			if !errors.As(err, &fe) {
-				t.Fatalf("ReadFrame: %v, want a FrameError", err)
-			}
-			if got := junkMessage(fe, br); !strings.Contains(got, tc.want) {
-				t.Errorf("got  %s\nwant %s", got, tc.want)
-			}
+			require.ErrorAs(t, err, &fe, "ReadFrame")
+			assert.Contains(t, junkMessage(fe, br), tc.want)
 		})
 	}
 }
@@ -67,16 +64,12 @@ func TestWorkerBannerBeforeHello(t *testing.T) {
 			w, err := Start(cfg)
 			if err == nil {
 				w.Close(time.Second)
-				t.Fatal("a worker that printed before its hello started")
 			}
+			require.Error(t, err, "a worker that printed before its hello started")
 			var e *taskerr.Error
-			if !errors.As(err, &e) {
-				t.Fatalf("%T %v", err, err)
-			}
+			require.ErrorAs(t, err, &e, "%T", err)
 			wantCrash(t, e, "broke the protocol: "+tc.want)
-			if strings.Contains(e.Message, "frame of") {
-				t.Errorf("the message still speaks of a frame: %s", e.Message)
-			}
+			assert.NotContains(t, e.Message, "frame of", "the message still speaks of a frame")
 			assertReaped(t, pidIn(t, e.Message))
 		})
 	}

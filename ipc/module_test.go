@@ -2,8 +2,9 @@ package ipc
 
 import (
 	"encoding/json"
-	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 func TestAppendModule(t *testing.T) {
@@ -25,15 +26,11 @@ func TestAppendModule(t *testing.T) {
 			t.Parallel()
 			b := appendModule(append(beginFrame(nil), hello...), tc.module)
 			got := string(b[4:])
-			if got != tc.want {
-				t.Fatalf("got %s, want %s", got, tc.want)
-			}
+			require.Equal(t, tc.want, got)
 			var m wireMsg
-			if err := m.parse([]byte(got)); err != nil {
-				t.Fatal(err)
-			}
-			if want := tc.module; len(want) > 0 && string(want) != "null" && string(m.module) != string(want) {
-				t.Fatalf("parsed module %s, want %s", m.module, want)
+			require.NoError(t, m.parse([]byte(got)))
+			if want := tc.module; len(want) > 0 && string(want) != "null" {
+				require.Equal(t, string(want), string(m.module), "parsed module")
 			}
 		})
 	}
@@ -57,11 +54,10 @@ func TestMissingFeature(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			msg := missingFeature(tc.cfg, tc.features)
-			if (msg != "") != tc.missing {
-				t.Fatalf("missingFeature = %q, want missing=%v", msg, tc.missing)
-			}
-			if tc.missing && !strings.Contains(msg, `does not load JavaScript modules: its hello does not list the "module" feature`) {
-				t.Fatalf("message %q does not say what is missing", msg)
+			require.Equal(t, tc.missing, msg != "", "missingFeature = %q", msg)
+			if tc.missing {
+				require.Contains(t, msg, `does not load JavaScript modules: its hello does not list the "module" feature`,
+					"the message does not say what is missing")
 			}
 		})
 	}

@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestServeRunsAtMostConcurrency: with the hello's concurrency, the worker
@@ -27,10 +30,10 @@ func TestServeRunsAtMostConcurrency(t *testing.T) {
 			s.send(fmt.Sprintf(`{"type":"run","id":%d,"workload":"t.block","params":{"for":"300ms"}}`, cancelled))
 			s.send(fmt.Sprintf(`{"type":"cancel","id":%d}`, cancelled))
 			m := s.next()
-			if m.ID != uint64(cancelled) || m.Error == nil || m.RunNS != 0 ||
-				m.Error.Message != "t.block: cancelled by the pool before it started" {
-				t.Fatalf("first answer %+v %+v, want the cancelled waiting request, not run", m, m.Error)
-			}
+			require.Equal(t, uint64(cancelled), m.ID, "first answer %+v %+v, want the cancelled waiting request", m, m.Error)
+			require.NotNil(t, m.Error, "first answer %+v, want the cancelled waiting request", m)
+			require.Zero(t, m.RunNS, "first answer %+v %+v, want the waiting request not run", m, m.Error)
+			require.Equal(t, "t.block: cancelled by the pool before it started", m.Error.Message, "first answer %+v", m)
 			order := make([]uint64, 0, conc+1)
 			results := map[uint64]Message{}
 			for range conc + 1 {
@@ -38,12 +41,11 @@ func TestServeRunsAtMostConcurrency(t *testing.T) {
 				order = append(order, m.ID)
 				results[m.ID] = m
 			}
-			if order[conc] != uint64(waiting) {
-				t.Errorf("results in order %v: the waiting request %d ran alongside the %d running ones", order, waiting, conc)
-			}
-			if m := results[uint64(waiting)]; m.Error != nil || time.Duration(m.RunNS) > 150*time.Millisecond {
-				t.Errorf("waiting request: %+v %+v: its timeout and run_ns count from its start", m, m.Error)
-			}
+			assert.Equal(t, uint64(waiting), order[conc],
+				"results in order %v: the waiting request %d ran alongside the %d running ones", order, waiting, conc)
+			m = results[uint64(waiting)]
+			assert.Nil(t, m.Error, "waiting request %+v: its timeout counts from its start", m)
+			assert.LessOrEqual(t, time.Duration(m.RunNS), 150*time.Millisecond, "waiting request %+v: its run_ns counts from its start", m)
 
 			for i := 1; i <= conc+1; i++ {
 				s.send(fmt.Sprintf(`{"type":"run","id":%d,"workload":"t.block","params":{"for":"100ms"}}`, 10+i))
@@ -56,14 +58,13 @@ func TestServeRunsAtMostConcurrency(t *testing.T) {
 				results[m.ID] = m
 			}
 			last := results[uint64(10+conc+1)]
-			if last.Error == nil || last.RunNS != 0 ||
-				last.Error.Message != "t.block: cancelled because the worker is stopping: its input closed before it started" {
-				t.Errorf("the request waiting when the input ended: %+v %+v", last, last.Error)
+			if assert.NotNil(t, last.Error, "the request waiting when the input ended: %+v", last) {
+				assert.Equal(t, "t.block: cancelled because the worker is stopping: its input closed before it started", last.Error.Message,
+					"the request waiting when the input ended: %+v", last)
 			}
+			assert.Zero(t, last.RunNS, "the request waiting when the input ended: %+v %+v", last, last.Error)
 			for i := 1; i <= conc; i++ {
-				if m := results[uint64(10+i)]; m.Error != nil {
-					t.Errorf("running request %d: %+v", 10+i, m.Error)
-				}
+				assert.Nil(t, results[uint64(10+i)].Error, "running request %d", 10+i)
 			}
 		})
 	}
@@ -79,9 +80,9 @@ func TestServeGoexitHandsOverTheQueue(t *testing.T) {
 	s.send(`{"type":"run","id":1,"workload":"hostile.throw","params":{"case":"exit"}}`)
 	s.send(`{"type":"run","id":2,"workload":"t.sleep","params":{"ms":1,"v":2}}`)
 	for range 2 {
-		m := s.next()
-		if m.ID == 2 && (m.Error != nil || string(m.Value) != "2") {
-			t.Errorf("the request behind a goexit: %+v %+v", m, m.Error)
+		if m := s.next(); m.ID == 2 {
+			assert.Nil(t, m.Error, "the request behind a goexit: %+v", m)
+			assert.Equal(t, "2", string(m.Value), "the request behind a goexit: %+v", m)
 		}
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"math"
 	"os"
 	"os/exec"
-	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -17,6 +16,8 @@ import (
 	"github.com/k6-concurrency/xk6-concurrency/internal/testworkload"
 	"github.com/k6-concurrency/xk6-concurrency/ipc/conformance/hostile"
 	"github.com/k6-concurrency/xk6-concurrency/workload"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // testRegistry is what the tests serve, in process (Serve over pipes) and in
@@ -63,7 +64,7 @@ func serve(t *testing.T) *served {
 		select {
 		case <-s.done: //nolint:errcheck // the test checked Serve's error, if it wanted it
 		case <-time.After(10 * time.Second):
-			t.Error("Serve did not return after its input closed")
+			assert.Fail(t, "Serve did not return after its input closed")
 		}
 		_ = outR.Close()
 	})
@@ -72,25 +73,19 @@ func serve(t *testing.T) *served {
 
 func (s *served) send(msg string) {
 	s.t.Helper()
-	if err := WriteFrame(s.in, []byte(msg)); err != nil {
-		s.t.Fatalf("send %s: %v", msg, err)
-	}
+	require.NoError(s.t, WriteFrame(s.in, []byte(msg)), "send %s", msg)
 }
 
 func (s *served) next() Message {
 	s.t.Helper()
 	select {
 	case f, ok := <-s.frames:
-		if !ok {
-			s.t.Fatal("the worker's output ended")
-		}
+		require.True(s.t, ok, "the worker's output ended")
 		var m Message
-		if err := json.Unmarshal(f, &m); err != nil {
-			s.t.Fatalf("frame %s: %v", f, err)
-		}
+		require.NoError(s.t, json.Unmarshal(f, &m), "frame %s", f)
 		return m
 	case <-time.After(10 * time.Second):
-		s.t.Fatal("no frame from the worker within 10s")
+		require.FailNow(s.t, "no frame from the worker within 10s")
 	}
 	return Message{}
 }
@@ -98,9 +93,8 @@ func (s *served) next() Message {
 // started reads the hello.
 func (s *served) started() *served {
 	s.t.Helper()
-	if m := s.next(); m.Type != TypeHello {
-		s.t.Fatalf("first frame %+v", m)
-	}
+	m := s.next()
+	require.Equal(s.t, TypeHello, m.Type, "first frame %+v", m)
 	return s
 }
 
@@ -108,28 +102,22 @@ func TestServeHello(t *testing.T) {
 	t.Parallel()
 	s := serve(t)
 	m := s.next()
-	if m.Type != TypeHello || m.Protocol != 1 || m.PID != os.Getpid() {
-		t.Fatalf("hello %+v", m)
-	}
+	require.Equal(t, TypeHello, m.Type, "hello %+v", m)
+	require.Equal(t, 1, m.Protocol, "hello %+v", m)
+	require.Equal(t, os.Getpid(), m.PID, "hello %+v", m)
 	reg := testRegistry()
 	names := make([]string, 0, len(m.Workloads))
 	for _, info := range m.Workloads {
 		names = append(names, info.Name)
 		spec, err := reg.Lookup(info.Name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if info.Kind != spec.Kind {
-			t.Errorf("%s: kind %s, want %s", info.Name, info.Kind, spec.Kind)
-		}
+		require.NoError(t, err)
+		assert.Equal(t, spec.Kind, info.Kind, "%s: kind", info.Name)
 	}
-	if !reflect.DeepEqual(names, reg.Names()) {
-		t.Errorf("workloads %v, want %v", names, reg.Names())
-	}
+	assert.Equal(t, reg.Names(), names, "workloads")
 	for _, info := range m.Workloads {
 		if info.Name == "t.sleep" {
-			if p, ok := info.Params["ms"]; !ok || p.Type != workload.Int {
-				t.Errorf("t.sleep params %+v", info.Params)
+			if assert.Contains(t, info.Params, "ms", "t.sleep params %+v", info.Params) {
+				assert.Equal(t, workload.Int, info.Params["ms"].Type, "t.sleep params %+v", info.Params)
 			}
 		}
 	}
@@ -147,28 +135,22 @@ func TestServePipelined(t *testing.T) {
 	order := make([]uint64, 0, n)
 	for range n {
 		m := s.next()
-		if m.Type != TypeResult || m.Error != nil {
-			t.Fatalf("result %+v", m)
-		}
-		if seen[m.ID] {
-			t.Fatalf("id %d answered twice", m.ID)
-		}
+		require.Equal(t, TypeResult, m.Type, "result %+v", m)
+		require.Nil(t, m.Error, "result %+v", m)
+		require.NotContains(t, seen, m.ID, "id %d answered twice", m.ID)
 		seen[m.ID] = true
 		order = append(order, m.ID)
-		if want := fmt.Sprint(m.ID * 10); string(m.Value) != want {
-			t.Errorf("id %d: value %s, want %s", m.ID, m.Value, want)
-		}
-		if m.RunNS <= 0 && m.ID < n-4 {
-			t.Errorf("id %d: run_ns %d", m.ID, m.RunNS)
+		assert.Equal(t, fmt.Sprint(m.ID*10), string(m.Value), "id %d: value", m.ID)
+		if m.ID < n-4 {
+			assert.Positive(t, m.RunNS, "id %d: run_ns", m.ID)
 		}
 	}
 	pos := map[uint64]int{}
 	for i, id := range order {
 		pos[id] = i
 	}
-	if pos[1] < pos[n] {
-		t.Errorf("results came in request order %v; request 1 slept 315ms and request %d not at all", order, n)
-	}
+	assert.GreaterOrEqual(t, pos[1], pos[n],
+		"results came in request order %v; request 1 slept 315ms and request %d not at all", order, n)
 }
 
 func TestServeResults(t *testing.T) {
@@ -196,23 +178,21 @@ func TestServeResults(t *testing.T) {
 	for i, c := range cases {
 		s.send(fmt.Sprintf(`{"type":"run","id":%d,%s}`, i+1, c.run))
 		m := s.next()
-		if m.Type != TypeResult || m.ID != uint64(i+1) {
-			t.Fatalf("%s: got %+v", c.run, m)
-		}
-		switch {
-		case c.errName != "":
-			if m.Error == nil || m.Error.Name != c.errName || !strings.Contains(m.Error.Message, c.errSubstr) {
-				t.Errorf("%s: got error %+v value %s, want %s containing %q", c.run, m.Error, m.Value, c.errName, c.errSubstr)
+		require.Equal(t, TypeResult, m.Type, "%s: got %+v", c.run, m)
+		require.Equal(t, uint64(i+1), m.ID, "%s: got %+v", c.run, m)
+		if c.errName != "" {
+			if assert.NotNil(t, m.Error, "%s: value %s, want %s containing %q", c.run, m.Value, c.errName, c.errSubstr) {
+				assert.Equal(t, c.errName, m.Error.Name, "%s: got error %+v", c.run, m.Error)
+				assert.Contains(t, m.Error.Message, c.errSubstr, "%s", c.run)
 			}
-			if m.Value != nil {
-				t.Errorf("%s: a failed result has a value %s", c.run, m.Value)
+			assert.Nil(t, m.Value, "%s: a failed result has a value", c.run)
+		} else {
+			assert.Nil(t, m.Error, "%s", c.run)
+			if c.value == "" {
+				assert.Nil(t, m.Value, "%s: want no value", c.run)
+			} else {
+				assert.Equal(t, c.value, string(m.Value), "%s: value", c.run)
 			}
-		case m.Error != nil:
-			t.Errorf("%s: error %+v", c.run, m.Error)
-		case c.value == "" && m.Value != nil:
-			t.Errorf("%s: value %s, want none", c.run, m.Value)
-		case c.value != "" && string(m.Value) != c.value:
-			t.Errorf("%s: value %s, want %s", c.run, m.Value, c.value)
 		}
 	}
 }
@@ -223,15 +203,11 @@ func TestServeTimeout(t *testing.T) {
 	start := time.Now()
 	s.send(`{"type":"run","id":1,"workload":"t.sleep","params":{"ms":10000},"timeout_ms":50}`)
 	m := s.next()
-	if m.Error == nil || m.Error.Name != "TimeoutError" || m.Error.Message != "t.sleep: timed out after 50ms" {
-		t.Fatalf("got %+v", m.Error)
-	}
-	if d := time.Duration(m.RunNS); d < 50*time.Millisecond || d > 5*time.Second {
-		t.Errorf("run_ns %s", d)
-	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("the timeout took %s", d)
-	}
+	require.Equal(t, &WireError{Name: "TimeoutError", Message: "t.sleep: timed out after 50ms"}, m.Error)
+	d := time.Duration(m.RunNS)
+	assert.GreaterOrEqual(t, d, 50*time.Millisecond, "run_ns %s", d)
+	assert.LessOrEqual(t, d, 5*time.Second, "run_ns %s", d)
+	assert.LessOrEqual(t, time.Since(start), 5*time.Second, "the timeout took too long")
 }
 
 //nolint:paralleltest // timing-sensitive: cancels a task while it runs
@@ -240,19 +216,16 @@ func TestServeCancel(t *testing.T) {
 	s.send(`{"type":"cancel","id":99}`) // not in flight: ignored
 	s.send(`{"type":"run","id":7,"workload":"t.sleep","params":{"ms":10000}}`)
 	s.send(`{"type":"run","id":8,"workload":"t.sleep","params":{"ms":1,"v":8}}`)
-	if m := s.next(); m.ID != 8 || string(m.Value) != "8" {
-		t.Fatalf("got %+v", m)
-	}
+	m := s.next()
+	require.Equal(t, uint64(8), m.ID, "got %+v", m)
+	require.Equal(t, "8", string(m.Value), "got %+v", m)
 	start := time.Now()
 	s.send(`{"type":"cancel","id":7}`)
-	m := s.next()
-	if m.ID != 7 || m.Error == nil || m.Error.Name != "WorkloadError" ||
-		m.Error.Message != "t.sleep: cancelled by the pool (t.sleep: context canceled)" {
-		t.Fatalf("got %+v %+v", m, m.Error)
-	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("cancelling took %s", d)
-	}
+	m = s.next()
+	require.Equal(t, uint64(7), m.ID, "got %+v %+v", m, m.Error)
+	require.Equal(t, &WireError{Name: "WorkloadError", Message: "t.sleep: cancelled by the pool (t.sleep: context canceled)"}, m.Error,
+		"got %+v", m)
+	assert.LessOrEqual(t, time.Since(start), 5*time.Second, "cancelling took too long")
 }
 
 //nolint:paralleltest // timing-sensitive: closes the input while tasks run
@@ -268,26 +241,22 @@ func TestServeEOFWaitsForTasks(t *testing.T) {
 		m := s.next()
 		results[m.ID] = m
 	}
-	if m := results[1]; m.Error != nil || string(m.Value) != `"done"` {
-		t.Errorf("stubborn task: %+v", m)
-	}
-	if m := results[2]; m.Error == nil || !strings.Contains(m.Error.Message, "t.sleep: cancelled because the worker is stopping: its input closed") {
-		t.Errorf("sleeping task: %+v", m)
+	stubborn := results[1]
+	assert.Nil(t, stubborn.Error, "stubborn task: %+v", stubborn)
+	assert.Equal(t, `"done"`, string(stubborn.Value), "stubborn task: %+v", stubborn)
+	sleeping := results[2]
+	if assert.NotNil(t, sleeping.Error, "sleeping task: %+v", sleeping) {
+		assert.Contains(t, sleeping.Error.Message, "t.sleep: cancelled because the worker is stopping: its input closed", "sleeping task")
 	}
 	select {
 	case err := <-s.done:
-		if err != nil {
-			t.Fatalf("Serve returned %v after a clean EOF", err)
-		}
+		require.NoError(t, err, "Serve returned an error after a clean EOF")
 	case <-time.After(5 * time.Second):
-		t.Fatal("Serve did not return")
+		require.FailNow(t, "Serve did not return")
 	}
-	if d := time.Since(start); d < 150*time.Millisecond {
-		t.Errorf("Serve returned after %s, before the stubborn task ended", d)
-	}
-	if _, ok := <-s.frames; ok {
-		t.Error("a frame after the last result")
-	}
+	assert.GreaterOrEqual(t, time.Since(start), 150*time.Millisecond, "Serve returned before the stubborn task ended")
+	_, ok := <-s.frames
+	assert.False(t, ok, "a frame after the last result")
 	s.done <- nil // for the cleanup
 }
 
@@ -298,23 +267,22 @@ func TestServeHelloMaxFrameAndUnknownTypes(t *testing.T) {
 	s.send(`{"type":"from-the-future","id":3,"x":[1,2]}`)
 	s.send(`{"type":"run","id":1,"workload":"t.big","params":{"n":2000}}`)
 	m := s.next()
-	if m.ID != 1 || m.Error == nil || m.Error.Name != "WorkloadError" || !strings.Contains(m.Error.Message, "over the 1024-byte frame limit") {
-		t.Fatalf("got %+v %+v", m, m.Error)
-	}
+	require.Equal(t, uint64(1), m.ID, "got %+v %+v", m, m.Error)
+	require.NotNil(t, m.Error, "got %+v", m)
+	require.Equal(t, "WorkloadError", m.Error.Name, "got %+v", m.Error)
+	require.Contains(t, m.Error.Message, "over the 1024-byte frame limit")
 	s.send(`{"type":"run","id":2,"workload":"t.big","params":{"n":10}}`)
-	if m := s.next(); m.ID != 2 || string(m.Value) != `"xxxxxxxxxx"` {
-		t.Fatalf("got %+v", m)
-	}
+	m = s.next()
+	require.Equal(t, uint64(2), m.ID, "got %+v", m)
+	require.Equal(t, `"xxxxxxxxxx"`, string(m.Value), "got %+v", m)
 	// A request over the limit the pool set is a protocol error.
 	s.send(`{"type":"run","id":3,"workload":"t.echo","params":{"s":"` + strings.Repeat("z", 2000) + `"}}`)
 	select {
 	case err := <-s.done:
-		if err == nil || !strings.Contains(err.Error(), "over the 1024-byte limit") {
-			t.Fatalf("Serve returned %v", err)
-		}
 		s.done <- err
+		require.ErrorContains(t, err, "over the 1024-byte limit", "Serve returned")
 	case <-time.After(5 * time.Second):
-		t.Fatal("Serve did not stop")
+		require.FailNow(t, "Serve did not stop")
 	}
 }
 
@@ -331,29 +299,24 @@ func TestServeProtocolErrors(t *testing.T) {
 		s.send(frame)
 		select {
 		case err := <-s.done:
-			if err == nil || !strings.Contains(err.Error(), want) {
-				t.Errorf("%s: Serve returned %v, want %q", frame, err, want)
-			}
 			s.done <- err
+			require.ErrorContains(t, err, want, "%s: Serve returned", frame)
 		case <-time.After(5 * time.Second):
-			t.Fatalf("%s: Serve did not stop", frame)
+			require.FailNow(t, "Serve did not stop", "%s", frame)
 		}
 	}
 	s := serve(t).started()
 	s.send(`{"type":"run","id":5,"workload":"t.sleep","params":{"ms":10000}}`)
 	s.send(`{"type":"run","id":5,"workload":"t.sleep","params":{"ms":10000}}`)
 	m := s.next() // the first run, cancelled as Serve stops
-	if m.ID != 5 || m.Error == nil {
-		t.Errorf("got %+v", m)
-	}
+	assert.Equal(t, uint64(5), m.ID, "got %+v", m)
+	assert.NotNil(t, m.Error, "got %+v", m)
 	select {
 	case err := <-s.done:
-		if err == nil || !strings.Contains(err.Error(), "run 5 while a run with that id is in flight") {
-			t.Errorf("duplicate id: Serve returned %v", err)
-		}
 		s.done <- err
+		require.ErrorContains(t, err, "run 5 while a run with that id is in flight", "duplicate id: Serve returned")
 	case <-time.After(5 * time.Second):
-		t.Fatal("duplicate id: Serve did not stop")
+		require.FailNow(t, "duplicate id: Serve did not stop")
 	}
 }
 
@@ -387,15 +350,17 @@ func TestServeHostile(t *testing.T) {
 		t.Run(c.workload+"/"+c.kase, func(t *testing.T) {
 			s.send(fmt.Sprintf(`{"type":"run","id":%d,"workload":%q,"params":{"case":%q}}`, i+1, c.workload, c.kase))
 			m := s.next()
-			if m.ID != uint64(i+1) || m.Error == nil || m.Error.Name != "WorkloadError" || !strings.Contains(m.Error.Message, c.want) {
-				t.Errorf("got %+v, want a WorkloadError containing %q", m.Error, c.want)
+			assert.Equal(t, uint64(i+1), m.ID, "got %+v", m)
+			if assert.NotNil(t, m.Error, "want a WorkloadError containing %q", c.want) {
+				assert.Equal(t, "WorkloadError", m.Error.Name, "got %+v", m.Error)
+				assert.Contains(t, m.Error.Message, c.want)
 			}
 		})
 	}
 	s.send(`{"type":"run","id":100,"workload":"t.noop"}`)
-	if m := s.next(); m.ID != 100 || m.Error != nil {
-		t.Fatalf("after the hostile workloads: %+v", m)
-	}
+	m := s.next()
+	require.Equal(t, uint64(100), m.ID, "after the hostile workloads: %+v", m)
+	require.Nil(t, m.Error, "after the hostile workloads: %+v", m)
 }
 
 // TestEncodeValuePaths: values json.Marshal would refuse or change are
@@ -425,14 +390,10 @@ func TestEncodeValuePaths(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			js, why := encodeValue(c.value)
-			if why != c.want {
-				t.Fatalf("got %q, want %q", why, c.want)
-			}
+			require.Equal(t, c.want, why)
 			if c.want == "" {
 				want, _ := json.Marshal(c.value)
-				if string(js) != string(want) {
-					t.Errorf("encoded %s, want %s", js, want)
-				}
+				assert.Equal(t, string(want), string(js), "encoded")
 			}
 		})
 	}
@@ -455,31 +416,20 @@ func TestServeProcessNotAChild(t *testing.T) {
 		cmd := exec.CommandContext(t.Context(), os.Args[0])
 		cmd.Env = slices.Concat(selfConfig().Env, []string{WorkerEnv + "=1"}) // pid 1 is not its parent
 		stdin, err := cmd.StdinPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
+		require.NoError(t, cmd.Start())
 		br := bufio.NewReader(stdout)
-		if _, err := ReadFrame(br, nil, DefaultMaxFrame); err != nil {
-			t.Fatalf("no hello: %v", err)
-		}
-		if err := WriteFrame(stdin, []byte(`{"type":"run","id":1,"workload":"t.noop"}`)); err != nil {
-			t.Fatal(err)
-		}
+		_, err = ReadFrame(br, nil, DefaultMaxFrame)
+		require.NoError(t, err, "no hello")
+		require.NoError(t, WriteFrame(stdin, []byte(`{"type":"run","id":1,"workload":"t.noop"}`)))
 		f, err := ReadFrame(br, nil, DefaultMaxFrame)
-		if err != nil || !strings.Contains(string(f), `"id":1`) || strings.Contains(string(f), "error") {
-			t.Fatalf("result %s, %v", f, err)
-		}
+		require.NoError(t, err, "result")
+		require.Contains(t, string(f), `"id":1`, "result")
+		require.NotContains(t, string(f), "error", "result")
 		_ = stdin.Close()
-		if err := cmd.Wait(); err != nil {
-			t.Errorf("exit: %v", err)
-		}
+		assert.NoError(t, cmd.Wait(), "exit")
 	})
 	for _, wrap := range [][]string{
 		{"sh", "-c", `"$@"; exit $?`, "sh"},
@@ -493,21 +443,14 @@ func TestServeProcessNotAChild(t *testing.T) {
 			cfg := selfConfig()
 			cfg.Argv = append(slices.Clone(wrap), os.Args[0])
 			w, err := Start(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			c := NewCall()
-			if err := w.Send(c, Request{Workload: "t.sleep", Params: []byte(`{"ms":10,"v":7}`)}); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, w.Send(c, Request{Workload: "t.sleep", Params: []byte(`{"ms":10,"v":7}`)}))
 			<-c.Done()
-			if c.Err != nil || string(c.Value) != "7" {
-				t.Errorf("through %v: %+v", wrap, c.Response)
-			}
+			assert.Nil(t, c.Err, "through %v: %+v", wrap, c.Response)
+			assert.Equal(t, "7", string(c.Value), "through %v: %+v", wrap, c.Response)
 			w.Close(10 * time.Second)
-			if err := w.Err(); err != nil {
-				t.Errorf("through %v: %v", wrap, err)
-			}
+			assert.Nil(t, w.Err(), "through %v", wrap)
 		})
 	}
 }
@@ -523,14 +466,14 @@ func TestServeDeepParams(t *testing.T) {
 			i+1, strings.Repeat("[", levels-1), strings.Repeat("]", levels-1)))
 		m := s.next()
 		want := "t.echo: params nest deeper than 512 levels"
-		if m.ID != uint64(i+1) || m.Error == nil || m.Error.Name != "InvalidArgumentError" || m.Error.Message != want {
-			t.Errorf("params %d levels deep: got %+v, want InvalidArgumentError %q", levels, m.Error, want)
-		}
+		assert.Equal(t, uint64(i+1), m.ID, "params %d levels deep", levels)
+		assert.Equal(t, &WireError{Name: "InvalidArgumentError", Message: want}, m.Error, "params %d levels deep", levels)
 	}
 	s.send(`{"type":"run","id":9,"workload":"t.echo","params":{"a":[[1]]}}`)
-	if m := s.next(); m.ID != 9 || m.Error != nil || string(m.Value) != `{"a":[[1]]}` {
-		t.Fatalf("after that: %+v %s", m.Error, m.Value)
-	}
+	m := s.next()
+	require.Equal(t, uint64(9), m.ID, "after that")
+	require.Nil(t, m.Error, "after that")
+	require.Equal(t, `{"a":[[1]]}`, string(m.Value), "after that") //nolint:testifylint // byte-exact on purpose: JSONEq would accept another encoding
 }
 
 // BenchmarkEncodeValue: what the checks of encodeValue (depth, bytes that

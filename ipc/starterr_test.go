@@ -1,7 +1,6 @@
 package ipc
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/k6-concurrency/xk6-concurrency/taskerr"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // startDirEnv makes the test binary a helper that starts /bin/true in the
@@ -34,9 +35,7 @@ func TestStartErrorCauses(t *testing.T) {
 	dir := t.TempDir()
 	file := func(name, content string, mode os.FileMode) string {
 		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(content), mode); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, os.WriteFile(p, []byte(content), mode))
 		return p
 	}
 	plain := file("plain.txt", "hello", 0o644)
@@ -75,28 +74,20 @@ func TestStartErrorCauses(t *testing.T) {
 func wantStartErr(t *testing.T, err error, argv []string, want string) {
 	t.Helper()
 	var e *taskerr.Error
-	if !errors.As(err, &e) || e.Code != taskerr.WorkerCrashed {
-		t.Fatalf("Start: %v, want a WorkerCrashed error", err)
-	}
+	require.ErrorAs(t, err, &e, "Start: want a WorkerCrashed error")
+	require.Equal(t, taskerr.WorkerCrashed, e.Code, "Start: %v, want a WorkerCrashed error", err)
 	prefix := fmt.Sprintf("worker %v: cannot start: ", argv)
-	if !strings.HasPrefix(e.Message, prefix) || !strings.Contains(e.Message, want) {
-		t.Errorf("got  %s\nwant %s%s", e.Message, prefix, want)
-	}
-	if strings.Contains(e.Message, "fork/exec") {
-		t.Errorf("Go's wording leaked: %s", e.Message)
-	}
+	assert.True(t, strings.HasPrefix(e.Message, prefix), "got  %s\nwant %s%s", e.Message, prefix, want)
+	assert.Contains(t, e.Message, want)
+	assert.NotContains(t, e.Message, "fork/exec", "Go's wording leaked")
 }
 
 // TestStartErrorRelativePath: a program found through a relative PATH entry
 // is refused by Go (exec.ErrDot); the message says so and what to do.
 func TestStartErrorRelativePath(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.Mkdir(filepath.Join(dir, "bin"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "bin", "xk6-rel-worker"), []byte("#!/bin/sh\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "bin"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "bin", "xk6-rel-worker"), []byte("#!/bin/sh\n"), 0o755))
 	t.Chdir(dir)
 	t.Setenv("PATH", "bin")
 	_, err := Start(Config{Argv: []string{"xk6-rel-worker"}})
@@ -113,14 +104,10 @@ func TestStartErrorCwdPermission(t *testing.T) {
 	t.Parallel()
 	base := t.TempDir()
 	locked := filepath.Join(base, "locked")
-	if err := os.Mkdir(locked, 0o700); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.Mkdir(locked, 0o700))
 	want := "working directory " + locked + " cannot be entered: permission denied"
 	if os.Geteuid() != 0 {
-		if err := os.Chmod(locked, 0o600); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, os.Chmod(locked, 0o600))
 		_, err := Start(Config{Argv: []string{"/bin/true"}, Dir: locked})
 		wantStartErr(t, err, []string{"/bin/true"}, want)
 		return
@@ -128,29 +115,20 @@ func TestStartErrorCwdPermission(t *testing.T) {
 	// A copy of the test binary that nobody can run, in directories nobody can reach.
 	bin := filepath.Join(base, "ipc.test")
 	self, err := os.ReadFile(os.Args[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(bin, self, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(bin, self, 0o755))
 	// Only the directories the test made: the temporary directory's own
 	// mode is not this test's to change.
 	for d := base; strings.HasPrefix(d, filepath.Clean(os.TempDir())+string(filepath.Separator)); d = filepath.Dir(d) {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, os.Chmod(d, 0o755))
 	}
 	cmd := exec.CommandContext(t.Context(), bin)
 	cmd.Env = append(envWithout(WorkerEnv), startDirEnv+"="+locked, "GORACE=atexit_sleep_ms=0")
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("the helper as nobody: %v\n%s", err, out)
-	}
+	require.NoError(t, err, "the helper as nobody: %s", out)
 	msg := string(out)
-	if !strings.Contains(msg, "worker [/bin/true]: cannot start: "+want) || strings.Contains(msg, "fork/exec") {
-		t.Errorf("got  %s\nwant %s", msg, want)
-	}
+	assert.Contains(t, msg, "worker [/bin/true]: cannot start: "+want)
+	assert.NotContains(t, msg, "fork/exec", "Go's wording leaked")
 }

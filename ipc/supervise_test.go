@@ -3,6 +3,7 @@ package ipc
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -16,6 +17,8 @@ import (
 
 	"github.com/k6-concurrency/xk6-concurrency/internal/procs"
 	"github.com/k6-concurrency/xk6-concurrency/workload"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // withSupervisionWorkloads adds the workloads of the supervision tests to a
@@ -131,21 +134,13 @@ func testDescendant(t *testing.T, then string, escape bool, end func(*Worker), w
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	c := NewCall()
 	params := fmt.Sprintf(`{"file":%q,"then":%q,"escape":%t}`, pidFile, then, escape)
-	if err := w.Send(c, Request{Workload: "t.spawn", Params: []byte(params)}); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, w.Send(c, Request{Workload: "t.spawn", Params: []byte(params)}))
 	sleepPID, marked, workerTmp := waitForPID(t, pidFile)
-	if !marked {
-		t.Fatalf("sleep pid %d does not carry %s", sleepPID, WorkerEnv)
-	}
-	if filepath.Dir(workerTmp) != tmp {
-		t.Fatalf("the worker's TMPDIR is %s, want a directory of its own in %s", workerTmp, tmp)
-	}
+	require.True(t, marked, "sleep pid %d does not carry %s", sleepPID, WorkerEnv)
+	require.Equal(t, tmp, filepath.Dir(workerTmp), "the worker's TMPDIR is %s, want a directory of its own in %s", workerTmp, tmp)
 	if then == "return" {
 		<-c.Done()
-		if c.Err != nil {
-			t.Fatalf("t.spawn: %v", c.Err)
-		}
+		require.Nil(t, c.Err, "t.spawn")
 	}
 	if end != nil {
 		end(w)
@@ -153,20 +148,18 @@ func testDescendant(t *testing.T, then string, escape bool, end func(*Worker), w
 	select {
 	case <-w.Done():
 	case <-time.After(10 * time.Second):
-		t.Fatal("the worker did not end")
+		require.FailNow(t, "the worker did not end")
 	}
 	if want != "" {
 		wantCrash(t, w.Err(), want)
-	} else if w.Err() != nil {
-		t.Errorf("Err = %v after a Close the worker obeyed", w.Err())
+	} else {
+		assert.Nil(t, w.Err(), "Err after a Close the worker obeyed")
 	}
-	if procs.Running(sleepPID) {
-		t.Errorf("its child sleep pid %d outlived the worker", sleepPID)
+	if !assert.False(t, procs.Running(sleepPID), "its child sleep pid %d outlived the worker", sleepPID) {
 		_ = syscall.Kill(sleepPID, syscall.SIGKILL)
 	}
-	if entries, _ := os.ReadDir(tmp); len(entries) != 0 {
-		t.Errorf("TMPDIR still holds %v after the worker ended", names(entries))
-	}
+	entries, _ := os.ReadDir(tmp)
+	assert.Empty(t, names(entries), "TMPDIR still holds files after the worker ended")
 }
 
 // TestPrivateTemp: the worker's TMPDIR is a directory of its own under the
@@ -177,29 +170,24 @@ func TestPrivateTemp(t *testing.T) {
 	base := t.TempDir()
 	dir, env := privateTemp([]string{"A=1", "TMPDIR=/elsewhere", "TMPDIR=" + base})
 	defer removeTemp(dir)
-	if filepath.Dir(dir) != base || !strings.HasPrefix(filepath.Base(dir), "xk6-concurrency-worker-") {
-		t.Errorf("dir %s, want xk6-concurrency-worker-* in %s", dir, base)
-	}
-	if want := "A=1,TMPDIR=" + dir; strings.Join(env, ",") != want {
-		t.Errorf("env %q, want %q", env, want)
-	}
+	assert.Equal(t, base, filepath.Dir(dir), "dir %s, want xk6-concurrency-worker-* in %s", dir, base)
+	assert.True(t, strings.HasPrefix(filepath.Base(dir), "xk6-concurrency-worker-"), "dir %s, want xk6-concurrency-worker-* in %s", dir, base)
+	assert.Equal(t, []string{"A=1", "TMPDIR=" + dir}, env, "env")
 	env = []string{"TMPDIR=/no/such/dir"}
-	if dir, got := privateTemp(env); dir != "" || strings.Join(got, ",") != "TMPDIR=/no/such/dir" {
-		t.Errorf("with TMPDIR missing: dir %q, env %q", dir, got)
-	}
+	missingDir, missingEnv := privateTemp(env)
+	assert.Empty(t, missingDir, "with TMPDIR missing: dir")
+	assert.Equal(t, []string{"TMPDIR=/no/such/dir"}, missingEnv, "with TMPDIR missing: env")
 	w := start(t, func() Config { c := selfConfig(); c.Env = append(c.Env, "TMPDIR="+base); return c }())
 	r := do(t, w, NewCall(), "t.env", `{"name":"TMPDIR"}`)
 	got, _ := strconv.Unquote(string(r.Value))
-	if r.Err != nil || filepath.Dir(got) != base {
-		t.Fatalf("the worker's TMPDIR is %s (%v), want a directory in %s", r.Value, r.Err, base)
-	}
-	if fi, err := os.Stat(got); err != nil || !fi.IsDir() {
-		t.Fatalf("the worker's TMPDIR %s: %v", got, err)
-	}
+	require.Nil(t, r.Err, "the worker's TMPDIR")
+	require.Equal(t, base, filepath.Dir(got), "the worker's TMPDIR is %s, want a directory in %s", r.Value, base)
+	fi, err := os.Stat(got)
+	require.NoError(t, err, "the worker's TMPDIR")
+	require.True(t, fi.IsDir(), "the worker's TMPDIR %s is not a directory", got)
 	w.Close(time.Second)
-	if _, err := os.Stat(got); !os.IsNotExist(err) {
-		t.Errorf("the worker's TMPDIR %s is still there after Close: %v", got, err)
-	}
+	_, err = os.Stat(got)
+	assert.ErrorIs(t, err, fs.ErrNotExist, "the worker's TMPDIR %s is still there after Close", got)
 }
 
 // waitForPID reads the pid t.spawn wrote, whether it carried the marker,
@@ -215,7 +203,7 @@ func waitForPID(t *testing.T, file string) (pid int, marked bool, tmp string) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	t.Fatalf("no pid in %s", file)
+	require.FailNow(t, "t.spawn wrote no pid within 20s", "no pid in %s", file)
 	return 0, false, ""
 }
 

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -23,6 +22,8 @@ import (
 
 	"github.com/k6-concurrency/xk6-concurrency/internal/procs"
 	"github.com/k6-concurrency/xk6-concurrency/taskerr"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // testModeEnv runs the test binary as a helper process instead of the tests:
@@ -118,9 +119,7 @@ func selfConfig() Config {
 
 func testworker(t testing.TB, mode string) Config {
 	t.Helper()
-	if errTestworker != nil {
-		t.Fatal(errTestworker)
-	}
+	require.NoError(t, errTestworker)
 	return Config{Argv: []string{testworkerBin, mode}, StartTimeout: 10 * time.Second}
 }
 
@@ -128,9 +127,7 @@ func testworker(t testing.TB, mode string) Config {
 func start(t testing.TB, cfg Config) *Worker {
 	t.Helper()
 	w, err := Start(cfg)
-	if err != nil {
-		t.Fatalf("Start: %v", err)
-	}
+	require.NoError(t, err, "Start")
 	t.Cleanup(func() {
 		w.Close(time.Second)
 		assertReaped(t, w.PID())
@@ -145,14 +142,12 @@ func do(t testing.TB, w *Worker, c *Call, name, params string) Response {
 	if params != "" {
 		p = []byte(params)
 	}
-	if err := w.Send(c, Request{Workload: name, Params: p}); err != nil {
-		t.Fatalf("Send %s: %v", name, err)
-	}
+	require.NoError(t, w.Send(c, Request{Workload: name, Params: p}), "Send %s", name)
 	select {
 	case <-c.Done():
 		return c.Response
 	case <-time.After(20 * time.Second):
-		t.Fatalf("%s: no response within 20s", name)
+		require.FailNow(t, "no response within 20s", "%s", name)
 	}
 	return Response{}
 }
@@ -166,7 +161,7 @@ func assertReaped(t testing.TB, pid int) {
 	}
 	if ppid, err := procs.Parent(pid); err == nil && ppid == os.Getpid() {
 		state, _ := procs.State(pid)
-		t.Errorf("pid %d is still our child (state %s)", pid, state)
+		assert.Fail(t, "a worker was not reaped", "pid %d is still our child (state %s)", pid, state)
 	}
 }
 
@@ -175,25 +170,17 @@ var pidRe = regexp.MustCompile(`pid (\d+)`)
 func pidIn(t *testing.T, msg string) int {
 	t.Helper()
 	m := pidRe.FindStringSubmatch(msg)
-	if m == nil {
-		t.Fatalf("%q names no pid", msg)
-	}
+	require.NotNil(t, m, "%q names no pid", msg)
 	pid, _ := strconv.Atoi(m[1])
 	return pid
 }
 
 func wantCrash(t *testing.T, e *taskerr.Error, substrs ...string) {
 	t.Helper()
-	if e == nil {
-		t.Fatalf("no error, want WorkerCrashed containing %q", substrs)
-	}
-	if e.Code != taskerr.WorkerCrashed {
-		t.Errorf("code %s, want WorkerCrashed (%s)", e.Code, e.Message)
-	}
+	require.NotNil(t, e, "no error, want WorkerCrashed containing %q", substrs)
+	assert.Equal(t, taskerr.WorkerCrashed, e.Code, "want WorkerCrashed (%s)", e.Message)
 	for _, s := range substrs {
-		if !strings.Contains(e.Message, s) {
-			t.Errorf("message %q does not contain %q", e.Message, s)
-		}
+		assert.Contains(t, e.Message, s)
 	}
 }
 
@@ -204,59 +191,39 @@ func TestWorkerRoundTrip(t *testing.T) {
 	cfg := selfConfig()
 	cfg.Stderr = func(l string) { mu.Lock(); lines = append(lines, l); mu.Unlock() }
 	w := start(t, cfg)
-	if w.PID() <= 0 {
-		t.Fatalf("pid %d", w.PID())
-	}
+	require.Positive(t, w.PID(), "pid")
 	names := map[string]bool{}
 	for _, info := range w.Workloads() {
 		names[info.Name] = true
 	}
 	for _, n := range testRegistry().Names() {
-		if !names[n] || !w.Offers(n) {
-			t.Errorf("hello lacks %s", n)
-		}
+		assert.Contains(t, names, n, "hello lacks %s", n)
+		assert.True(t, w.Offers(n), "hello lacks %s", n)
 	}
-	if w.Offers("nope") || w.Offers("") {
-		t.Error("Offers says yes to a workload not in the hello")
-	}
+	assert.False(t, w.Offers("nope"), "Offers says yes to a workload not in the hello")
+	assert.False(t, w.Offers(""), "Offers says yes to a workload not in the hello")
 	c := NewCall()
 	r := do(t, w, c, "t.echo", `{"a":1,"s":"x\"y","n":null}`)
-	if r.Err != nil || string(r.Value) != `{"a":1,"n":null,"s":"x\"y"}` {
-		t.Fatalf("echo: %+v %s", r.Err, r.Value)
-	}
-	if r.RunTime <= 0 {
-		t.Errorf("run time %s", r.RunTime)
-	}
+	require.Nil(t, r.Err, "echo")
+	require.Equal(t, `{"a":1,"n":null,"s":"x\"y"}`, string(r.Value), "echo") //nolint:testifylint // byte-exact on purpose: JSONEq would accept the keys in another order
+	assert.Positive(t, r.RunTime, "run time")
 	firstID := c.ID()
 	r = do(t, w, c, "t.noop", "")
-	if r.Err != nil || r.Value != nil {
-		t.Fatalf("noop: %+v %s", r.Err, r.Value)
-	}
-	if c.ID() == firstID {
-		t.Error("a reused call kept its id")
-	}
+	require.Nil(t, r.Err, "noop")
+	require.Nil(t, r.Value, "noop")
+	assert.NotEqual(t, firstID, c.ID(), "a reused call kept its id")
 	// Printing to stdout lands on stderr, and the protocol survives it.
 	r = do(t, w, c, "t.print", "")
-	if r.Err != nil || string(r.Value) != "true" {
-		t.Fatalf("print: %+v %s", r.Err, r.Value)
-	}
+	require.Nil(t, r.Err, "print")
+	require.Equal(t, "true", string(r.Value), "print")
 	r = do(t, w, c, "t.echo", `{"after":"print"}`)
-	if r.Err != nil || string(r.Value) != `{"after":"print"}` {
-		t.Fatalf("echo after print: %+v %s", r.Err, r.Value)
-	}
+	require.Nil(t, r.Err, "echo after print")
+	require.Equal(t, `{"after":"print"}`, string(r.Value), "echo after print") //nolint:testifylint // byte-exact on purpose: JSONEq would accept another encoding
 	w.Close(5 * time.Second)
-	if w.Err() != nil {
-		t.Errorf("Err after a clean Close: %v", w.Err())
-	}
+	assert.Nil(t, w.Err(), "Err after a clean Close")
 	mu.Lock()
 	defer mu.Unlock()
-	if !slicesContains(lines, "t.print: this went to stdout") {
-		t.Errorf("stderr lines %q lack the print", lines)
-	}
-}
-
-func slicesContains(list []string, s string) bool {
-	return slices.Contains(list, s)
+	assert.Contains(t, lines, "t.print: this went to stdout", "stderr lines lack the print")
 }
 
 //nolint:paralleltest // timing-sensitive: waits a bounded time for the killed worker to be reported
@@ -266,34 +233,27 @@ func TestWorkerSIGKILL(t *testing.T) {
 	}
 	w := start(t, selfConfig())
 	c := NewCall()
-	if err := w.Send(c, Request{Workload: "t.sleep", Params: []byte(`{"ms":30000}`)}); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, w.Send(c, Request{Workload: "t.sleep", Params: []byte(`{"ms":30000}`)}))
 	time.Sleep(50 * time.Millisecond)
-	if err := syscall.Kill(w.PID(), syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, syscall.Kill(w.PID(), syscall.SIGKILL))
 	select {
 	case <-c.Done():
 	case <-time.After(time.Second):
-		t.Fatal("the call did not settle within 1s of SIGKILL")
+		require.FailNow(t, "the call did not settle within 1s of SIGKILL")
 	}
 	pid := fmt.Sprintf("pid %d", w.PID())
 	wantCrash(t, c.Err, pid, "killed by signal SIGKILL")
 	<-w.Done()
 	wantCrash(t, w.Err(), pid, "killed by signal SIGKILL")
 	assertReaped(t, w.PID())
-	if err := w.Send(c, Request{Workload: "t.noop"}); err == nil {
-		t.Error("Send on a dead worker succeeded")
-	} else {
-		var te *taskerr.Error
-		if !errors.As(err, &te) || te.Code != taskerr.WorkerCrashed {
-			t.Errorf("Send error %v", err)
-		}
+	err := w.Send(c, Request{Workload: "t.noop"})
+	var te *taskerr.Error
+	if assert.ErrorAs(t, err, &te, "Send on a dead worker") {
+		assert.Equal(t, taskerr.WorkerCrashed, te.Code, "Send error %v", err)
 	}
 	select {
 	case <-c.Done():
-		t.Error("a refused Send signalled its call")
+		assert.Fail(t, "a refused Send signalled its call")
 	default:
 	}
 }
@@ -312,9 +272,7 @@ func TestWorkerExitStatus(t *testing.T) {
 	wantCrash(t, w.Err(), "exited with status 3")
 	mu.Lock()
 	defer mu.Unlock()
-	if !slicesContains(stderr, "t.crash: exiting with status 3") {
-		t.Errorf("stderr lines %q", stderr)
-	}
+	assert.Contains(t, stderr, "t.crash: exiting with status 3", "stderr lines")
 }
 
 func TestWorkerLongStderrLine(t *testing.T) {
@@ -323,9 +281,7 @@ func TestWorkerLongStderrLine(t *testing.T) {
 	cfg := selfConfig()
 	cfg.Stderr = func(l string) { lines <- l }
 	w := start(t, cfg)
-	if r := do(t, w, NewCall(), "t.longline", ""); r.Err != nil {
-		t.Fatal(r.Err)
-	}
+	require.Nil(t, do(t, w, NewCall(), "t.longline", "").Err)
 	timeout := time.After(5 * time.Second)
 	var got []string
 	for len(got) < 2 {
@@ -333,15 +289,12 @@ func TestWorkerLongStderrLine(t *testing.T) {
 		case l := <-lines:
 			got = append(got, l)
 		case <-timeout:
-			t.Fatalf("got %d lines", len(got))
+			require.FailNow(t, "the two stderr lines did not come within 5s", "got %d lines", len(got))
 		}
 	}
-	if len(got[0]) != MaxStderrLine || strings.Trim(got[0], "y") != "" {
-		t.Errorf("the long line came as %d bytes", len(got[0]))
-	}
-	if got[1] != "after the long line" {
-		t.Errorf("the next line is %.80q", got[1])
-	}
+	assert.Len(t, got[0], MaxStderrLine, "the long line came as %d bytes", len(got[0]))
+	assert.Empty(t, strings.Trim(got[0], "y"), "the long line is not all y")
+	assert.Equal(t, "after the long line", got[1], "the next line")
 }
 
 //nolint:paralleltest // timing-sensitive: asserts on how long each failure took to show
@@ -367,9 +320,7 @@ func TestWorkerBadModes(t *testing.T) {
 			w, err := Start(cfg)
 			var e *taskerr.Error
 			if err != nil {
-				if !errors.As(err, &e) {
-					t.Fatalf("Start error %T %v", err, err)
-				}
+				require.ErrorAs(t, err, &e, "Start error %T", err)
 			} else {
 				// The worker said hello; the protocol breaks after it.
 				c := NewCall()
@@ -378,7 +329,7 @@ func TestWorkerBadModes(t *testing.T) {
 					case <-c.Done():
 						wantCrash(t, c.Err, tc.want...)
 					case <-time.After(10 * time.Second):
-						t.Fatal("the call did not settle")
+						require.FailNow(t, "the call did not settle")
 					}
 				}
 				<-w.Done()
@@ -387,9 +338,9 @@ func TestWorkerBadModes(t *testing.T) {
 			wantCrash(t, e, append([]string{"worker [" + testworkerBin + " " + tc.mode + "] pid "}, tc.want...)...)
 			assertReaped(t, pidIn(t, e.Message))
 			if tc.timeout > 0 {
-				if d := time.Since(begin); d < tc.timeout || d > tc.timeout+3*time.Second {
-					t.Errorf("gave up after %s", d)
-				}
+				d := time.Since(begin)
+				assert.GreaterOrEqual(t, d, tc.timeout, "gave up after %s", d)
+				assert.LessOrEqual(t, d, tc.timeout+3*time.Second, "gave up after %s", d)
 			}
 		})
 	}
@@ -399,18 +350,19 @@ func TestWorkerStartErrors(t *testing.T) {
 	t.Parallel()
 	_, err := Start(Config{Argv: []string{"xk6-no-such-command"}})
 	var e *taskerr.Error
-	if !errors.As(err, &e) || e.Code != taskerr.WorkerCrashed ||
-		!strings.Contains(e.Message, "worker [xk6-no-such-command]: cannot start") ||
-		!strings.Contains(e.Message, `program "xk6-no-such-command" was not found in PATH`) {
-		t.Errorf("missing command: %v", err)
+	if assert.ErrorAs(t, err, &e, "missing command") {
+		assert.Equal(t, taskerr.WorkerCrashed, e.Code, "missing command: %v", err)
+		assert.Contains(t, e.Message, "worker [xk6-no-such-command]: cannot start", "missing command")
+		assert.Contains(t, e.Message, `program "xk6-no-such-command" was not found in PATH`, "missing command")
 	}
 	_, err = Start(Config{})
-	if !errors.As(err, &e) || e.Code != taskerr.WorkerCrashed {
-		t.Errorf("no command: %v", err)
+	if assert.ErrorAs(t, err, &e, "no command") {
+		assert.Equal(t, taskerr.WorkerCrashed, e.Code, "no command: %v", err)
 	}
 	_, err = Start(Config{Argv: []string{os.Args[0]}, Dir: "/no/such/dir"})
-	if !errors.As(err, &e) || e.Code != taskerr.WorkerCrashed || !strings.Contains(e.Message, "cannot start") {
-		t.Errorf("bad dir: %v", err)
+	if assert.ErrorAs(t, err, &e, "bad dir") {
+		assert.Equal(t, taskerr.WorkerCrashed, e.Code, "bad dir: %v", err)
+		assert.Contains(t, e.Message, "cannot start", "bad dir")
 	}
 }
 
@@ -419,9 +371,7 @@ func TestWorkerKill(t *testing.T) {
 	w := start(t, selfConfig())
 	calls := []*Call{NewCall(), NewCall()}
 	for _, c := range calls {
-		if err := w.Send(c, Request{Workload: "t.sleep", Params: []byte(`{"ms":30000}`)}); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, w.Send(c, Request{Workload: "t.sleep", Params: []byte(`{"ms":30000}`)}))
 	}
 	w.Kill("task t.sleep timed out after 1s")
 	w.Kill("a second reason")
@@ -431,18 +381,14 @@ func TestWorkerKill(t *testing.T) {
 		case <-c.Done():
 			wantCrash(t, c.Err, pid, "was killed: task t.sleep timed out after 1s")
 		case <-time.After(5 * time.Second):
-			t.Fatal("a call did not settle after Kill")
+			require.FailNow(t, "a call did not settle after Kill")
 		}
 	}
 	<-w.Done()
 	wantCrash(t, w.Err(), pid, "was killed: task t.sleep timed out after 1s")
-	if strings.Contains(w.Err().Message, "second") {
-		t.Errorf("the second reason replaced the first: %s", w.Err().Message)
-	}
+	assert.NotContains(t, w.Err().Message, "second", "the second reason replaced the first")
 	c := NewCall()
-	if err := w.Send(c, Request{Workload: "t.noop"}); err == nil {
-		t.Error("Send after Kill succeeded")
-	}
+	require.Error(t, w.Send(c, Request{Workload: "t.noop"}), "Send after Kill succeeded")
 	w.Kill("after the end") // no-op
 	w.Close(time.Second)    // no-op
 	wantCrash(t, w.Err(), "task t.sleep timed out")
@@ -458,13 +404,12 @@ func TestWorkerCloseEscalatesToSIGKILL(t *testing.T) {
 	begin := time.Now()
 	w.Close(grace)
 	d := time.Since(begin)
-	if d < 2*grace || d > 2*grace+time.Second {
-		t.Errorf("Close took %s, want about %s", d, 2*grace)
-	}
+	assert.GreaterOrEqual(t, d, 2*grace, "Close took %s, want about %s", d, 2*grace)
+	assert.LessOrEqual(t, d, 2*grace+time.Second, "Close took %s, want about %s", d, 2*grace)
 	select {
 	case <-w.Done():
 	default:
-		t.Fatal("Close returned before Done")
+		require.FailNow(t, "Close returned before Done")
 	}
 	wantCrash(t, w.Err(), "did not exit after its input closed; it was sent SIGKILL and was killed by signal SIGKILL")
 	assertReaped(t, w.PID())
@@ -477,20 +422,17 @@ func TestWorkerCloseSIGTERMWithTaskInFlight(t *testing.T) {
 	}
 	w := start(t, selfConfig())
 	c := NewCall()
-	if err := w.Send(c, Request{Workload: "t.block", Params: []byte(`{"for":"30s"}`)}); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, w.Send(c, Request{Workload: "t.block", Params: []byte(`{"for":"30s"}`)}))
 	time.Sleep(50 * time.Millisecond)
 	const grace = 200 * time.Millisecond
 	begin := time.Now()
 	w.Close(grace)
-	if d := time.Since(begin); d > 2*grace+time.Second {
-		t.Errorf("Close took %s", d)
-	}
+	d := time.Since(begin)
+	assert.LessOrEqual(t, d, 2*grace+time.Second, "Close took %s", d)
 	select {
 	case <-c.Done():
 	default:
-		t.Fatal("Close returned with the call unsettled")
+		require.FailNow(t, "Close returned with the call unsettled")
 	}
 	wantCrash(t, c.Err, fmt.Sprintf("pid %d", w.PID()), "stopped while the task was running")
 	wantCrash(t, w.Err(), "did not exit after its input closed; it was sent SIGTERM and was killed by signal SIGTERM")
@@ -500,9 +442,7 @@ func TestWorkerCloseConcurrentWithKill(t *testing.T) {
 	t.Parallel()
 	w := start(t, selfConfig())
 	c := NewCall()
-	if err := w.Send(c, Request{Workload: "t.sleep", Params: []byte(`{"ms":30000}`)}); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, w.Send(c, Request{Workload: "t.sleep", Params: []byte(`{"ms":30000}`)}))
 	var wg sync.WaitGroup
 	for i := range 6 {
 		wg.Go(func() {
@@ -518,18 +458,19 @@ func TestWorkerCloseConcurrentWithKill(t *testing.T) {
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):
-		t.Fatal("Close and Kill did not return")
+		require.FailNow(t, "Close and Kill did not return")
 	}
 	<-w.Done()
 	<-c.Done()
 	// Either the kill came first, or the worker saw its input close and
 	// answered with the cancelled task.
-	if c.Err == nil || (c.Err.Code != taskerr.WorkerCrashed && !strings.Contains(c.Err.Message, "cancelled because the worker is stopping")) {
-		t.Errorf("the call settled with %+v", c.Err)
+	if assert.NotNil(t, c.Err, "the call settled without an error") {
+		assert.True(t, c.Err.Code == taskerr.WorkerCrashed || strings.Contains(c.Err.Message, "cancelled because the worker is stopping"),
+			"the call settled with %+v", c.Err)
 	}
 	select {
 	case <-c.Done():
-		t.Error("the call settled twice")
+		assert.Fail(t, "the call settled twice")
 	default:
 	}
 	w.Close(time.Second)
@@ -543,26 +484,20 @@ func TestWorkerEnv(t *testing.T) {
 	w := start(t, cfg)
 	c := NewCall()
 	r := do(t, w, c, "t.env", `{"name":"`+WorkerEnv+`"}`)
-	if r.Err != nil || string(r.Value) != strconv.Quote(strconv.Itoa(os.Getpid())) {
-		t.Fatalf("%s = %s (%v), want our pid %d", WorkerEnv, r.Value, r.Err, os.Getpid())
-	}
+	require.Nil(t, r.Err, "%s", WorkerEnv)
+	require.Equal(t, strconv.Quote(strconv.Itoa(os.Getpid())), string(r.Value), "%s, want our pid", WorkerEnv)
 	r = do(t, w, c, "t.env", `{"name":"XK6_IPC_TEST_VAR"}`)
-	if r.Err != nil || string(r.Value) != `"hello there"` {
-		t.Fatalf("XK6_IPC_TEST_VAR = %s (%v)", r.Value, r.Err)
-	}
+	require.Nil(t, r.Err, "XK6_IPC_TEST_VAR")
+	require.Equal(t, `"hello there"`, string(r.Value), "XK6_IPC_TEST_VAR")
 	env := workerEnv([]string{"A=1", WorkerEnv + "=1", "B=2", WorkerEnv + "=2", WorkerIDEnv + "=9.9"})
 	want := []string{"A=1", "B=2", WorkerEnv + "=" + strconv.Itoa(os.Getpid())}
-	if strings.Join(env, ",") != strings.Join(want, ",") {
-		t.Errorf("workerEnv = %q, want %q", env, want)
-	}
+	assert.Equal(t, want, env, "workerEnv")
 }
 
 func TestServeProcessWithoutEnv(t *testing.T) {
 	t.Setenv(WorkerEnv, "") // ServeProcess returns before it touches stdin or stdout
 	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	stderr := os.Stderr
 	os.Stderr = w
 	code := ServeProcess(testRegistry())
@@ -570,9 +505,8 @@ func TestServeProcessWithoutEnv(t *testing.T) {
 	_ = w.Close()
 	msg, _ := io.ReadAll(r)
 	_ = r.Close()
-	if code != 1 || !strings.Contains(string(msg), WorkerEnv+" is not set") {
-		t.Fatalf("exit code %d, stderr %q", code, msg)
-	}
+	require.Equal(t, 1, code, "exit code, stderr %q", msg)
+	require.Contains(t, string(msg), WorkerEnv+" is not set", "stderr")
 }
 
 // TestTestworkerGood checks the good mode of internal/testworker, which
@@ -581,21 +515,18 @@ func TestTestworkerGood(t *testing.T) {
 	t.Parallel()
 	w := start(t, testworker(t, "good"))
 	for _, name := range []string{"t.echo", "t.sleep", "t.fail", "t.print", "t.crash"} {
-		if !w.Offers(name) {
-			t.Errorf("good mode does not offer %s", name)
-		}
+		assert.True(t, w.Offers(name), "good mode does not offer %s", name)
 	}
 	c := NewCall()
-	if r := do(t, w, c, "t.echo", `{"x":[1,2]}`); r.Err != nil || string(r.Value) != `{"x":[1,2]}` {
-		t.Fatalf("echo: %+v %s", r.Err, r.Value)
-	}
-	if r := do(t, w, c, "t.sleep", `{"ms":1,"v":4}`); r.Err != nil || string(r.Value) != "4" {
-		t.Fatalf("sleep: %+v %s", r.Err, r.Value)
-	}
-	if r := do(t, w, c, "t.print", ""); r.Err != nil {
-		t.Fatalf("print: %+v", r.Err)
-	}
-	r := do(t, w, c, "t.crash", "")
+	r := do(t, w, c, "t.echo", `{"x":[1,2]}`)
+	require.Nil(t, r.Err, "echo")
+	require.Equal(t, `{"x":[1,2]}`, string(r.Value), "echo") //nolint:testifylint // byte-exact on purpose: JSONEq would accept another encoding
+	r = do(t, w, c, "t.sleep", `{"ms":1,"v":4}`)
+	require.Nil(t, r.Err, "sleep")
+	require.Equal(t, "4", string(r.Value), "sleep")
+	r = do(t, w, c, "t.print", "")
+	require.Nil(t, r.Err, "print")
+	r = do(t, w, c, "t.crash", "")
 	wantCrash(t, r.Err, "exited with status 3", "t.crash: exiting with status 3")
 }
 
@@ -608,12 +539,8 @@ func TestPdeathsig(t *testing.T) {
 	cmd.Env = slices.Concat(selfConfig().Env, []string{testModeEnv + "=parent", "TMPDIR=" + t.TempDir()}) // the worker dies with its parent: its TMPDIR stays
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
 	workerPID := 0
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
@@ -623,47 +550,29 @@ func TestPdeathsig(t *testing.T) {
 		}
 	})
 	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("reading the worker's pid: %v", err)
-	}
-	if _, err := fmt.Sscanf(line, "WORKER %d", &workerPID); err != nil {
-		t.Fatalf("line %q: %v", line, err)
-	}
-	if !procs.Running(workerPID) {
-		t.Fatalf("worker %d is not running", workerPID)
-	}
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "reading the worker's pid")
+	_, err = fmt.Sscanf(line, "WORKER %d", &workerPID)
+	require.NoError(t, err, "line %q", line)
+	require.True(t, procs.Running(workerPID), "worker %d is not running", workerPID)
+	require.NoError(t, cmd.Process.Kill())
 	_ = cmd.Wait()
-	deadline := time.Now().Add(2 * time.Second)
-	for procs.Running(workerPID) {
-		if time.Now().After(deadline) {
-			t.Fatalf("worker %d outlived its parent by 2s", workerPID)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	require.Eventually(t, func() bool { return !procs.Running(workerPID) }, 2*time.Second, 10*time.Millisecond,
+		"worker %d outlived its parent by 2s", workerPID)
 }
 
 //nolint:paralleltest // goleak counts every goroutine of the test process
 func TestNoGoroutineLeak(t *testing.T) {
 	// The forking goroutine lives for good: start one worker before counting.
 	w, err := Start(selfConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	w.Close(time.Second)
 	before := runtime.NumGoroutine()
 	for range 3 {
 		w, err := Start(selfConfig())
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		c := NewCall()
 		do(t, w, c, "t.noop", "")
-		if err := w.Send(c, Request{Workload: "t.sleep", Params: []byte(`{"ms":30000}`)}); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, w.Send(c, Request{Workload: "t.sleep", Params: []byte(`{"ms":30000}`)}))
 		w.Close(time.Second)
 		<-c.Done()
 	}
@@ -675,7 +584,8 @@ func TestNoGoroutineLeak(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			buf := make([]byte, 1<<20)
-			t.Fatalf("%d goroutines before, %d after:\n%s", before, n, buf[:runtime.Stack(buf, true)])
+			require.FailNow(t, "goroutines outlived their workers",
+				"%d goroutines before, %d after:\n%s", before, n, buf[:runtime.Stack(buf, true)])
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -733,9 +643,7 @@ func BenchmarkWorkerRoundTripNoopPipelined16(b *testing.B) {
 	}
 	wg.Wait()
 	b.ReportMetric(float64(b.N)/time.Since(begin).Seconds(), "tasks/s")
-	if e := failed.Load(); e != nil {
-		b.Fatal(e)
-	}
+	require.Nil(b, failed.Load())
 }
 
 func BenchmarkRawPipeEcho(b *testing.B) {
@@ -744,16 +652,10 @@ func BenchmarkRawPipeEcho(b *testing.B) {
 	cmd := exec.CommandContext(b.Context(), os.Args[0])
 	cmd.Env = slices.Concat(selfConfig().Env, []string{testModeEnv + "=echo", echoReplyEnv + "=" + strconv.Itoa(respSize)})
 	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
+	require.NoError(b, cmd.Start())
 	b.Cleanup(func() {
 		_ = stdin.Close()
 		done := make(chan struct{})

@@ -5,6 +5,8 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
 )
 
 func TestDescribe(t *testing.T) {
@@ -31,8 +33,6 @@ func TestDescribe(t *testing.T) {
 		{json.Number("12.5"), "12.5"},
 		{struct{}{}, "struct {}"},
 	} {
-		if got := Describe(c.v); got != c.want {
-			t.Errorf("Describe(%#v) = %q, want %q", c.v, got, c.want)
-		}
+		assert.Equal(t, c.want, Describe(c.v), "Describe(%#v)", c.v)
 	}
 }

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestErrorsIs: each class has a sentinel that errors.Is matches through
@@ -17,26 +20,18 @@ func TestErrorsIs(t *testing.T) {
 			t.Parallel()
 			err := fmt.Errorf("submitting: %w", New(code, "what went wrong"))
 			sentinel := Sentinel(code)
-			if sentinel.Code != code || sentinel.Message != "" || sentinel != Sentinel(code) {
-				t.Fatalf("Sentinel(%s) = %#v, want one *Error of that class with no message", code, sentinel)
-			}
-			if !errors.Is(err, sentinel) {
-				t.Fatalf("errors.Is(%v, the sentinel of %s) = false", err, code)
-			}
+			require.Equal(t, &Error{Code: code}, sentinel, "Sentinel(%s), want an *Error of that class with no message", code)
+			require.Same(t, sentinel, Sentinel(code), "Sentinel(%s), want one *Error", code)
+			require.ErrorIs(t, err, sentinel, "the sentinel of %s", code)
 			for _, other := range Codes {
-				if other != code && errors.Is(err, Sentinel(other)) {
-					t.Errorf("errors.Is(%s error, the sentinel of %s) = true", code, other)
+				if other != code {
+					require.NotErrorIs(t, err, Sentinel(other), "a %s error matches the sentinel of %s", code, other)
 				}
 			}
-			if errors.Is(err, New(code, "another message")) {
-				t.Errorf("a %s error matches another error of its class with a message: only sentinels match by class", code)
-			}
+			assert.NotErrorIs(t, err, New(code, "another message"),
+				"a %s error matches another error of its class with a message: only sentinels match by class", code)
 		})
 	}
-	if !errors.Is(From(context.DeadlineExceeded), ErrTimeout) {
-		t.Error("From(context.DeadlineExceeded) is not a Timeout")
-	}
-	if !errors.Is(From(errors.New("boom")), ErrWorkload) {
-		t.Error("From(an unclassified error) is not a Workload failure")
-	}
+	require.ErrorIs(t, From(context.DeadlineExceeded), ErrTimeout, "From(context.DeadlineExceeded) is not a Timeout")
+	assert.ErrorIs(t, From(errors.New("boom")), ErrWorkload, "From(an unclassified error) is not a Workload failure")
 }

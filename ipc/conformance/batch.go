@@ -3,13 +3,14 @@ package conformance
 import (
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/k6-concurrency/xk6-concurrency/ipc"
 	"github.com/k6-concurrency/xk6-concurrency/taskerr"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // batch: a worker whose hello lists "batch" reads several runs in one
@@ -48,9 +49,7 @@ func (r *rawWorker) results(n int, within time.Duration) map[uint64]rawResult {
 	got := make(map[uint64]rawResult, n)
 	for range n {
 		res := r.result(within)
-		if _, dup := got[res.ID]; dup {
-			r.t.Errorf("a second result for id %d: %s", res.ID, res.raw)
-		}
+		assert.NotContains(r.t, got, res.ID, "a second result for id %d: %s", res.ID, res.raw)
 		got[res.ID] = res
 	}
 	return got
@@ -69,16 +68,12 @@ func (s *suite) batchMixed(t *testing.T) {
 	r.send(batchJSON(runJSON(13, s.o.Noop, "")))
 	got := r.results(13, settle)
 	for id := uint64(1); id <= 13; id++ {
-		if res, ok := got[id]; !ok {
-			t.Errorf("no result for run %d", id)
-		} else if res.Error != nil {
-			t.Errorf("run %d failed: %s", id, res.raw)
+		if assert.Contains(t, got, id, "no result for run %d", id) {
+			assert.Nil(t, got[id].Error, "run %d failed: %s", id, got[id].raw)
 		}
 	}
 	r.closeInput()
-	if code := r.wait(); code != 0 {
-		t.Errorf("exit status %d after its input ended, want 0", code)
-	}
+	assert.Equal(t, 0, r.wait(), "exit status after its input ended")
 	r.cleanStdout()
 }
 
@@ -96,24 +91,22 @@ func (s *suite) batchBadRequest(t *testing.T) {
 		runJSON(6, s.o.Sleep, `{"duration":"1ms"}`),
 	))
 	got := r.results(5, settle)
-	if res := got[3]; res.Error == nil || lone.Error == nil || *res.Error != *lone.Error {
-		t.Errorf("a bad run in a batch got %s; alone it got %s", res.raw, lone.raw)
+	assert.NotNil(t, lone.Error, "a bad run alone got %s", lone.raw)
+	assert.Equal(t, lone.Error, got[3].Error, "a bad run in a batch got %s; alone it got %s", got[3].raw, lone.raw)
+	if res := got[4]; assert.NotNil(t, res.Error, "an unknown workload in a batch got %s, want an UnknownWorkloadError",
+		res.raw) {
+		assert.Equal(t, string(taskerr.UnknownWorkload), res.Error.Name, "an unknown workload in a batch got %s", res.raw)
 	}
-	if res := got[4]; res.Error == nil || res.Error.Name != string(taskerr.UnknownWorkload) {
-		t.Errorf("an unknown workload in a batch got %s, want an UnknownWorkloadError", res.raw)
-	}
-	if res := got[5]; res.Error == nil || res.Error.Name != string(taskerr.InvalidArgument) {
-		t.Errorf("params [1,2] in a batch got %s, want an InvalidArgumentError", res.raw)
+	if res := got[5]; assert.NotNil(t, res.Error, "params [1,2] in a batch got %s, want an InvalidArgumentError",
+		res.raw) {
+		assert.Equal(t, string(taskerr.InvalidArgument), res.Error.Name, "params [1,2] in a batch got %s", res.raw)
 	}
 	for _, id := range []uint64{2, 6} {
-		if res, ok := got[id]; !ok || res.Error != nil {
-			t.Errorf("run %d, beside the bad ones in its batch, got %s", id, res.raw)
-		}
+		assert.Contains(t, got, id, "run %d, beside the bad ones in its batch, got no result", id)
+		assert.Nil(t, got[id].Error, "run %d, beside the bad ones in its batch, got %s", id, got[id].raw)
 	}
 	r.closeInput()
-	if code := r.wait(); code != 0 {
-		t.Errorf("exit status %d after its input ended, want 0", code)
-	}
+	assert.Equal(t, 0, r.wait(), "exit status after its input ended")
 	r.cleanStdout()
 }
 
@@ -136,34 +129,31 @@ func (s *suite) batchCrash(t *testing.T) {
 		reqs[i].OnWrite = func() { order = append(order, i) }
 	}
 	for i, err := range w.SendBatch(calls, reqs) {
-		if err != nil {
-			t.Fatalf("sending run %d of the batch: %v", i, err)
-		}
+		require.NoError(t, err, "sending run %d of the batch", i)
 	}
-	if !slices.Equal(order, []int{0, 1, 2, 3}) {
-		t.Errorf("the batch's runs were written in the order %v", order)
-	}
-	if res := await(t, calls[0], s.o.Noop, settle); res.Err != nil {
-		t.Fatalf("the batch's first run failed: %v", res.Err)
-	}
+	assert.Equal(t, []int{0, 1, 2, 3}, order, "the order the batch's runs were written in")
+	first := await(t, calls[0], s.o.Noop, settle)
+	require.Nil(t, first.Err, "the batch's first run failed")
 	time.Sleep(100 * time.Millisecond) // room to run what it must not run
 	for i, c := range calls[2:] {
 		select {
 		case <-c.Done():
-			t.Errorf("run %d of the batch was answered while the one ahead of it runs (concurrency 1): %+v",
-				i+2, c.Response)
+			assert.Fail(t, "a run was answered while the one ahead of it runs (concurrency 1)",
+				"run %d of the batch: %+v", i+2, c.Response)
 		default:
 		}
 	}
 	w.Kill("the conformance suite crashes it mid-batch")
 	for i, c := range calls[1:] {
 		res := await(t, c, reqs[i+1].Workload, settle)
-		if res.Err == nil || res.Err.Code != taskerr.WorkerCrashed {
-			t.Errorf("run %d of the batch, in flight when the worker died: got %+v, want WorkerCrashedError", i+1, res)
+		if assert.NotNil(t, res.Err, "run %d of the batch, in flight when the worker died: got %+v, want WorkerCrashedError",
+			i+1, res) {
+			assert.Equal(t, taskerr.WorkerCrashed, res.Err.Code, "run %d of the batch, in flight when the worker died: got %+v",
+				i+1, res)
 		}
 		select {
 		case <-c.Done():
-			t.Errorf("run %d of the batch settled twice", i+1)
+			assert.Fail(t, "a run of the batch settled twice", "run %d", i+1)
 		default:
 		}
 	}
@@ -180,14 +170,10 @@ func (s *suite) batchNotNegotiated(t *testing.T) {
 	}
 	r.send(batchJSON(runs...))
 	for id, res := range r.results(8, settle) {
-		if res.Error != nil {
-			t.Errorf("run %d failed: %s", id, res.raw)
-		}
+		assert.Nil(t, res.Error, "run %d failed: %s", id, res.raw)
 	}
 	r.closeInput()
-	if code := r.wait(); code != 0 {
-		t.Errorf("exit status %d after its input ended, want 0", code)
-	}
+	assert.Equal(t, 0, r.wait(), "exit status after its input ended")
 	r.cleanStdout() // a batch frame would be a readErr: the pool did not list the feature
 }
 
@@ -195,9 +181,7 @@ func (s *suite) batchNotNegotiated(t *testing.T) {
 func (r *rawWorker) handshakeBatch(concurrency, maxFrame int) {
 	r.t.Helper()
 	f := r.next(10*time.Second, "the worker's hello")
-	if f.typ != "hello" {
-		r.t.Fatalf("the first frame is not a hello: %s", f.raw)
-	}
+	require.Equal(r.t, "hello", f.typ, "the first frame is not a hello: %s", f.raw)
 	r.acceptsBatch.Store(true)
 	r.send(fmt.Sprintf(`{"type":"hello","protocol":1,"concurrency":%d,"max_frame":%d,"features":[%q]}`,
 		concurrency, maxFrame, ipc.FeatureBatch))

@@ -61,6 +61,8 @@ import (
 
 	"github.com/k6-concurrency/xk6-concurrency/ipc"
 	"github.com/k6-concurrency/xk6-concurrency/taskerr"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // Options says how to start the worker and what it offers.
@@ -120,9 +122,7 @@ const settle = 5 * time.Second
 // part of it.
 func Run(t *testing.T, argv []string, opts Options) {
 	t.Helper()
-	if len(argv) == 0 {
-		t.Fatal("conformance.Run: no command")
-	}
+	require.NotEmpty(t, argv, "conformance.Run: no command")
 	s := &suite{argv: append([]string(nil), argv...), o: opts.withDefaults()}
 	offered := s.offered(t)
 	if t.Failed() {
@@ -165,9 +165,8 @@ func (s *suite) offered(t *testing.T) map[string]string {
 	}
 	need := append([]string{s.o.Noop, s.o.Sleep}, s.o.Require...)
 	for _, name := range need {
-		if _, ok := offers[name]; !ok {
-			t.Errorf("the worker does not offer %q, which the suite needs (it offers: %s)", name, names(offers))
-		}
+		assert.Contains(t, offers, name, "the worker does not offer %q, which the suite needs (it offers: %s)",
+			name, names(offers))
 	}
 	return offers
 }
@@ -211,9 +210,7 @@ func (s *suite) startLogged(t *testing.T, argv []string, concurrency int) (*ipc.
 		StartTimeout: s.o.StartTimeout,
 		Stderr:       func(line string) { stderr.WriteString(line + "\n") },
 	})
-	if err != nil {
-		t.Fatalf("starting %v: %v", argv, err)
-	}
+	require.NoError(t, err, "starting %v", argv)
 	t.Cleanup(func() { w.Close(time.Second) })
 	return w, stderr
 }
@@ -228,9 +225,7 @@ func call(t *testing.T, w *ipc.Worker, req ipc.Request, within time.Duration) ip
 func send(t *testing.T, w *ipc.Worker, req ipc.Request) *ipc.Call {
 	t.Helper()
 	c := ipc.NewCall()
-	if err := w.Send(c, req); err != nil {
-		t.Fatalf("sending %s: %v", req.Workload, err)
-	}
+	require.NoError(t, w.Send(c, req), "sending %s", req.Workload)
 	return c
 }
 
@@ -239,7 +234,7 @@ func await(t *testing.T, c *ipc.Call, what string, within time.Duration) ipc.Res
 	select {
 	case <-c.Done():
 	case <-time.After(within):
-		t.Fatalf("no result for %s (id %d) within %s", what, c.ID(), within)
+		require.FailNow(t, "no result in time", "no result for %s (id %d) within %s", what, c.ID(), within)
 	}
 	r := c.Response
 	r.Value = append(json.RawMessage(nil), r.Value...)
@@ -255,12 +250,11 @@ func alive(t *testing.T, w *ipc.Worker, noop string) {
 	t.Helper()
 	select {
 	case <-w.Done():
-		t.Fatalf("the worker ended: %v", w.Err())
+		require.FailNow(t, "the worker ended", "%v", w.Err())
 	default:
 	}
-	if r := call(t, w, ipc.Request{Workload: noop}, settle); r.Err != nil {
-		t.Fatalf("%s after that: %v", noop, r.Err)
-	}
+	r := call(t, w, ipc.Request{Workload: noop}, settle)
+	require.Nil(t, r.Err, "%s after that", noop)
 }
 
 // hello: both sides say hello first, without waiting for the other's; the
@@ -268,26 +262,20 @@ func alive(t *testing.T, w *ipc.Worker, noop string) {
 func (s *suite) hello(t *testing.T) {
 	r := s.startRaw(t)
 	f := r.next(s.o.StartTimeout, "the worker's hello, before the pool said anything")
-	if f.typ != "hello" {
-		t.Fatalf("the first frame is a %q, not a hello: %s", f.typ, f.raw)
-	}
+	require.Equal(t, "hello", f.typ, "the first frame is not a hello: %s", f.raw)
 	var h struct {
 		Protocol  *float64          `json:"protocol"`
 		PID       *float64          `json:"pid"`
 		Workloads []json.RawMessage `json:"workloads"`
 	}
-	if err := json.Unmarshal(f.raw, &h); err != nil {
-		t.Fatalf("malformed hello: %v: %s", err, f.raw)
+	require.NoError(t, json.Unmarshal(f.raw, &h), "malformed hello: %s", f.raw)
+	if assert.NotNil(t, h.Protocol, "hello protocol: got nothing, want %d", ipc.ProtocolVersion) {
+		assert.InDelta(t, ipc.ProtocolVersion, *h.Protocol, 0, "hello protocol")
 	}
-	if h.Protocol == nil || *h.Protocol != ipc.ProtocolVersion {
-		t.Errorf("hello protocol: got %v, want %d", deref(h.Protocol), ipc.ProtocolVersion)
+	if assert.NotNil(t, h.PID, "hello pid: got nothing, want the worker's pid %d", r.cmd.Process.Pid) {
+		assert.Equal(t, r.cmd.Process.Pid, int(*h.PID), "hello pid: want the worker's pid (got %v)", deref(h.PID))
 	}
-	if h.PID == nil || int(*h.PID) != r.cmd.Process.Pid {
-		t.Errorf("hello pid: got %v, want the worker's pid %d", deref(h.PID), r.cmd.Process.Pid)
-	}
-	if len(h.Workloads) == 0 {
-		t.Errorf("hello lists no workloads: %s", f.raw)
-	}
+	assert.NotEmpty(t, h.Workloads, "hello lists no workloads: %s", f.raw)
 	seen := map[string]bool{}
 	for i, raw := range h.Workloads {
 		var info struct {
@@ -297,36 +285,31 @@ func (s *suite) hello(t *testing.T) {
 			Params      json.RawMessage `json:"params"`
 		}
 		if err := json.Unmarshal(raw, &info); err != nil {
-			t.Errorf("workload #%d is not an object: %s", i+1, raw)
+			assert.Fail(t, "a workload is not an object", "workload #%d: %s: %v", i+1, raw, err)
 			continue
 		}
-		switch {
-		case info.Name == nil || *info.Name == "":
-			t.Errorf("workload #%d has no name: %s", i+1, raw)
-		case seen[*info.Name]:
-			t.Errorf("workload %q is listed twice", *info.Name)
-		default:
+		if assert.NotEmpty(t, info.Name, "workload #%d has no name: %s", i+1, raw) {
+			assert.NotContains(t, seen, *info.Name, "workload %q is listed twice", *info.Name)
 			seen[*info.Name] = true
 		}
-		if info.Kind == nil || (*info.Kind != "cpu" && *info.Kind != "io") {
-			t.Errorf("workload #%d has kind %s, want \"cpu\" or \"io\": %s", i+1, jsonOf(info.Kind), raw)
+		kind := jsonOf(info.Kind)
+		if assert.NotNil(t, info.Kind, "workload #%d has kind %s, want \"cpu\" or \"io\": %s", i+1, kind, raw) {
+			assert.Contains(t, []string{"cpu", "io"}, *info.Kind, "workload #%d has kind %s, want \"cpu\" or \"io\": %s",
+				i+1, kind, raw)
 		}
-		if len(info.Description) > 0 && string(info.Description) != "null" && info.Description[0] != '"' {
-			t.Errorf("workload #%d has a description that is not a string: %s", i+1, raw)
+		if len(info.Description) > 0 && string(info.Description) != "null" {
+			assert.Equal(t, byte('"'), info.Description[0], "workload #%d has a description that is not a string: %s", i+1, raw)
 		}
-		if len(info.Params) > 0 && string(info.Params) != "null" && info.Params[0] != '{' {
-			t.Errorf("workload #%d has params that are not an object: %s", i+1, raw)
+		if len(info.Params) > 0 && string(info.Params) != "null" {
+			assert.Equal(t, byte('{'), info.Params[0], "workload #%d has params that are not an object: %s", i+1, raw)
 		}
 	}
 	// The pool's hello, then the end of the input: a clean exit, no more frames.
 	r.send(fmt.Sprintf(`{"type":"hello","protocol":1,"concurrency":1,"max_frame":%d}`, ipc.DefaultMaxFrame))
 	r.closeInput()
-	if f, ok := r.tryNext(settle); ok {
-		t.Errorf("a frame after the hello with nothing asked: %s", f.raw)
-	}
-	if code := r.wait(); code != 0 {
-		t.Errorf("exit status %d after its input ended, want 0", code)
-	}
+	f, ok := r.tryNext(settle)
+	assert.False(t, ok, "a frame after the hello with nothing asked: %s", f.raw)
+	assert.Equal(t, 0, r.wait(), "exit status after its input ended")
 	r.cleanStdout()
 }
 
@@ -347,26 +330,21 @@ func (s *suite) roundTrip(t *testing.T) {
 	w := s.start(t, 1)
 	for i := range 20 {
 		r := call(t, w, ipc.Request{Workload: s.o.Noop}, settle)
-		if r.Err != nil {
-			t.Fatalf("%s #%d: %v", s.o.Noop, i+1, r.Err)
-		}
-		if r.Value != nil && string(r.Value) != "null" {
-			t.Fatalf("%s #%d: value %s, want null", s.o.Noop, i+1, r.Value)
+		require.Nil(t, r.Err, "%s #%d", s.o.Noop, i+1)
+		if r.Value != nil {
+			require.Equal(t, "null", string(r.Value), "%s #%d: value", s.o.Noop, i+1)
 		}
 	}
 	const d = 50 * time.Millisecond
 	start := time.Now()
 	r := call(t, w, ipc.Request{Workload: s.o.Sleep, Params: sleepParams(d)}, settle)
 	took := time.Since(start)
-	if r.Err != nil {
-		t.Fatalf("%s %s: %v", s.o.Sleep, d, r.Err)
-	}
-	if took < d-time.Millisecond {
-		t.Errorf("%s %s answered after %s", s.o.Sleep, d, took)
-	}
-	if r.RunTime < d-2*time.Millisecond || r.RunTime > took+time.Millisecond {
-		t.Errorf("%s %s: run_ns says %s, want from %s to the round trip's %s", s.o.Sleep, d, r.RunTime, d, took)
-	}
+	require.Nil(t, r.Err, "%s %s", s.o.Sleep, d)
+	assert.GreaterOrEqual(t, took, d-time.Millisecond, "%s %s answered after %s", s.o.Sleep, d, took)
+	assert.GreaterOrEqual(t, r.RunTime, d-2*time.Millisecond,
+		"%s %s: run_ns says %s, want from %s to the round trip's %s", s.o.Sleep, d, r.RunTime, d, took)
+	assert.LessOrEqual(t, r.RunTime, took+time.Millisecond,
+		"%s %s: run_ns says %s, want from %s to the round trip's %s", s.o.Sleep, d, r.RunTime, d, took)
 }
 
 // pipelining: with concurrency N, N sleeps in flight at once end in about
@@ -390,23 +368,22 @@ func (s *suite) pipelining(t *testing.T) {
 	}
 	for i, c := range calls {
 		r := await(t, c, s.o.Sleep, sum+settle)
-		if r.Err != nil {
-			t.Fatalf("%s %s: %v", s.o.Sleep, durations[i], r.Err)
-		}
+		require.Nil(t, r.Err, "%s %s", s.o.Sleep, durations[i])
 		// run_ns tells whose result this is: a result matched to the wrong
 		// request has another request's duration.
-		if r.RunTime < durations[i]-2*time.Millisecond || r.RunTime > durations[i]+300*time.Millisecond {
-			t.Errorf("request %d (%s %s): run_ns says %s: it waited inside the worker, or got another request's result",
-				c.ID(), s.o.Sleep, durations[i], r.RunTime)
-		}
+		assert.GreaterOrEqual(t, r.RunTime, durations[i]-2*time.Millisecond,
+			"request %d (%s %s): run_ns says %s: it waited inside the worker, or got another request's result",
+			c.ID(), s.o.Sleep, durations[i], r.RunTime)
+		assert.LessOrEqual(t, r.RunTime, durations[i]+300*time.Millisecond,
+			"request %d (%s %s): run_ns says %s: it waited inside the worker, or got another request's result",
+			c.ID(), s.o.Sleep, durations[i], r.RunTime)
 	}
 	took := time.Since(start)
 	limit := longest + (sum-longest)/2
 	t.Logf("%d sleeps of %s..%s in flight at once took %s (one after another: %s)", n, durations[n-1], longest, took, sum)
-	if took > limit {
-		t.Errorf("%d requests in flight took %s, over %s: the worker does not run them at the same time (concurrency %d)",
-			n, took, limit, n)
-	}
+	assert.LessOrEqual(t, took, limit,
+		"%d requests in flight took %s, over %s: the worker does not run them at the same time (concurrency %d)",
+		n, took, limit, n)
 }
 
 // prefetch: the pool keeps one request more than the hello's concurrency
@@ -430,34 +407,35 @@ func (s *suite) prefetch(t *testing.T) {
 		res := r.result(first + 2*settle)
 		order[res.ID], results[res.ID] = i, res
 	}
-	if order[2] < order[1] {
-		t.Errorf("request 2 ended before request 1, with concurrency 1: the worker ran them at the same time")
+	assert.GreaterOrEqual(t, order[2], order[1],
+		"request 2 ended before request 1, with concurrency 1: the worker ran them at the same time")
+	second := results[2]
+	if assert.Nil(t, second.Error,
+		"request 2 (%s, timeout_ms 200, behind a %s one) failed: %s: its timeout must count from its start",
+		s.o.Sleep, 50*time.Millisecond, second.raw) && second.RunNS != nil {
+		runNS := time.Duration(*second.RunNS)
+		assert.LessOrEqual(t, runNS, first/2, "request 2 says run_ns %s: it counts its wait behind request 1", runNS)
 	}
-	if res := results[2]; res.Error != nil {
-		t.Errorf("request 2 (%s, timeout_ms 200, behind a %s one) failed: %s: its timeout must count from its start",
-			s.o.Sleep, 50*time.Millisecond, res.raw)
-	} else if res.RunNS != nil && time.Duration(*res.RunNS) > first/2 {
-		t.Errorf("request 2 says run_ns %s: it counts its wait behind request 1", time.Duration(*res.RunNS))
-	}
-	if order[3] > order[1] {
-		t.Errorf("request 3, cancelled while it waited, was answered after request 1 ended: " +
+	assert.LessOrEqual(t, order[3], order[1],
+		"request 3, cancelled while it waited, was answered after request 1 ended: "+
 			"answer it at once (the pool kills a worker that does not answer a cancel within its grace)")
-	}
-	if res := results[3]; res.Error == nil || (res.RunNS != nil && *res.RunNS != 0) {
-		t.Errorf("request 3, cancelled while it waited, was not answered with an error and run_ns 0 (not run): %s", res.raw)
+	third := results[3]
+	assert.NotNil(t, third.Error,
+		"request 3, cancelled while it waited, was not answered with an error and run_ns 0 (not run): %s", third.raw)
+	if third.RunNS != nil {
+		assert.Zero(t, *third.RunNS,
+			"request 3, cancelled while it waited, was not answered with an error and run_ns 0 (not run): %s", third.raw)
 	}
 	r.send(fmt.Sprintf(`{"type":"run","id":4,"workload":%q,"params":%s}`, s.o.Sleep, sleepParams(first)))
 	r.send(fmt.Sprintf(`{"type":"run","id":5,"workload":%q,"params":%s}`, s.o.Sleep, sleepParams(first)))
 	time.Sleep(50 * time.Millisecond)
 	r.closeInput()
 	for range 2 {
-		if res := r.result(first + settle); res.ID == 5 && res.Error == nil {
-			t.Errorf("request 5 waited when the input ended, and was not answered with an error: %s", res.raw)
+		if res := r.result(first + settle); res.ID == 5 {
+			assert.NotNil(t, res.Error, "request 5 waited when the input ended, and was not answered with an error: %s", res.raw)
 		}
 	}
-	if code := r.wait(); code != 0 {
-		t.Errorf("exit status %d after its input ended, want 0", code)
-	}
+	assert.Equal(t, 0, r.wait(), "exit status after its input ended")
 	r.cleanStdout()
 }
 
@@ -467,8 +445,9 @@ func (s *suite) errors(t *testing.T) {
 	pid := w.PID()
 	const unknown = "conformance.no-such-workload"
 	r := call(t, w, ipc.Request{Workload: unknown}, settle)
-	if r.Err == nil || r.Err.Code != taskerr.UnknownWorkload || !strings.Contains(r.Err.Message, unknown) {
-		t.Errorf("unknown workload: got %v, want an UnknownWorkloadError naming %q", r.Err, unknown)
+	if assert.NotNil(t, r.Err, "unknown workload: want an UnknownWorkloadError naming %q", unknown) {
+		assert.Equal(t, taskerr.UnknownWorkload, r.Err.Code, "unknown workload: got %v", r.Err)
+		assert.Contains(t, r.Err.Message, unknown, "unknown workload: want an UnknownWorkloadError naming it")
 	}
 	for _, bad := range []struct{ workload, params, param string }{
 		{s.o.Sleep, `{"duration":"soon"}`, "duration"},
@@ -476,33 +455,32 @@ func (s *suite) errors(t *testing.T) {
 		{s.o.Noop, `{"conformance_nope":1}`, "conformance_nope"},
 	} {
 		r := call(t, w, ipc.Request{Workload: bad.workload, Params: []byte(bad.params)}, settle)
-		if r.Err == nil || r.Err.Code != taskerr.InvalidArgument || !strings.Contains(r.Err.Message, bad.param) {
-			t.Errorf("%s %s: got %v, want an InvalidArgumentError naming %q", bad.workload, bad.params, r.Err, bad.param)
-		} else if !strings.HasPrefix(r.Err.Message, bad.workload) {
-			t.Errorf("%s %s: the message %q does not start with the workload's name", bad.workload, bad.params, r.Err.Message)
+		if assert.NotNil(t, r.Err, "%s %s: want an InvalidArgumentError naming %q", bad.workload, bad.params, bad.param) {
+			assert.Equal(t, taskerr.InvalidArgument, r.Err.Code, "%s %s: got %v", bad.workload, bad.params, r.Err)
+			assert.Contains(t, r.Err.Message, bad.param, "%s %s: want an InvalidArgumentError naming it",
+				bad.workload, bad.params)
+			assert.True(t, strings.HasPrefix(r.Err.Message, bad.workload),
+				"%s %s: the message %q does not start with the workload's name", bad.workload, bad.params, r.Err.Message)
 		}
 	}
 	alive(t, w, s.o.Noop)
-	if w.PID() != pid {
-		t.Errorf("the worker's pid changed")
-	}
+	assert.Equal(t, pid, w.PID(), "the worker's pid changed")
 
 	// Params that are not an object (the pool's side refuses to send them).
 	raw := s.startRaw(t)
 	raw.handshake(1, ipc.DefaultMaxFrame)
 	raw.send(fmt.Sprintf(`{"type":"run","id":1,"workload":%q,"params":[1,2]}`, s.o.Noop))
 	res := raw.result(settle)
-	if res.ID != 1 || res.Error == nil || res.Error.Name != string(taskerr.InvalidArgument) {
-		t.Errorf("params [1,2]: got %s, want an InvalidArgumentError", res.raw)
+	assert.Equal(t, uint64(1), res.ID, "params [1,2]: got %s, want an InvalidArgumentError", res.raw)
+	if assert.NotNil(t, res.Error, "params [1,2]: got %s, want an InvalidArgumentError", res.raw) {
+		assert.Equal(t, string(taskerr.InvalidArgument), res.Error.Name, "params [1,2]: got %s", res.raw)
 	}
 	raw.send(fmt.Sprintf(`{"type":"run","id":2,"workload":%q}`, s.o.Noop)) // no params: {}
-	if res := raw.result(settle); res.ID != 2 || res.Error != nil {
-		t.Errorf("a run without params: got %s, want a result without error", res.raw)
-	}
+	res = raw.result(settle)
+	assert.Equal(t, uint64(2), res.ID, "a run without params: got %s, want a result without error", res.raw)
+	assert.Nil(t, res.Error, "a run without params: got %s, want a result without error", res.raw)
 	raw.closeInput()
-	if code := raw.wait(); code != 0 {
-		t.Errorf("exit status %d, want 0", code)
-	}
+	assert.Equal(t, 0, raw.wait(), "exit status")
 	raw.cleanStdout()
 }
 
@@ -516,20 +494,13 @@ func (s *suite) largePayloads(t *testing.T) {
 	echo := func(c *ipc.Call, params []byte) {
 		t.Helper()
 		r := await(t, c, s.o.Echo, 30*time.Second)
-		if r.Err != nil {
-			t.Fatalf("%s of %d bytes: %v", s.o.Echo, len(params), r.Err)
-		}
+		require.Nil(t, r.Err, "%s of %d bytes", s.o.Echo, len(params))
 		var sent, got any
-		if err := json.Unmarshal(params, &sent); err != nil {
-			t.Fatal(err)
-		}
-		if err := json.Unmarshal(r.Value, &got); err != nil {
-			t.Fatalf("%s of %d bytes: the value is not JSON: %v", s.o.Echo, len(params), err)
-		}
-		if !reflect.DeepEqual(sent, got) {
-			t.Errorf("%s of %d bytes: the value (%d bytes) differs from the params: %s...", s.o.Echo, len(params), len(r.Value),
-				clip(r.Value))
-		}
+		require.NoError(t, json.Unmarshal(params, &sent))
+		require.NoError(t, json.Unmarshal(r.Value, &got), "%s of %d bytes: the value is not JSON", s.o.Echo, len(params))
+		// Not assert.Equal or JSONEq: their diff of a MiB of JSON says less than the clipped value.
+		assert.True(t, reflect.DeepEqual(sent, got), "%s of %d bytes: the value (%d bytes) differs from the params: %s...",
+			s.o.Echo, len(params), len(r.Value), clip(r.Value))
 	}
 	big := payload(1<<20-256, 0)
 	echo(send(t, w, ipc.Request{Workload: s.o.Echo, Params: big}), big)
@@ -581,12 +552,14 @@ func (s *suite) timeout(t *testing.T) {
 	honoured := took < long && r.Err != nil && r.Err.Code == taskerr.Timeout
 	t.Logf("%s %s with timeout_ms %d: %v after %s", s.o.Sleep, long, timeout.Milliseconds(), r.Err,
 		took.Round(time.Millisecond))
-	if s.o.StrictTimeout && (!honoured || took > timeout+2*time.Second) {
-		t.Errorf("timeout_ms %d: got %v after %s, want a TimeoutError soon after %s", timeout.Milliseconds(), r.Err, took,
-			timeout)
+	if s.o.StrictTimeout {
+		assert.True(t, honoured, "timeout_ms %d: got %v after %s, want a TimeoutError soon after %s",
+			timeout.Milliseconds(), r.Err, took, timeout)
+		assert.LessOrEqual(t, took, timeout+2*time.Second,
+			"timeout_ms %d: got %v after %s, want a TimeoutError soon after %s", timeout.Milliseconds(), r.Err, took, timeout)
 	}
-	if r.Err != nil && r.Err.Code == taskerr.WorkerCrashed {
-		t.Fatalf("the worker did not survive a timeout: %v", r.Err)
+	if r.Err != nil {
+		require.NotEqual(t, taskerr.WorkerCrashed, r.Err.Code, "the worker did not survive a timeout: %v", r.Err)
 	}
 	alive(t, w, s.o.Noop)
 }
@@ -603,11 +576,13 @@ func (s *suite) cancel(t *testing.T) {
 	r := await(t, c, s.o.Sleep, long+settle)
 	took := time.Since(start)
 	t.Logf("%s %s cancelled after 100ms: %v after %s", s.o.Sleep, long, r.Err, took.Round(time.Millisecond))
-	if r.Err != nil && r.Err.Code == taskerr.WorkerCrashed {
-		t.Fatalf("the worker did not survive a cancel: %v", r.Err)
+	if r.Err != nil {
+		require.NotEqual(t, taskerr.WorkerCrashed, r.Err.Code, "the worker did not survive a cancel: %v", r.Err)
 	}
-	if s.o.StrictCancel && (r.Err == nil || took > 2*time.Second) {
-		t.Errorf("cancel: got %v after %s, want an error soon after the cancel", r.Err, took)
+	if s.o.StrictCancel {
+		assert.NotNil(t, r.Err, "cancel: got no error after %s, want an error soon after the cancel", took)
+		assert.LessOrEqual(t, took, 2*time.Second, "cancel: got %v after %s, want an error soon after the cancel",
+			r.Err, took)
 	}
 	alive(t, w, s.o.Noop)
 }
@@ -620,13 +595,11 @@ func (s *suite) ignoredMessages(t *testing.T) {
 	r.send(`{"type":"cancel","id":999}`)
 	r.send(`{"type":"from-a-later-version","id":3,"x":[1,{"y":null}]}`)
 	r.send(fmt.Sprintf(`{"type":"run","id":1,"workload":%q,"params":{},"future_field":true}`, s.o.Noop))
-	if res := r.result(settle); res.ID != 1 || res.Error != nil {
-		t.Errorf("got %s, want the result of run 1", res.raw)
-	}
+	res := r.result(settle)
+	assert.Equal(t, uint64(1), res.ID, "got %s, want the result of run 1", res.raw)
+	assert.Nil(t, res.Error, "got %s, want the result of run 1", res.raw)
 	r.closeInput()
-	if code := r.wait(); code != 0 {
-		t.Errorf("exit status %d, want 0", code)
-	}
+	assert.Equal(t, 0, r.wait(), "exit status")
 	r.cleanStdout()
 }
 
@@ -645,17 +618,14 @@ func (s *suite) eof(t *testing.T) {
 	got := map[uint64]bool{}
 	for range n {
 		res := r.result(d + settle)
-		if got[res.ID] || res.ID < 1 || res.ID > uint64(n) {
-			t.Errorf("unexpected result: %s", res.raw)
-		}
+		assert.NotContains(t, got, res.ID, "unexpected result, a second one for its id: %s", res.raw)
+		assert.GreaterOrEqual(t, res.ID, uint64(1), "unexpected result: %s", res.raw)
+		assert.LessOrEqual(t, res.ID, uint64(n), "unexpected result: %s", res.raw)
 		got[res.ID] = true
 	}
-	if f, ok := r.tryNext(settle); ok {
-		t.Errorf("a frame after the last result: %s", f.raw)
-	}
-	if code := r.wait(); code != 0 {
-		t.Errorf("exit status %d after its input ended, want 0", code)
-	}
+	f, ok := r.tryNext(settle)
+	assert.False(t, ok, "a frame after the last result: %s", f.raw)
+	assert.Equal(t, 0, r.wait(), "exit status after its input ended")
 	r.cleanStdout()
 
 	// The same through the pool's side: Close finds every request answered
@@ -669,13 +639,12 @@ func (s *suite) eof(t *testing.T) {
 	w.Close(d + settle)
 	for _, c := range calls {
 		res := await(t, c, s.o.Sleep, settle)
-		if res.Err != nil && res.Err.Code == taskerr.WorkerCrashed {
-			t.Errorf("request %d got no result before the worker exited: %v", c.ID(), res.Err)
+		if res.Err != nil {
+			assert.NotEqual(t, taskerr.WorkerCrashed, res.Err.Code, "request %d got no result before the worker exited: %v",
+				c.ID(), res.Err)
 		}
 	}
-	if err := w.Err(); err != nil {
-		t.Errorf("after Close: %v", err)
-	}
+	assert.Nil(t, w.Err(), "after Close")
 }
 
 // protocolErrors: a frame that breaks the protocol makes the worker stop
@@ -713,13 +682,9 @@ func (s *suite) protocolErrors(t *testing.T) {
 			}
 			start := time.Now()
 			res := r.result(settle)
-			if res.ID != 1 {
-				t.Errorf("got %s, want the result of run 1", res.raw)
-			}
+			assert.Equal(t, uint64(1), res.ID, "got %s, want the result of run 1", res.raw)
 			code := r.wait()
-			if code == 0 {
-				t.Errorf("exit status 0 after a protocol error, want non-zero")
-			}
+			assert.NotZero(t, code, "exit status 0 after a protocol error, want non-zero")
 			t.Logf("exit status %d after %s", code, time.Since(start).Round(time.Millisecond))
 			r.cleanStdout()
 		})
@@ -733,13 +698,11 @@ func (s *suite) notAChild(t *testing.T) {
 	r := s.startRawEnv(t, ipc.WorkerEnv+"=1") // init: not the worker's parent
 	r.handshake(1, ipc.DefaultMaxFrame)
 	r.send(fmt.Sprintf(`{"type":"run","id":1,"workload":%q}`, s.o.Noop))
-	if res := r.result(settle); res.ID != 1 || res.Error != nil {
-		t.Errorf("with %s=1: got %s, want the result of run 1", ipc.WorkerEnv, res.raw)
-	}
+	res := r.result(settle)
+	assert.Equal(t, uint64(1), res.ID, "with %s=1: got %s, want the result of run 1", ipc.WorkerEnv, res.raw)
+	assert.Nil(t, res.Error, "with %s=1: got %s, want the result of run 1", ipc.WorkerEnv, res.raw)
 	r.closeInput()
-	if code := r.wait(); code != 0 {
-		t.Errorf("exit status %d after its input ended, want 0", code)
-	}
+	assert.Equal(t, 0, r.wait(), "exit status after its input ended")
 	r.cleanStdout()
 }
 
@@ -754,14 +717,10 @@ func (s *suite) wrapped(t *testing.T) {
 	argv := append([]string{sh, "-c", `"$@"; exit $?`, "sh"}, s.argv...)
 	w := s.startArgv(t, argv, 2)
 	alive(t, w, s.o.Noop)
-	if r := call(t, w, ipc.Request{Workload: s.o.Sleep, Params: sleepParams(20 * time.Millisecond)},
-		settle); r.Err != nil {
-		t.Errorf("%s through a wrapper: %v", s.o.Sleep, r.Err)
-	}
+	r := call(t, w, ipc.Request{Workload: s.o.Sleep, Params: sleepParams(20 * time.Millisecond)}, settle)
+	assert.Nil(t, r.Err, "%s through a wrapper", s.o.Sleep)
 	w.Close(settle)
-	if err := w.Err(); err != nil {
-		t.Errorf("the wrapped worker did not end cleanly: %v", err)
-	}
+	assert.Nil(t, w.Err(), "the wrapped worker did not end cleanly")
 }
 
 // frame builds a frame around a JSON text.
@@ -814,13 +773,9 @@ func (s *suite) startRaw(t *testing.T) *rawWorker {
 func (s *suite) startRawEnv(t *testing.T, marker string) *rawWorker {
 	t.Helper()
 	inR, inW, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	outR, outW, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	r := &rawWorker{t: t, in: inW, frames: make(chan rawFrame, 64), stderr: &syncBuffer{}, exited: make(chan struct{})}
 	// #nosec G204 -- the worker under test, named by the suite's caller
 	//nolint:noctx // the test ends it
@@ -840,8 +795,8 @@ func (s *suite) startRawEnv(t *testing.T, marker string) *rawWorker {
 	if err != nil {
 		_ = inW.Close()
 		_ = outR.Close()
-		t.Fatalf("starting %v: %v", s.argv, err)
 	}
+	require.NoError(t, err, "starting %v", s.argv)
 	go r.readLoop(outR)
 	go func() {
 		_ = r.cmd.Wait()
@@ -900,10 +855,8 @@ func (r *rawWorker) next(within time.Duration, what string) rawFrame {
 	r.t.Helper()
 	f, ok := r.tryNext(within)
 	if !ok {
-		if r.readErr != nil {
-			r.t.Fatalf("waiting for %s: %v", what, r.readErr)
-		}
-		r.t.Fatalf("no %s within %s (or the worker's output ended)", what, within)
+		require.NoError(r.t, r.readErr, "waiting for %s", what)
+		require.FailNow(r.t, "no frame in time", "no %s within %s (or the worker's output ended)", what, within)
 	}
 	return f
 }
@@ -923,9 +876,7 @@ func (r *rawWorker) tryNext(within time.Duration) (rawFrame, bool) {
 func (r *rawWorker) handshake(concurrency, maxFrame int) {
 	r.t.Helper()
 	f := r.next(10*time.Second, "the worker's hello")
-	if f.typ != "hello" {
-		r.t.Fatalf("the first frame is not a hello: %s", f.raw)
-	}
+	require.Equal(r.t, "hello", f.typ, "the first frame is not a hello: %s", f.raw)
 	r.send(fmt.Sprintf(`{"type":"hello","protocol":1,"concurrency":%d,"max_frame":%d}`, concurrency, maxFrame))
 }
 
@@ -934,9 +885,9 @@ func (r *rawWorker) result(within time.Duration) rawResult {
 	r.t.Helper()
 	f := r.next(within, "a result")
 	var res rawResult
-	if f.typ != "result" || json.Unmarshal(f.raw, &res) != nil || res.ID == 0 {
-		r.t.Fatalf("not a valid result: %s", f.raw)
-	}
+	require.Equal(r.t, "result", f.typ, "not a valid result: %s", f.raw)
+	require.NoError(r.t, json.Unmarshal(f.raw, &res), "not a valid result: %s", f.raw)
+	require.NotZero(r.t, res.ID, "not a valid result: %s", f.raw)
 	res.raw = f.raw
 	return res
 }
@@ -955,7 +906,7 @@ func (r *rawWorker) wait() int {
 	select {
 	case <-r.exited:
 	case <-time.After(settle):
-		r.t.Fatalf("the worker did not exit within %s", settle)
+		require.FailNow(r.t, "the worker did not exit in time", "within %s", settle)
 	}
 	return r.cmd.ProcessState.ExitCode()
 }
@@ -965,11 +916,9 @@ func (r *rawWorker) wait() int {
 func (r *rawWorker) cleanStdout() {
 	r.t.Helper()
 	for f := range r.frames {
-		r.t.Errorf("an unexpected frame: %s", f.raw)
+		assert.Fail(r.t, "an unexpected frame", "%s", f.raw)
 	}
-	if r.readErr != nil {
-		r.t.Error(r.readErr)
-	}
+	assert.NoError(r.t, r.readErr)
 }
 
 type syncBuffer struct {

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 
@@ -18,6 +17,8 @@ import (
 	"github.com/k6-concurrency/xk6-concurrency/ipc/conformance"
 	"github.com/k6-concurrency/xk6-concurrency/ipc/conformance/hostile"
 	"github.com/k6-concurrency/xk6-concurrency/workload"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // brokenEnv makes this test binary, as a worker, break one rule on purpose
@@ -98,12 +99,9 @@ func TestSuiteCatchesBrokenWorkers(t *testing.T) {
 			cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestBrokenWorker$", "-test.v", "-test.count=1")
 			cmd.Env = append(os.Environ(), brokenEnv+"="+mode)
 			out, err := cmd.CombinedOutput()
-			if _, ok := errors.AsType[*exec.ExitError](err); !ok {
-				t.Fatalf("the suite passed a worker that breaks %q (%v):\n%s", mode, err, out)
-			}
-			if !strings.Contains(string(out), "--- FAIL: "+check+" ") {
-				t.Errorf("the suite did not fail in %s for %q:\n%s", check, mode, out)
-			}
+			var exit *exec.ExitError
+			require.ErrorAs(t, err, &exit, "the suite passed a worker that breaks %q:\n%s", mode, out)
+			assert.Contains(t, string(out), "--- FAIL: "+check+" ", "the suite did not fail in %s for %q", check, mode)
 		})
 	}
 }
@@ -179,11 +177,8 @@ func must(err error) {
 func moduleRoot(t *testing.T) string {
 	t.Helper()
 	root, err := k6test.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(root, "examples", "python", "worker.py")); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	_, err = os.Stat(filepath.Join(root, "examples", "python", "worker.py"))
+	require.NoError(t, err)
 	return root
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/k6-concurrency/xk6-concurrency/ipc"
 	"github.com/k6-concurrency/xk6-concurrency/taskerr"
+	"github.com/stretchr/testify/assert"
 )
 
 // StrayText is what hostile.stray's unhandled failure says; the worker must
@@ -69,55 +70,45 @@ func (s *suite) hostile(t *testing.T) {
 			sibling := send(t, w, ipc.Request{Workload: s.o.Sleep, Params: sleepParams(30 * time.Millisecond)})
 			r := call(t, w, ipc.Request{Workload: name, Params: []byte(fmt.Sprintf(`{"case":%q}`, c.Name))}, 30*time.Second)
 			if c.Workload == "hostile.async" && c.Name == "value" {
-				if r.Err != nil || string(r.Value) != `{"awaited":true}` {
-					t.Errorf("%s %s: got %s, %v; want the value {\"awaited\":true}", name, c.Name, r.Value, r.Err)
-				}
+				assert.Nil(t, r.Err, "%s %s: want the value {\"awaited\":true}", name, c.Name)
+				assert.Equal(t, `{"awaited":true}`, string(r.Value), "%s %s", name, c.Name)
 			} else {
 				checkHostile(t, name, c, r)
 			}
-			if sr := await(t, sibling, s.o.Sleep, settle); sr.Err != nil {
-				t.Errorf("a sibling task failed: %v", sr.Err)
-			}
+			sr := await(t, sibling, s.o.Sleep, settle)
+			assert.Nil(t, sr.Err, "a sibling task failed")
 		})
 	}
 	if _, ok := s.offers[p+"hostile.stray"]; ok {
 		t.Run("hostile.stray", func(t *testing.T) {
 			r := call(t, w, ipc.Request{Workload: p + "hostile.stray"}, settle)
-			if r.Err != nil || string(r.Value) != `"ok"` {
-				t.Errorf("got %s, %v; want the value \"ok\"", r.Value, r.Err)
-			}
+			assert.Nil(t, r.Err, "want the value \"ok\"")
+			assert.Equal(t, `"ok"`, string(r.Value))
 			alive(t, w, s.o.Noop)
 			deadline := time.Now().Add(settle)
 			for !strings.Contains(stderr.String(), StrayText) && time.Now().Before(deadline) {
 				time.Sleep(20 * time.Millisecond)
 			}
-			if !strings.Contains(stderr.String(), StrayText) {
-				t.Errorf("the stray failure is not reported on stderr; stderr:\n%s", stderr.String())
-			}
+			assert.Contains(t, stderr.String(), StrayText, "the stray failure is not reported on stderr")
 		})
 	}
 	alive(t, w, s.o.Noop)
-	if w.PID() != pid {
-		t.Errorf("the worker was replaced")
-	}
+	assert.Equal(t, pid, w.PID(), "the worker was replaced")
 }
 
 func checkHostile(t *testing.T, name string, c HostileCase, r ipc.Response) {
 	t.Helper()
-	if r.Err == nil {
-		t.Errorf("%s %s: got the value %s, want a WorkloadError", name, c.Name, clip(r.Value))
+	if !assert.NotNil(t, r.Err, "%s %s: got the value %s, want a WorkloadError", name, c.Name, clip(r.Value)) {
 		return
 	}
 	first, _, _ := strings.Cut(r.Err.Message, "\n")
 	t.Logf("%s: %s", r.Err.Code, clipText(first))
-	if r.Err.Code != taskerr.Workload || !strings.HasPrefix(r.Err.Message, name) {
-		t.Errorf("%s %s: got %s: %s, want a WorkloadError starting with %q", name, c.Name, r.Err.Code,
-			clipText(r.Err.Message), name)
-	}
+	assert.Equal(t, taskerr.Workload, r.Err.Code, "%s %s: got %s: %s, want a WorkloadError starting with %q", name, c.Name,
+		r.Err.Code, clipText(r.Err.Message), name)
+	assert.True(t, strings.HasPrefix(r.Err.Message, name), "%s %s: got %s: %s, want a WorkloadError starting with %q",
+		name, c.Name, r.Err.Code, clipText(r.Err.Message), name)
 	for _, want := range c.Want {
-		if !strings.Contains(r.Err.Message, want) {
-			t.Errorf("%s %s: the message %q does not say %q", name, c.Name, clipText(r.Err.Message), want)
-		}
+		assert.Contains(t, r.Err.Message, want, "%s %s: the message does not say it", name, c.Name)
 	}
 }
 
@@ -143,17 +134,22 @@ func (s *suite) depth(t *testing.T) {
 	r := call(t, w, ipc.Request{Workload: s.o.Echo, Params: params}, settle)
 	var sent, got any
 	_ = json.Unmarshal(params, &sent)
-	if r.Err != nil || json.Unmarshal(r.Value, &got) != nil || !reflect.DeepEqual(sent, got) {
-		t.Errorf("params %d levels deep: got %s, %v; want them back", ipc.MaxDepth, clip(r.Value), r.Err)
+	if assert.Nil(t, r.Err, "params %d levels deep: want them back", ipc.MaxDepth) &&
+		assert.NoError(t, json.Unmarshal(r.Value, &got), "params %d levels deep: got %s; want them back", ipc.MaxDepth,
+			clip(r.Value)) {
+		// Not assert.Equal: its dump of 512 nested arrays says less than the clipped value.
+		assert.True(t, reflect.DeepEqual(sent, got), "params %d levels deep: got %s; want them back", ipc.MaxDepth,
+			clip(r.Value))
 	}
 	// One level more, and 20000 levels, deeper than some JSON parsers go:
 	// the request is still answered.
 	for _, levels := range []int{ipc.MaxDepth + 1, 20000} {
 		r = call(t, w, ipc.Request{Workload: s.o.Echo, Params: nested(levels)}, settle)
-		if r.Err == nil || r.Err.Code != taskerr.InvalidArgument || !strings.Contains(r.Err.Message,
-			fmt.Sprint(ipc.MaxDepth)) {
-			t.Errorf("params %d levels deep: got %s, %v; want an InvalidArgumentError naming the limit", levels, clip(r.Value),
-				r.Err)
+		if assert.NotNil(t, r.Err, "params %d levels deep: got %s; want an InvalidArgumentError naming the limit", levels,
+			clip(r.Value)) {
+			assert.Equal(t, taskerr.InvalidArgument, r.Err.Code, "params %d levels deep: got %v", levels, r.Err)
+			assert.Contains(t, r.Err.Message, fmt.Sprint(ipc.MaxDepth),
+				"params %d levels deep: want an InvalidArgumentError naming the limit", levels)
 		}
 	}
 	alive(t, w, s.o.Noop)

@@ -4,12 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/k6-concurrency/xk6-concurrency/ipc"
 	"github.com/k6-concurrency/xk6-concurrency/taskerr"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // moduleMain and moduleSources are the module the "module" check sends: a
@@ -34,29 +35,24 @@ func (s *suite) module(t *testing.T) {
 	var h struct {
 		Features []string `json:"features"`
 	}
-	if err := json.Unmarshal(f.raw, &h); err != nil {
-		t.Fatalf("the worker's hello: %v", err)
-	}
+	require.NoError(t, json.Unmarshal(f.raw, &h), "the worker's hello")
 	wire, err := json.Marshal(map[string]any{"main": moduleMain, "sources": moduleSources})
-	if err != nil {
-		t.Fatalf("the module: %v", err)
-	}
+	require.NoError(t, err, "the module")
 	if !slices.Contains(h.Features, ipc.FeatureModule) {
 		// The field is ignored: the worker serves as before.
 		r.send(fmt.Sprintf(`{"type":"hello","protocol":1,"concurrency":1,"max_frame":%d,"module":%s}`,
 			ipc.DefaultMaxFrame, wire))
 		r.send(fmt.Sprintf(`{"type":"run","id":1,"workload":%q}`, s.o.Noop))
-		if res := r.result(settle); res.ID != 1 || res.Error != nil {
-			t.Fatalf("a worker without the module feature must ignore the hello's module field; %s failed: %s",
-				s.o.Noop, res.raw)
-		}
+		res := r.result(settle)
+		require.Equal(t, uint64(1), res.ID,
+			"a worker without the module feature must ignore the hello's module field; %s failed: %s", s.o.Noop, res.raw)
+		require.Nil(t, res.Error,
+			"a worker without the module feature must ignore the hello's module field; %s failed: %s", s.o.Noop, res.raw)
 		return
 	}
 	r.closeInput()
 	w, err := ipc.Start(ipc.Config{Argv: s.argv, Dir: s.o.Dir, Env: s.o.Env, Module: wire, StartTimeout: s.o.StartTimeout})
-	if err != nil {
-		t.Fatalf("starting %v with a module: %v", s.argv, err)
-	}
+	require.NoError(t, err, "starting %v with a module", s.argv)
 	t.Cleanup(func() { w.Close(time.Second) })
 	for _, tc := range []struct {
 		workload, params, value string
@@ -74,13 +70,15 @@ func (s *suite) module(t *testing.T) {
 			params = []byte(tc.params)
 		}
 		res := call(t, w, ipc.Request{Workload: tc.workload, Params: params}, settle)
-		switch {
-		case tc.code == "" && res.Err != nil:
-			t.Errorf("%s(%s) failed: %v", tc.workload, tc.params, res.Err)
-		case tc.code == "" && string(res.Value) != tc.value && (tc.value != "null" || res.Value != nil):
-			t.Errorf("%s(%s) = %s, want %s", tc.workload, tc.params, res.Value, tc.value)
-		case tc.code != "" && (res.Err == nil || res.Err.Code != tc.code || !strings.Contains(res.Err.Message, tc.message)):
-			t.Errorf("%s(%s) = %s, %v; want a %s containing %q", tc.workload, tc.params, res.Value, res.Err, tc.code, tc.message)
+		if tc.code != "" {
+			if assert.NotNil(t, res.Err, "%s(%s) = %s; want a %s containing %q", tc.workload, tc.params, res.Value, tc.code,
+				tc.message) {
+				assert.Equal(t, tc.code, res.Err.Code, "%s(%s): %v", tc.workload, tc.params, res.Err)
+				assert.Contains(t, res.Err.Message, tc.message, "%s(%s)", tc.workload, tc.params)
+			}
+		} else if assert.Nil(t, res.Err, "%s(%s) failed", tc.workload, tc.params) &&
+			(tc.value != "null" || res.Value != nil) { // a missing value is null
+			assert.Equal(t, tc.value, string(res.Value), "%s(%s)", tc.workload, tc.params)
 		}
 	}
 }
