@@ -3,6 +3,9 @@ package main
 import (
 	"math"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestComparatorHolds(t *testing.T) {
@@ -28,9 +31,7 @@ func TestComparatorHolds(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			if got := tc.cmp.holds(tc.value, tc.target); got != tc.want {
-				t.Errorf("%v %s %v = %v, want %v", tc.value, tc.cmp, tc.target, got, tc.want)
-			}
+			assert.Equal(t, tc.want, tc.cmp.holds(tc.value, tc.target), "%v %s %v", tc.value, tc.cmp, tc.target)
 		})
 	}
 }
@@ -40,9 +41,7 @@ func TestComparatorHolds(t *testing.T) {
 func TestGoals(t *testing.T) {
 	t.Parallel()
 	outcomes, err := check(newView(fixture()), goals)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	want := map[string]outcome{
 		"cpu_scale_thread":     {Goal: "CPU-bound scaling, thread pool: 2 workers vs 1 (cpu.primes)", Figure: "2,000 vs 1,000 calls/s = 2.00x", Target: ">= 1.80x (0.9 x 2)", Met: true},
 		"cpu_plateau_thread":   {Goal: "CPU-bound plateau, thread pool: 4 workers vs 2", Figure: "4: 0.98x", Target: "each >= 0.95x", Met: true},
@@ -78,20 +77,15 @@ func TestGoals(t *testing.T) {
 		"js_overhead":      {Goal: "Per-task overhead of a JS export beside the Go noop (thread pool, 1 worker, runSync, 1 VU)", Figure: "12.5 µs vs 10.0 µs per task: 2.50 µs more", Target: "stated", Met: true},
 		"js_memory":        {Goal: "Memory per JS worker (runtime and module): its live heap (Go benchmark), k6's VmRSS growth per added worker", Figure: "live heap 72 KiB per worker (BenchmarkJSWorkerMemory); k6's VmRSS grew 512 KiB per added worker (400 KiB of it RssAnon), 1 to 65 workers", Target: "stated", Met: true},
 	}
-	if len(outcomes) != len(goals) || len(outcomes) != len(want) {
-		t.Fatalf("%d outcomes of %d goals, want %d", len(outcomes), len(goals), len(want))
-	}
+	require.Len(t, outcomes, len(goals), "outcomes, one for each goal")
+	require.Len(t, outcomes, len(want), "outcomes, one for each wanted")
 	for i, o := range outcomes {
 		t.Run(o.ID, func(t *testing.T) {
 			t.Parallel()
-			if o.ID != goals[i].id {
-				t.Errorf("outcome %d is %s, want the table's order (%s)", i, o.ID, goals[i].id)
-			}
+			assert.Equal(t, goals[i].id, o.ID, "outcome %d, want the table's order", i)
 			w := want[o.ID]
 			w.ID = o.ID
-			if o != w {
-				t.Errorf("got  %+v\nwant %+v", o, w)
-			}
+			assert.Equal(t, w, o)
 		})
 	}
 }
@@ -104,22 +98,18 @@ func TestGoalsNotApplying(t *testing.T) {
 	r.Info.Workers = []int{1, 2}
 	r.Go.Benchmarks = nil
 	outcomes, err := check(newView(r), goals)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	got := map[string]outcome{}
 	for _, o := range outcomes {
 		got[o.ID] = o
 	}
 	for _, id := range []string{"cpu_plateau_thread", "cpu_plateau_process"} {
-		if _, ok := got[id]; ok {
-			t.Errorf("%s was checked without a size above W", id)
-		}
+		assert.NotContains(t, got, id, "%s was checked without a size above W", id)
 	}
 	for _, id := range []string{"thread_eff", "thread_noop", "proc_pipe", "proc_pipeline", "py_thread_go", "py_process_go"} {
-		if o := got[id]; o.Met || o.ID == "" {
-			t.Errorf("%s without Go benchmarks: %+v, want checked and not met", id, o)
-		}
+		o := got[id]
+		assert.NotEmpty(t, o.ID, "%s without Go benchmarks: %+v, want checked", id, o)
+		assert.False(t, o.Met, "%s without Go benchmarks: %+v, want not met", id, o)
 	}
 }
 
@@ -127,13 +117,9 @@ func TestMissesParagraph(t *testing.T) {
 	t.Parallel()
 	v := newView(fixture())
 	outcomes, err := check(v, goals)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	text, err := missesParagraph(v, outcomes)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for _, want := range []string{
 		"8 of 29 goals were not met in this run.",
 		"Other processes kept the machine's CPUs 10 % busy during this session (this benchmark: 50 %",
@@ -146,13 +132,9 @@ func TestMissesParagraph(t *testing.T) {
 		"No cause specific to the extension is known for: I/O-bound scaling, process pool: 4 workers vs 1 (io.sleep 10ms) (350 vs 100 calls/s = 3.5x); " +
 			"JS export scaling, process pool: 2 workers vs 1 (a prime count in JS) (80.0 vs 50.0 calls/s = 1.60x).",
 	} {
-		if !contains(text, want) {
-			t.Errorf("the paragraph lacks %q:\n%s", want, text)
-		}
+		assert.Contains(t, text, want, "what the paragraph lacks")
 	}
 	for _, absent := range []string{"raw pipe echo", "Thread pool round trip", "Idle cost"} {
-		if contains(text, absent) {
-			t.Errorf("the paragraph explains a goal that was met (%q):\n%s", absent, text)
-		}
+		assert.NotContains(t, text, absent, "the paragraph explains a goal that was met")
 	}
 }

@@ -5,6 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 //nolint:gochecknoglobals // a test flag is registered once, at init.
@@ -18,25 +21,17 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 func TestRenderGolden(t *testing.T) {
 	t.Parallel()
 	md, _, _, err := render(fixture(), "chart.svg")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for name, got := range map[string]string{"BENCHMARKS.md": md} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			path := filepath.Join("testdata", name)
 			if *update {
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
+				require.NoError(t, os.WriteFile(path, []byte(got), 0o644))
 			}
 			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != string(want) {
-				t.Errorf("%s differs from the rendering of the fixture; if the change is intended, run go test ./bench -run TestRenderGolden -update and read the diff", path)
-			}
+			require.NoError(t, err)
+			assert.Equal(t, string(want), got, "%s differs from the rendering of the fixture; if the change is intended, run go test ./bench -run TestRenderGolden -update and read the diff", path)
 		})
 	}
 }

@@ -2,18 +2,19 @@ package main
 
 import (
 	"io"
-	"slices"
+	"math"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestParseGoBench(t *testing.T) {
 	t.Parallel()
 	got, err := parseGoBench(strings.NewReader(fixtureGoOutput))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	names := make([]string, 0, len(got))
 	for _, b := range got {
 		names = append(names, b.Name)
@@ -23,9 +24,7 @@ func TestParseGoBench(t *testing.T) {
 		"BenchmarkThreadPrimes", "BenchmarkRawPrimes", "BenchmarkFrameRoundTrip", "BenchmarkRawPipeEcho", "BenchmarkPrimes20000",
 		"BenchmarkJSWorkerMemory",
 	}
-	if !slices.Equal(names, want) {
-		t.Fatalf("benchmarks %q, want %q (in order, without the GOMAXPROCS suffix)", names, want)
-	}
+	require.Equal(t, want, names, "benchmarks (in order, without the GOMAXPROCS suffix)")
 	for _, tc := range []struct {
 		name, unit string
 		want       []float64
@@ -38,18 +37,15 @@ func TestParseGoBench(t *testing.T) {
 		t.Run(tc.name+" "+tc.unit, func(t *testing.T) {
 			t.Parallel()
 			g := GoBench{Benchmarks: got}
-			if v := g.find(tc.name).Values[tc.unit]; !slices.Equal(v, tc.want) {
-				t.Errorf("%v, want %v", v, tc.want)
-			}
+			assert.Equal(t, tc.want, g.find(tc.name).Values[tc.unit])
 		})
 	}
 }
 
 func TestParseGoBenchSyntaxError(t *testing.T) {
 	t.Parallel()
-	if _, err := parseGoBench(strings.NewReader("BenchmarkX-2 \t 10 \t 5 ns/op 7\n")); err == nil {
-		t.Error("a malformed benchmark line was read without an error")
-	}
+	_, err := parseGoBench(strings.NewReader("BenchmarkX-2 \t 10 \t 5 ns/op 7\n"))
+	assert.Error(t, err, "a malformed benchmark line was read without an error")
 }
 
 func TestSpread(t *testing.T) {
@@ -66,14 +62,15 @@ func TestSpread(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			s := spread(tc.values)
-			if s.Med != tc.med || s.Min != tc.min || s.Max != tc.max || s.N != len(tc.values) {
-				t.Errorf("%+v, want median %v, range %v–%v", s, tc.med, tc.min, tc.max)
-			}
+			assert.InDelta(t, tc.med, s.Med, 0, "%+v: median", s)
+			assert.InDelta(t, tc.min, s.Min, 0, "%+v: minimum", s)
+			assert.InDelta(t, tc.max, s.Max, 0, "%+v: maximum", s)
+			assert.Equal(t, len(tc.values), s.N, "%+v: N", s)
 		})
 	}
-	if s := spread(nil); s.N != 0 || s.Med == s.Med {
-		t.Errorf("empty sample: %+v, want NaN", s)
-	}
+	s := spread(nil)
+	assert.Zero(t, s.N, "empty sample: %+v", s)
+	assert.True(t, math.IsNaN(s.Med), "empty sample: %+v, want NaN", s)
 }
 
 func TestMakeCells(t *testing.T) {
@@ -95,21 +92,15 @@ func TestMakeCells(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			sizes := workerSizes(tc.quick, tc.ncpu)
-			if !slices.Equal(sizes, tc.sizes) {
-				t.Errorf("sizes %v, want %v", sizes, tc.sizes)
-			}
+			assert.Equal(t, tc.sizes, sizes, "sizes")
 			cells := makeCells(families(), sizes, tc.ncpu)
-			if len(cells) != tc.cells {
-				t.Errorf("%d cells, want %d", len(cells), tc.cells)
-			}
+			assert.Len(t, cells, tc.cells, "cells")
 			ids := map[string]bool{}
 			for _, c := range cells {
-				if ids[c.ID()] {
-					t.Errorf("two cells are %s", c.ID())
-				}
+				assert.False(t, ids[c.ID()], "two cells are %s", c.ID())
 				ids[c.ID()] = true
-				if c.Tool == toolK6 && c.Mode != modeMap && c.VUs < c.Workers { // a map cell's 1 VU submits ahead
-					t.Errorf("%s: %d VUs for %d workers", c.ID(), c.VUs, c.Workers)
+				if c.Tool == toolK6 && c.Mode != modeMap { // a map cell's 1 VU submits ahead
+					assert.GreaterOrEqual(t, c.VUs, c.Workers, "%s: VUs for %d workers", c.ID(), c.Workers)
 				}
 			}
 		})
@@ -129,16 +120,11 @@ func TestOrder(t *testing.T) {
 		return out
 	}
 	a, again, rep2, seed2 := ids(order(cells, 1, 1)), ids(order(cells, 1, 1)), ids(order(cells, 1, 2)), ids(order(cells, 2, 1))
-	if !slices.Equal(a, again) {
-		t.Error("the same seed and repetition gave two orders")
-	}
-	if slices.Equal(a, rep2) || slices.Equal(a, seed2) || slices.Equal(a, ids(cells)) {
-		t.Error("another repetition or seed kept the order")
-	}
-	sorted := slices.Sorted(slices.Values(a))
-	if !slices.Equal(sorted, slices.Sorted(slices.Values(ids(cells)))) {
-		t.Error("the shuffled order is not a permutation of the cells")
-	}
+	assert.Equal(t, a, again, "the same seed and repetition gave two orders")
+	assert.NotEqual(t, a, rep2, "another repetition kept the order")
+	assert.NotEqual(t, a, seed2, "another seed kept the order")
+	assert.NotEqual(t, ids(cells), a, "the shuffle kept the cells' order")
+	assert.ElementsMatch(t, ids(cells), a, "the shuffled order is not a permutation of the cells")
 }
 
 func TestParseFlags(t *testing.T) {
@@ -166,17 +152,14 @@ func TestParseFlags(t *testing.T) {
 			t.Parallel()
 			cfg, err := parseFlags("/repo", tc.args, func(k string) string { return tc.env[k] }, io.Discard)
 			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("error %v, want one with %q", err, tc.wantErr)
-				}
+				require.ErrorContains(t, err, tc.wantErr)
 				return
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if cfg.reps != tc.reps || cfg.cell != tc.cell || cfg.seed != tc.seed || cfg.results != "/repo/bench/results.json" {
-				t.Errorf("%+v, want reps %d, cell %s, seed %d", cfg, tc.reps, tc.cell, tc.seed)
-			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.reps, cfg.reps, "%+v: reps", cfg)
+			assert.Equal(t, tc.cell, cfg.cell, "%+v: cell", cfg)
+			assert.Equal(t, tc.seed, cfg.seed, "%+v: seed", cfg)
+			assert.Equal(t, "/repo/bench/results.json", cfg.results, "%+v: results", cfg)
 		})
 	}
 }
@@ -201,9 +184,7 @@ func TestFormats(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			if tc.got != tc.want {
-				t.Errorf("%q, want %q", tc.got, tc.want)
-			}
+			assert.Equal(t, tc.want, tc.got)
 		})
 	}
 }

@@ -3,9 +3,10 @@ package main
 import (
 	"context"
 	"io"
-	"slices"
-	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestRunJSCells runs the JS cells through the real k6: a module's export on
@@ -17,23 +18,15 @@ func TestRunJSCells(t *testing.T) { //nolint:paralleltest // runs k6 and measure
 		c := makeCells([]family{f}, nil, 2)[0]
 		t.Run(c.ID(), func(t *testing.T) {
 			run, err := s.runCell(context.Background(), c)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !(run.PerS > 0) || run.Tasks == 0 || run.Tasks != run.Iterations {
-				t.Errorf("%+v: no rate, or tasks and iterations differ", run)
-			}
-			if run.CPU == nil {
-				t.Fatalf("%+v: no CPU sample", run)
-			}
-			if want := map[string]int{"process": c.Workers}[c.Kind]; run.CPU.WorkersSeen != want {
-				t.Errorf("CPU sampled %d workers, want %d", run.CPU.WorkersSeen, want)
-			}
+			require.NoError(t, err)
+			assert.Positive(t, run.PerS, "%+v: no rate", run)
+			assert.NotZero(t, run.Tasks, "%+v: no tasks", run)
+			assert.InDelta(t, run.Iterations, run.Tasks, 0, "%+v: tasks and iterations differ", run)
+			require.NotNil(t, run.CPU, "%+v: no CPU sample", run)
+			assert.Equal(t, map[string]int{"process": c.Workers}[c.Kind], run.CPU.WorkersSeen, "the workers CPU sampled")
 		})
 	}
-	if err := s.procs.leftovers(); err != nil {
-		t.Error(err)
-	}
+	assert.NoError(t, s.procs.leftovers())
 }
 
 // TestMeasureJSMemory runs bench/k6/jsmem.js through the real k6: each of
@@ -42,15 +35,13 @@ func TestRunJSCells(t *testing.T) { //nolint:paralleltest // runs k6 and measure
 func TestMeasureJSMemory(t *testing.T) { //nolint:paralleltest // 65 JS runtimes and a memory reading: alone
 	s := realSession(t)
 	m, err := s.measureJSMemory(context.Background(), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m.Base != jsMemBase || m.Grown != jsMemGrown || m.Before.RSS == 0 || m.After.RSS == 0 || m.After.Anon == 0 {
-		t.Errorf("%+v", m)
-	}
-	if err := s.procs.leftovers(); err != nil {
-		t.Error(err)
-	}
+	require.NoError(t, err)
+	assert.Equal(t, jsMemBase, m.Base, "%+v", m)
+	assert.Equal(t, jsMemGrown, m.Grown, "%+v", m)
+	assert.NotZero(t, m.Before.RSS, "%+v", m)
+	assert.NotZero(t, m.After.RSS, "%+v", m)
+	assert.NotZero(t, m.After.Anon, "%+v", m)
+	assert.NoError(t, s.procs.leftovers())
 }
 
 // TestOnly: -only (or ONLY) picks the steps and cells a session runs, and
@@ -58,9 +49,7 @@ func TestMeasureJSMemory(t *testing.T) { //nolint:paralleltest // 65 JS runtimes
 func TestOnly(t *testing.T) {
 	t.Parallel()
 	cfg, err := parseFlags("/repo", []string{"-only", `_js/|js-memory`}, func(string) string { return "" }, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var ran []string
 	for _, c := range makeCells(families(), []int{1, 2, 4}, 2) {
 		if cfg.runs(c.ID()) {
@@ -68,27 +57,22 @@ func TestOnly(t *testing.T) {
 		}
 	}
 	want := []string{"thread_js/primes/1", "thread_js/primes/2", "process_js/primes/1", "process_js/primes/2", "thread_js/nothing/1"}
-	if !slices.Equal(ran, want) {
-		t.Errorf("cells %v, want %v", ran, want)
-	}
+	assert.Equal(t, want, ran, "cells")
 	for step, runs := range map[string]bool{stepGo: false, stepIdle: false, stepJSMemory: true} {
-		if cfg.runs(step) != runs {
-			t.Errorf("step %s runs: %v, want %v", step, cfg.runs(step), runs)
-		}
+		assert.Equal(t, runs, cfg.runs(step), "step %s runs", step)
 	}
-	if got := command(cfg); got != "go run ./bench -reps 3 -cell 5s -seed 1 -only '_js/|js-memory'" {
-		t.Errorf("command %q", got)
-	}
+	assert.Equal(t, "go run ./bench -reps 3 -cell 5s -seed 1 -only '_js/|js-memory'", command(cfg), "command")
 	all, err := parseFlags("/repo", nil, func(k string) string { return map[string]string{}[k] }, io.Discard)
-	if err != nil || !all.runs(stepGo) || !all.runs("thread/noop/1") || command(all) != "go run ./bench -reps 3 -cell 5s -seed 1" {
-		t.Errorf("without -only everything runs: %v, %q", err, command(all))
+	if assert.NoError(t, err, "without -only") {
+		assert.True(t, all.runs(stepGo), "without -only everything runs: %s", stepGo)
+		assert.True(t, all.runs("thread/noop/1"), "without -only everything runs: thread/noop/1")
+		assert.Equal(t, "go run ./bench -reps 3 -cell 5s -seed 1", command(all), "without -only: command")
 	}
 	env, err := parseFlags("/repo", nil, func(k string) string { return map[string]string{"ONLY": "idle"}[k] }, io.Discard)
-	if err != nil || !env.runs(stepIdle) || env.runs(stepGo) {
-		t.Errorf("ONLY=idle: %v", err)
+	if assert.NoError(t, err, "ONLY=idle") {
+		assert.True(t, env.runs(stepIdle), "ONLY=idle: %s runs", stepIdle)
+		assert.False(t, env.runs(stepGo), "ONLY=idle: %s runs", stepGo)
 	}
-	if _, err := parseFlags("/repo", []string{"-only", "("}, func(string) string { return "" }, io.Discard); err == nil ||
-		!strings.Contains(err.Error(), "-only: error parsing regexp") {
-		t.Errorf("a bad -only: %v", err)
-	}
+	_, err = parseFlags("/repo", []string{"-only", "("}, func(string) string { return "" }, io.Discard)
+	assert.ErrorContains(t, err, "-only: error parsing regexp", "a bad -only")
 }

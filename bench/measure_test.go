@@ -5,6 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/k6-concurrency/xk6-concurrency/internal/k6test"
 )
 
@@ -13,9 +16,7 @@ import (
 func realSession(t *testing.T) *session {
 	t.Helper()
 	root, err := k6test.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return &session{procs: &procs{root: root}, k6: k6test.Binary(t), tmp: t.TempDir(), cell: 2 * time.Second}
 }
 
@@ -35,37 +36,28 @@ func TestRunCells(t *testing.T) { //nolint:paralleltest // runs k6 and measures 
 	} {
 		t.Run(c.ID(), func(t *testing.T) {
 			run, err := s.runCell(context.Background(), c)
-			if err != nil {
-				t.Fatal(err)
+			require.NoError(t, err)
+			assert.Positive(t, run.PerS, "%+v: no rate", run)
+			if c.Mode == "roundtrip" {
+				assert.Positive(t, run.USPerRoundTrip, "%+v: no round-trip time", run)
 			}
-			if !(run.PerS > 0) {
-				t.Errorf("%+v: no rate", run)
-			}
-			if c.Mode == "roundtrip" && !(run.USPerRoundTrip > 0) {
-				t.Errorf("%+v: no round-trip time", run)
-			}
-			if c.Mode == "pool" && (run.Tasks == 0 || run.Tasks != run.Iterations) {
-				t.Errorf("%+v: tasks and iterations differ", run)
+			if c.Mode == "pool" {
+				assert.NotZero(t, run.Tasks, "%+v: no tasks", run)
+				assert.InDelta(t, run.Iterations, run.Tasks, 0, "%+v: tasks and iterations differ", run)
 			}
 			if c.Tool == toolK6 {
-				if run.CPU == nil {
-					t.Fatalf("%+v: no CPU sample", run)
-				}
-				if run.CPU.WindowS <= 0 || run.CPU.MachineS <= 0 || run.CPU.CallsInWindow <= 0 {
-					t.Errorf("CPU sample %+v", run.CPU)
-				}
-				if want := map[string]int{"process": c.Workers}[c.Kind]; run.CPU.WorkersSeen != want {
-					t.Errorf("CPU sampled %d workers, want %d", run.CPU.WorkersSeen, want)
-				}
-				if c.Kind == "process" && c.Workload == "cpu.primes" && !(run.CPU.WorkersS > 0) {
-					t.Errorf("the worker counting primes used no CPU time: %+v", run.CPU)
+				require.NotNil(t, run.CPU, "%+v: no CPU sample", run)
+				assert.Positive(t, run.CPU.WindowS, "CPU sample %+v", run.CPU)
+				assert.Positive(t, run.CPU.MachineS, "CPU sample %+v", run.CPU)
+				assert.Positive(t, run.CPU.CallsInWindow, "CPU sample %+v", run.CPU)
+				assert.Equal(t, map[string]int{"process": c.Workers}[c.Kind], run.CPU.WorkersSeen, "the workers CPU sampled")
+				if c.Kind == "process" && c.Workload == "cpu.primes" {
+					assert.Positive(t, run.CPU.WorkersS, "the worker counting primes used no CPU time: %+v", run.CPU)
 				}
 			}
 		})
 	}
-	if err := s.procs.leftovers(); err != nil {
-		t.Error(err)
-	}
+	assert.NoError(t, s.procs.leftovers())
 }
 
 // TestMeasureIdle runs bench/k6/idle.js with its two pools of 16 through
@@ -73,18 +65,13 @@ func TestRunCells(t *testing.T) { //nolint:paralleltest // runs k6 and measures 
 func TestMeasureIdle(t *testing.T) { //nolint:paralleltest // 32 workers and a CPU-time window: alone
 	s := realSession(t)
 	idle, err := s.measureIdle(context.Background(), true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if idle.Workers != idleWorkers || len(idle.WorkerTicks) != idleWorkers || len(idle.WorkerMem) != idleWorkers {
-		t.Errorf("%d workers, %d tick counts, %d memory readings; want %d each", idle.Workers, len(idle.WorkerTicks), len(idle.WorkerMem), idleWorkers)
-	}
+	require.NoError(t, err)
+	assert.Equal(t, idleWorkers, idle.Workers, "workers")
+	assert.Len(t, idle.WorkerTicks, idleWorkers, "tick counts")
+	assert.Len(t, idle.WorkerMem, idleWorkers, "memory readings")
 	for i, m := range append(idle.WorkerMem, idle.K6Mem) {
-		if m.RSS == 0 || m.PSS == 0 {
-			t.Errorf("memory reading %d: %+v", i, m)
-		}
+		assert.NotZero(t, m.RSS, "memory reading %d: %+v", i, m)
+		assert.NotZero(t, m.PSS, "memory reading %d: %+v", i, m)
 	}
-	if err := s.procs.leftovers(); err != nil {
-		t.Error(err)
-	}
+	assert.NoError(t, s.procs.leftovers())
 }

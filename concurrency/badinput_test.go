@@ -3,7 +3,6 @@ package concurrency
 import (
 	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"math"
@@ -546,7 +545,7 @@ func validParam(t *testing.T, p workload.Param) string {
 		return "false"
 	case schema.Strings, schema.StringMap, schema.Object, schema.Any: // no workload has one yet
 	}
-	t.Fatalf("no valid value for param %s", p.Name)
+	require.FailNow(t, "no valid value for param "+p.Name)
 	return ""
 }
 
@@ -1067,9 +1066,8 @@ func (g *golden) write(t *testing.T) {
 	t.Helper()
 	if !*update {
 		for key := range g.want {
-			if !slices.ContainsFunc(g.got, func(l string) bool { return strings.HasPrefix(l, key+"\t") }) {
-				t.Errorf("%s: no such case any more; run go test -run TestBadInput -update", key)
-			}
+			assert.True(t, slices.ContainsFunc(g.got, func(l string) bool { return strings.HasPrefix(l, key+"\t") }),
+				"%s: no such case any more; run go test -run TestBadInput -update", key)
 		}
 		return
 	}
@@ -1093,11 +1091,10 @@ func checkOutcomes(t *testing.T, where string, cases []badCase, got []any, g *go
 		t.Run(where+"/"+c.what, func(t *testing.T) {
 			t.Parallel()
 			for _, p := range outcomeProblems(c, r) {
-				t.Errorf("%s\n\tcall: %.300s\n\tmessage: %.300s", p, c.call, r["message"])
+				assert.Fail(t, p, "call: %.300s\n\tmessage: %.300s", c.call, r["message"])
 			}
-			if want := g.want[key]; !*update && want != line {
-				t.Errorf("outcome differs from %s (go test -run TestBadInput -update rewrites it):\n\tgot:  %s\n\twant: %s",
-					goldenPath, line, want)
+			if !*update {
+				assert.Equal(t, g.want[key], line, "outcome differs from %s (go test -run TestBadInput -update rewrites it)", goldenPath)
 			}
 		})
 	}
@@ -1336,9 +1333,9 @@ func TestWorkerCommandIsArgv(t *testing.T) {
 	assert.Contains(t, shell[1], "3")
 
 	_, err = os.Stat(pwned)
-	assert.True(t, errors.Is(err, os.ErrNotExist), "%s exists: a shell ran the command", pwned)
+	require.ErrorIs(t, err, os.ErrNotExist, "%s exists: a shell ran the command", pwned)
 	b, err := os.ReadFile(keep)
-	assert.NoError(t, err, "a shell removed %s", keep)
+	require.NoError(t, err, "a shell removed %s", keep)
 	assert.Equal(t, "keep", string(b))
 }
 

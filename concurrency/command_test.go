@@ -1,7 +1,6 @@
 package concurrency
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -123,7 +122,7 @@ func TestCommandPolicy(t *testing.T) {
 				return
 			}
 			var e *taskerr.Error
-			require.True(t, errors.As(err, &e), "err %v", err)
+			require.ErrorAs(t, err, &e, "err %v", err)
 			assert.Equal(t, tc.code, e.Code, e.Message)
 			assert.Contains(t, e.Message, tc.want)
 		})
@@ -182,7 +181,7 @@ func TestCwdIsCheckedAtConstruction(t *testing.T) {
 	for _, tc := range cases {
 		_, err := parsePoolOptions("process", map[string]any{"cwd": tc.cwd, "command": []any{"python3", "worker.py"}})
 		var e *taskerr.Error
-		require.True(t, errors.As(err, &e), "cwd %q: %v", tc.cwd, err)
+		require.ErrorAs(t, err, &e, "cwd %q: %v", tc.cwd, err)
 		assert.Equal(t, taskerr.InvalidArgument, e.Code)
 		assert.Contains(t, e.Message, tc.want)
 	}

@@ -2,7 +2,6 @@ package concurrency
 
 import (
 	"os"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -43,7 +42,7 @@ func TestDocsCoverTheAPI(t *testing.T) {
 	}
 	for file, text := range docs {
 		for _, n := range words {
-			assert.True(t, strings.Contains(text, n), "%s does not mention %q", file, n)
+			assert.Contains(t, text, n, "%s does not mention %q", file, n)
 		}
 	}
 	for _, m := range names.Metrics() {

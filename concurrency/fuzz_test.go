@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/grafana/sobek"
+	"github.com/stretchr/testify/require"
 
 	"github.com/k6-concurrency/xk6-concurrency/taskerr"
 )
@@ -60,9 +61,8 @@ func FuzzExportJSON(f *testing.F) {
 		rt := sobek.New()
 		stringify, _ := sobek.AssertFunction(rt.Get("JSON").ToObject(rt).Get("stringify"))
 		parse, _ := sobek.AssertFunction(rt.Get("JSON").ToObject(rt).Get("parse"))
-		if _, err := rt.RunString(fuzzPrelude); err != nil {
-			t.Fatal(err)
-		}
+		_, err = rt.RunString(fuzzPrelude)
+		require.NoError(t, err)
 		// Bound the evaluation and the conversion (getters and proxy traps
 		// are JavaScript too).
 		timer := time.AfterFunc(100*time.Millisecond, func() { rt.Interrupt("took too long") })
@@ -98,27 +98,22 @@ func FuzzExportJSON(f *testing.F) {
 		if _, ok := errors.AsType[*sobek.InterruptedError](err); ok {
 			t.Skip() // a getter or trap ran too long
 		}
-		if err != nil {
-			if _, ok := errors.AsType[*sobek.Exception](err); ok {
-				t.Skip() // a getter or trap threw: the script's own error, passed on
-			}
-			t.Fatalf("exportJSON(%s): %v (%T)", src, err, err)
+		if _, ok := errors.AsType[*sobek.Exception](err); ok {
+			t.Skip() // a getter or trap threw: the script's own error, passed on
 		}
-		if len(got) != 3 {
-			t.Fatalf("exportJSON(%s) was not called", src)
-		}
+		require.NoError(t, err, "exportJSON(%s) (%T)", src, err)
+		require.Len(t, got, 3, "exportJSON(%s) was not called", src)
 		for _, c := range got {
 			if c.err == nil {
 				checkJSONShape(t, src, c.out)
-				if _, err := json.Marshal(c.out); err != nil {
-					t.Fatalf("exportJSON(%s) = %#v, which json.Marshal rejects: %v", src, c.out, err)
-				}
+				_, err := json.Marshal(c.out)
+				require.NoError(t, err, "exportJSON(%s) = %#v, which json.Marshal rejects", src, c.out)
 				continue
 			}
 			var te *taskerr.Error
-			if !errors.As(c.err, &te) || te.Code != taskerr.InvalidArgument || !strings.HasPrefix(te.Message, "value") {
-				t.Fatalf("exportJSON(%s): %v (%T), want an InvalidArgumentError saying where", src, c.err, c.err)
-			}
+			require.ErrorAs(t, c.err, &te, "exportJSON(%s): %v (%T), want an InvalidArgumentError saying where", src, c.err, c.err)
+			require.Equal(t, taskerr.InvalidArgument, te.Code, "exportJSON(%s): %v, want an InvalidArgumentError saying where", src, c.err)
+			require.True(t, strings.HasPrefix(te.Message, "value"), "exportJSON(%s): %v, want an InvalidArgumentError saying where", src, c.err)
 		}
 		// Compare with JSON.stringify when the value converted the same
 		// twice, and no toJSON can be involved.
@@ -128,35 +123,22 @@ func FuzzExportJSON(f *testing.F) {
 			return
 		}
 		if stringified == nil || sobek.IsUndefined(stringified) {
-			if first.out != nil {
-				t.Fatalf("exportJSON(%s) = %#v, JSON.stringify gives undefined", src, first.out)
-			}
+			require.Nil(t, first.out, "exportJSON(%s) = %#v, JSON.stringify gives undefined", src, first.out)
 			return
 		}
 		var want any
-		if err := json.Unmarshal([]byte(stringified.String()), &want); err != nil {
-			t.Fatalf("JSON.stringify(%s) = %s, which encoding/json rejects: %v", src, stringified, err)
-		}
+		require.NoError(t, json.Unmarshal([]byte(stringified.String()), &want),
+			"JSON.stringify(%s) = %s, which encoding/json rejects", src, stringified)
 		b, _ := json.Marshal(first.out)
 		var have any
-		if err := json.Unmarshal(b, &have); err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(have, want) {
-			t.Fatalf("exportJSON(%s) = %s, JSON.stringify gives %s", src, b, stringified)
-		}
+		require.NoError(t, json.Unmarshal(b, &have))
+		require.Equal(t, want, have, "exportJSON(%s) = %s, JSON.stringify gives %s", src, b, stringified)
 		// The text, parsed and stringified by JavaScript, is JSON.stringify's.
 		parsed, err := parse(sobek.Undefined(), rt.ToValue(string(encoded.text)))
-		if err != nil {
-			t.Fatalf("encodeJSON(%s) = %s, which JSON.parse rejects: %v", src, encoded.text, err)
-		}
+		require.NoError(t, err, "encodeJSON(%s) = %s, which JSON.parse rejects", src, encoded.text)
 		again, err := stringify(sobek.Undefined(), parsed)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if again.String() != stringified.String() {
-			t.Fatalf("encodeJSON(%s) = %s, JSON.stringify gives %s", src, encoded.text, stringified)
-		}
+		require.NoError(t, err)
+		require.Equal(t, stringified.String(), again.String(), "encodeJSON(%s) = %s, JSON.stringify gives %s", src, encoded.text, stringified)
 	})
 }
 
@@ -188,9 +170,8 @@ func checkJSONShape(t *testing.T, src string, v any) {
 	switch x := v.(type) {
 	case nil, bool, string:
 	case float64:
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			t.Fatalf("exportJSON(%s) holds %v", src, x)
-		}
+		require.False(t, math.IsNaN(x), "exportJSON(%s) holds %v", src, x)
+		require.False(t, math.IsInf(x, 0), "exportJSON(%s) holds %v", src, x)
 	case []any:
 		for _, item := range x {
 			checkJSONShape(t, src, item)
@@ -200,6 +181,6 @@ func checkJSONShape(t *testing.T, src string, v any) {
 			checkJSONShape(t, src, item)
 		}
 	default:
-		t.Fatalf("exportJSON(%s) holds a %T: %#v", src, v, v)
+		require.FailNow(t, "not a JSON value", "exportJSON(%s) holds a %T: %#v", src, v, v)
 	}
 }

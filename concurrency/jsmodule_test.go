@@ -65,6 +65,7 @@ func TestModuleThroughJS(t *testing.T) {
 			vu.toVU()
 			got := vu.run(moduleCalls).Export().(map[string]any)
 			assert.EqualValues(t, 2262, got["sync"])
+			//nolint:testifylint // encoded-compare: the key order is what is checked, which JSONEq ignores
 			assert.Equal(t, `{"z":1,"a":2,"m":{"y":1,"b":2}}`, got["order"], "keys in the order JSON.stringify gives them")
 			assert.EqualValues(t, 25, got["runSync"])
 			async := got["async"].(map[string]any)

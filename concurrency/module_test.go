@@ -513,7 +513,7 @@ func TestCloseAllAtTestEnd(t *testing.T) {
 	select {
 	case <-done:
 	case <-ctx.Done():
-		t.Fatal("the iteration did not end after the pools closed")
+		require.FailNow(t, "the iteration did not end after the pools closed")
 	}
 	got := vu.rt.VU.Runtime().Get("result").Export().([]any)
 	require.Len(t, got, 2)

@@ -88,7 +88,8 @@ func TestReportTextAndHTML(t *testing.T) {
 		"io.sleep processes":   {"94.0", "188", "2.00"},
 	}
 	for _, r := range rows {
-		assert.Equal(t, want[r[1]+" "+r[2]], [3]string{r[3], r[4], r[5]}, r[0])
+		got := [3]string{r[3], r[4], r[5]}
+		assert.Equal(t, want[r[1]+" "+r[2]], got, r[0])
 	}
 	assert.Contains(t, text, "calls/s = count / 2 s per cell")
 	assert.Contains(t, text, "concurrency_task_duration   avg=2.50ms med=300µs p(95)=10.2ms max=40.0ms")
@@ -152,7 +153,7 @@ func assertReportRow(t *testing.T, text string, fields ...string) {
 			return
 		}
 	}
-	t.Errorf("no line %q in:\n%s", strings.Join(fields, " "), text)
+	assert.Fail(t, "no such line", "no line %q in:\n%s", strings.Join(fields, " "), text)
 }
 
 func TestReportBadArguments(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -82,7 +81,7 @@ func TestRampingExample(t *testing.T) {
 			require.Len(t, rates, 3, res.Stdout)
 			assert.Greater(t, rates[8], 1.4*rates[4], res.Stdout)
 			assert.Greater(t, rates[16], 1.4*rates[8], res.Stdout)
-			assert.False(t, strings.Contains(res.Stderr, "level=error"), res.Stderr)
+			assert.NotContains(t, res.Stderr, "level=error")
 		})
 	}
 }

@@ -111,7 +111,7 @@ func TestJSModuleOnBothPools(t *testing.T) {
 				runtimes[st["id"].(float64)] = true
 			}
 			assert.LessOrEqual(t, len(runtimes), 2)
-			assert.Regexp(t, regexp.MustCompile(`level=info msg="hello from `+kind+`" pool=js source=console worker=\d+\n`), res.Stderr)
+			assert.Regexp(t, `level=info msg="hello from `+kind+`" pool=js source=console worker=\d+\n`, res.Stderr)
 		})
 	}
 }

@@ -152,7 +152,7 @@ func TestPythonGILExample(t *testing.T) {
 		}
 		t.Logf("after run %d, not yet met:\n  %s", attempt, strings.Join(sortedValues(unmet), "\n  "))
 	}
-	t.Errorf("after %d runs, figures never met in a steady run:\n  %s", attempts, strings.Join(sortedValues(unmet), "\n  "))
+	assert.Fail(t, "figures never met", "after %d runs, figures never met in a steady run:\n  %s", attempts, strings.Join(sortedValues(unmet), "\n  "))
 }
 
 func sortedValues(m map[string]string) []string {

@@ -228,7 +228,7 @@ func requireChromium(t *testing.T) string {
 	if _, err := os.Stat(chromiumPath); err != nil {
 		msg := chromiumPath + " is missing: install Chromium with `apt-get install -y chromium` (scripts/deps.sh does) to open report.html in a real browser"
 		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
+			require.FailNow(t, msg)
 		}
 		t.Skip(msg)
 	}
@@ -301,9 +301,7 @@ func reapChromium(t *testing.T, dir string) {
 				_ = syscall.Kill(pid, syscall.SIGKILL)
 			}
 			time.Sleep(200 * time.Millisecond)
-			if left = holders(); len(left) > 0 {
-				t.Fatalf("chromium processes still running after it exited: %v", left)
-			}
+			require.Empty(t, holders(), "chromium processes still running after it exited")
 			return
 		}
 		time.Sleep(50 * time.Millisecond)

@@ -84,7 +84,7 @@ export default async function () {
 			}
 		})
 	}
-	assert.False(t, strings.Contains(res.Stderr, "level=error"), res.Stderr)
+	assert.NotContains(t, res.Stderr, "level=error")
 }
 
 // TestTagThresholds checks that a threshold on a per-call tag selects the

@@ -38,7 +38,7 @@ func requireEmpty(t *testing.T, dir string, res k6test.Result) {
 		return nil
 	})
 	if len(left) > 0 {
-		t.Fatalf("k6 (exit %d) left %d paths (%d bytes) in its TMPDIR, the first: %s\nstderr:\n%s",
+		require.FailNow(t, "k6 left files in its TMPDIR", "k6 (exit %d) left %d paths (%d bytes) in its TMPDIR, the first: %s\nstderr:\n%s",
 			res.ExitCode, len(left), bytes, left[0], res.Stderr)
 	}
 }

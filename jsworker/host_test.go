@@ -158,7 +158,7 @@ func waitLive(t *testing.T, p *pool.Pool, n int64) {
 	t.Helper()
 	for p.Stats().Live != n {
 		if t.Context().Err() != nil {
-			t.Fatalf("the pool has %d live workers, want %d", p.Stats().Live, n)
+			require.FailNow(t, "the pool's live workers", "the pool has %d live workers, want %d", p.Stats().Live, n)
 		}
 		time.Sleep(time.Millisecond)
 	}

@@ -285,7 +285,7 @@ func (m *model) finish() {
 		select {
 		case <-w.Done():
 		case <-time.After(10 * time.Second):
-			t.Fatalf("worker pid %d, killed by the test, was not reaped", w.PID())
+			require.FailNow(t, "a killed worker was not reaped", "worker pid %d, killed by the test, was not reaped", w.PID())
 		}
 	}
 	if !m.closed {

@@ -179,7 +179,7 @@ func TestEveryExitFromASlotGivesItBack(t *testing.T) {
 					require.Eventually(t, func() bool { return p.Stats().Restarts == 1 }, 10*time.Second, time.Millisecond)
 				}
 				requireCapacity(t, p)
-				assert.EqualValues(t, map[bool]int64{true: 1}[tc.restart], p.Stats().Restarts, "a worker that answered is kept")
+				assert.Equal(t, map[bool]int64{true: 1}[tc.restart], p.Stats().Restarts, "a worker that answered is kept")
 				p.Close()
 				requireAccounted(t, p)
 				requireNoWorkers(t)

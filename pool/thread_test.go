@@ -333,7 +333,7 @@ func TestCancel(t *testing.T) {
 	got := <-done
 	assert.Equal(t, "gone", got.Err.Message)
 	assert.Eventually(t, func() bool { return p.Stats().Busy == 0 }, time.Second, time.Millisecond)
-	assert.Len(t, done, 0)
+	assert.Empty(t, done)
 }
 
 // TestManySubmitters: every task settles exactly once under contention.
@@ -422,5 +422,5 @@ func TestWorkerIDAndAtWorkerExit(t *testing.T) {
 	mu.Unlock()
 	_, ok := WorkerID(context.Background())
 	assert.False(t, ok)
-	assert.False(t, AtWorkerExit(context.Background(), func() { t.Error("ran outside a worker") }))
+	assert.False(t, AtWorkerExit(context.Background(), func() { assert.Fail(t, "ran outside a worker") }))
 }

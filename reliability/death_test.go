@@ -98,8 +98,8 @@ func TestWorkerDeathUnderLoad(t *testing.T) {
 			failures = append(failures, p.Time)
 		}
 	}
-	assert.EqualValues(t, stats.Submitted, tasks, "--out json counts every task")
-	assert.EqualValues(t, stats.Failed, failed, "--out json counts every failure")
+	assert.InDelta(t, float64(stats.Submitted), tasks, 0, "--out json counts every task")
+	assert.InDelta(t, float64(stats.Failed), failed, 0, "--out json counts every failure")
 	k6test.RequireNoWorkers(t, pid, 5*time.Second)
 
 	// How long a task on a killed worker took to fail: from the kill to
@@ -135,7 +135,7 @@ func logged(t *testing.T, stderr, prefix string) string {
 		require.NoError(t, json.Unmarshal([]byte(line[i+4:end+1]), &s), line)
 		return strings.TrimPrefix(s, prefix)
 	}
-	t.Fatalf("no log line %q in:\n%s", prefix, tail(stderr))
+	require.FailNow(t, "no such log line", "no log line %q in:\n%s", prefix, tail(stderr))
 	return ""
 }
 

@@ -3,7 +3,6 @@ package workload
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -12,11 +11,13 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/k6-concurrency/xk6-concurrency/taskerr"
 )
@@ -33,13 +34,9 @@ var builtins = []string{
 func bind(t testing.TB, name string, params map[string]any) (*Spec, Args) {
 	t.Helper()
 	spec, err := Default.Lookup(name)
-	if err != nil {
-		t.Fatalf("Lookup(%q): %v", name, err)
-	}
+	require.NoError(t, err, "Lookup(%q)", name)
 	args, err := spec.Bind(params)
-	if err != nil {
-		t.Fatalf("%s.Bind(%v): %v", name, params, err)
-	}
+	require.NoError(t, err, "%s.Bind(%v)", name, params)
 	return spec, args
 }
 
@@ -50,43 +47,49 @@ func run(t testing.TB, name string, params map[string]any) (any, error) {
 	return spec.Run(context.Background(), args)
 }
 
+// tryRun is run for a goroutine other than the test's: a Lookup or Bind
+// error is returned, not reported to the test.
+func tryRun(name string, params map[string]any) (any, error) {
+	spec, err := Default.Lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	args, err := spec.Bind(params)
+	if err != nil {
+		return nil, err
+	}
+	return spec.Run(context.Background(), args)
+}
+
 // mustRun is run that fails the test on a workload error.
 func mustRun(t testing.TB, name string, params map[string]any) any {
 	t.Helper()
 	v, err := run(t, name, params)
-	if err != nil {
-		t.Fatalf("%s(%v): %v", name, params, err)
-	}
+	require.NoError(t, err, "%s(%v)", name, params)
 	return v
 }
 
 func TestBuiltinsRegistered(t *testing.T) {
 	t.Parallel()
-	if got := Default.Names(); !slices.Equal(got, builtins) {
-		t.Fatalf("Default.Names() = %q, want %q", got, builtins)
-	}
+	require.Equal(t, builtins, Default.Names(), "Default.Names()")
 	for _, s := range Default.List() {
 		want := IO
 		if strings.HasPrefix(s.Name, "cpu.") {
 			want = CPU
 		}
-		if s.Kind != want {
-			t.Errorf("%s: kind %q, want %q", s.Name, s.Kind, want)
-		}
-		if s.Raw {
-			t.Errorf("%s: built-ins must declare their params", s.Name)
-		}
-		if d := s.Description; d == "" || len(d) > 100 || !strings.HasSuffix(d, ".") || strings.Count(d, ". ") > 0 {
-			t.Errorf("%s: description %q is not one short sentence", s.Name, d)
-		}
+		assert.Equal(t, want, s.Kind, "%s: kind", s.Name)
+		assert.False(t, s.Raw, "%s: built-ins must declare their params", s.Name)
+		d := s.Description
+		assert.NotEmpty(t, d, "%s: description %q is not one short sentence", s.Name, d)
+		assert.LessOrEqual(t, len(d), 100, "%s: description %q is not one short sentence", s.Name, d)
+		assert.True(t, strings.HasSuffix(d, "."), "%s: description %q is not one short sentence", s.Name, d)
+		assert.NotContains(t, d, ". ", "%s: description %q is not one short sentence", s.Name, d)
 		for _, p := range s.Params {
-			if p.Doc == "" || len(p.Doc) > 60 {
-				t.Errorf("%s: param %s: doc %q is empty or long", s.Name, p.Name, p.Doc)
-			}
+			assert.NotEmpty(t, p.Doc, "%s: param %s: doc %q is empty or long", s.Name, p.Name, p.Doc)
+			assert.LessOrEqual(t, len(p.Doc), 60, "%s: param %s: doc %q is empty or long", s.Name, p.Name, p.Doc)
 			if p.Type == Int || p.Type == Duration {
-				if p.Max <= p.Min || p.Min < 0 {
-					t.Errorf("%s: param %s is not bounded: [%v, %v]", s.Name, p.Name, p.Min, p.Max)
-				}
+				assert.Greater(t, p.Max, p.Min, "%s: param %s is not bounded: [%v, %v]", s.Name, p.Name, p.Min, p.Max)
+				assert.GreaterOrEqual(t, p.Min, 0.0, "%s: param %s is not bounded: [%v, %v]", s.Name, p.Name, p.Min, p.Max)
 			}
 		}
 	}
@@ -112,9 +115,7 @@ func TestPrimes(t *testing.T) {
 		{map[string]any{"limit": int64(7920)}, 1000}, // 7919 is the 1000th prime
 		{map[string]any{"limit": 7919.0}, 999},
 	} {
-		if got := mustRun(t, "cpu.primes", tc.params); got != tc.want {
-			t.Errorf("cpu.primes(%v) = %v (%T), want %d", tc.params, got, got, tc.want)
-		}
+		assert.Equal(t, tc.want, mustRun(t, "cpu.primes", tc.params), "cpu.primes(%v)", tc.params)
 	}
 }
 
@@ -132,15 +133,11 @@ func TestFib(t *testing.T) {
 		{map[string]any{"n": 20.0}, 6765},
 		{map[string]any{"n": 30.0}, 832040},
 	} {
-		if got := mustRun(t, "cpu.fib", tc.params); got != tc.want {
-			t.Errorf("cpu.fib(%v) = %v (%T), want %d", tc.params, got, got, tc.want)
-		}
+		assert.Equal(t, tc.want, mustRun(t, "cpu.fib", tc.params), "cpu.fib(%v)", tc.params)
 	}
 	a, b := int64(0), int64(1)
 	for n := range 24 {
-		if got := mustRun(t, "cpu.fib", map[string]any{"n": float64(n)}); got != a {
-			t.Errorf("cpu.fib(%d) = %v, want %d", n, got, a)
-		}
+		assert.Equal(t, a, mustRun(t, "cpu.fib", map[string]any{"n": float64(n)}), "cpu.fib(%d)", n)
 		a, b = b, a+b
 	}
 }
@@ -163,9 +160,7 @@ func TestSHA256(t *testing.T) {
 		// Over several of the 1 MiB chunks between context checks.
 		{map[string]any{"bytes": float64(3<<20 + 5), "rounds": 2.0}, "72a95701685bc596a9385dd43f13f6c2cdf659bf97b378ee14f3f5de0bb9924b"},
 	} {
-		if got := mustRun(t, "cpu.sha256", tc.params); got != tc.want {
-			t.Errorf("cpu.sha256(%v) = %v, want %s", tc.params, got, tc.want)
-		}
+		assert.Equal(t, tc.want, mustRun(t, "cpu.sha256", tc.params), "cpu.sha256(%v)", tc.params)
 	}
 }
 
@@ -176,16 +171,12 @@ func TestSpinRunsForItsDuration(t *testing.T) {
 		start := time.Now()
 		v := mustRun(t, "cpu.spin", map[string]any{"duration": d})
 		elapsed := time.Since(start)
-		if elapsed < want {
-			t.Errorf("cpu.spin(%v) took %v, want at least %v", d, elapsed, want)
-		}
-		if n, ok := v.(int64); !ok || n <= 0 {
-			t.Errorf("cpu.spin(%v) = %v (%T), want a positive int64", d, v, v)
+		assert.GreaterOrEqual(t, elapsed, want, "cpu.spin(%v): how long it ran", d)
+		if assert.IsType(t, int64(0), v, "cpu.spin(%v) = %v, want a positive int64", d, v) {
+			assert.Positive(t, v, "cpu.spin(%v), want a positive int64", d)
 		}
 	}
-	if v := mustRun(t, "cpu.spin", map[string]any{"duration": 0.0}); v != int64(0) {
-		t.Errorf("cpu.spin(0) = %v (%T), want int64 0", v, v)
-	}
+	assert.Equal(t, int64(0), mustRun(t, "cpu.spin", map[string]any{"duration": 0.0}), "cpu.spin(0)")
 }
 
 // matmulSum is the sum of A·B's elements computed another way: the sum over k
@@ -216,20 +207,18 @@ func TestMatmul(t *testing.T) {
 		{map[string]any{"n": 64.0}, 1572670},
 		{map[string]any{"n": 200.0}, 47998000},
 	} {
-		if got := mustRun(t, "cpu.matmul", tc.params); got != tc.want {
-			t.Errorf("cpu.matmul(%v) = %v (%T), want %v", tc.params, got, got, tc.want)
-		}
+		got := mustRun(t, "cpu.matmul", tc.params)
+		assert.IsType(t, float64(0), got, "cpu.matmul(%v)", tc.params)
+		assert.InDelta(t, tc.want, got, 0, "cpu.matmul(%v)", tc.params)
 	}
 	for _, n := range []int{5, 17, 64, 200, 1024} {
 		if n < 1024 {
-			if got := mustRun(t, "cpu.matmul", map[string]any{"n": float64(n)}); got != matmulSum(n) {
-				t.Errorf("cpu.matmul(%d) = %v, want %v", n, got, matmulSum(n))
-			}
+			got := mustRun(t, "cpu.matmul", map[string]any{"n": float64(n)})
+			assert.IsType(t, float64(0), got, "cpu.matmul(%d)", n)
+			assert.InDelta(t, matmulSum(n), got, 0, "cpu.matmul(%d)", n)
 		}
 	}
-	if got := matmulSum(1024); got != 6442441728 { // Python's value for n = 1024
-		t.Errorf("matmulSum(1024) = %v", got)
-	}
+	assert.InDelta(t, 6442441728, matmulSum(1024), 0, "matmulSum(1024)") // Python's value for n = 1024
 }
 
 //nolint:paralleltest // timing-sensitive: asserts on how long the workload ran
@@ -238,33 +227,27 @@ func TestSleepSleepsForItsDuration(t *testing.T) {
 		want, _ := ParseDuration(d)
 		start := time.Now()
 		v := mustRun(t, "io.sleep", map[string]any{"duration": d})
-		if elapsed := time.Since(start); elapsed < want || elapsed > want+time.Second {
-			t.Errorf("io.sleep(%v) took %v, want %v", d, elapsed, want)
-		}
-		if v != nil {
-			t.Errorf("io.sleep(%v) = %v, want nil", d, v)
-		}
+		elapsed := time.Since(start)
+		assert.GreaterOrEqual(t, elapsed, want, "io.sleep(%v): how long it slept", d)
+		assert.LessOrEqual(t, elapsed, want+time.Second, "io.sleep(%v): how long it slept", d)
+		assert.Nil(t, v, "io.sleep(%v)", d)
 	}
 	start := time.Now()
 	mustRun(t, "io.sleep", nil)
-	if elapsed := time.Since(start); elapsed < 10*time.Millisecond {
-		t.Errorf("io.sleep with the default duration took %v, want 10ms", elapsed)
-	}
+	assert.GreaterOrEqual(t, time.Since(start), 10*time.Millisecond, "io.sleep with the default duration: how long it slept")
 }
 
 //nolint:paralleltest // testing.AllocsPerRun cannot run in a parallel test
 func TestNoop(t *testing.T) {
 	spec, args := bind(t, "noop", nil)
-	if v, err := spec.Run(context.Background(), args); v != nil || err != nil {
-		t.Fatalf("noop = %v, %v; want nil, nil", v, err)
-	}
-	if _, err := spec.Bind(map[string]any{"x": 1.0}); taskerr.CodeOf(err) != taskerr.InvalidArgument ||
-		!strings.Contains(err.Error(), "takes no params") {
-		t.Fatalf("noop.Bind({x: 1}) = %v, want InvalidArgument", err)
-	}
-	if allocs := testing.AllocsPerRun(100, func() { _, _ = spec.Run(context.Background(), args) }); allocs != 0 {
-		t.Errorf("noop allocates %v times a run, want 0", allocs)
-	}
+	v, err := spec.Run(context.Background(), args)
+	require.NoError(t, err, "noop")
+	require.Nil(t, v, "noop")
+	_, err = spec.Bind(map[string]any{"x": 1.0})
+	require.Equal(t, taskerr.InvalidArgument, taskerr.CodeOf(err), "noop.Bind({x: 1}) = %v", err)
+	require.ErrorContains(t, err, "takes no params", "noop.Bind({x: 1})")
+	allocs := testing.AllocsPerRun(100, func() { _, _ = spec.Run(context.Background(), args) })
+	assert.Zero(t, allocs, "noop allocates per run")
 }
 
 // TestValuesAreJSON runs every built-in once and checks that its value
@@ -295,9 +278,8 @@ func TestValuesAreJSON(t *testing.T) {
 	} {
 		v := mustRun(t, tc.name, tc.params)
 		b, err := json.Marshal(v)
-		if err != nil || string(b) != tc.want {
-			t.Errorf("%s(%v): JSON %s, %v; want %s", tc.name, tc.params, b, err, tc.want)
-		}
+		require.NoError(t, err, "%s(%v): JSON", tc.name, tc.params)
+		assert.Equal(t, tc.want, string(b), "%s(%v): JSON", tc.name, tc.params)
 	}
 }
 
@@ -311,23 +293,16 @@ func TestDefaults(t *testing.T) {
 			base["url"] = "http://example.com/"
 		}
 		args, err := spec.Bind(base)
-		if err != nil {
-			t.Fatalf("%s.Bind(%v): %v", spec.Name, base, err)
-		}
+		require.NoError(t, err, "%s.Bind(%v)", spec.Name, base)
 		for _, p := range spec.Params {
 			if p.Required {
-				if !args.Has(p.Name) {
-					t.Errorf("%s: Has(%q) = false for a given param", spec.Name, p.Name)
-				}
+				assert.True(t, args.Has(p.Name), "%s: Has(%q) = false for a given param", spec.Name, p.Name)
 				continue
 			}
-			if p.Default == nil {
-				t.Errorf("%s: optional param %s has no default", spec.Name, p.Name)
+			if !assert.NotNil(t, p.Default, "%s: optional param %s has no default", spec.Name, p.Name) {
 				continue
 			}
-			if args.Has(p.Name) {
-				t.Errorf("%s: Has(%q) = true for a defaulted param", spec.Name, p.Name)
-			}
+			assert.False(t, args.Has(p.Name), "%s: Has(%q) = true for a defaulted param", spec.Name, p.Name)
 			var got any
 			switch p.Type {
 			case Int:
@@ -337,32 +312,27 @@ func TestDefaults(t *testing.T) {
 			case Duration:
 				got = args.Duration(p.Name)
 			default:
-				t.Fatalf("%s: param %s of type %s: extend this test", spec.Name, p.Name, p.Type)
+				require.FailNow(t, "an untested param type", "%s: param %s of type %s: extend this test", spec.Name, p.Name, p.Type)
 			}
-			if got != p.Default {
-				t.Errorf("%s: defaulted %s = %v (%T), want %v (%T)", spec.Name, p.Name, got, got, p.Default, p.Default)
-			}
+			assert.Equal(t, p.Default, got, "%s: defaulted %s", spec.Name, p.Name)
 		}
-		if args.Has("no-such-param") {
-			t.Errorf("%s: Has of an undeclared param", spec.Name)
-		}
+		assert.False(t, args.Has("no-such-param"), "%s: Has of an undeclared param", spec.Name)
 	}
 
 	_, args := bind(t, "cpu.sha256", map[string]any{"rounds": 3.0})
-	if !args.Has("rounds") || args.Has("bytes") || args.Int("rounds") != 3 || args.Int("bytes") != 1024 {
-		t.Errorf("cpu.sha256 {rounds: 3}: Has(rounds)=%v Has(bytes)=%v rounds=%d bytes=%d",
-			args.Has("rounds"), args.Has("bytes"), args.Int("rounds"), args.Int("bytes"))
-	}
+	assert.True(t, args.Has("rounds"), "cpu.sha256 {rounds: 3}: Has(rounds)")
+	assert.False(t, args.Has("bytes"), "cpu.sha256 {rounds: 3}: Has(bytes)")
+	assert.Equal(t, int64(3), args.Int("rounds"), "cpu.sha256 {rounds: 3}: rounds")
+	assert.Equal(t, int64(1024), args.Int("bytes"), "cpu.sha256 {rounds: 3}: bytes")
 	for _, d := range []any{"250ms", 250.0, "0.25s", json.Number("250")} {
 		_, args := bind(t, "io.sleep", map[string]any{"duration": d})
-		if !args.Has("duration") || args.Duration("duration") != 250*time.Millisecond {
-			t.Errorf("io.sleep {duration: %v}: %v", d, args.Duration("duration"))
-		}
+		assert.True(t, args.Has("duration"), "io.sleep {duration: %v}: Has(duration)", d)
+		assert.Equal(t, 250*time.Millisecond, args.Duration("duration"), "io.sleep {duration: %v}", d)
 	}
 	_, args = bind(t, "io.http", map[string]any{"url": "https://example.com/", "timeout": 1.0, "method": "DELETE"})
-	if args.Duration("timeout") != time.Millisecond || args.String("method") != "DELETE" || args.String("body") != "" {
-		t.Errorf("io.http: timeout %v, method %q, body %q", args.Duration("timeout"), args.String("method"), args.String("body"))
-	}
+	assert.Equal(t, time.Millisecond, args.Duration("timeout"), "io.http: timeout")
+	assert.Equal(t, "DELETE", args.String("method"), "io.http: method")
+	assert.Empty(t, args.String("body"), "io.http: body")
 }
 
 // waitsFor is how long a workload may take to notice that its context is done.
@@ -420,7 +390,7 @@ func TestWorkloadsStopWhenCancelled(t *testing.T) {
 				break
 			}
 			if try == 3 {
-				t.Error(strings.Join(late, "; "))
+				assert.Fail(t, "a workload was late to stop", strings.Join(late, "; "))
 				break
 			}
 			t.Logf("try %d: %s", try, strings.Join(late, "; "))
@@ -442,12 +412,9 @@ func stopsWhenCancelled(t *testing.T, label string, spec *Spec, args Args) (late
 	elapsed := time.Since(start)
 	timer.Stop()
 	cancel()
-	if !errors.Is(err, context.Canceled) || v != nil {
-		t.Errorf("%s cancelled: %v, %v; want nil, context.Canceled", label, v, err)
-	}
-	if elapsed < after {
-		t.Errorf("%s returned after %v, before it was cancelled at %v", label, elapsed, after)
-	} else if elapsed > after+waitsFor {
+	require.ErrorIs(t, err, context.Canceled, "%s cancelled", label)
+	assert.Nil(t, v, "%s cancelled", label)
+	if assert.GreaterOrEqual(t, elapsed, after, "%s returned before it was cancelled", label) && elapsed > after+waitsFor {
 		late = append(late, fmt.Sprintf("%s returned %v after it was cancelled", label, elapsed-after))
 	}
 	t.Logf("%s: returned %v after cancellation", label, elapsed-after)
@@ -458,14 +425,11 @@ func stopsWhenCancelled(t *testing.T, label string, spec *Spec, args Args) (late
 	v, err = spec.Run(ctx, args)
 	elapsed = time.Since(start)
 	cancel()
-	if code := taskerr.CodeOf(err); code != taskerr.Timeout || v != nil {
-		t.Errorf("%s past its deadline: %v, %v (%s); want a TimeoutError", label, v, err, code)
-	} else if !strings.HasPrefix(err.Error(), spec.Name+": ") {
-		t.Errorf("%s: error %q does not start with the workload's name", label, err)
+	if assert.Equal(t, taskerr.Timeout, taskerr.CodeOf(err), "%s past its deadline: %v; want a TimeoutError", label, err) &&
+		assert.Nil(t, v, "%s past its deadline", label) {
+		assert.True(t, strings.HasPrefix(err.Error(), spec.Name+": "), "%s: error %q does not start with the workload's name", label, err)
 	}
-	if elapsed < after {
-		t.Errorf("%s returned after %v, before its deadline at %v", label, elapsed, after)
-	} else if elapsed > after+waitsFor {
+	if assert.GreaterOrEqual(t, elapsed, after, "%s returned before its deadline", label) && elapsed > after+waitsFor {
 		late = append(late, fmt.Sprintf("%s returned %v after its deadline", label, elapsed-after))
 	}
 
@@ -473,9 +437,8 @@ func stopsWhenCancelled(t *testing.T, label string, spec *Spec, args Args) (late
 	ctx, cancel = context.WithCancel(context.Background())
 	cancel()
 	start = time.Now()
-	if _, err := spec.Fn(ctx, args); !errors.Is(err, context.Canceled) {
-		t.Errorf("%s with a cancelled context: %v", label, err)
-	}
+	_, err = spec.Fn(ctx, args)
+	require.ErrorIs(t, err, context.Canceled, "%s with a cancelled context", label)
 	if elapsed := time.Since(start); elapsed > waitsFor {
 		late = append(late, fmt.Sprintf("%s with a cancelled context took %v", label, elapsed))
 	}
@@ -552,13 +515,9 @@ func TestHTTP(t *testing.T) {
 		got = nil
 		mu.Unlock()
 		v := mustRun(t, "io.http", tc.params)
-		if m, ok := v.(map[string]any); !ok || m["status"] != tc.want["status"] || m["bytes"] != tc.want["bytes"] || len(m) != 2 {
-			t.Errorf("io.http(%v) = %#v, want %#v", tc.params["url"], v, tc.want)
-		}
+		assert.Equal(t, tc.want, v, "io.http(%v)", tc.params["url"])
 		mu.Lock()
-		if len(got) != 1 || got[0] != tc.seen {
-			t.Errorf("io.http(%v %v): the server saw %.60q, want one %.60q", tc.params["method"], tc.params["url"], got, tc.seen)
-		}
+		assert.Equal(t, []seen{tc.seen}, got, "io.http(%v %v): what the server saw", tc.params["method"], tc.params["url"])
 		mu.Unlock()
 	}
 
@@ -567,7 +526,7 @@ func TestHTTP(t *testing.T) {
 	errs := make(chan error, 64)
 	for range 64 {
 		wg.Go(func() {
-			v, err := run(t, "io.http", map[string]any{"url": srv.URL + "/missing"})
+			v, err := tryRun("io.http", map[string]any{"url": srv.URL + "/missing"})
 			if err == nil && v.(map[string]any)["status"] != int64(404) {
 				err = fmt.Errorf("value %v", v)
 			}
@@ -577,9 +536,7 @@ func TestHTTP(t *testing.T) {
 	wg.Wait()
 	close(errs)
 	for err := range errs {
-		if err != nil {
-			t.Errorf("concurrent io.http: %v", err)
-		}
+		assert.NoError(t, err, "concurrent io.http")
 	}
 }
 
@@ -598,34 +555,30 @@ func TestHTTPTimeout(t *testing.T) {
 		start := time.Now()
 		v, err := run(t, "io.http", map[string]any{"url": u, "timeout": "50ms"})
 		elapsed := time.Since(start)
-		if taskerr.CodeOf(err) != taskerr.Timeout || v != nil {
-			t.Fatalf("io.http with a 50ms timeout on a stalled server: %v, %v; want a TimeoutError", v, err)
-		}
+		require.Equal(t, taskerr.Timeout, taskerr.CodeOf(err),
+			"io.http with a 50ms timeout on a stalled server: %v; want a TimeoutError", err)
+		require.Nil(t, v, "io.http with a 50ms timeout on a stalled server")
 		msg := err.Error()
-		if !strings.HasPrefix(msg, "io.http: ") || !strings.Contains(msg, "timeout of 50ms") || !strings.Contains(msg, u) {
-			t.Errorf("timeout message %q should name the workload, the URL and the timeout", msg)
-		}
-		if elapsed < 50*time.Millisecond || elapsed > 50*time.Millisecond+waitsFor {
-			t.Errorf("io.http with a 50ms timeout returned after %v", elapsed)
-		}
+		assert.True(t, strings.HasPrefix(msg, "io.http: "), "timeout message %q should name the workload", msg)
+		assert.Contains(t, msg, "timeout of 50ms", "the timeout message should name the timeout")
+		assert.Contains(t, msg, u, "the timeout message should name the URL")
+		assert.GreaterOrEqual(t, elapsed, 50*time.Millisecond, "io.http with a 50ms timeout: when it returned")
+		assert.LessOrEqual(t, elapsed, 50*time.Millisecond+waitsFor, "io.http with a 50ms timeout: when it returned")
 	}
 }
 
 func TestHTTPConnectionRefused(t *testing.T) {
 	t.Parallel()
 	ln, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	target := "http://" + ln.Addr().String() + "/refused"
 	_ = ln.Close()
 	v, err := run(t, "io.http", map[string]any{"url": target, "timeout": "2s"})
-	if taskerr.CodeOf(err) != taskerr.Workload || v != nil {
-		t.Fatalf("io.http to a closed port: %v, %v; want a WorkloadError", v, err)
-	}
-	if msg := err.Error(); !strings.HasPrefix(msg, "io.http: ") || !strings.Contains(msg, target) {
-		t.Errorf("message %q should start with the workload's name and name the URL", msg)
-	}
+	require.Equal(t, taskerr.Workload, taskerr.CodeOf(err), "io.http to a closed port: %v; want a WorkloadError", err)
+	require.Nil(t, v, "io.http to a closed port")
+	msg := err.Error()
+	assert.True(t, strings.HasPrefix(msg, "io.http: "), "message %q should start with the workload's name", msg)
+	assert.Contains(t, msg, target, "the message should name the URL")
 }
 
 func TestHTTPURLs(t *testing.T) {
@@ -638,21 +591,18 @@ func TestHTTPURLs(t *testing.T) {
 	} {
 		_, err := spec.Bind(map[string]any{"url": u})
 		var te *taskerr.Error
-		if !errors.As(err, &te) || te.Code != taskerr.InvalidArgument {
-			t.Errorf("io.http url %.40q: Bind = %v, want an InvalidArgumentError", u, err)
-			continue
-		}
-		if !strings.HasPrefix(te.Message, "io.http: ") || !strings.Contains(te.Message, `"url"`) {
-			t.Errorf("io.http url %.40q: message %q should name the workload and url", u, te.Message)
+		if assert.ErrorAs(t, err, &te, "io.http url %.40q: Bind, want an InvalidArgumentError", u) &&
+			assert.Equal(t, taskerr.InvalidArgument, te.Code, "io.http url %.40q: Bind = %v, want an InvalidArgumentError", u, err) {
+			assert.True(t, strings.HasPrefix(te.Message, "io.http: "), "io.http url %.40q: message %q should name the workload", u, te.Message)
+			assert.Contains(t, te.Message, `"url"`, "io.http url %.40q: the message should name url", u)
 		}
 	}
 	for _, u := range []string{
 		"http://example.com", "https://example.com/a?b=c#d", "HTTPS://EXAMPLE.COM/", "http://127.0.0.1:8080/",
 		"http://[::1]:80/", "http://user:pass@host/", "http://" + strings.Repeat("a", 8185),
 	} {
-		if _, err := spec.Bind(map[string]any{"url": u}); err != nil {
-			t.Errorf("io.http url %.40q: %v", u, err)
-		}
+		_, err := spec.Bind(map[string]any{"url": u})
+		assert.NoError(t, err, "io.http url %.40q", u)
 	}
 }
 
@@ -660,20 +610,14 @@ func TestHTTPURLs(t *testing.T) {
 // io.file's private directory before and after it.
 func useTempDir(t *testing.T) string {
 	t.Helper()
-	if err := Cleanup(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, Cleanup())
 	dir := t.TempDir()
 	for _, env := range []string{"TMPDIR", "TMP", "TEMP"} {
 		t.Setenv(env, dir)
 	}
-	if os.TempDir() != dir {
-		t.Fatalf("os.TempDir() = %q, want %q", os.TempDir(), dir)
-	}
+	require.Equal(t, dir, os.TempDir(), "os.TempDir()")
 	t.Cleanup(func() {
-		if err := Cleanup(); err != nil {
-			t.Error(err)
-		}
+		assert.NoError(t, Cleanup())
 	})
 	return dir
 }
@@ -681,9 +625,7 @@ func useTempDir(t *testing.T) string {
 func listDir(t *testing.T, dir string) []string {
 	t.Helper()
 	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	names := make([]string, len(entries))
 	for i, e := range entries {
 		names[i] = e.Name()
@@ -694,9 +636,7 @@ func listDir(t *testing.T, dir string) []string {
 //nolint:paralleltest // useTempDir sets TMPDIR with t.Setenv
 func TestFile(t *testing.T) {
 	tmp := useTempDir(t)
-	if names := listDir(t, tmp); len(names) != 0 {
-		t.Fatalf("io.file created %q before it was used", names)
-	}
+	require.Empty(t, listDir(t, tmp), "io.file created files before it was used")
 	for _, tc := range []struct {
 		params map[string]any
 		want   int64
@@ -711,65 +651,53 @@ func TestFile(t *testing.T) {
 		{map[string]any{"op": "read", "bytes": 0.0}, 0},
 		{map[string]any{"op": "read", "bytes": float64(3<<20 + 1)}, 3<<20 + 1},
 	} {
-		if got := mustRun(t, "io.file", tc.params); got != tc.want {
-			t.Errorf("io.file(%v) = %v (%T), want %d", tc.params, got, got, tc.want)
-		}
+		assert.Equal(t, tc.want, mustRun(t, "io.file", tc.params), "io.file(%v)", tc.params)
 	}
 
 	// Everything is in one private directory in os.TempDir, and only the
 	// cached read files are left in it.
 	names := listDir(t, tmp)
-	if len(names) != 1 || !strings.HasPrefix(names[0], "xk6-concurrency-") {
-		t.Fatalf("os.TempDir holds %q, want only io.file's private directory", names)
-	}
+	require.Len(t, names, 1, "os.TempDir holds %q, want only io.file's private directory", names)
+	require.True(t, strings.HasPrefix(names[0], "xk6-concurrency-"), "os.TempDir holds %q, want only io.file's private directory", names)
 	private := filepath.Join(tmp, names[0])
-	if files.dir == nil || files.dir.path != private {
-		t.Fatalf("private directory %v, want %s", files.dir, private)
-	}
+	require.NotNil(t, files.dir, "private directory")
+	require.Equal(t, private, files.dir.path, "private directory")
 	info, err := os.Stat(private)
-	if err != nil || !info.IsDir() {
-		t.Fatalf("private directory: %v, %v", info, err)
-	}
-	if perm := info.Mode().Perm(); runtime.GOOS != "windows" && perm != 0o700 {
-		t.Errorf("private directory has mode %v, want 0700", perm)
+	require.NoError(t, err, "private directory")
+	require.True(t, info.IsDir(), "private directory: %v", info)
+	if runtime.GOOS != "windows" {
+		assert.Equal(t, os.FileMode(0o700), info.Mode().Perm(), "private directory's mode")
 	}
 	want := []string{"r-0", "r-10000", "r-3145729", "r-4096"}
-	if got := listDir(t, private); !slices.Equal(got, want) {
-		t.Errorf("private directory holds %q, want %q", got, want)
-	}
+	assert.Equal(t, want, listDir(t, private), "what the private directory holds")
 	info, err = os.Stat(filepath.Join(private, "r-10000"))
-	if err != nil || info.Size() != 10000 || (runtime.GOOS != "windows" && info.Mode().Perm() != 0o600) {
-		t.Errorf("r-10000: %v, %v; want 10000 bytes, mode 0600", info, err)
+	if assert.NoError(t, err, "r-10000") {
+		assert.Equal(t, int64(10000), info.Size(), "r-10000's size")
+		if runtime.GOOS != "windows" {
+			assert.Equal(t, os.FileMode(0o600), info.Mode().Perm(), "r-10000's mode")
+		}
 	}
 
 	// Callers cannot name a file.
 	spec, _ := bind(t, "io.file", nil)
 	for _, key := range []string{"path", "dir", "file", "name", "filename"} {
 		_, err := spec.Bind(map[string]any{key: "/etc/passwd", "op": "read"})
-		if taskerr.CodeOf(err) != taskerr.InvalidArgument || !strings.Contains(err.Error(), `"`+key+`"`) ||
-			!strings.HasPrefix(err.Error(), "io.file: ") {
-			t.Errorf("io.file {%s: ...}: Bind = %v, want an InvalidArgumentError naming it", key, err)
+		if assert.Equal(t, taskerr.InvalidArgument, taskerr.CodeOf(err), "io.file {%s: ...}: Bind = %v, want an InvalidArgumentError", key, err) {
+			assert.Contains(t, err.Error(), `"`+key+`"`, "io.file {%s: ...}: the error should name it", key)
+			assert.True(t, strings.HasPrefix(err.Error(), "io.file: "), "io.file {%s: ...}: error %q should start with the workload's name", key, err)
 		}
 	}
 
 	// Cleanup removes the directory; the next use makes a new one.
-	if err := Cleanup(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(private); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("after Cleanup, the private directory: %v", err)
-	}
-	if names := listDir(t, tmp); len(names) != 0 {
-		t.Errorf("after Cleanup, os.TempDir holds %q", names)
-	}
-	if err := Cleanup(); err != nil {
-		t.Errorf("second Cleanup: %v", err)
-	}
-	if got := mustRun(t, "io.file", map[string]any{"op": "read", "bytes": 5.0}); got != int64(5) {
-		t.Errorf("io.file read after Cleanup = %v", got)
-	}
-	if names := listDir(t, tmp); len(names) != 1 || filepath.Join(tmp, names[0]) == private {
-		t.Errorf("after Cleanup and another use, os.TempDir holds %q (old: %s)", names, private)
+	require.NoError(t, Cleanup())
+	_, err = os.Stat(private)
+	require.ErrorIs(t, err, os.ErrNotExist, "after Cleanup, the private directory")
+	assert.Empty(t, listDir(t, tmp), "after Cleanup, what os.TempDir holds")
+	require.NoError(t, Cleanup(), "second Cleanup")
+	assert.Equal(t, int64(5), mustRun(t, "io.file", map[string]any{"op": "read", "bytes": 5.0}), "io.file read after Cleanup")
+	names = listDir(t, tmp)
+	if assert.Len(t, names, 1, "after Cleanup and another use, os.TempDir holds %q", names) {
+		assert.NotEqual(t, private, filepath.Join(tmp, names[0]), "after Cleanup and another use: the private directory")
 	}
 }
 
@@ -785,7 +713,7 @@ func TestFileConcurrent(t *testing.T) {
 			if i%3 != 0 {
 				op = "read"
 			}
-			v, err := run(t, "io.file", map[string]any{"op": op, "bytes": float64(size)})
+			v, err := tryRun("io.file", map[string]any{"op": op, "bytes": float64(size)})
 			if err == nil && v != size {
 				err = fmt.Errorf("io.file %s %d = %v", op, size, v)
 			}
@@ -795,18 +723,12 @@ func TestFileConcurrent(t *testing.T) {
 	wg.Wait()
 	close(errs)
 	for err := range errs {
-		if err != nil {
-			t.Error(err)
-		}
+		require.NoError(t, err)
 	}
 	names := listDir(t, tmp)
-	if len(names) != 1 {
-		t.Fatalf("os.TempDir holds %q", names)
-	}
+	require.Len(t, names, 1, "os.TempDir holds %q", names)
 	want := []string{"r-1", "r-100000", "r-2097155", "r-4096"}
-	if got := listDir(t, filepath.Join(tmp, names[0])); !slices.Equal(got, want) {
-		t.Errorf("private directory holds %q, want %q", got, want)
-	}
+	assert.Equal(t, want, listDir(t, filepath.Join(tmp, names[0])), "what the private directory holds")
 }
 
 // TestFileReadCacheIsBounded reads more distinct sizes than the cache keeps:
@@ -816,17 +738,11 @@ func TestFileConcurrent(t *testing.T) {
 func TestFileReadCacheIsBounded(t *testing.T) {
 	tmp := useTempDir(t)
 	for size := range readCacheFiles + 3 {
-		if got := mustRun(t, "io.file", map[string]any{"op": "read", "bytes": float64(size)}); got != int64(size) {
-			t.Fatalf("io.file read %d = %v", size, got)
-		}
+		require.Equal(t, int64(size), mustRun(t, "io.file", map[string]any{"op": "read", "bytes": float64(size)}), "io.file read %d", size)
 	}
 	names := listDir(t, tmp)
-	if len(names) != 1 {
-		t.Fatalf("os.TempDir holds %q", names)
-	}
-	if got := listDir(t, filepath.Join(tmp, names[0])); len(got) != readCacheFiles {
-		t.Errorf("private directory holds %d files, want %d", len(got), readCacheFiles)
-	}
+	require.Len(t, names, 1, "os.TempDir holds %q", names)
+	assert.Len(t, listDir(t, filepath.Join(tmp, names[0])), readCacheFiles, "the private directory's files")
 }
 
 // BenchmarkPrimes20000 is one cpu.primes call with the default limit, called

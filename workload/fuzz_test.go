@@ -3,12 +3,13 @@ package workload
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"math"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/k6-concurrency/xk6-concurrency/taskerr"
 )
@@ -45,12 +46,9 @@ func FuzzBind(f *testing.F) {
 				args, err := spec.Bind(raw)
 				if err != nil {
 					var te *taskerr.Error
-					if !errors.As(err, &te) || te.Code != taskerr.InvalidArgument {
-						t.Fatalf("%s.Bind(%s) = %v (%T), want an InvalidArgumentError", spec.Name, data, err, err)
-					}
-					if !strings.HasPrefix(te.Message, spec.Name+": ") {
-						t.Fatalf("%s.Bind(%s): message %q does not name the workload", spec.Name, data, te.Message)
-					}
+					require.ErrorAs(t, err, &te, "%s.Bind(%s) = %v (%T), want an InvalidArgumentError", spec.Name, data, err, err)
+					require.Equal(t, taskerr.InvalidArgument, te.Code, "%s.Bind(%s) = %v, want an InvalidArgumentError", spec.Name, data, err)
+					require.True(t, strings.HasPrefix(te.Message, spec.Name+": "), "%s.Bind(%s): message %q does not name the workload", spec.Name, data, te.Message)
 					continue
 				}
 				checkBound(t, spec, raw, args, data)
@@ -66,33 +64,31 @@ func checkBound(t *testing.T, spec *Spec, raw map[string]any, args Args, data []
 		return
 	}
 	for key := range raw {
-		if !slices.ContainsFunc(spec.Params, func(p Param) bool { return p.Name == key }) {
-			t.Fatalf("%s.Bind(%s) accepted the unknown param %q", spec.Name, data, key)
-		}
+		require.True(t, slices.ContainsFunc(spec.Params, func(p Param) bool { return p.Name == key }),
+			"%s.Bind(%s) accepted the unknown param %q", spec.Name, data, key)
 	}
 	inBounds := func(p Param, f float64) {
-		if math.IsNaN(f) || math.IsInf(f, 0) {
-			t.Fatalf("%s.Bind(%s): %s = %v", spec.Name, data, p.Name, f)
-		}
-		if (p.Min != 0 || p.Max != 0) && (f < p.Min || f > p.Max) {
-			t.Fatalf("%s.Bind(%s): %s = %v, outside %v..%v", spec.Name, data, p.Name, f, p.Min, p.Max)
+		require.False(t, math.IsNaN(f), "%s.Bind(%s): %s = %v", spec.Name, data, p.Name, f)
+		require.False(t, math.IsInf(f, 0), "%s.Bind(%s): %s = %v", spec.Name, data, p.Name, f)
+		if p.Min != 0 || p.Max != 0 {
+			require.GreaterOrEqual(t, f, p.Min, "%s.Bind(%s): %s = %v, outside %v..%v", spec.Name, data, p.Name, f, p.Min, p.Max)
+			require.LessOrEqual(t, f, p.Max, "%s.Bind(%s): %s = %v, outside %v..%v", spec.Name, data, p.Name, f, p.Min, p.Max)
 		}
 	}
 	for _, p := range spec.Params {
 		_, given := raw[p.Name]
-		if args.Has(p.Name) != given {
-			t.Fatalf("%s.Bind(%s): Has(%s) = %v, given %v", spec.Name, data, p.Name, args.Has(p.Name), given)
-		}
-		if !given && p.Required {
-			t.Fatalf("%s.Bind(%s) accepted it without the required %s", spec.Name, data, p.Name)
+		require.Equal(t, given, args.Has(p.Name), "%s.Bind(%s): Has(%s), given %v", spec.Name, data, p.Name, given)
+		if p.Required {
+			require.True(t, given, "%s.Bind(%s) accepted it without the required %s", spec.Name, data, p.Name)
 		}
 		var goValue any
 		switch p.Type {
 		case Int:
 			n := args.Int(p.Name)
-			if f := args.Float(p.Name); float64(n) != f || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
-				t.Fatalf("%s.Bind(%s): %s = %d, as a float %v", spec.Name, data, p.Name, n, f)
-			}
+			f := args.Float(p.Name)
+			require.InDelta(t, float64(n), f, 0, "%s.Bind(%s): %s = %d, as a float %v", spec.Name, data, p.Name, n, f)
+			require.InDelta(t, math.Trunc(f), f, 0, "%s.Bind(%s): %s = %d, as a float %v", spec.Name, data, p.Name, n, f)
+			require.LessOrEqual(t, math.Abs(f), float64(1<<53), "%s.Bind(%s): %s = %d, as a float %v", spec.Name, data, p.Name, n, f)
 			inBounds(p, float64(n))
 			goValue = n
 		case Number:
@@ -101,31 +97,27 @@ func checkBound(t *testing.T, spec *Spec, raw map[string]any, args Args, data []
 			goValue = f
 		case Duration:
 			d := args.Duration(p.Name)
-			if d < 0 {
-				t.Fatalf("%s.Bind(%s): %s = %v", spec.Name, data, p.Name, d)
-			}
+			require.GreaterOrEqual(t, d, time.Duration(0), "%s.Bind(%s): %s = %v", spec.Name, data, p.Name, d)
 			inBounds(p, float64(d)/float64(time.Millisecond))
 			goValue = d
 		case String:
 			s := args.String(p.Name)
-			if len(s) > p.Limit() || (len(p.Enum) > 0 && !slices.Contains(p.Enum, s)) {
-				t.Fatalf("%s.Bind(%s): %s = %.40q, not a valid value", spec.Name, data, p.Name, s)
+			require.LessOrEqual(t, len(s), p.Limit(), "%s.Bind(%s): %s = %.40q, not a valid value", spec.Name, data, p.Name, s)
+			if len(p.Enum) > 0 {
+				require.Contains(t, p.Enum, s, "%s.Bind(%s): %s = %.40q, not a valid value", spec.Name, data, p.Name, s)
 			}
 			goValue = s
 		case Bool:
 			goValue = args.Bool(p.Name)
 		default:
-			t.Fatalf("%s: param %s has type %q", spec.Name, p.Name, p.Type)
+			require.FailNow(t, "an untested param type", "%s: param %s has type %q", spec.Name, p.Name, p.Type)
 		}
 		if p.Check != nil && (given || p.Default != nil) {
-			if err := p.Check(goValue); err != nil {
-				t.Fatalf("%s.Bind(%s): %s = %v fails its check: %v", spec.Name, data, p.Name, goValue, err)
-			}
+			require.NoError(t, p.Check(goValue), "%s.Bind(%s): %s = %v fails its check", spec.Name, data, p.Name, goValue)
 		}
 		if !given && p.Default != nil {
-			if got, _ := p.Value(p.Default); got != goValue {
-				t.Fatalf("%s.Bind(%s): %s = %v, want its default %v", spec.Name, data, p.Name, goValue, got)
-			}
+			def, _ := p.Value(p.Default)
+			require.Equal(t, def, goValue, "%s.Bind(%s): %s, want its default", spec.Name, data, p.Name)
 		}
 	}
 }
@@ -151,23 +143,17 @@ func FuzzParseDuration(f *testing.F) {
 		for _, v := range []any{s, x, json.Number(s), time.Duration(int64(x))} {
 			d, err := ParseDuration(v)
 			if err != nil {
-				if err.Error() == "" {
-					t.Fatalf("ParseDuration(%#v): an empty error", v)
-				}
+				require.NotEmpty(t, err.Error(), "ParseDuration(%#v): an empty error", v)
 				continue
 			}
-			if d < 0 {
-				t.Fatalf("ParseDuration(%#v) = %v, a negative duration", v, d)
-			}
+			require.GreaterOrEqual(t, d, time.Duration(0), "ParseDuration(%#v) = %v, a negative duration", v, d)
 			back, err := ParseDuration(d.String())
-			if err != nil || back != d {
-				t.Fatalf("ParseDuration(%#v) = %v (%d ns), whose String() parses to %v (%d ns), %v", v, d, int64(d), back, int64(back), err)
-			}
+			require.NoError(t, err, "ParseDuration(%#v) = %v (%d ns), whose String() does not parse", v, d, int64(d))
+			require.Equal(t, d, back, "ParseDuration(%#v) = %v (%d ns), whose String() parses to %v (%d ns)", v, d, int64(d), back, int64(back))
 			if f, ok := v.(float64); ok {
 				// A number is milliseconds, to within a nanosecond.
-				if want := f * float64(time.Millisecond); math.Abs(float64(d)-want) > 1+want*1e-15 {
-					t.Fatalf("ParseDuration(%v) = %d ns, want about %v ns", f, int64(d), want)
-				}
+				want := f * float64(time.Millisecond)
+				require.InDelta(t, want, float64(d), 1+want*1e-15, "ParseDuration(%v) = %d ns, want about %v ns", f, int64(d), want)
 			}
 		}
 	})

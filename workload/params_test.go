@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/k6-concurrency/xk6-concurrency/taskerr"
 )
 
@@ -40,8 +43,8 @@ func TestParseDuration(t *testing.T) {
 		{86400000.0, 24 * time.Hour},
 	} {
 		got, err := ParseDuration(tc.in)
-		if err != nil || got != tc.want {
-			t.Errorf("ParseDuration(%#v) = %v, %v; want %v", tc.in, got, err, tc.want)
+		if assert.NoError(t, err, "ParseDuration(%#v)", tc.in) {
+			assert.Equal(t, tc.want, got, "ParseDuration(%#v)", tc.in)
 		}
 	}
 	for _, in := range []any{
@@ -51,9 +54,8 @@ func TestParseDuration(t *testing.T) {
 		[]any{10.0},
 		json.Number("x"), -time.Second,
 	} {
-		if got, err := ParseDuration(in); err == nil {
-			t.Errorf("ParseDuration(%#v) = %v, want an error", in, got)
-		}
+		got, err := ParseDuration(in)
+		assert.Error(t, err, "ParseDuration(%#v) = %v, want an error", in, got)
 	}
 }
 
@@ -173,24 +175,18 @@ func TestBindRejects(t *testing.T) {
 	)
 	for _, tc := range cases {
 		spec, err := Default.Lookup(tc.workload)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		_, err = spec.Bind(tc.params)
 		var te *taskerr.Error
-		if err == nil || !errors.As(err, &te) || err != error(te) { //nolint:errorlint // unwrapped, as JavaScript needs it
-			t.Errorf("%s.Bind(%.80v) = %v, want a *taskerr.Error", tc.workload, tc.params, err)
-			continue
-		}
-		if te.Code != taskerr.InvalidArgument {
-			t.Errorf("%s.Bind(%.80v): code %s, want %s", tc.workload, tc.params, te.Code, taskerr.InvalidArgument)
-		}
-		if !strings.HasPrefix(te.Message, tc.workload+": ") || !strings.Contains(te.Message, fmt.Sprintf("%q", tc.param)) {
-			t.Errorf("%s.Bind(%.80v): message %q should name the workload and the param %q",
-				tc.workload, tc.params, te.Message, tc.param)
-		}
-		if len(te.Message) > 300 {
-			t.Errorf("%s.Bind: message of %d bytes: %.100q...", tc.workload, len(te.Message), te.Message)
+		if assert.ErrorAs(t, err, &te, "%s.Bind(%.80v), want a *taskerr.Error", tc.workload, tc.params) &&
+			// unwrapped, as JavaScript needs it
+			assert.Same(t, te, err, "%s.Bind(%.80v) = %v, want a *taskerr.Error itself, not wrapped", tc.workload, tc.params, err) {
+			assert.Equal(t, taskerr.InvalidArgument, te.Code, "%s.Bind(%.80v): code", tc.workload, tc.params)
+			assert.True(t, strings.HasPrefix(te.Message, tc.workload+": "),
+				"%s.Bind(%.80v): message %q should name the workload", tc.workload, tc.params, te.Message)
+			assert.Contains(t, te.Message, fmt.Sprintf("%q", tc.param),
+				"%s.Bind(%.80v): the message should name the param %q", tc.workload, tc.params, tc.param)
+			assert.LessOrEqual(t, len(te.Message), 300, "%s.Bind: message of %d bytes: %.100q...", tc.workload, len(te.Message), te.Message)
 		}
 	}
 	t.Logf("%d bad params rejected", len(cases))
@@ -206,32 +202,20 @@ func TestBindAccepts(t *testing.T) {
 				n++
 				params := withBase(spec.Name, map[string]any{p.Name: v})
 				args, err := spec.Bind(params)
-				if err != nil {
-					t.Errorf("%s.Bind({%s: %.40v}): %v", spec.Name, p.Name, v, err)
-					continue
-				}
-				if !args.Has(p.Name) {
-					t.Errorf("%s.Bind({%s: %.40v}): Has is false", spec.Name, p.Name, v)
-				}
-				if len(args.Raw()) != len(params) {
-					t.Errorf("%s: Raw() = %v, want the params given", spec.Name, args.Raw())
-				}
-				switch p.Type {
-				case Int:
-					want, _ := p.Value(v)
-					if got := args.Int(p.Name); got != want {
-						t.Errorf("%s.Bind({%s: %v}): Int = %d", spec.Name, p.Name, v, got)
+				if assert.NoError(t, err, "%s.Bind({%s: %.40v})", spec.Name, p.Name, v) {
+					assert.True(t, args.Has(p.Name), "%s.Bind({%s: %.40v}): Has is false", spec.Name, p.Name, v)
+					assert.Len(t, args.Raw(), len(params), "%s: Raw() = %v, want the params given", spec.Name, args.Raw())
+					switch p.Type {
+					case Int:
+						want, _ := p.Value(v)
+						assert.Equal(t, want, args.Int(p.Name), "%s.Bind({%s: %v}): Int", spec.Name, p.Name, v)
+					case Duration:
+						want, _ := ParseDuration(v)
+						assert.Equal(t, want, args.Duration(p.Name), "%s.Bind({%s: %v}): Duration", spec.Name, p.Name, v)
+					case String:
+						assert.Equal(t, v, args.String(p.Name), "%s.Bind({%s: %.40v}): String", spec.Name, p.Name, v)
+					default: // no built-in has a Number or Bool param
 					}
-				case Duration:
-					want, _ := ParseDuration(v)
-					if got := args.Duration(p.Name); got != want {
-						t.Errorf("%s.Bind({%s: %v}): Duration = %v, want %v", spec.Name, p.Name, v, got, want)
-					}
-				case String:
-					if got := args.String(p.Name); got != v {
-						t.Errorf("%s.Bind({%s: %.40v}): String = %.40q", spec.Name, p.Name, v, got)
-					}
-				default: // no built-in has a Number or Bool param
 				}
 			}
 		}
@@ -258,32 +242,30 @@ func TestBindTypes(t *testing.T) {
 				return nil
 			}},
 		))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	spec, _ := r.Lookup("types")
 
 	_, err = spec.Bind(map[string]any{
 		"i": float64(1 << 53), "f": 1e300, "g": -0.25, "b": false, "d": "3000000h", "s": "", "even": -4.0,
 	})
-	if err == nil {
-		t.Fatalf("a duration of 3000000h bound")
-	}
+	require.Error(t, err, "a duration of 3000000h bound")
 	args, err := spec.Bind(map[string]any{
 		"i": -float64(1 << 53), "f": -1e300, "g": 0.5, "b": false, "d": "2540400h", "s": "x", "even": -4.0,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if args.Int("i") != -1<<53 || args.Float("f") != -1e300 || args.Float("g") != 0.5 || args.Bool("b") ||
-		args.Duration("d") != 2540400*time.Hour || args.String("s") != "x" || args.Int("even") != -4 ||
-		args.Float("i") != -(1<<53) {
-		t.Errorf("bound %d %v %v %v %v %q %d", args.Int("i"), args.Float("f"), args.Float("g"), args.Bool("b"),
-			args.Duration("d"), args.String("s"), args.Int("even"))
-	}
-	if args, _ := spec.Bind(nil); !args.Bool("b") || args.Int("i") != 0 || args.String("s") != "" || args.Has("b") {
-		t.Errorf("defaults: b=%v i=%d s=%q", args.Bool("b"), args.Int("i"), args.String("s"))
-	}
+	require.NoError(t, err)
+	assert.Equal(t, int64(-1<<53), args.Int("i"), "bound i")
+	assert.InDelta(t, -1e300, args.Float("f"), 0, "bound f")
+	assert.InDelta(t, 0.5, args.Float("g"), 0, "bound g")
+	assert.False(t, args.Bool("b"), "bound b")
+	assert.Equal(t, 2540400*time.Hour, args.Duration("d"), "bound d")
+	assert.Equal(t, "x", args.String("s"), "bound s")
+	assert.Equal(t, int64(-4), args.Int("even"), "bound even")
+	assert.InDelta(t, -(1 << 53), args.Float("i"), 0, "bound i, as a float")
+	defaults, _ := spec.Bind(nil)
+	assert.True(t, defaults.Bool("b"), "defaults: b")
+	assert.Zero(t, defaults.Int("i"), "defaults: i")
+	assert.Empty(t, defaults.String("s"), "defaults: s")
+	assert.False(t, defaults.Has("b"), "defaults: Has(b)")
 	for _, tc := range []struct {
 		key string
 		val any
@@ -308,12 +290,10 @@ func TestBindTypes(t *testing.T) {
 		{"even", 2.5},
 	} {
 		_, err := spec.Bind(map[string]any{tc.key: tc.val})
-		if taskerr.CodeOf(err) != taskerr.InvalidArgument || !strings.Contains(err.Error(), `"`+tc.key+`"`) {
-			t.Errorf("Bind({%s: %.40v}) = %v, want an InvalidArgumentError naming it", tc.key, tc.val, err)
+		if assert.Equal(t, taskerr.InvalidArgument, taskerr.CodeOf(err), "Bind({%s: %.40v}) = %v, want an InvalidArgumentError", tc.key, tc.val, err) {
+			assert.ErrorContains(t, err, `"`+tc.key+`"`, "Bind({%s: %.40v}): the error should name it", tc.key, tc.val)
 		}
 	}
 	_, err = spec.Bind(map[string]any{"even": 3.0})
-	if want := `types: param "even" must be even, got 3`; err == nil || err.Error() != want {
-		t.Errorf("Check's error: %v, want %s", err, want)
-	}
+	assert.EqualError(t, err, `types: param "even" must be even, got 3`, "Check's error")
 }

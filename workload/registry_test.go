@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/k6-concurrency/xk6-concurrency/taskerr"
 )
@@ -57,26 +59,17 @@ func TestAddRejects(t *testing.T) {
 	} {
 		r := NewRegistry()
 		err := r.Add(tc.name, tc.kind, tc.fn, tc.opts...)
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: Add = %v, want an error containing %q", tc.what, err, tc.want)
-		}
-		if len(r.Names()) != 0 {
-			t.Errorf("%s: registered %q anyway", tc.what, r.Names())
-		}
+		require.ErrorContains(t, err, tc.want, "%s: Add", tc.what)
+		assert.Empty(t, r.Names(), "%s: registered anyway", tc.what)
 	}
 
 	r := NewRegistry()
 	for _, name := range []string{"a", "Z", "0", "my.work:load-1_x", strings.Repeat("b", 128)} {
-		if err := r.Add(name, IO, nop); err != nil {
-			t.Errorf("Add(%q): %v", name, err)
-		}
+		require.NoError(t, r.Add(name, IO, nop), "Add(%q)", name)
 	}
-	if err := r.Add("a", CPU, nop); err == nil || !strings.Contains(err.Error(), "already registered") {
-		t.Errorf("a duplicate: %v", err)
-	}
-	if spec, _ := r.Lookup("a"); spec.Kind != IO {
-		t.Errorf("a duplicate replaced the first registration")
-	}
+	require.ErrorContains(t, r.Add("a", CPU, nop), "already registered", "a duplicate")
+	spec, _ := r.Lookup("a")
+	assert.Equal(t, IO, spec.Kind, "a duplicate replaced the first registration")
 }
 
 //nolint:paralleltest // registers in the process-wide Default registry
@@ -96,59 +89,44 @@ func TestRegisterPanics(t *testing.T) {
 		func() {
 			defer func() {
 				p := recover()
-				err, ok := p.(error)
-				if !ok || !strings.Contains(err.Error(), strings.Fields(tc.name)[0]) {
-					t.Errorf("Register(%q) panicked with %#v, want an error naming it", tc.name, p)
-				}
+				err, _ := p.(error)
+				assert.ErrorContains(t, err, strings.Fields(tc.name)[0], "Register(%q) panicked with %#v, want an error naming it", tc.name, p)
 			}()
 			Register(tc.name, tc.kind, tc.fn)
 		}()
 	}
-	if after := Default.Names(); !slices.Equal(after, before) {
-		t.Errorf("Default changed: %q -> %q", before, after)
-	}
-	if spec, _ := Default.Lookup("noop"); spec.Fn == nil || spec.Description == "" {
-		t.Errorf("the built-in noop was replaced")
-	}
+	assert.Equal(t, before, Default.Names(), "Default changed")
+	spec, _ := Default.Lookup("noop")
+	assert.NotNil(t, spec.Fn, "the built-in noop was replaced")
+	assert.NotEmpty(t, spec.Description, "the built-in noop was replaced")
 }
 
 func TestLookupUnknown(t *testing.T) {
 	t.Parallel()
 	spec, err := Default.Lookup("cpu.nope")
+	require.Nil(t, spec, "Lookup(cpu.nope)")
 	var te *taskerr.Error
-	if spec != nil || !errors.As(err, &te) || te.Code != taskerr.UnknownWorkload {
-		t.Fatalf("Lookup(cpu.nope) = %v, %v; want an UnknownWorkloadError", spec, err)
-	}
-	if !strings.Contains(te.Message, `"cpu.nope"`) {
-		t.Errorf("message %q does not name the workload", te.Message)
-	}
-	if !strings.Contains(te.Message, strings.Join(builtins, ", ")) {
-		t.Errorf("message %q does not list the workloads", te.Message)
-	}
-	if _, err := NewRegistry().Lookup("x"); taskerr.CodeOf(err) != taskerr.UnknownWorkload {
-		t.Errorf("empty registry: %v", err)
-	}
+	require.ErrorAs(t, err, &te, "Lookup(cpu.nope), want an UnknownWorkloadError")
+	require.Equal(t, taskerr.UnknownWorkload, te.Code, "Lookup(cpu.nope) = %v, want an UnknownWorkloadError", err)
+	assert.Contains(t, te.Message, `"cpu.nope"`, "the message does not name the workload")
+	assert.Contains(t, te.Message, strings.Join(builtins, ", "), "the message does not list the workloads")
+	_, err = NewRegistry().Lookup("x")
+	assert.Equal(t, taskerr.UnknownWorkload, taskerr.CodeOf(err), "empty registry: %v", err)
 }
 
 func TestListAndNamesSorted(t *testing.T) {
 	t.Parallel()
 	r := NewRegistry()
 	for _, name := range []string{"io.b", "cpu.z", "A", "cpu.a", "a", "io.a"} {
-		if err := r.Add(name, CPU, nop); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, r.Add(name, CPU, nop))
 	}
 	want := []string{"A", "a", "cpu.a", "cpu.z", "io.a", "io.b"}
-	if got := r.Names(); !slices.Equal(got, want) {
-		t.Errorf("Names() = %q, want %q", got, want)
-	}
+	assert.Equal(t, want, r.Names(), "Names()")
 	listed := make([]string, 0, len(r.List()))
 	for _, s := range r.List() {
 		listed = append(listed, s.Name)
 	}
-	if !slices.Equal(listed, want) {
-		t.Errorf("List() = %q, want %q", listed, want)
-	}
+	assert.Equal(t, want, listed, "List()")
 }
 
 func TestRegistryConcurrent(t *testing.T) {
@@ -158,37 +136,27 @@ func TestRegistryConcurrent(t *testing.T) {
 	for i := range 20 {
 		wg.Go(func() {
 			name := fmt.Sprintf("w%02d", i)
-			if err := r.Add(name, CPU, nop); err != nil {
-				t.Error(err)
-			}
-			if _, err := r.Lookup(name); err != nil {
-				t.Error(err)
-			}
+			addErr := r.Add(name, CPU, nop)
+			_, lookupErr := r.Lookup(name)
+			assert.NoError(t, addErr, "Add(%q)", name)
+			assert.NoError(t, lookupErr, "Lookup(%q)", name)
 			r.List()
 			r.Names()
 		})
 	}
 	wg.Wait()
-	if n := len(r.Names()); n != 20 {
-		t.Errorf("%d registered, want 20", n)
-	}
+	assert.Len(t, r.Names(), 20, "registered")
 }
 
 // infoJSON is a workload's catalogue entry as a script sees it.
 func infoJSON(t *testing.T, name string) map[string]any {
 	t.Helper()
 	spec, err := Default.Lookup(name)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	b, err := json.Marshal(spec.Info())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, json.Unmarshal(b, &m))
 	return m
 }
 
@@ -197,16 +165,13 @@ func TestInfoJSON(t *testing.T) {
 	for _, name := range builtins {
 		m := infoJSON(t, name)
 		spec, _ := Default.Lookup(name)
-		if m["name"] != name || m["kind"] != string(spec.Kind) || m["description"] != spec.Description {
-			t.Errorf("%s: info %v", name, m)
-		}
-		params, ok := m["params"].(map[string]any)
-		if !ok || len(params) != len(spec.Params) {
-			t.Errorf("%s: params %#v, want an object of %d", name, m["params"], len(spec.Params))
-		}
-		if len(m) != 4 {
-			t.Errorf("%s: info has keys %v", name, m)
-		}
+		assert.Equal(t, name, m["name"], "%s: info %v", name, m)
+		assert.Equal(t, string(spec.Kind), m["kind"], "%s: info %v", name, m)
+		assert.Equal(t, spec.Description, m["description"], "%s: info %v", name, m)
+		assert.IsType(t, map[string]any{}, m["params"], "%s: params, want an object", name)
+		params, _ := m["params"].(map[string]any)
+		assert.Len(t, params, len(spec.Params), "%s: params", name)
+		assert.Len(t, m, 4, "%s: info has keys %v", name, m)
 	}
 
 	limit := infoJSON(t, "cpu.primes")["params"].(map[string]any)["limit"]
@@ -214,71 +179,57 @@ func TestInfoJSON(t *testing.T) {
 		"type": "int", "description": "Count the primes strictly below this.",
 		"required": false, "default": 20000.0, "min": 2.0, "max": 2147483647.0,
 	}
-	if fmt.Sprint(limit) != fmt.Sprint(want) {
-		t.Errorf("cpu.primes limit: %v, want %v", limit, want)
-	}
+	assert.Equal(t, want, limit, "cpu.primes limit")
 
 	httpParams := infoJSON(t, "io.http")["params"].(map[string]any)
 	url := httpParams["url"].(map[string]any)
-	if url["type"] != "string" || url["required"] != true || url["description"] == "" {
-		t.Errorf("io.http url: %v", url)
-	}
-	if _, has := url["default"]; has {
-		t.Errorf("io.http url has a default: %v", url)
-	}
+	assert.Equal(t, "string", url["type"], "io.http url: %v", url)
+	assert.Equal(t, true, url["required"], "io.http url: %v", url)
+	assert.NotEmpty(t, url["description"], "io.http url: %v", url)
+	assert.NotContains(t, url, "default", "io.http url has a default")
 	method := httpParams["method"].(map[string]any)
-	if method["default"] != "GET" || fmt.Sprint(method["values"]) != "[GET HEAD POST PUT PATCH DELETE OPTIONS]" {
-		t.Errorf("io.http method: %v", method)
-	}
+	assert.Equal(t, "GET", method["default"], "io.http method: %v", method)
+	assert.Equal(t, []any{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}, method["values"], "io.http method: %v", method)
 	timeout := httpParams["timeout"].(map[string]any)
-	if timeout["type"] != "duration" || timeout["default"] != "10s" || timeout["min"] != "1ms" || timeout["max"] != "10m0s" {
-		t.Errorf("io.http timeout: %v", timeout)
-	}
+	assert.Equal(t, "duration", timeout["type"], "io.http timeout: %v", timeout)
+	assert.Equal(t, "10s", timeout["default"], "io.http timeout: %v", timeout)
+	assert.Equal(t, "1ms", timeout["min"], "io.http timeout: %v", timeout)
+	assert.Equal(t, "10m0s", timeout["max"], "io.http timeout: %v", timeout)
 	duration := infoJSON(t, "io.sleep")["params"].(map[string]any)["duration"].(map[string]any)
-	if duration["default"] != "10ms" || duration["min"] != "0s" || duration["max"] != "24h0m0s" {
-		t.Errorf("io.sleep duration: %v", duration)
-	}
+	assert.Equal(t, "10ms", duration["default"], "io.sleep duration: %v", duration)
+	assert.Equal(t, "0s", duration["min"], "io.sleep duration: %v", duration)
+	assert.Equal(t, "24h0m0s", duration["max"], "io.sleep duration: %v", duration)
 	fib := infoJSON(t, "cpu.fib")["params"].(map[string]any)["n"].(map[string]any)
-	if fib["min"] != 0.0 || fib["max"] != 78.0 || fib["default"] != 25.0 {
-		t.Errorf("cpu.fib n: %v", fib)
-	}
-	if p := infoJSON(t, "noop")["params"]; fmt.Sprint(p) != "map[]" {
-		t.Errorf("noop params: %#v, want {}", p)
-	}
+	assert.InDelta(t, 0.0, fib["min"], 0, "cpu.fib n: %v", fib)
+	assert.InDelta(t, 78.0, fib["max"], 0, "cpu.fib n: %v", fib)
+	assert.InDelta(t, 25.0, fib["default"], 0, "cpu.fib n: %v", fib)
+	assert.Equal(t, map[string]any{}, infoJSON(t, "noop")["params"], "noop params")
 }
 
 func TestRawParams(t *testing.T) {
 	t.Parallel()
 	r := NewRegistry()
-	if err := r.Add("raw", IO, func(_ context.Context, args Args) (any, error) { return args.Raw(), nil },
-		RawParams(), WithDescription("Free-form.")); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Add("raw.reads", IO, func(_ context.Context, args Args) (any, error) { return args.Int("n"), nil },
-		RawParams()); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, r.Add("raw", IO, func(_ context.Context, args Args) (any, error) { return args.Raw(), nil },
+		RawParams(), WithDescription("Free-form.")))
+	require.NoError(t, r.Add("raw.reads", IO, func(_ context.Context, args Args) (any, error) { return args.Int("n"), nil },
+		RawParams()))
 	spec, _ := r.Lookup("raw")
 	params := map[string]any{"anything": []any{1.0, "two"}, "path": "/x", "n": 1e300}
 	args, err := spec.Bind(params)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	v, err := spec.Run(context.Background(), args)
-	if err != nil || fmt.Sprint(v) != fmt.Sprint(params) {
-		t.Errorf("raw: %v, %v; want the params as given", v, err)
-	}
-	if args.Has("n") {
-		t.Errorf("raw: Has(n) for a param it does not declare")
-	}
-	if info := spec.Info(); !spec.Raw || info.Description != "Free-form." || len(info.Params) != 0 {
-		t.Errorf("raw: info %+v", info)
-	}
+	require.NoError(t, err, "raw")
+	assert.Equal(t, params, v, "raw: want the params as given")
+	assert.False(t, args.Has("n"), "raw: Has(n) for a param it does not declare")
+	info := spec.Info()
+	assert.True(t, spec.Raw, "raw: info %+v", info)
+	assert.Equal(t, "Free-form.", info.Description, "raw: info %+v", info)
+	assert.Empty(t, info.Params, "raw: info %+v", info)
 	spec, _ = r.Lookup("raw.reads")
 	args, _ = spec.Bind(map[string]any{"n": 1.0})
-	if _, err := spec.Run(context.Background(), args); taskerr.CodeOf(err) != taskerr.Workload ||
-		!strings.Contains(err.Error(), `"n"`) {
-		t.Errorf("a raw workload using a typed accessor: %v, want a WorkloadError", err)
+	_, err = spec.Run(context.Background(), args)
+	if assert.Equal(t, taskerr.Workload, taskerr.CodeOf(err), "a raw workload using a typed accessor: %v, want a WorkloadError", err) {
+		assert.ErrorContains(t, err, `"n"`, "a raw workload using a typed accessor")
 	}
 }
 
@@ -287,9 +238,7 @@ func TestRun(t *testing.T) {
 	r := NewRegistry()
 	add := func(name string, fn Func, opts ...Option) *Spec {
 		t.Helper()
-		if err := r.Add(name, CPU, fn, opts...); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, r.Add(name, CPU, fn, opts...))
 		spec, _ := r.Lookup(name)
 		return spec
 	}
@@ -344,24 +293,19 @@ func TestRun(t *testing.T) {
 		},
 	} {
 		args, err := tc.spec.Bind(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		v, err := tc.spec.Run(context.Background(), args)
 		var te *taskerr.Error
-		if v != nil || !errors.As(err, &te) || error(te) != err { //nolint:errorlint // unwrapped, as JavaScript needs it
-			t.Errorf("%s: Run = %v, %v; want nil and a *taskerr.Error", tc.spec.Name, v, err)
-			continue
-		}
-		if te.Code != tc.code {
-			t.Errorf("%s: code %s, want %s", tc.spec.Name, te.Code, tc.code)
-		}
-		if start, ok := strings.CutSuffix(tc.msg, "..."); ok {
-			if !strings.HasPrefix(te.Message, start) {
-				t.Errorf("%s: message %q, want it to start with %q", tc.spec.Name, te.Message, start)
+		if assert.Nil(t, v, "%s: Run, want nil and a *taskerr.Error", tc.spec.Name) &&
+			assert.ErrorAs(t, err, &te, "%s: Run, want nil and a *taskerr.Error", tc.spec.Name) &&
+			// unwrapped, as JavaScript needs it
+			assert.Same(t, te, err, "%s: Run = %v, want a *taskerr.Error itself, not wrapped", tc.spec.Name, err) {
+			assert.Equal(t, tc.code, te.Code, "%s: code", tc.spec.Name)
+			if start, ok := strings.CutSuffix(tc.msg, "..."); ok {
+				assert.True(t, strings.HasPrefix(te.Message, start), "%s: message %q, want it to start with %q", tc.spec.Name, te.Message, start)
+			} else {
+				assert.Equal(t, tc.msg, te.Message, "%s: message", tc.spec.Name)
 			}
-		} else if te.Message != tc.msg {
-			t.Errorf("%s: message %q, want %q", tc.spec.Name, te.Message, tc.msg)
 		}
 	}
 
@@ -372,16 +316,8 @@ func TestRun(t *testing.T) {
 		func() { args.Int("nope") }, func() { args.String("n") }, func() { args.Duration("n") },
 		func() { args.Bool("n") }, func() { Args{}.Int("n") },
 	} {
-		func() {
-			defer func() {
-				if recover() == nil {
-					t.Error("an accessor did not panic")
-				}
-			}()
-			read()
-		}()
+		assert.Panics(t, read, "an accessor did not panic")
 	}
-	if args.Int("n") != 3 || args.Float("n") != 3 {
-		t.Errorf("n = %d", args.Int("n"))
-	}
+	assert.Equal(t, int64(3), args.Int("n"), "n")
+	assert.InDelta(t, 3.0, args.Float("n"), 0, "n")
 }

@@ -5,7 +5,6 @@ package workload
 import (
 	"bytes"
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/k6-concurrency/xk6-concurrency/taskerr"
 )
 
@@ -27,9 +29,7 @@ import (
 func TestFileTakesNoPath(t *testing.T) {
 	t.Parallel()
 	spec, err := Default.Lookup("io.file")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	outside := t.TempDir()
 	paths := []string{
 		"../", "..", "../../../../etc/passwd", "/etc/passwd", "/", "/tmp", outside,
@@ -44,18 +44,18 @@ func TestFileTakesNoPath(t *testing.T) {
 				}
 				_, err := spec.Bind(raw)
 				var te *taskerr.Error
-				if !errors.As(err, &te) || te.Code != taskerr.InvalidArgument ||
-					!strings.HasPrefix(te.Message, "io.file: ") || !strings.Contains(te.Message, strconv.Quote(key)) {
-					t.Errorf("io.file %v: Bind = %v, want an InvalidArgumentError naming %q", raw, err, key)
+				if assert.ErrorAs(t, err, &te, "io.file %v: Bind, want an InvalidArgumentError naming %q", raw, key) {
+					assert.Equal(t, taskerr.InvalidArgument, te.Code, "io.file %v: Bind = %v, want an InvalidArgumentError", raw, err)
+					assert.True(t, strings.HasPrefix(te.Message, "io.file: "), "io.file %v: message %q should start with the workload's name", raw, te.Message)
+					assert.Contains(t, te.Message, strconv.Quote(key), "io.file %v: the message should name %q", raw, key)
 				}
 			}
 		}
 	}
 	// op is one of two words, never a path.
 	for _, op := range append(paths, "READ", "write ", "append", "delete", "") {
-		if _, err := spec.Bind(map[string]any{"op": op}); taskerr.CodeOf(err) != taskerr.InvalidArgument {
-			t.Errorf("io.file op %q: Bind = %v, want an InvalidArgumentError", op, err)
-		}
+		_, err := spec.Bind(map[string]any{"op": op})
+		assert.Equal(t, taskerr.InvalidArgument, taskerr.CodeOf(err), "io.file op %q: Bind = %v, want an InvalidArgumentError", op, err)
 	}
 }
 
@@ -82,15 +82,9 @@ func newOutside(t *testing.T) *outsideFiles {
 	o.fifo = filepath.Join(o.dir, "fifo")
 	o.contents = bytes.Repeat([]byte("s"), secretSize)
 	o.mtime = time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
-	if err := os.WriteFile(o.secret, o.contents, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chtimes(o.secret, o.mtime, o.mtime); err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Mkfifo(o.fifo, 0o666); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(o.secret, o.contents, 0o644))
+	require.NoError(t, os.Chtimes(o.secret, o.mtime, o.mtime))
+	require.NoError(t, syscall.Mkfifo(o.fifo, 0o666))
 	// Watch the FIFO: opening its write end without blocking succeeds only
 	// while someone has it open for reading (and lets such a reader go on,
 	// to EOF); reading it without blocking finds data only if someone opened
@@ -123,19 +117,18 @@ func newOutside(t *testing.T) *outsideFiles {
 func (o *outsideFiles) check(t *testing.T, when string) {
 	t.Helper()
 	b, err := os.ReadFile(o.secret)
-	if err != nil || !bytes.Equal(b, o.contents) {
-		t.Errorf("%s: the outside file holds %q (%v), want %q", when, b, err, o.contents)
+	if assert.NoError(t, err, "%s: the outside file", when) {
+		assert.Equal(t, o.contents, b, "%s: the outside file's contents", when)
 	}
 	info, err := os.Lstat(o.secret)
-	if err != nil || !info.ModTime().Equal(o.mtime) || !info.Mode().IsRegular() {
-		t.Errorf("%s: the outside file: %v, %v; want a regular file modified at %v", when, info, err, o.mtime)
+	if assert.NoError(t, err, "%s: the outside file", when) {
+		assert.WithinDuration(t, o.mtime, info.ModTime(), 0, "%s: the outside file's modification time", when)
+		assert.True(t, info.Mode().IsRegular(), "%s: the outside file has mode %v, want a regular file", when, info.Mode())
 	}
-	if n := o.opened.Load(); n > 0 {
-		t.Errorf("%s: the outside FIFO was opened (%d times seen)", when, n)
-	}
+	assert.Zero(t, o.opened.Load(), "%s: the outside FIFO was opened (times seen)", when)
 	names, err := os.ReadDir(o.dir)
-	if err != nil || len(names) != 2 {
-		t.Errorf("%s: the outside directory holds %v (%v), want only secret and fifo", when, names, err)
+	if assert.NoError(t, err, "%s: the outside directory", when) {
+		assert.Len(t, names, 2, "%s: the outside directory holds %v, want only secret and fifo", when, names)
 	}
 }
 
@@ -143,30 +136,22 @@ func (o *outsideFiles) check(t *testing.T, when string) {
 func fileOp(t *testing.T, op string, size int64) (any, error) {
 	t.Helper()
 	spec, err := Default.Lookup("io.file")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	args, err := spec.Bind(map[string]any{"op": op, "bytes": float64(size)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	v, err := spec.Run(ctx, args)
-	if err == nil && v != size {
-		t.Errorf("io.file %s %d = %v (%T)", op, size, v, v)
+	if err == nil {
+		assert.Equal(t, size, v, "io.file %s %d", op, size)
 	}
-	if ctx.Err() != nil {
-		t.Errorf("io.file %s %d did not finish: %v", op, size, err)
-	}
+	assert.NoError(t, ctx.Err(), "io.file %s %d did not finish: %v", op, size, err)
 	return v, err
 }
 
 func plant(t *testing.T, target, link string) {
 	t.Helper()
-	if err := os.Symlink(target, link); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.Symlink(target, link))
 }
 
 //nolint:paralleltest // useTempDir sets TMPDIR with t.Setenv
@@ -174,13 +159,9 @@ func TestFileDoesNotFollowLinksOut(t *testing.T) {
 	out := newOutside(t)
 	useTempDir(t)
 	d, err := privateDir()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	rel, err := filepath.Rel(d.path, out.secret)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 
 	// Links under the names io.file will create next (w-<n> for writes,
 	// t-<n> for a read file being made) and under the cached read files'
@@ -206,9 +187,7 @@ func TestFileDoesNotFollowLinksOut(t *testing.T) {
 				if _, err := fileOp(t, op, size); err != nil {
 					// Only by refusing to create a file where a link is.
 					failed++
-					if !strings.Contains(err.Error(), "file exists") {
-						t.Errorf("round %d: io.file %s %d failed: %v", round, op, size, err)
-					}
+					assert.Contains(t, err.Error(), "file exists", "round %d: io.file %s %d failed", round, op, size)
 				} else {
 					ok++
 				}
@@ -217,17 +196,13 @@ func TestFileDoesNotFollowLinksOut(t *testing.T) {
 	}
 	out.check(t, "after writes and reads over planted links")
 	t.Logf("%d operations succeeded, %d failed, over %d planted links", ok, failed, planted*2+len(sizes))
-	if ok == 0 {
-		t.Errorf("no operation succeeded: once the planted names are used up, io.file must work")
-	}
+	assert.NotZero(t, ok, "no operation succeeded: once the planted names are used up, io.file must work")
 
 	// The read files are cached now; replace each with a link out. A read
 	// that followed one would succeed (the outside file is secretSize long).
 	for i, size := range sizes {
 		name := filepath.Join(d.path, "r-"+strconv.FormatInt(size, 10))
-		if err := os.Remove(name); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, os.Remove(name))
 		target := out.secret
 		if i%2 == 1 {
 			target = rel
@@ -235,21 +210,15 @@ func TestFileDoesNotFollowLinksOut(t *testing.T) {
 		plant(t, target, name)
 	}
 	for _, size := range sizes {
-		if v, err := fileOp(t, "read", size); err == nil {
-			t.Errorf("io.file read %d through a link to the outside file succeeded: %v", size, v)
-		} else {
+		if v, err := fileOp(t, "read", size); assert.Error(t, err, "io.file read %d through a link to the outside file succeeded: %v", size, v) {
 			t.Logf("io.file read %d, its cached file replaced by a link out: %v", size, err)
 		}
 	}
 	// A link to the FIFO, which would block a reader that followed it.
 	name := filepath.Join(d.path, "r-"+strconv.FormatInt(secretSize, 10))
-	if err := os.Remove(name); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.Remove(name))
 	plant(t, out.fifo, name)
-	if _, err := fileOp(t, "read", secretSize); err == nil {
-		t.Errorf("io.file read through a link to the FIFO succeeded")
-	} else {
+	if _, err := fileOp(t, "read", secretSize); assert.Error(t, err, "io.file read through a link to the FIFO succeeded") {
 		t.Logf("io.file read %d, its cached file replaced by a link to a FIFO: %v", secretSize, err)
 	}
 	time.Sleep(5 * time.Millisecond) // a last look at the FIFO
@@ -258,24 +227,17 @@ func TestFileDoesNotFollowLinksOut(t *testing.T) {
 	// Every file io.file left is a regular file of its own, or one of the
 	// planted links, untouched.
 	entries, err := os.ReadDir(d.path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for _, e := range entries {
 		info, err := os.Lstat(filepath.Join(d.path, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		if info.Mode()&os.ModeSymlink != 0 {
 			target, _ := os.Readlink(filepath.Join(d.path, e.Name()))
-			if !slices.Contains(targets, target) && target != out.fifo {
-				t.Errorf("%s is a link to %s, which the test did not plant", e.Name(), target)
-			}
+			assert.True(t, slices.Contains(targets, target) || target == out.fifo,
+				"%s is a link to %s, which the test did not plant", e.Name(), target)
 			continue
 		}
-		if !info.Mode().IsRegular() {
-			t.Errorf("%s: mode %v", e.Name(), info.Mode())
-		}
+		assert.True(t, info.Mode().IsRegular(), "%s: mode %v", e.Name(), info.Mode())
 	}
 }
 
@@ -287,35 +249,27 @@ func TestFileDoesNotFollowLinksOut(t *testing.T) {
 func TestFileDirectorySwappedForALink(t *testing.T) {
 	out := newOutside(t)
 	useTempDir(t)
-	if _, err := fileOp(t, "read", 10); err != nil {
-		t.Fatal(err)
-	}
+	_, err := fileOp(t, "read", 10)
+	require.NoError(t, err)
 	d, err := privateDir()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	moved := d.path + "-moved"
-	if err := os.Rename(d.path, moved); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.Rename(d.path, moved))
 	t.Cleanup(func() { _ = os.RemoveAll(moved) })
 	plant(t, out.dir, d.path)
 	for _, size := range []int64{10, secretSize, 5000} {
 		for _, op := range []string{"write", "read"} {
-			if _, err := fileOp(t, op, size); err != nil {
-				t.Errorf("io.file %s %d in its moved directory: %v", op, size, err)
-			}
+			_, err := fileOp(t, op, size)
+			require.NoError(t, err, "io.file %s %d in its moved directory", op, size)
 		}
 	}
 	out.check(t, "after io.file ran with its directory's path a link out")
-	if names, err := os.ReadDir(moved); err != nil || len(names) == 0 {
-		t.Errorf("the moved directory holds %v (%v), want the read files", names, err)
+	names, err := os.ReadDir(moved)
+	if assert.NoError(t, err, "the moved directory") {
+		assert.NotEmpty(t, names, "the moved directory holds %v, want the read files", names)
 	}
-	if err := Cleanup(); err != nil {
-		t.Errorf("Cleanup: %v", err)
-	}
-	if _, err := os.Lstat(d.path); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("after Cleanup, the link at the directory's path: %v", err)
-	}
+	require.NoError(t, Cleanup(), "Cleanup")
+	_, err = os.Lstat(d.path)
+	require.ErrorIs(t, err, os.ErrNotExist, "after Cleanup, the link at the directory's path")
 	out.check(t, "after Cleanup removed the link")
 }

@@ -1,7 +1,6 @@
 package report
 
 import (
-	"errors"
 	"math"
 	"slices"
 	"strconv"
@@ -223,7 +222,7 @@ func assertRow(t *testing.T, text string, fields ...string) {
 			return
 		}
 	}
-	t.Errorf("no line %q in:\n%s", strings.Join(fields, " "), text)
+	assert.Fail(t, "no such line", "no line %q in:\n%s", strings.Join(fields, " "), text)
 }
 
 func TestReportTextNoCells(t *testing.T) {
@@ -484,19 +483,19 @@ func TestReportParseOptions(t *testing.T) {
 		assertInvalid(t, err)
 	}
 	_, err = ParseOptions("report.text", map[string]any{"seconds": -1.0})
-	assert.ErrorContains(t, err, "positive")
+	require.ErrorContains(t, err, "positive")
 	_, err = ParseOptions("report.text", map[string]any{"seconds": math.NaN()})
-	assert.ErrorContains(t, err, `option "seconds"`)
+	require.ErrorContains(t, err, `option "seconds"`)
 	_, err = ParseOptions("report.text", map[string]any{"series": "workers"})
-	assert.ErrorContains(t, err, `"series" and "size" must be different`)
+	require.ErrorContains(t, err, `"series" and "size" must be different`)
 	_, err = ParseOptions("report.text", map[string]any{"size": "workload"})
-	assert.ErrorContains(t, err, `"workload" tag makes the chart's panels`)
+	require.ErrorContains(t, err, `"workload" tag makes the chart's panels`)
 }
 
 func assertInvalid(t *testing.T, err error) {
 	t.Helper()
 	var te *taskerr.Error
-	require.True(t, errors.As(err, &te), "%v is a taskerr.Error", err)
+	require.ErrorAs(t, err, &te, "%v is a taskerr.Error", err)
 	assert.Equal(t, taskerr.InvalidArgument, te.Code)
 }
 
