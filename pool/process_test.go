@@ -62,15 +62,26 @@ func TestProcessPoolRunsWorkloads(t *testing.T) {
 func TestProcessConcurrencyPipelines(t *testing.T) {
 	p := newPool(t, Config{Kind: Process, Workers: 1, Process: ProcessConfig{Concurrency: 8}})
 	run(t, p, "noop", nil) // the worker is up
-	began := time.Now()
 	chans := make([]chan *Task, 0, 8)
 	for range 8 {
 		chans = append(chans, submit(t, p, "io.sleep", map[string]any{"duration": "200ms"}))
 	}
+	// In flight at once on one worker: every sleep started before the
+	// first one ended (a worker running them one by one would end the first
+	// before starting the second). No wall-clock bound: it holds under load.
+	var lastStart, firstEnd time.Time
 	for _, c := range chans {
-		require.Nil(t, (<-c).Err)
+		task := <-c
+		require.Nil(t, task.Err)
+		if task.Started.After(lastStart) {
+			lastStart = task.Started
+		}
+		if end := task.Started.Add(task.RunTime); firstEnd.IsZero() || end.Before(firstEnd) {
+			firstEnd = end
+		}
 	}
-	assert.Less(t, time.Since(began), 600*time.Millisecond, "8 sleeps in flight at once on one worker")
+	assert.True(t, lastStart.Before(firstEnd), "8 sleeps in flight at once: the last started at %s, the first ended at %s",
+		lastStart.Format(time.StampMicro), firstEnd.Format(time.StampMicro))
 }
 
 //nolint:paralleltest // counts this binary's worker processes in /proc, where other tests' workers would show
