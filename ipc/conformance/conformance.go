@@ -288,8 +288,25 @@ func (s *suite) hello(t *testing.T) {
 	if len(h.Workloads) == 0 {
 		t.Errorf("hello lists no workloads: %s", f.raw)
 	}
+	checkWorkloads(t, h.Workloads)
+	// The pool's hello, then the end of the input: a clean exit, no more frames.
+	r.send(fmt.Sprintf(`{"type":"hello","protocol":1,"concurrency":1,"max_frame":%d}`, ipc.DefaultMaxFrame))
+	r.closeInput()
+	if f, ok := r.tryNext(settle); ok {
+		t.Errorf("a frame after the hello with nothing asked: %s", f.raw)
+	}
+	if code := r.wait(); code != 0 {
+		t.Errorf("exit status %d after its input ended, want 0", code)
+	}
+	r.cleanStdout()
+}
+
+// checkWorkloads checks the workloads a worker's hello lists: each an
+// object with a unique name, a kind of "cpu" or "io", and, if it has them,
+// a string description and an object of params.
+func checkWorkloads(t *testing.T, workloads []json.RawMessage) {
 	seen := map[string]bool{}
-	for i, raw := range h.Workloads {
+	for i, raw := range workloads {
 		var info struct {
 			Name        *string         `json:"name"`
 			Kind        *string         `json:"kind"`
@@ -318,16 +335,6 @@ func (s *suite) hello(t *testing.T) {
 			t.Errorf("workload #%d has params that are not an object: %s", i+1, raw)
 		}
 	}
-	// The pool's hello, then the end of the input: a clean exit, no more frames.
-	r.send(fmt.Sprintf(`{"type":"hello","protocol":1,"concurrency":1,"max_frame":%d}`, ipc.DefaultMaxFrame))
-	r.closeInput()
-	if f, ok := r.tryNext(settle); ok {
-		t.Errorf("a frame after the hello with nothing asked: %s", f.raw)
-	}
-	if code := r.wait(); code != 0 {
-		t.Errorf("exit status %d after its input ended, want 0", code)
-	}
-	r.cleanStdout()
 }
 
 func deref(p *float64) any {
