@@ -137,18 +137,27 @@ func parseFlags(root string, args []string, getenv func(string) string, out io.W
 		}
 		cfg.only = re
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if cfg.quick && !set["reps"] {
-		cfg.reps = 1
-	}
-	if cfg.quick && !set["cell"] {
-		cfg.cell = 2 * time.Second
+	if cfg.quick {
+		quickDefaults(fs, &cfg)
 	}
 	if cfg.reps < 1 || cfg.cell <= 0 {
 		return cfg, fmt.Errorf("-reps must be >= 1 and -cell > 0 (got %d and %s)", cfg.reps, cfg.cell)
 	}
 	return cfg, nil
+}
+
+// quickDefaults makes a smoke run (-quick) short: one repetition of 2s
+// cells, unless the command line gave -reps or -cell. Only flags given on
+// the command line count: REPS and CELL from the environment give way.
+func quickDefaults(fs *flag.FlagSet, cfg *config) {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if !set["reps"] {
+		cfg.reps = 1
+	}
+	if !set["cell"] {
+		cfg.cell = 2 * time.Second
+	}
 }
 
 func envInt(getenv func(string) string, name string, def int) (int, error) {

@@ -68,26 +68,34 @@ func (mi *ModuleInstance) sampleGauges(p *pool.Pool) {
 	mi.root.mu.Unlock()
 	go func() {
 		defer close(done)
-		tick := time.NewTicker(gaugePoll)
-		defer tick.Stop()
-		last, lastAt := gaugesOf(p), time.Now()
-		push(ctx, last)
-	sampling:
-		for !p.Closed() {
-			select {
-			case <-ctx.Done():
-				break sampling
-			case <-tick.C:
-			}
-			if v := gaugesOf(p); v != last || time.Since(lastAt) >= gaugeEvery {
-				push(ctx, v)
-				last, lastAt = v, time.Now()
-			}
-		}
-		// The last sample, once the pool is closed (at the test's end,
-		// closeAll waits for it while k6 still reads samples).
-		final, cancel := context.WithTimeout(context.WithoutCancel(ctx), finalPush)
-		defer cancel()
-		push(final, gaugesOf(p))
+		pollGauges(ctx, p, push)
 	}()
+}
+
+// pollGauges is sampleGauges' goroutine: it looks at p's gauges every
+// gaugePoll and pushes them when they changed, or gaugeEvery after the last
+// push, so that a busy pool is followed closely and an idle one costs few
+// samples. It stops when p closes or ctx ends, with a last sample.
+func pollGauges(ctx context.Context, p *pool.Pool, push func(context.Context, gaugeValues)) {
+	tick := time.NewTicker(gaugePoll)
+	defer tick.Stop()
+	last, lastAt := gaugesOf(p), time.Now()
+	push(ctx, last)
+sampling:
+	for !p.Closed() {
+		select {
+		case <-ctx.Done():
+			break sampling
+		case <-tick.C:
+		}
+		if v := gaugesOf(p); v != last || time.Since(lastAt) >= gaugeEvery {
+			push(ctx, v)
+			last, lastAt = v, time.Now()
+		}
+	}
+	// The last sample, once the pool is closed (at the test's end,
+	// closeAll waits for it while k6 still reads samples).
+	final, cancel := context.WithTimeout(context.WithoutCancel(ctx), finalPush)
+	defer cancel()
+	push(final, gaugesOf(p))
 }

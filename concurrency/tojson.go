@@ -104,18 +104,32 @@ func (c *converter) convert(v sobek.Value, where string) (any, error) {
 	}
 	obj, ok := v.(*sobek.Object)
 	if !ok {
-		what := "a " + v.ExportType().String()
-		switch v.(type) {
-		case *sobek.Symbol:
-			what = "a Symbol"
-		default:
-			if v.ExportType() == typeBigInt {
-				what = "a BigInt"
-			}
-		}
-		return nil, c.fail(where,
-			"is %s; only JSON values (objects, arrays, strings, numbers, booleans, null) can be passed", what)
+		return nil, c.refuse(v, where)
 	}
+	return c.container(obj, where)
+}
+
+// refuse is the error for a primitive that JSON has no type for (a Symbol,
+// a BigInt), naming its JavaScript type rather than the Go one sobek
+// exports it as.
+func (c *converter) refuse(v sobek.Value, where string) error {
+	what := "a " + v.ExportType().String()
+	switch v.(type) {
+	case *sobek.Symbol:
+		what = "a Symbol"
+	default:
+		if v.ExportType() == typeBigInt {
+			what = "a BigInt"
+		}
+	}
+	return c.fail(where,
+		"is %s; only JSON values (objects, arrays, strings, numbers, booleans, null) can be passed", what)
+}
+
+// container converts an object: an array or a plain object, on the path of
+// objects being converted while its items are, so that a cycle or a value
+// nested too deep is an error rather than endless recursion.
+func (c *converter) container(obj *sobek.Object, where string) (any, error) {
 	if slices.Contains(c.path, obj) {
 		return nil, c.fail(where, "refers back to itself (a cycle); only JSON values can be passed")
 	}

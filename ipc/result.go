@@ -119,14 +119,8 @@ func unencodable(v reflect.Value, at pathNode, depth int, onPath map[uintptr]boo
 	}
 	switch v.Kind() {
 	case reflect.Float32, reflect.Float64:
-		f := v.Float()
-		switch {
-		case math.IsNaN(f):
-			return "NaN", at
-		case math.IsInf(f, 1):
-			return "Infinity", at
-		case math.IsInf(f, -1):
-			return "-Infinity", at
+		if what := nonFinite(v.Float()); what != "" {
+			return what, at
 		}
 	case reflect.Chan, reflect.Func, reflect.Complex64, reflect.Complex128, reflect.UnsafePointer:
 		return "a " + v.Type().String() + ", which is not a JSON type,", at
@@ -154,6 +148,20 @@ func unencodable(v reflect.Value, at pathNode, depth int, onPath map[uintptr]boo
 	default: // bools, strings and integers always encode
 	}
 	return "", at
+}
+
+// nonFinite names f as JavaScript would if JSON cannot carry it (NaN,
+// Infinity, -Infinity), or returns "" for a finite number.
+func nonFinite(f float64) string {
+	switch {
+	case math.IsNaN(f):
+		return "NaN"
+	case math.IsInf(f, 1):
+		return "Infinity"
+	case math.IsInf(f, -1):
+		return "-Infinity"
+	}
+	return ""
 }
 
 // unencodableMap is unencodable for a map: its keys' type, then its values

@@ -280,37 +280,55 @@ func (s *server) handle(frame []byte) (*task, error) {
 	case m.is(TypeBatch):
 		return s.batch(&m)
 	case m.is(TypeCancel):
-		if id, ok := parseUint(m.id); ok {
-			if t := s.unwait(id); t != nil { // answered without running
-				s.unrun(t, "cancelled by the pool before it started")
-				return nil, nil //nolint:nilnil // answered here; no task to track
-			}
-			s.mu.Lock()
-			var cancel context.CancelFunc
-			if t := s.tasks[id]; t != nil { // it runs: it has its context (begin)
-				t.cancelled.Store(true)
-				cancel = t.cancel
-			}
-			s.mu.Unlock()
-			if cancel != nil {
-				cancel()
-			}
-		}
+		s.cancel(&m)
 	case m.is(TypeHello):
-		if n, ok := parseUint(m.maxFrame); ok && n >= minFrame {
-			s.maxFrame.Store(int64(min(n, math.MaxUint32)))
-		}
-		if n, ok := parseUint(m.concurrency); ok && n >= 1 {
-			s.mu.Lock()
-			s.limit = int(min(n, math.MaxInt32))
-			s.mu.Unlock()
-		}
-		s.batchOut.Store(listsFeature(m.features, FeatureBatch))
-		if err := s.loadModule(m.module); err != nil {
+		if err := s.hello(&m); err != nil {
 			return nil, err
 		}
 	}
 	return nil, nil //nolint:nilnil // other types are ignored, for later versions
+}
+
+// cancel handles a cancel message: a task that waits its turn is answered
+// without running; a running one has its context cancelled, and its result
+// says the pool cancelled it (finish). An id that names neither (a task
+// that ended meanwhile) is ignored: the pool's cancel crossed its result.
+func (s *server) cancel(m *wireMsg) {
+	id, ok := parseUint(m.id)
+	if !ok {
+		return
+	}
+	if t := s.unwait(id); t != nil { // answered without running
+		s.unrun(t, "cancelled by the pool before it started")
+		return
+	}
+	s.mu.Lock()
+	var cancel context.CancelFunc
+	if t := s.tasks[id]; t != nil { // it runs: it has its context (begin)
+		t.cancelled.Store(true)
+		cancel = t.cancel
+	}
+	s.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+}
+
+// hello takes in the pool's hello: its frame limit, its concurrency (how
+// many tasks run at once), whether it takes a batch's results together, and
+// the module it carries, if any. A module this worker cannot load ends Serve
+// with that error: the worker cannot serve the pool.
+func (s *server) hello(m *wireMsg) error {
+	if n, ok := parseUint(m.maxFrame); ok && n >= minFrame {
+		s.maxFrame.Store(int64(min(n, math.MaxUint32)))
+	}
+	if n, ok := parseUint(m.concurrency); ok && n >= 1 {
+		s.mu.Lock()
+		s.limit = int(min(n, math.MaxInt32))
+		s.mu.Unlock()
+	}
+	s.batchOut.Store(listsFeature(m.features, FeatureBatch))
+	return s.loadModule(m.module)
 }
 
 // task is a validated run, ready to run.
@@ -341,15 +359,9 @@ func (s *server) run(m *wireMsg, deepParams bool) (*task, error) {
 	if !ok {
 		return nil, fmt.Errorf("the pool sent run %d without a workload name", id)
 	}
-	var timeout time.Duration
-	if m.timeoutMS != nil {
-		ms, ok := parseNumber(m.timeoutMS)
-		if !ok {
-			return nil, fmt.Errorf("the pool sent run %d with a timeout_ms that is not a number: %s", id, snippet(m.timeoutMS))
-		}
-		if ms > 0 {
-			timeout = time.Duration(min(ms*float64(time.Millisecond), math.MaxInt64/2))
-		}
+	timeout, err := runTimeout(m, id)
+	if err != nil {
+		return nil, err
 	}
 	s.mu.Lock()
 	_, dup := s.tasks[id]
@@ -365,20 +377,9 @@ func (s *server) run(m *wireMsg, deepParams bool) (*task, error) {
 	if err != nil {
 		return fail(err)
 	}
-	var raw map[string]any
-	switch {
-	case deepParams:
-		return fail(taskerr.New(taskerr.InvalidArgument, "%s: params nest deeper than %d levels", name, MaxDepth))
-	case isNull(m.params):
-		raw = map[string]any{}
-	case m.params[0] != '{':
-		return fail(taskerr.New(taskerr.InvalidArgument, "%s: params must be a JSON object, got %s", name, snippet(m.params)))
-	case jsonDepth(m.params) > MaxDepth:
-		return fail(taskerr.New(taskerr.InvalidArgument, "%s: params nest deeper than %d levels", name, MaxDepth))
-	default:
-		if err := json.Unmarshal(m.params, &raw); err != nil {
-			return fail(taskerr.New(taskerr.InvalidArgument, "%s: params: %v", name, err))
-		}
+	raw, err := runParams(m, name, deepParams)
+	if err != nil {
+		return fail(err)
 	}
 	args, err := spec.Bind(raw)
 	if err != nil {
@@ -390,6 +391,45 @@ func (s *server) run(m *wireMsg, deepParams bool) (*task, error) {
 	s.mu.Unlock()
 	s.wg.Add(1)
 	return t, nil
+}
+
+// runTimeout reads a run's timeout_ms (0: none). One that is not a number
+// is a protocol error; one too large for a time.Duration is capped, which is
+// no limit in practice.
+func runTimeout(m *wireMsg, id uint64) (time.Duration, error) {
+	if m.timeoutMS == nil {
+		return 0, nil
+	}
+	ms, ok := parseNumber(m.timeoutMS)
+	if !ok {
+		return 0, fmt.Errorf("the pool sent run %d with a timeout_ms that is not a number: %s", id, snippet(m.timeoutMS))
+	}
+	if ms > 0 {
+		return time.Duration(min(ms*float64(time.Millisecond), math.MaxInt64/2)), nil
+	}
+	return 0, nil
+}
+
+// runParams decodes the params of a run of the workload name for binding:
+// null is no params; anything but an object, or an object nested deeper than
+// MaxDepth (deep: too deep for encoding/json to parse at all), is an
+// InvalidArgument error, which fails the run as a task, not the protocol.
+func runParams(m *wireMsg, name string, deep bool) (map[string]any, error) {
+	switch {
+	case deep:
+		return nil, taskerr.New(taskerr.InvalidArgument, "%s: params nest deeper than %d levels", name, MaxDepth)
+	case isNull(m.params):
+		return map[string]any{}, nil
+	case m.params[0] != '{':
+		return nil, taskerr.New(taskerr.InvalidArgument, "%s: params must be a JSON object, got %s", name, snippet(m.params))
+	case jsonDepth(m.params) > MaxDepth:
+		return nil, taskerr.New(taskerr.InvalidArgument, "%s: params nest deeper than %d levels", name, MaxDepth)
+	}
+	var raw map[string]any
+	if err := json.Unmarshal(m.params, &raw); err != nil {
+		return nil, taskerr.New(taskerr.InvalidArgument, "%s: params: %v", name, err)
+	}
+	return raw, nil
 }
 
 // exec runs a task and writes its result. It answers even a workload

@@ -127,6 +127,14 @@ func (h *host) get(ctx context.Context) (*worker, error) {
 	if ctx.Err() != nil { // a timeout of the top level: a later task may try again
 		return nil, ctx.Err()
 	}
+	return nil, h.fail(err, id, thread)
+}
+
+// fail records that the module's top level failed with err in the worker
+// id (a thread worker's, or a worker process's pid) and returns the error:
+// every later task fails with it, for the module would fail the same way
+// again.
+func (h *host) fail(err error, id int, thread bool) *taskerr.Error {
 	who := fmt.Sprintf("worker %d", id)
 	if !thread {
 		who = fmt.Sprintf("worker pid %d", id)
@@ -140,7 +148,7 @@ func (h *host) get(ctx context.Context) (*worker, error) {
 	h.mu.Lock()
 	h.failed = failed
 	h.mu.Unlock()
-	return nil, failed
+	return failed
 }
 
 // put gives a worker process's runtime back; a thread worker keeps its own.

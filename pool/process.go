@@ -79,16 +79,8 @@ func (s *procSeat) run() {
 	p := s.p
 	failures := 0
 	for !s.leaving() {
-		w, err := ipc.Start(p.workerConfig())
-		failed := taskerr.New(taskerr.WorkerCrashed, "process pool %q: %v", p.cfg.Name, err)
-		if err == nil && p.init != nil {
-			if err = p.initProcess(w); err != nil {
-				w.Kill("its init failed")
-				<-w.Done()
-				failed = p.initFailed(err)
-			}
-		}
-		if err != nil {
+		w, failed := s.start()
+		if failed != nil {
 			failures++
 			p.noteStartFailure(failed)
 			p.cfg.Logger.Warn("worker did not start: "+failed.Message, "pool", p.cfg.Name)
@@ -98,41 +90,70 @@ func (s *procSeat) run() {
 			continue
 		}
 		failures = 0
-		prefetch := 0 // only to a worker that says it runs at most concurrency at once, in order
-		if w.Has(ipc.FeaturePrefetch) {
-			prefetch = PrefetchDepth
-		}
-		run := &workerRun{
-			seat: s, w: w, ending: make(chan struct{}), idle: make(chan struct{}),
-			limit: p.cfg.Process.Concurrency, idleSlots: p.cfg.Process.Concurrency + prefetch, prefetch: prefetch,
-		}
-		s.cur.Store(run)
-		// Its slots are free before it counts as serving: once every
-		// worker serves, pump takes spare slots, and none may be taken
-		// while this worker's real ones are not in free yet.
-		for i := range run.idleSlots {
-			sl := &procSlot{run: run}
-			sl.call = ipc.NewCallFunc(sl.done)
-			sl.onWrite = sl.written
-			if i < run.limit {
-				p.free <- sl
-			} else {
-				p.spare <- sl
-			}
-		}
-		p.live.Add(1)
-		p.serving.Add(1) // until end
-		p.announceUp()
-		p.pump()
-		ended := run.wait()
-		p.live.Add(-1)
-		p.purgeFree()
-		if ended != "" {
+		if ended := s.serve(w); ended != "" {
 			p.restarts.Add(1)
 			p.cfg.Logger.Warn(fmt.Sprintf("worker pid %d %s; starting a replacement", w.PID(), ended),
 				"pool", p.cfg.Name, "pid", w.PID())
 		}
 	}
+}
+
+// start starts a worker process and runs the pool's init on it, if it has
+// one. It returns why the worker is not there to serve, when it is not: it
+// did not start, or its init failed (then it is killed and reaped), and the
+// seat backs off before the next try either way.
+func (s *procSeat) start() (*ipc.Worker, *taskerr.Error) {
+	p := s.p
+	w, err := ipc.Start(p.workerConfig())
+	if err != nil {
+		return nil, taskerr.New(taskerr.WorkerCrashed, "process pool %q: %v", p.cfg.Name, err)
+	}
+	if p.init != nil {
+		if err := p.initProcess(w); err != nil {
+			w.Kill("its init failed")
+			<-w.Done()
+			return nil, p.initFailed(err)
+		}
+	}
+	return w, nil
+}
+
+// serve puts the started worker w to work in the seat: it offers its slots
+// to the pool and lasts as long as the worker serves. It returns why the
+// worker ended when nobody asked it to (workerRun.wait), for the seat to
+// say so and start a replacement.
+func (s *procSeat) serve(w *ipc.Worker) string {
+	p := s.p
+	prefetch := 0 // only to a worker that says it runs at most concurrency at once, in order
+	if w.Has(ipc.FeaturePrefetch) {
+		prefetch = PrefetchDepth
+	}
+	run := &workerRun{
+		seat: s, w: w, ending: make(chan struct{}), idle: make(chan struct{}),
+		limit: p.cfg.Process.Concurrency, idleSlots: p.cfg.Process.Concurrency + prefetch, prefetch: prefetch,
+	}
+	s.cur.Store(run)
+	// Its slots are free before it counts as serving: once every
+	// worker serves, pump takes spare slots, and none may be taken
+	// while this worker's real ones are not in free yet.
+	for i := range run.idleSlots {
+		sl := &procSlot{run: run}
+		sl.call = ipc.NewCallFunc(sl.done)
+		sl.onWrite = sl.written
+		if i < run.limit {
+			p.free <- sl
+		} else {
+			p.spare <- sl
+		}
+	}
+	p.live.Add(1)
+	p.serving.Add(1) // until end
+	p.announceUp()
+	p.pump()
+	ended := run.wait()
+	p.live.Add(-1)
+	p.purgeFree()
+	return ended
 }
 
 func backoff(failures int) time.Duration {
@@ -457,16 +478,7 @@ func (sl *procSlot) done(*ipc.Call) {
 	value, err, ran := sl.result(t)
 	run.inflight.Add(-1)
 	if err != nil && err.Code == taskerr.WorkerCrashed && t.state.Load() == sent && p.led.unclaim(t) {
-		// It waited in the input of a worker that died, and never ran:
-		// another worker takes it.
-		run.maybeIdle()
-		if frees {
-			p.inHand.Add(-1)
-		}
-		p.pump()
-		if p.closed.Load() {
-			p.rejectQueued()
-		}
+		sl.requeued(frees)
 		return
 	}
 	t.release(value, err, ran, func() {
@@ -489,6 +501,22 @@ func (sl *procSlot) done(*ipc.Call) {
 	if frees {
 		p.inHand.Add(-1)
 		p.pump()
+	}
+}
+
+// requeued ends a request whose task waited in the input of a worker that
+// died, and never ran: done has put the task back in the queue (unclaim)
+// rather than settle it, and another worker takes it. The slot is not freed
+// (its worker is gone); frees says done held it in hand, to let go of.
+func (sl *procSlot) requeued(frees bool) {
+	p, run := sl.run.seat.p, sl.run
+	run.maybeIdle()
+	if frees {
+		p.inHand.Add(-1)
+	}
+	p.pump()
+	if p.closed.Load() {
+		p.rejectQueued()
 	}
 }
 

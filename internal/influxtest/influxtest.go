@@ -38,7 +38,27 @@ func Start(t *testing.T) *Server {
 		t.Skip(msg)
 	}
 	dir := t.TempDir()
-	httpPort, rpcPort := freePort(t), freePort(t)
+	httpPort := freePort(t)
+	path := writeConfig(t, dir, httpPort, freePort(t))
+	s := &Server{URL: fmt.Sprintf("http://127.0.0.1:%d", httpPort)}
+	// #nosec G204 -- bin is influxd found on PATH by its fixed name
+	s.cmd = exec.Command(bin, "-config", path) //nolint:noctx // the cleanup ends it
+	s.cmd.Stdout, s.cmd.Stderr = nil, nil
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.stop)
+	s.waitUp(t)
+	return s
+}
+
+// writeConfig writes influxd's configuration into dir and returns its path:
+// the HTTP API and the RPC service on the loopback ports given, the data in
+// dir, and no reporting, logging, monitoring or background services, which
+// a test has no use for.
+func writeConfig(t *testing.T, dir string, httpPort, rpcPort int) string {
+	t.Helper()
 	config := fmt.Sprintf(`reporting-disabled = true
 bind-address = "127.0.0.1:%d"
 [meta]
@@ -63,32 +83,34 @@ bind-address = "127.0.0.1:%d"
 	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{URL: fmt.Sprintf("http://127.0.0.1:%d", httpPort)}
-	// #nosec G204 -- bin is influxd found on PATH by its fixed name
-	s.cmd = exec.Command(bin, "-config", path) //nolint:noctx // the cleanup ends it
-	s.cmd.Stdout, s.cmd.Stderr = nil, nil
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
+	return path
+}
+
+// stop ends influxd at the test's end: SIGTERM, then SIGKILL if it has not
+// exited within 10s, so that a stuck server never holds up the test run.
+func (s *Server) stop() {
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-done
 	}
-	t.Cleanup(func() {
-		_ = s.cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = s.cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = s.cmd.Process.Kill()
-			<-done
-		}
-	})
+}
+
+// waitUp returns once influxd answers /ping, and fails the test if it does
+// not within 30s: it takes a moment to open its ports after it starts.
+func (s *Server) waitUp(t *testing.T) {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		resp, err := get(t, s.URL+"/ping")
 		if err == nil {
 			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusNoContent {
-				return s
+				return
 			}
 		}
 		if time.Now().After(deadline) {

@@ -299,7 +299,15 @@ func (r *Result) writePanel(b *strings.Builder, index int, workload, kind string
 
 	r.writeYAxis(b, scale, top)
 
-	// Bars: a group per size, a bar per series.
+	r.writeBars(b, workload, scale)
+	b.WriteString("</svg>\n</figure>\n")
+}
+
+// writeBars draws a panel's bars, a group per size and a bar per series,
+// each labelled with its rate; a cell that did not run is marked, and one
+// the run has no figure for shows a dash, so no group looks shorter than it
+// is.
+func (r *Result) writeBars(b *strings.Builder, workload string, scale Scale) {
 	groupW := plotW / float64(len(r.Sizes))
 	slot := math.Min(groupW*0.8/float64(len(r.Series)), 72)
 	barW := slot - math.Min(6, slot*0.15)
@@ -336,7 +344,7 @@ func (r *Result) writePanel(b *strings.Builder, index int, workload, kind string
 		fmt.Fprintf(b, "<text class=\"x-label\" x=\"%s\" y=\"%s\">%s</text>\n", num(center), num(plotBottom+26),
 			esc(sizeLabel(size, r.Options.Size)))
 	}
-	b.WriteString("</g>\n</svg>\n</figure>\n")
+	b.WriteString("</g>\n")
 }
 
 // writeNotRun marks the slot of a cell that did not run: no bar, but its
@@ -378,6 +386,8 @@ func speedupClass(v float64) string {
 	return "sp flat"
 }
 
+// writeTable writes the table of calls per second and speed-ups: a row per
+// workload and series, a column per size.
 func (r *Result) writeTable(b *strings.Builder) {
 	_, _, notes := r.tableRows()
 	b.WriteString("<section class=\"table\">\n<h2>Calls per second and speed-up</h2>\n<div class=\"scroll\"><table " +
@@ -395,37 +405,7 @@ func (r *Result) writeTable(b *strings.Builder) {
 		colourOf[s] = colour(i)
 	}
 	for i, row := range r.Rows {
-		first := i == 0 || r.Rows[i-1].Workload != row.Workload
-		cls := ""
-		if first && i > 0 {
-			cls = " class=\"group\""
-		}
-		fmt.Fprintf(b, "<tr%s>", cls)
-		if first {
-			span := 0
-			for _, o := range r.Rows[i:] {
-				if o.Workload != row.Workload {
-					break
-				}
-				span++
-			}
-			fmt.Fprintf(b, "<th scope=\"rowgroup\" rowspan=\"%d\"><code>%s</code></th>", span, esc(row.Workload))
-		}
-		fmt.Fprintf(b, "<td><span class=\"swatch\" style=\"background:%s\"></span>%s</td>", colourOf[row.Series],
-			esc(SeriesName(row.Series)))
-		for j := range r.Sizes {
-			if row.NotRun[j] {
-				fmt.Fprintf(b, "<td class=\"num not-run\">%s</td>", NotRunLabel)
-				continue
-			}
-			fmt.Fprintf(b, "<td class=\"num\">%s</td>", fmtRate(row.Calls[j]))
-		}
-		for _, j := range r.speedupSizes() {
-			s, _ := r.speedupText(row, j)
-			s = strings.Replace(s, "x", "×", 1)
-			fmt.Fprintf(b, "<td class=\"num %s\">%s</td>", speedupClass(row.Speedup[j]), s)
-		}
-		b.WriteString("</tr>\n")
+		r.writeRow(b, i, row, colourOf[row.Series])
 	}
 	b.WriteString("</tbody>\n</table></div>\n")
 	fmt.Fprintf(b, "<p class=\"note\">%s.", esc(r.Note))
@@ -433,6 +413,43 @@ func (r *Result) writeTable(b *strings.Builder) {
 		fmt.Fprintf(b, " %s.", esc(n))
 	}
 	b.WriteString("</p>\n</section>\n")
+}
+
+// writeRow writes the table's row i, row, with a swatch of its series'
+// colour: the first row of a workload starts its group with a header cell
+// spanning the group's rows, and a cell that did not run says so.
+func (r *Result) writeRow(b *strings.Builder, i int, row Row, swatch string) {
+	first := i == 0 || r.Rows[i-1].Workload != row.Workload
+	cls := ""
+	if first && i > 0 {
+		cls = " class=\"group\""
+	}
+	fmt.Fprintf(b, "<tr%s>", cls)
+	if first {
+		span := 0
+		for _, o := range r.Rows[i:] {
+			if o.Workload != row.Workload {
+				break
+			}
+			span++
+		}
+		fmt.Fprintf(b, "<th scope=\"rowgroup\" rowspan=\"%d\"><code>%s</code></th>", span, esc(row.Workload))
+	}
+	fmt.Fprintf(b, "<td><span class=\"swatch\" style=\"background:%s\"></span>%s</td>", swatch,
+		esc(SeriesName(row.Series)))
+	for j := range r.Sizes {
+		if row.NotRun[j] {
+			fmt.Fprintf(b, "<td class=\"num not-run\">%s</td>", NotRunLabel)
+			continue
+		}
+		fmt.Fprintf(b, "<td class=\"num\">%s</td>", fmtRate(row.Calls[j]))
+	}
+	for _, j := range r.speedupSizes() {
+		s, _ := r.speedupText(row, j)
+		s = strings.Replace(s, "x", "×", 1)
+		fmt.Fprintf(b, "<td class=\"num %s\">%s</td>", speedupClass(row.Speedup[j]), s)
+	}
+	b.WriteString("</tr>\n")
 }
 
 func (r *Result) writeNoCells(b *strings.Builder) {

@@ -546,28 +546,47 @@ func Thresholds(fn string, spec map[string]any) (map[string][]string, error) {
 		if _, err := tagName.Value(tag); err != nil {
 			return nil, invalid("%s(): spec key %q is not a tag name (a non-empty string without , : { } or quotes)", fn, tag)
 		}
-		list, ok := spec[tag].([]any)
-		if !ok || len(list) == 0 {
-			return nil, invalid("%s(): spec.%s must be a non-empty array of tag values (strings or numbers), got %s", fn, tag,
-				taskerr.Describe(spec[tag]))
+		vs, err := thresholdValues(fn, tag, spec[tag])
+		if err != nil {
+			return nil, err
 		}
-		seen := map[string]bool{}
-		for j, v := range list {
-			s, err := tagValue(v)
-			if err != nil {
-				return nil, invalid("%s(): spec.%s[%d] %s", fn, tag, j, err)
-			}
-			if !seen[s] {
-				seen[s] = true
-				values[i] = append(values[i], s)
-			}
-		}
+		values[i] = vs
 		total *= len(values[i])
 		if total > MaxThresholds {
 			return nil, invalid("%s(): spec makes more than %d sub-metrics; that many thresholds would slow k6 down", fn,
 				MaxThresholds)
 		}
 	}
+	return crossProduct(tags, values, total), nil
+}
+
+// thresholdValues reads spec's values for tag: a non-empty array of
+// strings or numbers, as tag values, in their order, each once.
+func thresholdValues(fn, tag string, spec any) ([]string, error) {
+	list, ok := spec.([]any)
+	if !ok || len(list) == 0 {
+		return nil, invalid("%s(): spec.%s must be a non-empty array of tag values (strings or numbers), got %s", fn, tag,
+			taskerr.Describe(spec))
+	}
+	var values []string
+	seen := map[string]bool{}
+	for j, v := range list {
+		s, err := tagValue(v)
+		if err != nil {
+			return nil, invalid("%s(): spec.%s[%d] %s", fn, tag, j, err)
+		}
+		if !seen[s] {
+			seen[s] = true
+			values = append(values, s)
+		}
+	}
+	return values, nil
+}
+
+// crossProduct is Thresholds' result for the sorted tags and their values:
+// a threshold that always passes on the sub-metric of every combination,
+// total of them, counting like an odometer with the last tag the fastest.
+func crossProduct(tags []string, values [][]string, total int) map[string][]string {
 	out := make(map[string][]string, total)
 	idx := make([]int, len(tags))
 	for {
@@ -585,7 +604,7 @@ func Thresholds(fn string, spec map[string]any) (map[string][]string, error) {
 			idx[i] = 0
 		}
 		if i < 0 {
-			return out, nil
+			return out
 		}
 	}
 }

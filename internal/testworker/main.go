@@ -44,85 +44,108 @@ import (
 	"github.com/k6-concurrency/xk6-concurrency/workload"
 )
 
-//nolint:funlen // a case per misbehaviour, a few lines each
 func main() {
 	if len(os.Args) < 2 {
 		fmt.Fprintln(os.Stderr, "usage: testworker "+
 			"good|garbage|huge-frame|truncated|unknown-id|wrong-protocol|silent|bad-json|exit-before-hello|stubborn")
 		os.Exit(2)
 	}
-	out := bufio.NewWriter(os.Stdout)
-	frame := func(b []byte) {
-		_ = ipc.WriteFrame(out, b)
-		_ = out.Flush()
-	}
-	hello := func(protocol int) {
-		b, _ := json.Marshal(ipc.Message{ //nolint:errchkjson // no Value: it encodes
-			Type: ipc.TypeHello, Protocol: protocol, PID: os.Getpid(),
-			Workloads: []workload.Info{{Name: "t.echo", Kind: workload.CPU}},
-		})
-		frame(b)
-	}
+	out := output{bufio.NewWriter(os.Stdout)}
 	switch os.Args[1] {
 	case "good":
 		os.Exit(ipc.ServeProcess(testworkload.New()))
 	case "garbage":
-		b := make([]byte, 4096)
-		for i := range b {
-			b[i] = byte(rand.UintN(256)) // #nosec G115 G404 -- garbage bytes for a protocol test; UintN(256) fits a byte
-		}
-		b[0] |= 0x80
-		_, _ = os.Stdout.Write(b)
+		writeGarbage()
 		waitForEOF()
 	case "huge-frame":
-		hello(ipc.ProtocolVersion)
+		out.hello(ipc.ProtocolVersion)
 		_, _ = os.Stdout.Write([]byte{0xFF, 0xFF, 0xFF, 0xFF})
 		waitForEOF()
 	case "truncated":
-		hello(ipc.ProtocolVersion)
+		out.hello(ipc.ProtocolVersion)
 		_, _ = os.Stdout.Write(append([]byte{0, 0, 0, 100}, []byte(`{"type":"r`)...))
 		os.Exit(0)
 	case "unknown-id":
-		hello(ipc.ProtocolVersion)
-		in := bufio.NewReader(os.Stdin)
-		var buf []byte
-		for {
-			b, err := ipc.ReadFrame(in, buf, ipc.DefaultMaxFrame)
-			if err != nil {
-				os.Exit(0)
-			}
-			buf = b
-			var m ipc.Message
-			if json.Unmarshal(b, &m) == nil && m.Type == ipc.TypeRun {
-				//nolint:errchkjson // it encodes
-				r, _ := json.Marshal(ipc.Message{Type: ipc.TypeResult, ID: m.ID + 1000000, Value: json.RawMessage("1")})
-				frame(r)
-			}
-		}
+		out.hello(ipc.ProtocolVersion)
+		out.answerWrongIDs()
 	case "wrong-protocol":
-		hello(2)
+		out.hello(2)
 		waitForEOF()
 	case "silent":
-		for {
-			time.Sleep(time.Hour)
-		}
+		sleepForever()
 	case "bad-json":
-		hello(ipc.ProtocolVersion)
-		frame([]byte(`{"type": "result", oops`))
+		out.hello(ipc.ProtocolVersion)
+		out.frame([]byte(`{"type": "result", oops`))
 		waitForEOF()
 	case "exit-before-hello":
 		fmt.Fprintln(os.Stderr, "boom")
 		os.Exit(7)
 	case "stubborn":
 		signal.Ignore(syscall.SIGTERM)
-		hello(ipc.ProtocolVersion)
+		out.hello(ipc.ProtocolVersion)
 		_, _ = io.Copy(io.Discard, os.Stdin)
-		for {
-			time.Sleep(time.Hour)
-		}
+		sleepForever()
 	default:
 		fmt.Fprintf(os.Stderr, "testworker: unknown mode %q\n", os.Args[1])
 		os.Exit(2)
+	}
+}
+
+// output writes well-formed frames to stdout, for the modes that break the
+// protocol only after a good start: each frame is flushed at once, so the
+// pool sees it before whatever breaks the protocol next.
+type output struct{ w *bufio.Writer }
+
+func (o output) frame(b []byte) {
+	_ = ipc.WriteFrame(o.w, b)
+	_ = o.w.Flush()
+}
+
+// hello says hello with the protocol version given, offering t.echo.
+func (o output) hello(protocol int) {
+	b, _ := json.Marshal(ipc.Message{ //nolint:errchkjson // no Value: it encodes
+		Type: ipc.TypeHello, Protocol: protocol, PID: os.Getpid(),
+		Workloads: []workload.Info{{Name: "t.echo", Kind: workload.CPU}},
+	})
+	o.frame(b)
+}
+
+// answerWrongIDs is unknown-id: it answers every run with a result for an
+// id it never got (the run's id + 1000000), until stdin ends; then it exits 0.
+func (o output) answerWrongIDs() {
+	in := bufio.NewReader(os.Stdin)
+	var buf []byte
+	for {
+		b, err := ipc.ReadFrame(in, buf, ipc.DefaultMaxFrame)
+		if err != nil {
+			os.Exit(0)
+		}
+		buf = b
+		var m ipc.Message
+		if json.Unmarshal(b, &m) == nil && m.Type == ipc.TypeRun {
+			//nolint:errchkjson // it encodes
+			r, _ := json.Marshal(ipc.Message{Type: ipc.TypeResult, ID: m.ID + 1000000, Value: json.RawMessage("1")})
+			o.frame(r)
+		}
+	}
+}
+
+// writeGarbage is garbage: 4 KiB of random bytes to stdout, the first with
+// its top bit set, so that the length prefix they start with claims over
+// 2 GiB.
+func writeGarbage() {
+	b := make([]byte, 4096)
+	for i := range b {
+		b[i] = byte(rand.UintN(256)) // #nosec G115 G404 -- garbage bytes for a protocol test; UintN(256) fits a byte
+	}
+	b[0] |= 0x80
+	_, _ = os.Stdout.Write(b)
+}
+
+// sleepForever returns never: the modes that hang wait to be killed.
+func sleepForever() {
+	for {
+		time.Sleep(time.Hour)
 	}
 }
 

@@ -276,8 +276,22 @@ func (s *suite) hello(t *testing.T) {
 		assert.Equal(t, r.cmd.Process.Pid, int(*h.PID), "hello pid: want the worker's pid (got %v)", deref(h.PID))
 	}
 	assert.NotEmpty(t, h.Workloads, "hello lists no workloads: %s", f.raw)
+	checkWorkloads(t, h.Workloads)
+	// The pool's hello, then the end of the input: a clean exit, no more frames.
+	r.send(fmt.Sprintf(`{"type":"hello","protocol":1,"concurrency":1,"max_frame":%d}`, ipc.DefaultMaxFrame))
+	r.closeInput()
+	f, ok := r.tryNext(settle)
+	assert.False(t, ok, "a frame after the hello with nothing asked: %s", f.raw)
+	assert.Equal(t, 0, r.wait(), "exit status after its input ended")
+	r.cleanStdout()
+}
+
+// checkWorkloads checks the workloads a worker's hello lists: each an
+// object with a unique name, a kind of "cpu" or "io", and, if it has them,
+// a string description and an object of params.
+func checkWorkloads(t *testing.T, workloads []json.RawMessage) {
 	seen := map[string]bool{}
-	for i, raw := range h.Workloads {
+	for i, raw := range workloads {
 		var info struct {
 			Name        *string         `json:"name"`
 			Kind        *string         `json:"kind"`
@@ -304,13 +318,6 @@ func (s *suite) hello(t *testing.T) {
 			assert.Equal(t, byte('{'), info.Params[0], "workload #%d has params that are not an object: %s", i+1, raw)
 		}
 	}
-	// The pool's hello, then the end of the input: a clean exit, no more frames.
-	r.send(fmt.Sprintf(`{"type":"hello","protocol":1,"concurrency":1,"max_frame":%d}`, ipc.DefaultMaxFrame))
-	r.closeInput()
-	f, ok := r.tryNext(settle)
-	assert.False(t, ok, "a frame after the hello with nothing asked: %s", f.raw)
-	assert.Equal(t, 0, r.wait(), "exit status after its input ended")
-	r.cleanStdout()
 }
 
 func deref(p *float64) any {

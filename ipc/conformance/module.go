@@ -54,6 +54,14 @@ func (s *suite) module(t *testing.T) {
 	w, err := ipc.Start(ipc.Config{Argv: s.argv, Dir: s.o.Dir, Env: s.o.Env, Module: wire, StartTimeout: s.o.StartTimeout})
 	require.NoError(t, err, "starting %v with a module", s.argv)
 	t.Cleanup(func() { w.Close(time.Second) })
+	s.checkModuleCalls(t, w)
+}
+
+// checkModuleCalls calls the module's exports on w, a worker that loaded
+// it, beside its own noop workload: a sync and an async export answer, a
+// throwing one fails as a Workload error naming where it threw, and a name
+// neither offers is an UnknownWorkload error.
+func (s *suite) checkModuleCalls(t *testing.T, w *ipc.Worker) {
 	for _, tc := range []struct {
 		workload, params, value string
 		code                    taskerr.Code
