@@ -270,7 +270,7 @@ func (s *server) batch(m *wireMsg) (*task, error) {
 		case first == nil:
 			first = t
 		default:
-			go s.work(t)
+			s.pass(t)
 		}
 	}
 	return first, nil

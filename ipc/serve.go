@@ -65,11 +65,14 @@ func Serve(in io.Reader, out io.Writer, reg *workload.Registry) error {
 	s.ctx = ctx
 	s.in = bufio.NewReaderSize(in, ioBufSize)
 	s.ended = make(chan error, 1)
-	go s.read()
+	s.turn = make(chan *task)
+	s.goroutines.Add(1)
+	go s.loop(nil)
 	loopErr := <-s.ended
 	cancel()
 	s.unrunWaiting()
 	s.wg.Wait()
+	s.goroutines.Wait() // the parked ones leave once ctx is done
 	if err := s.out.flush(); err != nil {
 		s.writeFailed(err)
 	}
@@ -88,9 +91,16 @@ type server struct {
 	// The input is read by one goroutine at a time: when a frame starts a
 	// task, the goroutine that read it starts the next reader and runs the
 	// task itself, so a task starts without waiting to be scheduled.
+	// Once its tasks are done it parks (idle) until it is handed the
+	// reading, or a task of a batch, through turn.
 	in    *bufio.Reader
 	buf   []byte
 	ended chan error // the last reader's reason to stop: nil at EOF
+	turn  chan *task // hands the reading (nil) or a task to a parked goroutine
+	// goroutines counts those of loop, parked ones too; parked counts
+	// those waiting in idle.
+	goroutines sync.WaitGroup
+	parked     atomic.Int32
 
 	reg      *workload.Registry
 	out      frameWriter
@@ -224,9 +234,30 @@ func (s *server) sendHello() error {
 
 func (s *server) writeFailed(err error) { s.writeErr.CompareAndSwap(nil, &err) }
 
-// read reads frames until one starts a task, then hands reading over to a
-// new goroutine and runs the task; or until the input ends.
-func (s *server) read() {
+// loop is the life of one of the server's goroutines: given nil, it
+// reads frames until one starts a task, hands the reading over (pass) and
+// runs the task; given a task, it runs it. Then, parked, it waits to be
+// handed the reading or a task again (idle). It returns once the input ends.
+func (s *server) loop(t *task) {
+	defer s.goroutines.Done()
+	for {
+		if t == nil {
+			if t = s.readTask(); t == nil {
+				return
+			}
+			s.pass(nil)
+		}
+		s.work(t)
+		var ok bool
+		if t, ok = s.idle(); !ok {
+			return
+		}
+	}
+}
+
+// readTask reads frames until one starts a task, and returns it; nil once
+// the input ended or broke the protocol, which it reports on s.ended.
+func (s *server) readTask() *task {
 	for {
 		frame, err := ReadFrame(s.in, s.buf, int(s.maxFrame.Load()))
 		if err != nil {
@@ -236,7 +267,7 @@ func (s *server) read() {
 				err = fmt.Errorf("reading requests: %w", err)
 			}
 			s.ended <- err
-			return
+			return nil
 		}
 		s.buf = frame
 		if cap(frame) > 1<<20 {
@@ -245,13 +276,46 @@ func (s *server) read() {
 		t, err := s.handle(frame)
 		if err != nil {
 			s.ended <- err
-			return
+			return nil
 		}
 		if t != nil {
-			go s.read()
-			s.work(t)
-			return
+			return t
 		}
+	}
+}
+
+// maxParked bounds the goroutines parked in idle: after a burst of tasks
+// with no concurrency limit, the others leave.
+const maxParked = 64
+
+// pass hands the reading (nil) or a task to another goroutine: a parked one
+// if there is one, else a new one. A parked goroutine keeps the stack that
+// decoding frames grew; a new one grows its own again on its first frame,
+// which a profile of BenchmarkWorkerRoundTripNoopPipelined16 put at about a
+// fifth of the worker's CPU (runtime.newstack), with another tenth for
+// starting the goroutine.
+func (s *server) pass(t *task) {
+	select {
+	case s.turn <- t: // a parked goroutine was waiting for it
+	default:
+		s.goroutines.Add(1)
+		go s.loop(t)
+	}
+}
+
+// idle parks a goroutine whose tasks are done until pass hands it the
+// reading (nil) or a task; false once the input ended. Beyond maxParked it
+// does not wait.
+func (s *server) idle() (*task, bool) {
+	defer s.parked.Add(-1)
+	if s.parked.Add(1) > maxParked {
+		return nil, false
+	}
+	select {
+	case t := <-s.turn:
+		return t, true
+	case <-s.ctx.Done():
+		return nil, false
 	}
 }
 

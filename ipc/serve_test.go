@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -498,4 +499,50 @@ func BenchmarkEncodeValue(b *testing.B) {
 			}
 		})
 	}
+}
+
+// goroutinesIn counts the goroutines whose stack holds fn.
+func goroutinesIn(fn string) int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			return strings.Count(string(buf[:n]), fn)
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+}
+
+// TestServeParksItsGoroutines: a goroutine whose task is done parks, to be
+// handed the reading or a task again (it keeps its grown stack), and no more
+// than maxParked stay parked after a burst.
+//
+//nolint:paralleltest // counts the goroutines parked by every server of the test binary
+func TestServeParksItsGoroutines(t *testing.T) {
+	s := serve(t).started()
+	s.send(`{"type":"hello","protocol":1,"max_frame":16777216}`) // no concurrency limit
+	const idle = "ipc.(*server).idle("
+	for i := 1; i <= 20; i++ {
+		s.send(fmt.Sprintf(`{"type":"run","id":%d,"workload":"t.noop"}`, i))
+		require.Equal(t, uint64(i), s.next().ID)
+	}
+	// Tasks one after another take turns on two goroutines, or three when
+	// a result reached the pool, and the next request the worker, before
+	// the goroutine that wrote it parked; never one per task.
+	require.Eventually(t, func() bool { n := goroutinesIn(idle); return n >= 1 && n <= 2 }, 5*time.Second,
+		time.Millisecond, "20 tasks one after another: %d goroutines parked", goroutinesIn(idle))
+
+	const burst = 3 * maxParked
+	for i := 1; i <= burst; i++ {
+		s.send(fmt.Sprintf(`{"type":"run","id":%d,"workload":"t.sleep","params":{"ms":100}}`, 100+i))
+	}
+	for range burst {
+		require.Nil(t, s.next().Error)
+	}
+	require.Eventually(t, func() bool { return goroutinesIn(idle) == maxParked }, 5*time.Second, time.Millisecond,
+		"after %d tasks at once, %d goroutines stay parked: %d", burst, maxParked, goroutinesIn(idle))
+
+	require.NoError(t, s.in.Close())
+	require.Eventually(t, func() bool { return goroutinesIn("ipc.(*server).loop(") == 0 }, 5*time.Second,
+		time.Millisecond, "every goroutine leaves once the input ends")
 }
