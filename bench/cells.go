@@ -26,6 +26,9 @@ type Cell struct {
 	Module string `json:"module,omitempty"`
 	// Chunk is a map cell's chunk size (cells_map.go).
 	Chunk int `json:"chunk,omitempty"`
+	// GOGC, when set, is k6's own GOGC (the Go collector's heap growth in
+	// percent; Go's default is 100), for the tuned JS series (jscells.go).
+	GOGC int `json:"gogc,omitempty"`
 }
 
 // ID names a cell uniquely: series, workload and workers tell cells apart.
@@ -57,6 +60,7 @@ type family struct {
 	concurrency, gomaxprocs  int
 	module                   string // the pool's module (jscells.go)
 	chunk                    int    // map cells
+	gogc                     int    // k6's GOGC (jscells.go)
 }
 
 // The names that the families, tables and goals share.
@@ -141,6 +145,7 @@ func makeCells(fams []family, sweepSizes []int, ncpu int) []Cell {
 				c := Cell{
 					Tool: f.tool, Series: f.series, Mode: f.mode, Kind: f.kind, Workload: wl, Workers: n,
 					Concurrency: f.concurrency, GOMAXPROCS: f.gomaxprocs, Module: f.module, Chunk: f.chunk,
+					GOGC: f.gogc,
 				}
 				if f.tool == toolK6 {
 					c.VUs = max(n*f.vusPerWorker, 1)
@@ -191,6 +196,9 @@ func describe(c Cell) string {
 		}
 		if c.Module != "" {
 			extra += ", module " + c.Module
+		}
+		if c.GOGC > 0 {
+			extra += fmt.Sprintf(", k6 at GOGC=%d", c.GOGC)
 		}
 		return fmt.Sprintf("k6 %s pool %s workers=%d vus=%d%s", c.Kind, c.Workload, c.Workers, c.VUs, extra)
 	case "js":

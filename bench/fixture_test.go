@@ -14,15 +14,16 @@ func around(x float64) []float64 { return []float64{0.9 * x, x, 1.1 * x} }
 // and worker count.
 func fixtureRates() map[string]map[string]map[int]float64 {
 	return map[string]map[string]map[int]float64{
-		"thread":        {"cpu.primes": {1: 1000, 2: 2000, 4: 1960}, "io.sleep": {1: 100, 2: 200, 4: 400}, "noop": {1: 100000, 2: 150000}},
-		"process":       {"cpu.primes": {1: 1000, 2: 1500, 4: 1500}, "io.sleep": {1: 100, 2: 190, 4: 350}, "noop": {1: 10000, 2: 16000}},
-		"process_tuned": {"cpu.primes": {1: 1200, 2: 1800, 4: 1700}},
-		"js":            {"cpu.primes": {1: 40, 2: 80, 4: 80}},
-		"empty":         {"empty": {1: 250000, 2: 280000}},
-		"py_thread":     {"cpu.primes": {1: 100, 2: 90, 4: 95}, "io.sleep": {1: 100, 2: 200, 4: 400}, "noop": {1: 25000}},
-		"py_process":    {"cpu.primes": {1: 100, 2: 190, 4: 180}, "io.sleep": {1: 100, 2: 200, 4: 400}, "noop": {1: 5000}},
-		"thread_js":     {"primes": {1: 50, 2: 98}, "nothing": {1: 80000}},
-		"process_js":    {"primes": {1: 50, 2: 80}},
+		"thread":         {"cpu.primes": {1: 1000, 2: 2000, 4: 1960}, "io.sleep": {1: 100, 2: 200, 4: 400}, "noop": {1: 100000, 2: 150000}},
+		"process":        {"cpu.primes": {1: 1000, 2: 1500, 4: 1500}, "io.sleep": {1: 100, 2: 190, 4: 350}, "noop": {1: 10000, 2: 16000}},
+		"process_tuned":  {"cpu.primes": {1: 1200, 2: 1800, 4: 1700}},
+		"js":             {"cpu.primes": {1: 40, 2: 80, 4: 80}},
+		"empty":          {"empty": {1: 250000, 2: 280000}},
+		"py_thread":      {"cpu.primes": {1: 100, 2: 90, 4: 95}, "io.sleep": {1: 100, 2: 200, 4: 400}, "noop": {1: 25000}},
+		"py_process":     {"cpu.primes": {1: 100, 2: 190, 4: 180}, "io.sleep": {1: 100, 2: 200, 4: 400}, "noop": {1: 5000}},
+		"thread_js":      {"primes": {1: 50, 2: 98}, "nothing": {1: 80000}},
+		"thread_js_gogc": {"primes": {1: 52, 2: 101}},
+		"process_js":     {"primes": {1: 50, 2: 80}},
 		// issue 14's map cells (cells_map.go)
 		seriesMapThread:   {"noop": {2: 400000}},
 		seriesMapProcess:  {"noop": {2: 380000}},

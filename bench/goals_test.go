@@ -138,3 +138,27 @@ func TestMissesParagraph(t *testing.T) {
 		assert.NotContains(t, text, absent, "the paragraph explains a goal that was met")
 	}
 }
+
+// TestMissesJSThread: a JS thread pool that scales less than 0.9 x W is
+// explained with k6's own VUs and with the GOGC=400 series' figures.
+func TestMissesJSThread(t *testing.T) {
+	t.Parallel()
+	r := fixture()
+	for i, cr := range r.Cells {
+		if cr.Cell.Series == seriesThreadJS && cr.Cell.Workload == wlJSPrimes && cr.Cell.Workers == 2 {
+			for j := range cr.Runs {
+				r.Cells[i].Runs[j].PerS = 85 // 1.70x the fixture's 50 at 1 worker
+			}
+		}
+	}
+	v := newView(r)
+	outcomes, err := check(v, goals)
+	require.NoError(t, err)
+	text, err := missesParagraph(v, outcomes)
+	require.NoError(t, err)
+	assert.Contains(t, text, "JavaScript on the thread pool: k6's own VUs, counting the same primes with the same "+
+		"function directly, scale 2.00x from 1 to 2")
+	assert.Contains(t, text, "With k6 at GOGC=400 (the collector running a quarter as often; the GOGC row), the "+
+		"thread pool scales 1.94x from 1 to 2 workers.")
+	assert.Contains(t, text, "The process pool, one runtime and one collector per process, scales 1.60x.")
+}

@@ -20,8 +20,12 @@ import (
 
 // The names the JS cells, tables and goals share.
 const (
-	seriesThreadJS  = "thread_js"
-	seriesProcessJS = "process_js"
+	seriesThreadJS = "thread_js"
+	// seriesThreadJSGOGC is seriesThreadJS with k6 at GOGC=jsGOGC: the
+	// same cells with the Go collector running a quarter as often.
+	seriesThreadJSGOGC = "thread_js_gogc"
+	jsGOGC             = 400
+	seriesProcessJS    = "process_js"
 	// jsModule is cell.js's MODULE: bench/k6/tasks.js.
 	jsModule = "./tasks.js"
 	// wlJSPrimes and wlJSNothing are exports of bench/k6/tasks.js.
@@ -36,6 +40,10 @@ func jsFamilies() []family {
 		{
 			tool: toolK6, series: seriesThreadJS, mode: "pool", kind: "thread", module: jsModule,
 			workloads: []string{wlJSPrimes}, sizes: cpus, vusPerWorker: 2,
+		},
+		{
+			tool: toolK6, series: seriesThreadJSGOGC, mode: "pool", kind: "thread", module: jsModule,
+			workloads: []string{wlJSPrimes}, sizes: pair, vusPerWorker: 2, gogc: jsGOGC,
 		},
 		{
 			tool: toolK6, series: seriesProcessJS, mode: "pool", kind: "process", module: jsModule,
@@ -232,15 +240,21 @@ func (v *view) jsRateTable() *table {
 	t := newTable(append(head, fmt.Sprintf("%d vs 1", v.W()))...)
 	for _, r := range []struct{ label, series, workload string }{
 		{"thread pool, export primes", seriesThreadJS, wlJSPrimes},
+		{fmt.Sprintf("thread pool, export primes, k6 at GOGC=%d", jsGOGC), seriesThreadJSGOGC, wlJSPrimes},
 		{"process pool, export primes", seriesProcessJS, wlJSPrimes},
 		{seriesName("js") + ", countPrimes", "js", wlPrimes},
 	} {
 		row := make([]string, 0, len(head)+1)
 		row = append(row, r.label)
+		measured := false
 		for _, n := range sizes {
-			row = append(row, fmtSpread(v.values(r.series, r.workload, n, perS), fmtRate))
+			vals := v.values(r.series, r.workload, n, perS)
+			measured = measured || len(vals) > 0
+			row = append(row, fmtSpread(vals, fmtRate))
 		}
-		t.add(append(row, fx(v.speedup(r.series, r.workload, v.W()), 2))...)
+		if measured { // a session run with -only may leave a series out
+			t.add(append(row, fx(v.speedup(r.series, r.workload, v.W()), 2))...)
+		}
 	}
 	return t
 }

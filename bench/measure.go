@@ -80,7 +80,11 @@ func (s *session) runK6(ctx context.Context, c Cell) (Run, error) {
 		args = append(args, "-e", e)
 	}
 	args = append(args, filepath.Join(s.procs.root, "bench", "k6", "cell.js"))
-	p, err := s.procs.start(ctx, true, []string{setupDone}, s.k6, args...)
+	var procEnv []string // k6's own environment, beyond the script's -e
+	if c.GOGC > 0 {
+		procEnv = append(procEnv, "GOGC="+strconv.Itoa(c.GOGC))
+	}
+	p, err := s.procs.startEnv(ctx, true, []string{setupDone}, procEnv, s.k6, args...)
 	if err != nil {
 		return Run{}, err
 	}

@@ -77,8 +77,12 @@ const jsThreadMiss = `JavaScript on the thread pool: k6's own VUs, counting the 
 	`directly, scale {{fx (ratio (.Rate "js" "cpu.primes" .W) (.Rate "js" "cpu.primes" 1)) 2}} from 1 to {{.W}} in ` +
 	`this run (the k6 JS rows), and the thread pool matches them (through the pool against {{.W}} VUs, ` +
 	`above): both are {{.W}} JavaScript runtimes in one k6 process, on {{.W}} CPUs that its Go runtime ` +
-	`(garbage collector, scheduler) and k6's own goroutines share. The process pool, one runtime per ` +
-	`process, scales {{fx (ratio (.Rate "process_js" "primes" .W) (.Rate "process_js" "primes" 1)) 2}}.`
+	`(garbage collector, scheduler) and k6's own goroutines share. The collector is most of it: a prime count ` +
+	`in sobek allocates a boxed number for most of its steps, so the collector runs often, and with 1 worker it ` +
+	`has a CPU of its own. With k6 at GOGC=400 (the collector running a quarter as often; the GOGC row), the ` +
+	`thread pool scales {{fx (ratio (.Rate "thread_js_gogc" "primes" 2) (.Rate "thread_js_gogc" "primes" 1)) 2}} ` +
+	`from 1 to 2 workers. The process pool, one runtime and one collector per process, scales ` +
+	`{{fx (ratio (.Rate "process_js" "primes" .W) (.Rate "process_js" "primes" 1)) 2}}.`
 
 // mapProcessMiss says what bounds a fine-grained map on the process pool.
 const mapProcessMiss = `Fine-grained map on the process pool: chunks travel in batch frames and results come back in ` +

@@ -43,6 +43,14 @@ type proc struct {
 // start starts a command. Each marker in marks is closed when a line of
 // stderr contains it (cell.js and idle.js announce their phases there).
 func (ps *procs) start(ctx context.Context, isK6 bool, marks []string, name string, args ...string) (*proc, error) {
+	return ps.startEnv(ctx, isK6, marks, nil, name, args...)
+}
+
+// startEnv is start with env ("KEY=value") added to the command's
+// environment.
+func (ps *procs) startEnv(ctx context.Context, isK6 bool, marks, env []string, name string,
+	args ...string,
+) (*proc, error) {
 	p := &proc{marks: map[string]chan struct{}{}, seen: map[string]bool{}, done: make(chan struct{})}
 	for _, m := range marks {
 		p.marks[m] = make(chan struct{})
@@ -50,6 +58,7 @@ func (ps *procs) start(ctx context.Context, isK6 bool, marks []string, name stri
 	p.cmd = exec.CommandContext(ctx, name, args...) // #nosec G204 -- the harness's k6, or python3 on its script
 	p.cmd.Dir = ps.root
 	p.cmd.Env = append(withoutWorkerMarker(os.Environ()), "K6_NO_USAGE_REPORT=true", "K6_NO_COLOR=true")
+	p.cmd.Env = append(p.cmd.Env, env...)
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	p.cmd.Cancel = func() error { return syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL) }
 	p.cmd.Stdout = &p.stdout

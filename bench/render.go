@@ -17,14 +17,15 @@ var pageTemplate string
 // seriesName is a series as the tables name it.
 func seriesName(s string) string {
 	return map[string]string{
-		"thread":        "thread pool",
-		"process":       "process pool",
-		seriesTuned:     "process pool, tuned (concurrency 2, GOMAXPROCS=1)",
-		"js":            "k6 JS, no pool (1 VU per worker)",
-		seriesThreadJS:  "thread pool, JS export",
-		seriesProcessJS: "process pool, JS export",
-		"py_thread":     "Python ThreadPoolExecutor",
-		seriesPyProcess: "Python ProcessPoolExecutor (fork)",
+		"thread":           "thread pool",
+		"process":          "process pool",
+		seriesTuned:        "process pool, tuned (concurrency 2, GOMAXPROCS=1)",
+		"js":               "k6 JS, no pool (1 VU per worker)",
+		seriesThreadJS:     "thread pool, JS export",
+		seriesThreadJSGOGC: "thread pool, JS export, k6 at GOGC=400",
+		seriesProcessJS:    "process pool, JS export",
+		"py_thread":        "Python ThreadPoolExecutor",
+		seriesPyProcess:    "Python ProcessPoolExecutor (fork)",
 	}[s]
 }
 
