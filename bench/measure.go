@@ -51,10 +51,9 @@ type k6Summary struct {
 	MapTasks map[string]float64 `json:"map_tasks"`
 }
 
-func (s *session) runK6(ctx context.Context, c Cell) (Run, error) {
-	summary := filepath.Join(s.tmp, "summary.json")
-	_ = os.Remove(summary)
-	secs := s.cell.Seconds()
+// cellEnv is what cell.js reads of c (its -e variables), for a cell of secs
+// seconds that writes its summary to summary.
+func cellEnv(c Cell, secs float64, summary string) []string {
 	env := []string{
 		"MODE=" + c.Mode, "WORKERS=" + strconv.Itoa(c.Workers), "VUS=" + strconv.Itoa(c.VUs),
 		"DURATION=" + strconv.FormatFloat(secs, 'f', -1, 64), "SUMMARY=" + summary,
@@ -74,6 +73,14 @@ func (s *session) runK6(ctx context.Context, c Cell) (Run, error) {
 	if c.GOMAXPROCS > 0 {
 		env = append(env, "GOMAXPROCS="+strconv.Itoa(c.GOMAXPROCS))
 	}
+	return env
+}
+
+func (s *session) runK6(ctx context.Context, c Cell) (Run, error) {
+	summary := filepath.Join(s.tmp, "summary.json")
+	_ = os.Remove(summary)
+	secs := s.cell.Seconds()
+	env := cellEnv(c, secs, summary)
 	args := make([]string, 0, 3+2*len(env)+1)
 	args = append(args, "run", "--quiet", "--no-usage-report")
 	for _, e := range env {
