@@ -29,8 +29,17 @@ def start_helper():
     left = tempfile.mkdtemp(prefix='xk6-concurrency-')
     with open(os.path.join(left, 'left'), 'w') as f:
         f.write('x')
-    with open('/proc/%d/environ' % child.pid, 'rb') as f:
-        marked = ('XK6_CONCURRENCY_WORKER=%s\0' % os.environ['XK6_CONCURRENCY_WORKER']).encode() in f.read()
+    # Popen returns once the child's exec has begun, and its environ reads
+    # empty until the exec has set up the new stack: look again for a moment.
+    entry = ('XK6_CONCURRENCY_WORKER=%s\0' % os.environ['XK6_CONCURRENCY_WORKER']).encode()
+    marked = False
+    for _ in range(200):
+        with open('/proc/%d/environ' % child.pid, 'rb') as f:
+            env = f.read()
+        if env:
+            marked = entry in env
+            break
+        time.sleep(0.005)
     with open(os.environ['PIDS'], 'a') as f:
         f.write('%d %s %s\n' % (child.pid, tempfile.gettempdir(), marked))
 
