@@ -284,10 +284,10 @@ func TestResizeUnderLoadKeepsEveryTask(t *testing.T) {
 func TestResizeScalesConcurrency(t *testing.T) {
 	t.Parallel()
 	p := newPool(t, Config{Kind: Thread, Workers: 1})
-	inFlight := func() int {
+	inFlight := func(sleep string) int {
 		chans := make([]chan *Task, 0, 16)
 		for range 16 {
-			chans = append(chans, submit(t, p, "io.sleep", map[string]any{"duration": "100ms"}))
+			chans = append(chans, submit(t, p, "io.sleep", map[string]any{"duration": sleep}))
 		}
 		tasks := make([]*Task, 0, len(chans))
 		for _, c := range chans {
@@ -297,9 +297,11 @@ func TestResizeScalesConcurrency(t *testing.T) {
 		}
 		return peakOverlap(tasks)
 	}
-	assert.Equal(t, 1, inFlight(), "1 worker: one sleep at a time")
+	assert.Equal(t, 1, inFlight("20ms"), "1 worker: one sleep at a time")
 	require.NoError(t, p.Resize(16))
-	assert.Equal(t, 16, inFlight(), "16 workers: every sleep at once")
+	// Long sleeps: the last one starts before the first ends even when
+	// the machine is slow to schedule the new workers.
+	assert.Equal(t, 16, inFlight("1s"), "16 workers: every sleep at once")
 }
 
 // peakOverlap is the most tasks that ran at the same moment, from their
