@@ -122,12 +122,8 @@ func (h *poolHandle) mapLike(method string, call sobek.FunctionCall, optsAt int,
 		}
 	}
 	m, err := h.prepareMap(method, call, optsAt)
-	if ee, ok := errors.AsType[*elementError](err); ok {
-		_ = reject(ee.js(rt))
-		return rt.ToValue(promise)
-	}
 	if err != nil {
-		_ = reject(jsError(rt, err))
+		_ = reject(rejection(rt, err))
 		return rt.ToValue(promise)
 	}
 	if len(m.calls) == 0 {
@@ -136,12 +132,8 @@ func (h *poolHandle) mapLike(method string, call sobek.FunctionCall, optsAt int,
 	}
 	var each func(int, *pool.Task) // set once the tasks are submitted: it runs on this event loop, after
 	tasks, err := h.submitAll(m, func(i int, t *pool.Task) { each(i, t) })
-	if ee, ok := errors.AsType[*elementError](err); ok {
-		_ = reject(ee.js(rt))
-		return rt.ToValue(promise)
-	}
 	if err != nil {
-		_ = reject(jsError(rt, err))
+		_ = reject(rejection(rt, err))
 		return rt.ToValue(promise)
 	}
 	each = start(tasks, resolve, reject)
@@ -284,6 +276,15 @@ type elementError struct {
 }
 
 func (e *elementError) Error() string { return e.err.Message }
+
+// rejection is the error a script sees for err: an element's, with its
+// index, or else err's class.
+func rejection(rt *sobek.Runtime, err error) *sobek.Object {
+	if ee, ok := errors.AsType[*elementError](err); ok {
+		return ee.js(rt)
+	}
+	return jsError(rt, err)
+}
 
 // js is the error a script sees: named for its class, with err.index.
 func (e *elementError) js(rt *sobek.Runtime) *sobek.Object {
