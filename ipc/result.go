@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/k6-concurrency/xk6-concurrency/taskerr"
 )
 
 // MaxDepth is how deeply a value (params or a result's value) may nest
@@ -119,8 +121,8 @@ func unencodable(v reflect.Value, at pathNode, depth int, onPath map[uintptr]boo
 	}
 	switch v.Kind() {
 	case reflect.Float32, reflect.Float64:
-		if what := nonFinite(v.Float()); what != "" {
-			return what, at
+		if f := v.Float(); math.IsNaN(f) || math.IsInf(f, 0) { // JSON cannot carry them
+			return taskerr.Describe(f), at
 		}
 	case reflect.Chan, reflect.Func, reflect.Complex64, reflect.Complex128, reflect.UnsafePointer:
 		return "a " + v.Type().String() + ", which is not a JSON type,", at
@@ -148,20 +150,6 @@ func unencodable(v reflect.Value, at pathNode, depth int, onPath map[uintptr]boo
 	default: // bools, strings and integers always encode
 	}
 	return "", at
-}
-
-// nonFinite names f as JavaScript would if JSON cannot carry it (NaN,
-// Infinity, -Infinity), or returns "" for a finite number.
-func nonFinite(f float64) string {
-	switch {
-	case math.IsNaN(f):
-		return "NaN"
-	case math.IsInf(f, 1):
-		return "Infinity"
-	case math.IsInf(f, -1):
-		return "-Infinity"
-	}
-	return ""
 }
 
 // unencodableMap is unencodable for a map: its keys' type, then its values
