@@ -143,16 +143,19 @@ func TestNoDescendantOutlivesItsWorker(t *testing.T) {
 			}
 			if tc.ended > 0 {
 				// While k6 runs: the ended worker's child and TMPDIR are gone,
-				// a live worker's are not.
+				// a live worker's are not. Each look is one snapshot, since
+				// reading a child twice could catch it between its own end
+				// and its TMPDIR's.
 				deadline := time.Now().Add(5 * time.Second)
-				for !settled(helpers, tc.ended) && time.Now().Before(deadline) {
+				snap := look(helpers)
+				for !snap.settled(tc.ended) && time.Now().Before(deadline) {
 					time.Sleep(20 * time.Millisecond)
+					snap = look(helpers)
 				}
 				require.False(t, k6.Exited(), "k6 ended before the check:\n%s", tail(k6.Stderr()))
-				assert.Equal(t, tc.ended, countGone(helpers), "children gone while k6 runs: %+v", helpers)
-				for _, h := range helpers {
-					_, err := os.Stat(h.tmp)
-					assert.Equal(t, k6test.Running(h.pid), err == nil, "worker TMPDIR %s is there exactly while its child %d runs", h.tmp, h.pid)
+				assert.Equal(t, tc.ended, snap.gone(), "children gone while k6 runs: %+v", snap)
+				for _, s := range snap {
+					assert.Equal(t, s.running, s.tmpThere, "worker TMPDIR %s is there exactly while its child %d runs", s.tmp, s.pid)
 				}
 			}
 			res := k6.Wait(2 * time.Minute)
@@ -191,21 +194,42 @@ func readHelpers(t *testing.T, path string) []helper {
 	return out
 }
 
+// helperState is one look at a helper: whether its child runs, then
+// whether its worker's TMPDIR is there. The pool removes the TMPDIR after
+// the child is gone, so in this order a look can see a dead child with its
+// TMPDIR (not yet settled) but not the reverse.
+type helperState struct {
+	helper
+	running, tmpThere bool
+}
+
+type snapshot []helperState
+
+func look(hs []helper) snapshot {
+	out := make(snapshot, len(hs))
+	for i, h := range hs {
+		out[i] = helperState{helper: h, running: k6test.Running(h.pid)}
+		_, err := os.Stat(h.tmp)
+		out[i].tmpThere = err == nil
+	}
+	return out
+}
+
 // settled reports whether ended children are gone, and each worker's
 // TMPDIR is there exactly while its child runs.
-func settled(hs []helper, ended int) bool {
-	for _, h := range hs {
-		if _, err := os.Stat(h.tmp); k6test.Running(h.pid) != (err == nil) {
+func (s snapshot) settled(ended int) bool {
+	for _, h := range s {
+		if h.running != h.tmpThere {
 			return false
 		}
 	}
-	return countGone(hs) == ended
+	return s.gone() == ended
 }
 
-func countGone(hs []helper) int {
+func (s snapshot) gone() int {
 	n := 0
-	for _, h := range hs {
-		if !k6test.Running(h.pid) {
+	for _, h := range s {
+		if !h.running {
 			n++
 		}
 	}
