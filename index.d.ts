@@ -385,11 +385,11 @@ declare module 'k6/x/concurrency' {
    * - `UnknownWorkloadError`: no such workload (the message lists those there are);
    * - `WorkloadError`: the workload ran and failed;
    * - `TimeoutError`: the task ran past its timeout;
-   * - `WorkerCrashedError`: the worker process died with the task on it (pid and exit status);
+   * - `WorkerCrashedError`: the worker process died with the task on it (pid and exit status), or could not start while no other worker was up;
    * - `QueueFullError`: `maxQueue` tasks were waiting already;
    * - `PoolClosedError`: the pool was closed, or k6 stopped the VU, before the task finished;
    * - `AbortError`: the task was cancelled by `opts.signal`, or by a `map` that failed or an `asCompleted` callback that threw;
-   * - `WorkerStartError`: `start()`, or a task while no worker is up: a worker could not start, or its `init` failed;
+   * - `WorkerStartError`: `start()` when a worker could not start, or a task when the workers' `init` failed and none is up;
    * - `InvalidStateError`: `run`, `runSync`, the map family or `start` called in the init context;
    * - `NotAllowedError`: `new ProcessPool()` names a program the operator's
    *   `XK6_CONCURRENCY_ALLOWED_COMMANDS` does not allow.

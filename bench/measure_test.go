@@ -17,7 +17,7 @@ func realSession(t *testing.T) *session {
 	t.Helper()
 	root, err := k6test.ModuleRoot()
 	require.NoError(t, err)
-	return &session{procs: &procs{root: root}, k6: k6test.Binary(t), tmp: t.TempDir(), cell: 2 * time.Second}
+	return &session{procs: &procs{root: root}, k6: k6test.Binary(t), tmp: t.TempDir(), cell: 3 * time.Second}
 }
 
 // TestRunCells runs a cell of each mode through the real k6 and Python: the

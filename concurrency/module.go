@@ -262,7 +262,7 @@ func (mi *ModuleInstance) newPool(kind pool.Kind, call sobek.ConstructorCall) *s
 	rt := mi.vu.Runtime()
 	var raw map[string]any
 	if arg := call.Argument(0); !common.IsNullish(arg) {
-		v, err := exportJSON(rt, arg, "options")
+		v, err := exportJSON(rt, arg, fmt.Sprintf("new %sPool(): options", poolCtor(kind)))
 		if err != nil {
 			throw(rt, err)
 		}

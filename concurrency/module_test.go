@@ -373,7 +373,7 @@ func TestMetricsAndTags(t *testing.T) {
 	vu.init(`const pool = new concurrency.ThreadPool({ workers: 3, name: 'm' });`)
 	vu.toVU()
 	vu.run(`(async () => {
-		await pool.map('io.sleep', [{ duration: '30ms' }, { duration: '30ms' }]);
+		await pool.map('io.sleep', [{ duration: '1s' }, { duration: '1s' }]);
 		try { await pool.run('cpu.primes', { limit: 1 }); } catch (e) {}
 		pool.runSync('cpu.primes', { limit: 1000 });
 	})();`)
@@ -399,14 +399,16 @@ func TestMetricsAndTags(t *testing.T) {
 	assert.Equal(t, 1, count[key{names.MetricTasks, "cpu.primes"}])
 	assert.Equal(t, []float64{0, 0}, values[key{names.MetricTaskFailed, "io.sleep"}])
 	for _, d := range values[key{names.MetricTaskDuration, "io.sleep"}] {
-		assert.GreaterOrEqual(t, d, 30.0)
-		assert.Less(t, d, 1000.0)
+		assert.GreaterOrEqual(t, d, 1000.0)
+		assert.Less(t, d, 3000.0)
 	}
 	assert.Len(t, values[key{names.MetricTaskWait, "io.sleep"}], 2)
 	assert.Len(t, values[key{names.MetricTaskOverhead, "io.sleep"}], 2)
+	// The overhead excludes the run time (1 s): the bound is far above the
+	// dispatch's own cost, even on a loaded machine, and far below 1 s.
 	for _, o := range values[key{names.MetricTaskOverhead, "io.sleep"}] {
 		assert.GreaterOrEqual(t, o, 0.0)
-		assert.Less(t, o, 50.0)
+		assert.Less(t, o, 500.0)
 	}
 }
 

@@ -342,7 +342,10 @@ func parseCallOptions(method string, raw map[string]any) (callOptions, error) {
 func checkTags(v any) error {
 	tags, _ := v.(map[string]string)
 	for _, k := range slices.Sorted(maps.Keys(tags)) {
-		if k == "" || slices.Contains(reservedTags, k) {
+		if k == "" {
+			return errors.New(`cannot set tag "": a tag needs a name`)
+		}
+		if slices.Contains(reservedTags, k) {
 			return fmt.Errorf("cannot set tag %s: the extension or k6 sets it (reserved: %s)",
 				taskerr.Describe(k), strings.Join(reservedTags, ", "))
 		}

@@ -40,6 +40,7 @@ export default async function () {
     const settled = await pool.mapSettled('cpu.primes', [{ limit: 10 }, { limit: 100 }]);
     const order = [];
     pool.resize(2);
+    await pool.start(); // the new worker is up: the order below does not depend on how fast it starts
     await pool.asCompleted('io.sleep', [{ duration: '200ms' }, { duration: '1ms' }], (res, i) => order.push(i));
     const backlog = [1, 2, 3].map(() => outcome(pool.run('io.sleep', { duration: '100ms' })));
     await pool.close({ drain: true });

@@ -20,10 +20,11 @@ func TestServeRunsAtMostConcurrency(t *testing.T) {
 		t.Run(fmt.Sprintf("concurrency %d", conc), func(t *testing.T) {
 			s := serve(t).started()
 			s.send(fmt.Sprintf(`{"type":"hello","protocol":1,"concurrency":%d,"max_frame":16777216}`, conc))
-			// conc t.block runs of 300ms (they ignore a cancel: a waiting
-			// request that ran would show), then the waiting ones.
+			// conc t.block runs of 1s (they ignore a cancel: a waiting
+			// request that ran would show), then the waiting ones; 1s is
+			// time enough for the cancel to come first on a loaded machine.
 			for i := 1; i <= conc; i++ {
-				s.send(fmt.Sprintf(`{"type":"run","id":%d,"workload":"t.block","params":{"for":"300ms"}}`, i))
+				s.send(fmt.Sprintf(`{"type":"run","id":%d,"workload":"t.block","params":{"for":"1s"}}`, i))
 			}
 			waiting, cancelled := conc+1, conc+2
 			s.send(fmt.Sprintf(`{"type":"run","id":%d,"workload":"t.sleep","params":{"ms":50,"v":1},"timeout_ms":200}`, waiting))
@@ -48,7 +49,7 @@ func TestServeRunsAtMostConcurrency(t *testing.T) {
 			assert.LessOrEqual(t, time.Duration(m.RunNS), 150*time.Millisecond, "waiting request %+v: its run_ns counts from its start", m)
 
 			for i := 1; i <= conc+1; i++ {
-				s.send(fmt.Sprintf(`{"type":"run","id":%d,"workload":"t.block","params":{"for":"100ms"}}`, 10+i))
+				s.send(fmt.Sprintf(`{"type":"run","id":%d,"workload":"t.block","params":{"for":"1s"}}`, 10+i))
 			}
 			time.Sleep(20 * time.Millisecond)
 			_ = s.in.Close()

@@ -232,10 +232,10 @@ func TestServeCancel(t *testing.T) {
 //nolint:paralleltest // timing-sensitive: closes the input while tasks run
 func TestServeEOFWaitsForTasks(t *testing.T) {
 	s := serve(t).started()
+	start := time.Now() // before the stubborn task starts: its 200ms are a lower bound from here
 	s.send(`{"type":"run","id":1,"workload":"t.block","params":{"for":"200ms"}}`)
 	s.send(`{"type":"run","id":2,"workload":"t.sleep","params":{"ms":10000}}`)
 	time.Sleep(20 * time.Millisecond) // both are running
-	start := time.Now()
 	_ = s.in.Close()
 	results := map[uint64]Message{}
 	for range 2 {
@@ -255,7 +255,7 @@ func TestServeEOFWaitsForTasks(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		require.FailNow(t, "Serve did not return")
 	}
-	assert.GreaterOrEqual(t, time.Since(start), 150*time.Millisecond, "Serve returned before the stubborn task ended")
+	assert.GreaterOrEqual(t, time.Since(start), 200*time.Millisecond, "Serve returned before the stubborn task ended")
 	_, ok := <-s.frames
 	assert.False(t, ok, "a frame after the last result")
 	s.done <- nil // for the cleanup

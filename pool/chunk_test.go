@@ -1,6 +1,7 @@
 package pool
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -29,6 +30,7 @@ func submitChunked(p *Pool, tasks []*Task, size int) []chan *Task {
 //nolint:paralleltest // counts this binary's worker processes in /proc, where other tests' workers would show
 func TestChunkedTasksEachSettleOnce(t *testing.T) {
 	p := slotPool(t, 2, 1)
+	require.NoError(t, p.WaitLive(context.Background())) // both workers up: neither can miss all the chunks
 	tasks := make([]*Task, 300)
 	for i := range tasks {
 		tasks[i] = prepared(t, p, "t.pid", nil, 0)
@@ -122,8 +124,8 @@ func TestChunkedTasksKeepTheirTimeoutAndCancel(t *testing.T) {
 	p := slotPool(t, 1, 1)
 	require.Nil(t, run(t, p, "noop", nil).Err)
 	tasks := []*Task{
-		prepared(t, p, "io.sleep", map[string]any{"duration": "300ms"}, 0),
-		prepared(t, p, "io.sleep", map[string]any{"duration": "20ms"}, 200*time.Millisecond),
+		prepared(t, p, "io.sleep", map[string]any{"duration": "2s"}, 0),
+		prepared(t, p, "io.sleep", map[string]any{"duration": "20ms"}, time.Second),
 		prepared(t, p, "t.block", map[string]any{"for": "1h"}, 0),
 		prepared(t, p, "io.sleep", map[string]any{"duration": "1h"}, 100*time.Millisecond),
 	}
@@ -131,7 +133,7 @@ func TestChunkedTasksKeepTheirTimeoutAndCancel(t *testing.T) {
 	require.Eventually(t, func() bool { return prefetched(p) == 3 }, 5*time.Second, time.Millisecond)
 	require.True(t, tasks[2].Cancel(taskerr.New(taskerr.Aborted, "the test cancelled it")))
 	assert.Nil(t, await(t, done[0]).Err)
-	assert.Nil(t, await(t, done[1]).Err, "it waited 300ms behind the first, and ran 20ms of its 200ms")
+	assert.Nil(t, await(t, done[1]).Err, "it waited 2s behind the first, and ran 20ms of its 1s")
 	blocked := await(t, done[2])
 	assert.Equal(t, taskerr.Aborted, code(blocked))
 	assert.False(t, blocked.Ran())

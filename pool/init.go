@@ -130,9 +130,8 @@ func (p *Pool) waitUntilUp(stop <-chan struct{}, err *taskerr.Error) bool {
 			return true
 		}
 		if t := p.led.pop(); t != nil {
-			if t.claim(p.Size()) {
-				t.start()
-			}
+			// Settled from the queue: it never ran, so it has no
+			// duration, wait or overhead sample.
 			t.release(nil, err, 0, nil)
 			if p.led.len() == 0 {
 				return true

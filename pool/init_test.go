@@ -69,6 +69,7 @@ func TestInitFails(t *testing.T) {
 			require.NotNil(t, task.Err)
 			assert.Equal(t, taskerr.WorkerStart, task.Err.Code)
 			assert.Contains(t, task.Err.Message, "init (t.fail) failed: t.fail: boom")
+			assert.False(t, task.Ran(), "a task no worker took has no duration, wait or overhead sample")
 			s := p.Stats()
 			assert.Equal(t, s.Submitted, s.Completed+s.Failed+int64(s.Queued)+s.Busy, "%+v", s)
 			assert.Zero(t, s.Live)

@@ -488,6 +488,12 @@ func (p *Pool) closedError() *taskerr.Error {
 	return taskerr.New(taskerr.PoolClosed, "%s pool %q is closed", p.cfg.Kind, p.cfg.Name)
 }
 
+// closedWhileRunning is the error of a task a worker had taken when the pool
+// closed, which Close counts as running.
+func (p *Pool) closedWhileRunning(t *Task) *taskerr.Error {
+	return taskerr.New(taskerr.PoolClosed, "%s pool %q closed while %s was running", p.cfg.Kind, p.cfg.Name, t.Workload)
+}
+
 // rejectQueued settles every queued task with PoolClosed.
 func (p *Pool) rejectQueued() {
 	for {

@@ -610,10 +610,6 @@ func (sl *procSlot) crashed(t *Task, err *taskerr.Error) *taskerr.Error {
 		p.cfg.Name, t.Workload, err.Message)
 }
 
-func (p *Pool) closedWhileRunning(t *Task) *taskerr.Error {
-	return taskerr.New(taskerr.PoolClosed, "%s pool %q closed while %s was running", p.cfg.Kind, p.cfg.Name, t.Workload)
-}
-
 func offered(w *ipc.Worker) string {
 	names := make([]string, 0, len(w.Workloads()))
 	for _, info := range w.Workloads() {

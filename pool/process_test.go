@@ -222,6 +222,7 @@ func TestCommandThatCannotStart(t *testing.T) {
 		task := <-c
 		assert.Equal(t, taskerr.WorkerCrashed, code(task))
 		assert.Contains(t, task.Err.Message, "/nonexistent/worker")
+		assert.False(t, task.Ran(), "a task no worker took has no duration, wait or overhead sample")
 	}
 	assert.Less(t, time.Since(began), 5*time.Second, "tasks fail, they do not hang")
 }

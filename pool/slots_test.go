@@ -77,11 +77,13 @@ func requireCapacity(t *testing.T, p *Pool) {
 
 // slotPool is a process pool of one worker, which is this test binary serving
 // testRegistry, known to the pool only by its hello (so that a workload it
-// does not offer reaches a worker), with a short grace and frame limit.
+// does not offer reaches a worker), with a short frame limit and a grace of
+// 1s: short for the tests that wait for a kill, long enough for a worker on
+// a loaded machine to answer a cancel within it.
 func slotPool(t *testing.T, workers, concurrency int) *Pool {
 	return newPool(t, Config{
 		Kind: Process, Workers: workers, Process: ProcessConfig{Concurrency: concurrency, Command: []string{os.Args[0]}},
-		cancelGrace: 200 * time.Millisecond, maxFrame: 64 << 10,
+		cancelGrace: time.Second, maxFrame: 64 << 10,
 	})
 }
 
@@ -151,7 +153,7 @@ func TestEveryExitFromASlotGivesItBack(t *testing.T) {
 			n := p.Size() * p.Config().Process.Concurrency
 			running := make([]chan *Task, 0, n)
 			for range n {
-				running = append(running, submit(t, p, "io.sleep", map[string]any{"duration": "300ms"}))
+				running = append(running, submit(t, p, "io.sleep", map[string]any{"duration": "1s"}))
 			}
 			waitBusy(t, p, int64(n))
 			task := prepare(t, p, "noop", nil, 0)
@@ -245,11 +247,11 @@ func TestUnansweredCancelNamesTheCause(t *testing.T) {
 	sibling := submit(t, p, "io.sleep", map[string]any{"duration": "1h"})
 	got := await(t, stuckDone)
 	assert.Equal(t, taskerr.Timeout, code(got))
-	assert.Contains(t, got.Err.Message, "is killed unless it answers within 200ms")
+	assert.Contains(t, got.Err.Message, "is killed unless it answers within 1s")
 	sib := await(t, sibling)
 	assert.Equal(t, taskerr.WorkerCrashed, code(sib))
 	assert.Contains(t, sib.Err.Message, "io.sleep was running when")
-	assert.Contains(t, sib.Err.Message, "task t.block timed out after 200ms and the worker did not answer its cancel within 200ms")
+	assert.Contains(t, sib.Err.Message, "task t.block timed out after 200ms and the worker did not answer its cancel within 1s")
 	require.Eventually(t, func() bool { return p.Stats().Restarts == 1 }, 10*time.Second, time.Millisecond)
 	requireCapacity(t, p)
 }
@@ -264,9 +266,13 @@ func TestCancelledQueuedTaskFreesItsPlace(t *testing.T) {
 	for _, kind := range []Kind{Thread, Process} {
 		t.Run(string(kind), func(t *testing.T) {
 			t.Parallel()
-			cfg := Config{Kind: kind, Workers: 1, MaxQueue: new(1), cancelGrace: 200 * time.Millisecond}
+			// The state checked below lasts from the queued noop's cancel
+			// until the stuck task's worker is killed (process, after
+			// cancelGrace) or its workload returns (thread): seconds, so a
+			// loaded machine still sees it.
+			cfg := Config{Kind: kind, Workers: 1, MaxQueue: new(1), cancelGrace: 2 * time.Second}
 			p := newPool(t, cfg)
-			stuck, err := p.prepareTest("t.block", map[string]any{"for": "1s"})
+			stuck, err := p.prepareTest("t.block", map[string]any{"for": "3s"})
 			require.NoError(t, err)
 			stuckDone := submitTask(p, stuck)
 			waitBusy(t, p, 1)

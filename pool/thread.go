@@ -86,7 +86,7 @@ func (w *threadWorker) retire() { w.stopOnce.Do(func() { close(w.stop) }) }
 
 func (w *threadWorker) abandon() {
 	if t := w.current.Load(); t != nil {
-		t.Cancel(taskerr.New(taskerr.PoolClosed, "thread pool %q closed while %s was running", w.p.cfg.Name, t.Workload))
+		t.Cancel(w.p.closedWhileRunning(t))
 	}
 }
 
@@ -185,8 +185,8 @@ func (w *threadWorker) runTask(t *Task) {
 	var value any
 	var err *taskerr.Error
 	var ran time.Duration
-	if p.closed.Load() { // Close raced with this worker taking the task
-		err = taskerr.New(taskerr.PoolClosed, "thread pool %q closed before %s reached a worker", p.cfg.Name, t.Workload)
+	if p.closed.Load() { // Close came as this worker took the task, which Close counted as running
+		err = p.closedWhileRunning(t)
 	} else {
 		value, err, ran = w.execute(t.ctx, t, t.timeout())
 	}

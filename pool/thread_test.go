@@ -214,19 +214,19 @@ func TestThreadTimeout(t *testing.T) {
 	task := run(t, p, "cpu.spin", map[string]any{"duration": "10s"})
 	assert.Equal(t, taskerr.Timeout, code(task))
 	assert.Contains(t, task.Err.Message, "50ms")
-	// The bounds are loose for loaded machines, but below t.block's 400ms:
-	// the reliability suite reports how soon a TimeoutError comes.
-	assert.Less(t, time.Since(began), 300*time.Millisecond)
-	assert.Eventually(t, func() bool { return p.Stats().Busy == 0 }, time.Second, time.Millisecond,
+	// The bounds are loose for loaded machines, but far below t.block's
+	// 2s: the reliability suite reports how soon a TimeoutError comes.
+	assert.Less(t, time.Since(began), 500*time.Millisecond)
+	assert.Eventually(t, func() bool { return p.Stats().Abandoned == 0 }, 5*time.Second, time.Millisecond,
 		"the workload's context is cancelled, so its goroutine returns")
 
 	// A workload that ignores its context still times out on time. The
 	// settled task is no longer busy, but its goroutine is held until the
 	// workload returns: the other worker serves meanwhile.
 	began = time.Now()
-	task = run(t, p, "t.block", map[string]any{"for": "400ms"})
+	task = run(t, p, "t.block", map[string]any{"for": "2s"})
 	assert.Equal(t, taskerr.Timeout, code(task))
-	assert.Less(t, time.Since(began), 300*time.Millisecond)
+	assert.Less(t, time.Since(began), 500*time.Millisecond)
 	s := p.Stats()
 	assert.Zero(t, s.Busy)
 	assert.EqualValues(t, 1, s.Abandoned, "its goroutine is still held")

@@ -75,7 +75,7 @@ import { sleep } from 'k6';
 const CASE = __ENV.CASE;
 const opts = { name: 'spawn', command: [__ENV.PYTHON, __ENV.WORKER], env: { PYTHONPATH: __ENV.LIB, PIDS: __ENV.PIDS },
   workers: CASE === 'resize down' ? 2 : 1, startTimeout: '60s' };
-if (CASE === 'timeout') opts.taskTimeout = '500ms';
+if (CASE === 'timeout') opts.taskTimeout = '2s'; // issue 16's was 500ms: 2s leaves a loaded machine time to start the child first
 if (CASE === 'recycle') opts.maxTasksPerWorker = 1;
 const p = new ProcessPool(opts);
 export const options = { scenarios: { one: { executor: 'shared-iterations', iterations: 1, maxDuration: '2m' } } };
@@ -83,7 +83,7 @@ const outcome = (promise) => promise.then(() => 'ok', (e) => e.name);
 export default async function () {
   let got;
   switch (CASE) {
-    case 'timeout': // issue 16's input: runSync on a pool with taskTimeout 500ms
+    case 'timeout': // issue 16's input: runSync on a pool with a taskTimeout
       try { p.runSync('spawn'); got = 'ok'; } catch (e) { got = e.name; }
       break;
     case 'crash': got = await outcome(p.run('spawn-crash')); break;
@@ -115,13 +115,14 @@ func TestNoDescendantOutlivesItsWorker(t *testing.T) {
 	cases := []struct {
 		name, result string
 		ended        int // workers the case ends while k6 runs (one child each)
+		children     int // children the case's workers start
 	}{
-		{"timeout", "TimeoutError", 1},
-		{"crash", "WorkerCrashedError", 1},
-		{"recycle", "ok", 1},
-		{"resize down", "ok,ok", 1},
-		{"close", "ok", 1},
-		{"end of test", "ok", 0},
+		{"timeout", "TimeoutError", 1, 1},
+		{"crash", "WorkerCrashedError", 1, 1},
+		{"recycle", "ok", 1, 1},
+		{"resize down", "ok,ok", 1, 2},
+		{"close", "ok", 1, 1},
+		{"end of test", "ok", 0, 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -137,7 +138,7 @@ func TestNoDescendantOutlivesItsWorker(t *testing.T) {
 				"-e", "PIDS="+pids, "-e", "HOLD=8", script)
 			k6.WaitForOutput(t, "ACTION DONE", 90*time.Second)
 			assert.Contains(t, k6.Stderr(), "ACTION DONE "+tc.result)
-			helpers := readHelpers(t, pids)
+			helpers := readHelpers(t, pids, tc.children)
 			for _, h := range helpers {
 				assert.True(t, h.marked, "sleep pid %d carries the worker marker", h.pid)
 			}
@@ -178,11 +179,21 @@ type helper struct {
 	marked bool   // it carried the worker marker
 }
 
-func readHelpers(t *testing.T, path string) []helper {
+// readHelpers reads the n lines the workers write to path, waiting for them:
+// a task that times out may end before its worker has written its line.
+func readHelpers(t *testing.T, path string, n int) []helper {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	require.NoError(t, err)
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	var lines []string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		b, err := os.ReadFile(path)
+		if err == nil && strings.HasSuffix(string(b), "\n") {
+			lines = strings.Split(strings.TrimSpace(string(b)), "\n")
+		}
+		if len(lines) >= n || time.Now().After(deadline) {
+			break
+		}
+	}
+	require.Len(t, lines, n, "lines in %s", path)
 	out := make([]helper, 0, len(lines))
 	for _, line := range lines {
 		f := strings.Fields(line)

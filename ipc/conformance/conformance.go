@@ -360,8 +360,8 @@ func (s *suite) roundTrip(t *testing.T) {
 func (s *suite) pipelining(t *testing.T) {
 	n := s.o.Concurrency
 	w := s.start(t, n)
-	alive(t, w, s.o.Noop) // started and warm
-	const longest = 400 * time.Millisecond
+	alive(t, w, s.o.Noop)       // started and warm
+	const longest = time.Second // long enough that a loaded machine's delays stay well within the limit below
 	durations := make([]time.Duration, n)
 	var sum time.Duration
 	for i := range durations {
