@@ -81,7 +81,11 @@ declare module 'k6/x/concurrency' {
   export interface ProcessPoolOptions extends PoolOptions {
     /** Recycle a worker process after this many tasks. Default: never. */
     maxTasksPerWorker?: number;
-    /** Added to each worker's environment. `XK6_CONCURRENCY_WORKER` is reserved. */
+    /**
+     * Added to each worker's environment. `XK6_CONCURRENCY_WORKER` is reserved. While the operator's
+     * `XK6_CONCURRENCY_ALLOWED_COMMANDS` is set, only the variables `XK6_CONCURRENCY_ALLOWED_ENV` names
+     * may be set (`NotAllowedError` otherwise).
+     */
     env?: Record<string, string | number | boolean>;
     /** How long a worker may take to start and say hello. Default: `'10s'`. */
     startTimeout?: Duration;
@@ -392,7 +396,8 @@ declare module 'k6/x/concurrency' {
    * - `WorkerStartError`: `start()` when a worker could not start, or a task when the workers' `init` failed and none is up;
    * - `InvalidStateError`: `run`, `runSync`, the map family or `start` called in the init context;
    * - `NotAllowedError`: `new ProcessPool()` names a program the operator's
-   *   `XK6_CONCURRENCY_ALLOWED_COMMANDS` does not allow.
+   *   `XK6_CONCURRENCY_ALLOWED_COMMANDS` does not allow, or an `env` variable
+   *   `XK6_CONCURRENCY_ALLOWED_ENV` does not name.
    */
   export type PoolErrorName =
     | 'InvalidArgumentError'

@@ -3,6 +3,7 @@ package concurrency
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,17 +25,30 @@ import (
 // a pool's `env` option may not set it for its workers.
 const AllowedCommandsEnv = "XK6_CONCURRENCY_ALLOWED_COMMANDS"
 
+// AllowedEnvEnv is the operator's companion setting: while
+// AllowedCommandsEnv is set, a ProcessPool's `env` option may set only the
+// variables it names (separated as PATH is; none when it is unset). Names
+// are matched exactly.
+//
+// Variables change what an allowed program runs: BASH_ENV and ENV make a
+// shell wrapper run code, NODE_OPTIONS a node, PATH the interpreter of a
+// `#!/usr/bin/env` line and whatever a wrapper starts by name, LD_PRELOAD any
+// dynamically linked program. There are too many to refuse one by one, so
+// the operator lists those scripts may set. Read once, when k6 starts.
+const AllowedEnvEnv = "XK6_CONCURRENCY_ALLOWED_ENV"
+
 // commandPolicy is the operator's setting, parsed.
 type commandPolicy struct {
-	set     bool              // the setting is there: commands are checked
+	set     bool              // the setting is there: commands and env are checked
 	allowed map[string]string // real path of each allowed program -> the entry that named it
 	missing []string          // entries that name no program
+	env     []string          // the variables a pool's env may set (AllowedEnvEnv), sorted
 }
 
 // operatorPolicy is the setting of this k6 process, read as it starts.
 //
 //nolint:gochecknoglobals // the operator's setting, read once as k6 starts
-var operatorPolicy = parsePolicy(os.LookupEnv(AllowedCommandsEnv))
+var operatorPolicy = parsePolicy(os.LookupEnv(AllowedCommandsEnv)).allowingEnv(os.Getenv(AllowedEnvEnv))
 
 // parsePolicy reads the setting's value; set is whether it is there at all.
 func parsePolicy(value string, set bool) commandPolicy {
@@ -57,12 +71,26 @@ func parsePolicy(value string, set bool) commandPolicy {
 	return p
 }
 
+// allowingEnv returns p with the variables of list (AllowedEnvEnv's value)
+// allowed in a pool's env.
+func (p commandPolicy) allowingEnv(list string) commandPolicy {
+	p.env = nil
+	for _, name := range filepath.SplitList(list) {
+		if name = strings.TrimSpace(name); name != "" && !slices.Contains(p.env, name) {
+			p.env = append(p.env, name)
+		}
+	}
+	slices.Sort(p.env)
+	return p
+}
+
 // check refuses, with a NotAllowed error naming the setting, a command the
 // setting does not allow, resolved as the worker's start will resolve it:
 // a name through k6's PATH (never the pool's `env`), a relative path from
 // the worker's working directory cwd, then every symbolic link, so that
 // neither `cwd`, a relative path, nor a link can reach another program.
-// An empty command is the built-in worker, always allowed.
+// An empty command is the built-in worker, always allowed. While the
+// setting is there, env may set only the variables AllowedEnvEnv names.
 func (p commandPolicy) check(command []string, cwd string, env map[string]string) error {
 	if _, ok := env[AllowedCommandsEnv]; ok {
 		return taskerr.New(taskerr.InvalidArgument,
@@ -74,9 +102,37 @@ func (p commandPolicy) check(command []string, cwd string, env map[string]string
 			"new ProcessPool(): option \"env\" cannot set %s: the pool sets it to find each worker's descendants",
 			ipc.WorkerIDEnv)
 	}
-	if !p.set || len(command) == 0 {
+	if !p.set {
 		return nil
 	}
+	if len(command) > 0 {
+		if err := p.checkCommand(command, cwd); err != nil {
+			return err
+		}
+	}
+	return p.checkEnv(env)
+}
+
+// checkEnv refuses the first variable of env (by name) that AllowedEnvEnv
+// does not name.
+func (p commandPolicy) checkEnv(env map[string]string) error {
+	for _, name := range slices.Sorted(maps.Keys(env)) {
+		if !slices.Contains(p.env, name) {
+			allowed := "none"
+			if len(p.env) > 0 {
+				allowed = strings.Join(p.env, ", ")
+			}
+			return taskerr.New(taskerr.NotAllowed,
+				"new ProcessPool(): option \"env\" cannot set %s: while %s is set, "+
+					"a pool's env may set only the variables %s names (%s)",
+				name, AllowedCommandsEnv, AllowedEnvEnv, allowed)
+		}
+	}
+	return nil
+}
+
+// checkCommand refuses a command the setting does not allow: see check.
+func (p commandPolicy) checkCommand(command []string, cwd string) error {
 	if len(p.allowed) == 0 {
 		return taskerr.New(taskerr.NotAllowed,
 			"new ProcessPool(): option \"command\" (%q) is not allowed: "+

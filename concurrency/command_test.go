@@ -35,7 +35,9 @@ func policyDir(t *testing.T) string {
 
 // TestCommandPolicy tries every mode of XK6_CONCURRENCY_ALLOWED_COMMANDS,
 // and every way around a list: names through PATH, relative paths from
-// cwd, symbolic links, the pool's env PATH, and env setting the setting.
+// cwd, symbolic links, the pool's env PATH, env setting the setting, and
+// env variables that change what an allowed program runs
+// (XK6_CONCURRENCY_ALLOWED_ENV).
 func TestCommandPolicy(t *testing.T) {
 	t.Parallel()
 	python, err := exec.LookPath("python3")
@@ -49,6 +51,7 @@ func TestCommandPolicy(t *testing.T) {
 	cases := []struct {
 		name, value string
 		set         bool
+		allowEnv    string // XK6_CONCURRENCY_ALLOWED_ENV
 		command     []string
 		cwd         string
 		env         map[string]string
@@ -89,8 +92,42 @@ func TestCommandPolicy(t *testing.T) {
 			code: taskerr.NotAllowed, want: "runs " + filepath.Join(dir, "other", "python3") + ", which",
 		},
 		{
-			name: "list: env PATH does not redirect the lookup", value: list, set: true, command: []string{"python3"},
+			name: "list: env PATH does not redirect the lookup", value: list, set: true, allowEnv: "PATH", command: []string{"python3"},
 			env: map[string]string{"PATH": filepath.Join(dir, "other")},
+		},
+		// A variable can make an allowed program run other code (BASH_ENV
+		// in a shell wrapper, NODE_OPTIONS, PATH for a #! interpreter,
+		// LD_PRELOAD): env sets only those the operator allows.
+		{name: "unset: env sets anything", command: []string{"sh"}, env: map[string]string{"BASH_ENV": "$(touch pwned)"}},
+		{
+			name: "list: env a variable not allowed", value: list, set: true, command: []string{filepath.Join(dir, "worker.sh")},
+			env: map[string]string{"BASH_ENV": "$(touch pwned)"}, code: taskerr.NotAllowed,
+			want: `option "env" cannot set BASH_ENV: while XK6_CONCURRENCY_ALLOWED_COMMANDS is set, a pool's env may set only the variables XK6_CONCURRENCY_ALLOWED_ENV names (none)`,
+		},
+		{
+			name: "list: env PATH not allowed", value: list, set: true, command: []string{"python3"},
+			env: map[string]string{"PATH": filepath.Join(dir, "other")}, code: taskerr.NotAllowed, want: `option "env" cannot set PATH:`,
+		},
+		{
+			name: "none: the built-in worker's env too", value: "none", set: true, env: map[string]string{"LD_PRELOAD": "/tmp/x.so"},
+			code: taskerr.NotAllowed, want: `option "env" cannot set LD_PRELOAD:`,
+		},
+		{
+			name: "list: allowed variables", value: list, set: true, allowEnv: " PYTHONPATH" + string(os.PathListSeparator) + "LANG ",
+			command: []string{"python3"}, env: map[string]string{"PYTHONPATH": "/srv/lib", "LANG": "C"},
+		},
+		{
+			name: "list: an allowed variable beside one that is not", value: list, set: true, allowEnv: "PYTHONPATH", command: []string{"python3"},
+			env: map[string]string{"PYTHONPATH": "/srv/lib", "NODE_OPTIONS": "--require=/tmp/x.js"}, code: taskerr.NotAllowed,
+			want: `option "env" cannot set NODE_OPTIONS: while XK6_CONCURRENCY_ALLOWED_COMMANDS is set, a pool's env may set only the variables XK6_CONCURRENCY_ALLOWED_ENV names (PYTHONPATH)`,
+		},
+		{
+			name: "list: names match exactly", value: list, set: true, allowEnv: "PATH", command: []string{"python3"},
+			env: map[string]string{"Path": "/tmp"}, code: taskerr.NotAllowed, want: `option "env" cannot set Path:`,
+		},
+		{
+			name: "list: a command refused before its env", value: list, set: true, command: []string{"sh"},
+			env: map[string]string{"BASH_ENV": "x"}, code: taskerr.NotAllowed, want: `option "command" ("sh") runs`,
 		},
 		{
 			name: "list: a missing program", value: list, set: true, command: []string{filepath.Join(dir, "nope")}, code: taskerr.NotAllowed,
@@ -116,7 +153,7 @@ func TestCommandPolicy(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			err := parsePolicy(tc.value, tc.set).check(tc.command, tc.cwd, tc.env)
+			err := parsePolicy(tc.value, tc.set).allowingEnv(tc.allowEnv).check(tc.command, tc.cwd, tc.env)
 			if tc.code == "" {
 				assert.NoError(t, err)
 				return

@@ -310,6 +310,9 @@ type slot interface {
 	dispatch(t *Task) bool
 	// gone reports whether the slot's worker is leaving: it takes no task.
 	gone() bool
+	// park sets the slot aside, to go back to from later, while its worker
+	// should take no new task for now; false means it may take one.
+	park(from chan slot) bool
 }
 
 // New checks cfg and returns a pool with no worker running yet: workers start
@@ -579,9 +582,10 @@ func (p *Pool) pump() {
 		if sl == nil {
 			return
 		}
-		// A slot of a worker on its way out is dropped; one whose task
-		// did not go goes back.
-		if !sl.gone() {
+		// A slot of a worker on its way out is dropped, one of a worker
+		// that may be about to go is parked, and one whose task did not go
+		// goes back.
+		if !sl.gone() && !sl.park(from) {
 			if t := p.led.pop(); (t == nil || !sl.dispatch(t)) && !sl.gone() {
 				from <- sl
 			}

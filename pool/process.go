@@ -187,6 +187,65 @@ type workerRun struct {
 	// extras are chunks' extra slots whose requests settled, for the next
 	// chunks (newExtra).
 	extras []*procSlot
+	// unanswered counts the requests abandoned with a cancel the worker
+	// has not answered yet: it is killed if it does not answer in time, so
+	// meanwhile its free slots are parked rather than given a new task,
+	// which the kill would fail while another worker could run it. It
+	// changes under mu; park reads it without mu first, for every task.
+	unanswered atomic.Int32
+	parked     []parkedSlot
+}
+
+// parkedSlot is a free slot set aside while its worker has a cancel
+// unanswered, and the channel it goes back to.
+type parkedSlot struct {
+	sl   *procSlot
+	from chan slot
+}
+
+// park sets sl aside while its worker has a cancel unanswered: see slot.
+func (sl *procSlot) park(from chan slot) bool {
+	r := sl.run
+	if r.unanswered.Load() == 0 {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.unanswered.Load() == 0 {
+		return false
+	}
+	r.parked = append(r.parked, parkedSlot{sl, from})
+	return true
+}
+
+// cancelSent counts t's request, abandoned with a cancel, as unanswered
+// until it settles; false if it settled already. Those who abandon a
+// request call it before they fail its task, as well as abandon does: the
+// count never outlives the request, since done clears it.
+func (sl *procSlot) cancelSent(t *Task) bool {
+	r := sl.run
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if sl.cur.Load() != t { // done took it off the slot: it settled
+		return false
+	}
+	if !sl.cancelled {
+		sl.cancelled = true
+		r.unanswered.Add(1)
+	}
+	return true
+}
+
+// unpark gives the parked slots back to the pool, unless the worker is
+// leaving, and lets the pool look at its queue again.
+func (r *workerRun) unpark(slots []parkedSlot) {
+	if len(slots) == 0 || r.isEnding() {
+		return
+	}
+	for _, ps := range slots {
+		ps.from <- ps.sl
+	}
+	r.seat.p.pump()
 }
 
 // written runs when sl's request is in line for the worker, in the order
@@ -210,13 +269,20 @@ func (sl *procSlot) written() {
 }
 
 // settled runs when sl's request settles: when it was running, the worker
-// starts the oldest waiting request.
-func (r *workerRun) settled(sl *procSlot) {
+// starts the oldest waiting request. It returns the slots parked until the
+// worker answered its last cancel, when this request was it.
+func (r *workerRun) settled(sl *procSlot) (unparked []parkedSlot) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if sl.timer != nil {
 		sl.timer.Stop()
 		sl.timer = nil
+	}
+	if sl.cancelled {
+		sl.cancelled = false
+		if r.unanswered.Add(-1) == 0 {
+			unparked, r.parked = r.parked, nil
+		}
 	}
 	// A worker that died starts nothing more: what waited in its input
 	// never ran (its results come in order, so a request it started was
@@ -238,6 +304,7 @@ func (r *workerRun) settled(sl *procSlot) {
 	} else if i := slices.Index(r.waitq, sl); i >= 0 { // answered without running: cancelled, or refused
 		r.waitq = slices.Delete(r.waitq, i, i+1)
 	}
+	return unparked
 }
 
 // freed counts the free slot o as idle again, once every request it carried
@@ -362,6 +429,9 @@ type procSlot struct {
 	// counted says the slot is taken in the worker's idleSlots (guarded by
 	// run.mu): from its first request's write to its last one's end.
 	counted bool
+	// cancelled says its request was abandoned with a cancel and counts in
+	// run.unanswered until it settles (guarded by run.mu).
+	cancelled bool
 
 	// Chunks: an extra slot carries a task of the chunk whose first task
 	// rides on lead; a free slot counts the requests of its chunk (1 for
@@ -474,7 +544,7 @@ func (sl *procSlot) done(*ipc.Call) {
 	if g := sl.grace.Swap(nil); g != nil {
 		g.Stop()
 	}
-	run.settled(sl)
+	defer run.unpark(run.settled(sl)) // after this request's own slot is back, if it frees it
 	value, err, ran := sl.result(t)
 	run.inflight.Add(-1)
 	if err != nil && err.Code == taskerr.WorkerCrashed && t.state.Load() == sent && p.led.unclaim(t) {
@@ -562,6 +632,7 @@ type workerValue struct {
 func (sl *procSlot) timedOut(t *Task) {
 	after := fmt.Sprintf("the worker was sent a cancel and is killed unless it answers within %s",
 		sl.run.seat.p.cfg.cancelGrace)
+	sl.cancelSent(t) // before t fails: a task submitted once it has finds the worker's slots parked
 	if ok, _ := t.fail(sl.timeoutError(t, after), t.timeout()); ok {
 		sl.abandon(t, fmt.Sprintf("task %s timed out after %s", t.Workload, t.timeout()))
 	}
@@ -585,6 +656,9 @@ func (sl *procSlot) abandon(t *Task, why string) {
 	}
 	id := sl.call.ID()
 	if sl.cur.Load() != t {
+		return
+	}
+	if !sl.cancelSent(t) {
 		return
 	}
 	sl.run.w.Cancel(id)

@@ -1,6 +1,7 @@
 package pool
 
 import (
+	"context"
 	"os"
 	"strconv"
 	"strings"
@@ -296,6 +297,36 @@ func TestCancelledQueuedTaskFreesItsPlace(t *testing.T) {
 			next := await(t, submit(t, p, "noop", nil))
 			assert.Nil(t, next.Err, "the queue had room")
 			requireAccounted(t, p)
+		})
+	}
+}
+
+// TestNoTaskForAWorkerAboutToBeKilled: while a worker has not answered a
+// cancel, which gets it killed at the end of the grace, it takes no new
+// task: the tasks submitted meanwhile run on the other worker or on its
+// replacement, and none fails with the kill.
+func TestNoTaskForAWorkerAboutToBeKilled(t *testing.T) {
+	t.Parallel()
+	for _, workers := range []int{1, 2} {
+		t.Run(strconv.Itoa(workers)+" workers", func(t *testing.T) {
+			t.Parallel()
+			p := slotPool(t, workers, 2)
+			require.NoError(t, p.WaitLive(context.Background()))
+			stuck := submitTask(p, prepared(t, p, "t.block", map[string]any{"for": "1h"}, 200*time.Millisecond))
+			require.Equal(t, taskerr.Timeout, code(await(t, stuck)))
+			// The worker has a cancel unanswered for cancelGrace (1s). Tasks
+			// that outlast it: on that worker, the kill would fail them.
+			next := make([]chan *Task, 0, workers*2)
+			for range workers * 2 {
+				next = append(next, submit(t, p, "io.sleep", map[string]any{"duration": "1500ms"}))
+			}
+			for i, c := range next {
+				got := await(t, c)
+				assert.Nil(t, got.Err, "task %d, submitted while a worker had a cancel unanswered", i)
+			}
+			assert.EqualValues(t, 1, p.Stats().Restarts, "the worker that did not answer was killed")
+			requireAccounted(t, p)
+			requireCapacity(t, p)
 		})
 	}
 }

@@ -167,6 +167,10 @@ func (t *Task) mark(value any, err *taskerr.Error, run time.Duration, release bo
 // queue at once. It is for callers that no longer need the result, such as a
 // VU that k6 stopped.
 func (t *Task) Cancel(err *taskerr.Error) bool {
+	// The state first: a task reaches sent or running after its slot is set.
+	if s := t.state.Load(); (s == sent || s == running) && t.slot != nil {
+		t.slot.cancelSent(t) // before t fails: see procSlot.cancelSent
+	}
 	ok, was := t.fail(err, t.pool.led.runningFor(t))
 	if !ok || (was != running && was != sent) {
 		return ok

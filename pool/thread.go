@@ -149,6 +149,9 @@ func (w *threadWorker) leave() {
 	w.exit() // before the worker stops counting as live
 }
 
+// park never holds a thread worker back: nothing kills one.
+func (w *threadWorker) park(chan slot) bool { return false }
+
 func (w *threadWorker) gone() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()

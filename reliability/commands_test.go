@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -30,6 +31,10 @@ const results = {
   sh: attempt('sh', { command: ['sh', '-c', 'exit 0'] }),
   envSetting: attempt('env', { command: py, cwd: __ENV.ROOT, env: { XK6_CONCURRENCY_ALLOWED_COMMANDS: '' } }),
   missingCwd: attempt('cwd', { command: ['python3', 'worker.py'], cwd: '/no/such/dir' }),
+  // A variable that makes an allowed wrapper run other code, and one an
+  // operator may allow.
+  bashEnv: attempt('bashenv', { command: [__ENV.WRAPPER], env: { BASH_ENV: '$(touch ' + __ENV.PWNED + ')' } }),
+  pythonPath: attempt('pythonpath', { command: py, cwd: __ENV.ROOT, env: { PYTHONPATH: __ENV.ROOT } }),
   seen: __ENV.XK6_CONCURRENCY_ALLOWED_COMMANDS || '',
 };
 console.log('RESULTS ' + JSON.stringify(results));
@@ -44,7 +49,10 @@ var resultsLine = regexp.MustCompile(`RESULTS (\{.*?\})" `)
 // through the real k6 (issue 16, item 7): unset, any program; none, only the
 // built-in worker; a list, exactly its programs. k6's -e, which a script's
 // user controls, reaches __ENV but changes nothing, and a pool's env cannot
-// set the setting for its workers. The built-in worker always runs.
+// set the setting for its workers. While the setting is there, a pool's env
+// sets only the variables XK6_CONCURRENCY_ALLOWED_ENV names: BASH_ENV, which
+// would make an allowed bash wrapper run any code, is refused. The built-in
+// worker always runs.
 func TestAllowedCommands(t *testing.T) {
 	t.Parallel()
 	python := k6test.Interpreter(t, "python3")
@@ -54,7 +62,10 @@ func TestAllowedCommands(t *testing.T) {
 	require.NoError(t, err)
 	shReal, err := filepath.EvalSymlinks(sh)
 	require.NoError(t, err)
-	const setting = "XK6_CONCURRENCY_ALLOWED_COMMANDS"
+	const setting, envSetting = "XK6_CONCURRENCY_ALLOWED_COMMANDS", "XK6_CONCURRENCY_ALLOWED_ENV"
+	// An allowed wrapper, which BASH_ENV would make run any shell code.
+	wrapper := filepath.Join(t.TempDir(), "worker-wrapper")
+	require.NoError(t, os.WriteFile(wrapper, []byte("#!/bin/bash\nexec python3 \"$@\"\n"), 0o755))
 	// onlyBuiltin is the refusal of command, quoted as the error quotes it.
 	onlyBuiltin := func(command string) string {
 		q, err := json.Marshal(command)
@@ -64,28 +75,48 @@ func TestAllowedCommands(t *testing.T) {
 	}
 	envRefused := `InvalidArgumentError: new ProcessPool(): option "env" cannot set ` + setting
 	cwdRefused := `InvalidArgumentError: new ProcessPool(): option "cwd" is not usable: working directory /no/such/dir does not exist`
-	list := "python3" + string(os.PathListSeparator) + "/usr/bin/env"
+	list := strings.Join([]string{"python3", "/usr/bin/env", wrapper}, string(os.PathListSeparator))
+	envRefusal := func(name string) string {
+		return `NotAllowedError: new ProcessPool(): option "env" cannot set ` + name + ": while " + setting + " is set"
+	}
 	// k6 copies its environment into __ENV (so a script may read the
 	// setting), and -e overrides __ENV only.
 	cases := []struct {
-		name   string
-		env    []string
-		args   []string
-		python string
-		sh     string
-		seen   string
+		name               string
+		env                []string
+		args               []string
+		python             string
+		sh                 string
+		bashEnv, pythonEnv string
+		seen               string
 	}{
-		{name: "unset", python: "constructed", sh: "constructed"},
-		{name: "none", env: []string{setting + "=none"}, python: onlyBuiltin(python), sh: onlyBuiltin("sh"), seen: "none"},
+		{name: "unset", python: "constructed", sh: "constructed", bashEnv: "constructed", pythonEnv: "constructed"},
+		{
+			name: "none", env: []string{setting + "=none"}, python: onlyBuiltin(python), sh: onlyBuiltin("sh"),
+			bashEnv: onlyBuiltin(wrapper), pythonEnv: onlyBuiltin(python), seen: "none",
+		},
 		{
 			name: "a list", env: []string{setting + "=" + list}, python: "constructed",
-			sh: `NotAllowedError: new ProcessPool(): option "command" ("sh") runs ` + shReal + ", which " + setting + " does not allow (it allows ", seen: list,
+			sh:      `NotAllowedError: new ProcessPool(): option "command" ("sh") runs ` + shReal + ", which " + setting + " does not allow (it allows ",
+			bashEnv: envRefusal("BASH_ENV"), pythonEnv: envRefusal("PYTHONPATH") + ", a pool's env may set only the variables " + envSetting + " names (none)", seen: list,
+		},
+		{
+			name: "a list, and PYTHONPATH allowed", env: []string{setting + "=" + list, envSetting + "=PYTHONPATH"}, python: "constructed",
+			sh: "NotAllowedError", bashEnv: envRefusal("BASH_ENV") + ", a pool's env may set only the variables " + envSetting + " names (PYTHONPATH)",
+			pythonEnv: "constructed", seen: list,
+		},
+		{
+			name: "a list, and -e tries to allow BASH_ENV", env: []string{setting + "=" + list}, args: []string{"-e", envSetting + "=BASH_ENV"},
+			python: "constructed", sh: "NotAllowedError", bashEnv: envRefusal("BASH_ENV"), pythonEnv: envRefusal("PYTHONPATH"), seen: list,
 		},
 		{
 			name: "none, and -e tries to allow python", env: []string{setting + "=none"}, args: []string{"-e", setting + "=" + python},
-			python: onlyBuiltin(python), sh: onlyBuiltin("sh"), seen: python,
+			python: onlyBuiltin(python), sh: onlyBuiltin("sh"), bashEnv: onlyBuiltin(wrapper), pythonEnv: onlyBuiltin(python), seen: python,
 		},
-		{name: "unset, and -e says none", args: []string{"-e", setting + "=none"}, python: "constructed", sh: "constructed", seen: "none"},
+		{
+			name: "unset, and -e says none", args: []string{"-e", setting + "=none"}, python: "constructed", sh: "constructed",
+			bashEnv: "constructed", pythonEnv: "constructed", seen: "none",
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -95,7 +126,11 @@ func TestAllowedCommands(t *testing.T) {
 			require.NoError(t, os.WriteFile(script, []byte(commandsScript), 0o644))
 			_, set := os.LookupEnv(setting)
 			require.False(t, set, "the tests' own environment must not hold %s", setting)
-			args := append([]string{"run", "--quiet", "-e", "PYTHON=" + python, "-e", "ROOT=" + root}, tc.args...)
+			pwned := filepath.Join(dir, "pwned")
+			args := append([]string{
+				"run", "--quiet", "-e", "PYTHON=" + python, "-e", "ROOT=" + root,
+				"-e", "WRAPPER=" + wrapper, "-e", "PWNED=" + pwned,
+			}, tc.args...)
 			k6 := k6test.StartEnv(t, k6test.Binary(t), tc.env, append(args, script)...)
 			res := k6.Wait(time.Minute)
 			require.Equal(t, 0, res.ExitCode, tail(res.Stderr))
@@ -109,6 +144,9 @@ func TestAllowedCommands(t *testing.T) {
 			assert.Contains(t, got["sh"], tc.sh)
 			assert.Contains(t, got["envSetting"], envRefused)
 			assert.Contains(t, got["missingCwd"], cwdRefused)
+			assert.Contains(t, got["bashEnv"], tc.bashEnv)
+			assert.Contains(t, got["pythonPath"], tc.pythonEnv)
+			assert.NoFileExists(t, pwned, "BASH_ENV's code ran")
 			assert.Equal(t, tc.seen, got["seen"], "__ENV")
 			assert.Contains(t, res.Stderr, "BUILTIN 4", "the built-in worker runs")
 		})
