@@ -236,7 +236,7 @@ func (r *RootModule) sharedPoolFor(opts poolOptions, logger logrus.FieldLogger) 
 	if opts.js != nil && cfg.Kind == pool.Process {
 		// A JS worker's console lines, at their level, with their fields.
 		console := logger.WithField("pool", cfg.Name)
-		cfg.Process.Stderr = func(line string) { jsworker.LogStderrLine(console, line) }
+		cfg.Process.Stderr = func(pid int, line string) { jsworker.LogStderrLine(console, pid, line) }
 	}
 	p, err := pool.New(cfg)
 	if err != nil {

@@ -34,11 +34,13 @@ export default function () {
 	got := logLine(t, res.Stderr, "RESULT ")
 	assert.Equal(t, `RESULT {"thread":"hello, threads","process":"hello, processes","listed":true}`, got)
 
-	// The worker's stdout and stderr lines reach k6's log, tagged with the pool.
+	// The worker's stdout and stderr lines reach k6's log, tagged with the
+	// pool and the worker's pid.
 	var fromWorker []string
 	for line := range strings.SplitSeq(res.Stderr, "\n") {
 		if strings.Contains(line, "zz.hello") && strings.Contains(line, "pool=process-1") {
 			fromWorker = append(fromWorker, line)
+			assert.Regexp(t, ` pid=[1-9][0-9]* `, line, "the worker's pid")
 		}
 	}
 	assert.Len(t, fromWorker, 2, res.Stderr)

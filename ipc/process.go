@@ -25,7 +25,7 @@ type process struct {
 	pid      int
 	tmp      string // its own TMPDIR, removed once it is reaped
 	id       string // WorkerIDEnv's value: marks its descendants
-	onStderr func(line string)
+	onStderr func(pid int, line string)
 
 	stdin, stdout, stderr *os.File
 	stdinOnce             sync.Once
@@ -260,7 +260,7 @@ func (p *process) stderrLine(b []byte) {
 		p.tailMu.Unlock()
 	}
 	if p.onStderr != nil {
-		p.onStderr(line)
+		p.onStderr(p.pid, line)
 	}
 }
 

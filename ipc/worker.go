@@ -56,10 +56,11 @@ type Config struct {
 	Module json.RawMessage
 	// StartTimeout bounds spawning the worker and its hello; 0 means 10s.
 	StartTimeout time.Duration
-	// Stderr, if not nil, is called with each line the worker writes to
-	// its standard error, without the line end; lines longer than
-	// MaxStderrLine are cut. It is called from one goroutine, in order.
-	Stderr func(line string)
+	// Stderr, if not nil, is called with the worker's pid and each line
+	// the worker writes to its standard error, without the line end; lines
+	// longer than MaxStderrLine are cut. It is called from one goroutine per
+	// worker, in order.
+	Stderr func(pid int, line string)
 }
 
 // workerState is where a Worker is in its life.

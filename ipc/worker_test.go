@@ -189,7 +189,7 @@ func TestWorkerRoundTrip(t *testing.T) {
 	var lines []string
 	var mu sync.Mutex
 	cfg := selfConfig()
-	cfg.Stderr = func(l string) { mu.Lock(); lines = append(lines, l); mu.Unlock() }
+	cfg.Stderr = func(_ int, l string) { mu.Lock(); lines = append(lines, l); mu.Unlock() }
 	w := start(t, cfg)
 	require.Positive(t, w.PID(), "pid")
 	names := map[string]bool{}
@@ -263,7 +263,7 @@ func TestWorkerExitStatus(t *testing.T) {
 	var stderr []string
 	var mu sync.Mutex
 	cfg := selfConfig()
-	cfg.Stderr = func(l string) { mu.Lock(); stderr = append(stderr, l); mu.Unlock() }
+	cfg.Stderr = func(_ int, l string) { mu.Lock(); stderr = append(stderr, l); mu.Unlock() }
 	w := start(t, cfg)
 	c := NewCall()
 	r := do(t, w, c, "t.crash", "")
@@ -279,7 +279,7 @@ func TestWorkerLongStderrLine(t *testing.T) {
 	t.Parallel()
 	lines := make(chan string, 10)
 	cfg := selfConfig()
-	cfg.Stderr = func(l string) { lines <- l }
+	cfg.Stderr = func(_ int, l string) { lines <- l }
 	w := start(t, cfg)
 	require.Nil(t, do(t, w, NewCall(), "t.longline", "").Err)
 	timeout := time.After(5 * time.Second)

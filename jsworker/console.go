@@ -67,10 +67,11 @@ func (ConsoleFormatter) Format(e *logrus.Entry) ([]byte, error) {
 	return append(append([]byte(ConsolePrefix), b...), '\n'), nil
 }
 
-// LogStderrLine logs a line of a worker process's stderr: a console line
-// (ConsoleFormatter's) at its level with the fields worker and
-// source=console, any other line as it is, at info level.
-func LogStderrLine(log logrus.FieldLogger, line string) {
+// LogStderrLine logs a line of the stderr of the worker process pid: a
+// console line (ConsoleFormatter's) at its level with the fields worker
+// (the pid) and source=console, any other line as it is, at info level,
+// with the field pid.
+func LogStderrLine(log logrus.FieldLogger, pid int, line string) {
 	var c consoleLine
 	rest, ok := strings.CutPrefix(line, ConsolePrefix)
 	if ok && json.Unmarshal([]byte(rest), &c) == nil {
@@ -79,5 +80,5 @@ func LogStderrLine(log logrus.FieldLogger, line string) {
 			return
 		}
 	}
-	log.Info(line)
+	log.WithField("pid", pid).Info(line)
 }

@@ -131,7 +131,7 @@ func TestConsoleLinesOfAWorkerProcess(t *testing.T) {
 			require.True(t, bytes.HasSuffix(line, []byte("\n")))
 			log, hook := logtest.NewNullLogger()
 			log.SetLevel(logrus.DebugLevel)
-			LogStderrLine(log.WithField("pool", "p"), string(line[:len(line)-1]))
+			LogStderrLine(log.WithField("pool", "p"), 4242, string(line[:len(line)-1]))
 			e := hook.LastEntry()
 			require.NotNil(t, e)
 			assert.Equal(t, level, e.Level)
@@ -143,11 +143,11 @@ func TestConsoleLinesOfAWorkerProcess(t *testing.T) {
 		t.Parallel()
 		log, hook := logtest.NewNullLogger()
 		for _, line := range []string{"plain text", ConsolePrefix + "{not json", ConsolePrefix + `{"level":"loud","msg":"x"}`} {
-			LogStderrLine(log.WithField("pool", "p"), line)
+			LogStderrLine(log.WithField("pool", "p"), 4242, line)
 			e := hook.LastEntry()
 			assert.Equal(t, logrus.InfoLevel, e.Level)
 			assert.Equal(t, line, e.Message)
-			assert.Equal(t, logrus.Fields{"pool": "p"}, e.Data)
+			assert.Equal(t, logrus.Fields{"pool": "p", "pid": 4242}, e.Data)
 		}
 	})
 }

@@ -125,10 +125,11 @@ type ProcessConfig struct {
 	// Module is a JavaScript module (jsworker.Module.Wire) that every worker
 	// process loads from the pool's hello; nil is none.
 	Module json.RawMessage
-	// Stderr, if not nil, takes each line of a worker process's stderr in
-	// place of the default, Logger.Info(line) with the pool's name: the JS
-	// face logs a JS worker's console lines at their own level this way.
-	Stderr func(line string)
+	// Stderr, if not nil, takes each line of a worker process's stderr, with
+	// the process's pid, in place of the default, Logger.Info(line) with the
+	// pool's name and the pid: the JS face logs a JS worker's console lines
+	// at their own level this way.
+	Stderr func(pid int, line string)
 }
 
 // The params of a pool's options: the one declaration of their limits. New

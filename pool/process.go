@@ -720,11 +720,11 @@ func (p *Pool) workerConfig() ipc.Config {
 		StartTimeout: p.cfg.StartTimeout,
 		MaxFrame:     p.cfg.maxFrame,
 		Module:       p.cfg.Process.Module,
-		Stderr: func(line string) {
+		Stderr: func(pid int, line string) {
 			if p.cfg.Process.Stderr != nil {
-				p.cfg.Process.Stderr(line)
+				p.cfg.Process.Stderr(pid, line)
 			} else {
-				log.Info(line)
+				log.Info(line, "pid", pid)
 			}
 		},
 	}

@@ -208,7 +208,7 @@ func (s *suite) startLogged(t *testing.T, argv []string, concurrency int) (*ipc.
 		Env:          append(os.Environ(), s.o.Env...),
 		Concurrency:  concurrency,
 		StartTimeout: s.o.StartTimeout,
-		Stderr:       func(line string) { stderr.WriteString(line + "\n") },
+		Stderr:       func(_ int, line string) { stderr.WriteString(line + "\n") },
 	})
 	require.NoError(t, err, "starting %v", argv)
 	t.Cleanup(func() { w.Close(time.Second) })
@@ -241,8 +241,10 @@ func await(t *testing.T, c *ipc.Call, what string, within time.Duration) ipc.Res
 	return r
 }
 
+// sleepParams are the sleep's params: a duration in the form the package doc
+// promises ("300ms"), never Go's "1h0m0s".
 func sleepParams(d time.Duration) []byte {
-	return []byte(fmt.Sprintf(`{"duration":%q}`, d.String()))
+	return []byte(fmt.Sprintf(`{"duration":"%dms"}`, d.Milliseconds()))
 }
 
 // alive checks that the worker still serves, after whatever came before.
