@@ -526,11 +526,15 @@ func TestServeParksItsGoroutines(t *testing.T) {
 		s.send(fmt.Sprintf(`{"type":"run","id":%d,"workload":"t.noop"}`, i))
 		require.Equal(t, uint64(i), s.next().ID)
 	}
-	// Tasks one after another take turns on two goroutines, or three when
+	// Tasks one after another take turns on two goroutines, or more when
 	// a result reached the pool, and the next request the worker, before
-	// the goroutine that wrote it parked; never one per task.
-	require.Eventually(t, func() bool { n := goroutinesIn(idle); return n >= 1 && n <= 2 }, 5*time.Second,
-		time.Millisecond, "20 tasks one after another: %d goroutines parked", goroutinesIn(idle))
+	// the goroutine that wrote it parked (on a loaded machine, now and
+	// then); never one per task.
+	var n int
+	if !assert.Eventually(t, func() bool { n = goroutinesIn(idle); return n >= 1 && n <= 20/4 }, 5*time.Second, time.Millisecond) {
+		require.FailNow(t, "20 tasks one after another", "%d goroutines parked, want 1 to %d", n, 20/4)
+	}
+	t.Logf("20 tasks one after another: %d goroutines parked", n)
 
 	const burst = 3 * maxParked
 	for i := 1; i <= burst; i++ {
