@@ -14,7 +14,9 @@ import (
 
 // backpressureScript submits N noop tasks as fast as a script can (in
 // batches, yielding to the event loop between them so results can settle),
-// with maxQueue 10000, and counts how each one ended.
+// with maxQueue 10000, and counts how each one ended. A batch of 30,000 is
+// three times what the queue holds, so it fills on a loaded machine too
+// (a batch of 20,000 did not, once).
 const backpressureScript = `
 import { ThreadPool, ProcessPool } from 'k6/x/concurrency';
 const N = Number(__ENV.N);
@@ -31,7 +33,7 @@ export default async function () {
     pending.push(pool.run(workload, params).then(() => { counts.ok++; }, (e) => {
       if (e.name === 'QueueFullError') counts.full++; else { counts.other++; console.log('OTHER ' + e.name + ': ' + e.message); }
     }));
-    if (pending.length === 20000) {
+    if (pending.length === 30000) {
       await Promise.all(pending);
       pending = [];
     }
